@@ -1,0 +1,195 @@
+//! Decoding: ids -> bytes -> text, with an explicit policy for invalid UTF-8, and a streaming
+//! decoder that never emits half a code point when a character is split across tokens.
+//!
+//! Cost: one pass copying token bytes (memory bound), then one UTF-8 validation pass.
+
+use super::Tokenizer;
+use crate::error::{Error, Result};
+
+/// What to do with bytes that are not valid UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Utf8Policy {
+    /// Raise a decode error naming the byte offset and the token.
+    Strict,
+    /// Replace each maximal invalid subsequence with U+FFFD (Python's `errors="replace"`).
+    Replace,
+    /// Drop invalid bytes.
+    Ignore,
+}
+
+impl Utf8Policy {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "strict" => Ok(Utf8Policy::Strict),
+            "replace" => Ok(Utf8Policy::Replace),
+            "ignore" => Ok(Utf8Policy::Ignore),
+            _ => Err(crate::value_err!("errors={s:?} is not one of 'strict', 'replace', 'ignore'")),
+        }
+    }
+}
+
+impl Tokenizer {
+    /// Concatenated bytes of `ids`. Unknown ids are an error naming the id and its index.
+    pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        self.decode_bytes_into(ids, &mut out)?;
+        Ok(out)
+    }
+
+    pub fn decode_bytes_into(&self, ids: &[u32], out: &mut Vec<u8>) -> Result<()> {
+        for (i, &id) in ids.iter().enumerate() {
+            match self.id_to_token(id) {
+                Some(t) => out.extend_from_slice(t),
+                None => {
+                    return Err(Error::Decode(format!(
+                        "unknown token id {id} at index {i} (this tokenizer's ids are below {})",
+                        self.vocab_size()
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decode ids to text under `policy`.
+    pub fn decode(&self, ids: &[u32], policy: Utf8Policy) -> Result<String> {
+        let bytes = self.decode_bytes(ids)?;
+        bytes_to_string(bytes, policy).map_err(|at| {
+            let (mut acc, mut idx) = (0usize, 0usize);
+            for (i, &id) in ids.iter().enumerate() {
+                let l = self.id_to_token(id).map_or(0, |t| t.len());
+                if acc + l > at {
+                    idx = i;
+                    break;
+                }
+                acc += l;
+            }
+            Error::Decode(format!(
+                "invalid UTF-8 at byte {at} (in token index {idx}, id {}); pass errors='replace' or 'ignore' to accept it",
+                ids[idx]
+            ))
+        })
+    }
+}
+
+/// Bytes to text under a policy; `Err(offset)` of the first invalid byte under `Strict`.
+pub fn bytes_to_string(bytes: Vec<u8>, policy: Utf8Policy) -> std::result::Result<String, usize> {
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let bytes = e.into_bytes();
+            match policy {
+                Utf8Policy::Strict => Err(std::str::from_utf8(&bytes).unwrap_err().valid_up_to()),
+                Utf8Policy::Replace => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+                Utf8Policy::Ignore => Ok(bytes.utf8_chunks().map(|c| c.valid()).collect()),
+            }
+        }
+    }
+}
+
+/// Incremental decoder: feed ids, get text; an incomplete trailing UTF-8 sequence is held back
+/// until the next call or `finish`. Invalid bytes are handled by the policy as soon as they are
+/// known to be invalid, so the concatenated output equals `decode` of all ids.
+#[derive(Clone, Debug)]
+pub struct StreamDecoder {
+    pending: Vec<u8>,
+    policy: Utf8Policy,
+    consumed: usize,
+}
+
+impl StreamDecoder {
+    pub fn new(policy: Utf8Policy) -> Self {
+        StreamDecoder { pending: Vec::new(), policy, consumed: 0 }
+    }
+
+    /// Append token bytes; return the text that is now complete.
+    pub fn push_bytes(&mut self, bytes: &[u8]) -> Result<String> {
+        self.pending.extend_from_slice(bytes);
+        self.drain(false)
+    }
+
+    /// Decode `ids` with `tok` and append them.
+    pub fn step(&mut self, tok: &Tokenizer, ids: &[u32]) -> Result<String> {
+        tok.decode_bytes_into(ids, &mut self.pending)?;
+        self.drain(false)
+    }
+
+    /// Flush: an incomplete trailing sequence is invalid now.
+    pub fn finish(&mut self) -> Result<String> {
+        self.drain(true)
+    }
+
+    /// Bytes held back waiting for the rest of a character.
+    pub fn pending(&self) -> &[u8] {
+        &self.pending
+    }
+
+    fn drain(&mut self, last: bool) -> Result<String> {
+        let mut out = String::new();
+        let mut i = 0;
+        let buf = std::mem::take(&mut self.pending);
+        loop {
+            match std::str::from_utf8(&buf[i..]) {
+                Ok(s) => {
+                    out.push_str(s);
+                    i = buf.len();
+                    break;
+                }
+                Err(e) => {
+                    let good = e.valid_up_to();
+                    out.push_str(std::str::from_utf8(&buf[i..i + good]).unwrap_or_default());
+                    i += good;
+                    let bad = match e.error_len() {
+                        Some(n) => n,
+                        None if !last => break, // incomplete: wait for more bytes
+                        None => buf.len() - i,
+                    };
+                    match self.policy {
+                        Utf8Policy::Strict => {
+                            let at = self.consumed + i;
+                            self.pending = buf[i..].to_vec();
+                            self.consumed = at;
+                            return Err(Error::Decode(format!("invalid UTF-8 at byte {at} of the stream")));
+                        }
+                        Utf8Policy::Replace => out.push('\u{fffd}'),
+                        Utf8Policy::Ignore => {}
+                    }
+                    i += bad;
+                }
+            }
+        }
+        self.consumed += i;
+        self.pending = buf[i..].to_vec();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_holds_split_characters() {
+        let text = "a€b😀";
+        let b = text.as_bytes();
+        let mut d = StreamDecoder::new(Utf8Policy::Strict);
+        let mut out = String::new();
+        for k in 0..b.len() {
+            out += &d.push_bytes(&b[k..k + 1]).unwrap();
+        }
+        out += &d.finish().unwrap();
+        assert_eq!(out, text);
+    }
+
+    #[test]
+    fn stream_replace_equals_lossy() {
+        let b: &[u8] = b"ok\xe2\x82 x\xff\xf0\x9f\x98";
+        let mut d = StreamDecoder::new(Utf8Policy::Replace);
+        let mut out = String::new();
+        for c in b.chunks(2) {
+            out += &d.push_bytes(c).unwrap();
+        }
+        out += &d.finish().unwrap();
+        assert_eq!(out, String::from_utf8_lossy(b));
+    }
+}

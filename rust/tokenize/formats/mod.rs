@@ -1,0 +1,51 @@
+//! File formats: tiktoken ranks, Hugging Face `tokenizer.json`, GPT-2 `vocab.json` + `merges.txt`,
+//! plus the byte-level alphabet they share and atomic writes.
+//!
+//! Readers validate everything they take in and name the file and line (or JSON path) of the
+//! first problem; no input makes them panic. Writers go through [`write_atomic`].
+
+pub mod bytelevel;
+pub mod hf;
+pub mod merges_txt;
+pub mod tiktoken;
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Read a whole file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io("read", path, e))
+}
+
+/// Read a whole file that must be UTF-8; the error names the file, line and byte.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = read_file(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&c| c == b'\n').count() + 1;
+        Error::Format(format!("{}: line {line}: not valid UTF-8 (byte {at})", path.display()))
+    })
+}
+
+/// Write `data` to `path` atomically: a temp file in the same directory, fsync, then rename, so
+/// an interrupted save never leaves a truncated file or destroys the previous one.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().ok_or_else(|| Error::Value(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    res.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("write", path, e)
+    })
+}

@@ -1,0 +1,287 @@
+//! Byte-level BPE training.
+//!
+//! Semantics (the contract `tests/reference/bpe.py::train_bpe` spells out in Python):
+//! special-token strings are cut out of the text and never learned; each remaining segment is
+//! pre-tokenized; each piece's bytes is a word, counted over the corpus. Ids 0..255 are the
+//! single bytes (id = byte value). Each step merges the adjacent pair with the highest count
+//! over all words (weighted by word count); ties go to the smallest `(left id, right id)`; the
+//! new token gets the next id; occurrences are replaced left to right without overlap. Training
+//! stops when the vocabulary (bytes + merges + specials) reaches `vocab_size`, when no pair is
+//! left, or when the best count is below `min_frequency`. Specials get the ids after the merges.
+//!
+//! Cost: counting is one pre-tokenization pass, parallel over chunks with per-thread hash maps
+//! merged at the end (exact integer counts, so the thread count cannot change anything). Only
+//! the distinct-word table is kept. Merging keeps pair counts, a pair -> words index and a max
+//! heap with lazy invalidation; each merge costs time proportional to the words containing the
+//! pair, not the corpus.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use super::formats::read_text;
+use super::pattern::safe_chunks;
+use super::vocab::pair_key;
+use super::{Pretokenizer, Specials, Tokenizer, Vocab};
+use crate::error::{Error, Result};
+use crate::parallel;
+
+type Counts = FxHashMap<Box<[u8]>, u64>;
+
+/// Progress callback: `(stage, done, total)`; stages are "count" (bytes) and "merge" (merges).
+pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
+/// Accumulates word counts from texts and files, then trains.
+pub struct Trainer {
+    pre: Pretokenizer,
+    specials: Specials,
+    counts: Counts,
+    chunk: usize,
+}
+
+impl Trainer {
+    /// `pattern`: built-in name or regex; `specials`: strings excluded from learning.
+    pub fn new(pattern: &str, specials: &[String]) -> Result<Self> {
+        let sp: Vec<(String, u32)> = specials.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
+        Ok(Trainer { pre: Pretokenizer::new(pattern)?, specials: Specials::new(sp)?, counts: Counts::default(), chunk: 1 << 20 })
+    }
+
+    /// Number of distinct words counted so far.
+    pub fn n_words(&self) -> usize {
+        self.counts.len()
+    }
+
+    fn count_into(&self, text: &str, m: &mut Counts) -> Result<()> {
+        let mut last = 0;
+        let ends = self.specials.find_iter(text).map(|(a, b, _)| (a, b)).chain(std::iter::once((text.len(), text.len())));
+        for (a, b) in ends {
+            self.pre.for_each_piece(&text[last..a], |p| {
+                match m.get_mut(p.as_bytes()) {
+                    Some(c) => *c += 1,
+                    None => {
+                        m.insert(p.as_bytes().into(), 1);
+                    }
+                }
+                Ok(())
+            })?;
+            last = b;
+        }
+        Ok(())
+    }
+
+    fn split<'t>(&self, text: &'t str) -> Vec<&'t str> {
+        if self.pre.line_cuts_are_safe() && !self.specials.any_contains('\n') {
+            safe_chunks(text, self.chunk)
+        } else {
+            vec![text]
+        }
+    }
+
+    fn count_chunks(&mut self, chunks: &[&str], num_threads: Option<usize>) -> Result<()> {
+        let this = &*self;
+        let merged: Counts = parallel::install(num_threads, || {
+            chunks
+                .par_iter()
+                .try_fold(Counts::default, |mut m, c| this.count_into(c, &mut m).map(|_| m))
+                .try_reduce(Counts::default, |a, b| Ok(merge_counts(a, b)))
+        })??;
+        let mine = std::mem::take(&mut self.counts);
+        self.counts = merge_counts(mine, merged);
+        Ok(())
+    }
+
+    /// Count the words of some texts (each text is pre-tokenized on its own).
+    pub fn add_texts<S: AsRef<str> + Sync>(&mut self, texts: &[S], num_threads: Option<usize>) -> Result<()> {
+        let chunks: Vec<&str> = texts.iter().flat_map(|t| self.split(t.as_ref())).collect();
+        self.count_chunks(&chunks, num_threads)
+    }
+
+    /// Count the words of UTF-8 files; each file is one text. Files are read in groups of about
+    /// 64 MiB so memory stays bounded by the group, not the corpus.
+    pub fn add_files(&mut self, paths: &[PathBuf], num_threads: Option<usize>, progress: Option<Progress>) -> Result<()> {
+        let total: u64 = paths.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+        let mut done = 0u64;
+        let mut i = 0;
+        while i < paths.len() {
+            let mut group = Vec::new();
+            let mut size = 0usize;
+            while i < paths.len() && (group.is_empty() || size < 64 << 20) {
+                let t = read_text(&paths[i])?;
+                size += t.len();
+                group.push(t);
+                i += 1;
+            }
+            self.add_texts(&group, num_threads)?;
+            done += size as u64;
+            if let Some(p) = progress {
+                p("count", done, total.max(done));
+            }
+        }
+        Ok(())
+    }
+
+    /// Learn merges up to `vocab_size` ids (specials included) and build the tokenizer.
+    pub fn train(&self, vocab_size: u32, min_frequency: u64, num_threads: Option<usize>, progress: Option<Progress>) -> Result<Tokenizer> {
+        let n_special = self.specials.tokens().len() as u32;
+        if vocab_size < 256 + n_special {
+            return Err(Error::Value(format!(
+                "vocab_size={vocab_size} is too small: a byte-level vocabulary needs 256 byte tokens + {n_special} special tokens"
+            )));
+        }
+        let max_merges = (vocab_size - 256 - n_special) as usize;
+        let merges = parallel::install(num_threads, || learn(&self.counts, max_merges, min_frequency.max(1), progress))?;
+        let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        for &(a, b) in &merges {
+            let mut t = tokens[a as usize].clone();
+            t.extend_from_slice(&tokens[b as usize]);
+            tokens.push(t);
+        }
+        let next = tokens.len() as u32;
+        let tokens: Vec<(Vec<u8>, u32)> = tokens.into_iter().zip(0u32..).collect();
+        let vocab = Vocab::from_merges(tokens, &merges, false, "trained vocabulary", &|i| format!("#{i}"))?;
+        let specials = self.specials.tokens().iter().map(|(s, i)| (s.clone(), next + i)).collect();
+        Tokenizer::new(vocab, self.pre.clone(), specials)
+    }
+}
+
+fn merge_counts(a: Counts, b: Counts) -> Counts {
+    let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    for (k, v) in small {
+        *big.entry(k).or_insert(0) += v;
+    }
+    big
+}
+
+struct Word {
+    syms: Vec<u32>,
+    count: i64,
+}
+
+/// The merge loop. Returns merges as `(left, right)`; merge `i` creates id `256 + i`.
+fn learn(counts: &Counts, max_merges: usize, min_frequency: u64, progress: Option<Progress>) -> Vec<(u32, u32)> {
+    let mut entries: Vec<(&[u8], u64)> = counts.iter().map(|(k, &v)| (&k[..], v)).filter(|(k, _)| k.len() >= 2).collect();
+    entries.par_sort_unstable();
+    let mut words: Vec<Word> = entries.iter().map(|(k, c)| Word { syms: k.iter().map(|&b| b as u32).collect(), count: *c as i64 }).collect();
+    drop(entries);
+
+    let mut pair_counts: FxHashMap<u64, i64> = FxHashMap::default();
+    let mut where_: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+    for (wi, w) in words.iter().enumerate() {
+        for p in w.syms.windows(2) {
+            let k = pair_key(p[0], p[1]);
+            *pair_counts.entry(k).or_insert(0) += w.count;
+            let v = where_.entry(k).or_default();
+            if v.last() != Some(&(wi as u32)) {
+                v.push(wi as u32);
+            }
+        }
+    }
+    let mut heap: BinaryHeap<(i64, Reverse<u64>)> = pair_counts.iter().map(|(&k, &c)| (c, Reverse(k))).collect();
+    let mut merges = Vec::with_capacity(max_merges);
+    let mut delta: FxHashMap<u64, i64> = FxHashMap::default();
+    let mut scratch = Vec::new();
+    while merges.len() < max_merges {
+        let Some((c, Reverse(k))) = heap.pop() else { break };
+        let cur = pair_counts.get(&k).copied().unwrap_or(0);
+        if cur != c {
+            if cur > 0 {
+                heap.push((cur, Reverse(k)));
+            }
+            continue;
+        }
+        if (c as u64) < min_frequency {
+            break;
+        }
+        let (a, b) = ((k >> 32) as u32, k as u32);
+        let new = 256 + merges.len() as u32;
+        merges.push((a, b));
+        delta.clear();
+        let mut ws = where_.remove(&k).unwrap_or_default();
+        ws.sort_unstable();
+        ws.dedup();
+        for &wi in &ws {
+            let w = &mut words[wi as usize];
+            if !w.syms.windows(2).any(|p| p[0] == a && p[1] == b) {
+                continue;
+            }
+            for p in w.syms.windows(2) {
+                *delta.entry(pair_key(p[0], p[1])).or_insert(0) -= w.count;
+            }
+            scratch.clear();
+            let mut i = 0;
+            while i < w.syms.len() {
+                if i + 1 < w.syms.len() && w.syms[i] == a && w.syms[i + 1] == b {
+                    scratch.push(new);
+                    i += 2;
+                } else {
+                    scratch.push(w.syms[i]);
+                    i += 1;
+                }
+            }
+            std::mem::swap(&mut w.syms, &mut scratch);
+            for p in w.syms.windows(2) {
+                let pk = pair_key(p[0], p[1]);
+                *delta.entry(pk).or_insert(0) += w.count;
+                if p[0] == new || p[1] == new {
+                    let v = where_.entry(pk).or_default();
+                    if v.last() != Some(&wi) {
+                        v.push(wi);
+                    }
+                }
+            }
+        }
+        for (&pk, &d) in &delta {
+            if d == 0 {
+                continue;
+            }
+            let e = pair_counts.entry(pk).or_insert(0);
+            *e += d;
+            if d > 0 {
+                heap.push((*e, Reverse(pk)));
+            }
+            if *e <= 0 {
+                pair_counts.remove(&pk);
+            }
+        }
+        pair_counts.remove(&k);
+        if let Some(p) = progress {
+            if merges.len() % 256 == 0 || merges.len() == max_merges {
+                p("merge", merges.len() as u64, max_merges as u64);
+            }
+        }
+    }
+    merges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_example() {
+        let mut t = Trainer::new(r"[^\n]+", &[]).unwrap();
+        t.add_texts(&["aaabdaaabac"], Some(1)).unwrap();
+        let tok = t.train(259, 1, Some(1), None).unwrap();
+        let v = tok.vocab();
+        assert_eq!(v.token(256), Some(&b"aa"[..]));
+        // "Za" and "ab" tie at 2; the smaller pair (97, 98) wins.
+        assert_eq!(v.token(257), Some(&b"ab"[..]));
+        assert_eq!(v.token(258), Some(&b"aaab"[..]));
+    }
+
+    #[test]
+    fn thread_count_does_not_matter() {
+        let text = "the cat sat on the mat with the hat; that cat, that hat.\n".repeat(40);
+        let run = |n| {
+            let mut t = Trainer::new("cl100k", &["<|x|>".to_string()]).unwrap();
+            t.chunk = 64;
+            t.add_texts(&[text.as_str(), "x <|x|> y"], Some(n)).unwrap();
+            let tok = t.train(300, 2, Some(n), None).unwrap();
+            tok.vocab().merge_list()
+        };
+        assert_eq!(run(1), run(2));
+    }
+}
