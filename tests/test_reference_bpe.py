@@ -7,6 +7,7 @@ trainer against small examples worked out by hand.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import itertools
 import os
@@ -49,15 +50,61 @@ def cl100k_ranks() -> dict[bytes, int]:
     return tiktoken_load.load_tiktoken_bpe(path)
 
 
+def _tiktoken_patterns() -> dict[str, str] | None:
+    """The pattern strings as tiktoken itself defines them.
+
+    Read from tiktoken_ext/openai_public.py with ``ast`` (calling its
+    constructors would download ranks), so the comparison below does not just
+    compare :data:`bpe.PATTERNS` with itself.
+    """
+    spec = importlib.util.find_spec("tiktoken_ext.openai_public")
+    if spec is None or spec.origin is None:
+        return None
+    with open(spec.origin, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "r50k_pat_str" for t in node.targets):
+            found["gpt2"] = ast.literal_eval(node.value)
+        if isinstance(node, ast.FunctionDef) and node.name == "cl100k_base":
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Dict):
+                    for key, value in zip(sub.keys, sub.values):
+                        if isinstance(key, ast.Constant) and key.value == "pat_str":
+                            found["cl100k"] = ast.literal_eval(value)
+        if isinstance(node, ast.FunctionDef) and node.name == "o200k_base":
+            for sub in ast.walk(node):
+                if (
+                    isinstance(sub, ast.Assign)
+                    and getattr(sub.targets[0], "id", None) == "pat_str"
+                    and isinstance(sub.value, ast.Call)
+                ):
+                    separator = ast.literal_eval(sub.value.func.value)
+                    found["o200k"] = separator.join(ast.literal_eval(sub.value.args[0]))
+    return found if set(found) == {"gpt2", "cl100k", "o200k"} else None
+
+
+def test_patterns_are_tiktokens():
+    pytest.importorskip("tiktoken")
+    expected = _tiktoken_patterns()
+    if expected is None:
+        pytest.skip("could not read the patterns from tiktoken_ext/openai_public.py")
+    assert bpe.PATTERNS == expected
+
+
 @pytest.fixture(scope="module")
 def tiktoken_encodings(cl100k_ranks):
     """One tiktoken Encoding per pattern, all with cl100k ranks.
 
+    The patterns come from tiktoken's own source, not from the reference.
     The o200k and gpt2 ranks are not available offline, but pairing their
     patterns with cl100k ranks still checks the pre-tokenization: a different
     split almost always gives different ids.
     """
     tiktoken = pytest.importorskip("tiktoken")
+    patterns = _tiktoken_patterns()
+    if patterns is None:
+        pytest.skip("could not read the patterns from tiktoken_ext/openai_public.py")
     return {
         name: tiktoken.Encoding(
             name=f"ref-check-{name}",
@@ -65,7 +112,7 @@ def tiktoken_encodings(cl100k_ranks):
             mergeable_ranks=cl100k_ranks,
             special_tokens={"<|endoftext|>": 100257},
         )
-        for name, pattern in bpe.PATTERNS.items()
+        for name, pattern in patterns.items()
     }
 
 
@@ -304,12 +351,24 @@ def test_split_special_concatenates_back(text):
 WHOLE = r"(?s).+"  # every text is one word
 
 
-def _replay(word: bytes, merges: list[tuple[int, int]]) -> list[int]:
+def _replay(word: bytes, merges: list[tuple[int, int]], id_to_bytes: list[bytes]) -> list[int]:
     """Apply merges in training order, each left to right (the trainer's own view)."""
+    index = {b: i for i, b in enumerate(id_to_bytes)}
     ids = list(word)
-    for k, pair in enumerate(merges):
-        ids = list(bpe._replace_pair(tuple(ids), pair, 256 + k))
+    for left, right in merges:
+        new = index[id_to_bytes[left] + id_to_bytes[right]]
+        ids = list(bpe._replace_pair(tuple(ids), (left, right), new))
     return ids
+
+
+def _check_merges(merges, id_to_bytes):
+    """Every merge's bytes are a token; tokens are distinct and appear after their parts."""
+    assert len(id_to_bytes) <= 256 + len(merges)
+    assert len(set(id_to_bytes)) == len(id_to_bytes)
+    index = {b: i for i, b in enumerate(id_to_bytes)}
+    for left, right in merges:
+        new = index[id_to_bytes[left] + id_to_bytes[right]]
+        assert left < new and right < new
 
 
 def test_train_classic_example():
@@ -433,17 +492,14 @@ CORPUS = [
 def test_train_merges_decode_and_reencode(pattern):
     merges, id_to_bytes = bpe.train_bpe(CORPUS, 256 + 60, pattern, min_frequency=2)
     assert len(merges) > 10
-    assert len(id_to_bytes) == 256 + len(merges)
-    for k, (left, right) in enumerate(merges):
-        assert left < 256 + k and right < 256 + k
-        assert id_to_bytes[256 + k] == id_to_bytes[left] + id_to_bytes[right]
+    _check_merges(merges, id_to_bytes)
     merge_bytes = [(id_to_bytes[l], id_to_bytes[r]) for l, r in merges]
     token_to_id = {tok: i for i, tok in enumerate(id_to_bytes)}
     assert len(token_to_id) == len(id_to_bytes)  # no two merges gave the same bytes here
     for text in CORPUS:
         for piece in bpe.pretokenize(text, pattern):
             word = piece.encode()
-            ids = _replay(word, merges)
+            ids = _replay(word, merges, id_to_bytes)
             assert bpe.decode_bytes(ids, id_to_bytes) == word
             # HF-style encoding with the learned merges reproduces training's segmentation,
             assert bpe.encode_piece_merges(word, token_to_id, merge_bytes) == ids
@@ -472,9 +528,7 @@ def test_train_invariants_hypothesis(texts, extra, min_frequency):
     merges, id_to_bytes = bpe.train_bpe(texts, 256 + extra, "cl100k", min_frequency=min_frequency)
     assert len(merges) <= extra
     assert len(set(merges)) == len(merges)
-    assert len(id_to_bytes) == 256 + len(merges)
-    for k, (left, right) in enumerate(merges):
-        assert id_to_bytes[256 + k] == id_to_bytes[left] + id_to_bytes[right]
+    _check_merges(merges, id_to_bytes)
     merge_bytes = [(id_to_bytes[l], id_to_bytes[r]) for l, r in merges]
     token_to_id: dict[bytes, int] = {}
     for i, tok in enumerate(id_to_bytes):
@@ -482,7 +536,7 @@ def test_train_invariants_hypothesis(texts, extra, min_frequency):
     for text in texts:
         for piece in bpe.pretokenize(text, "cl100k"):
             word = piece.encode()
-            ids = _replay(word, merges)
+            ids = _replay(word, merges, id_to_bytes)
             assert bpe.decode_bytes(ids, id_to_bytes) == word
             if len(token_to_id) == len(id_to_bytes):
                 assert bpe.encode_piece_merges(word, token_to_id, merge_bytes) == ids

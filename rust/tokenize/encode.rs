@@ -84,7 +84,7 @@ impl Tokenizer {
         texts: &[S],
         policy: SpecialPolicy,
         num_threads: Option<usize>,
-    ) -> Result<(Vec<u32>, Vec<u64>)> {
+    ) -> Result<(Vec<u32>, Vec<i64>)> {
         let parts: Vec<Result<Vec<u32>>> = parallel::install(num_threads, || {
             texts
                 .par_iter()
@@ -99,11 +99,11 @@ impl Tokenizer {
         let total: usize = parts.iter().map(|p| p.as_ref().map_or(0, |v| v.len())).sum();
         let mut ids = Vec::with_capacity(total);
         let mut offsets = Vec::with_capacity(texts.len() + 1);
-        offsets.push(0u64);
+        offsets.push(0i64);
         for (i, p) in parts.into_iter().enumerate() {
             let v = p.map_err(|e| with_index(e, i))?;
             ids.extend_from_slice(&v);
-            offsets.push(ids.len() as u64);
+            offsets.push(ids.len() as i64);
         }
         Ok((ids, offsets))
     }
@@ -150,13 +150,13 @@ pub(crate) fn with_index(e: Error, i: usize) -> Error {
 /// `truncate`. `left` puts padding before the tokens.
 pub fn pad(
     ids: &[u32],
-    offsets: &[u64],
+    offsets: &[i64],
     pad_id: u32,
     length: Option<usize>,
     truncate: bool,
     left: bool,
 ) -> Result<(Vec<u32>, Vec<bool>, usize)> {
-    if offsets.is_empty() || offsets[0] != 0 || *offsets.last().unwrap() as usize != ids.len() {
+    if offsets.is_empty() || offsets[0] != 0 || offsets[offsets.len() - 1] != ids.len() as i64 {
         return Err(Error::Shape(format!(
             "offsets must start at 0 and end at len(ids)={} (got {} offsets)",
             ids.len(),

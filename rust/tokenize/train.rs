@@ -100,19 +100,28 @@ impl Trainer {
     }
 
     /// Count the words of UTF-8 files; each file is one text. Files are read in groups of about
-    /// 64 MiB so memory stays bounded by the group, not the corpus.
-    pub fn add_files(&mut self, paths: &[PathBuf], num_threads: Option<usize>, progress: Option<Progress>) -> Result<()> {
+    /// 64 MiB so memory stays bounded by the group, not the corpus. With `skip_invalid`, files
+    /// that are not valid UTF-8 are skipped (and counted in the result) instead of failing.
+    pub fn add_files(&mut self, paths: &[PathBuf], num_threads: Option<usize>, progress: Option<Progress>, skip_invalid: bool) -> Result<usize> {
         let total: u64 = paths.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
         let mut done = 0u64;
+        let mut skipped = 0;
         let mut i = 0;
         while i < paths.len() {
             let mut group = Vec::new();
             let mut size = 0usize;
             while i < paths.len() && (group.is_empty() || size < 64 << 20) {
-                let t = read_text(&paths[i])?;
+                i += 1;
+                let t = match read_text(&paths[i - 1]) {
+                    Ok(t) => t,
+                    Err(Error::Format(_)) if skip_invalid => {
+                        skipped += 1;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 size += t.len();
                 group.push(t);
-                i += 1;
             }
             self.add_texts(&group, num_threads)?;
             done += size as u64;
@@ -120,7 +129,7 @@ impl Trainer {
                 p("count", done, total.max(done));
             }
         }
-        Ok(())
+        Ok(skipped)
     }
 
     /// Learn merges up to `vocab_size` ids (specials included) and build the tokenizer.
@@ -131,14 +140,8 @@ impl Trainer {
                 "vocab_size={vocab_size} is too small: a byte-level vocabulary needs 256 byte tokens + {n_special} special tokens"
             )));
         }
-        let max_merges = (vocab_size - 256 - n_special) as usize;
-        let merges = parallel::install(num_threads, || learn(&self.counts, max_merges, min_frequency.max(1), progress))?;
-        let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
-        for &(a, b) in &merges {
-            let mut t = tokens[a as usize].clone();
-            t.extend_from_slice(&tokens[b as usize]);
-            tokens.push(t);
-        }
+        let max_tokens = (vocab_size - n_special) as usize;
+        let (merges, tokens) = parallel::install(num_threads, || learn(&self.counts, max_tokens, min_frequency.max(1), progress))?;
         let next = tokens.len() as u32;
         let tokens: Vec<(Vec<u8>, u32)> = tokens.into_iter().zip(0u32..).collect();
         let vocab = Vocab::from_merges(tokens, &merges, false, "trained vocabulary", &|i| format!("#{i}"))?;
@@ -160,8 +163,11 @@ struct Word {
     count: i64,
 }
 
-/// The merge loop. Returns merges as `(left, right)`; merge `i` creates id `256 + i`.
-fn learn(counts: &Counts, max_merges: usize, min_frequency: u64, progress: Option<Progress>) -> Vec<(u32, u32)> {
+/// The merge loop: merges as `(left, right)` and the tokens by id. A merge creates the next id,
+/// unless its bytes are already a token (`(ab, c)` then `(a, bc)`), which it then reuses.
+fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Option<Progress>) -> (Vec<(u32, u32)>, Vec<Vec<u8>>) {
+    let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+    let mut token_ids: FxHashMap<Vec<u8>, u32> = tokens.iter().cloned().zip(0u32..).collect();
     let mut entries: Vec<(&[u8], u64)> = counts.iter().map(|(k, &v)| (&k[..], v)).filter(|(k, _)| k.len() >= 2).collect();
     entries.par_sort_unstable();
     let mut words: Vec<Word> = entries.iter().map(|(k, c)| Word { syms: k.iter().map(|&b| b as u32).collect(), count: *c as i64 }).collect();
@@ -180,10 +186,10 @@ fn learn(counts: &Counts, max_merges: usize, min_frequency: u64, progress: Optio
         }
     }
     let mut heap: BinaryHeap<(i64, Reverse<u64>)> = pair_counts.iter().map(|(&k, &c)| (c, Reverse(k))).collect();
-    let mut merges = Vec::with_capacity(max_merges);
+    let mut merges = Vec::with_capacity(max_tokens.saturating_sub(256));
     let mut delta: FxHashMap<u64, i64> = FxHashMap::default();
     let mut scratch = Vec::new();
-    while merges.len() < max_merges {
+    while tokens.len() < max_tokens {
         let Some((c, Reverse(k))) = heap.pop() else { break };
         let cur = pair_counts.get(&k).copied().unwrap_or(0);
         if cur != c {
@@ -196,7 +202,17 @@ fn learn(counts: &Counts, max_merges: usize, min_frequency: u64, progress: Optio
             break;
         }
         let (a, b) = ((k >> 32) as u32, k as u32);
-        let new = 256 + merges.len() as u32;
+        let mut bytes = tokens[a as usize].clone();
+        bytes.extend_from_slice(&tokens[b as usize]);
+        let new = match token_ids.get(&bytes) {
+            Some(&id) => id,
+            None => {
+                let id = tokens.len() as u32;
+                token_ids.insert(bytes.clone(), id);
+                tokens.push(bytes);
+                id
+            }
+        };
         merges.push((a, b));
         delta.clear();
         let mut ws = where_.remove(&k).unwrap_or_default();
@@ -248,12 +264,12 @@ fn learn(counts: &Counts, max_merges: usize, min_frequency: u64, progress: Optio
         }
         pair_counts.remove(&k);
         if let Some(p) = progress {
-            if merges.len() % 256 == 0 || merges.len() == max_merges {
-                p("merge", merges.len() as u64, max_merges as u64);
+            if merges.len() % 256 == 0 || tokens.len() == max_tokens {
+                p("merge", tokens.len() as u64, max_tokens as u64);
             }
         }
     }
-    merges
+    (merges, tokens)
 }
 
 #[cfg(test)]

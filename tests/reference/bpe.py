@@ -385,15 +385,17 @@ def train_bpe(
 
     Vocabulary
         Ids 0..255 are the single bytes (id == byte value).  Merge ``k``
-        (0-based) creates id ``256 + k`` whose bytes are the concatenation of
-        its two parts.  Special tokens get ids ``256 + len(merges) + i`` in the
-        given order, after the last merge.
+        (0-based) creates the next free id, whose bytes are the concatenation
+        of its two parts -- unless those bytes are already a token (``(ab, c)``
+        and later ``(a, bc)``), in which case the merge maps to the existing id
+        and no id is used (Hugging Face does the same).  Special tokens get the
+        ids after the last token, in the given order.
 
     Loop (naive, recounts everything each step)
         1. Count every adjacent pair ``(left_id, right_id)`` over all words,
            weighted by word count (overlapping occurrences all count).
         2. Stop if there is no pair, if the best count < ``min_frequency``, or
-           if ``256 + len(merges) + len(special_tokens) >= vocab_size``.
+           if ``len(tokens) + len(special_tokens) >= vocab_size``.
         3. Best pair = highest count; ties broken by the smallest
            ``(left_id, right_id)`` tuple.
         4. Append it to ``merges`` and, in every word, replace its
@@ -402,15 +404,13 @@ def train_bpe(
 
     Returns
         ``(merges, id_to_bytes)``: merges as ``[(left_id, right_id), ...]`` and
-        ``id_to_bytes`` covering ids ``0 .. 256 + len(merges) - 1`` (specials
-        are not included; their ids are implied by the rule above).
+        ``id_to_bytes`` covering every non-special id (specials are not
+        included; their ids follow, in order).
 
     Raises
         ``ValueError`` if ``vocab_size < 256 + len(special_tokens)``, or if a
         special token is empty or repeated.
 
-    Two merges may produce the same byte string (e.g. ``(ab, c)`` and
-    ``(a, bc)``); both are kept with distinct ids, exactly as the loop says.
     """
     special_tokens = list(special_tokens)
     if any(not s for s in special_tokens):
@@ -424,10 +424,11 @@ def train_bpe(
 
     words = _count_words(texts, pattern, special_tokens)
     id_to_bytes: list[bytes] = [bytes([b]) for b in range(256)]
+    bytes_to_id: dict[bytes, int] = {b: i for i, b in enumerate(id_to_bytes)}
     merges: list[tuple[int, int]] = []
 
     while True:
-        if 256 + len(merges) + len(special_tokens) >= vocab_size:
+        if len(id_to_bytes) + len(special_tokens) >= vocab_size:
             break
         pairs = _count_pairs(words)
         if not pairs:
@@ -436,9 +437,13 @@ def train_bpe(
         best_pair = min(pairs, key=lambda pair: (-pairs[pair], pair))
         if pairs[best_pair] < min_frequency:
             break
-        new_id = 256 + len(merges)
+        merged = id_to_bytes[best_pair[0]] + id_to_bytes[best_pair[1]]
+        new_id = bytes_to_id.get(merged)
+        if new_id is None:  # a merge that recreates an existing token reuses its id
+            new_id = len(id_to_bytes)
+            id_to_bytes.append(merged)
+            bytes_to_id[merged] = new_id
         merges.append(best_pair)
-        id_to_bytes.append(id_to_bytes[best_pair[0]] + id_to_bytes[best_pair[1]])
         new_words: Counter = Counter()
         for word, count in words.items():
             new_words[_replace_pair(word, best_pair, new_id)] += count

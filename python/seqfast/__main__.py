@@ -1,0 +1,5 @@
+import sys
+
+from seqfast.cli import main
+
+sys.exit(main())

@@ -1,0 +1,406 @@
+"""Byte-level BPE tokenizer: the Python face of ``rust/tokenize``.
+
+Everything here normalises arguments and calls the Rust core; no loop touches tokens.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Optional, Union
+
+import numpy as np
+
+from seqfast import _core
+from seqfast._errors import ArgumentTypeError, DecodeError, ShapeError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_SPECIAL_POLICIES = ("error", "special", "text")
+_UTF8_POLICIES = ("strict", "replace", "ignore")
+_U32_MAX = 2**32 - 1
+
+
+def _check_choice(name: str, value: object, choices: tuple) -> str:
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{name} must be a str, one of {choices}, not {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {choices}")
+    return value
+
+
+def _check_text(text: object, what: str = "text") -> str:
+    if not isinstance(text, str):
+        raise ArgumentTypeError(f"{what} must be a str, not {type(text).__name__}")
+    return text
+
+
+def _check_threads(num_threads: object) -> Optional[int]:
+    if num_threads is None:
+        return None
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
+        raise ArgumentTypeError(f"num_threads must be an int or None, not {type(num_threads).__name__}")
+    if num_threads < 0:
+        raise ValueError(f"num_threads={num_threads} must be >= 0 (0 or None: all threads)")
+    return int(num_threads)
+
+
+def as_ids(ids: object, name: str = "ids") -> np.ndarray:
+    """Convert token ids (NumPy array or sequence of ints) to a contiguous 1-D uint32 array.
+
+    Values outside 0..2**32-1 raise :class:`DecodeError`; non-integer input raises
+    :class:`ArgumentTypeError`; more than one dimension raises :class:`ShapeError`.
+    """
+    if isinstance(ids, np.ndarray) and ids.dtype == np.uint32 and ids.ndim == 1:
+        return np.ascontiguousarray(ids)
+    if isinstance(ids, (str, bytes)):
+        raise ArgumentTypeError(f"{name} must be integers, not {type(ids).__name__}")
+    try:
+        arr = np.asarray(ids)
+    except (OverflowError, ValueError) as e:
+        raise DecodeError(f"{name}: {e}") from None
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ShapeError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.uint32)
+    if arr.dtype.kind not in "iu":
+        raise ArgumentTypeError(f"{name} must be integers, got dtype {arr.dtype}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi > _U32_MAX:
+        bad = lo if lo < 0 else hi
+        at = int(np.argmax(arr == bad))
+        raise DecodeError(f"{name}[{at}] = {bad} is not a valid token id (0..{_U32_MAX})")
+    return np.ascontiguousarray(arr, dtype=np.uint32)
+
+
+class EncodingBatch:
+    """Token ids of many texts, stored flat: text ``i`` is ``ids[offsets[i]:offsets[i+1]]``."""
+
+    __slots__ = ("ids", "offsets")
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray):
+        self.ids = ids
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} out of range for a batch of {n}")
+        i %= n
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Number of tokens of each text (int64)."""
+        return np.diff(self.offsets)
+
+    def pad(
+        self, pad_id: int = 0, length: Optional[int] = None, *, truncate: bool = False, side: str = "right"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pad into ``(B, L)`` uint32 ids and a ``(B, L)`` bool mask (True on real tokens).
+
+        ``length`` defaults to the longest text; a longer text is an error unless ``truncate``.
+        ``side`` is "right" or "left" (where the padding goes).
+        """
+        _check_choice("side", side, ("right", "left"))
+        if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0):
+            raise ValueError(f"length={length!r} must be a non-negative int or None")
+        return _core.pad(self.ids, self.offsets, int(pad_id), None if length is None else int(length), truncate, side == "left")
+
+    def to_list(self) -> list[list[int]]:
+        """Python lists of ints (slow for big batches: prefer ``ids``/``offsets`` or ``pad``)."""
+        return [row.tolist() for row in self]
+
+    def __repr__(self) -> str:
+        return f"EncodingBatch(texts={len(self)}, tokens={len(self.ids)})"
+
+
+class StreamDecoder:
+    """Incremental decoder: ``step(ids)`` returns the text completed so far, holding back the
+    bytes of a character split across tokens; ``finish()`` flushes. The concatenated output
+    equals ``Tokenizer.decode`` of all the ids."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, core_decoder):
+        self._d = core_decoder
+
+    def step(self, ids) -> str:
+        return self._d.step(as_ids(ids))
+
+    def finish(self) -> str:
+        return self._d.finish()
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes held back waiting for the rest of a character."""
+        return self._d.pending
+
+
+class Tokenizer:
+    """A byte-level BPE tokenizer (tiktoken and Hugging Face compatible).
+
+    Build one with :meth:`from_tiktoken`, :meth:`from_file` (Hugging Face ``tokenizer.json``),
+    :meth:`from_merges` (GPT-2 ``vocab.json`` + ``merges.txt``) or :func:`train_bpe`.
+
+    Special tokens: by default, text containing a special token's string raises
+    :class:`SpecialTokenError` naming the token and its character position. Pass
+    ``special="special"`` to encode such strings as the special tokens, or ``special="text"`` to
+    encode them as ordinary text.
+    """
+
+    __slots__ = ("_t",)
+
+    def __init__(self, core: "_core.Tokenizer"):
+        if not isinstance(core, _core.Tokenizer):
+            raise ArgumentTypeError("use Tokenizer.from_tiktoken / from_file / from_merges or train_bpe to build a Tokenizer")
+        self._t = core
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_tiktoken(
+        cls, path: PathLike, pattern: str = "cl100k", special_tokens: Optional[Mapping[str, int]] = None
+    ) -> "Tokenizer":
+        """Load a tiktoken ``.tiktoken`` rank file.
+
+        ``pattern`` is a built-in name (``"gpt2"``, ``"cl100k"``, ``"o200k"``) or a regex.
+        ``special_tokens`` maps strings to ids; ``None`` uses tiktoken's own specials for the
+        public encodings when the file and pattern match one (e.g. ``<|endoftext|>`` = 100257
+        for cl100k), else none.
+        """
+        specials = None if special_tokens is None else _special_items(special_tokens)
+        return cls(_core.Tokenizer.from_tiktoken(os.fspath(path), _check_text(pattern, "pattern"), specials))
+
+    @classmethod
+    def from_file(cls, path: PathLike) -> "Tokenizer":
+        """Load a Hugging Face ``tokenizer.json`` (byte-level BPE), e.g. one saved by :meth:`save`."""
+        return cls(_core.Tokenizer.from_hf_file(os.fspath(path)))
+
+    @classmethod
+    def from_str(cls, json_text: str) -> "Tokenizer":
+        """Parse a ``tokenizer.json`` document held in a string."""
+        return cls(_core.Tokenizer.from_hf_str(_check_text(json_text, "json_text")))
+
+    @classmethod
+    def from_merges(
+        cls,
+        vocab_path: PathLike,
+        merges_path: PathLike,
+        pattern: str = "gpt2",
+        special_tokens: Optional[Mapping[str, int]] = None,
+    ) -> "Tokenizer":
+        """Load GPT-2 style ``vocab.json`` + ``merges.txt``."""
+        specials = [] if special_tokens is None else _special_items(special_tokens)
+        return cls(_core.Tokenizer.from_merges(os.fspath(vocab_path), os.fspath(merges_path), pattern, specials))
+
+    # ---- encoding -----------------------------------------------------------------------
+    def encode(self, text: str, *, special: str = "error") -> np.ndarray:
+        """Token ids of ``text`` as a uint32 array."""
+        return self._t.encode(_check_text(text), _check_choice("special", special, _SPECIAL_POLICIES))
+
+    def encode_large(self, text: str, *, special: str = "error", num_threads: Optional[int] = None) -> np.ndarray:
+        """Like :meth:`encode` (same ids) but splits one big text over threads."""
+        return self._t.encode_large(
+            _check_text(text), _check_choice("special", special, _SPECIAL_POLICIES), _check_threads(num_threads)
+        )
+
+    def encode_batch(
+        self, texts: Iterable[str], *, special: str = "error", num_threads: Optional[int] = None
+    ) -> EncodingBatch:
+        """Encode many texts in parallel (GIL released); returns flat ids + offsets."""
+        if isinstance(texts, str):
+            raise ArgumentTypeError("texts must be a sequence of str, not a single str (use encode)")
+        texts = texts if isinstance(texts, list) else list(texts)
+        policy = _check_choice("special", special, _SPECIAL_POLICIES)
+        try:
+            ids, offsets = self._t.encode_batch(texts, policy, _check_threads(num_threads))
+        except TypeError:
+            for i, t in enumerate(texts):
+                _check_text(t, f"texts[{i}]")
+            raise
+        return EncodingBatch(ids, offsets)
+
+    def count(self, text: str, *, special: str = "error") -> int:
+        """Number of tokens ``text`` encodes to."""
+        return self._t.count(_check_text(text), _check_choice("special", special, _SPECIAL_POLICIES))
+
+    # ---- decoding -----------------------------------------------------------------------
+    def decode(self, ids, *, errors: str = "replace") -> str:
+        """Text of ``ids``. ``errors`` handles invalid UTF-8: "replace" (U+FFFD, the default,
+        as tiktoken and Python's ``bytes.decode(errors="replace")``), "strict" (raise
+        :class:`DecodeError` naming the byte and token) or "ignore"."""
+        return self._t.decode(as_ids(ids), _check_choice("errors", errors, _UTF8_POLICIES))
+
+    def decode_bytes(self, ids) -> bytes:
+        """Raw bytes of ``ids``."""
+        return self._t.decode_bytes(as_ids(ids))
+
+    def decoder(self, *, errors: str = "replace") -> StreamDecoder:
+        """A streaming decoder that never emits half a character."""
+        return StreamDecoder(self._t.stream_decoder(_check_choice("errors", errors, _UTF8_POLICIES)))
+
+    # ---- saving -------------------------------------------------------------------------
+    def save(self, path: PathLike) -> None:
+        """Write a Hugging Face ``tokenizer.json`` (atomically: temp file + rename)."""
+        self._t.save_hf(os.fspath(path))
+
+    def to_str(self) -> str:
+        """The ``tokenizer.json`` document as a string."""
+        return self._t.to_hf_str()
+
+    def save_tiktoken(self, path: PathLike, *, force: bool = False) -> None:
+        """Write a tiktoken rank file (atomically). Special tokens are not part of that format.
+
+        tiktoken merges any two tokens whose concatenation is a token; if this vocabulary's
+        merge list does not (so tiktoken would encode some text differently) a
+        :class:`VocabError` is raised unless ``force``.
+        """
+        self._t.save_tiktoken(os.fspath(path), bool(force))
+
+    # ---- inspection ---------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        """One past the largest id (specials included): the rows an embedding table needs."""
+        return self._t.vocab_size
+
+    @property
+    def n_merges(self) -> int:
+        return self._t.n_merges
+
+    @property
+    def pattern(self) -> str:
+        """Built-in pattern name, or the regex."""
+        return self._t.pattern
+
+    @property
+    def pattern_regex(self) -> str:
+        return self._t.pattern_regex
+
+    @property
+    def merge_rule(self) -> str:
+        """"ranks" (tiktoken: any split merges, rank = id) or "merges" (an explicit list)."""
+        return self._t.merge_rule
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        return self._t.special_tokens
+
+    def token_to_id(self, token: Union[str, bytes]) -> Optional[int]:
+        """Id of a token given as bytes (or str, UTF-8 encoded); None if absent."""
+        if isinstance(token, str):
+            token = token.encode()
+        if not isinstance(token, (bytes, bytearray)):
+            raise ArgumentTypeError(f"token must be bytes or str, not {type(token).__name__}")
+        return self._t.token_to_id(bytes(token))
+
+    def id_to_token(self, id: int) -> Optional[bytes]:
+        """Bytes of token ``id``; None if unused."""
+        if isinstance(id, bool) or not isinstance(id, (int, np.integer)):
+            raise ArgumentTypeError(f"id must be an int, not {type(id).__name__}")
+        if not 0 <= id <= _U32_MAX:
+            return None
+        return self._t.id_to_token(int(id))
+
+    def vocab(self) -> dict[bytes, int]:
+        """Every token (specials included) as ``{bytes: id}``."""
+        return {tok: i for i, tok in self._t.vocab_items()}
+
+    def __reduce__(self):
+        return (Tokenizer.from_str, (self.to_str(),))
+
+    def __repr__(self) -> str:
+        return (
+            f"Tokenizer(vocab_size={self.vocab_size}, pattern={self.pattern!r}, "
+            f"merge_rule={self.merge_rule!r}, special_tokens={len(self.special_tokens)})"
+        )
+
+
+def _special_items(special_tokens: Mapping[str, int]) -> list[tuple[str, int]]:
+    if not isinstance(special_tokens, Mapping):
+        raise ArgumentTypeError(f"special_tokens must be a mapping str -> int, not {type(special_tokens).__name__}")
+    out = []
+    for s, i in special_tokens.items():
+        if not isinstance(s, str) or isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise ArgumentTypeError(f"special_tokens entry {s!r}: {i!r} must be str -> int")
+        if not 0 <= i < _U32_MAX:
+            raise ValueError(f"special token {s!r} has id {i}, outside 0..{_U32_MAX - 1}")
+        out.append((s, int(i)))
+    return out
+
+
+def _is_path(x: object) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def train_bpe(
+    source: Union[PathLike, Iterable[PathLike], Iterable[str], None] = None,
+    vocab_size: int = 32000,
+    *,
+    texts: Optional[Iterable[str]] = None,
+    pattern: str = "cl100k",
+    special_tokens: Iterable[str] = (),
+    min_frequency: int = 2,
+    num_threads: Optional[int] = None,
+    progress=None,
+    skip_invalid_files: bool = False,
+) -> Tokenizer:
+    """Train a byte-level BPE tokenizer.
+
+    ``source`` is a file path or a list/tuple of file paths (each file, UTF-8, is one text), or
+    any other iterable (e.g. a generator) of text strings. ``texts=`` passes texts explicitly.
+    Texts are streamed to the core in batches, so an iterator need not fit in memory.
+
+    Semantics (deterministic, identical for any ``num_threads``): special-token strings are
+    never learned; text is pre-tokenized with ``pattern``; ids 0..255 are the bytes; each step
+    merges the most frequent adjacent pair, ties going to the smallest ``(left id, right id)``;
+    training stops at ``vocab_size`` ids (specials included), or when the best pair occurs
+    fewer than ``min_frequency`` times. ``progress(stage, done, total)`` is called now and then.
+    """
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
+        raise ArgumentTypeError(f"vocab_size must be an int, not {type(vocab_size).__name__}")
+    if not 0 < vocab_size < _U32_MAX:
+        raise ValueError(f"vocab_size={vocab_size} is out of range")
+    if isinstance(min_frequency, bool) or not isinstance(min_frequency, (int, np.integer)) or min_frequency < 0:
+        raise ValueError(f"min_frequency={min_frequency!r} must be a non-negative int")
+    if isinstance(special_tokens, str):
+        raise ArgumentTypeError("special_tokens must be a sequence of str, not a single str")
+    specials = list(special_tokens)
+    for s in specials:
+        _check_text(s, "special token")
+    threads = _check_threads(num_threads)
+    trainer = _core.BpeTrainer(_check_text(pattern, "pattern"), specials)
+    if source is not None and texts is not None:
+        raise ValueError("pass either source or texts=, not both")
+    if source is None and texts is None:
+        raise ValueError("nothing to train on: pass file paths or texts=")
+    if _is_path(source) or (isinstance(source, (list, tuple)) and all(_is_path(p) for p in source)):
+        paths = [os.fspath(source)] if _is_path(source) else [os.fspath(p) for p in source]
+        trainer.add_files(paths, threads, progress, bool(skip_invalid_files))
+    else:
+        _feed_texts(trainer, source if texts is None else texts, threads)
+    return Tokenizer(trainer.train(int(vocab_size), int(min_frequency), threads, progress))
+
+
+def _feed_texts(trainer, texts: Iterable[str], threads: Optional[int], batch_bytes: int = 32 << 20) -> None:
+    if isinstance(texts, str):
+        raise ArgumentTypeError("texts must be an iterable of str, not a single str")
+    batch: list[str] = []
+    size = 0
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ArgumentTypeError(f"texts[{i}] must be a str, not {type(t).__name__}")
+        batch.append(t)
+        size += len(t)
+        if size >= batch_bytes:
+            trainer.add_texts(batch, threads)
+            batch, size = [], 0
+    if batch:
+        trainer.add_texts(batch, threads)

@@ -1,0 +1,17 @@
+//! Python bindings: the only place that knows about pyo3 and numpy.
+//!
+//! Each binding extracts and validates its arguments, releases the GIL around the core call
+//! (`py.detach`), and converts the result. No loops over data live here.
+
+mod errors;
+mod tokenizer;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    tokenizer::register(m)?;
+    Ok(())
+}
