@@ -30,13 +30,13 @@ pub const O200K: &str = concat!(
 /// Hugging Face ByteLevel's built-in GPT-2 regex (equivalent to [`GPT2`] on every input).
 pub const HF_GPT2: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-/// The same patterns written without possessive quantifiers, for Oniguruma (Hugging Face), where
-/// `{1,3}+` is not possessive. Each is equivalent to its original: every possessive quantifier
-/// here sits where backtracking could not produce a different match.
+/// The same patterns written for Oniguruma (Hugging Face's engine, Ruby syntax), where `{1,3}+`
+/// is not possessive and `$` matches before every newline: possessive quantifiers are dropped
+/// (each sits where backtracking could not produce a different match) and `$` becomes `\z`.
 pub fn portable(name: &str) -> Option<&'static str> {
     Some(match name {
         "gpt2" | "hf_gpt2" => HF_GPT2,
-        "cl100k" => r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+$|\s*[\r\n]|\s+(?!\S)|\s",
+        "cl100k" => r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+\z|\s*[\r\n]|\s+(?!\S)|\s",
         "o200k" => O200K,
         _ => return None,
     })
@@ -84,6 +84,20 @@ impl Pretokenizer {
             .build()
             .map_err(|e| Error::Value(format!("invalid pre-tokenizer pattern {spec:?}: {e}")))?;
         Ok(Pretokenizer { name, source, regex, add_prefix_space: false })
+    }
+
+    /// A regex written for Oniguruma (Hugging Face `tokenizer.json`), where `^` and `$` match at
+    /// line boundaries: compiled in multi-line mode; `source()` stays the original text.
+    pub fn new_onig(regex: &str) -> Result<Self> {
+        if let Some(name) = ["cl100k", "o200k", "hf_gpt2"].into_iter().find(|n| portable(n) == Some(regex)) {
+            return Self::new(name);
+        }
+        let wrapped = format!("(?m:{regex})");
+        let compiled = fancy_regex::RegexBuilder::new(&wrapped)
+            .backtrack_limit(10_000_000)
+            .build()
+            .map_err(|e| Error::Value(format!("invalid pre-tokenizer pattern {regex:?}: {e}")))?;
+        Ok(Pretokenizer { name: None, source: regex.to_string(), regex: compiled, add_prefix_space: false })
     }
 
     /// Prepend a space to each text segment that does not start with one (Hugging Face option).

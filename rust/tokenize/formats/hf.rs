@@ -35,7 +35,7 @@ fn parse_pre(pre: &Value, what: &str) -> Result<(String, bool)> {
             if !re {
                 return Err(fmt(what, "pre_tokenizer ByteLevel with use_regex=false and no Split is not supported".into()));
             }
-            Ok(("hf_gpt2".into(), aps))
+            Ok((pattern::HF_GPT2.into(), aps))
         }
         "Sequence" => {
             let items = pre.get("pretokenizers").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -57,12 +57,7 @@ fn parse_pre(pre: &Value, what: &str) -> Result<(String, bool)> {
                     } else {
                         return Err(fmt(what, "pre_tokenizer Split pattern must be {\"Regex\": ...} or {\"String\": ...}".into()));
                     };
-                    // Map a known portable pattern back to its built-in so fast paths apply.
-                    let spec = ["cl100k", "o200k", "hf_gpt2"]
-                        .into_iter()
-                        .find(|n| pattern::portable(n) == Some(regex.as_str()))
-                        .map_or(regex, str::to_string);
-                    Ok((spec, aps))
+                    Ok((regex, aps))
                 }
                 [bl] if ty(bl) == "ByteLevel" => parse_pre(bl, what),
                 _ => Err(fmt(what, "pre_tokenizer Sequence must be [Split, ByteLevel] or [ByteLevel]".into())),
@@ -161,7 +156,7 @@ pub fn parse(text: &str, what: &str) -> Result<Tokenizer> {
     }
     let whole = model.get("ignore_merges").and_then(Value::as_bool).unwrap_or(false);
     let vocab = Vocab::from_merges(tokens, &merges, whole, what, &|i| format!("model.merges[{i}]"))?;
-    let pre = Pretokenizer::new(&spec)?.with_prefix_space(aps);
+    let pre = Pretokenizer::new_onig(&spec)?.with_prefix_space(aps);
     Tokenizer::new(vocab, pre, specials)
 }
 
