@@ -9,6 +9,9 @@
   library (``sysconfig`` stdlib, ``site-packages`` excluded) that decodes as UTF-8.
   :func:`stdlib_py_texts` is the same list as a plain (cached) function.
 
+Also hypothesis text strategies shared by the parity tests (``TEXT_STRATEGIES``, ``mixed_text``);
+import them with ``from conftest import ...`` (pytest puts this directory on ``sys.path``).
+
 All fixtures are session-scoped: tokenizers are immutable and loading cl100k takes a while.
 """
 
@@ -21,6 +24,7 @@ import sysconfig
 from typing import Optional
 
 import pytest
+from hypothesis import strategies as st
 
 # Copied verbatim from tiktoken_ext/openai_public.py (cl100k_base).
 CL100K_PATTERN = (
@@ -136,3 +140,94 @@ def sf_cl100k(cl100k_path):
     import seqfast
 
     return seqfast.Tokenizer.from_tiktoken(cl100k_path, "cl100k")
+
+
+# ---------------------------------------------------------------------------
+# Hypothesis text strategies
+# ---------------------------------------------------------------------------
+
+# Every assigned or unassigned code point below plane 3 except surrogates (cannot be encoded).
+BROAD_CHARS = st.characters(exclude_categories=("Cs",), max_codepoint=0x2FFFF)
+broad_text = st.text(BROAD_CHARS, max_size=48)
+
+_EMOJI_BASE = ["😀", "👍", "👨", "👩", "👧", "👦", "🧑", "🧔", "❤", "🏳", "🌈", "👁", "🗨", "✔", "☃", "🫠",
+               "🇫", "🇷", "🇯", "🇵", "🏴", "\U000E0067", "\U000E007F", "#", "1"]
+_SKIN = ["", "", "\U0001F3FB", "\U0001F3FC", "\U0001F3FD", "\U0001F3FE", "\U0001F3FF"]
+_emoji_unit = st.tuples(st.sampled_from(_EMOJI_BASE), st.sampled_from(_SKIN), st.sampled_from(["", "", "\ufe0f", "\u20e3"])).map("".join)
+_emoji_seq = st.lists(_emoji_unit, min_size=1, max_size=5).map("\u200d".join)
+emoji_text = st.lists(
+    st.one_of(_emoji_seq, st.sampled_from([" ", "a", "\n", "  ", "!", "\u200d", "\ufe0f", "🇫🇷", "👨‍👩‍👧‍👦", "👍🏽"])), max_size=12
+).map("".join)
+
+_COMBINING = st.characters(categories=("Mn", "Mc", "Me"), max_codepoint=0x2FFFF)
+combining_text = st.lists(
+    st.one_of(_COMBINING, st.sampled_from(["a", "e", "Z", " ", "ñ", "\u0915", "\u0e01", "\u05d0", "1", "'", "\n", "日"])),
+    max_size=24,
+).map("".join)
+
+_CJK = st.one_of(
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),
+    st.characters(min_codepoint=0x3040, max_codepoint=0x30FF),
+    st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3),
+    st.characters(min_codepoint=0x20000, max_codepoint=0x2A6DF),
+    st.sampled_from(list("。、「」！？（）・ー〜１２３ＡＢａｂ　") + [" ", "a", "1", "\n"]),
+)
+cjk_text = st.lists(_CJK, max_size=32).map("".join)
+
+WHITESPACE = [" ", "\t", "\n", "\r\n", "\r", "\u00a0", "\u3000", "\x0b", "\x0c", "\x85", "\u2028", "\u2029",
+              "\u200b", "\u1680", "\u2000", "\u205f", "\x1c", "\x1f", "\ufeff"]
+_ws_run = st.tuples(st.sampled_from(WHITESPACE), st.integers(1, 300)).map(lambda t: t[0] * t[1])
+whitespace_text = st.lists(
+    st.one_of(st.sampled_from(WHITESPACE), _ws_run, st.sampled_from(["a", "word", "x.", "1", "!", "é", "日", "''", "'s"])),
+    max_size=16,
+).map("".join)
+
+digit_text = st.lists(
+    st.one_of(
+        st.text("0123456789", min_size=1, max_size=40),
+        st.text("٠١٢٣٤٥٦٧٨٩१२३１２３²³½", min_size=1, max_size=12),
+        st.sampled_from([" ", ",", ".", "-", "e", "x", "a1", "\n", "  ", "1,000", "3.14", "0x1F"]),
+    ),
+    max_size=12,
+).map("".join)
+
+long_word_text = st.one_of(
+    st.integers(1, 5000).map(lambda n: "a" * n),
+    st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=50, max_size=3000),
+    st.text("éßøжщñçΩλ日本語", min_size=50, max_size=1500),
+    st.integers(1, 3000).map(lambda n: " " * n + "x"),
+    st.integers(1, 2000).map(lambda n: "1" * n),
+    st.integers(1, 2000).map(lambda n: "!" * n),
+    st.integers(1, 2000).map(lambda n: "\n" * n),
+    st.tuples(st.text("ab", min_size=1, max_size=4), st.integers(1, 800)).map(lambda t: t[0] * t[1]),
+)
+
+_CONTRACTIONS = ["'s", "'S", "'t", "'T", "'re", "'RE", "'Re", "'rE", "'ve", "'VE", "'Ve", "'m", "'M", "'ll", "'LL",
+                 "'Ll", "'lL", "'d", "'D", "'", "''", "\u2019s", "'x", "'sa", "'LLama"]
+contraction_text = st.lists(
+    st.one_of(
+        st.sampled_from(_CONTRACTIONS),
+        st.sampled_from(["I", "we", "DON", "it", "x", " ", "  ", "\n", "1", "é", "日", "You", "THEY", " '"]),
+    ),
+    max_size=16,
+).map("".join)
+
+# Mixed: short fragments of every kind, concatenated, so boundaries between kinds get exercised.
+_FRAGMENTS = st.sampled_from(
+    [" ", "  ", "   ", "\n", "\n\n", "\r\n", "\t", " \n", "\u00a0", "\u3000", "'s", "'LL", "'ve", "'", "0", "12",
+     "1234", "٣", "a", "Z", "é", "e\u0301", "\u0301", "中", "語", "😀", "👍🏽", "\u200d", "🇯🇵", "!", ".", "/", "//",
+     "ǅ", "ʰ", "\x1c", "hello", " world", "Hello", "HTTP", "getURL", "x = 1\n", "    return x\n", "...", "\x00"]
+)
+mixed_text = st.lists(st.one_of(_FRAGMENTS, BROAD_CHARS), max_size=24).map("".join)
+
+TEXT_STRATEGIES = {
+    "broad": broad_text,
+    "mixed": mixed_text,
+    "emoji": emoji_text,
+    "combining": combining_text,
+    "cjk": cjk_text,
+    "whitespace": whitespace_text,
+    "digits": digit_text,
+    "long_words": long_word_text,
+    "contractions": contraction_text,
+}

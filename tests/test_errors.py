@@ -453,7 +453,7 @@ def test_merges_bad_vocab_json(tmp_path, files):
     e = raises(FormatError, load_merges, tmp_path, files, vocab_text='{"a": -4}')
     assert '"a"' in str(e)
     raises(FormatError, load_merges, tmp_path, files, vocab_text=b'{"\xff": 1}')
-    e = raises(VocabError, load_merges, tmp_path, files, vocab_text='{"a": 1, "b": 1}')
+    e = raises(VocabError, load_merges, tmp_path, files, vocab_text='{"a": 1, "b": 1}', merges_text="#version: 0.2\n")
     assert "duplicate" in str(e)
 
 
@@ -736,13 +736,21 @@ def test_pad_errors(tok):
     raises(ValueError, b.pad, length=2.5)
     raises(ValueError, b.pad, side="middle")
     raises(ArgumentTypeError, b.pad, side=None)
-    with no_panic():
-        with pytest.raises((OverflowError, ValueError)):
-            b.pad(pad_id=-1)
-        with pytest.raises((OverflowError, ValueError)):
-            b.pad(pad_id=2**32)
     ids, mask = b.pad(length=1, truncate=True)
     assert ids.shape == (3, 1)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 2**70])
+def test_pad_bad_pad_id(tok, bad):
+    """An out-of-range pad id is a ValueError naming pad_id (not pyo3's OverflowError)."""
+    b = tok.encode_batch(["hello world", "a"])
+    e = raises(ValueError, b.pad, pad_id=bad)
+    assert "pad_id" in str(e)
+
+
+def test_pad_pad_id_wrong_type(tok):
+    b = tok.encode_batch(["hello world", "a"])
+    raises((ArgumentTypeError, ValueError), b.pad, pad_id="x")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1058,3 +1066,69 @@ def test_save_bad_path_types(tok, tmp_path):
         with pytest.raises(TypeError):
             tok.save(5)
     raises(OSError, tok.save, tmp_path / "")  # a directory path
+
+
+# ---------------------------------------------------------------------------------------------
+# huge sizes: a documented error (or success), never an aborted interpreter
+# ---------------------------------------------------------------------------------------------
+
+
+def run_isolated(code: str, timeout: int = 60) -> subprocess.CompletedProcess:
+    """Run code in a child interpreter so an abort (e.g. Rust's 'memory allocation of N bytes
+    failed') fails one test instead of killing the whole run."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout)
+
+
+def assert_clean(r: subprocess.CompletedProcess, expect: str) -> None:
+    assert r.returncode == 0, f"child died with {r.returncode}: {r.stderr.strip().splitlines()[:1]}"
+    assert r.stdout.strip().endswith(expect), (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("length", [10**12, 2**40])
+def test_pad_huge_length_is_an_error_not_an_abort(length):
+    r = run_isolated(
+        f"""
+        import seqfast
+        tok = seqfast.train_bpe(texts=["abc abc"], vocab_size=300)
+        b = tok.encode_batch(["a", "b"])
+        try:
+            b.pad(length={length})
+        except (seqfast.SeqfastError, MemoryError) as e:
+            print("error", type(e).__name__)
+        else:
+            print("ok")
+        """
+    )
+    assert_clean(r, "")
+    assert r.stdout.split()[0] in ("error", "ok")
+
+
+@pytest.mark.parametrize("vocab_size", [2**32 - 2, 2**30])
+def test_train_huge_vocab_size_on_tiny_corpus(vocab_size):
+    """vocab_size is an upper bound: a tiny corpus stops early, whatever the bound."""
+    r = run_isolated(
+        f"""
+        import seqfast
+        try:
+            tok = seqfast.train_bpe(texts=["abc abc abc"], vocab_size={vocab_size})
+        except (seqfast.SeqfastError, MemoryError) as e:
+            print("error", type(e).__name__, e)
+        else:
+            print("ok", tok.vocab_size)
+        """
+    )
+    assert_clean(r, "")
+    assert r.stdout.startswith("ok"), r.stdout
+
+
+@pytest.mark.parametrize("n", [2**64, 10**30])
+def test_num_threads_absurdly_large(tok, n):
+    """Too many threads is a ValueError naming the value (like 100000 is), not OverflowError."""
+    e = raises(ValueError, tok.encode_batch, ["a", "b"], num_threads=n)
+    assert "num_threads" in str(e)
+    raises(ValueError, tok.encode_large, "ab", num_threads=n)
+
+
+def test_num_threads_too_many_is_consistent(tok):
+    e = raises(SeqfastError, tok.encode_batch, ["a", "b"], num_threads=100000)
+    assert "100000" in str(e)

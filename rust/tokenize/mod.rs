@@ -12,7 +12,9 @@ pub mod encode;
 pub mod formats;
 pub mod pattern;
 pub mod special;
+pub mod split_fast;
 pub mod train;
+pub mod unicode;
 pub mod vocab;
 
 pub use decode::{StreamDecoder, Utf8Policy};

@@ -11,7 +11,24 @@
 //! Cost: one regex scan per text, O(n) for the built-ins in practice; this is the bottleneck of
 //! encoding and is what a hand-written splitter would replace.
 
+use super::split_fast::{self, Fast};
 use crate::error::{Error, Result};
+
+/// `SEQFAST_PRETOKENIZER=regex` forces the regex engine even for built-in patterns (so tests
+/// can run both paths); anything else leaves the hand-written splitters on.
+fn regex_forced() -> bool {
+    static F: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *F.get_or_init(|| std::env::var("SEQFAST_PRETOKENIZER").is_ok_and(|v| v == "regex"))
+}
+
+fn fast_of(name: Option<&str>) -> Option<Fast> {
+    match name? {
+        "gpt2" | "hf_gpt2" => Some(Fast::Gpt2),
+        "cl100k" => Some(Fast::Cl100k),
+        "o200k" => Some(Fast::O200k),
+        _ => None,
+    }
+}
 
 /// tiktoken's r50k/p50k/gpt2 pattern.
 pub const GPT2: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
@@ -68,6 +85,7 @@ pub struct Pretokenizer {
     name: Option<&'static str>,
     source: String,
     regex: fancy_regex::Regex,
+    fast: Option<Fast>,
     add_prefix_space: bool,
 }
 
@@ -83,7 +101,11 @@ impl Pretokenizer {
             .backtrack_limit(10_000_000)
             .build()
             .map_err(|e| Error::Value(format!("invalid pre-tokenizer pattern {spec:?}: {e}")))?;
-        Ok(Pretokenizer { name, source, regex, add_prefix_space: false })
+        let fast = if regex_forced() { None } else { fast_of(name) };
+        if fast.is_some() {
+            super::unicode::warm();
+        }
+        Ok(Pretokenizer { name, source, regex, fast, add_prefix_space: false })
     }
 
     /// A regex written for Oniguruma (Hugging Face `tokenizer.json`), where `^` and `$` match at
@@ -97,7 +119,7 @@ impl Pretokenizer {
             .backtrack_limit(10_000_000)
             .build()
             .map_err(|e| Error::Value(format!("invalid pre-tokenizer pattern {regex:?}: {e}")))?;
-        Ok(Pretokenizer { name: None, source: regex.to_string(), regex: compiled, add_prefix_space: false })
+        Ok(Pretokenizer { name: None, source: regex.to_string(), regex: compiled, fast: None, add_prefix_space: false })
     }
 
     /// Prepend a space to each text segment that does not start with one (Hugging Face option).
@@ -122,7 +144,19 @@ impl Pretokenizer {
     }
 
     /// Call `f` on each piece of `text`, in order; the pieces concatenate to `text`.
-    pub fn for_each_piece<F>(&self, text: &str, mut f: F) -> Result<()>
+    #[inline]
+    pub fn for_each_piece<F>(&self, text: &str, f: F) -> Result<()>
+    where
+        F: FnMut(&str) -> Result<()>,
+    {
+        match self.fast {
+            Some(kind) => split_fast::for_each(kind, text, f),
+            None => self.for_each_piece_regex(text, f),
+        }
+    }
+
+    /// [`Self::for_each_piece`] through the regex engine, whatever the pattern.
+    pub fn for_each_piece_regex<F>(&self, text: &str, mut f: F) -> Result<()>
     where
         F: FnMut(&str) -> Result<()>,
     {
