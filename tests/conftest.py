@@ -13,6 +13,9 @@ Also hypothesis text strategies shared by the parity tests (``TEXT_STRATEGIES``,
 import them with ``from conftest import ...`` (pytest puts this directory on ``sys.path``).
 
 All fixtures are session-scoped: tokenizers are immutable and loading cl100k takes a while.
+
+Tests marked ``slow`` are skipped unless ``--runslow`` is given, ``SEQFAST_RUN_SLOW=1`` is set,
+or ``-m`` selects them (``-m slow``); each has a fast variant that always runs.
 """
 
 from __future__ import annotations
@@ -37,6 +40,20 @@ CL100K_SPECIALS = {
     "<|fim_suffix|>": 100260,
     "<|endofprompt|>": 100276,
 }
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    markexpr = config.getoption("-m", default="") or ""
+    if config.getoption("--runslow") or os.environ.get("SEQFAST_RUN_SLOW") or "slow" in markexpr:
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow, SEQFAST_RUN_SLOW=1 or -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 def find_cl100k_path() -> Optional[str]:

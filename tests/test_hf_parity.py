@@ -97,7 +97,17 @@ hf_text = st.one_of(
 # HF-trained tokenizers loaded into seqfast
 # ---------------------------------------------------------------------------
 
-HF_VARIANTS = ["bytelevel", "bytelevel_prefix_space", "llama3", "llama3_ignore_merges"]
+HF_VARIANTS = ["bytelevel", "bytelevel_prefix_space", "llama3", "llama3_ignore_merges", "cl100k_regex", "gpt2_regex"]
+
+# Split regexes by variant. tiktoken's own cl100k / gpt2 regexes verbatim: HF runs them with
+# Oniguruma (possessive quantifiers; `$` also matches before a newline), and seqfast must do
+# what HF does with the file it is given.
+_SPLIT_PATTERNS = {
+    "llama3": LLAMA3_PATTERN,
+    "llama3_ignore_merges": LLAMA3_PATTERN,
+    "cl100k_regex": bpe.PATTERNS["cl100k"],
+    "gpt2_regex": bpe.PATTERNS["gpt2"],
+}
 
 
 def _train_hf(variant: str):
@@ -110,7 +120,7 @@ def _train_hf(variant: str):
     else:
         hf.pre_tokenizer = pre_tokenizers.Sequence(
             [
-                pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated"),
+                pre_tokenizers.Split(Regex(_SPLIT_PATTERNS[variant]), behavior="isolated"),
                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
             ]
         )

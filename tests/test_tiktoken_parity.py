@@ -134,6 +134,19 @@ def test_hypothesis_mixed_fragments(sf_cl100k, tiktoken_enc, text):
     _check_text(sf_cl100k, tiktoken_enc, text)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["broad", "mixed"])
+def test_hypothesis_many_examples(sf_cl100k, tiktoken_enc, kind):
+    """Slow variant of the two tests above: 4000 examples each."""
+
+    @settings(DEFAULT, max_examples=4000)
+    @given(text=TEXT_STRATEGIES[kind])
+    def check(text):
+        _check_text(sf_cl100k, tiktoken_enc, text)
+
+    check()
+
+
 @pytest.mark.parametrize(
     "kind", ["emoji", "combining", "cjk", "whitespace", "digits", "long_words", "contractions"]
 )

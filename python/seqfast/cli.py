@@ -168,8 +168,9 @@ def _parse_ids(data: bytes, fmt: str, where: str) -> np.ndarray:
         arr = np.array(words, dtype=np.int64) if words else np.zeros(0, dtype=np.int64)
     except (ValueError, OverflowError):
         for i, w in enumerate(words):
-            if not w.isdigit():
-                raise SeqfastError(f"{where}: token {i + 1} is {w[:20].decode(errors='replace')!r}, not a token id") from None
+            if not w.isdigit() or int(w) > 2**32 - 1:
+                shown = w[:24].decode(errors="replace")
+                raise SeqfastError(f"{where}: token {i + 1} is {shown!r}, not a token id (0..{2**32 - 1})") from None
         raise
     return seqfast.tokenizer.as_ids(arr)
 
@@ -380,7 +381,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except OSError:
             pass
         return EXIT_OK
-    except (SeqfastError, OSError, ValueError) as e:
+    except (SeqfastError, OSError, ValueError, OverflowError) as e:
         print(f"seqfast {a.command}: error: {e}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:

@@ -12,7 +12,7 @@ from typing import Optional, Union
 import numpy as np
 
 from seqfast import _core
-from seqfast._errors import ArgumentTypeError, DecodeError, ShapeError
+from seqfast._errors import ArgumentTypeError, DecodeError, SeqfastError, ShapeError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -25,7 +25,7 @@ def _check_choice(name: str, value: object, choices: tuple) -> str:
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{name} must be a str, one of {choices}, not {type(value).__name__}")
     if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {choices}")
+        raise SeqfastError(f"{name}={value!r} is not one of {choices}")
     return value
 
 
@@ -40,8 +40,8 @@ def _check_threads(num_threads: object) -> Optional[int]:
         return None
     if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
         raise ArgumentTypeError(f"num_threads must be an int or None, not {type(num_threads).__name__}")
-    if num_threads < 0:
-        raise ValueError(f"num_threads={num_threads} must be >= 0 (0 or None: all threads)")
+    if not 0 <= num_threads <= 1024:
+        raise SeqfastError(f"num_threads={num_threads} must be between 0 and 1024 (0 or None: all threads)")
     return int(num_threads)
 
 
@@ -111,8 +111,12 @@ class EncodingBatch:
         ``side`` is "right" or "left" (where the padding goes).
         """
         _check_choice("side", side, ("right", "left"))
+        if isinstance(pad_id, bool) or not isinstance(pad_id, (int, np.integer)):
+            raise ArgumentTypeError(f"pad_id must be an int, not {type(pad_id).__name__}")
+        if not 0 <= pad_id <= _U32_MAX:
+            raise SeqfastError(f"pad_id={pad_id} is not a valid token id (0..{_U32_MAX})")
         if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0):
-            raise ValueError(f"length={length!r} must be a non-negative int or None")
+            raise SeqfastError(f"length={length!r} must be a non-negative int or None")
         return _core.pad(self.ids, self.offsets, int(pad_id), None if length is None else int(length), truncate, side == "left")
 
     def to_list(self) -> list[list[int]]:
@@ -331,7 +335,7 @@ def _special_items(special_tokens: Mapping[str, int]) -> list[tuple[str, int]]:
         if not isinstance(s, str) or isinstance(i, bool) or not isinstance(i, (int, np.integer)):
             raise ArgumentTypeError(f"special_tokens entry {s!r}: {i!r} must be str -> int")
         if not 0 <= i < _U32_MAX:
-            raise ValueError(f"special token {s!r} has id {i}, outside 0..{_U32_MAX - 1}")
+            raise SeqfastError(f"special token {s!r} has id {i}, outside 0..{_U32_MAX - 1}")
         out.append((s, int(i)))
     return out
 
@@ -367,9 +371,9 @@ def train_bpe(
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
         raise ArgumentTypeError(f"vocab_size must be an int, not {type(vocab_size).__name__}")
     if not 0 < vocab_size < _U32_MAX:
-        raise ValueError(f"vocab_size={vocab_size} is out of range")
+        raise SeqfastError(f"vocab_size={vocab_size} is out of range")
     if isinstance(min_frequency, bool) or not isinstance(min_frequency, (int, np.integer)) or min_frequency < 0:
-        raise ValueError(f"min_frequency={min_frequency!r} must be a non-negative int")
+        raise SeqfastError(f"min_frequency={min_frequency!r} must be a non-negative int")
     if isinstance(special_tokens, str):
         raise ArgumentTypeError("special_tokens must be a sequence of str, not a single str")
     specials = list(special_tokens)
@@ -378,9 +382,9 @@ def train_bpe(
     threads = _check_threads(num_threads)
     trainer = _core.BpeTrainer(_check_text(pattern, "pattern"), specials)
     if source is not None and texts is not None:
-        raise ValueError("pass either source or texts=, not both")
+        raise SeqfastError("pass either source or texts=, not both")
     if source is None and texts is None:
-        raise ValueError("nothing to train on: pass file paths or texts=")
+        raise SeqfastError("nothing to train on: pass file paths or texts=")
     if _is_path(source) or (isinstance(source, (list, tuple)) and all(_is_path(p) for p in source)):
         paths = [os.fspath(source)] if _is_path(source) else [os.fspath(p) for p in source]
         trainer.add_files(paths, threads, progress, bool(skip_invalid_files))

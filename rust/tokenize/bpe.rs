@@ -16,8 +16,13 @@ use super::vocab::{Vocab, NONE};
 
 /// Pieces at most this long use the flat scan.
 const FLAT_MAX: usize = 48;
+/// Pieces cached per worker (merged pieces only: whole-token pieces are one lookup anyway).
+const CACHE_MAX: usize = 1 << 16;
+/// Longest piece worth caching (longer ones are rare and would bloat the arena).
+const CACHE_PIECE_MAX: usize = 256;
 
-/// Reusable buffers so encoding does no per-piece allocation once warm.
+/// Reusable buffers so encoding does no per-piece allocation once warm, plus a bounded cache
+/// of merged pieces (text repeats words; the merge result depends only on the piece's bytes).
 #[derive(Default)]
 pub struct Scratch {
     ids: Vec<u32>,
@@ -25,6 +30,8 @@ pub struct Scratch {
     next: Vec<u32>,
     prev: Vec<u32>,
     heap: BinaryHeap<Reverse<(u32, u32)>>,
+    cache: rustc_hash::FxHashMap<Box<[u8]>, (u32, u32)>,
+    arena: Vec<u32>,
 }
 
 /// Encode one piece, appending ids to `out`. Returns `Err(byte)` if the vocabulary has no
@@ -48,6 +55,14 @@ pub fn encode_piece(v: &Vocab, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch
             return Ok(());
         }
     }
+    let cacheable = piece.len() <= CACHE_PIECE_MAX;
+    if cacheable {
+        if let Some(&(at, len)) = s.cache.get(piece) {
+            out.extend_from_slice(&s.arena[at as usize..(at + len) as usize]);
+            return Ok(());
+        }
+    }
+    let start = out.len();
     s.ids.clear();
     for &b in piece {
         let id = v.byte_id(b);
@@ -62,12 +77,21 @@ pub fn encode_piece(v: &Vocab, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch
     } else {
         merge_heap(v, s, out);
     }
+    if cacheable {
+        if s.cache.len() >= CACHE_MAX {
+            s.cache.clear();
+            s.arena.clear();
+        }
+        let at = s.arena.len() as u32;
+        s.arena.extend_from_slice(&out[start..]);
+        s.cache.insert(piece.into(), (at, (out.len() - start) as u32));
+    }
     Ok(())
 }
 
-#[inline]
+#[inline(always)]
 fn rank_of(v: &Vocab, a: u32, b: u32) -> (u32, u32) {
-    v.merge(a, b).unwrap_or((NONE, NONE))
+    v.merge_or_none(a, b)
 }
 
 fn merge_flat(v: &Vocab, s: &mut Scratch) {

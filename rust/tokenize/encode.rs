@@ -176,9 +176,14 @@ pub fn pad(
             offsets[i + 1] - offsets[i]
         )));
     }
-    let cells = rows.checked_mul(len).ok_or_else(|| Error::Shape("padded size overflows".into()))?;
-    let mut out = vec![pad_id; cells];
-    let mut mask = vec![false; cells];
+    let too_big = || Error::Shape(format!("padded size {rows} x {len} is too large to allocate"));
+    let cells = rows.checked_mul(len).filter(|&c| c <= isize::MAX as usize / 4).ok_or_else(too_big)?;
+    let mut out = Vec::new();
+    let mut mask = Vec::new();
+    out.try_reserve_exact(cells).map_err(|_| too_big())?;
+    mask.try_reserve_exact(cells).map_err(|_| too_big())?;
+    out.resize(cells, pad_id);
+    mask.resize(cells, false);
     for r in 0..rows {
         let row = &ids[offsets[r] as usize..offsets[r + 1] as usize];
         let row = &row[..row.len().min(len)];

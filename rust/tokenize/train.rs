@@ -186,7 +186,7 @@ fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Optio
         }
     }
     let mut heap: BinaryHeap<(i64, Reverse<u64>)> = pair_counts.iter().map(|(&k, &c)| (c, Reverse(k))).collect();
-    let mut merges = Vec::with_capacity(max_tokens.saturating_sub(256));
+    let mut merges = Vec::new();
     let mut delta: FxHashMap<u64, i64> = FxHashMap::default();
     let mut scratch = Vec::new();
     while tokens.len() < max_tokens {

@@ -40,6 +40,9 @@ pub struct Vocab {
     bytes_to_id: FxHashMap<Box<[u8]>, u32>,
     byte_ids: [u32; 256],
     merges: FxHashMap<u64, (u32, u32)>,
+    /// Dense copy of the merge table for pairs of ids below 256 (the first merges of every
+    /// piece, and most of the work for CJK runs): one load instead of a hash probe.
+    dense: Box<[(u32, u32)]>,
     kind: MergeKind,
     /// If the whole piece is a token, emit it without merging (tiktoken; HF `ignore_merges`).
     whole_piece: bool,
@@ -49,8 +52,12 @@ pub struct Vocab {
 impl Vocab {
     fn with_tokens(pairs: Vec<(Vec<u8>, u32)>, what: &str) -> Result<Self> {
         let max_id = pairs.iter().map(|p| p.1).max().unwrap_or(0);
-        if pairs.len() > (1 << 26) || max_id as usize > (1 << 28) {
-            return Err(vocab_err!("{what}: vocabulary too large (max id {max_id}, {} tokens)", pairs.len()));
+        // Ids index a dense table: refuse absurd sizes and absurdly sparse ids up front.
+        if pairs.len() > (1 << 26) || max_id as usize > 2 * pairs.len() + (1 << 20) {
+            return Err(vocab_err!(
+                "{what}: largest id {max_id} is too large for {} tokens (ids must be dense: at most 2 x tokens + 2^20)",
+                pairs.len()
+            ));
         }
         let mut tokens: Vec<Option<Box<[u8]>>> = vec![None; if pairs.is_empty() { 0 } else { max_id as usize + 1 }];
         let mut bytes_to_id = FxHashMap::default();
@@ -73,7 +80,28 @@ impl Vocab {
             }
             tokens[id as usize] = Some(b);
         }
-        Ok(Vocab { tokens, bytes_to_id, byte_ids, merges: FxHashMap::default(), kind: MergeKind::Ranks, whole_piece: true, n_tokens })
+        Ok(Vocab {
+            tokens,
+            bytes_to_id,
+            byte_ids,
+            merges: FxHashMap::default(),
+            dense: Box::new([]),
+            kind: MergeKind::Ranks,
+            whole_piece: true,
+            n_tokens,
+        })
+    }
+
+    fn set_merges(&mut self, merges: FxHashMap<u64, (u32, u32)>) {
+        let mut dense = vec![(NONE, NONE); 1 << 16];
+        for (&k, &v) in &merges {
+            let (a, b) = ((k >> 32) as u32, k as u32);
+            if a < 256 && b < 256 {
+                dense[((a << 8) | b) as usize] = v;
+            }
+        }
+        self.dense = dense.into_boxed_slice();
+        self.merges = merges;
     }
 
     /// Build from tiktoken ranks: `(token bytes, rank)`, rank doubling as id.
@@ -88,7 +116,7 @@ impl Vocab {
                 }
             }
         }
-        v.merges = merges;
+        v.set_merges(merges);
         v.kind = MergeKind::Ranks;
         v.whole_piece = true;
         Ok(v)
@@ -123,7 +151,7 @@ impl Vocab {
             // A repeated pair keeps its first (highest-priority) rank, as Hugging Face does.
             table.entry(pair_key(a, b)).or_insert((rank as u32, m));
         }
-        v.merges = table;
+        v.set_merges(table);
         v.kind = MergeKind::List;
         v.whole_piece = whole_piece;
         Ok(v)
@@ -147,7 +175,23 @@ impl Vocab {
     /// `(rank, merged id)` of an adjacent pair, if it merges.
     #[inline]
     pub fn merge(&self, a: u32, b: u32) -> Option<(u32, u32)> {
+        if (a | b) < 256 {
+            let m = self.dense[((a << 8) | b) as usize];
+            return if m.0 == NONE { None } else { Some(m) };
+        }
         self.merges.get(&pair_key(a, b)).copied()
+    }
+
+    /// `(rank, merged id)` of a pair, `(NONE, NONE)` if it does not merge (the hot-path form).
+    #[inline(always)]
+    pub fn merge_or_none(&self, a: u32, b: u32) -> (u32, u32) {
+        if (a | b) < 256 {
+            return self.dense[((a << 8) | b) as usize];
+        }
+        match self.merges.get(&pair_key(a, b)) {
+            Some(&m) => m,
+            None => (NONE, NONE),
+        }
     }
     pub fn kind(&self) -> MergeKind {
         self.kind
