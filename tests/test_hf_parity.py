@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import seqfast
@@ -39,6 +39,13 @@ EOT = "<|endoftext|>"
 LLAMA3_PATTERN = (
     r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
+
+# A user's regex: `$` is the end of the text for seqfast (Rust regex); Oniguruma (HF) reads it
+# as the end of a line, so a faithful tokenizer.json must spell it differently.
+CUSTOM_DOLLAR = r"[^\s\p{N}]+|\p{N}{1,3}|\s+$|\s"
+# A corpus whose texts end in runs of whitespace, so that `\s+$` pieces become tokens.
+_DOLLAR_CORPUS = ["word  ", "more   ", "x\t ", "a b c  ", "end \n ", "twice  \n"] * 10
+_DOLLAR_TEXTS = ["a  \nb", "x   \n\ny", "end  ", "a \t\nb  ", "  \n  \n", "line  \r\nnext"]
 
 _GENERATED = [
     "héllo wörld ünïcode naïve café résumé Ǆungla ",
@@ -91,6 +98,14 @@ hf_text = st.one_of(
     TEXT_STRATEGIES["combining"],
     TEXT_STRATEGIES["cjk"],
 )
+
+
+
+def _EXAMPLES(f):
+    """Always-tried examples (regex corner cases: digit runs, whitespace before newlines)."""
+    for text in ["0000", "1234567", "a  \nb", "x \n\n y", "end  ", f"a{EOT}b", " 'S 'll", "\r\n\r\n  x"]:
+        f = example(text=text)(f)
+    return f
 
 
 # ---------------------------------------------------------------------------
@@ -172,6 +187,7 @@ def test_hf_trained_hypothesis(hf_trained):
 
     @DEFAULT
     @given(text=hf_text)
+    @_EXAMPLES
     def check(text):
         want = hf.encode(text, add_special_tokens=False).ids
         got = sf.encode(text, special="special").tolist()
@@ -200,10 +216,22 @@ def test_hf_trained_resave_loads_in_hf(hf_trained, tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["gpt2", "cl100k", "o200k"])
+# Patterns for seqfast.train_bpe: the built-in names, tiktoken's cl100k regex given literally
+# (possessive quantifiers, `$`), and a custom regex whose `$` means end of text.
+SF_PATTERNS = {
+    "gpt2": "gpt2",
+    "cl100k": "cl100k",
+    "o200k": "o200k",
+    "cl100k_literal": bpe.PATTERNS["cl100k"],
+    "custom_dollar": CUSTOM_DOLLAR,
+}
+
+
+@pytest.fixture(scope="module", params=list(SF_PATTERNS))
 def sf_trained(request, tmp_path_factory):
     """(pattern, seqfast tokenizer trained at test time, its saved tokenizer.json path)."""
-    tok = seqfast.train_bpe(texts=_train_corpus(), vocab_size=1000, pattern=request.param, special_tokens=[EOT])
+    pattern = SF_PATTERNS[request.param]
+    tok = seqfast.train_bpe(texts=_train_corpus(), vocab_size=1000, pattern=pattern, special_tokens=[EOT])
     assert tok.vocab_size == 1000
     path = tmp_path_factory.mktemp("sf") / f"{request.param}.json"
     tok.save(path)
@@ -228,6 +256,7 @@ def test_sf_trained_in_hf_hypothesis(sf_trained):
 
     @DEFAULT
     @given(text=hf_text)
+    @_EXAMPLES
     def check(text):
         want = hf.encode(text, add_special_tokens=False).ids
         got = tok.encode(text, special="special").tolist()
@@ -267,6 +296,19 @@ def test_cl100k_saved_specials_in_hf(sf_cl100k, tiktoken_enc, hf_cl100k):
         assert sf_cl100k.encode(text, special="special").tolist() == tiktoken_enc.encode(text, allowed_special="all")
 
 
+@pytest.mark.peer
+def test_custom_regex_with_dollar_in_hf():
+    """A user regex with `$` (end of text in seqfast) must keep its meaning in tokenizer.json."""
+    tokenizers = pytest.importorskip("tokenizers")
+    tok = seqfast.train_bpe(texts=_DOLLAR_CORPUS, vocab_size=300, pattern=CUSTOM_DOLLAR, min_frequency=1)
+    assert tok.token_to_id(b"  ") is not None
+    # seqfast's own encoding follows the reference pre-tokenizer (`$` = end of text).
+    ids = tok.encode("a  \nb").tolist()
+    assert [tok.id_to_token(i) for i in ids] == [b"a", b" ", b" ", b"\n", b"b"]
+    hf = tokenizers.Tokenizer.from_str(tok.to_str())
+    _assert_same_as_hf(tok, hf, _DOLLAR_TEXTS)
+
+
 # ---------------------------------------------------------------------------
 # Round trips (seqfast only)
 # ---------------------------------------------------------------------------
@@ -279,7 +321,7 @@ def _same_tokenizer(a, b, texts: list[str]) -> None:
     assert a.encode_batch(texts, special="special").to_list() == b.encode_batch(texts, special="special").to_list()
 
 
-@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k", r"\S+|\s+"])
+@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k", r"\S+|\s+", bpe.PATTERNS["cl100k"], CUSTOM_DOLLAR])
 def test_trained_save_load_round_trip(tmp_path, pattern):
     tok = seqfast.train_bpe(texts=_train_corpus(), vocab_size=700, pattern=pattern, special_tokens=[EOT, "<pad>"])
     path = tmp_path / "tok.json"
@@ -293,6 +335,13 @@ def test_trained_save_load_round_trip(tmp_path, pattern):
     _same_tokenizer(tok, pickle.loads(pickle.dumps(tok)), texts)
     # Saving the loaded one again gives the same document.
     assert loaded.to_str() == tok.to_str()
+
+
+def test_custom_regex_with_dollar_round_trip(tmp_path):
+    tok = seqfast.train_bpe(texts=_DOLLAR_CORPUS, vocab_size=300, pattern=CUSTOM_DOLLAR, min_frequency=1)
+    path = tmp_path / "tok.json"
+    tok.save(path)
+    _same_tokenizer(tok, seqfast.Tokenizer.from_file(path), _DOLLAR_TEXTS)
 
 
 def test_cl100k_save_load_round_trip(sf_cl100k, tmp_path):

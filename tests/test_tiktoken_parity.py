@@ -230,6 +230,17 @@ def test_special_error_names_token_and_char_position(sf_cl100k):
     assert issubclass(seqfast.SpecialTokenError, ValueError)
 
 
+def test_special_error_position_in_large_text(sf_cl100k):
+    """encode_large splits the text: the reported position is still the one in the whole text."""
+    text = "日本語 text " * 200_000 + "end <|endoftext|> tail"
+    pos = text.index("<|endoftext|>")
+    assert len(text.encode("utf-8")) > 2_000_000
+    for threads in (1, 2):
+        with pytest.raises(seqfast.SpecialTokenError) as info:
+            sf_cl100k.encode_large(text, num_threads=threads)
+        assert "<|endoftext|>" in str(info.value) and pos in _numbers(str(info.value)), str(info.value)
+
+
 def test_special_error_in_batch(sf_cl100k):
     with pytest.raises(seqfast.SpecialTokenError) as info:
         sf_cl100k.encode_batch(["fine", "also fine", "ü<|endofprompt|>"])
@@ -494,6 +505,20 @@ def test_stream_decoder_valid_text(sf_cl100k, byte_ids, text, chunk_sizes, error
             assert "".join(pieces) == text
             if "\ufffd" not in text:
                 assert not any("\ufffd" in p for p in pieces), pieces
+
+
+@SMALL
+@given(data=byte_strings, chunk_sizes=st.lists(st.integers(0, 5), max_size=20))
+def test_stream_decoder_strict(sf_cl100k, byte_ids, data, chunk_sizes):
+    """errors="strict": invalid UTF-8 raises DecodeError (from step or finish), valid passes."""
+    ids = [byte_ids[b] for b in data]
+    try:
+        expected = data.decode("utf-8")
+    except UnicodeDecodeError:
+        with pytest.raises(seqfast.DecodeError):
+            _stream(sf_cl100k, ids, chunk_sizes, "strict")
+    else:
+        assert "".join(_stream(sf_cl100k, ids, chunk_sizes, "strict")) == expected
 
 
 def test_stream_decoder_split_emoji(sf_cl100k, byte_ids):

@@ -150,6 +150,16 @@ impl Trainer {
     }
 }
 
+/// Record that word `wi` contains pair `pk` (consecutive duplicates are skipped here, the rest
+/// when the list is used).
+#[inline]
+fn note_where(where_: &mut FxHashMap<u64, Vec<u32>>, pk: u64, wi: u32) {
+    let v = where_.entry(pk).or_default();
+    if v.last() != Some(&wi) {
+        v.push(wi);
+    }
+}
+
 fn merge_counts(a: Counts, b: Counts) -> Counts {
     let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
     for (k, v) in small {
@@ -220,37 +230,42 @@ fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Optio
         ws.dedup();
         for &wi in &ws {
             let w = &mut words[wi as usize];
-            if !w.syms.windows(2).any(|p| p[0] == a && p[1] == b) {
-                continue;
-            }
-            for p in w.syms.windows(2) {
-                *delta.entry(pair_key(p[0], p[1])).or_insert(0) -= w.count;
-            }
+            // Rebuild the word, recording only the pair changes around each merge site. The
+            // left neighbour is taken from the output (it may itself be a fresh `new`), the right
+            // one from the input, so chains like `a b a b` come out right; `(a, b)` itself is
+            // dropped from the table wholesale below.
+            let (syms, c) = (&w.syms, w.count);
+            let n = syms.len();
             scratch.clear();
+            let mut merged = false;
             let mut i = 0;
-            while i < w.syms.len() {
-                if i + 1 < w.syms.len() && w.syms[i] == a && w.syms[i + 1] == b {
+            while i < n {
+                if i + 1 < n && syms[i] == a && syms[i + 1] == b {
+                    merged = true;
+                    if let Some(&p) = scratch.last() {
+                        *delta.entry(pair_key(p, a)).or_insert(0) -= c;
+                        *delta.entry(pair_key(p, new)).or_insert(0) += c;
+                        note_where(&mut where_, pair_key(p, new), wi);
+                    }
                     scratch.push(new);
+                    if i + 2 < n {
+                        let nx = syms[i + 2];
+                        *delta.entry(pair_key(b, nx)).or_insert(0) -= c;
+                        *delta.entry(pair_key(new, nx)).or_insert(0) += c;
+                        note_where(&mut where_, pair_key(new, nx), wi);
+                    }
                     i += 2;
                 } else {
-                    scratch.push(w.syms[i]);
+                    scratch.push(syms[i]);
                     i += 1;
                 }
             }
-            std::mem::swap(&mut w.syms, &mut scratch);
-            for p in w.syms.windows(2) {
-                let pk = pair_key(p[0], p[1]);
-                *delta.entry(pk).or_insert(0) += w.count;
-                if p[0] == new || p[1] == new {
-                    let v = where_.entry(pk).or_default();
-                    if v.last() != Some(&wi) {
-                        v.push(wi);
-                    }
-                }
+            if merged {
+                std::mem::swap(&mut w.syms, &mut scratch);
             }
         }
         for (&pk, &d) in &delta {
-            if d == 0 {
+            if d == 0 || pk == k {
                 continue;
             }
             let e = pair_counts.entry(pk).or_insert(0);
