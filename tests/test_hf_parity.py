@@ -1,11 +1,13 @@
 """seqfast against Hugging Face ``tokenizers`` (the peer), both directions, plus file round trips.
 
 * HF -> seqfast: byte-level BPE tokenizers trained by HF at test time (GPT-2 style ByteLevel with
-  and without ``add_prefix_space``, and Llama-3 style Split(regex) + ByteLevel(use_regex=False),
-  with and without ``ignore_merges``), saved as ``tokenizer.json`` and loaded with
+  and without ``add_prefix_space``; Llama-3 style Split(regex) + ByteLevel(use_regex=False), with
+  and without ``ignore_merges``; the same Split with tiktoken's cl100k / gpt2 regexes verbatim, as
+  transformers' TikTokenConverter writes them), saved as ``tokenizer.json`` and loaded with
   ``seqfast.Tokenizer.from_file``: same ids as HF ``encode(text, add_special_tokens=False)``.
-* seqfast -> HF: ``seqfast.train_bpe`` (gpt2 / cl100k / o200k patterns) and the cl100k tiktoken
-  tokenizer, saved with ``Tokenizer.save`` and loaded with ``tokenizers.Tokenizer.from_file``.
+* seqfast -> HF: ``seqfast.train_bpe`` (gpt2 / cl100k / o200k, tiktoken's cl100k regex given
+  literally, a custom regex using ``$``) and the cl100k tiktoken tokenizer, saved with
+  ``Tokenizer.save`` and loaded with ``tokenizers.Tokenizer.from_file``.
 * Round trips without a peer: save/from_file, to_str/from_str, pickle, save_tiktoken/from_tiktoken.
 
 HF always splits added (special) tokens out of the text, so seqfast is called with
@@ -100,7 +102,6 @@ hf_text = st.one_of(
 )
 
 
-
 def _EXAMPLES(f):
     """Always-tried examples (regex corner cases: digit runs, whitespace before newlines)."""
     for text in ["0000", "1234567", "a  \nb", "x \n\n y", "end  ", f"a{EOT}b", " 'S 'll", "\r\n\r\n  x"]:
@@ -115,8 +116,8 @@ def _EXAMPLES(f):
 HF_VARIANTS = ["bytelevel", "bytelevel_prefix_space", "llama3", "llama3_ignore_merges", "cl100k_regex", "gpt2_regex"]
 
 # Split regexes by variant. tiktoken's own cl100k / gpt2 regexes verbatim: HF runs them with
-# Oniguruma (possessive quantifiers; `$` also matches before a newline), and seqfast must do
-# what HF does with the file it is given.
+# Oniguruma (Ruby syntax: `$` also matches before a newline, and `\p{N}{1,3}+` is a repeated
+# interval, not a possessive one), and seqfast must do what HF does with the file it is given.
 _SPLIT_PATTERNS = {
     "llama3": LLAMA3_PATTERN,
     "llama3_ignore_merges": LLAMA3_PATTERN,

@@ -168,9 +168,13 @@ fn merge_counts(a: Counts, b: Counts) -> Counts {
     big
 }
 
-struct Word {
+/// All distinct words in one arena: word `i` is `syms[off[i]..off[i] + len[i]]`, shrinking in
+/// place as merges apply (one cache miss per visited word instead of two).
+struct Words {
     syms: Vec<u32>,
-    count: i64,
+    off: Vec<usize>,
+    len: Vec<u32>,
+    count: Vec<i64>,
 }
 
 /// The merge loop: merges as `(left, right)` and the tokens by id. A merge creates the next id,
@@ -180,25 +184,29 @@ fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Optio
     let mut token_ids: FxHashMap<Vec<u8>, u32> = tokens.iter().cloned().zip(0u32..).collect();
     let mut entries: Vec<(&[u8], u64)> = counts.iter().map(|(k, &v)| (&k[..], v)).filter(|(k, _)| k.len() >= 2).collect();
     entries.par_sort_unstable();
-    let mut words: Vec<Word> = entries.iter().map(|(k, c)| Word { syms: k.iter().map(|&b| b as u32).collect(), count: *c as i64 }).collect();
+    let total: usize = entries.iter().map(|e| e.0.len()).sum();
+    let mut words = Words { syms: Vec::with_capacity(total), off: Vec::new(), len: Vec::new(), count: Vec::new() };
+    for (k, c) in &entries {
+        words.off.push(words.syms.len());
+        words.len.push(k.len() as u32);
+        words.count.push(*c as i64);
+        words.syms.extend(k.iter().map(|&b| b as u32));
+    }
     drop(entries);
 
     let mut pair_counts: FxHashMap<u64, i64> = FxHashMap::default();
     let mut where_: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
-    for (wi, w) in words.iter().enumerate() {
-        for p in w.syms.windows(2) {
+    for wi in 0..words.off.len() {
+        let w = &words.syms[words.off[wi]..words.off[wi] + words.len[wi] as usize];
+        for p in w.windows(2) {
             let k = pair_key(p[0], p[1]);
-            *pair_counts.entry(k).or_insert(0) += w.count;
-            let v = where_.entry(k).or_default();
-            if v.last() != Some(&(wi as u32)) {
-                v.push(wi as u32);
-            }
+            *pair_counts.entry(k).or_insert(0) += words.count[wi];
+            note_where(&mut where_, k, wi as u32);
         }
     }
     let mut heap: BinaryHeap<(i64, Reverse<u64>)> = pair_counts.iter().map(|(&k, &c)| (c, Reverse(k))).collect();
     let mut merges = Vec::new();
     let mut delta: FxHashMap<u64, i64> = FxHashMap::default();
-    let mut scratch = Vec::new();
     while tokens.len() < max_tokens {
         let Some((c, Reverse(k))) = heap.pop() else { break };
         let cur = pair_counts.get(&k).copied().unwrap_or(0);
@@ -229,40 +237,36 @@ fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Optio
         ws.sort_unstable();
         ws.dedup();
         for &wi in &ws {
-            let w = &mut words[wi as usize];
-            // Rebuild the word, recording only the pair changes around each merge site. The
-            // left neighbour is taken from the output (it may itself be a fresh `new`), the right
-            // one from the input, so chains like `a b a b` come out right; `(a, b)` itself is
-            // dropped from the table wholesale below.
-            let (syms, c) = (&w.syms, w.count);
-            let n = syms.len();
-            scratch.clear();
-            let mut merged = false;
-            let mut i = 0;
+            // Merge in place (the output never outruns the input), recording only the pair
+            // changes around each merge site. The left neighbour is read from the output (it
+            // may itself be a fresh `new`), the right one from the input, so chains like
+            // `a b a b` come out right; `(a, b)` itself leaves the table wholesale below.
+            let (start, n, c) = (words.off[wi as usize], words.len[wi as usize] as usize, words.count[wi as usize]);
+            let w = &mut words.syms[start..start + n];
+            let (mut i, mut o) = (0, 0);
             while i < n {
-                if i + 1 < n && syms[i] == a && syms[i + 1] == b {
-                    merged = true;
-                    if let Some(&p) = scratch.last() {
+                if i + 1 < n && w[i] == a && w[i + 1] == b {
+                    if o > 0 {
+                        let p = w[o - 1];
                         *delta.entry(pair_key(p, a)).or_insert(0) -= c;
                         *delta.entry(pair_key(p, new)).or_insert(0) += c;
                         note_where(&mut where_, pair_key(p, new), wi);
                     }
-                    scratch.push(new);
                     if i + 2 < n {
-                        let nx = syms[i + 2];
+                        let nx = w[i + 2];
                         *delta.entry(pair_key(b, nx)).or_insert(0) -= c;
                         *delta.entry(pair_key(new, nx)).or_insert(0) += c;
                         note_where(&mut where_, pair_key(new, nx), wi);
                     }
+                    w[o] = new;
                     i += 2;
                 } else {
-                    scratch.push(syms[i]);
+                    w[o] = w[i];
                     i += 1;
                 }
+                o += 1;
             }
-            if merged {
-                std::mem::swap(&mut w.syms, &mut scratch);
-            }
+            words.len[wi as usize] = o as u32;
         }
         for (&pk, &d) in &delta {
             if d == 0 || pk == k {
