@@ -11,6 +11,7 @@ pub mod decode;
 pub mod encode;
 pub mod formats;
 pub mod pattern;
+pub mod regex_dialect;
 pub mod special;
 pub mod split_fast;
 pub mod train;

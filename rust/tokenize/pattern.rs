@@ -87,12 +87,19 @@ pub struct Pretokenizer {
     regex: fancy_regex::Regex,
     fast: Option<Fast>,
     add_prefix_space: bool,
+    /// `source` is in Oniguruma syntax (read from a `tokenizer.json`).
+    onig: bool,
 }
 
 impl Pretokenizer {
     /// A built-in name (`gpt2`, `cl100k`, `o200k`, `hf_gpt2` and aliases) or a regex.
     pub fn new(spec: &str) -> Result<Self> {
-        let name = builtin_name(spec);
+        // The built-in regexes written out in full are the built-ins (fast path, portable save).
+        let by_source = [("gpt2", GPT2), ("cl100k", CL100K), ("o200k", O200K), ("hf_gpt2", HF_GPT2)]
+            .into_iter()
+            .find(|(_, src)| *src == spec)
+            .map(|(n, _)| n);
+        let name = by_source.or_else(|| builtin_name(spec));
         let source = match name {
             Some(n) => builtin_source(n).to_string(),
             None => spec.to_string(),
@@ -105,7 +112,7 @@ impl Pretokenizer {
         if fast.is_some() {
             super::unicode::warm();
         }
-        Ok(Pretokenizer { name, source, regex, fast, add_prefix_space: false })
+        Ok(Pretokenizer { name, source, regex, fast, add_prefix_space: false, onig: false })
     }
 
     /// A regex written for Oniguruma (Hugging Face `tokenizer.json`), where `^` and `$` match at
@@ -114,12 +121,12 @@ impl Pretokenizer {
         if let Some(name) = ["cl100k", "o200k", "hf_gpt2"].into_iter().find(|n| portable(n) == Some(regex)) {
             return Self::new(name);
         }
-        let wrapped = format!("(?m:{regex})");
+        let wrapped = format!("(?m:{})", super::regex_dialect::from_onig(regex));
         let compiled = fancy_regex::RegexBuilder::new(&wrapped)
             .backtrack_limit(10_000_000)
             .build()
             .map_err(|e| Error::Value(format!("invalid pre-tokenizer pattern {regex:?}: {e}")))?;
-        Ok(Pretokenizer { name: None, source: regex.to_string(), regex: compiled, fast: None, add_prefix_space: false })
+        Ok(Pretokenizer { name: None, source: regex.to_string(), regex: compiled, fast: None, add_prefix_space: false, onig: true })
     }
 
     /// Prepend a space to each text segment that does not start with one (Hugging Face option).
@@ -138,6 +145,15 @@ impl Pretokenizer {
     pub fn source(&self) -> &str {
         &self.source
     }
+    /// The regex as Hugging Face (Oniguruma) must read it to split identically.
+    pub fn hf_regex(&self) -> String {
+        match self.name.and_then(portable) {
+            Some(p) => p.to_string(),
+            None if self.onig => self.source.clone(),
+            None => super::regex_dialect::to_onig(&self.source),
+        }
+    }
+
     /// The name if built-in, else the regex.
     pub fn spec(&self) -> &str {
         self.name.unwrap_or(&self.source)

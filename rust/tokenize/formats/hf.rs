@@ -133,9 +133,9 @@ pub fn parse(text: &str, what: &str) -> Result<Tokenizer> {
             None => return Err(fmt(what, format!("model.vocab[{s:?}] (id {id}) is not in the byte-level alphabet: not a byte-level BPE vocabulary"))),
         }
     }
-    // Specials that duplicate a vocab token's bytes and id are fine; drop vocab entries that a
-    // special shadows with other bytes (HF gives the added token precedence).
-    tokens.retain(|(b, id)| specials.iter().all(|(s, sid)| sid != id || s.as_bytes() == b.as_slice()));
+    // A vocab entry with a special token's id is that special token (HF gives the added token
+    // precedence): keep it out of the BPE vocabulary so ordinary text never produces it.
+    tokens.retain(|(_, id)| specials.iter().all(|(_, sid)| sid != id));
     let index: rustc_hash::FxHashMap<&str, u32> = vocab_obj.iter().filter_map(|(s, id)| id.as_u64().map(|i| (s.as_str(), i as u32))).collect();
     let merges_v = model.get("merges").and_then(Value::as_array).ok_or_else(|| fmt(what, "model.merges must be an array".into()))?;
     let mut merges = Vec::with_capacity(merges_v.len());
@@ -173,7 +173,8 @@ pub fn to_string(tok: &Tokenizer) -> Result<String> {
     let pre_json = match pre.name() {
         Some("gpt2") | Some("hf_gpt2") => bl(true),
         name => {
-            let regex = name.and_then(pattern::portable).unwrap_or(pre.source());
+            let _ = name;
+            let regex = pre.hf_regex();
             json!({"type": "Sequence", "pretokenizers": [
                 {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": false},
                 bl(false)
@@ -184,6 +185,13 @@ pub fn to_string(tok: &Tokenizer) -> Result<String> {
     let mut vocab = Map::new();
     for (id, b) in v.iter() {
         vocab.insert(bytelevel::encode(b), json!(id));
+    }
+    // Hugging Face renumbers added tokens that are missing from model.vocab, so list them there
+    // too (under their own text, as HF itself writes them).
+    for (s, id) in tok.specials().tokens() {
+        if v.token(*id).is_none() {
+            vocab.insert(s.clone(), json!(id));
+        }
     }
     let merges: Vec<Value> = v
         .merge_list()
