@@ -136,6 +136,13 @@ def _write_output(path: Optional[str], data: bytes) -> None:
             os.unlink(tmp)
 
 
+def _is_fd(stream, fd: int) -> bool:
+    try:
+        return stream.fileno() == fd
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def _ids_to_bytes(ids: np.ndarray, fmt: str) -> bytes:
     if fmt == "raw":
         return ids.astype("<u4").tobytes()
@@ -225,7 +232,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_encode(a: argparse.Namespace) -> int:
+def _encode_in_memory(a: argparse.Namespace) -> int:
     tok = load_tokenizer(a.tokenizer, a.pattern)
     text = _as_text(_read_input(a.input), a.input or "<stdin>")
     if a.lines:
@@ -247,6 +254,20 @@ def cmd_encode(a: argparse.Namespace) -> int:
         return EXIT_OK
     ids = tok.encode_large(text, special=a.special, num_threads=a.threads)
     _write_output(a.output, _ids_to_bytes(ids, a.format))
+    return EXIT_OK
+
+
+def cmd_encode(a: argparse.Namespace) -> int:
+    """text/raw stream through the Rust encoder in constant memory; npy and --lines need the
+    whole input (an .npy header states the length up front)."""
+    inp_std, out_std = a.input in (None, "-"), a.output in (None, "-")
+    if a.lines or a.format == "npy" or (inp_std and not _is_fd(sys.stdin, 0)) or (out_std and not _is_fd(sys.stdout, 1)):
+        return _encode_in_memory(a)  # also when stdin/stdout are not the process's own (embedding, tests)
+    tok = load_tokenizer(a.tokenizer, a.pattern)
+    inp = None if a.input in (None, "-") else a.input
+    out = None if a.output in (None, "-") else a.output
+    sys.stdout.flush()
+    tok.encode_file(inp, out, format=a.format, special=a.special, num_threads=a.threads)
     return EXIT_OK
 
 

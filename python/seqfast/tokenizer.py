@@ -232,6 +232,28 @@ class Tokenizer:
             raise
         return EncodingBatch(ids, offsets)
 
+    def encode_file(
+        self,
+        input: Optional[PathLike] = None,
+        output: Optional[PathLike] = None,
+        *,
+        format: str = "text",
+        special: str = "error",
+        num_threads: Optional[int] = None,
+    ) -> int:
+        """Stream-encode a UTF-8 file (None: stdin) to a file (None: stdout) in constant memory;
+        returns the number of ids. ``format`` is "text" (space-separated decimal ids, one
+        trailing newline) or "raw" (little-endian uint32). The ids equal ``encode`` of the whole
+        input: blocks are cut only where the built-in patterns provably split anyway (custom
+        patterns read the whole input first). A file output is replaced atomically."""
+        return self._t.encode_file(
+            None if input is None else os.fspath(input),
+            None if output is None else os.fspath(output),
+            _check_choice("format", format, ("text", "raw")),
+            _check_choice("special", special, _SPECIAL_POLICIES),
+            _check_threads(num_threads),
+        )
+
     def count(self, text: str, *, special: str = "error") -> int:
         """Number of tokens ``text`` encodes to."""
         return self._t.count(_check_text(text), _check_choice("special", special, _SPECIAL_POLICIES))

@@ -11,6 +11,7 @@ use pyo3::types::{PyBytes, PyDict};
 
 use super::errors::IntoPyResult;
 use crate::tokenize::formats::{hf, merges_txt, tiktoken};
+use crate::tokenize::stream::{encode_path, IdFormat};
 use crate::tokenize::train::Trainer;
 use crate::tokenize::{encode, SpecialPolicy, StreamDecoder, Tokenizer, Utf8Policy};
 
@@ -93,6 +94,23 @@ impl PyTokenizer {
         let t = &self.inner;
         let (ids, offsets) = py.detach(|| t.encode_batch(&texts, policy, num_threads)).py()?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+    }
+
+    /// Stream-encode a file (None: stdin) to a file (None: stdout) as text or raw ids.
+    #[pyo3(signature = (input, output, format, special, num_threads=None))]
+    fn encode_file(
+        &self,
+        py: Python<'_>,
+        input: Option<PathBuf>,
+        output: Option<PathBuf>,
+        format: &str,
+        special: &str,
+        num_threads: Option<usize>,
+    ) -> PyResult<u64> {
+        let policy = SpecialPolicy::parse(special).py()?;
+        let fmt = IdFormat::parse(format).py()?;
+        let t = &self.inner;
+        py.detach(|| encode_path(t, input.as_deref(), output.as_deref(), fmt, policy, num_threads)).py()
     }
 
     fn count(&self, py: Python<'_>, text: &str, special: &str) -> PyResult<usize> {

@@ -3,8 +3,76 @@
 //!
 //! Cost: one pass copying token bytes (memory bound), then one UTF-8 validation pass.
 
-use super::Tokenizer;
+use super::{Specials, Tokenizer, Vocab};
 use crate::error::{Error, Result};
+
+/// Bytes of every id (specials included) in one arena: id `i` is `arena[offs[i]..offs[i + 1]]`,
+/// empty for unused ids (real tokens are never empty). The arena has 16 bytes of slack so short
+/// tokens are copied with one fixed-size, unaligned 16-byte move instead of a `memcpy` call.
+#[derive(Clone, Debug)]
+pub(crate) struct DecodeTable {
+    arena: Vec<u8>,
+    offs: Vec<u32>,
+}
+
+const SLACK: usize = 16;
+
+impl DecodeTable {
+    pub(crate) fn new(vocab: &Vocab, specials: &Specials) -> Self {
+        let bound = specials.tokens().iter().map(|t| t.1 + 1).max().unwrap_or(0).max(vocab.id_bound()) as usize;
+        let mut arena = Vec::new();
+        let mut offs = Vec::with_capacity(bound + 1);
+        for id in 0..bound as u32 {
+            offs.push(arena.len() as u32);
+            if let Some(t) = vocab.token(id).or_else(|| specials.get(id).map(str::as_bytes)) {
+                arena.extend_from_slice(t);
+            }
+        }
+        offs.push(arena.len() as u32);
+        arena.extend_from_slice(&[0; SLACK]);
+        DecodeTable { arena, offs }
+    }
+
+    /// Append the bytes of `ids`; `Err(index)` of the first unknown id (nothing appended).
+    pub(crate) fn decode_into(&self, ids: &[u32], out: &mut Vec<u8>) -> std::result::Result<(), usize> {
+        let n = self.offs.len() - 1;
+        // Pass 1: validate and size, so pass 2 can copy without checks.
+        let mut total = 0usize;
+        for (i, &id) in ids.iter().enumerate() {
+            let id = id as usize;
+            if id >= n {
+                return Err(i);
+            }
+            let len = (self.offs[id + 1] - self.offs[id]) as usize;
+            if len == 0 {
+                return Err(i);
+            }
+            total += len;
+        }
+        out.reserve(total + SLACK);
+        let base = out.len();
+        let arena = self.arena.as_ptr();
+        // SAFETY: every id was checked above; `out` has `total + SLACK` spare bytes, so each
+        // 16-byte store (or exact copy for longer tokens) stays inside its capacity, and the
+        // arena has SLACK bytes after its last token so each 16-byte load stays inside it.
+        unsafe {
+            let mut dst = out.as_mut_ptr().add(base);
+            for &id in ids {
+                let s = *self.offs.get_unchecked(id as usize) as usize;
+                let e = *self.offs.get_unchecked(id as usize + 1) as usize;
+                let len = e - s;
+                if len <= SLACK {
+                    std::ptr::copy_nonoverlapping(arena.add(s), dst, SLACK);
+                } else {
+                    std::ptr::copy_nonoverlapping(arena.add(s), dst, len);
+                }
+                dst = dst.add(len);
+            }
+            out.set_len(base + total);
+        }
+        Ok(())
+    }
+}
 
 /// What to do with bytes that are not valid UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,19 +104,15 @@ impl Tokenizer {
         Ok(out)
     }
 
+    /// Append the bytes of `ids` to `out`.
     pub fn decode_bytes_into(&self, ids: &[u32], out: &mut Vec<u8>) -> Result<()> {
-        for (i, &id) in ids.iter().enumerate() {
-            match self.id_to_token(id) {
-                Some(t) => out.extend_from_slice(t),
-                None => {
-                    return Err(Error::Decode(format!(
-                        "unknown token id {id} at index {i} (this tokenizer's ids are below {})",
-                        self.vocab_size()
-                    )))
-                }
-            }
-        }
-        Ok(())
+        self.table.decode_into(ids, out).map_err(|i| {
+            Error::Decode(format!(
+                "unknown token id {} at index {i} (this tokenizer's ids are below {})",
+                ids[i],
+                self.vocab_size()
+            ))
+        })
     }
 
     /// Decode ids to text under `policy`.

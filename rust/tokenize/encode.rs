@@ -12,6 +12,14 @@ use super::Tokenizer;
 use crate::error::{Error, Result};
 use crate::parallel;
 
+/// The error for a special token's string found under the `error` policy.
+pub(crate) fn special_error(token: &str, char_at: usize) -> Error {
+    Error::SpecialToken(format!(
+        "text contains the special token {token:?} at character {char_at}; pass special='special' to encode it as \
+         a special token or special='text' to encode it as ordinary text"
+    ))
+}
+
 /// Character index of byte offset `byte` in `text`.
 pub(crate) fn char_pos(text: &str, byte: usize) -> usize {
     text[..byte].chars().count()
@@ -26,12 +34,7 @@ impl Tokenizer {
         let mut last = 0;
         for (a, b, id) in self.specials().find_iter(text) {
             if policy == SpecialPolicy::Error {
-                return Err(Error::SpecialToken(format!(
-                    "text contains the special token {:?} at character {}; pass special='special' to encode it as \
-                     a special token or special='text' to encode it as ordinary text",
-                    &text[a..b],
-                    char_pos(text, a)
-                )));
+                return Err(special_error(&text[a..b], char_pos(text, a)));
             }
             self.encode_ordinary_into(&text[last..a], last, out, s)?;
             out.push(id);

@@ -13,6 +13,7 @@ pub mod formats;
 pub mod pattern;
 pub mod regex_dialect;
 pub mod special;
+pub mod stream;
 pub mod split_fast;
 pub mod train;
 pub mod unicode;
@@ -32,6 +33,7 @@ pub struct Tokenizer {
     vocab: Vocab,
     pre: Pretokenizer,
     specials: Specials,
+    table: decode::DecodeTable,
 }
 
 impl Tokenizer {
@@ -49,7 +51,8 @@ impl Tokenizer {
             }
         }
         let specials = Specials::new(specials)?;
-        Ok(Tokenizer { vocab, pre, specials })
+        let table = decode::DecodeTable::new(&vocab, &specials);
+        Ok(Tokenizer { vocab, pre, specials, table })
     }
 
     pub fn vocab(&self) -> &Vocab {

@@ -29,15 +29,20 @@ pub fn read_text(path: &Path) -> Result<String> {
     })
 }
 
-/// Write `data` to `path` atomically: a temp file in the same directory, fsync, then rename, so
-/// an interrupted save never leaves a truncated file or destroys the previous one.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+/// A temporary file name beside `path` (same directory, so a rename is atomic).
+pub fn temp_path(path: &Path) -> Result<std::path::PathBuf> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
     let name = path.file_name().ok_or_else(|| Error::Value(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    Ok(dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id())))
+}
+
+/// Write `data` to `path` atomically: a temp file in the same directory, fsync, then rename, so
+/// an interrupted save never leaves a truncated file or destroys the previous one.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = temp_path(path)?;
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
