@@ -118,6 +118,13 @@ def main() -> int:
     path = ranks_path()
     enc = tiktoken.Encoding(name="cl100k_bench", pat_str=CL100K, mergeable_ranks=load_tiktoken_bpe(path), special_tokens={})
     tok = seqfast.Tokenizer.from_tiktoken(path, "cl100k")
+    bo = None
+    try:
+        import bpe_openai
+
+        bo = bpe_openai.get_encoding("cl100k_base")
+    except Exception:  # not installed, or its data unavailable
+        print("(bpe-openai not available: pip install bpe-openai to add it)")
     hf = None
     if not args.no_hf:
         try:
@@ -157,10 +164,25 @@ def main() -> int:
                 hf_ok = False
             else:
                 hf_ok = True
+        # bpe-openai refuses texts of 1M characters or more: all three encode the same ~256 KB
+        # blocks (cut at line ends) one after another for the bpe-openai comparison.
+        blocks = docs_of(text, 256 << 10)
+        theirs_blocks = [enc.encode_ordinary(b) for b in blocks]
+        ours_blocks = [tok.encode(b, special="text").tolist() for b in blocks]
+        if ours_blocks != theirs_blocks:
+            print(f"MISMATCH on {name}: block encoding differs from tiktoken's")
+            return 1
+        bo_ok = False
+        if bo is not None:
+            bo_ok = [list(bo._backend.encode(b)) for b in blocks] == theirs_blocks
+            if not bo_ok:
+                print(f"note: bpe-openai ids differ from tiktoken on {name}; its column omitted")
         print(f"[{name}] {mb:.1f} MB, {len(ours):,} tokens, {nbytes / len(ours):.2f} bytes/token: ids identical")
 
         t_sf = median_time(lambda: tok.encode(text, special="text"), args.repeat)
         t_tk = median_time(lambda: enc.encode_ordinary(text), args.repeat)
+        t_bo = median_time(lambda: [bo._backend.encode(b) for b in blocks], args.repeat) if bo_ok else None
+        t_sf_blocks = median_time(lambda: [tok.encode(b, special="text") for b in blocks], args.repeat)
         t_sf_b1 = median_time(lambda: tok.encode_batch(docs, special="text", num_threads=1), args.repeat)
         t_sf_b2 = median_time(lambda: tok.encode_batch(docs, special="text", num_threads=2), args.repeat)
         t_tk_b2 = median_time(lambda: enc.encode_ordinary_batch(docs, num_threads=2), args.repeat)
@@ -171,6 +193,8 @@ def main() -> int:
             "seqfast 1t MB/s": mb / t_sf,
             "tiktoken 1t MB/s": mb / t_tk,
             "ratio 1t": t_tk / t_sf,
+            "bpe-openai 1t": mb / t_bo if t_bo else "-",
+            "vs bpe-openai": t_bo / t_sf_blocks if t_bo else "-",
             "seqfast batch 1t": mb / t_sf_b1,
             "seqfast batch 2t": mb / t_sf_b2,
             "tiktoken batch 2t": mb / t_tk_b2,

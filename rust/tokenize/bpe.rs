@@ -6,32 +6,60 @@
 //! this; Hugging Face only with `ignore_merges`).
 //!
 //! Cost: short pieces (the vast majority) use a flat O(n^2) scan over a few cache lines; long
-//! pieces switch to a doubly linked list and a binary heap of candidate pairs with lazy
-//! invalidation, O(n log n), so megabyte-long "words" cannot go quadratic.
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+//! pieces switch to a doubly linked list and a tournament tree over pair positions, O(n log n),
+//! so megabyte-long "words" cannot go quadratic.
 
 use super::vocab::{Vocab, NONE};
 
 /// Pieces at most this long use the flat scan.
 const FLAT_MAX: usize = 48;
-/// Pieces cached per worker (merged pieces only: whole-token pieces are one lookup anyway).
+/// Pieces cached per worker, in each of the two caches.
 const CACHE_MAX: usize = 1 << 16;
 /// Longest piece worth caching (longer ones are rare and would bloat the arena).
 const CACHE_PIECE_MAX: usize = 256;
+/// Pieces up to this long are cached under a packed `u128` key (bytes + length): one probe,
+/// no pointer to follow, no `memcmp`.
+const SHORT_MAX: usize = 15;
 
-/// Reusable buffers so encoding does no per-piece allocation once warm, plus a bounded cache
-/// of merged pieces (text repeats words; the merge result depends only on the piece's bytes).
+/// Reusable buffers so encoding does no per-piece allocation once warm, plus bounded caches
+/// of encoded pieces (text repeats words; a piece's ids depend only on its bytes). Values are
+/// `(start, len)` in `arena`.
 #[derive(Default)]
 pub struct Scratch {
     ids: Vec<u32>,
     ranks: Vec<(u32, u32)>,
     next: Vec<u32>,
     prev: Vec<u32>,
-    heap: BinaryHeap<Reverse<(u32, u32)>>,
+    mid: Vec<u32>,
+    tree: Vec<u64>,
+    short: rustc_hash::FxHashMap<u128, (u32, u32)>,
     cache: rustc_hash::FxHashMap<Box<[u8]>, (u32, u32)>,
     arena: Vec<u32>,
+}
+
+#[inline(always)]
+fn pack(piece: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    b[..piece.len()].copy_from_slice(piece);
+    b[15] = piece.len() as u8;
+    u128::from_le_bytes(b)
+}
+
+impl Scratch {
+    fn remember(&mut self, piece: &[u8], ids: &[u32]) {
+        if self.short.len() + self.cache.len() >= CACHE_MAX {
+            self.short.clear();
+            self.cache.clear();
+            self.arena.clear();
+        }
+        let v = (self.arena.len() as u32, ids.len() as u32);
+        self.arena.extend_from_slice(ids);
+        if piece.len() <= SHORT_MAX {
+            self.short.insert(pack(piece), v);
+        } else {
+            self.cache.insert(piece.into(), v);
+        }
+    }
 }
 
 /// Encode one piece, appending ids to `out`. Returns `Err(byte)` if the vocabulary has no
@@ -49,42 +77,39 @@ pub fn encode_piece(v: &Vocab, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch
         }
         _ => {}
     }
-    if v.whole_piece() {
-        if let Some(id) = v.id_of(piece) {
-            out.push(id);
-            return Ok(());
-        }
-    }
-    let cacheable = piece.len() <= CACHE_PIECE_MAX;
-    if cacheable {
-        if let Some(&(at, len)) = s.cache.get(piece) {
-            out.extend_from_slice(&s.arena[at as usize..(at + len) as usize]);
-            return Ok(());
-        }
+    let cached = if piece.len() <= SHORT_MAX {
+        s.short.get(&pack(piece)).copied()
+    } else if piece.len() <= CACHE_PIECE_MAX {
+        s.cache.get(piece).copied()
+    } else {
+        None
+    };
+    if let Some((at, len)) = cached {
+        out.extend_from_slice(&s.arena[at as usize..(at + len) as usize]);
+        return Ok(());
     }
     let start = out.len();
-    s.ids.clear();
-    for &b in piece {
-        let id = v.byte_id(b);
-        if id == NONE {
-            return Err(b);
-        }
-        s.ids.push(id);
-    }
-    if piece.len() <= FLAT_MAX {
-        merge_flat(v, s);
-        out.extend_from_slice(&s.ids);
+    let whole = if v.whole_piece() { v.id_of(piece) } else { None };
+    if let Some(id) = whole {
+        out.push(id);
     } else {
-        merge_heap(v, s, out);
-    }
-    if cacheable {
-        if s.cache.len() >= CACHE_MAX {
-            s.cache.clear();
-            s.arena.clear();
+        s.ids.clear();
+        for &b in piece {
+            let id = v.byte_id(b);
+            if id == NONE {
+                return Err(b);
+            }
+            s.ids.push(id);
         }
-        let at = s.arena.len() as u32;
-        s.arena.extend_from_slice(&out[start..]);
-        s.cache.insert(piece.into(), (at, (out.len() - start) as u32));
+        if piece.len() <= FLAT_MAX {
+            merge_flat(v, s);
+            out.extend_from_slice(&s.ids);
+        } else {
+            merge_long(v, s, out);
+        }
+    }
+    if piece.len() <= CACHE_PIECE_MAX {
+        s.remember(piece, &out[start..]);
     }
     Ok(())
 }
@@ -123,47 +148,73 @@ fn merge_flat(v: &Vocab, s: &mut Scratch) {
     }
 }
 
-fn merge_heap(v: &Vocab, s: &mut Scratch, out: &mut Vec<u32>) {
+/// Long pieces: a doubly linked list of parts and a tournament tree over positions whose leaves
+/// hold `rank << 32 | position` of the pair starting there, so the root is the leftmost pair of
+/// minimal rank. Each merge updates three leaves, walking up only while a minimum changes:
+/// O(n log n) worst case with no stale entries, in flat arrays (about 24 bytes per input byte).
+fn merge_long(v: &Vocab, s: &mut Scratch, out: &mut Vec<u32>) {
     let n = s.ids.len();
-    let (ids, next, prev, heap) = (&mut s.ids, &mut s.next, &mut s.prev, &mut s.heap);
+    let size = n.next_power_of_two();
+    let (ids, next, prev, mid, tree) = (&mut s.ids, &mut s.next, &mut s.prev, &mut s.mid, &mut s.tree);
     next.clear();
     prev.clear();
-    heap.clear();
+    mid.clear();
+    tree.clear();
     next.extend((1..=n as u32).map(|i| if i as usize == n { NONE } else { i }));
     prev.extend((0..n as u32).map(|i| if i == 0 { NONE } else { i - 1 }));
+    mid.resize(n, NONE);
+    tree.resize(2 * size, u64::MAX);
     for i in 0..n - 1 {
-        let (r, _) = rank_of(v, ids[i], ids[i + 1]);
+        let (r, m) = rank_of(v, ids[i], ids[i + 1]);
         if r != NONE {
-            heap.push(Reverse((r, i as u32)));
+            tree[size + i] = ((r as u64) << 32) | i as u64;
+            mid[i] = m;
         }
     }
-    // Dead nodes are marked by ids[i] == NONE.
-    while let Some(Reverse((r, pos))) = heap.pop() {
-        let p = pos as usize;
-        if ids[p] == NONE || next[p] == NONE {
-            continue;
+    for j in (1..size).rev() {
+        tree[j] = tree[2 * j].min(tree[2 * j + 1]);
+    }
+    let set = |tree: &mut Vec<u64>, i: usize, key: u64| {
+        let mut j = size + i;
+        tree[j] = key;
+        while j > 1 {
+            let m = tree[j].min(tree[j ^ 1]);
+            j >>= 1;
+            if tree[j] == m {
+                break;
+            }
+            tree[j] = m;
         }
+    };
+    while tree[1] != u64::MAX {
+        let p = (tree[1] & 0xffff_ffff) as usize;
         let q = next[p] as usize;
-        let (cur, merged) = rank_of(v, ids[p], ids[q]);
-        if cur != r {
-            continue; // stale: the pair at `pos` changed since this entry was pushed
-        }
+        let merged = mid[p];
         ids[p] = merged;
         ids[q] = NONE;
         next[p] = next[q];
-        if next[q] != NONE {
-            prev[next[q] as usize] = pos;
-            let (r2, _) = rank_of(v, merged, ids[next[q] as usize]);
-            if r2 != NONE {
-                heap.push(Reverse((r2, pos)));
+        set(tree, q, u64::MAX);
+        let key = |a: u32, b: u32, at: usize, mid: &mut Vec<u32>| {
+            let (r, m) = rank_of(v, a, b);
+            mid[at] = m;
+            if r == NONE {
+                u64::MAX
+            } else {
+                ((r as u64) << 32) | at as u64
             }
-        }
+        };
+        let k = if next[p] != NONE {
+            let nq = next[p] as usize;
+            prev[nq] = p as u32;
+            key(merged, ids[nq], p, mid)
+        } else {
+            u64::MAX
+        };
+        set(tree, p, k);
         if prev[p] != NONE {
-            let l = prev[p];
-            let (r2, _) = rank_of(v, ids[l as usize], merged);
-            if r2 != NONE {
-                heap.push(Reverse((r2, l)));
-            }
+            let l = prev[p] as usize;
+            let k = key(ids[l], merged, l, mid);
+            set(tree, l, k);
         }
     }
     let mut i = 0u32;
@@ -193,7 +244,7 @@ mod tests {
         let flat = s.ids.clone();
         s.ids = piece.iter().map(|&b| v.byte_id(b)).collect();
         let mut heap = Vec::new();
-        merge_heap(v, &mut s, &mut heap);
+        merge_long(v, &mut s, &mut heap);
         (flat, heap)
     }
 
@@ -205,7 +256,24 @@ mod tests {
         assert_eq!(f, h);
     }
 
+    fn toy_merges() -> Vocab {
+        let mut t: Vec<(Vec<u8>, u32)> = (0u32..256).map(|b| (vec![b as u8], b)).collect();
+        // ids deliberately not in merge order, so merged id != rank
+        for (w, id) in [("ab", 300), ("ba", 290), ("aab", 280), ("abab", 270), ("bb", 260), ("bbb", 310)] {
+            t.push((w.as_bytes().to_vec(), id));
+        }
+        let m = [(98, 98), (97, 98), (98, 97), (97, 300), (300, 300), (260, 98)];
+        Vocab::from_merges(t, &m, false, "toy", &|i| format!("{i}")).unwrap()
+    }
+
     proptest! {
+        #[test]
+        fn flat_equals_long_with_merge_list(piece in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b')], 2..200)) {
+            let v = toy_merges();
+            let (f, h) = both(&v, &piece);
+            prop_assert_eq!(f, h);
+        }
+
         #[test]
         fn flat_equals_heap(piece in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c')], 2..200)) {
             let v = toy_vocab();

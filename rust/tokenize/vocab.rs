@@ -12,6 +12,8 @@
 
 use rustc_hash::FxHashMap;
 
+use super::pairs::PairTable;
+
 use crate::error::Result;
 use crate::vocab_err;
 
@@ -40,9 +42,8 @@ pub struct Vocab {
     bytes_to_id: FxHashMap<Box<[u8]>, u32>,
     byte_ids: [u32; 256],
     merges: FxHashMap<u64, (u32, u32)>,
-    /// Dense copy of the merge table for pairs of ids below 256 (the first merges of every
-    /// piece, and most of the work for CJK runs): one load instead of a hash probe.
-    dense: Box<[(u32, u32)]>,
+    /// The same table laid out for the encoding hot path.
+    table: PairTable,
     kind: MergeKind,
     /// If the whole piece is a token, emit it without merging (tiktoken; HF `ignore_merges`).
     whole_piece: bool,
@@ -85,7 +86,7 @@ impl Vocab {
             bytes_to_id,
             byte_ids,
             merges: FxHashMap::default(),
-            dense: Box::new([]),
+            table: PairTable::new(&FxHashMap::default()),
             kind: MergeKind::Ranks,
             whole_piece: true,
             n_tokens,
@@ -93,14 +94,7 @@ impl Vocab {
     }
 
     fn set_merges(&mut self, merges: FxHashMap<u64, (u32, u32)>) {
-        let mut dense = vec![(NONE, NONE); 1 << 16];
-        for (&k, &v) in &merges {
-            let (a, b) = ((k >> 32) as u32, k as u32);
-            if a < 256 && b < 256 {
-                dense[((a << 8) | b) as usize] = v;
-            }
-        }
-        self.dense = dense.into_boxed_slice();
+        self.table = PairTable::new(&merges);
         self.merges = merges;
     }
 
@@ -175,23 +169,18 @@ impl Vocab {
     /// `(rank, merged id)` of an adjacent pair, if it merges.
     #[inline]
     pub fn merge(&self, a: u32, b: u32) -> Option<(u32, u32)> {
-        if (a | b) < 256 {
-            let m = self.dense[((a << 8) | b) as usize];
-            return if m.0 == NONE { None } else { Some(m) };
+        let m = self.table.get(a, b);
+        if m.0 == NONE {
+            None
+        } else {
+            Some(m)
         }
-        self.merges.get(&pair_key(a, b)).copied()
     }
 
     /// `(rank, merged id)` of a pair, `(NONE, NONE)` if it does not merge (the hot-path form).
     #[inline(always)]
     pub fn merge_or_none(&self, a: u32, b: u32) -> (u32, u32) {
-        if (a | b) < 256 {
-            return self.dense[((a << 8) | b) as usize];
-        }
-        match self.merges.get(&pair_key(a, b)) {
-            Some(&m) => m,
-            None => (NONE, NONE),
-        }
+        self.table.get(a, b)
     }
     pub fn kind(&self) -> MergeKind {
         self.kind
