@@ -129,8 +129,9 @@ impl PyTokenizer {
     fn decode_bytes<'py>(&self, py: Python<'py>, ids: PyReadonlyArray1<'_, u32>) -> PyResult<Bound<'py, PyBytes>> {
         let ids = ids_slice(&ids)?;
         let t = &self.inner;
-        let b = py.detach(|| t.decode_bytes(ids)).py()?;
-        Ok(PyBytes::new(py, &b))
+        let len = py.detach(|| t.decoded_len(ids)).py()?;
+        // Decode straight into the new bytes object (not yet visible to any other thread).
+        PyBytes::new_with(py, len, |buf| py.detach(|| t.decode_to_slice(ids, buf)).py())
     }
 
     /// Serialise as a Hugging Face `tokenizer.json` string.

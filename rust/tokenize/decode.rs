@@ -33,10 +33,9 @@ impl DecodeTable {
         DecodeTable { arena, offs }
     }
 
-    /// Append the bytes of `ids`; `Err(index)` of the first unknown id (nothing appended).
-    pub(crate) fn decode_into(&self, ids: &[u32], out: &mut Vec<u8>) -> std::result::Result<(), usize> {
+    /// Total bytes of `ids`; `Err(index)` of the first unknown id.
+    pub(crate) fn decoded_len(&self, ids: &[u32]) -> std::result::Result<usize, usize> {
         let n = self.offs.len() - 1;
-        // Pass 1: validate and size, so pass 2 can copy without checks.
         let mut total = 0usize;
         for (i, &id) in ids.iter().enumerate() {
             let id = id as usize;
@@ -49,6 +48,29 @@ impl DecodeTable {
             }
             total += len;
         }
+        Ok(total)
+    }
+
+    /// Write the bytes of `ids` into `buf`, which must be exactly `decoded_len(ids)` long (ids
+    /// already validated by that call). Uses 16-byte moves while 16 bytes of room remain.
+    pub(crate) fn write_exact(&self, ids: &[u32], buf: &mut [u8]) {
+        let mut at = 0usize;
+        for &id in ids {
+            let (s, e) = (self.offs[id as usize] as usize, self.offs[id as usize + 1] as usize);
+            let len = e - s;
+            if len <= SLACK && at + SLACK <= buf.len() {
+                buf[at..at + SLACK].copy_from_slice(&self.arena[s..s + SLACK]);
+            } else {
+                buf[at..at + len].copy_from_slice(&self.arena[s..e]);
+            }
+            at += len;
+        }
+    }
+
+    /// Append the bytes of `ids`; `Err(index)` of the first unknown id (nothing appended).
+    pub(crate) fn decode_into(&self, ids: &[u32], out: &mut Vec<u8>) -> std::result::Result<(), usize> {
+        // Pass 1: validate and size, so pass 2 can copy without checks.
+        let total = self.decoded_len(ids)?;
         out.reserve(total + SLACK);
         let base = out.len();
         let arena = self.arena.as_ptr();
@@ -113,6 +135,26 @@ impl Tokenizer {
                 self.vocab_size()
             ))
         })
+    }
+
+    /// Number of bytes `ids` decode to (unknown ids are an error, as in `decode_bytes`).
+    pub fn decoded_len(&self, ids: &[u32]) -> Result<usize> {
+        self.table.decoded_len(ids).map_err(|i| {
+            Error::Decode(format!(
+                "unknown token id {} at index {i} (this tokenizer's ids are below {})",
+                ids[i],
+                self.vocab_size()
+            ))
+        })
+    }
+
+    /// Write the bytes of `ids` into `buf` of exactly [`Self::decoded_len`] bytes.
+    pub fn decode_to_slice(&self, ids: &[u32], buf: &mut [u8]) -> Result<()> {
+        if self.decoded_len(ids)? != buf.len() {
+            return Err(Error::Shape(format!("buffer of {} bytes does not fit the decoded ids", buf.len())));
+        }
+        self.table.write_exact(ids, buf);
+        Ok(())
     }
 
     /// Decode ids to text under `policy`.
