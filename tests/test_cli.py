@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import types
 
 import numpy as np
@@ -379,9 +378,7 @@ def test_train_default_corpus_empty(run, tmp_path, monkeypatch):
 
 def test_train_default_corpus_real(run, tmp_path):
     out = tmp_path / "std.json"
-    t0 = time.perf_counter()
     r = run("train", "--vocab-size", "300", "-o", out)
-    dt = time.perf_counter() - t0
     assert r.code == 0, r
     assert "default corpus" in r.err
     tok = seqfast.Tokenizer.from_file(out)
@@ -389,7 +386,6 @@ def test_train_default_corpus_real(run, tmp_path):
     src = "def __init__(self):\n    return None\n"
     assert tok.decode(tok.encode(src)) == src
     assert len(tok.encode(src)) < len(src.encode())  # learned something about Python
-    assert dt < 60, dt
 
 
 # ---------------------------------------------------------------------------------------------
