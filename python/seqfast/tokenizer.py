@@ -258,6 +258,13 @@ class Tokenizer:
         """Number of tokens ``text`` encodes to."""
         return self._t.count(_check_text(text), _check_choice("special", special, _SPECIAL_POLICIES))
 
+    @staticmethod
+    def clear_caches() -> None:
+        """Drop the per-thread caches of encoded pieces (they persist across calls, like Hugging
+        Face's word cache, and refill as text is encoded): for cold-cache benchmarks or to
+        release their memory. Results never depend on the caches."""
+        _core.clear_caches()
+
     # ---- decoding -----------------------------------------------------------------------
     def decode(self, ids, *, errors: str = "replace") -> str:
         """Text of ``ids``. ``errors`` handles invalid UTF-8: "replace" (U+FFFD, the default,

@@ -324,7 +324,14 @@ impl PyTrainer {
     }
 }
 
+/// Drop every thread's piece caches (they refill on the next encode).
+#[pyfunction]
+fn clear_caches() {
+    encode::clear_caches();
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(clear_caches, m)?)?;
     m.add_class::<PyTokenizer>()?;
     m.add_class::<PyStreamDecoder>()?;
     m.add_class::<PyTrainer>()?;

@@ -45,6 +45,17 @@ fn pack(piece: &[u8]) -> u128 {
 }
 
 impl Scratch {
+    /// Release buffers a megabyte-long piece grew, so an idle thread does not keep them.
+    pub fn trim(&mut self) {
+        if self.tree.capacity() > 1 << 16 {
+            self.ids = Vec::new();
+            self.next = Vec::new();
+            self.prev = Vec::new();
+            self.mid = Vec::new();
+            self.tree = Vec::new();
+        }
+    }
+
     fn remember(&mut self, piece: &[u8], ids: &[u32]) {
         if self.short.len() + self.cache.len() >= CACHE_MAX {
             self.short.clear();

@@ -4,6 +4,8 @@
 //! scratch buffers; results are concatenated in input order, so ids never depend on the thread
 //! count. Output is flat (ids + offsets, CSR) so no per-token Python objects are ever made.
 
+use std::cell::RefCell;
+
 use rayon::prelude::*;
 
 use super::bpe::{encode_piece, Scratch};
@@ -11,6 +13,38 @@ use super::special::SpecialPolicy;
 use super::Tokenizer;
 use crate::error::{Error, Result};
 use crate::parallel;
+
+thread_local! {
+    /// Each thread's scratch buffers and piece caches, tagged with the tokenizer they belong to,
+    /// so caches stay warm across calls and batch items (rayon's `map_init` would start cold
+    /// on every split).
+    static SCRATCH: RefCell<(u64, u64, Scratch)> = RefCell::new((0, 0, Scratch::default()));
+}
+
+/// Bumped by [`clear_caches`]: every thread drops its caches at its next use.
+static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Drop every thread's piece caches at their next use (cold-cache benchmarks, releasing memory).
+pub fn clear_caches() {
+    EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Run `f` with this thread's scratch for tokenizer `uid` (caches are dropped when another
+/// tokenizer used it last, or after [`clear_caches`]). A re-entrant call gets a fresh scratch.
+fn with_scratch<R>(uid: u64, f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut g) => {
+            let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+            if g.0 != uid || g.1 != epoch {
+                *g = (uid, epoch, Scratch::default());
+            }
+            let r = f(&mut g.2);
+            g.2.trim();
+            r
+        }
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
 
 /// The error for a special token's string found under the `error` policy.
 pub(crate) fn special_error(token: &str, char_at: usize) -> Error {
@@ -71,7 +105,7 @@ impl Tokenizer {
     /// Encode one text.
     pub fn encode(&self, text: &str, policy: SpecialPolicy) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 3 + 4);
-        self.encode_into(text, policy, &mut out, &mut Scratch::default())?;
+        with_scratch(self.uid(), |s| self.encode_into(text, policy, &mut out, s))?;
         Ok(out)
     }
 
@@ -92,10 +126,10 @@ impl Tokenizer {
             texts
                 .par_iter()
                 .with_min_len(8)
-                .map_init(Scratch::default, |s, t| {
+                .map(|t| {
                     let t = t.as_ref();
                     let mut v = Vec::with_capacity(t.len() / 3 + 4);
-                    self.encode_into(t, policy, &mut v, s).map(|_| v)
+                    with_scratch(self.uid(), |s| self.encode_into(t, policy, &mut v, s)).map(|_| v)
                 })
                 .collect()
         })?;

@@ -35,6 +35,9 @@ pub struct Tokenizer {
     pre: Pretokenizer,
     specials: Specials,
     table: decode::DecodeTable,
+    /// Unique per constructed tokenizer (clones share it: same vocabulary), so per-thread piece
+    /// caches are never used with the wrong vocabulary.
+    uid: u64,
 }
 
 impl Tokenizer {
@@ -53,9 +56,14 @@ impl Tokenizer {
         }
         let specials = Specials::new(specials)?;
         let table = decode::DecodeTable::new(&vocab, &specials);
-        Ok(Tokenizer { vocab, pre, specials, table })
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let uid = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Tokenizer { vocab, pre, specials, table, uid })
     }
 
+    pub(crate) fn uid(&self) -> u64 {
+        self.uid
+    }
     pub fn vocab(&self) -> &Vocab {
         &self.vocab
     }
