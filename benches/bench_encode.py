@@ -191,6 +191,7 @@ def main() -> int:
         t_sf_b2 = median_time(lambda: tok.encode_batch(docs, special="text", num_threads=2), args.repeat)
         t_tk_b2 = median_time(lambda: enc.encode_ordinary_batch(docs, num_threads=2), args.repeat)
         t_dec = median_time(lambda: tok.decode(ours), args.repeat)
+        t_decb = median_time(lambda: tok.decode_bytes(ours), args.repeat)
         t_tk_dec = median_time(lambda: enc.decode(theirs), args.repeat)
         row = {
             "corpus": name,
@@ -203,6 +204,7 @@ def main() -> int:
             "seqfast batch 2t": mb / t_sf_b2,
             "tiktoken batch 2t": mb / t_tk_b2,
             "2t/1t": t_sf_b1 / t_sf_b2,
+            "decode_bytes MB/s": mb / t_decb,
             "decode MB/s": mb / t_dec,
             "tiktoken decode": mb / t_tk_dec,
         }
