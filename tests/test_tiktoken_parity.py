@@ -8,6 +8,7 @@ streaming decoder.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 
@@ -551,3 +552,32 @@ def test_stream_decoder_split_emoji(sf_cl100k, byte_ids):
     assert dec.step(ids) == "ok"
     with pytest.raises(seqfast.DecodeError):
         dec.finish()
+
+
+# ---------------------------------------------------------------------------------------------
+# 100k hypothesis strings: 100 examples of 1000 strings each, batch-encoded on both sides
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.peer
+@pytest.mark.skipif(
+    not os.environ.get("SEQFAST_HYPOTHESIS_100K"),
+    reason="~4 min of hypothesis generation: set SEQFAST_HYPOTHESIS_100K=1 (CI runs the 1k sample)",
+)
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(texts=st.lists(mixed_text, min_size=1000, max_size=1000))
+def test_100k_hypothesis_strings(sf_cl100k, tiktoken_enc, texts):
+    batch = sf_cl100k.encode_batch(texts, special="text")
+    want = tiktoken_enc.encode_ordinary_batch(texts)
+    for i, w in enumerate(want):
+        got = batch[i].tolist()
+        assert got == w, f"text {i} {texts[i][:60]!r}: {_first_diff(got, w)}"
+    assert sf_cl100k.decode(batch.ids) == "".join(texts)
+
+
+@settings(max_examples=5, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(texts=st.lists(mixed_text, min_size=200, max_size=200))
+def test_1k_hypothesis_strings_fast(sf_cl100k, tiktoken_enc, texts):
+    batch = sf_cl100k.encode_batch(texts, special="text")
+    assert batch.to_list() == tiktoken_enc.encode_ordinary_batch(texts)
