@@ -30,3 +30,11 @@ def test_clear_caches_keeps_results(sf_cl100k):
     seqfast.Tokenizer.clear_caches()
     assert np.array_equal(sf_cl100k.encode(text, special="text"), first)
     assert np.array_equal(sf_cl100k.encode(text, special="text"), first)  # warm
+
+
+def test_lone_surrogates_like_tiktoken(sf_cl100k, tiktoken_enc):
+    for s in ["ab\ud800cd", "\udfff", "x\ud83d", "ok"]:
+        assert sf_cl100k.encode(s, special="text").tolist() == tiktoken_enc.encode_ordinary(s)
+        assert sf_cl100k.count(s, special="text") == len(tiktoken_enc.encode_ordinary(s))
+    batch = sf_cl100k.encode_batch(["a\ud800", "b"], special="text")
+    assert batch.to_list() == [tiktoken_enc.encode_ordinary("a\ud800"), tiktoken_enc.encode_ordinary("b")]

@@ -35,6 +35,18 @@ def _check_text(text: object, what: str = "text") -> str:
     return text
 
 
+def _fix_surrogates(text: str) -> str:
+    """Replace lone surrogates (not encodable as UTF-8) with U+FFFD, exactly as tiktoken does."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _retry_surrogates(call, text: str):
+    try:
+        return call(text)
+    except UnicodeEncodeError:
+        return call(_fix_surrogates(text))
+
+
 def _check_threads(num_threads: object) -> Optional[int]:
     if num_threads is None:
         return None
@@ -155,6 +167,9 @@ class Tokenizer:
     Build one with :meth:`from_tiktoken`, :meth:`from_file` (Hugging Face ``tokenizer.json``),
     :meth:`from_merges` (GPT-2 ``vocab.json`` + ``merges.txt``) or :func:`train_bpe`.
 
+    Text with lone surrogates (not encodable as UTF-8) has them replaced by U+FFFD first, as
+    tiktoken does, so ids stay identical.
+
     Special tokens: by default, text containing a special token's string raises
     :class:`SpecialTokenError` naming the token and its character position. Pass
     ``special="special"`` to encode such strings as the special tokens, or ``special="text"`` to
@@ -208,13 +223,14 @@ class Tokenizer:
     # ---- encoding -----------------------------------------------------------------------
     def encode(self, text: str, *, special: str = "error") -> np.ndarray:
         """Token ids of ``text`` as a uint32 array."""
-        return self._t.encode(_check_text(text), _check_choice("special", special, _SPECIAL_POLICIES))
+        policy = _check_choice("special", special, _SPECIAL_POLICIES)
+        return _retry_surrogates(lambda t: self._t.encode(t, policy), _check_text(text))
 
     def encode_large(self, text: str, *, special: str = "error", num_threads: Optional[int] = None) -> np.ndarray:
         """Like :meth:`encode` (same ids) but splits one big text over threads."""
-        return self._t.encode_large(
-            _check_text(text), _check_choice("special", special, _SPECIAL_POLICIES), _check_threads(num_threads)
-        )
+        policy = _check_choice("special", special, _SPECIAL_POLICIES)
+        threads = _check_threads(num_threads)
+        return _retry_surrogates(lambda t: self._t.encode_large(t, policy, threads), _check_text(text))
 
     def encode_batch(
         self, texts: Iterable[str], *, special: str = "error", num_threads: Optional[int] = None
@@ -224,12 +240,15 @@ class Tokenizer:
             raise ArgumentTypeError("texts must be a sequence of str, not a single str (use encode)")
         texts = texts if isinstance(texts, list) else list(texts)
         policy = _check_choice("special", special, _SPECIAL_POLICIES)
+        threads = _check_threads(num_threads)
         try:
-            ids, offsets = self._t.encode_batch(texts, policy, _check_threads(num_threads))
+            ids, offsets = self._t.encode_batch(texts, policy, threads)
         except TypeError:
             for i, t in enumerate(texts):
                 _check_text(t, f"texts[{i}]")
             raise
+        except UnicodeEncodeError:
+            ids, offsets = self._t.encode_batch([_fix_surrogates(t) for t in texts], policy, threads)
         return EncodingBatch(ids, offsets)
 
     def encode_file(
@@ -256,7 +275,8 @@ class Tokenizer:
 
     def count(self, text: str, *, special: str = "error") -> int:
         """Number of tokens ``text`` encodes to."""
-        return self._t.count(_check_text(text), _check_choice("special", special, _SPECIAL_POLICIES))
+        policy = _check_choice("special", special, _SPECIAL_POLICIES)
+        return _retry_surrogates(lambda t: self._t.count(t, policy), _check_text(text))
 
     @staticmethod
     def clear_caches() -> None:

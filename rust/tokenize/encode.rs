@@ -83,17 +83,17 @@ impl Tokenizer {
             return Ok(());
         }
         let prefixed;
-        let seg = if self.pretokenizer().add_prefix_space() && !seg.starts_with(' ') {
+        let (seg, shift) = if self.pretokenizer().add_prefix_space() && !seg.starts_with(' ') {
             prefixed = format!(" {seg}");
-            prefixed.as_str()
+            (prefixed.as_str(), 1)
         } else {
-            seg
+            (seg, 0)
         };
         let vocab = self.vocab();
         let start = seg.as_ptr() as usize;
         self.pretokenizer().for_each_piece(seg, |piece| {
             encode_piece(vocab, piece.as_bytes(), out, s).map_err(|b| {
-                let at = base + (piece.as_ptr() as usize - start);
+                let at = base + (piece.as_ptr() as usize - start).saturating_sub(shift);
                 Error::Vocab(format!(
                     "the vocabulary has no token for byte 0x{b:02x} (in the piece {piece:?} at byte {at}); \
                      a byte-level vocabulary must contain all 256 single bytes"
