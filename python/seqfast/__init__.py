@@ -15,6 +15,7 @@ from seqfast._errors import (
     SpecialTokenError,
     VocabError,
 )
+from seqfast import ngram
 from seqfast.tokenizer import EncodingBatch, StreamDecoder, Tokenizer, train_bpe
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "EncodingBatch",
     "StreamDecoder",
     "train_bpe",
+    "ngram",
     "SeqfastError",
     "ShapeError",
     "VocabError",

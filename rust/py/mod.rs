@@ -4,6 +4,7 @@
 //! (`py.detach`), and converts the result. No loops over data live here.
 
 mod errors;
+mod ngram;
 mod tokenizer;
 
 use pyo3::prelude::*;
@@ -13,5 +14,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     tokenizer::register(m)?;
+    ngram::register(m)?;
     Ok(())
 }

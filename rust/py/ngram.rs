@@ -1,0 +1,64 @@
+//! Bindings for `rust/ngram`: counting and merging sorted n-gram tables.
+
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+use super::errors::{IntoPyResult, ShapeError};
+use crate::ngram::{self, OrderCounts};
+
+type Table<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u64>>);
+
+fn to_py<'py>(py: Python<'py>, t: OrderCounts) -> PyResult<Table<'py>> {
+    let rows = t.counts.len();
+    let grams = Array2::from_shape_vec((rows, t.n), t.grams).map_err(|e| ShapeError::new_err(e.to_string()))?;
+    Ok((grams.into_pyarray(py), t.counts.into_pyarray(py)))
+}
+
+fn from_py(grams: &PyReadonlyArray2<'_, u32>, counts: &PyReadonlyArray1<'_, u64>) -> PyResult<OrderCounts> {
+    let n = grams.shape()[1];
+    let g = grams.as_slice().map_err(|_| ShapeError::new_err("n-gram table must be a C-contiguous (k, n) uint32 array"))?;
+    let c = counts.as_slice().map_err(|_| ShapeError::new_err("counts must be a contiguous uint64 array"))?;
+    if grams.shape()[0] != c.len() {
+        return Err(ShapeError::new_err(format!("{} n-grams but {} counts", grams.shape()[0], c.len())));
+    }
+    Ok(OrderCounts { n, grams: g.to_vec(), counts: c.to_vec() })
+}
+
+/// Count n-grams of orders 1..=order over CSR token sequences.
+#[pyfunction]
+#[pyo3(signature = (ids, offsets, order, bos=None, eos=None, num_threads=None))]
+fn ngram_count<'py>(
+    py: Python<'py>,
+    ids: PyReadonlyArray1<'_, u32>,
+    offsets: PyReadonlyArray1<'_, i64>,
+    order: usize,
+    bos: Option<u32>,
+    eos: Option<u32>,
+    num_threads: Option<usize>,
+) -> PyResult<Vec<Table<'py>>> {
+    let ids = ids.as_slice().map_err(|_| ShapeError::new_err("ids must be a contiguous 1-D uint32 array"))?;
+    let offsets = offsets.as_slice().map_err(|_| ShapeError::new_err("offsets must be a contiguous 1-D int64 array"))?;
+    let tables = py.detach(|| ngram::count(ids, offsets, order, bos, eos, num_threads)).py()?;
+    tables.into_iter().map(|t| to_py(py, t)).collect()
+}
+
+/// Merge two sorted tables of one order (counts add).
+#[pyfunction]
+fn ngram_merge<'py>(
+    py: Python<'py>,
+    a_grams: PyReadonlyArray2<'_, u32>,
+    a_counts: PyReadonlyArray1<'_, u64>,
+    b_grams: PyReadonlyArray2<'_, u32>,
+    b_counts: PyReadonlyArray1<'_, u64>,
+) -> PyResult<Table<'py>> {
+    let (a, b) = (from_py(&a_grams, &a_counts)?, from_py(&b_grams, &b_counts)?);
+    let m = py.detach(|| ngram::merge(&a, &b)).py()?;
+    to_py(py, m)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(ngram_count, m)?)?;
+    m.add_function(wrap_pyfunction!(ngram_merge, m)?)?;
+    Ok(())
+}
