@@ -109,13 +109,53 @@ pub fn count(
 }
 
 fn count_order(framed: &[u32], fo: &[usize], n: usize, bits: usize) -> OrderCounts {
-    let pack = |w: &[u32]| w.iter().fold(0u128, |k, &x| (k << bits) | x as u128);
+    // u64 keys when they fit (order 3 of a 100k vocabulary does): half the memory and a
+    // faster sort than u128.
+    if n * bits <= 64 {
+        count_keys::<u64>(framed, fo, n, bits)
+    } else {
+        count_keys::<u128>(framed, fo, n, bits)
+    }
+}
+
+/// An unsigned key wide enough for `n * bits` bits.
+trait Key: Copy + Ord + Send + Sync {
+    fn push(self, bits: usize, x: u32) -> Self;
+    fn field(self, shift: usize, mask: u32) -> u32;
+    const ZERO: Self;
+}
+
+impl Key for u64 {
+    fn push(self, bits: usize, x: u32) -> Self {
+        (self << bits) | x as u64
+    }
+    fn field(self, shift: usize, mask: u32) -> u32 {
+        (self >> shift) as u32 & mask
+    }
+    const ZERO: Self = 0;
+}
+
+impl Key for u128 {
+    fn push(self, bits: usize, x: u32) -> Self {
+        (self << bits) | x as u128
+    }
+    fn field(self, shift: usize, mask: u32) -> u32 {
+        (self >> shift) as u32 & mask
+    }
+    const ZERO: Self = 0;
+}
+
+fn count_keys<K: Key>(framed: &[u32], fo: &[usize], n: usize, bits: usize) -> OrderCounts {
+    let total: usize = fo.windows(2).map(|w| (w[1] - w[0]).saturating_sub(n - 1)).sum();
+    let mut keys: Vec<K> = Vec::with_capacity(total);
     let seqs: Vec<(usize, usize)> = fo.windows(2).map(|w| (w[0], w[1])).filter(|&(a, b)| b - a >= n).collect();
-    let mut keys: Vec<u128> = seqs.par_iter().flat_map_iter(|&(a, b)| framed[a..b].windows(n).map(pack)).collect();
+    keys.par_extend(seqs.par_iter().flat_map_iter(|&(a, b)| {
+        framed[a..b].windows(n).map(move |w| w.iter().fold(K::ZERO, |k, &x| k.push(bits, x)))
+    }));
     keys.par_sort_unstable();
+    let mask = if bits >= 32 { u32::MAX } else { (1u32 << bits) - 1 };
     let mut grams = Vec::new();
     let mut counts: Vec<u64> = Vec::new();
-    let mask = (1u128 << bits) - 1;
     let mut i = 0;
     while i < keys.len() {
         let k = keys[i];
@@ -124,7 +164,7 @@ fn count_order(framed: &[u32], fo: &[usize], n: usize, bits: usize) -> OrderCoun
             j += 1;
         }
         for p in (0..n).rev() {
-            grams.push(((k >> (p * bits)) & mask) as u32);
+            grams.push(k.field(p * bits, mask));
         }
         counts.push((j - i) as u64);
         i = j;
@@ -202,7 +242,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn equals_hashmap_and_merge_adds(seqs in prop::collection::vec(prop::collection::vec(0u32..6, 0..12), 0..6), order in 1usize..5) {
+        fn equals_hashmap_and_merge_adds(seqs in prop::collection::vec(prop::collection::vec(prop_oneof![0u32..6, 70_000u32..70_006], 0..12), 0..6), order in 1usize..6) {
             let ids: Vec<u32> = seqs.concat();
             let mut offs = vec![0i64];
             for s in &seqs { offs.push(offs.last().unwrap() + s.len() as i64); }
