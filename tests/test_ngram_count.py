@@ -113,3 +113,19 @@ def test_errors():
         c + ngram.count(np.zeros(3, dtype=np.uint32), order=3)
     empty = ngram.count([], order=3)
     assert [empty.num_ngrams(n) for n in (1, 2, 3)] == [0, 0, 0]
+
+
+def test_words_and_cli(tmp_path):
+    ids, offsets, vocab = ngram.words("a the b\n\n  the a \n", ["<s>", "</s>"])
+    assert vocab == ["<s>", "</s>", "a", "the", "b"]
+    assert ids.tolist() == [2, 3, 4, 3, 2] and offsets.tolist() == [0, 3, 5]
+    src = tmp_path / "t.txt"
+    src.write_text("the cat sat\nthe cat ran\n", encoding="utf-8")
+    from seqfast import cli
+
+    assert cli.main(["ngram", "count", str(src), "--order", "3", "--frame", "-o", str(tmp_path / "c.npz"), "-q"]) == 0
+    c = ngram.NgramCounts.load(tmp_path / "c.npz")
+    vocab = list(np.load(tmp_path / "c.npz")["vocab"])
+    w = {s: i for i, s in enumerate(vocab)}
+    assert c[[w["<s>"], w["the"], w["cat"]]] == 2 and c[[w["cat"], w["ran"], w["</s>"]]] == 1
+    assert cli.main(["ngram", "count", str(src), "-t", "nope", "--frame", "-o", str(tmp_path / "x.npz")]) == 2

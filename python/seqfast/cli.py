@@ -295,6 +295,29 @@ def cmd_count(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ngram_count(a: argparse.Namespace) -> int:
+    from seqfast import ngram
+
+    inputs = a.inputs or ["-"]
+    text = "".join(_as_text(_read_input(p), "<stdin>" if p == "-" else p) + "\n" for p in inputs)
+    vocab: list[str] = []
+    if a.tokenizer:
+        if a.frame:
+            raise UsageError("--frame needs word input (no -t): a tokenizer has no <s>/</s> ids")
+        tok = load_tokenizer(a.tokenizer, a.pattern)
+        batch = tok.encode_batch([ln for ln in text.splitlines() if ln.strip()], special="text", num_threads=a.threads)
+        counts = ngram.count(batch, order=a.order, num_threads=a.threads)
+    else:
+        ids, offsets, vocab = ngram.words(text, ["<s>", "</s>"] if a.frame else [])
+        bos, eos = (0, 1) if a.frame else (None, None)
+        counts = ngram.count((ids, offsets), order=a.order, bos=bos, eos=eos, num_threads=a.threads)
+    counts.save(a.output, vocab=vocab)
+    if not a.quiet:
+        for n in range(1, counts.order + 1):
+            print(f"{n}-grams: {counts.num_ngrams(n):,} distinct, {counts.total(n):,} total", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_info(a: argparse.Namespace) -> int:
     tok = load_tokenizer(a.tokenizer, a.pattern)
     print(f"vocab_size:     {tok.vocab_size}")
@@ -370,6 +393,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--special", choices=["error", "special", "text"], default="error")
     common(c)
     c.set_defaults(func=cmd_count)
+
+    ng = sub.add_parser("ngram", help="n-gram tools")
+    ngsub = ng.add_subparsers(dest="ngram_command", metavar="NGRAM_COMMAND", required=True)
+    nc = ngsub.add_parser("count", help="count n-grams of text files (words, or a tokenizer's ids)")
+    nc.add_argument("inputs", nargs="*", help="UTF-8 text, one sentence per line (default stdin)")
+    nc.add_argument("--order", type=_positive_int, default=3)
+    nc.add_argument("-o", "--output", required=True, help="output .npz (counts per order, plus the word vocabulary)")
+    nc.add_argument("-t", "--tokenizer", default=None, help="count a tokenizer's ids instead of whitespace words")
+    nc.add_argument("--pattern", default=None)
+    nc.add_argument("--frame", action="store_true", help="frame sentences with <s> and </s> (ids 0 and 1)")
+    nc.add_argument("--threads", type=_positive_int, default=None)
+    nc.add_argument("-q", "--quiet", action="store_true")
+    nc.set_defaults(func=cmd_ngram_count)
 
     i = sub.add_parser("info", help="describe a tokenizer")
     i.add_argument("tokenizer")

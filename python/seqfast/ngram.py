@@ -16,7 +16,19 @@ from seqfast import _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 from seqfast.tokenizer import EncodingBatch, _check_threads, as_ids
 
-__all__ = ["NgramCounts", "count"]
+__all__ = ["NgramCounts", "count", "words"]
+
+
+def words(text: str, vocab: Optional[Sequence[str]] = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Whitespace-separated words as ids, one sentence per non-empty line.
+
+    Returns ``(ids uint32, offsets int64, vocab)``: ids are assigned in order of first
+    appearance after the words already in ``vocab`` (so ``vocab=["<s>", "</s>"]`` reserves ids
+    0 and 1 for sentence framing), and ``vocab[id]`` is the word.
+    """
+    if not isinstance(text, str):
+        raise ArgumentTypeError(f"text must be a str, not {type(text).__name__}")
+    return _core.ngram_words(text, list(vocab or []))
 
 
 def _as_csr(tokens) -> tuple[np.ndarray, np.ndarray]:
@@ -102,11 +114,13 @@ class NgramCounts:
     def __reduce__(self):
         return (NgramCounts, ([(g.copy(), c.copy()) for g, c in self._tables],))
 
-    def save(self, path) -> None:
-        """Write an ``.npz`` file (atomically)."""
+    def save(self, path, vocab: Optional[Sequence[str]] = None) -> None:
+        """Write an ``.npz`` file (atomically), optionally with the word list ``vocab``."""
         import os
 
         arrays = {}
+        if vocab:
+            arrays["vocab"] = np.asarray(list(vocab), dtype=str)
         for n, (g, c) in enumerate(self._tables, 1):
             arrays[f"grams{n}"], arrays[f"counts{n}"] = g, c
         tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
@@ -122,6 +136,8 @@ class NgramCounts:
     def load(path) -> "NgramCounts":
         with np.load(path, allow_pickle=False) as z:
             n = len([k for k in z.files if k.startswith("grams")])
+            if n == 0:
+                raise ShapeError(f"{path}: no n-gram tables (grams1, counts1, ...) in this file")
             tables = []
             for i in range(1, n + 1):
                 g, c = z[f"grams{i}"], z[f"counts{i}"]

@@ -6,5 +6,6 @@
 //! to query (binary search) and to hand to NumPy as `(k, n)` and `(k,)` arrays.
 
 pub mod count;
+pub mod text;
 
 pub use count::{count, merge, OrderCounts};

@@ -57,7 +57,21 @@ fn ngram_merge<'py>(
     to_py(py, m)
 }
 
+/// Whitespace words (one sentence per non-empty line) to ids: `(ids, offsets, vocab)`.
+#[pyfunction]
+#[pyo3(signature = (text, vocab=Vec::new()))]
+fn ngram_words<'py>(
+    py: Python<'py>,
+    text: &str,
+    vocab: Vec<String>,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>, Vec<String>)> {
+    let mut vocab = vocab;
+    let (ids, offsets) = py.detach(|| ngram::text::words(text, &mut vocab));
+    Ok((ids.into_pyarray(py), offsets.into_pyarray(py), vocab))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(ngram_words, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_count, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_merge, m)?)?;
     Ok(())
