@@ -13,7 +13,7 @@ use super::errors::IntoPyResult;
 use crate::tokenize::formats::{hf, merges_txt, tiktoken};
 use crate::tokenize::stream::{encode_path, IdFormat};
 use crate::tokenize::train::Trainer;
-use crate::tokenize::{encode, SpecialPolicy, StreamDecoder, Tokenizer, Utf8Policy};
+use crate::tokenize::{encode, ucs, SpecialPolicy, StreamDecoder, Tokenizer, Utf8Policy};
 
 #[pyclass(name = "Tokenizer", module = "seqfast._core", frozen)]
 pub struct PyTokenizer {
@@ -23,6 +23,30 @@ pub struct PyTokenizer {
 impl PyTokenizer {
     fn wrap(t: Tokenizer) -> Self {
         PyTokenizer { inner: Arc::new(t) }
+    }
+}
+
+/// A Python `str` built directly in CPython's canonical layout (1, 2 or 4 bytes per
+/// character, chosen exactly by `ucs::layout`), filled with the GIL released: one pass instead
+/// of CPython decoding the UTF-8 again.
+fn new_str<'py>(py: Python<'py>, s: &str) -> PyResult<Bound<'py, PyAny>> {
+    let (n, bound) = py.detach(|| ucs::layout(s));
+    // SAFETY: PyUnicode_New returns a new, uninitialised compact string of `n` characters of
+    // the kind `bound` selects; we own the only reference and write exactly `n` units of that
+    // kind before anyone can see it.
+    unsafe {
+        let obj = pyo3::ffi::PyUnicode_New(n as pyo3::ffi::Py_ssize_t, bound);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let data = pyo3::ffi::PyUnicode_DATA(obj) as usize;
+        py.detach(|| match bound {
+            127 => std::slice::from_raw_parts_mut(data as *mut u8, n).copy_from_slice(s.as_bytes()),
+            255 => ucs::to_ucs1(s, std::slice::from_raw_parts_mut(data as *mut u8, n)),
+            0xFFFF => ucs::to_ucs2(s, std::slice::from_raw_parts_mut(data as *mut u16, n)),
+            _ => ucs::to_ucs4(s, std::slice::from_raw_parts_mut(data as *mut u32, n)),
+        });
+        Ok(Bound::from_owned_ptr(py, obj))
     }
 }
 
@@ -119,11 +143,12 @@ impl PyTokenizer {
         py.detach(|| t.count(text, policy)).py()
     }
 
-    fn decode(&self, py: Python<'_>, ids: PyReadonlyArray1<'_, u32>, errors: &str) -> PyResult<String> {
+    fn decode<'py>(&self, py: Python<'py>, ids: PyReadonlyArray1<'_, u32>, errors: &str) -> PyResult<Bound<'py, PyAny>> {
         let policy = Utf8Policy::parse(errors).py()?;
         let ids = ids_slice(&ids)?;
         let t = &self.inner;
-        py.detach(|| t.decode(ids, policy)).py()
+        let s = py.detach(|| t.decode(ids, policy)).py()?;
+        new_str(py, &s)
     }
 
     fn decode_bytes<'py>(&self, py: Python<'py>, ids: PyReadonlyArray1<'_, u32>) -> PyResult<Bound<'py, PyBytes>> {

@@ -17,6 +17,7 @@ pub mod special;
 pub mod stream;
 pub mod split_fast;
 pub mod train;
+pub mod ucs;
 pub mod unicode;
 pub mod vocab;
 
