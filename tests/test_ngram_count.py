@@ -129,3 +129,16 @@ def test_words_and_cli(tmp_path):
     w = {s: i for i, s in enumerate(vocab)}
     assert c[[w["<s>"], w["the"], w["cat"]]] == 2 and c[[w["cat"], w["ran"], w["</s>"]]] == 1
     assert cli.main(["ngram", "count", str(src), "-t", "nope", "--frame", "-o", str(tmp_path / "x.npz")]) == 2
+
+
+def test_lookup_many():
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(0, 20, size=50, dtype=np.uint32) for _ in range(20)]
+    c = ngram.count(seqs, order=3)
+    ref = reference([s.tolist() for s in seqs], 3)[2]
+    queries = rng.integers(0, 20, size=(500, 3), dtype=np.uint32)
+    got = c.lookup(queries)
+    assert got.dtype == np.uint64
+    assert got.tolist() == [ref[tuple(q)] for q in queries.tolist()]
+    with pytest.raises(seqfast.ShapeError):
+        c.lookup(np.zeros((2, 4), dtype=np.uint32))

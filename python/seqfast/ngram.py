@@ -8,7 +8,7 @@ uint64. Counting is exact and gives the same tables for every thread count.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Optional, Union
+from typing import Optional
 
 import numpy as np
 
@@ -86,12 +86,16 @@ class NgramCounts:
         g = as_ids(gram, "ngram")
         if not 1 <= g.size <= self.order:
             raise SeqfastError(f"an n-gram of length {g.size} does not fit counts of order {self.order}")
-        grams, counts = self._tables[g.size - 1]
-        # Binary search over the sorted rows via a structured (lexicographic) view.
-        row = np.searchsorted(_lex(grams), _lex(g.reshape(1, -1))[0])
-        if row < len(counts) and np.array_equal(grams[row], g):
-            return int(counts[row])
-        return 0
+        return int(self.lookup(g.reshape(1, -1))[0])
+
+    def lookup(self, grams) -> np.ndarray:
+        """Counts (uint64) of many n-grams of one order, given as a ``(q, n)`` array of ids."""
+        q = np.ascontiguousarray(grams)
+        if q.ndim != 2 or not 1 <= q.shape[1] <= self.order:
+            raise ShapeError(f"queries must be a (q, n) array with 1 <= n <= {self.order}, got shape {q.shape}")
+        q = as_ids(q.reshape(-1), "ngrams").reshape(q.shape)
+        table, counts = self._tables[q.shape[1] - 1]
+        return _core.ngram_lookup(table, counts, q)
 
     def __add__(self, other: "NgramCounts") -> "NgramCounts":
         if not isinstance(other, NgramCounts):
@@ -148,12 +152,6 @@ class NgramCounts:
 
     def __repr__(self) -> str:
         return "NgramCounts(" + ", ".join(f"{n}-grams: {self.num_ngrams(n)}" for n in range(1, self.order + 1)) + ")"
-
-
-def _lex(rows: np.ndarray) -> np.ndarray:
-    """A 1-D view of (k, n) uint32 rows that compares lexicographically (big-endian bytes)."""
-    be = np.ascontiguousarray(rows.astype(">u4"))
-    return be.view(np.dtype((np.void, 4 * rows.shape[1]))).reshape(-1)
 
 
 def count(

@@ -54,6 +54,35 @@ impl OrderCounts {
     }
 }
 
+/// Counts of `queries` (rows of `n` ids back to back) in a sorted table given as slices: binary
+/// search per query, no copy of the table. Unseen n-grams count 0.
+pub fn lookup(grams: &[u32], counts: &[u64], n: usize, queries: &[u32]) -> Result<Vec<u64>> {
+    if n == 0 || grams.len() != counts.len() * n || queries.len() % n != 0 {
+        return Err(Error::Shape(format!(
+            "lookup of order {n}: {} table ids for {} counts, {} query ids",
+            grams.len(),
+            counts.len(),
+            queries.len()
+        )));
+    }
+    let row = |i: usize| &grams[i * n..(i + 1) * n];
+    Ok(queries
+        .chunks(n)
+        .map(|q| {
+            let (mut lo, mut hi) = (0, counts.len());
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                match row(mid).cmp(q) {
+                    std::cmp::Ordering::Less => lo = mid + 1,
+                    std::cmp::Ordering::Greater => hi = mid,
+                    std::cmp::Ordering::Equal => return counts[mid],
+                }
+            }
+            0
+        })
+        .collect())
+}
+
 /// Validate CSR offsets against `len` ids.
 fn check_offsets(offsets: &[i64], len: usize) -> Result<()> {
     if offsets.is_empty() || offsets[0] != 0 || offsets[offsets.len() - 1] != len as i64 {

@@ -8,4 +8,4 @@
 pub mod count;
 pub mod text;
 
-pub use count::{count, merge, OrderCounts};
+pub use count::{count, lookup, merge, OrderCounts};

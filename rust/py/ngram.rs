@@ -57,6 +57,25 @@ fn ngram_merge<'py>(
     to_py(py, m)
 }
 
+/// Counts of query rows `(q, n)` in a sorted table `(k, n)`, without copying the table.
+#[pyfunction]
+fn ngram_lookup<'py>(
+    py: Python<'py>,
+    grams: PyReadonlyArray2<'_, u32>,
+    counts: PyReadonlyArray1<'_, u64>,
+    queries: PyReadonlyArray2<'_, u32>,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let n = grams.shape()[1];
+    if queries.shape()[1] != n {
+        return Err(ShapeError::new_err(format!("queries have {} ids per row, the table {n}", queries.shape()[1])));
+    }
+    let g = grams.as_slice().map_err(|_| ShapeError::new_err("table must be C-contiguous"))?;
+    let c = counts.as_slice().map_err(|_| ShapeError::new_err("counts must be contiguous"))?;
+    let q = queries.as_slice().map_err(|_| ShapeError::new_err("queries must be C-contiguous"))?;
+    let out = py.detach(|| ngram::lookup(g, c, n, q)).py()?;
+    Ok(out.into_pyarray(py))
+}
+
 /// Whitespace words (one sentence per non-empty line) to ids: `(ids, offsets, vocab)`.
 #[pyfunction]
 #[pyo3(signature = (text, vocab=Vec::new()))]
@@ -72,6 +91,7 @@ fn ngram_words<'py>(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_words, m)?)?;
+    m.add_function(wrap_pyfunction!(ngram_lookup, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_count, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_merge, m)?)?;
     Ok(())
