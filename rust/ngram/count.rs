@@ -41,17 +41,22 @@ impl OrderCounts {
         if gram.len() != self.n {
             return 0;
         }
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            match self.gram(mid).cmp(gram) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return self.counts[mid],
-            }
-        }
-        0
+        find(&self.grams, &self.counts, self.n, gram)
     }
+}
+
+/// Binary search for one row in a sorted table given as slices.
+fn find(grams: &[u32], counts: &[u64], n: usize, q: &[u32]) -> u64 {
+    let (mut lo, mut hi) = (0, counts.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match grams[mid * n..(mid + 1) * n].cmp(q) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return counts[mid],
+        }
+    }
+    0
 }
 
 /// Counts of `queries` (rows of `n` ids back to back) in a sorted table given as slices: binary
@@ -65,22 +70,7 @@ pub fn lookup(grams: &[u32], counts: &[u64], n: usize, queries: &[u32]) -> Resul
             queries.len()
         )));
     }
-    let row = |i: usize| &grams[i * n..(i + 1) * n];
-    Ok(queries
-        .chunks(n)
-        .map(|q| {
-            let (mut lo, mut hi) = (0, counts.len());
-            while lo < hi {
-                let mid = (lo + hi) / 2;
-                match row(mid).cmp(q) {
-                    std::cmp::Ordering::Less => lo = mid + 1,
-                    std::cmp::Ordering::Greater => hi = mid,
-                    std::cmp::Ordering::Equal => return counts[mid],
-                }
-            }
-            0
-        })
-        .collect())
+    Ok(queries.chunks(n).map(|q| find(grams, counts, n, q)).collect())
 }
 
 /// Validate CSR offsets against `len` ids.
