@@ -112,7 +112,7 @@ pub fn encode_piece(v: &Vocab, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch
             s.ids.push(id);
         }
         if piece.len() <= FLAT_MAX {
-            merge_flat(&mut Pairs::new(v), &s.ids, out);
+            merge_flat(v, &s.ids, out);
         } else {
             merge_long(v, s, out);
         }
@@ -123,26 +123,9 @@ pub fn encode_piece(v: &Vocab, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch
     Ok(())
 }
 
-/// Pair lookups (kept as a small wrapper so the merge loops read the same either way).
-struct Pairs<'a> {
-    v: &'a Vocab,
-}
-
-impl<'a> Pairs<'a> {
-    fn new(v: &'a Vocab) -> Self {
-        Pairs { v }
-    }
-
-    /// `(rank, merged id)`, `(NONE, NONE)` if the pair does not merge.
-    #[inline(always)]
-    fn get(&mut self, a: u32, b: u32) -> (u32, u32) {
-        self.v.merge_or_none(a, b)
-    }
-}
-
 /// Short pieces: stack arrays, a linked list by index (merged-away parts get rank NONE, so
 /// nothing is ever shifted) and a linear scan for the leftmost minimal rank.
-fn merge_flat(p: &mut Pairs, piece_ids: &[u32], out: &mut Vec<u32>) {
+fn merge_flat(v: &Vocab, piece_ids: &[u32], out: &mut Vec<u32>) {
     let n = piece_ids.len();
     debug_assert!((2..=FLAT_MAX).contains(&n));
     let mut ids = [0u32; FLAT_MAX];
@@ -156,7 +139,7 @@ fn merge_flat(p: &mut Pairs, piece_ids: &[u32], out: &mut Vec<u32>) {
         prev[i] = i.wrapping_sub(1) as u8; // 255 = none
     }
     for i in 0..n - 1 {
-        (rank[i], mid[i]) = p.get(ids[i], ids[i + 1]);
+        (rank[i], mid[i]) = v.merge_or_none(ids[i], ids[i + 1]);
     }
     loop {
         let (mut best, mut at) = (NONE, 0);
@@ -176,14 +159,14 @@ fn merge_flat(p: &mut Pairs, piece_ids: &[u32], out: &mut Vec<u32>) {
         next[at] = nq as u8;
         if nq < n {
             prev[nq] = at as u8;
-            (rank[at], mid[at]) = p.get(ids[at], ids[nq]);
+            (rank[at], mid[at]) = v.merge_or_none(ids[at], ids[nq]);
         } else {
             rank[at] = NONE;
         }
         let l = prev[at];
         if l != 255 {
             let l = l as usize;
-            (rank[l], mid[l]) = p.get(ids[l], ids[at]);
+            (rank[l], mid[l]) = v.merge_or_none(ids[l], ids[at]);
         }
     }
     let mut i = 0;
@@ -201,7 +184,6 @@ fn merge_long(v: &Vocab, s: &mut Scratch, out: &mut Vec<u32>) {
     let n = s.ids.len();
     let size = n.next_power_of_two();
     let (ids, next, prev, mid, tree) = (&mut s.ids, &mut s.next, &mut s.prev, &mut s.mid, &mut s.tree);
-    let mut pairs = Pairs::new(v);
     next.clear();
     prev.clear();
     mid.clear();
@@ -211,7 +193,7 @@ fn merge_long(v: &Vocab, s: &mut Scratch, out: &mut Vec<u32>) {
     mid.resize(n, NONE);
     tree.resize(2 * size, u64::MAX);
     for i in 0..n - 1 {
-        let (r, m) = pairs.get(ids[i], ids[i + 1]);
+        let (r, m) = v.merge_or_none(ids[i], ids[i + 1]);
         if r != NONE {
             tree[size + i] = ((r as u64) << 32) | i as u64;
             mid[i] = m;
@@ -240,8 +222,8 @@ fn merge_long(v: &Vocab, s: &mut Scratch, out: &mut Vec<u32>) {
         ids[q] = NONE;
         next[p] = next[q];
         set(tree, q, u64::MAX);
-        let mut key = |a: u32, b: u32, at: usize, mid: &mut Vec<u32>| {
-            let (r, m) = pairs.get(a, b);
+        let key = |a: u32, b: u32, at: usize, mid: &mut Vec<u32>| {
+            let (r, m) = v.merge_or_none(a, b);
             mid[at] = m;
             if r == NONE {
                 u64::MAX
@@ -307,7 +289,7 @@ mod tests {
         merge_long(v, &mut s, &mut long);
         if bytes.len() <= FLAT_MAX {
             let mut flat = Vec::new();
-            merge_flat(&mut Pairs::new(v), &bytes, &mut flat);
+            merge_flat(v, &bytes, &mut flat);
             assert_eq!(flat, long);
         }
         (want, long)
