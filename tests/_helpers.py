@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import os
 from typing import Optional
 
 import pytest
+
+from conftest import find_cl100k_path
 from hypothesis import HealthCheck, settings
 
 import seqfast
@@ -71,14 +72,7 @@ def only_seqfast_errors(fn, *args, allow=(), **kwargs):
 
 
 def cl100k_path() -> Optional[str]:
-    spec = importlib.util.find_spec("tiktoken_ext")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        p = os.path.join(root, "data", "cl100k_base.tiktoken")
-        if os.path.isfile(p):
-            return p
-    return None
+    return find_cl100k_path()
 
 
 def need_cl100k() -> str:

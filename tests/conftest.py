@@ -42,6 +42,61 @@ CL100K_SPECIALS = {
 }
 
 
+# Hand-picked strings that stress the pre-tokenizers (look-ahead whitespace, contractions,
+# digits, combining marks, CJK, emoji, Unicode spaces, long runs); shared by the parity tests.
+TRICKY_TEXTS = [
+    '',
+    ' ',
+    '  ',
+    '\n',
+    '\n\n\n',
+    '\r\n',
+    ' \r\n \n',
+    'hello world',
+    'Hello  world  ',
+    '   leading and trailing   ',
+    'tabs\tand\t\tmore\t',
+    "don't I'LL we've they'RE it's 'S 'x",
+    "''''s",
+    '1234567890 12 123 1234 ١٢٣٤٥',
+    '3.14159, 2,718; -42',
+    'áé combining ́́',
+    '日本語のテキスト、中文字符。',
+    '한국어 텍스트',
+    'emoji 😀😃 👨\u200d👩\u200d👧\u200d👦 🇫🇷 ✔️',
+    'Ǆungla ǅ ǈ title-case',
+    'ʰmodifier ʷ',
+    'nbsp\xa0here\u3000ideographic\u2028line\u2029para\x85nel',
+    'file\x1cgroup\x1drecord\x1eunit\x1f separators',
+    'zero\u200bwidth\ufeffbom',
+    '<|endoftext|> is ordinary text here',
+    'path/to/file.txt // comment /* x */',
+    'x = [1, 2, 3]\n    return x\n\n',
+    'trailing spaces   \n   ',
+    'end with newline\n',
+    '!!!???...,,,',
+    ' !!\n\n',
+    'The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. ',
+    '\x00\x01\x7f control',
+    'a \n\nb',
+    'x\n\n\ny',
+    'foo\r\n\r\nbar',
+    'a\n \nb',
+    'x \n\n  y',
+    'a/b//\nc ..//\r\n',
+    "HTTPServer getURL iPhone CamelCase ALLCAPS'S Don'T",
+    'emoji 😀😃 👨\u200d👩\u200d👧\u200d👦 🇫🇷 ✔️ 👍🏽',
+    'a' * 5000,
+    '                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        a',
+    "Hello world  123456 don't\n\n  x  ",
+    "I'LL DON'T we'Re ſ 'ſ 'S 'x '",
+    '  \n\n \t\r\n x\u3000\xa0y \u3000',
+    'x;\n/\n// a/ b// ;;;\n\n',
+    'CamelCase HTTPServer iPhone ÀÉÎ àéî Ǆǅǆ ʰʱ 日本語 éÉ ́́a',
+    '😀😀 👍🏽 👨\u200d👩\u200d👧 1️⃣ ١٢٣٤ ⅣⅤ ½',
+]
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
 

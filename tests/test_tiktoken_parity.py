@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import seqfast
-from conftest import CL100K_SPECIALS, TEXT_STRATEGIES, mixed_text, stdlib_sample
+from conftest import TRICKY_TEXTS, CL100K_SPECIALS, TEXT_STRATEGIES, mixed_text, stdlib_sample
 
 pytestmark = pytest.mark.peer
 
@@ -79,38 +79,7 @@ def test_stdlib_sample_single_encode(sf_cl100k, tiktoken_enc, stdlib_texts):
         assert got == want, f"{path}: {_first_diff(got, want)}"
 
 
-TRICKY = [
-    "",
-    " ",
-    "  ",
-    "\n",
-    "\n\n\n",
-    "\r\n",
-    " \r\n \n",
-    "hello world",
-    "Hello  world  ",
-    "   leading and trailing   ",
-    "tabs\tand\t\tmore\t",
-    "don't I'LL we've they'RE it's 'S 'x",
-    "''''s",
-    "1234567890 12 123 1234 ١٢٣٤٥",
-    "a\u0301e\u0301 combining \u0301\u0301",
-    "日本語のテキスト、中文字符。",
-    "emoji 😀😃 👨‍👩‍👧‍👦 🇫🇷 ✔️ 👍🏽",
-    "nbsp\u00a0here\u3000ideographic\u2028line\u2029para\x85nel",
-    "file\x1cgroup\x1drecord\x1eunit\x1f separators",
-    "zero\u200bwidth\ufeffbom",
-    "trailing spaces   \n   ",
-    "a \n\nb",
-    "x\n\n\ny",
-    "foo\r\n\r\nbar",
-    "x \n\n  y",
-    "a/b//\nc ..//\r\n",
-    "HTTPServer getURL iPhone CamelCase ALLCAPS'S Don'T",
-    "a" * 5000,
-    " " * 5000 + "a",
-    "\x00\x01\x7f control",
-]
+TRICKY = TRICKY_TEXTS
 
 
 @pytest.mark.parametrize("text", TRICKY)
