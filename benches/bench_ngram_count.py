@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from collections import Counter
 
 import numpy as np
@@ -23,12 +21,14 @@ import numpy as np
 import seqfast
 from seqfast import ngram
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import timed  # noqa: E402
+
 
 def tokens(n: int) -> tuple[np.ndarray, str]:
     path = os.path.join(os.path.dirname(__file__), "..", "bench-data", "mixed.txt")
-    sys.path.insert(0, os.path.dirname(__file__))
     try:
-        from bench_encode import ranks_path
+        from _common import ranks_path
 
         tok = seqfast.Tokenizer.from_tiktoken(ranks_path(), "cl100k")
         ids = tok.encode(open(path, encoding="utf-8").read(), special="text")
@@ -48,15 +48,6 @@ def nltk_counts(ids: list[int], order: int):
     import nltk
 
     return [nltk.FreqDist(nltk.ngrams(ids, n)) for n in range(1, order + 1)]
-
-
-def timed(fn, repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main() -> int:

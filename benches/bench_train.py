@@ -109,7 +109,7 @@ def main() -> int:
 
     kinds = ["seqfast", "hf"]
     try:
-        import sentencepiece  # noqa: F401
+        import sentencepiece  # noqa: F401  (availability check)
 
         if not args.no_spm:
             kinds.append("spm")

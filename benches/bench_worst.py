@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_encode import CL100K, ranks_path  # noqa: E402
+from _common import CL100K, ranks_path, timed  # noqa: E402
 
 import seqfast  # noqa: E402
 
@@ -32,15 +30,6 @@ def inputs(n: int, rng: random.Random) -> dict[str, str]:
         "random bytes": bytes(rng.getrandbits(8) for _ in range(n)).decode("latin-1"),
         "random letters": "".join(rng.choice(letters) for _ in range(n)),
     }
-
-
-def timed(fn, repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main() -> int:
@@ -69,9 +58,9 @@ def main() -> int:
         times = []
         for sz in sizes:
             text = full[:sz]
-            times.append(timed(lambda: tok.encode(text, special="text"), args.repeat))
+            times.append(timed(lambda: tok.encode(text, special="text"), args.repeat, cold=True))
         ratios = [b / a for a, b in zip(times, times[1:])]
-        worst = max(worst, *ratios)
+        worst = max([worst, *ratios])
         print(f"{name:>15} " + " ".join(f"{t * 1e3:>8.0f}ms" for t in times) + "   " + " ".join(f"{r:.2f}" for r in ratios))
         if enc is not None:
             small = full[: 1 << 18]
