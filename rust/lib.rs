@@ -5,6 +5,7 @@
 //! `python` feature and are the only place that touches pyo3 or numpy.
 
 pub mod error;
+pub mod files;
 pub mod ngram;
 pub mod parallel;
 pub mod tokenize;

@@ -1,11 +1,20 @@
-//! n-gram counting (and, to come, estimation, ARPA and queries).
+//! n-grams: counting, language-model estimation (MLE, add-k, stupid backoff, KenLM-exact
+//! modified Kneser-Ney), ARPA files and fast queries.
 //!
 //! Counts of one order are stored as a lexicographically sorted table: `grams` holds `k` rows
 //! of `n` token ids back to back and `counts[i]` is the count of row `i`. Sorted tables are
 //! exact, independent of the thread count by construction, cheap to merge (a linear merge),
-//! to query (binary search) and to hand to NumPy as `(k, n)` and `(k,)` arrays.
+//! to query (binary search) and to hand to NumPy as `(k, n)` and `(k,)` arrays. Models keep
+//! their n-grams in a hashed trie (`index.rs`) for constant-time extension by one word.
 
+pub mod arpa;
 pub mod count;
+pub mod estimate;
+pub mod index;
+pub mod kn;
+pub mod model;
 pub mod text;
 
 pub use count::{count, lookup, merge, OrderCounts};
+pub use estimate::{fit_ids, fit_text, from_counts, Smoothing, Vocab};
+pub use model::{Mode, Model, Scores, State};

@@ -1,0 +1,49 @@
+//! File helpers shared by every family: whole-file reads that name the file (and line, for
+//! UTF-8 problems), and atomic writes (temp file in the same directory, fsync, rename), so an
+//! interrupted save never leaves a truncated file or destroys the previous one.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Read a whole file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io("read", path, e))
+}
+
+/// Read a whole file that must be UTF-8; the error names the file, line and byte.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = read_file(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&c| c == b'\n').count() + 1;
+        Error::Format(format!("{}: line {line}: not valid UTF-8 (byte {at})", path.display()))
+    })
+}
+
+/// A temporary file name beside `path` (same directory, so a rename is atomic).
+pub fn temp_path(path: &Path) -> Result<std::path::PathBuf> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().ok_or_else(|| Error::Value(format!("{} is not a file path", path.display())))?;
+    Ok(dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id())))
+}
+
+/// Write `data` to `path` atomically: a temp file in the same directory, fsync, then rename, so
+/// an interrupted save never leaves a truncated file or destroys the previous one.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = temp_path(path)?;
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    res.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("write", path, e)
+    })
+}

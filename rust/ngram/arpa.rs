@@ -1,0 +1,320 @@
+//! ARPA back-off language model files, read and written.
+//!
+//! ```text
+//! \data\
+//! ngram 1=3
+//! ngram 2=2
+//!
+//! \1-grams:
+//! -1.0  <s>  -0.3        log10 prob, words, log10 backoff (orders below the highest)
+//! ...
+//! \end\
+//! ```
+//! Reading validates everything: the `\data\` counts against the entries found, section
+//! headers, numbers (finite, or `-inf`), field counts, words of higher orders that have no
+//! unigram, duplicates; errors name the line. Ids follow the order of the unigram section.
+//! A missing `<unk>` is added with log10 probability -100 (as KenLM does); an n-gram whose
+//! context is missing gets that context inserted with its backed-off probability and backoff
+//! 0 (as KenLM does), so the model stays context-closed. Writing is atomic; numbers use the
+//! shortest decimal that reads back to the same float32 (as lmplz does); formatting runs in
+//! parallel blocks written in order.
+
+use std::io::Write;
+use std::path::Path;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use super::index::{OrderIndex, Trie};
+use super::model::{Mode, Model, MAX_ORDER};
+use crate::error::{Error, Result};
+use crate::files;
+
+struct Lines<'a> {
+    it: std::iter::Enumerate<std::str::Lines<'a>>,
+    src: &'a str,
+    last: usize,
+}
+
+impl<'a> Lines<'a> {
+    /// Next line (trimmed of trailing whitespace) with its 1-based number.
+    fn next(&mut self) -> Option<(usize, &'a str)> {
+        let (i, l) = self.it.next()?;
+        self.last = i + 1;
+        Some((i + 1, l.trim_end()))
+    }
+    /// Next non-blank line, or an error saying what was expected.
+    fn next_nonblank(&mut self, expected: &str) -> Result<(usize, &'a str)> {
+        loop {
+            match self.next() {
+                Some((_, "")) => continue,
+                Some(x) => return Ok(x),
+                None => return Err(self.err(self.last, &format!("file ends early: expected {expected} (truncated file?)"))),
+            }
+        }
+    }
+    fn err(&self, line: usize, msg: &str) -> Error {
+        Error::Format(format!("{}: line {line}: {msg}", self.src))
+    }
+}
+
+fn parse_num(l: &Lines, line: usize, s: &str, what: &str) -> Result<f32> {
+    let v: f32 = s.parse().map_err(|_| l.err(line, &format!("{what} {s:?} is not a number")))?;
+    if v.is_nan() || v == f32::INFINITY {
+        return Err(l.err(line, &format!("{what} {s:?} is not a finite log10 value")));
+    }
+    Ok(v)
+}
+
+/// Read an ARPA model from text; `src` names it in errors.
+pub fn read(text: &str, src: &str) -> Result<Model> {
+    let mut l = Lines { it: text.lines().enumerate(), src, last: 0 };
+    // Header: anything before \data\ is a comment.
+    loop {
+        match l.next() {
+            Some((_, "\\data\\")) => break,
+            Some(_) => continue,
+            None => return Err(l.err(l.last, "no \\data\\ section (not an ARPA file?)")),
+        }
+    }
+    let mut declared: Vec<usize> = Vec::new();
+    let (mut line, mut s) = l.next_nonblank("ngram counts")?;
+    while let Some(rest) = s.strip_prefix("ngram ") {
+        let (n, c) = rest.split_once('=').ok_or_else(|| l.err(line, &format!("expected 'ngram N=COUNT', got {s:?}")))?;
+        let n: usize = n.trim().parse().map_err(|_| l.err(line, &format!("bad order in {s:?}")))?;
+        let c: usize = c.trim().parse().map_err(|_| l.err(line, &format!("bad count in {s:?}")))?;
+        if n != declared.len() + 1 {
+            return Err(l.err(line, &format!("expected 'ngram {}=...', got order {n}", declared.len() + 1)));
+        }
+        declared.push(c);
+        (line, s) = l.next_nonblank("the \\1-grams: section")?;
+    }
+    let big_n = declared.len();
+    if big_n == 0 {
+        return Err(l.err(line, &format!("\\data\\ declares no n-gram counts (got {s:?})")));
+    }
+    if big_n > MAX_ORDER {
+        return Err(l.err(line, &format!("order {big_n} is above the supported maximum {MAX_ORDER}")));
+    }
+    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut vocab: Vec<String> = Vec::new();
+    let mut prob: Vec<Vec<f32>> = vec![Vec::new(); big_n];
+    let mut backoff: Vec<Vec<f32>> = vec![Vec::new(); big_n - 1];
+    let mut trie = Trie { orders: (2..=big_n).map(|_| OrderIndex::new(vec![], vec![]).unwrap()).collect() };
+    let mut gram: Vec<u32> = Vec::with_capacity(big_n);
+    // The line that ended the previous section, when it was already the next header.
+    let mut header: Option<(usize, &str)> = Some((line, s));
+    for n in 1..=big_n {
+        let want = format!("\\{n}-grams:");
+        let (hl, hs) = match header.take() {
+            Some(x) => x,
+            None => l.next_nonblank(&want)?,
+        };
+        if hs != want {
+            return Err(l.err(hl, &format!("expected {want}, got {hs:?}")));
+        }
+        let mut found = 0usize;
+        loop {
+            let Some((ln, row)) = l.next() else {
+                return Err(l.err(l.last, &format!("file ends inside the {n}-grams (truncated file?)")));
+            };
+            if row.is_empty() || row.starts_with('\\') {
+                if found != declared[n - 1] {
+                    return Err(l.err(ln, &format!("\\data\\ declares {} {n}-grams but the section has {found}", declared[n - 1])));
+                }
+                if !row.is_empty() {
+                    header = Some((ln, row));
+                }
+                break;
+            }
+            found += 1;
+            if found > declared[n - 1] {
+                return Err(l.err(ln, &format!("\\data\\ declares {} {n}-grams but the section has more", declared[n - 1])));
+            }
+            let f: Vec<&str> = row.split_whitespace().collect();
+            let has_bo = f.len() == n + 2 && n < big_n;
+            if f.len() != n + 1 && !has_bo {
+                let want = if n < big_n { format!("{} or {}", n + 1, n + 2) } else { format!("{}", n + 1) };
+                return Err(l.err(ln, &format!("a {n}-gram line needs {want} fields (log10 prob, {n} words, backoff below the highest order), got {}", f.len())));
+            }
+            let p = parse_num(&l, ln, f[0], "probability")?;
+            if p > 0.0 {
+                return Err(l.err(ln, &format!("log10 probability {p} is above 0")));
+            }
+            let bo = if has_bo { parse_num(&l, ln, f[n + 1], "backoff")? } else { 0.0 };
+            if n == 1 {
+                let w = f[1];
+                if ids.contains_key(w) {
+                    return Err(l.err(ln, &format!("duplicate unigram {w:?}")));
+                }
+                ids.insert(w, vocab.len() as u32);
+                vocab.push(w.to_string());
+                prob[0].push(p);
+                if big_n > 1 {
+                    backoff[0].push(bo);
+                }
+                continue;
+            }
+            gram.clear();
+            for w in &f[1..=n] {
+                gram.push(*ids.get(w).ok_or_else(|| l.err(ln, &format!("word {w:?} has no unigram entry")))?);
+            }
+            let pre = ensure(&mut trie, &mut prob, &mut backoff, &gram[..n - 1]);
+            let o = &mut trie.orders[n - 2];
+            let before = o.len();
+            let r = o.push(pre, gram[n - 1]) as usize;
+            if r < before {
+                return Err(l.err(ln, &format!("duplicate {n}-gram {:?}", f[1..=n].join(" "))));
+            }
+            prob[n - 1].push(p);
+            if n < big_n {
+                backoff[n - 1].push(bo);
+            }
+        }
+    }
+    let (ln, end) = match header.take() {
+        Some(x) => x,
+        None => l.next_nonblank("\\end\\")?,
+    };
+    if end != "\\end\\" {
+        return Err(l.err(ln, &format!("expected \\end\\, got {end:?}")));
+    }
+    let find = |w: &str| ids.get(w).copied();
+    let (bos, eos) = match (find("<s>"), find("</s>")) {
+        (Some(b), Some(e)) => (b, e),
+        _ => return Err(Error::Format(format!("{src}: the model has no <s> or </s> unigram"))),
+    };
+    let unk = match find("<unk>") {
+        Some(u) => u,
+        None => {
+            vocab.push("<unk>".into());
+            prob[0].push(-100.0);
+            if big_n > 1 {
+                backoff[0].push(0.0);
+            }
+            vocab.len() as u32 - 1
+        }
+    };
+    let present = vec![true; vocab.len()];
+    Ok(Model { vocab, unk, bos, eos, present, trie, prob, backoff, mode: Mode::Backoff, smoothing: "arpa".into() })
+}
+
+/// Row of the context `ids` (order `ids.len()`), inserting it and its own missing contexts with
+/// the backed-off probability and backoff 0.
+fn ensure(trie: &mut Trie, prob: &mut [Vec<f32>], backoff: &mut [Vec<f32>], ids: &[u32]) -> u32 {
+    let m = ids.len();
+    if m == 1 {
+        return ids[0];
+    }
+    let pre = ensure(trie, prob, backoff, &ids[..m - 1]);
+    if let Some(r) = trie.orders[m - 2].get(pre, ids[m - 1]) {
+        return r;
+    }
+    let p = backed_off(trie, prob, backoff, ids);
+    let r = trie.orders[m - 2].push(pre, ids[m - 1]);
+    prob[m - 1].push(p);
+    backoff[m - 1].push(0.0);
+    r
+}
+
+/// ARPA log10 p(last | rest) from the entries read so far.
+fn backed_off(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>], ids: &[u32]) -> f32 {
+    let m = ids.len();
+    for start in 1..m {
+        if let Some(r) = trie.find(&ids[start..], prob[0].len()) {
+            let mut s = prob[m - start - 1][r as usize];
+            for b in 1..start {
+                if let Some(c) = trie.find(&ids[b..m - 1], prob[0].len()) {
+                    s += backoff[m - 1 - b - 1][c as usize];
+                }
+            }
+            if let Some(c) = trie.find(&ids[..m - 1], prob[0].len()) {
+                s += backoff[m - 2][c as usize];
+            }
+            return s;
+        }
+    }
+    prob[0][ids[m - 1] as usize]
+}
+
+/// Write `model` as ARPA text into `out`.
+pub fn write_to(model: &Model, out: &mut impl Write) -> Result<()> {
+    if model.mode != Mode::Backoff {
+        return Err(Error::Value(format!(
+            "only back-off models (kneser_ney, or read from ARPA) can be written as ARPA; this one is {}",
+            model.smoothing
+        )));
+    }
+    let big_n = model.order();
+    let io = |e: std::io::Error| Error::Io { msg: format!("cannot write ARPA: {e}"), kind: e.kind() };
+    let mut head = String::from("\\data\\\n");
+    for n in 1..=big_n {
+        head += &format!("ngram {n}={}\n", model.num_ngrams(n));
+    }
+    out.write_all(head.as_bytes()).map_err(io)?;
+    for n in 1..=big_n {
+        out.write_all(format!("\n\\{n}-grams:\n").as_bytes()).map_err(io)?;
+        let rows: Vec<u32> = if n == 1 {
+            (0..model.vocab.len() as u32).filter(|&w| model.present[w as usize]).collect()
+        } else {
+            Vec::new()
+        };
+        let total = if n == 1 { rows.len() } else { model.trie.orders[n - 2].len() };
+        const BLOCK: usize = 1 << 16;
+        let blocks: Vec<usize> = (0..total.div_ceil(BLOCK)).collect();
+        for group in blocks.chunks(64) {
+            let texts: Vec<Vec<u8>> = group
+                .par_iter()
+                .map(|&b| {
+                    let mut buf = Vec::with_capacity(BLOCK * 16 * n);
+                    let mut words = Vec::with_capacity(n);
+                    for i in b * BLOCK..((b + 1) * BLOCK).min(total) {
+                        let r = if n == 1 { rows[i] } else { i as u32 };
+                        model.trie.words(n, r, &mut words);
+                        let _ = write!(buf, "{}\t", model.prob[n - 1][r as usize]);
+                        for (j, &w) in words.iter().enumerate() {
+                            if j > 0 {
+                                buf.push(b' ');
+                            }
+                            buf.extend_from_slice(model.vocab[w as usize].as_bytes());
+                        }
+                        if n < big_n {
+                            let _ = write!(buf, "\t{}", model.backoff[n - 1][r as usize]);
+                        }
+                        buf.push(b'\n');
+                    }
+                    buf
+                })
+                .collect();
+            for t in texts {
+                out.write_all(&t).map_err(io)?;
+            }
+        }
+    }
+    out.write_all(b"\n\\end\\\n").map_err(io)?;
+    Ok(())
+}
+
+/// Write `model` to `path` atomically.
+pub fn write(model: &Model, path: &Path, threads: Option<usize>) -> Result<()> {
+    let tmp = files::temp_path(path)?;
+    let res = crate::parallel::install(threads, || -> Result<()> {
+        let f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        write_to(model, &mut w)?;
+        let f = w.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io("write", path, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io("rename into", path, e))
+    })
+    .and_then(|r| r);
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Read an ARPA file.
+pub fn read_file(path: &Path) -> Result<Model> {
+    let text = files::read_text(path)?;
+    read(&text, &path.display().to_string())
+}

@@ -1,0 +1,240 @@
+//! From sentences to a model: vocabulary, counting, the shared trie, and the count-based
+//! estimators (MLE, add-k, stupid backoff). Kneser-Ney lives in `kn.rs`.
+//!
+//! Sentences are framed once with `<s>`/`</s>` (KenLM's convention). Text models use KenLM's
+//! ids (`<unk>` 0, `<s>` 1, `</s>` 2, then words by first appearance); id models keep the
+//! caller's ids `0..V` and put `<unk>`, `<s>`, `</s>` at `V`, `V+1`, `V+2`.
+//!
+//! Count-based rules (log10, `C(h) = sum_w c(h w)` is the count of `h` as a history, `T` the
+//! number of predicted tokens, `V` the unigrams other than `<s>`): with `h'` the longest suffix
+//! of the history with `C(h') > 0`, MLE is `c(h'w)/C(h')` and add-k `(c(h'w)+k)/(C(h')+kV)`
+//! (unigrams: `(c(w)+k)/(T+kV)`); stupid backoff is `c(h'w)/C(h')` times `alpha` per dropped
+//! word, with `h'` the longest suffix such that `c(h'w) > 0`.
+
+use super::count::{self, OrderCounts};
+use super::index::{OrderIndex, Trie};
+use super::model::{Mode, Model, MAX_ORDER};
+use crate::error::{Error, Result};
+
+/// Estimation method.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Smoothing {
+    KneserNey { discount_fallback: Option<[f32; 3]> },
+    Mle,
+    AddK(f64),
+    Stupid(f64),
+}
+
+/// Word strings and the special ids.
+#[derive(Clone, Debug)]
+pub struct Vocab {
+    pub words: Vec<String>,
+    pub unk: u32,
+    pub bos: u32,
+    pub eos: u32,
+}
+
+/// The trie of a count set plus what every estimator needs.
+pub(crate) struct Tables {
+    pub trie: Trie,
+    /// Dense unigram counts by id.
+    pub unigram_counts: Vec<u64>,
+    pub present: Vec<bool>,
+    /// `suffix[n-1][r]`: row of the suffix of row `r` of order `n` (empty for n = 1).
+    pub suffix: Vec<Vec<u32>>,
+    /// `first[n-1][r]`: first word of row `r` of order `n` (empty for n = 1).
+    pub first: Vec<Vec<u32>>,
+}
+
+impl Tables {
+    pub fn build(tables: &[OrderCounts], voc: &Vocab) -> Result<Tables> {
+        let vsize = voc.words.len();
+        let mut unigram_counts = vec![0u64; vsize];
+        let mut present = vec![false; vsize];
+        let t1 = &tables[0];
+        for i in 0..t1.len() {
+            let w = t1.grams[i] as usize;
+            if w >= vsize {
+                return Err(Error::Value(format!("token id {w} is outside the vocabulary of {vsize} ids")));
+            }
+            unigram_counts[w] = t1.counts[i];
+            present[w] = true;
+        }
+        for s in [voc.unk, voc.bos, voc.eos] {
+            present[s as usize] = true;
+        }
+        let mut orders = Vec::new();
+        let mut first = vec![Vec::new()];
+        for n in 2..=tables.len() {
+            let t = &tables[n - 1];
+            let below = &tables[n - 2];
+            let mut prefix = Vec::with_capacity(t.len());
+            let mut j = 0usize;
+            for r in 0..t.len() {
+                let g = t.gram(r);
+                if n == 2 {
+                    prefix.push(g[0]);
+                    continue;
+                }
+                while j < below.len() && below.gram(j) < &g[..n - 1] {
+                    j += 1;
+                }
+                if j == below.len() || below.gram(j) != &g[..n - 1] {
+                    return Err(Error::Value(format!("counts of order {n} hold an n-gram whose prefix is not counted")));
+                }
+                prefix.push(j as u32);
+            }
+            let word: Vec<u32> = (0..t.len()).map(|r| t.grams[r * n + n - 1]).collect();
+            first.push((0..t.len()).map(|r| t.grams[r * n]).collect());
+            orders.push(OrderIndex::new(prefix, word)?);
+        }
+        let trie = Trie { orders };
+        let mut suffix = vec![Vec::new()];
+        for n in 2..=tables.len() {
+            let s = trie.suffix_rows(n, &suffix[n - 2])?;
+            suffix.push(s);
+        }
+        Ok(Tables { trie, unigram_counts, present, suffix, first })
+    }
+}
+
+/// History counts `C(g)` of every row of order `n < N` (sum of the counts of its continuations).
+fn history_counts(t: &Tables, tables: &[OrderCounts], n: usize, rows: usize) -> Vec<u64> {
+    let mut h = vec![0u64; rows];
+    let o = &t.trie.orders[n - 1];
+    for (r, &c) in tables[n].counts.iter().enumerate() {
+        h[o.prefix[r] as usize] += c;
+    }
+    h
+}
+
+/// MLE / add-k (`Floor` mode) or stupid backoff from counts.
+fn count_based(tables: &[OrderCounts], voc: Vocab, smoothing: Smoothing) -> Result<Model> {
+    let t = Tables::build(tables, &voc)?;
+    let big_n = tables.len();
+    let vsize = voc.words.len();
+    let total: u64 = (0..vsize).filter(|&w| w != voc.bos as usize).map(|w| t.unigram_counts[w]).sum();
+    let v = (0..vsize).filter(|&w| t.present[w] && w != voc.bos as usize).count() as f64;
+    let (k, mode, name) = match smoothing {
+        Smoothing::Mle => (0.0, Mode::Floor, "mle".to_string()),
+        Smoothing::AddK(k) => (k, Mode::Floor, format!("add_k k={k}")),
+        Smoothing::Stupid(a) => (0.0, Mode::Stupid { log_alpha: a.log10() as f32 }, format!("stupid_backoff alpha={a}")),
+        Smoothing::KneserNey { .. } => unreachable!("Kneser-Ney is estimated in kn.rs"),
+    };
+    let lp = |c: u64, hist: u64| (((c as f64 + k) / (hist as f64 + k * v)).log10()) as f32;
+    let mut prob = vec![(0..vsize)
+        .map(|w| if !t.present[w] || w == voc.bos as usize { f32::NEG_INFINITY } else { lp(t.unigram_counts[w], total) })
+        .collect::<Vec<f32>>()];
+    let mut backoff = Vec::new();
+    let mut hist_below: Vec<u64> = Vec::new();
+    for n in 1..=big_n {
+        let rows = if n == 1 { vsize } else { t.trie.orders[n - 2].len() };
+        if n > 1 {
+            let o = &t.trie.orders[n - 2];
+            prob.push((0..rows).map(|r| lp(tables[n - 1].counts[r], hist_below[o.prefix[r] as usize])).collect());
+        }
+        if n < big_n {
+            let h = history_counts(&t, tables, n, rows);
+            if mode == Mode::Floor {
+                backoff.push(h.iter().map(|&c| if c > 0 { lp(0, c) } else { f32::NAN }).collect());
+            } else {
+                backoff.push(Vec::new());
+            }
+            hist_below = h;
+        }
+    }
+    Ok(Model {
+        vocab: voc.words,
+        unk: voc.unk,
+        bos: voc.bos,
+        eos: voc.eos,
+        present: t.present,
+        trie: t.trie,
+        prob,
+        backoff,
+        mode,
+        smoothing: name,
+    })
+}
+
+fn check_options(order: usize, smoothing: Smoothing) -> Result<()> {
+    if order == 0 || order > MAX_ORDER {
+        return Err(Error::Value(format!("order must be between 1 and {MAX_ORDER}, got {order}")));
+    }
+    match smoothing {
+        Smoothing::AddK(k) if !(k > 0.0 && k.is_finite()) => {
+            Err(Error::Value(format!("add-k needs a positive finite k, got {k}")))
+        }
+        Smoothing::Stupid(a) if !(a > 0.0 && a <= 1.0) => {
+            Err(Error::Value(format!("stupid backoff needs 0 < alpha <= 1, got {a}")))
+        }
+        Smoothing::KneserNey { discount_fallback: Some(d) } if d.iter().enumerate().any(|(i, &x)| !(x >= 0.0 && x <= (i + 1) as f32)) => {
+            Err(Error::Value(format!("discount_fallback {d:?}: discount k must lie in [0, k]")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Estimate from counts (framed with `voc.bos`/`voc.eos`).
+pub fn from_counts(tables: &[OrderCounts], voc: Vocab, smoothing: Smoothing) -> Result<Model> {
+    check_options(tables.len(), smoothing)?;
+    if tables.is_empty() || tables[0].is_empty() {
+        return Err(Error::Value("cannot estimate a language model from an empty corpus".into()));
+    }
+    match smoothing {
+        Smoothing::KneserNey { discount_fallback } => super::kn::estimate(tables, voc, discount_fallback),
+        _ => count_based(tables, voc, smoothing),
+    }
+}
+
+/// Fit on CSR id sequences with ids below `vocab_size` (default: largest id + 1).
+pub fn fit_ids(
+    ids: &[u32],
+    offsets: &[i64],
+    vocab_size: Option<usize>,
+    order: usize,
+    smoothing: Smoothing,
+    threads: Option<usize>,
+) -> Result<Model> {
+    check_options(order, smoothing)?;
+    if ids.is_empty() {
+        return Err(Error::Value("cannot estimate a language model from an empty corpus (no tokens)".into()));
+    }
+    let max = *ids.iter().max().unwrap() as usize;
+    let v = vocab_size.unwrap_or(max + 1);
+    if max >= v {
+        let i = ids.iter().position(|&x| x as usize >= v).unwrap();
+        return Err(Error::Value(format!("token id {} at position {i} is outside vocab_size={v}", ids[i])));
+    }
+    if v + 3 > u32::MAX as usize {
+        return Err(Error::Value(format!("vocab_size={v} is too large")));
+    }
+    let mut words: Vec<String> = (0..v).map(|i| i.to_string()).collect();
+    words.extend(["<unk>", "<s>", "</s>"].map(String::from));
+    let voc = Vocab { words, unk: v as u32, bos: v as u32 + 1, eos: v as u32 + 2 };
+    let tables = count::count(ids, offsets, order, Some(voc.bos), Some(voc.eos), threads)?;
+    from_counts(&tables, voc, smoothing)
+}
+
+/// Fit on text: one sentence per line, whitespace-separated words (empty lines skipped).
+pub fn fit_text(text: &str, order: usize, smoothing: Smoothing, threads: Option<usize>) -> Result<Model> {
+    check_options(order, smoothing)?;
+    let mut words: Vec<String> = ["<unk>", "<s>", "</s>"].map(String::from).to_vec();
+    let (ids, offsets) = super::text::words(text, &mut words);
+    if ids.is_empty() {
+        return Err(Error::Value("cannot estimate a language model from an empty corpus (no words)".into()));
+    }
+    if ids.iter().any(|&w| w < 3) {
+        for (i, line) in text.lines().enumerate() {
+            if let Some(w) = line.split_whitespace().find(|w| matches!(*w, "<unk>" | "<s>" | "</s>")) {
+                return Err(Error::Value(format!(
+                    "line {}: the corpus contains {w}, which the model reserves (as KenLM does); remove or rename it",
+                    i + 1
+                )));
+            }
+        }
+    }
+    let voc = Vocab { words, unk: 0, bos: 1, eos: 2 };
+    let tables = count::count(&ids, &offsets, order, Some(voc.bos), Some(voc.eos), threads)?;
+    from_counts(&tables, voc, smoothing)
+}

@@ -1,0 +1,227 @@
+//! Interpolated modified Kneser-Ney, reproducing KenLM `lmplz` (unpruned) number for number.
+//!
+//! Input: count tables of orders `1..=N` over sentences framed once with `<s>`/`</s>`.
+//! - Adjusted counts `a(g)`: raw counts for order `N` and for n-grams starting with `<s>`;
+//!   otherwise the number of distinct words seen to the left of `g` (`<s>` included).
+//!   `a(<s>) = a(<unk>) = 0`.
+//! - Discounts per order from the counts of counts `t_k` of adjusted counts:
+//!   `Y = t1 / (t1 + 2 t2)`, `D_k = k - (k+1) Y t_{k+1} / t_k` (k = 1, 2, 3+), errors (or the
+//!   fallback) when some `t_k` is 0 or `D_k` leaves `[0, k]`.
+//! - Per context `h`: `denom(h) = sum_w a(h w)`, `gamma(h) = sum_k D_k N_k(h) / denom(h)`;
+//!   `u(h w) = (a(h w) - D(a)) / denom(h)`; `p(w|h) = u(h w) + gamma(h) p(w|h')` with `h'` the
+//!   history without its first word, and `p(w) = u(w) + gamma() / V` at the bottom (`V` counts
+//!   every unigram but `<s>`); `p(<s>) = 1`.
+//! - ARPA numbers: `min(0, log10 p)` and `log10 gamma` for n-grams that are contexts.
+//!
+//! Every step uses lmplz's float32 operations in lmplz's order (integer sums in u64, then cast),
+//! so the ARPA numbers come out bit-identical. Cost: one hash probe per n-gram for suffix rows,
+//! otherwise linear passes over the sorted tables.
+
+use super::count::OrderCounts;
+use super::estimate::{Tables, Vocab};
+use super::model::{Mode, Model};
+use crate::error::{Error, Result};
+
+/// Discounts of one order: `d[0] = 0`, `d[k]` for adjusted count `k` (3 = 3 or more).
+fn discounts(t: &[u64; 5], n: usize, fallback: Option<[f32; 3]>) -> Result<[f32; 4]> {
+    let computed = (|| {
+        if let Some(k) = (1..4).find(|&k| t[k] == 0) {
+            return Err(format!(
+                "could not compute Kneser-Ney discounts for {n}-grams: no {n}-gram has adjusted count {k} \
+                 (small or artificial data? pass discount_fallback=(d1, d2, d3) to override)"
+            ));
+        }
+        let y = t[1] as f32 / (t[1] as f64 + 2.0 * t[2] as f64) as f32;
+        let mut d = [0f32; 4];
+        for j in 1..4 {
+            d[j] = j as f32 - (j + 1) as f32 * y * t[j + 1] as f32 / t[j] as f32;
+            if !(d[j] >= 0.0 && d[j] <= j as f32) {
+                return Err(format!(
+                    "{n}-gram Kneser-Ney discount for adjusted count {j} is out of range: {} \
+                     (pass discount_fallback=(d1, d2, d3) to override)",
+                    d[j]
+                ));
+            }
+        }
+        Ok(d)
+    })();
+    match (computed, fallback) {
+        (Ok(d), _) => Ok(d),
+        (Err(_), Some(f)) => Ok([0.0, f[0], f[1], f[2]]),
+        (Err(m), None) => Err(Error::Value(m)),
+    }
+}
+
+fn count_of_counts(a: impl Iterator<Item = u64>) -> [u64; 5] {
+    let mut t = [0u64; 5];
+    for x in a {
+        if x < 5 {
+            t[x as usize] += 1;
+        }
+    }
+    t
+}
+
+/// Context statistics from the rows of order `n` grouped by prefix: `(gamma, denom)` per
+/// prefix row (prefix rows without continuations keep `(0, 0)`).
+fn context_stats(prefix: &[u32], a: &[u64], d: &[f32; 4], num_prefix: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut gamma = vec![0f32; num_prefix];
+    let mut denom = vec![0f32; num_prefix];
+    let mut i = 0;
+    while i < prefix.len() {
+        let p = prefix[i];
+        let (mut sum, mut nk) = (0u64, [0u64; 4]);
+        while i < prefix.len() && prefix[i] == p {
+            sum += a[i];
+            if a[i] > 0 {
+                nk[a[i].min(3) as usize] += 1;
+            }
+            i += 1;
+        }
+        let den = sum as f32;
+        let mut g = 0f32;
+        for k in 1..4 {
+            g += d[k] * nk[k] as f32;
+        }
+        g /= den;
+        gamma[p as usize] = g;
+        denom[p as usize] = den;
+    }
+    (gamma, denom)
+}
+
+#[inline]
+fn uninterp(a: u64, d: &[f32; 4], denom: f32) -> f32 {
+    (a as f32 - d[a.min(3) as usize]) / denom
+}
+
+/// Estimate the model (see the module doc).
+pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) -> Result<Model> {
+    let t = Tables::build(tables, &voc)?;
+    let big_n = tables.len();
+    let vsize = voc.words.len();
+    // Adjusted counts, per order (order 1 dense by id).
+    let mut adj: Vec<Vec<u64>> = Vec::with_capacity(big_n);
+    for n in 1..=big_n {
+        let raw: Vec<u64> = if n == 1 { t.unigram_counts.clone() } else { tables[n - 1].counts.clone() };
+        if n == big_n {
+            let mut a = raw;
+            if n == 1 {
+                a[voc.bos as usize] = 0;
+            }
+            adj.push(a);
+            continue;
+        }
+        let mut ext = vec![0u64; raw.len()];
+        for &s in &t.suffix[n] {
+            ext[s as usize] += 1;
+        }
+        let first = |r: usize| if n == 1 { r as u32 } else { t.first[n - 1][r] };
+        let a: Vec<u64> = (0..raw.len()).map(|r| if first(r) == voc.bos { raw[r] } else { ext[r] }).collect();
+        adj.push(a);
+    }
+    adj[0][voc.bos as usize] = 0;
+    adj[0][voc.unk as usize] = 0;
+
+    let mut ds = Vec::with_capacity(big_n);
+    let mut desc = Vec::new();
+    for n in 1..=big_n {
+        let tk = if n == 1 {
+            count_of_counts((0..vsize).filter(|&w| t.present[w]).map(|w| adj[0][w]))
+        } else {
+            count_of_counts(adj[n - 1].iter().copied())
+        };
+        let d = discounts(&tk, n, fallback)?;
+        desc.push(format!("D{n}=({}, {}, {})", d[1], d[2], d[3]));
+        ds.push(d);
+    }
+
+    // Unigrams: the empty context covers every present id.
+    let (mut sum, mut nk) = (0u64, [0u64; 4]);
+    for w in (0..vsize).filter(|&w| t.present[w]) {
+        sum += adj[0][w];
+        if adj[0][w] > 0 {
+            nk[adj[0][w].min(3) as usize] += 1;
+        }
+    }
+    let den0 = sum as f32;
+    let mut g0 = 0f32;
+    for k in 1..4 {
+        g0 += ds[0][k] * nk[k] as f32;
+    }
+    g0 /= den0;
+    let v = (0..vsize).filter(|&w| t.present[w] && w != voc.bos as usize).count();
+    let uniform = (1.0f64 / v as f32 as f64) as f32;
+    let mut p_lin: Vec<Vec<f32>> = Vec::with_capacity(big_n);
+    p_lin.push(
+        (0..vsize)
+            .map(|w| {
+                if !t.present[w] {
+                    0.0
+                } else if w == voc.bos as usize {
+                    1.0 + 0.0 * uniform
+                } else if w == voc.unk as usize {
+                    0.0 + g0 * uniform
+                } else {
+                    uninterp(adj[0][w], &ds[0], den0) + g0 * uniform
+                }
+            })
+            .collect(),
+    );
+    // Higher orders; contexts of order n-1 get their gammas from the rows of order n.
+    let mut gammas: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(big_n);
+    for n in 2..=big_n {
+        let o = &t.trie.orders[n - 2];
+        let num_prefix = if n == 2 { vsize } else { t.trie.orders[n - 3].len() };
+        let (gamma, denom) = context_stats(&o.prefix, &adj[n - 1], &ds[n - 1], num_prefix);
+        let below = &p_lin[n - 2];
+        let suffix = &t.suffix[n - 1];
+        let p: Vec<f32> = (0..o.len())
+            .map(|r| {
+                let pr = o.prefix[r] as usize;
+                uninterp(adj[n - 1][r], &ds[n - 1], denom[pr]) + gamma[pr] * below[suffix[r] as usize]
+            })
+            .collect();
+        gammas.push((gamma, denom));
+        p_lin.push(p);
+    }
+    let prob: Vec<Vec<f32>> = p_lin
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.iter()
+                .enumerate()
+                .map(|(r, &x)| if i == 0 && !t.present[r] { f32::NEG_INFINITY } else { 0f32.min(x.log10()) })
+                .collect()
+        })
+        .collect();
+    let backoff: Vec<Vec<f32>> = (1..big_n)
+        .map(|n| {
+            let last = |r: usize| if n == 1 { r as u32 } else { t.trie.orders[n - 2].word[r] };
+            let (gamma, denom) = &gammas[n - 1];
+            (0..gamma.len())
+                .map(|r| {
+                    let w = last(r);
+                    // Not a context (no continuations): backoff 1, as lmplz writes it.
+                    if w == voc.unk || w == voc.eos || denom[r] == 0.0 {
+                        0.0
+                    } else {
+                        gamma[r].log10()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Model {
+        vocab: voc.words,
+        unk: voc.unk,
+        bos: voc.bos,
+        eos: voc.eos,
+        present: t.present,
+        trie: t.trie,
+        prob,
+        backoff,
+        mode: Mode::Backoff,
+        smoothing: format!("kneser_ney {}", desc.join(" ")),
+    })
+}

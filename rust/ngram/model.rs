@@ -1,0 +1,327 @@
+//! An n-gram language model and its queries.
+//!
+//! Storage: a [`Trie`] over the n-grams plus, per order, `prob[n-1][row]` (log10) and, for
+//! orders below the highest, `backoff[n-1][row]` (log10). Unigram row = word id.
+//!
+//! Three query rules share the storage (all log10):
+//! - [`Mode::Backoff`] (Kneser-Ney, anything read from ARPA): the ARPA rule. With the longest
+//!   n-gram `h' w` present (`h'` a suffix of the history `h`), `log p(w|h) = prob(h' w) +
+//!   sum of backoff(g)` over the contexts `g` that are suffixes of `h` longer than `h'`; absent
+//!   contexts contribute 0.
+//! - [`Mode::Floor`] (MLE, add-k): take the longest suffix `h'` of the history that was seen as a
+//!   history (`backoff` holds its floor, NaN where the n-gram never was a history); the answer
+//!   is `prob(h' w)` if that n-gram exists, else the floor `log10(k / (C(h') + kV))`.
+//! - [`Mode::Stupid`] (stupid backoff): `prob(h' w) + (|h| - |h'|) log10(alpha)`; unnormalised.
+//!
+//! A query step costs at most `N - 1` hash probes: the state after a token is the rows of the
+//! n-grams ending at it (lengths `1..=len`), each found by extending the row one shorter that
+//! ended at the previous token. Ids that have no unigram (unseen ids of an id-based model)
+//! are scored as `<unk>`; ids past the vocabulary are an error. Batches run in parallel over
+//! sentences; totals are summed in sentence order, so results never depend on thread count.
+
+use rayon::prelude::*;
+
+use super::index::Trie;
+use crate::error::{Error, Result};
+use crate::parallel;
+
+/// Longest order supported by the query state.
+pub const MAX_ORDER: usize = 16;
+
+/// How the stored numbers combine into a probability (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mode {
+    Backoff,
+    Floor,
+    Stupid { log_alpha: f32 },
+}
+
+/// An n-gram model over the vocabulary `vocab` (ids index it).
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub vocab: Vec<String>,
+    pub unk: u32,
+    pub bos: u32,
+    pub eos: u32,
+    /// Unigram present (has a probability) for each id.
+    pub present: Vec<bool>,
+    pub trie: Trie,
+    pub prob: Vec<Vec<f32>>,
+    pub backoff: Vec<Vec<f32>>,
+    pub mode: Mode,
+    /// Description of how it was made (smoothing, discounts), for `info` and ARPA comments.
+    pub smoothing: String,
+}
+
+/// The query state after a token: rows of the n-grams ending at it, shortest first.
+#[derive(Clone, Copy, Debug)]
+pub struct State {
+    pub rows: [u32; MAX_ORDER],
+    pub len: usize,
+}
+
+impl State {
+    pub const EMPTY: State = State { rows: [0; MAX_ORDER], len: 0 };
+}
+
+/// Scores of a batch of sentences.
+#[derive(Clone, Debug, Default)]
+pub struct Scores {
+    /// log10 p of each scored token (the sentence's tokens, then `</s>` if requested).
+    pub token: Vec<f32>,
+    /// Offsets of each sentence's scores in `token`.
+    pub offsets: Vec<i64>,
+    /// Length of the n-gram each score came from (1 = unigram).
+    pub ngram_len: Vec<u8>,
+    /// Per-sentence totals (f64 sums in token order).
+    pub total: Vec<f64>,
+    /// Per-sentence number of tokens scored as `<unk>`.
+    pub oov: Vec<u32>,
+}
+
+impl Model {
+    pub fn order(&self) -> usize {
+        self.prob.len()
+    }
+
+    /// Number of n-grams of order `n` (unigrams: present ids).
+    pub fn num_ngrams(&self, n: usize) -> usize {
+        if n == 1 {
+            self.present.iter().filter(|&&p| p).count()
+        } else {
+            self.trie.orders[n - 2].len()
+        }
+    }
+
+    /// Id used for `w` when scoring: itself if it has a unigram, else `<unk>`.
+    #[inline(always)]
+    fn map(&self, w: u32) -> u32 {
+        if self.present[w as usize] {
+            w
+        } else {
+            self.unk
+        }
+    }
+
+    /// Check ids against the vocabulary.
+    pub fn check_ids(&self, ids: &[u32], what: &str) -> Result<()> {
+        let v = self.vocab.len() as u32;
+        match ids.iter().position(|&w| w >= v) {
+            Some(i) => Err(Error::Value(format!(
+                "{what}: token id {} at position {i} is outside the model's vocabulary of {v} ids",
+                ids[i]
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The state of a sentence start (`<s>` as context) or of no context.
+    pub fn begin(&self, bos: bool) -> State {
+        let mut s = State::EMPTY;
+        if bos && self.order() > 1 {
+            s.rows[0] = self.bos;
+            s.len = 1;
+        }
+        s
+    }
+
+    /// Score `w` (already checked) after `st`; returns (log10 p, n-gram length) and the new state.
+    #[inline]
+    pub fn step(&self, st: &State, w: u32) -> (f32, usize, State) {
+        let w = self.map(w);
+        let n = self.order();
+        let mut out = State::EMPTY;
+        out.rows[0] = w;
+        let mut matched = 1;
+        let mut p = self.prob[0][w as usize];
+        let max_ctx = st.len.min(n - 1);
+        while matched <= max_ctx {
+            match self.trie.orders[matched - 1].get(st.rows[matched - 1], w) {
+                Some(r) => {
+                    out.rows[matched] = r;
+                    p = self.prob[matched][r as usize];
+                    matched += 1;
+                }
+                None => break,
+            }
+        }
+        out.len = matched.min(n - 1);
+        let score = match self.mode {
+            Mode::Backoff => {
+                let mut s = p;
+                for m in matched..=max_ctx {
+                    s += self.backoff[m - 1][st.rows[m - 1] as usize];
+                }
+                s
+            }
+            Mode::Stupid { log_alpha } => p + (max_ctx + 1 - matched) as f32 * log_alpha,
+            Mode::Floor => {
+                // Longest context seen as a history; n-grams cannot be longer than it + 1.
+                let mut m = max_ctx;
+                while m > 0 && self.backoff[m - 1][st.rows[m - 1] as usize].is_nan() {
+                    m -= 1;
+                }
+                if matched == m + 1 {
+                    p
+                } else {
+                    self.backoff[m - 1][st.rows[m - 1] as usize]
+                }
+            }
+        };
+        (score, matched, out)
+    }
+
+    /// The state after reading `context` (checked ids), starting at `<s>` if `bos`.
+    pub fn state_after(&self, context: &[u32], bos: bool) -> State {
+        let mut st = self.begin(bos);
+        for &w in context {
+            st = self.step(&st, w).2;
+        }
+        st
+    }
+
+    /// log10 p(w | state) for every id (absent ids and `<s>` get -inf).
+    pub fn distribution(&self, st: &State) -> Vec<f32> {
+        (0..self.vocab.len() as u32)
+            .map(|w| if !self.present[w as usize] || w == self.bos { f32::NEG_INFINITY } else { self.step(st, w).0 })
+            .collect()
+    }
+
+    /// Score one sentence into the output slices; returns (total, oov count).
+    fn score_one(&self, ids: &[u32], bos: bool, eos: bool, tok: &mut [f32], len: &mut [u8]) -> (f64, u32) {
+        let mut st = self.begin(bos);
+        let mut total = 0f64;
+        let mut oov = 0;
+        for (i, &w) in ids.iter().chain(eos.then_some(&self.eos)).enumerate() {
+            oov += (self.map(w) == self.unk) as u32;
+            let (p, m, next) = self.step(&st, w);
+            tok[i] = p;
+            len[i] = m as u8;
+            total += p as f64;
+            st = next;
+        }
+        (total, oov)
+    }
+
+    /// Score CSR sentences (`ids[offsets[i]..offsets[i+1]]`) in parallel.
+    pub fn score_batch(&self, ids: &[u32], offsets: &[i64], bos: bool, eos: bool, threads: Option<usize>) -> Result<Scores> {
+        super::count::check_offsets(offsets, ids.len())?;
+        self.check_ids(ids, "score")?;
+        let ns = offsets.len() - 1;
+        let extra = eos as i64;
+        let out_off: Vec<i64> = offsets.iter().enumerate().map(|(i, &o)| o + extra * i as i64).collect();
+        let total_tokens = *out_off.last().unwrap() as usize;
+        let mut token = vec![0f32; total_tokens];
+        let mut ngram_len = vec![0u8; total_tokens];
+        let mut total = vec![0f64; ns];
+        let mut oov = vec![0u32; ns];
+        // Fixed chunks of sentences: each chunk writes only its own output ranges.
+        let chunk = 256;
+        parallel::install(threads, || {
+            let mut tok_rest: &mut [f32] = &mut token;
+            let mut len_rest: &mut [u8] = &mut ngram_len;
+            let mut jobs = Vec::new();
+            for (c, (tot, oo)) in total.chunks_mut(chunk).zip(oov.chunks_mut(chunk)).enumerate() {
+                let (s0, s1) = (c * chunk, (c * chunk + tot.len()));
+                let size = (out_off[s1] - out_off[s0]) as usize;
+                let (t, tr) = std::mem::take(&mut tok_rest).split_at_mut(size);
+                let (l, lr) = std::mem::take(&mut len_rest).split_at_mut(size);
+                tok_rest = tr;
+                len_rest = lr;
+                jobs.push((s0, tot, oo, t, l));
+            }
+            jobs.into_par_iter().for_each(|(s0, tot, oo, t, l)| {
+                let base = out_off[s0] as usize;
+                for j in 0..tot.len() {
+                    let s = s0 + j;
+                    let (a, b) = (offsets[s] as usize, offsets[s + 1] as usize);
+                    let (oa, ob) = (out_off[s] as usize - base, out_off[s + 1] as usize - base);
+                    let (sum, o) = self.score_one(&ids[a..b], bos, eos, &mut t[oa..ob], &mut l[oa..ob]);
+                    tot[j] = sum;
+                    oo[j] = o;
+                }
+            });
+        })?;
+        Ok(Scores { token, offsets: out_off, ngram_len, total, oov })
+    }
+
+    /// Log10 probabilities of `k` most likely next tokens after `context` (ties to lower id).
+    pub fn top_k(&self, context: &[u32], bos: bool, k: usize) -> Result<(Vec<u32>, Vec<f32>)> {
+        self.check_ids(context, "context")?;
+        let d = self.distribution(&self.state_after(context, bos));
+        let mut idx: Vec<u32> = (0..d.len() as u32).filter(|&w| d[w as usize] > f32::NEG_INFINITY).collect();
+        let by = |a: &u32, b: &u32| d[*b as usize].total_cmp(&d[*a as usize]).then(a.cmp(b));
+        let k = k.min(idx.len());
+        if k > 0 && k < idx.len() {
+            idx.select_nth_unstable_by(k - 1, by);
+        }
+        idx.truncate(k);
+        idx.sort_unstable_by(by);
+        let p = idx.iter().map(|&w| d[w as usize]).collect();
+        Ok((idx, p))
+    }
+
+    /// Sample a continuation of `context` until `</s>` or `max_len` tokens, reproducibly from
+    /// `seed`. `temperature` scales log-probabilities; `top_k` (0 = all) keeps the most likely.
+    pub fn generate(&self, context: &[u32], bos: bool, max_len: usize, seed: u64, temperature: f64, top_k: usize) -> Result<Vec<u32>> {
+        self.check_ids(context, "context")?;
+        if !(temperature > 0.0 && temperature.is_finite()) {
+            return Err(Error::Value(format!("temperature must be a positive finite number, got {temperature}")));
+        }
+        if self.mode != Mode::Backoff && !matches!(self.mode, Mode::Floor) {
+            return Err(Error::Value("sampling needs a normalised model (not stupid backoff)".into()));
+        }
+        let mut rng = SplitMix64(seed);
+        let mut st = self.state_after(context, bos);
+        let mut out = Vec::new();
+        let mut weights = Vec::with_capacity(self.vocab.len());
+        while out.len() < max_len {
+            let d = self.distribution(&st);
+            let mut order: Vec<u32> = (0..d.len() as u32).filter(|&w| d[w as usize] > f32::NEG_INFINITY).collect();
+            if order.is_empty() {
+                return Err(Error::Value("the model gives no token a positive probability here".into()));
+            }
+            if top_k > 0 && top_k < order.len() {
+                order.sort_by(|a, b| d[*b as usize].total_cmp(&d[*a as usize]).then(a.cmp(b)));
+                order.truncate(top_k);
+            }
+            let mx = order.iter().map(|&w| d[w as usize]).fold(f32::NEG_INFINITY, f32::max) as f64;
+            weights.clear();
+            let ln10 = std::f64::consts::LN_10;
+            weights.extend(order.iter().map(|&w| ((d[w as usize] as f64 - mx) * ln10 / temperature).exp()));
+            let sum: f64 = weights.iter().sum();
+            let mut u = rng.next_f64() * sum;
+            let mut pick = *order.last().unwrap();
+            for (i, &wt) in weights.iter().enumerate() {
+                if u < wt {
+                    pick = order[i];
+                    break;
+                }
+                u -= wt;
+            }
+            out.push(pick);
+            if pick == self.eos {
+                break;
+            }
+            st = self.step(&st, pick).2;
+        }
+        Ok(out)
+    }
+}
+
+/// SplitMix64: a small, seedable generator (reproducible across platforms).
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
