@@ -1,4 +1,4 @@
-"""n-gram counting (estimation, ARPA and queries are the next step of issue 4).
+"""n-gram counting and n-gram language models (:class:`NgramLM`, defined in ``_lm.py``).
 
 Counts live in Rust-built sorted tables, one per order, exposed as NumPy arrays: for order
 ``n``, ``grams`` is ``(k, n)`` uint32 (lexicographically sorted rows) and ``counts`` is ``(k,)``
@@ -16,7 +16,7 @@ from seqfast import _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 from seqfast.tokenizer import EncodingBatch, _check_threads, as_ids
 
-__all__ = ["NgramCounts", "count", "words"]
+__all__ = ["NgramCounts", "NgramLM", "count", "words"]
 
 
 def words(text: str, vocab: Optional[Sequence[str]] = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -177,3 +177,6 @@ def count(
     ids, offsets = _as_csr(tokens)
     tables = _core.ngram_count(ids, offsets, int(order), bos, eos, _check_threads(num_threads))
     return NgramCounts(tables)
+
+
+from seqfast._lm import NgramLM  # noqa: E402  (uses _as_csr above)

@@ -196,7 +196,7 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
         }
     };
     let present = vec![true; vocab.len()];
-    Ok(Model { vocab, unk, bos, eos, present, trie, prob, backoff, mode: Mode::Backoff, smoothing: "arpa".into() })
+    Ok(Model { vocab, unk, bos, eos, present, trie, prob, backoff, mode: Mode::Backoff, smoothing: "arpa".into(), lookup: Default::default() })
 }
 
 /// Row of the context `ids` (order `ids.len()`), inserting it and its own missing contexts with

@@ -154,6 +154,7 @@ fn count_based(tables: &[OrderCounts], voc: Vocab, smoothing: Smoothing) -> Resu
         backoff,
         mode,
         smoothing: name,
+        lookup: Default::default(),
     })
 }
 

@@ -223,5 +223,6 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) 
         backoff,
         mode: Mode::Backoff,
         smoothing: format!("kneser_ney {}", desc.join(" ")),
+        lookup: Default::default(),
     })
 }

@@ -21,6 +21,8 @@
 
 use rayon::prelude::*;
 
+use rustc_hash::FxHashMap;
+
 use super::index::Trie;
 use crate::error::{Error, Result};
 use crate::parallel;
@@ -51,6 +53,8 @@ pub struct Model {
     pub mode: Mode,
     /// Description of how it was made (smoothing, discounts), for `info` and ARPA comments.
     pub smoothing: String,
+    /// Word -> id, built on first use.
+    pub lookup: std::sync::OnceLock<FxHashMap<String, u32>>,
 }
 
 /// The query state after a token: rows of the n-grams ending at it, shortest first.
@@ -101,6 +105,24 @@ impl Model {
         } else {
             self.unk
         }
+    }
+
+    /// Whitespace-separated words of each sentence as ids (`<unk>` for unknown words), CSR.
+    pub fn word_ids(&self, sentences: &[&str]) -> (Vec<u32>, Vec<i64>) {
+        let map = self.lookup.get_or_init(|| {
+            let mut m = FxHashMap::default();
+            for (i, w) in self.vocab.iter().enumerate() {
+                m.entry(w.clone()).or_insert(i as u32);
+            }
+            m
+        });
+        let mut ids = Vec::new();
+        let mut offsets = vec![0i64];
+        for s in sentences {
+            ids.extend(s.split_whitespace().map(|w| map.get(w).copied().unwrap_or(self.unk)));
+            offsets.push(ids.len() as i64);
+        }
+        (ids, offsets)
     }
 
     /// Check ids against the vocabulary.

@@ -4,6 +4,7 @@
 //! (`py.detach`), and converts the result. No loops over data live here.
 
 mod errors;
+mod lm;
 mod ngram;
 mod tokenizer;
 
@@ -15,5 +16,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     tokenizer::register(m)?;
     ngram::register(m)?;
+    lm::register(m)?;
     Ok(())
 }

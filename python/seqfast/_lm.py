@@ -1,0 +1,260 @@
+"""n-gram language models: :class:`NgramLM` (exported as ``seqfast.ngram.NgramLM``).
+
+All numbers are log10, as in ARPA files and KenLM. Sentences are framed with ``<s>`` and
+``</s>``; words the model does not know are scored as ``<unk>``. The work happens in Rust with
+the GIL released; this module only normalises arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Optional, Union
+
+import numpy as np
+
+from seqfast import _core
+from seqfast._errors import ArgumentTypeError, SeqfastError
+from seqfast.tokenizer import _check_threads, as_ids
+
+__all__ = ["NgramLM"]
+
+SMOOTHINGS = ("kneser_ney", "mle", "add_k", "laplace", "stupid_backoff")
+
+
+def _check_order(order) -> int:
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise SeqfastError(f"order={order!r} must be an integer >= 1")
+    return int(order)
+
+
+def _check_real(name: str, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+        raise ArgumentTypeError(f"{name} must be a number, not {type(v).__name__}")
+    v = float(v)
+    if v != v:
+        raise SeqfastError(f"{name} is NaN")
+    return v
+
+
+class NgramLM:
+    """An n-gram language model: fit it, read or write ARPA, score, sample.
+
+    Smoothing methods (``smoothing=``):
+
+    - ``"kneser_ney"``: interpolated modified Kneser-Ney exactly as KenLM ``lmplz`` (the ARPA
+      numbers are identical); ``discount_fallback=(d1, d2, d3)`` as lmplz's option.
+    - ``"mle"``: ``c(h w) / C(h)`` where ``C(h)`` counts ``h`` as a history and ``h`` is the
+      longest suffix of the context seen as a history (an unseen context backs off to a
+      shorter one; an unseen word after a seen context has probability 0, log10 ``-inf``).
+    - ``"add_k"`` (``k=``) and ``"laplace"`` (k = 1): ``(c(h w) + k) / (C(h) + k V)`` with the same
+      context rule, ``V`` = vocabulary size without ``<s>``.
+    - ``"stupid_backoff"`` (``alpha=0.4``): Brants et al. (2007); scores, not probabilities.
+    """
+
+    __slots__ = ("_m",)
+
+    def __init__(self, model: "_core.NgramModel"):
+        if not isinstance(model, _core.NgramModel):
+            raise ArgumentTypeError("use NgramLM.fit, NgramLM.from_arpa or NgramLM.from_arpa_str")
+        self._m = model
+
+    # ---- building -----------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        sentences,
+        order: int = 3,
+        smoothing: str = "kneser_ney",
+        *,
+        k: float = 1.0,
+        alpha: float = 0.4,
+        discount_fallback: Optional[Sequence[float]] = None,
+        vocab_size: Optional[int] = None,
+        num_threads: Optional[int] = None,
+    ) -> "NgramLM":
+        """Estimate a model.
+
+        ``sentences``: text (a ``str``, one sentence per line, whitespace-separated words), a
+        list of sentence strings, or token ids (a uint32 array, a list of arrays, ``(ids,
+        offsets)``, an ``EncodingBatch``). Word models use KenLM's ids (``<unk>`` 0, ``<s>`` 1,
+        ``</s>`` 2, then words by first appearance); id models keep the ids ``0..vocab_size-1``
+        (default: largest id + 1) and add ``<unk>``, ``<s>``, ``</s>`` after them.
+        """
+        order = _check_order(order)
+        if smoothing not in SMOOTHINGS:
+            raise SeqfastError(f"smoothing={smoothing!r} is not one of {', '.join(map(repr, SMOOTHINGS))}")
+        k, alpha = _check_real("k", k), _check_real("alpha", alpha)
+        fb = None
+        if discount_fallback is not None:
+            fb = tuple(_check_real("discount_fallback", x) for x in discount_fallback)
+            if len(fb) != 3:
+                raise SeqfastError(f"discount_fallback needs three discounts (d1, d2, d3+), got {len(fb)}")
+        threads = _check_threads(num_threads)
+        if isinstance(sentences, str):
+            return cls(_core.NgramModel.fit_text(sentences, order, smoothing, k, alpha, fb, threads))
+        if isinstance(sentences, (list, tuple)) and sentences and all(isinstance(s, str) for s in sentences):
+            if any("\n" in s for s in sentences):
+                raise SeqfastError("a sentence string contains a newline; pass one sentence per list item")
+            return cls(_core.NgramModel.fit_text("\n".join(sentences), order, smoothing, k, alpha, fb, threads))
+        from seqfast.ngram import _as_csr
+
+        ids, offsets = _as_csr(sentences)
+        if vocab_size is not None and (isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1):
+            raise SeqfastError(f"vocab_size={vocab_size!r} must be a positive integer")
+        return cls(_core.NgramModel.fit_ids(ids, offsets, order, smoothing, vocab_size, k, alpha, fb, threads))
+
+    @classmethod
+    def from_arpa(cls, path) -> "NgramLM":
+        """Read an ARPA file (KenLM, SRILM, or seqfast's own)."""
+        return cls(_core.NgramModel.from_arpa(os.fspath(path)))
+
+    @classmethod
+    def from_arpa_str(cls, text: str) -> "NgramLM":
+        return cls(_core.NgramModel.from_arpa_str(text))
+
+    def to_arpa(self, path=None, *, num_threads: Optional[int] = None) -> Optional[str]:
+        """Write ARPA to ``path`` atomically, or return it as a string when ``path`` is None.
+        Only back-off models (Kneser-Ney, or read from ARPA) have an ARPA form."""
+        if path is None:
+            return self._m.to_arpa_str()
+        self._m.to_arpa(os.fspath(path), _check_threads(num_threads))
+        return None
+
+    def __reduce__(self):
+        return (NgramLM.from_arpa_str, (self.to_arpa(),))
+
+    # ---- description --------------------------------------------------------------------
+    @property
+    def order(self) -> int:
+        return self._m.order
+
+    @property
+    def vocab(self) -> list[str]:
+        """Words by id."""
+        return self._m.vocab
+
+    @property
+    def unk(self) -> int:
+        return self._m.specials[0]
+
+    @property
+    def bos(self) -> int:
+        return self._m.specials[1]
+
+    @property
+    def eos(self) -> int:
+        return self._m.specials[2]
+
+    @property
+    def smoothing(self) -> str:
+        """The method and its parameters (Kneser-Ney: the discounts of every order)."""
+        return self._m.smoothing
+
+    def num_ngrams(self) -> list[int]:
+        """Number of n-grams of each order."""
+        return self._m.num_ngrams()
+
+    def __repr__(self) -> str:
+        return f"NgramLM(order={self.order}, ngrams={self.num_ngrams()}, smoothing={self.smoothing!r})"
+
+    # ---- queries ------------------------------------------------------------------------
+    def ids(self, sentence: Union[str, Sequence[str]]) -> np.ndarray:
+        """Ids of a sentence's words (a string split on whitespace, or a list of words)."""
+        if not isinstance(sentence, str):
+            sentence = " ".join(sentence)
+        return self._m.word_ids([sentence])[0]
+
+    def _csr(self, sentences) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(sentences, str):
+            return self._m.word_ids([sentences])
+        if isinstance(sentences, (list, tuple)) and sentences and all(isinstance(s, str) for s in sentences):
+            return self._m.word_ids(list(sentences))
+        from seqfast.ngram import _as_csr
+
+        return _as_csr(sentences)
+
+    def score_batch(self, sentences, *, bos: bool = True, eos: bool = True, num_threads: Optional[int] = None):
+        """Score many sentences in one call (GIL released, threaded).
+
+        Returns a dict of arrays: ``total`` (log10 per sentence, float64), ``tokens``
+        (log10 per scored token, float32, CSR with ``offsets``; ``</s>`` last when ``eos``),
+        ``ngram_length`` (length of the n-gram each token's score came from) and ``oov``
+        (tokens scored as ``<unk>`` per sentence).
+        """
+        ids, offsets = self._csr(sentences)
+        tok, off, nlen, total, oov = self._m.score_batch(ids, offsets, bool(bos), bool(eos), _check_threads(num_threads))
+        return {"total": total, "tokens": tok, "offsets": off, "ngram_length": nlen, "oov": oov}
+
+    def score(self, sentence, *, bos: bool = True, eos: bool = True) -> float:
+        """log10 probability of one sentence (a string of words or an id array), like
+        ``kenlm.Model.score``."""
+        if not isinstance(sentence, str):
+            sentence = [as_ids(sentence, "sentence")]
+        return float(self.score_batch(sentence, bos=bos, eos=eos)["total"][0])
+
+    def token_scores(self, sentence, *, bos: bool = True, eos: bool = True) -> np.ndarray:
+        """log10 probability of each token (and ``</s>``), like ``kenlm.Model.full_scores``."""
+        if not isinstance(sentence, str):
+            sentence = [as_ids(sentence, "sentence")]
+        return self.score_batch(sentence, bos=bos, eos=eos)["tokens"]
+
+    def perplexity(self, sentences, *, bos: bool = True, eos: bool = True, num_threads: Optional[int] = None) -> float:
+        """``10 ** (-sum of log10 p / number of scored tokens)`` over all sentences (``</s>``
+        counts as a token; unknown words are included with their ``<unk>`` probability, as in
+        KenLM's "perplexity including OOVs")."""
+        s = self.score_batch(sentences, bos=bos, eos=eos, num_threads=num_threads)
+        n = len(s["tokens"])
+        if n == 0:
+            raise SeqfastError("perplexity of no tokens is undefined")
+        return float(10.0 ** (-float(s["total"].sum()) / n))
+
+    def _context(self, context) -> np.ndarray:
+        if isinstance(context, str):
+            return self.ids(context)
+        if isinstance(context, (list, tuple)) and all(isinstance(w, str) for w in context):
+            return self.ids(list(context)) if context else np.zeros(0, np.uint32)
+        return as_ids(context, "context")
+
+    def logprob(self, word, context=(), *, bos: bool = False) -> float:
+        """log10 p(word | context); ``bos=True`` puts ``<s>`` before the context."""
+        ctx = self._context(context)
+        w = self._context([word] if isinstance(word, str) else np.array([word]))
+        if w.size != 1:
+            raise SeqfastError(f"word must be one word or id, got {word!r}")
+        ids = np.concatenate([ctx, w]).astype(np.uint32)
+        s = self.score_batch((ids, np.array([0, ids.size], np.int64)), bos=bos, eos=False)
+        return float(s["tokens"][-1])
+
+    def distribution(self, context=(), *, bos: bool = True) -> np.ndarray:
+        """log10 p(w | context) for every id (``-inf`` for ``<s>``)."""
+        return self._m.distribution(self._context(context), bool(bos))
+
+    def top_k(self, context=(), k: int = 10, *, bos: bool = True) -> list[tuple[str, float]]:
+        """The ``k`` most likely next words after ``context`` as ``(word, log10 p)``, best
+        first (ties: lower id first)."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise SeqfastError(f"k={k!r} must be a non-negative integer")
+        ids, lp = self._m.top_k(self._context(context), int(k), bool(bos))
+        vocab = self.vocab
+        return [(vocab[i], float(p)) for i, p in zip(ids.tolist(), lp.tolist())]
+
+    def generate(
+        self,
+        context=(),
+        *,
+        max_len: int = 20,
+        seed: int = 0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        bos: bool = True,
+    ) -> list[str]:
+        """Sample a continuation word by word until ``</s>`` (included) or ``max_len`` words.
+        Reproducible for a given ``seed``; ``top_k`` > 0 samples among the most likely only."""
+        for name, v in (("max_len", max_len), ("seed", seed), ("top_k", top_k)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise SeqfastError(f"{name}={v!r} must be a non-negative integer")
+        t = _check_real("temperature", temperature)
+        out = self._m.generate(self._context(context), int(max_len), int(seed) % 2**64, t, int(top_k), bool(bos))
+        vocab = self.vocab
+        return [vocab[i] for i in out.tolist()]

@@ -1,0 +1,206 @@
+//! Bindings for n-gram language models (`rust/ngram/{estimate,kn,model,arpa}.rs`).
+
+use std::path::PathBuf;
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+
+use super::errors::{IntoPyResult, ShapeError};
+use crate::error::Error;
+use crate::ngram::{self, arpa, Model, Smoothing};
+
+fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>) -> PyResult<Smoothing> {
+    Ok(match name {
+        "kneser_ney" | "kn" | "modified_kneser_ney" => {
+            Smoothing::KneserNey { discount_fallback: fallback.map(|(a, b, c)| [a, b, c]) }
+        }
+        "mle" => Smoothing::Mle,
+        "add_k" | "laplace" => Smoothing::AddK(if name == "laplace" { 1.0 } else { k }),
+        "stupid_backoff" => Smoothing::Stupid(alpha),
+        _ => {
+            return Err(Error::Value(format!(
+                "smoothing={name:?} is not one of 'kneser_ney', 'mle', 'add_k', 'laplace', 'stupid_backoff'"
+            )))
+            .py()
+        }
+    })
+}
+
+fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|_| ShapeError::new_err(format!("{what} must be a contiguous 1-D array")))
+}
+
+/// An n-gram language model (see `seqfast.ngram.NgramLM` for the documented API).
+#[pyclass(module = "seqfast._core", frozen)]
+pub struct NgramModel {
+    m: Model,
+}
+
+type ScoreArrays<'py> = (
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<u32>>,
+);
+
+#[pymethods]
+impl NgramModel {
+    #[staticmethod]
+    #[pyo3(signature = (text, order, smoothing_name, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None))]
+    fn fit_text(
+        py: Python<'_>,
+        text: &str,
+        order: usize,
+        smoothing_name: &str,
+        k: f64,
+        alpha: f64,
+        discount_fallback: Option<(f32, f32, f32)>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let sm = smoothing(smoothing_name, k, alpha, discount_fallback)?;
+        let m = py.detach(|| ngram::fit_text(text, order, sm, num_threads)).py()?;
+        Ok(NgramModel { m })
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (ids, offsets, order, smoothing_name, vocab_size=None, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit_ids(
+        py: Python<'_>,
+        ids: PyReadonlyArray1<'_, u32>,
+        offsets: PyReadonlyArray1<'_, i64>,
+        order: usize,
+        smoothing_name: &str,
+        vocab_size: Option<usize>,
+        k: f64,
+        alpha: f64,
+        discount_fallback: Option<(f32, f32, f32)>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let sm = smoothing(smoothing_name, k, alpha, discount_fallback)?;
+        let (ids, offsets) = (slice(&ids, "ids")?, slice(&offsets, "offsets")?);
+        let m = py.detach(|| ngram::fit_ids(ids, offsets, vocab_size, order, sm, num_threads)).py()?;
+        Ok(NgramModel { m })
+    }
+
+    #[staticmethod]
+    fn from_arpa(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let m = py.detach(|| arpa::read_file(&path)).py()?;
+        Ok(NgramModel { m })
+    }
+
+    #[staticmethod]
+    fn from_arpa_str(py: Python<'_>, text: &str) -> PyResult<Self> {
+        let m = py.detach(|| arpa::read(text, "<string>")).py()?;
+        Ok(NgramModel { m })
+    }
+
+    #[pyo3(signature = (path, num_threads=None))]
+    fn to_arpa(&self, py: Python<'_>, path: PathBuf, num_threads: Option<usize>) -> PyResult<()> {
+        py.detach(|| arpa::write(&self.m, &path, num_threads)).py()
+    }
+
+    fn to_arpa_str(&self, py: Python<'_>) -> PyResult<String> {
+        let bytes = py
+            .detach(|| {
+                let mut v = Vec::new();
+                arpa::write_to(&self.m, &mut v).map(|_| v)
+            })
+            .py()?;
+        String::from_utf8(bytes).map_err(|e| Error::Value(format!("model words are not UTF-8: {e}"))).py()
+    }
+
+    #[getter]
+    fn order(&self) -> usize {
+        self.m.order()
+    }
+    #[getter]
+    fn vocab(&self) -> Vec<String> {
+        self.m.vocab.clone()
+    }
+    #[getter]
+    fn specials(&self) -> (u32, u32, u32) {
+        (self.m.unk, self.m.bos, self.m.eos)
+    }
+    #[getter]
+    fn smoothing(&self) -> String {
+        self.m.smoothing.clone()
+    }
+    fn num_ngrams(&self) -> Vec<usize> {
+        (1..=self.m.order()).map(|n| self.m.num_ngrams(n)).collect()
+    }
+
+    /// Word strings (one sentence each) to `(ids, offsets)`.
+    fn word_ids<'py>(&self, py: Python<'py>, sentences: Vec<String>) -> (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>) {
+        let (ids, off) = py.detach(|| {
+            let refs: Vec<&str> = sentences.iter().map(|s| s.as_str()).collect();
+            self.m.word_ids(&refs)
+        });
+        (ids.into_pyarray(py), off.into_pyarray(py))
+    }
+
+    #[pyo3(signature = (ids, offsets, bos=true, eos=true, num_threads=None))]
+    fn score_batch<'py>(
+        &self,
+        py: Python<'py>,
+        ids: PyReadonlyArray1<'_, u32>,
+        offsets: PyReadonlyArray1<'_, i64>,
+        bos: bool,
+        eos: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<ScoreArrays<'py>> {
+        let (ids, offsets) = (slice(&ids, "ids")?, slice(&offsets, "offsets")?);
+        let s = py.detach(|| self.m.score_batch(ids, offsets, bos, eos, num_threads)).py()?;
+        Ok((
+            s.token.into_pyarray(py),
+            s.offsets.into_pyarray(py),
+            s.ngram_len.into_pyarray(py),
+            s.total.into_pyarray(py),
+            s.oov.into_pyarray(py),
+        ))
+    }
+
+    #[pyo3(signature = (context, bos=true))]
+    fn distribution<'py>(&self, py: Python<'py>, context: PyReadonlyArray1<'_, u32>, bos: bool) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let c = slice(&context, "context")?;
+        self.m.check_ids(c, "context").py()?;
+        let d = py.detach(|| self.m.distribution(&self.m.state_after(c, bos)));
+        Ok(d.into_pyarray(py))
+    }
+
+    #[pyo3(signature = (context, k, bos=true))]
+    fn top_k<'py>(
+        &self,
+        py: Python<'py>,
+        context: PyReadonlyArray1<'_, u32>,
+        k: usize,
+        bos: bool,
+    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>)> {
+        let c = slice(&context, "context")?;
+        let (ids, p) = py.detach(|| self.m.top_k(c, bos, k)).py()?;
+        Ok((ids.into_pyarray(py), p.into_pyarray(py)))
+    }
+
+    #[pyo3(signature = (context, max_len, seed, temperature=1.0, top_k=0, bos=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn generate<'py>(
+        &self,
+        py: Python<'py>,
+        context: PyReadonlyArray1<'_, u32>,
+        max_len: usize,
+        seed: u64,
+        temperature: f64,
+        top_k: usize,
+        bos: bool,
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        let c = slice(&context, "context")?;
+        let out = py.detach(|| self.m.generate(c, bos, max_len, seed, temperature, top_k)).py()?;
+        Ok(out.into_pyarray(py))
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NgramModel>()?;
+    Ok(())
+}
