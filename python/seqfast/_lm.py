@@ -96,7 +96,9 @@ class NgramLM:
         if isinstance(sentences, (list, tuple)) and sentences and all(isinstance(s, str) for s in sentences):
             if any("\n" in s for s in sentences):
                 raise SeqfastError("a sentence string contains a newline; pass one sentence per list item")
-            return cls(_core.NgramModel.fit_text("\n".join(sentences), order, smoothing, k, alpha, fb, threads))
+            # one line per sentence; the final newline keeps a trailing empty sentence
+            joined = "\n".join(sentences) + "\n"
+            return cls(_core.NgramModel.fit_text(joined, order, smoothing, k, alpha, fb, threads))
         from seqfast.ngram import _as_csr
 
         ids, offsets = _as_csr(sentences)

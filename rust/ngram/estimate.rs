@@ -217,11 +217,12 @@ pub fn fit_ids(
     from_counts(&tables, voc, smoothing)
 }
 
-/// Fit on text: one sentence per line, whitespace-separated words (empty lines skipped).
+/// Fit on text: one sentence per line, whitespace-separated words; an empty line is an empty
+/// sentence (`<s> </s>`), as in lmplz.
 pub fn fit_text(text: &str, order: usize, smoothing: Smoothing, threads: Option<usize>) -> Result<Model> {
     check_options(order, smoothing)?;
     let mut words: Vec<String> = ["<unk>", "<s>", "</s>"].map(String::from).to_vec();
-    let (ids, offsets) = super::text::words(text, &mut words);
+    let (ids, offsets) = super::text::words_with(text, &mut words, true);
     if ids.is_empty() {
         return Err(Error::Value("cannot estimate a language model from an empty corpus (no words)".into()));
     }

@@ -62,10 +62,12 @@ pub struct Model {
 pub struct State {
     pub rows: [u32; MAX_ORDER],
     pub len: usize,
+    /// Words of history (capped at N - 1), which stupid backoff's penalty counts.
+    pub hist: usize,
 }
 
 impl State {
-    pub const EMPTY: State = State { rows: [0; MAX_ORDER], len: 0 };
+    pub const EMPTY: State = State { rows: [0; MAX_ORDER], len: 0, hist: 0 };
 }
 
 /// Scores of a batch of sentences.
@@ -143,6 +145,7 @@ impl Model {
         if bos && self.order() > 1 {
             s.rows[0] = self.bos;
             s.len = 1;
+            s.hist = 1;
         }
         s
     }
@@ -168,6 +171,7 @@ impl Model {
             }
         }
         out.len = matched.min(n - 1);
+        out.hist = (st.hist + 1).min(n - 1);
         let score = match self.mode {
             Mode::Backoff => {
                 let mut s = p;
@@ -176,7 +180,7 @@ impl Model {
                 }
                 s
             }
-            Mode::Stupid { log_alpha } => p + (max_ctx + 1 - matched) as f32 * log_alpha,
+            Mode::Stupid { log_alpha } => p + (st.hist.min(n - 1) + 1 - matched) as f32 * log_alpha,
             Mode::Floor => {
                 // Longest context seen as a history; n-grams cannot be longer than it + 1.
                 let mut m = max_ctx;

@@ -1,7 +1,7 @@
 //! Text to token ids for n-gram work: whitespace-separated words, one sentence per line.
 //!
 //! Ids are assigned in order of first appearance, so the mapping (and every count built on it)
-//! is deterministic. Empty lines are skipped. Cost: one pass, one hash lookup per word.
+//! is deterministic. Empty lines are skipped (`words_with` can keep them as empty sentences). Cost: one pass, one hash lookup per word.
 
 use rustc_hash::FxHashMap;
 
@@ -9,6 +9,11 @@ use rustc_hash::FxHashMap;
 /// lines) is `ids[offsets[i]..offsets[i+1]]` and `vocab[id]` is the word. `vocab` may be
 /// pre-filled (existing ids are reused, new words appended).
 pub fn words(text: &str, vocab: &mut Vec<String>) -> (Vec<u32>, Vec<i64>) {
+    words_with(text, vocab, false)
+}
+
+/// [`words`], optionally keeping empty lines as empty sentences (as KenLM's `lmplz` does).
+pub fn words_with(text: &str, vocab: &mut Vec<String>, keep_empty: bool) -> (Vec<u32>, Vec<i64>) {
     let mut index: FxHashMap<&str, u32> = FxHashMap::default();
     let known: Vec<String> = std::mem::take(vocab);
     let mut new_words: Vec<&str> = Vec::new();
@@ -27,7 +32,7 @@ pub fn words(text: &str, vocab: &mut Vec<String>) -> (Vec<u32>, Vec<i64>) {
             });
             ids.push(id);
         }
-        if ids.len() > start {
+        if keep_empty || ids.len() > start {
             offsets.push(ids.len() as i64);
         }
     }

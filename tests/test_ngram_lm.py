@@ -1,0 +1,387 @@
+"""seqfast.ngram.NgramLM against KenLM's lmplz (golden ARPA files), the readable reference
+(tests/reference/ngram_lm.py), the `kenlm` module (peer), and itself (threads, round trips)."""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import random
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import seqfast
+from seqfast.ngram import NgramLM
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import ngram_lm as L  # noqa: E402
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ngram")
+FALLBACK = (0.5, 1.0, 1.5)
+GOLDEN = [
+    ("kenlm_toy0", 3, FALLBACK),
+    ("kenlm_toy1", 3, FALLBACK),
+    ("kenlm_corpus_count", 3, FALLBACK),
+    ("students", 1, FALLBACK),
+    ("students", 3, FALLBACK),
+    ("zipf", 2, None),
+    ("zipf", 3, None),
+    ("zipf", 5, None),
+]
+
+
+def text(name: str) -> str:
+    with open(os.path.join(DATA, name + ".txt"), encoding="utf-8") as f:
+        return f.read()
+
+
+def sentences(name: str) -> list:
+    lines = text(name).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.split() for line in lines]
+
+
+def arpa_lines(s: str) -> dict:
+    """ARPA n-gram lines as {(order, words): (prob, backoff)} with exact float32 values."""
+    out, n = {}, 0
+    for line in s.splitlines():
+        if line.startswith("\\") and line.endswith("-grams:"):
+            n = int(line[1:].split("-")[0])
+            continue
+        if not n or not line.strip() or line.startswith("\\"):
+            continue
+        f = line.split("\t")
+        out[(n, f[1])] = (np.float32(f[0]), np.float32(f[2]) if len(f) > 2 else None)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Kneser-Ney: identical to lmplz, close to the float64 reference
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,order,fallback", GOLDEN, ids=[f"{n}.o{o}" for n, o, _ in GOLDEN])
+def test_kneser_ney_is_lmplz_bit_for_bit(name, order, fallback):
+    lm = NgramLM.fit(text(name), order=order, discount_fallback=fallback)
+    with open(os.path.join(DATA, f"{name}.o{order}.arpa"), encoding="utf-8") as f:
+        want = arpa_lines(f.read())
+    got = arpa_lines(lm.to_arpa())
+    assert set(got) == set(want)
+    bad = [(k, got[k], want[k]) for k in want if got[k] != want[k]]
+    assert not bad, bad[:5]  # the same float32 numbers, not just close ones
+
+
+@pytest.mark.parametrize("name,order,fallback", GOLDEN[4:], ids=[f"{n}.o{o}" for n, o, _ in GOLDEN[4:]])
+def test_kneser_ney_matches_float64_reference(name, order, fallback):
+    ref = L.kneser_ney(sentences(name), order, discount_fallback=fallback)
+    got = L.parse_arpa(NgramLM.fit(text(name), order=order, discount_fallback=fallback).to_arpa())
+    for n in range(order):
+        assert set(got["orders"][n]) == set(ref["orders"][n])
+        for g, (p, b) in ref["orders"][n].items():
+            gp, gb = got["orders"][n][g]
+            assert gp == pytest.approx(p, abs=1e-5)
+            if b is not None:
+                assert gb == pytest.approx(b, abs=1e-5)
+
+
+def test_generated_corpus_hypothesis_free_sizes():
+    # a second generated corpus, estimated by both at orders 2..4 (no golden file needed)
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(60)]
+    sents = [[rng.choice(words[: rng.randint(2, 60)]) for _ in range(rng.randint(0, 9))] for _ in range(1500)]
+    for order in (2, 4):
+        ref = L.kneser_ney(sents, order, discount_fallback=FALLBACK)
+        got = L.parse_arpa(NgramLM.fit([" ".join(s) for s in sents], order=order, discount_fallback=FALLBACK).to_arpa())
+        for n in range(order):
+            for g, (p, b) in ref["orders"][n].items():
+                assert got["orders"][n][g][0] == pytest.approx(p, abs=1e-5)
+
+
+def test_discount_errors_and_fallback():
+    with pytest.raises(seqfast.SeqfastError, match="discount"):
+        NgramLM.fit(text("students"), order=3)
+    NgramLM.fit(text("students"), order=3, discount_fallback=FALLBACK)
+    with pytest.raises(seqfast.SeqfastError):
+        NgramLM.fit(text("students"), order=3, discount_fallback=(0.5, 1.0))
+    with pytest.raises(seqfast.SeqfastError, match="NaN"):
+        NgramLM.fit(text("students"), order=3, discount_fallback=(0.5, float("nan"), 1.0))
+
+
+# ---------------------------------------------------------------------------------------
+# queries: reference, kenlm, sums, threads
+# ---------------------------------------------------------------------------------------
+
+
+def heldout(vocab, rng, n=200):
+    words = [w for w in vocab if w not in ("<s>", "</s>", "<unk>")] + ["zzz-unknown", "qqq"]
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("arpa", ["zipf.o5", "students.o3", "kenlm_test", "kenlm_test_nounk"])
+def test_scores_match_reference(arpa):
+    path = os.path.join(DATA, arpa + ".arpa")
+    lm = NgramLM.from_arpa(path)
+    with open(path, encoding="utf-8") as f:
+        ref = L.parse_arpa(f.read())
+    rng = random.Random(1)
+    for s in heldout(lm.vocab, rng, 100):
+        for bos in (True, False):
+            for eos in (True, False):
+                total, per = L.score_sentence(ref, s.split(), bos=bos, eos=eos)
+                got = lm.token_scores(s, bos=bos, eos=eos)
+                assert np.allclose(got, per, atol=1e-4), (s, bos, eos)
+                assert lm.score(s, bos=bos, eos=eos) == pytest.approx(total, abs=1e-4)
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("arpa", ["zipf.o5", "kenlm_test", "kenlm_test_nounk"])
+def test_kenlm_reads_and_agrees(arpa, tmp_path):
+    kenlm = pytest.importorskip("kenlm")
+    lm = NgramLM.from_arpa(os.path.join(DATA, arpa + ".arpa"))
+    out = tmp_path / "rt.arpa"
+    lm.to_arpa(out)  # kenlm loads what seqfast writes
+    k = kenlm.Model(str(out))
+    rng = random.Random(2)
+    sents = heldout(lm.vocab, rng, 200)
+    batch = lm.score_batch(sents)
+    for i, s in enumerate(sents):
+        assert batch["total"][i] == pytest.approx(k.score(s, bos=True, eos=True), abs=1e-4)
+        full = [x[0] for x in k.full_scores(s, bos=True, eos=True)]
+        got = batch["tokens"][batch["offsets"][i] : batch["offsets"][i + 1]]
+        assert np.allclose(got, full, atol=1e-4)
+        assert batch["oov"][i] == sum(x[2] for x in k.full_scores(s))
+
+
+@pytest.mark.peer
+def test_kenlm_on_fitted_model(tmp_path):
+    kenlm = pytest.importorskip("kenlm")
+    lm = NgramLM.fit(text("zipf"), order=4)
+    lm.to_arpa(tmp_path / "m.arpa")
+    k = kenlm.Model(str(tmp_path / "m.arpa"))
+    for s in heldout(lm.vocab, random.Random(3), 200):
+        for bos, eos in ((True, True), (False, False), (True, False)):
+            assert lm.score(s, bos=bos, eos=eos) == pytest.approx(k.score(s, bos=bos, eos=eos), abs=1e-4)
+
+
+SMOOTHINGS = [("kneser_ney", {}), ("mle", {}), ("add_k", {"k": 0.5}), ("laplace", {})]
+
+
+@pytest.mark.parametrize("smoothing,kw", SMOOTHINGS)
+def test_distributions_sum_to_one(smoothing, kw):
+    lm = NgramLM.fit(text("zipf"), order=3, smoothing=smoothing, **kw)
+    rng = random.Random(4)
+    for ctx in [""] + heldout(lm.vocab, rng, 30):
+        ctx = " ".join(ctx.split()[-2:])
+        for bos in (True, False):
+            d = lm.distribution(ctx, bos=bos).astype(np.float64)
+            assert abs(np.sum(10.0**d) - 1.0) < 1e-4, (smoothing, ctx, bos)
+            assert d[lm.bos] == -np.inf
+
+
+def test_stupid_backoff_is_not_normalised():
+    lm = NgramLM.fit(text("zipf"), order=3, smoothing="stupid_backoff")
+    assert np.sum(10.0 ** lm.distribution("", bos=True).astype(np.float64)) > 1.0  # seen context
+    ref = L.stupid_backoff(sentences("zipf"), 3, alpha=0.4)
+    for ctx in [("w1", "w3"), ("zzz", "w1"), ()]:
+        for w in ("w1", "w2", "</s>"):
+            assert lm.logprob(w, list(ctx)) == pytest.approx(ref.logprob(w, ctx), abs=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["mle", "add_k"])
+def test_count_models_match_reference(kind):
+    sents = sentences("zipf")
+    ref = L.mle(sents, 3) if kind == "mle" else L.add_k(sents, 3, 0.25)
+    lm = NgramLM.fit(text("zipf"), order=3, smoothing=kind, k=0.25)
+    rng = random.Random(6)
+    for s in heldout(lm.vocab, rng, 50):
+        ws = ["<s>"] + s.split()
+        for i in range(1, len(ws)):
+            ctx = tuple(ws[max(0, i - 2) : i])
+            want = ref.logprob(ws[i], ctx)
+            got = lm.logprob(ws[i], list(ctx[1:]) if ctx[0] == "<s>" else list(ctx), bos=ctx[0] == "<s>")
+            if want == -math.inf:
+                assert got == -math.inf
+            else:
+                assert got == pytest.approx(want, abs=1e-5)
+
+
+def test_worked_example_mle():
+    # count("students opened their") = 1000, count("... books") = 400 -> p(books | ...) = 0.4
+    sents = ["students opened their books"] * 400 + ["students opened their minds"] * 600
+    lm = NgramLM.fit(sents, order=4, smoothing="mle")
+    assert 10 ** lm.logprob("books", "students opened their") == pytest.approx(0.4, rel=1e-6)
+    counts = seqfast.ngram.count(np.array([0, 1, 2, 3], np.uint32), order=4)
+    assert [counts.num_ngrams(n) for n in (1, 2, 3, 4)] == [4, 3, 2, 1]
+
+
+def test_threads_and_batch_agree():
+    lm = NgramLM.fit(text("zipf"), order=5)
+    sents = heldout(lm.vocab, random.Random(7), 700)
+    one = lm.score_batch(sents, num_threads=1)
+    two = lm.score_batch(sents, num_threads=2)
+    for key in one:
+        assert np.array_equal(one[key], two[key])
+    loop = [lm.score(s) for s in sents[:50]]
+    assert np.array_equal(np.array(loop), one["total"][:50])
+    assert lm.to_arpa() == NgramLM.fit(text("zipf"), order=5, num_threads=1).to_arpa()
+    ids, offsets = lm._m.word_ids(sents)
+    assert np.array_equal(lm.score_batch((ids, offsets))["total"], one["total"])
+
+
+def test_id_models_equal_word_models():
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(0, 40, size=rng.integers(0, 15)).astype(np.uint32) for _ in range(800)]
+    by_ids = NgramLM.fit(seqs, order=3, discount_fallback=FALLBACK)
+    by_words = NgramLM.fit([" ".join(map(str, s)) for s in seqs], order=3, discount_fallback=FALLBACK)
+    assert arpa_lines(by_ids.to_arpa()) == arpa_lines(by_words.to_arpa())
+    assert by_ids.vocab[by_ids.unk] == "<unk>" and by_ids.bos == 41 and by_ids.vocab[7] == "7"
+    s = seqs[3]
+    assert by_ids.score(s) == pytest.approx(by_words.score(" ".join(map(str, s))), abs=1e-6)
+    with pytest.raises(seqfast.SeqfastError, match="outside"):
+        by_ids.score(np.array([1, 10_000], np.uint32))
+
+
+def test_arpa_round_trip_and_pickle(tmp_path):
+    lm = NgramLM.from_arpa(os.path.join(DATA, "zipf.o5.arpa"))
+    lm.to_arpa(tmp_path / "a.arpa")
+    again = NgramLM.from_arpa(tmp_path / "a.arpa")
+    assert arpa_lines(again.to_arpa()) == arpa_lines(lm.to_arpa())
+    p = pickle.loads(pickle.dumps(lm))
+    assert p.score("w1 w2 w3") == lm.score("w1 w2 w3")
+
+
+def test_missing_unk_and_missing_context():
+    arpa = "\\data\\\nngram 1=3\nngram 2=1\n\n\\1-grams:\n-1\t<s>\t-0.5\n-0.5\t</s>\n-0.3\ta\t-0.2\n\n\\2-grams:\n-0.1\t<s> a\n\n\\end\\\n"
+    lm = NgramLM.from_arpa_str(arpa)
+    assert lm.vocab[lm.unk] == "<unk>" and lm.logprob("zzz") == pytest.approx(-100)
+    # a 3-gram whose context "</s> a" is missing gets it inserted with its backed-off prob
+    arpa3 = (
+        arpa.replace("ngram 2=1\n", "ngram 2=2\nngram 3=1\n")
+        .replace("-0.1\t<s> a\n", "-0.1\t<s> a\t0\n-0.2\ta a\t0\n")
+        .replace("\\end\\", "\\3-grams:\n-0.05\t</s> a a\n\n\\end\\")
+    )
+    lm3 = NgramLM.from_arpa_str(arpa3)
+    assert lm3.num_ngrams() == [4, 3, 1]
+    assert lm3.logprob("a", ["</s>", "a"]) == pytest.approx(-0.05)
+    assert lm3.logprob("a", ["</s>"]) == pytest.approx(-0.3)
+
+
+def test_top_k_and_generate():
+    lm = NgramLM.fit(text("zipf"), order=3)
+    top = lm.top_k("w1", 5)
+    d = lm.distribution("w1")
+    best = np.argsort(-d, kind="stable")[:5]
+    assert [w for w, _ in top] == [lm.vocab[i] for i in best]
+    assert all(a[1] >= b[1] for a, b in zip(top, top[1:]))
+    g1 = lm.generate("w1", seed=3, max_len=30)
+    assert g1 == lm.generate("w1", seed=3, max_len=30)
+    assert len(g1) <= 30 and all(w in lm.vocab for w in g1)
+    allowed = {w for w, _ in lm.top_k("", 3)}
+    assert lm.generate(max_len=1, top_k=3, seed=9)[0] in allowed
+
+
+def test_sampling_matches_distribution():
+    lm = NgramLM.fit(text("zipf"), order=2)
+    p = 10.0 ** lm.distribution("w1").astype(np.float64)
+    draws = [lm.generate("w1", max_len=1, seed=s)[0] for s in range(3000)]
+    top = np.argsort(-p)[:5]
+    for i in top:
+        freq = sum(1 for w in draws if w == lm.vocab[i]) / len(draws)
+        assert abs(freq - p[i]) < 4 * math.sqrt(p[i] * (1 - p[i]) / len(draws)) + 1e-3
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=8), min_size=1, max_size=30),
+    st.integers(1, 4),
+    st.sampled_from(["mle", "add_k", "kneser_ney"]),
+)
+def test_hypothesis_sums_and_reference(sents, order, smoothing):
+    if not any(sents):
+        with pytest.raises(seqfast.SeqfastError, match="empty"):
+            NgramLM.fit([" ".join(s) for s in sents], order=order, smoothing=smoothing)
+        return
+    joined = [" ".join(s) for s in sents]
+    lm = NgramLM.fit(joined, order=order, smoothing=smoothing, discount_fallback=FALLBACK)
+    for ctx in ["", "a", "b a", "zzz c"]:
+        d = lm.distribution(ctx, bos=True).astype(np.float64)
+        assert abs(np.sum(10.0**d) - 1.0) < 1e-4
+    if smoothing == "mle":
+        ref = L.mle(sents, order)
+        assert lm.logprob("a", "b", bos=False) == pytest.approx(ref.logprob("a", ("b",)), abs=1e-5) or (
+            ref.logprob("a", ("b",)) == -math.inf
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------------------
+
+GOOD = open(os.path.join(DATA, "students.o3.arpa"), encoding="utf-8").read()
+
+
+@pytest.mark.parametrize(
+    "mutate,match",
+    [
+        (lambda s: s.replace("ngram 2=", "ngram 2=1", 1), "declares"),
+        (lambda s: s.replace("ngram 3=", "ngram 4=", 1), "expected 'ngram 3"),
+        (lambda s: s[: s.rindex("\n", 0, len(s) // 2) + 1], "ends"),
+        (lambda s: s.replace("\\end\\", ""), "end"),
+        (lambda s: s.replace("\\2-grams:", "\\9-grams:"), "2-grams"),
+        (lambda s: s.replace("2-grams:\n-", "2-grams:\nx", 1), "not a number"),
+        (lambda s: s.replace("\\data\\", "data"), "data"),
+        (lambda s: s.replace("\t<s>\t", "\t<s>\tnan\t", 1), "fields|number"),
+        (lambda s: "\n".join(ln.replace("\t", "\tnan\t", 1) if ln.startswith("-") and ln.count("\t") == 1 else ln for ln in s.split("\n")), "fields|number|finite"),
+    ],
+)
+def test_malformed_arpa(mutate, match):
+    bad = mutate(GOOD)
+    with pytest.raises(seqfast.FormatError, match=match) as e:
+        NgramLM.from_arpa_str(bad)
+    assert "line" in str(e.value)
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(seqfast.SeqfastError, match="order"):
+        NgramLM.fit("a b", order=0)
+    with pytest.raises(seqfast.SeqfastError, match="empty"):
+        NgramLM.fit("", order=2)
+    with pytest.raises(seqfast.SeqfastError, match="empty"):
+        NgramLM.fit([np.zeros(0, np.uint32)], order=2)
+    with pytest.raises(seqfast.SeqfastError, match="line 2"):
+        NgramLM.fit("a b\nc <s> d\n", order=2)
+    with pytest.raises(seqfast.SeqfastError, match="NaN"):
+        NgramLM.fit("a b", order=2, smoothing="add_k", k=float("nan"))
+    with pytest.raises(seqfast.SeqfastError, match="alpha"):
+        NgramLM.fit("a b", order=2, smoothing="stupid_backoff", alpha=2.0)
+    with pytest.raises(seqfast.SeqfastError, match="smoothing"):
+        NgramLM.fit("a b", order=2, smoothing="witten_bell")
+    with pytest.raises(seqfast.SeqfastError, match="outside"):
+        NgramLM.fit([np.array([1, 9], np.uint32)], order=2, vocab_size=5)
+    lm = NgramLM.fit(text("zipf"), order=2, smoothing="mle")
+    with pytest.raises(seqfast.SeqfastError, match="ARPA"):
+        lm.to_arpa()
+    with pytest.raises(seqfast.SeqfastError, match="temperature"):
+        lm.generate(temperature=float("nan"))
+    with pytest.raises(seqfast.SeqfastError, match="perplexity"):
+        lm.perplexity([np.zeros(0, np.uint32)], eos=False)
+    with pytest.raises(FileNotFoundError):
+        NgramLM.from_arpa(tmp_path / "nope.arpa")
+    with pytest.raises(seqfast.ShapeError):
+        lm.score_batch((np.array([3], np.uint32), np.array([0, 5], np.int64)))
+
+
+def test_atomic_write_keeps_old_file(tmp_path):
+    good = NgramLM.fit(text("zipf"), order=2)
+    path = tmp_path / "m.arpa"
+    good.to_arpa(path)
+    before = path.read_text()
+    with pytest.raises(seqfast.SeqfastError):
+        NgramLM.fit(text("zipf"), order=2, smoothing="mle").to_arpa(path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.arpa"]
