@@ -187,8 +187,8 @@ def test_stupid_backoff_is_not_normalised():
     lm = NgramLM.fit(text("zipf"), order=3, smoothing="stupid_backoff")
     assert np.sum(10.0 ** lm.distribution("", bos=True).astype(np.float64)) > 1.0  # seen context
     ref = L.stupid_backoff(sentences("zipf"), 3, alpha=0.4)
-    for ctx in [("w1", "w3"), ("zzz", "w1"), ()]:
-        for w in ("w1", "w2", "</s>"):
+    for ctx in [("bo", "ge"), ("zzz", "ba"), ("ba",), ()]:
+        for w in ("sa", "ba", "</s>", "zzz"):
             assert lm.logprob(w, list(ctx)) == pytest.approx(ref.logprob(w, ctx), abs=1e-5)
 
 
@@ -252,7 +252,7 @@ def test_arpa_round_trip_and_pickle(tmp_path):
     again = NgramLM.from_arpa(tmp_path / "a.arpa")
     assert arpa_lines(again.to_arpa()) == arpa_lines(lm.to_arpa())
     p = pickle.loads(pickle.dumps(lm))
-    assert p.score("w1 w2 w3") == lm.score("w1 w2 w3")
+    assert p.score("bo ge sa") == lm.score("bo ge sa")
 
 
 def test_missing_unk_and_missing_context():
@@ -273,13 +273,13 @@ def test_missing_unk_and_missing_context():
 
 def test_top_k_and_generate():
     lm = NgramLM.fit(text("zipf"), order=3)
-    top = lm.top_k("w1", 5)
-    d = lm.distribution("w1")
+    top = lm.top_k("ba", 5)
+    d = lm.distribution("ba")
     best = np.argsort(-d, kind="stable")[:5]
     assert [w for w, _ in top] == [lm.vocab[i] for i in best]
     assert all(a[1] >= b[1] for a, b in zip(top, top[1:]))
-    g1 = lm.generate("w1", seed=3, max_len=30)
-    assert g1 == lm.generate("w1", seed=3, max_len=30)
+    g1 = lm.generate("ba", seed=3, max_len=30)
+    assert g1 == lm.generate("ba", seed=3, max_len=30)
     assert len(g1) <= 30 and all(w in lm.vocab for w in g1)
     allowed = {w for w, _ in lm.top_k("", 3)}
     assert lm.generate(max_len=1, top_k=3, seed=9)[0] in allowed
@@ -287,8 +287,8 @@ def test_top_k_and_generate():
 
 def test_sampling_matches_distribution():
     lm = NgramLM.fit(text("zipf"), order=2)
-    p = 10.0 ** lm.distribution("w1").astype(np.float64)
-    draws = [lm.generate("w1", max_len=1, seed=s)[0] for s in range(3000)]
+    p = 10.0 ** lm.distribution("ba").astype(np.float64)
+    draws = [lm.generate("ba", max_len=1, seed=s)[0] for s in range(3000)]
     top = np.argsort(-p)[:5]
     for i in top:
         freq = sum(1 for w in draws if w == lm.vocab[i]) / len(draws)
@@ -385,3 +385,29 @@ def test_atomic_write_keeps_old_file(tmp_path):
         NgramLM.fit(text("zipf"), order=2, smoothing="mle").to_arpa(path)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.arpa"]
+
+
+# ---------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------
+
+
+def test_cli_lm_build_score_ppl(tmp_path, capsys):
+    from seqfast.cli import main
+
+    out = tmp_path / "m.arpa"
+    assert main(["lm", "build", "-o", "3", os.path.join(DATA, "zipf.txt"), "--arpa", str(out), "-q"]) == 0
+    with open(os.path.join(DATA, "zipf.o3.arpa"), encoding="utf-8") as f:
+        assert arpa_lines(out.read_text()) == arpa_lines(f.read())
+    held = tmp_path / "held.txt"
+    held.write_text("bo ge sa\nzzz ba\n")
+    assert main(["lm", "score", "-m", str(out), str(held)]) == 0
+    lines = capsys.readouterr().out.split()
+    lm = NgramLM.from_arpa(out)
+    assert [float(x) for x in lines] == pytest.approx([lm.score("bo ge sa"), lm.score("zzz ba")], abs=1e-5)
+    assert main(["lm", "ppl", "-m", str(out), str(held)]) == 0
+    assert "oov: 1" in capsys.readouterr().out
+    assert main(["lm", "build", "-o", "3", str(held), "--arpa", str(tmp_path / "x.arpa")]) == 1  # no discounts
+    assert "discount" in capsys.readouterr().err
+    assert main(["lm", "build"]) == 2
+    assert main(["lm", "ppl", "-m", str(tmp_path / "missing.arpa"), str(held)]) == 1

@@ -407,6 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
     nc.add_argument("-q", "--quiet", action="store_true")
     nc.set_defaults(func=cmd_ngram_count)
 
+    from seqfast._cli_lm import add_parsers as add_lm_parsers
+
+    add_lm_parsers(sub, _positive_int)
+
     i = sub.add_parser("info", help="describe a tokenizer")
     i.add_argument("tokenizer")
     i.add_argument("--pattern", default=None)

@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""n-gram language models: seqfast's NgramLM against KenLM (`lmplz` to estimate, the `kenlm`
+Python module to score) and NLTK (`nltk.lm`), on the same text, after checking the outputs agree.
+
+1. Estimation, order 5 (modified Kneser-Ney), text file in -> ARPA file out: `lmplz -o 5 -S 4G`
+   against `NgramLM.fit(open(f).read(), order=5, num_threads=t)` + `lm.to_arpa(path)` at 1 and 2
+   threads. Each run is its own process (wall time and peak RSS from wait4). First the ARPA files
+   are compared: seqfast must write the same n-grams with the same numbers as lmplz.
+2. Scoring held-out sentences with the lmplz ARPA loaded in both: `kenlm.Model.score` in a Python
+   loop against `score_batch` from pre-converted NumPy ids (1 and 2 threads) and from a list of
+   str (the word lookup included). Per-sentence totals must agree to 1e-4 first. Tokens/s count
+   the words plus one `</s>` per sentence (what both score), the same for every row. Done for the
+   full model and a ~1/10 model, to show how lookups scale with model size.
+3. NLTK (KneserNeyInterpolated, order 3, 20k tokens): fit time and per-token `logscore` of 2k
+   held-out tokens against seqfast on the same sentences. NLTK's KN is not KenLM's, so only
+   finiteness is checked; an MLE model is compared number for number instead.
+
+    python benches/bench_lm.py                       # ~10M training tokens, 1M held-out
+    python benches/bench_lm.py --tokens 2000000 --repeat 3 --lmplz ./.lmplz/bin/lmplz
+    python benches/bench_lm.py --quick               # tiny sizes, a smoke run (< 30 s)
+
+Text: bench-data/en.txt (`bash ../shared/corpus/build.sh bench-data`: Python docs + KJV bible),
+one line = one sentence, words split on whitespace and re-joined with single spaces (seqfast and
+lmplz disagree on what whitespace is beyond space/tab/CR; see the note printed), empty lines
+dropped. Every 10th line is held out. en.txt has only ~2.2M words, so to reach --tokens the text
+is repeated with each copy's words relabelled (copy k writes `word~k`): the copies share no
+n-gram, so n-gram counts, counts-of-counts and Kneser-Ney discounts stay those of real text
+while the model grows like a bigger corpus's (plain repetition would leave no singleton 5-gram
+and lmplz refuses to estimate). The held-out text gets the same relabelling.
+
+lmplz: --lmplz PATH, else `lmplz` on PATH, else ./.lmplz/bin/lmplz (`bash benches/build_lmplz.sh`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import seqfast
+from seqfast.ngram import NgramLM
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import cpu_name  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# A seqfast estimation run, in its own process so its peak RSS is its own.
+CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from seqfast.ngram import NgramLM
+train, out, order, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+t1 = time.perf_counter()
+with open(train, encoding="utf-8") as f:
+    text = f.read()
+t2 = time.perf_counter()
+lm = NgramLM.fit(text, order=order, num_threads=threads)
+t3 = time.perf_counter()
+lm.to_arpa(out, num_threads=threads)
+t4 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "read": t2 - t1, "fit": t3 - t2, "write": t4 - t3}))
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def run_child(argv: list[str], log: str) -> tuple[float, float, str]:
+    """Run argv; return (wall seconds, peak RSS MB of that process, stdout)."""
+    with open(log, "w") as err, tempfile.TemporaryFile("w+") as out:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read()
+    if p.returncode != 0:
+        with open(log) as f:
+            tail = f.read()[-3000:]
+        sys.exit(f"FAILED ({p.returncode}): {' '.join(argv)}\n{tail}")
+    return dt, ru.ru_maxrss / 1024, stdout
+
+
+def interleaved(fns: dict, repeat: int) -> dict[str, float]:
+    """Median wall time of each function, the functions run in turn within each round, so a
+    burst of background load hits them all alike."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def find_lmplz(opt: str | None) -> str | None:
+    if opt:
+        return opt
+    p = shutil.which("lmplz")
+    if p:
+        return p
+    p = os.path.join(ROOT, ".lmplz", "bin", "lmplz")
+    return p if os.access(p, os.X_OK) else None
+
+
+def fmt_rate(x: float) -> str:
+    return f"{x / 1e6:7.2f}M"
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def make_data(corpus: str, tokens: int, held_tokens: int, work: str) -> dict:
+    with open(corpus, encoding="utf-8") as f:
+        lines = [w for w in (line.split() for line in f) if w]
+    train_base = [w for i, w in enumerate(lines) if i % 10 != 9]
+    held_base = [w for i, w in enumerate(lines) if i % 10 == 9]
+    base_tokens = sum(map(len, train_base))
+    copies = max(1, math.ceil(tokens / base_tokens))
+
+    def tag(words: list[str], k: int) -> str:
+        return " ".join(words) if k == 0 else " ".join(f"{w}~{k}" for w in words)
+
+    n_train = n_lines = 0
+    train_path = os.path.join(work, "train.txt")
+    with open(train_path, "w", encoding="utf-8") as f:
+        for k in range(copies):
+            for w in train_base:
+                if n_train >= tokens:
+                    break
+                f.write(tag(w, k) + "\n")
+                n_train += len(w)
+                n_lines += 1
+    # held-out: the copies interleaved line by line, so any prefix spans the whole model
+    held, n_held = [], 0
+    for w in held_base:
+        for k in range(copies):
+            if n_held >= held_tokens:
+                break
+            held.append(tag(w, k))
+            n_held += len(w)
+    held_path = os.path.join(work, "heldout.txt")
+    with open(held_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(held) + "\n")
+    return {
+        "train": train_path, "train_tokens": n_train, "train_lines": n_lines, "copies": copies,
+        "distinct_tokens": min(base_tokens, n_train), "held": held, "held_path": held_path,
+        "held_tokens": n_held, "train_base": train_base, "held_base": held_base,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# ARPA comparison
+
+
+def arpa_sections(path: str):
+    """Yield (section name, list of lines) for the \\data\\ header and each n-gram section."""
+    name, cur = None, []
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("\\"):
+                if name is not None:
+                    yield name, cur
+                name, cur = line, []
+                if line == "\\end\\":
+                    break
+            elif line and name is not None:
+                cur.append(line)
+    if name is not None and name != "\\end\\":
+        yield name, cur
+
+
+def compare_arpa(a: str, b: str) -> tuple[bool, str]:
+    """Same n-grams with the same numbers? (True, how) or (False, what differs)."""
+    if filecmp.cmp(a, b, shallow=False):
+        return True, "byte-identical"
+    diffs = []
+    for (na, la), (nb, lb) in zip(arpa_sections(a), arpa_sections(b)):
+        if na != nb:
+            return False, f"sections differ: {na!r} vs {nb!r}"
+        if la == lb:
+            continue
+        sa, sb = set(la), set(lb)
+        if sa == sb:
+            continue
+        only_a, only_b = sorted(sa - sb), sorted(sb - sa)
+        if na == "\\data\\":
+            diffs.append(f"header: {only_a} vs {only_b}")
+            continue
+        ka = {ln.split("\t")[1]: ln for ln in only_a}
+        kb = {ln.split("\t")[1]: ln for ln in only_b}
+        both = sorted(set(ka) & set(kb))
+        maxd = 0.0
+        for g in both:
+            xa = [float(x) for i, x in enumerate(ka[g].split("\t")) if i != 1]
+            xb = [float(x) for i, x in enumerate(kb[g].split("\t")) if i != 1]
+            if len(xa) == len(xb):
+                maxd = max([maxd] + [abs(p - q) for p, q in zip(xa, xb)])
+        ex = [f"{ka[g]!r} vs {kb[g]!r}" for g in both[:3]] + [f"only first: {ka[g]!r}" for g in sorted(set(ka) - set(kb))[:2]]
+        ex += [f"only second: {kb[g]!r}" for g in sorted(set(kb) - set(ka))[:2]]
+        diffs.append(f"{na} {len(la)} vs {len(lb)} lines; {len(both)} n-grams with other numbers "
+                     f"(max |diff| {maxd:.2g}), {len(set(ka) - set(kb))} only in first, {len(set(kb) - set(ka))} "
+                     f"only in second; e.g. " + "; ".join(ex))
+    if not diffs:
+        return True, "same lines (in another order)"
+    return False, "\n    ".join(diffs)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. estimation
+
+
+def bench_estimation(args, data, lmplz: str, work: str) -> str:
+    order, train = args.order, data["train"]
+    out = {"lmplz": os.path.join(work, "lmplz.arpa")}
+    cmds = {"lmplz": [lmplz, "-o", str(order), "-S", args.lmplz_mem, "-T", work, "--text", train, "--arpa", out["lmplz"]]}
+    for t in (1, 2):
+        out[f"sf{t}"] = os.path.join(work, f"seqfast{t}.arpa")
+        cmds[f"sf{t}"] = [sys.executable, "-c", CHILD, train, out[f"sf{t}"], str(order), str(t)]
+    res: dict[str, list] = {k: [] for k in cmds}
+    keys = list(cmds)
+    for r in range(args.repeat):
+        for k in keys[r % len(keys):] + keys[: r % len(keys)]:  # rotate the order between rounds
+            dt, rss, stdout = run_child(cmds[k], os.path.join(work, f"{k}.log"))
+            res[k].append((dt, rss, json.loads(stdout) if k != "lmplz" else None))
+        if r == 0:
+            ok, how = compare_arpa(out["lmplz"], out["sf1"])
+            ok2, how2 = compare_arpa(out["sf1"], out["sf2"])
+            print(f"ARPA check, seqfast 1 thread vs lmplz: {'SAME' if ok else 'DIFFERENT'} ({how})")
+            print(f"ARPA check, seqfast 2 threads vs 1 thread: {'SAME' if ok2 else 'DIFFERENT'} ({how2})")
+            if not ok:
+                print("  (timings below compare programs that do not produce the same model)")
+    lm_t = statistics.median(x[0] for x in res["lmplz"])
+    lm_m = max(x[1] for x in res["lmplz"])
+    n = data["train_tokens"]
+    print(f"\n1. Estimation: order {order}, {n:,} tokens ({data['train_lines']:,} lines) -> ARPA "
+          f"({os.path.getsize(out['lmplz']) / 1e6:,.0f} MB); whole process wall time, median of {args.repeat}; "
+          f"peak RSS = max over runs")
+    print(f"{'':34} {'seconds':>8} {'min':>7} {'tok/s':>8} {'peak RSS MB':>11} {'speed-up':>8} {'RSS/lmplz':>9}")
+    names = {"lmplz": f"lmplz -S {args.lmplz_mem}", "sf1": "seqfast fit+to_arpa, 1 thread", "sf2": "seqfast fit+to_arpa, 2 threads"}
+    for k in keys:
+        t = statistics.median(x[0] for x in res[k])
+        m = max(x[1] for x in res[k])
+        print(f"{names[k]:34} {t:8.2f} {min(x[0] for x in res[k]):7.2f} {fmt_rate(n / t):>8} {m:11.0f} "
+              f"{lm_t / t:7.2f}x {m / lm_m:8.2f}x")
+    for k in ("sf1", "sf2"):
+        parts = {p: statistics.median(x[2][p] for x in res[k]) for p in ("import", "read", "fit", "write")}
+        print(f"  {names[k]}: " + ", ".join(f"{p} {v:.2f} s" for p, v in parts.items()))
+    with open(os.path.join(work, "lmplz.log"), errors="replace") as f:
+        tail = [ln for ln in f.read().splitlines() if "RSSMax" in ln]
+    if tail:
+        print(f"  lmplz's own report: {tail[-1].strip()}")
+    return out["lmplz"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. scoring
+
+
+def bench_scoring(args, data, arpa: str, label: str) -> None:
+    import kenlm
+
+    held = data["held"]
+    r0 = rss_mb()
+    t0 = time.perf_counter()
+    ken = kenlm.Model(arpa)
+    t_ken = time.perf_counter() - t0
+    r1 = rss_mb()
+    t0 = time.perf_counter()
+    lm = NgramLM.from_arpa(arpa)
+    t_sf = time.perf_counter() - t0
+    r2 = rss_mb()
+    ids, offsets = lm._m.word_ids(held)
+    n_tok = int(ids.size) + len(held)  # words + </s>
+    oov = int(np.count_nonzero(ids == lm.unk))
+
+    ours = lm.score_batch((ids, offsets), num_threads=1)["total"]
+    theirs = np.array([ken.score(s, bos=True, eos=True) for s in held])
+    d = np.abs(ours - theirs)
+    ok = bool(d.max() <= 1e-4)
+    ppl_k = 10 ** (-theirs.sum() / n_tok)
+    print(f"\n2. Scoring, {label}: {lm!r}"[:2000])
+    print(f"   load ARPA: kenlm {t_ken:.1f} s (+{r1 - r0:,.0f} MB RSS), seqfast from_arpa {t_sf:.1f} s (+{r2 - r1:,.0f} MB RSS)")
+    print(f"   {len(held):,} held-out sentences, {n_tok:,} tokens (words + </s>), {oov:,} OOV; "
+          f"per-sentence totals vs kenlm: max |diff| {d.max():.2g} -> {'AGREE' if ok else 'DISAGREE'} (1e-4); "
+          f"perplexity {ppl_k:.2f} (kenlm) {lm.perplexity((ids, offsets)):.2f} (seqfast)")
+    if not ok:
+        i = int(d.argmax())
+        print(f"   worst sentence {i}: kenlm {theirs[i]!r} seqfast {ours[i]!r}: {held[i][:200]!r}")
+    fns = {
+        "kenlm Model.score, Python loop": lambda: sum(ken.score(s) for s in held),
+        "seqfast score_batch NumPy, 1 thread": lambda: lm.score_batch((ids, offsets), num_threads=1),
+        "seqfast score_batch NumPy, 2 threads": lambda: lm.score_batch((ids, offsets), num_threads=2),
+        "seqfast score_batch list[str], 1 thread": lambda: lm.score_batch(held, num_threads=1),
+        "seqfast score_batch list[str], 2 threads": lambda: lm.score_batch(held, num_threads=2),
+        "seqfast word_ids only (lookup)": lambda: lm._m.word_ids(held),
+    }
+    times = interleaved(fns, args.repeat)
+    base = times["kenlm Model.score, Python loop"]
+    print(f"   {'':42} {'seconds':>8} {'tokens/s':>9} {'vs kenlm':>8}   (median of {args.repeat}, interleaved)")
+    for k, t in times.items():
+        print(f"   {k:42} {t:8.4f} {fmt_rate(n_tok / t):>9} {base / t:7.2f}x")
+    del ken, lm
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. NLTK
+
+
+def bench_nltk(args, data) -> None:
+    try:
+        import nltk
+        from nltk.lm import MLE, KneserNeyInterpolated
+        from nltk.lm.preprocessing import padded_everygram_pipeline
+    except ImportError:
+        print("\n3. NLTK: not installed (pip install nltk)")
+        return
+    order = 3
+    train, n = [], 0
+    for w in data["train_base"]:
+        if n >= args.nltk_tokens:
+            break
+        train.append(w)
+        n += len(w)
+    score, m = [], 0
+    for w in data["held_base"]:
+        if m >= args.nltk_score_tokens:
+            break
+        score.append(w)
+        m += len(w) + 1
+    train_str = [" ".join(w) for w in train]
+    score_str = [" ".join(w) for w in score]
+
+    def nltk_fit(cls):
+        grams, vocab = padded_everygram_pipeline(order, train)
+        model = cls(order)
+        model.fit(grams, vocab)
+        return model
+
+    def nltk_score(model, sents):
+        out = []
+        for s in sents:
+            toks = ["<s>"] * (order - 1) + s + ["</s>"]
+            for j in range(order - 1, len(toks)):
+                out.append(model.logscore(toks[j], toks[j - order + 1 : j]))
+        return np.array(out)
+
+    t0 = time.perf_counter()
+    kn = nltk_fit(KneserNeyInterpolated)
+    t_fit_nltk = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    nl = nltk_score(kn, score)
+    t_score_nltk = time.perf_counter() - t0
+
+    note = ""
+    try:
+        NgramLM.fit(train_str, order=order)
+        fb = None
+    except seqfast.SeqfastError as e:
+        fb, note = (0.5, 1.0, 1.5), f" (discount_fallback 0.5 1 1.5: {e})"
+    fit_sf = interleaved({"fit": lambda: NgramLM.fit(train_str, order=order, discount_fallback=fb)}, args.repeat)["fit"]
+    sf = NgramLM.fit(train_str, order=order, discount_fallback=fb)
+    score_sf = interleaved({"score": lambda: sf.score_batch(score_str, num_threads=1)}, args.repeat)["score"]
+    toks = sf.score_batch(score_str)["tokens"]
+
+    # finiteness; NLTK's non-finite scores should be exactly its <UNK> words
+    words = [w for s in score for w in s + ["</s>"]]
+    unk = np.array([kn.vocab.lookup(w) == "<UNK>" for w in words])
+    fin_n, fin_s = np.isfinite(nl), np.isfinite(toks)
+    print(f"\n3. NLTK {nltk.__version__} KneserNeyInterpolated vs seqfast kneser_ney{note}: order {order}, "
+          f"fit on {n:,} tokens ({len(train):,} sentences), score {m:,} held-out tokens (words + </s>); "
+          f"NLTK 1 run, seqfast median of {args.repeat}")
+    print(f"   {'':26} {'NLTK s':>9} {'seqfast s':>10} {'NLTK/seqfast':>12}")
+    print(f"   {'fit':26} {t_fit_nltk:9.3f} {fit_sf:10.5f} {t_fit_nltk / fit_sf:11.0f}x")
+    print(f"   {'score (NLTK logscore)':26} {t_score_nltk:9.3f} {score_sf:10.5f} {t_score_nltk / score_sf:11.0f}x")
+    print(f"   different smoothing (NLTK's KN is not KenLM's), so not compared number for number: finite scores "
+          f"NLTK {fin_n.sum()}/{len(nl)}, seqfast {fin_s.sum()}/{len(toks)}; NLTK's non-finite ones "
+          f"{'are exactly' if np.array_equal(~fin_n, unk) else 'are NOT exactly'} its {unk.sum()} <UNK> words "
+          f"(NLTK's KN gives <UNK> probability 0)")
+    # MLE: the same estimator in both, so compare numbers on training sentences (contexts all seen)
+    mle = nltk_fit(MLE)
+    check = train[: max(1, len(score))]
+    a = nltk_score(mle, check) * math.log10(2.0)  # NLTK logscore is log2
+    b = NgramLM.fit(train_str, order=order, smoothing="mle").score_batch([" ".join(w) for w in check])["tokens"]
+    dm = np.abs(a - b)
+    print(f"   MLE check on {len(a):,} training tokens: NLTK MLE vs seqfast mle max |diff| (log10) {dm.max():.2g} "
+          f"-> {'AGREE' if dm.max() < 1e-6 else 'DISAGREE'}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokens", type=int, default=10_000_000, help="training tokens (words, not </s>)")
+    ap.add_argument("--heldout-tokens", type=int, default=1_000_000)
+    ap.add_argument("--order", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", "--smoke", action="store_true", help="tiny sizes, for smoke runs")
+    ap.add_argument("--lmplz", default=None, help="lmplz binary (default: PATH, then ./.lmplz/bin/lmplz)")
+    ap.add_argument("--lmplz-mem", default="4G", help="lmplz -S (default 4G)")
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "bench-data", "en.txt"))
+    ap.add_argument("--small-model", type=float, default=0.1,
+                    help="also score with a model from this fraction of the training lines (0: skip)")
+    ap.add_argument("--nltk-tokens", type=int, default=20_000)
+    ap.add_argument("--nltk-score-tokens", type=int, default=2_000)
+    ap.add_argument("--workdir", default=None, help="where the text and ARPA files go (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the work dir")
+    args = ap.parse_args()
+    if args.quick:
+        args.tokens, args.heldout_tokens, args.repeat = 200_000, 50_000, 1
+        args.nltk_tokens, args.nltk_score_tokens, args.small_model = 5_000, 300, 0
+
+    lmplz = find_lmplz(args.lmplz)
+    if not lmplz:
+        sys.exit("lmplz not found: bash benches/build_lmplz.sh (or --lmplz PATH)")
+    corpus = args.corpus
+    if not os.path.isfile(corpus):
+        sys.exit(f"{corpus} not found: bash ../shared/corpus/build.sh bench-data")
+    import kenlm  # noqa: F401  (fail early)
+
+    work = args.workdir or tempfile.mkdtemp(prefix="seqfast-bench-lm-", dir="/tmp")
+    os.makedirs(work, exist_ok=True)
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        print(f"machine: {cpu_name()}, {os.cpu_count()} cpus, {mem:.0f} GiB; python {platform.python_version()}; "
+              f"seqfast {seqfast.__version__}; lmplz {lmplz}; load average {os.getloadavg()[0]:.2f}")
+        data = make_data(corpus, args.tokens, args.heldout_tokens, work)
+        print(f"text: {os.path.relpath(corpus)} lines as sentences, whitespace-normalised; {data['distinct_tokens']:,} "
+              f"distinct training tokens" + (f", {data['copies']} relabelled copies (word~k)" if data["copies"] > 1 else "")
+              + f"; held-out every 10th line: {data['held_tokens']:,} tokens")
+        print("note: lmplz splits words on space, tab, CR and NUL only; seqfast on Unicode whitespace (also VT, FF, "
+              "U+0085, U+00A0, U+2000.., U+3000, ...) but not NUL, so the text is normalised first")
+
+        arpa = bench_estimation(args, data, lmplz, work)
+        bench_scoring(args, data, arpa, f"full model ({data['train_tokens']:,} training tokens)")
+        if args.small_model > 0:
+            step = max(1, round(1 / args.small_model))
+            small_txt = os.path.join(work, "train_small.txt")
+            n = 0
+            with open(data["train"], encoding="utf-8") as f, open(small_txt, "w", encoding="utf-8") as g:
+                for i, line in enumerate(f):
+                    if i % step == 0:
+                        g.write(line)
+                        n += len(line.split())
+            small_arpa = os.path.join(work, "small.arpa")
+            run_child([lmplz, "-o", str(args.order), "-S", args.lmplz_mem, "-T", work, "--text", small_txt,
+                       "--arpa", small_arpa], os.path.join(work, "lmplz_small.log"))
+            bench_scoring(args, data, small_arpa, f"small model (every {step}th training line, {n:,} tokens)")
+        bench_nltk(args, data)
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    finally:
+        if args.keep:
+            print(f"(work files kept in {work})")
+        elif args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
