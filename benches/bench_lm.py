@@ -55,6 +55,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import cpu_name  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TIME = "/usr/bin/time"  # GNU time (Debian package `time`), for each run's peak RSS
 ROOT = os.path.dirname(HERE)
 
 # A seqfast estimation run, in its own process so its peak RSS is its own.
@@ -80,20 +81,25 @@ print(json.dumps({"import": t1 - t0, "read": t2 - t1, "fit": t3 - t2, "write": t
 
 
 def run_child(argv: list[str], log: str) -> tuple[float, float, str]:
-    """Run argv; return (wall seconds, peak RSS MB of that process, stdout)."""
+    """Run argv; return (wall seconds, peak RSS MB of that process, stdout).
+
+    The peak RSS comes from /usr/bin/time, which forks the program itself: a process that this
+    (large) Python process starts directly inherits its RSS high-water mark through
+    vfork + exec, so wait4's ru_maxrss would report at least this process's own peak."""
+    rss_file = log + ".rss"
     with open(log, "w") as err, tempfile.TemporaryFile("w+") as out:
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=out, stderr=err)
-        _, status, ru = os.wait4(p.pid, 0)
+        p = subprocess.run([TIME, "-f", "%M", "-o", rss_file, *argv], stdout=out, stderr=err)
         dt = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         stdout = out.read()
     if p.returncode != 0:
         with open(log) as f:
             tail = f.read()[-3000:]
         sys.exit(f"FAILED ({p.returncode}): {' '.join(argv)}\n{tail}")
-    return dt, ru.ru_maxrss / 1024, stdout
+    with open(rss_file) as f:
+        rss_kb = int(f.read().split()[-1])
+    return dt, rss_kb / 1024, stdout
 
 
 def interleaved(fns: dict, repeat: int) -> dict[str, float]:
@@ -155,10 +161,12 @@ def make_data(corpus: str, tokens: int, held_tokens: int, work: str) -> dict:
                 f.write(tag(w, k) + "\n")
                 n_train += len(w)
                 n_lines += 1
-    # held-out: the copies interleaved line by line, so any prefix spans the whole model
+    # held-out: the copies interleaved line by line, so any prefix spans the whole model; only
+    # copies whose training text is (nearly) all there, else its held-out words are mostly OOV
+    held_copies = max(1, min(copies, round(n_train / base_tokens)))
     held, n_held = [], 0
     for w in held_base:
-        for k in range(copies):
+        for k in range(held_copies):
             if n_held >= held_tokens:
                 break
             held.append(tag(w, k))
@@ -168,7 +176,7 @@ def make_data(corpus: str, tokens: int, held_tokens: int, work: str) -> dict:
         f.write("\n".join(held) + "\n")
     return {
         "train": train_path, "train_tokens": n_train, "train_lines": n_lines, "copies": copies,
-        "distinct_tokens": min(base_tokens, n_train), "held": held, "held_path": held_path,
+        "distinct_tokens": min(base_tokens, n_train), "held_copies": held_copies, "held": held, "held_path": held_path,
         "held_tokens": n_held, "train_base": train_base, "held_base": held_base,
     }
 
@@ -199,7 +207,7 @@ def compare_arpa(a: str, b: str) -> tuple[bool, str]:
     """Same n-grams with the same numbers? (True, how) or (False, what differs)."""
     if filecmp.cmp(a, b, shallow=False):
         return True, "byte-identical"
-    diffs = []
+    diffs, print_only = [], []
     for (na, la), (nb, lb) in zip(arpa_sections(a), arpa_sections(b)):
         if na != nb:
             return False, f"sections differ: {na!r} vs {nb!r}"
@@ -215,20 +223,29 @@ def compare_arpa(a: str, b: str) -> tuple[bool, str]:
         ka = {ln.split("\t")[1]: ln for ln in only_a}
         kb = {ln.split("\t")[1]: ln for ln in only_b}
         both = sorted(set(ka) & set(kb))
-        maxd = 0.0
+        maxd, same32 = 0.0, []
         for g in both:
             xa = [float(x) for i, x in enumerate(ka[g].split("\t")) if i != 1]
             xb = [float(x) for i, x in enumerate(kb[g].split("\t")) if i != 1]
             if len(xa) == len(xb):
                 maxd = max([maxd] + [abs(p - q) for p, q in zip(xa, xb)])
+                if np.array_equal(np.float32(xa), np.float32(xb)):
+                    same32.append(g)
+        if len(same32) == len(both) == len(ka) == len(kb):
+            print_only.append(f"{na} {len(both)} line(s) print the same float32 differently, e.g. "
+                              + "; ".join(f"{ka[g]!r} vs {kb[g]!r}" for g in same32[:3]))
+            continue
         ex = [f"{ka[g]!r} vs {kb[g]!r}" for g in both[:3]] + [f"only first: {ka[g]!r}" for g in sorted(set(ka) - set(kb))[:2]]
         ex += [f"only second: {kb[g]!r}" for g in sorted(set(kb) - set(ka))[:2]]
         diffs.append(f"{na} {len(la)} vs {len(lb)} lines; {len(both)} n-grams with other numbers "
                      f"(max |diff| {maxd:.2g}), {len(set(ka) - set(kb))} only in first, {len(set(kb) - set(ka))} "
                      f"only in second; e.g. " + "; ".join(ex))
     if not diffs:
+        if print_only:
+            return True, ("same n-grams and float32 numbers, but not the same text:\n    "
+                          + "\n    ".join(print_only))
         return True, "same lines (in another order)"
-    return False, "\n    ".join(diffs)
+    return False, "\n    ".join(diffs + print_only)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,6 +269,8 @@ def bench_estimation(args, data, lmplz: str, work: str) -> str:
             ok, how = compare_arpa(out["lmplz"], out["sf1"])
             ok2, how2 = compare_arpa(out["sf1"], out["sf2"])
             print(f"ARPA check, seqfast 1 thread vs lmplz: {'SAME' if ok else 'DIFFERENT'} ({how})")
+            if ok and how.startswith("same n-grams"):
+                print("    (ties in shortest float printing: both strings read back as the same float32)")
             print(f"ARPA check, seqfast 2 threads vs 1 thread: {'SAME' if ok2 else 'DIFFERENT'} ({how2})")
             if not ok:
                 print("  (timings below compare programs that do not produce the same model)")
@@ -288,7 +307,14 @@ def bench_scoring(args, data, arpa: str, label: str) -> None:
     held = data["held"]
     r0 = rss_mb()
     t0 = time.perf_counter()
-    ken = kenlm.Model(arpa)
+    saved = os.dup(2)  # kenlm draws a progress bar on stderr while reading ARPA
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            ken = kenlm.Model(arpa)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
     t_ken = time.perf_counter() - t0
     r1 = rss_mb()
     t0 = time.perf_counter()
@@ -431,7 +457,11 @@ def main() -> int:
     ap.add_argument("--nltk-score-tokens", type=int, default=2_000)
     ap.add_argument("--workdir", default=None, help="where the text and ARPA files go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
+    ap.add_argument("--parts", default="estimate,score,nltk", help="comma-separated subset of estimate,score,nltk")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    if parts - {"estimate", "score", "nltk"}:
+        sys.exit(f"--parts: unknown {sorted(parts - {'estimate', 'score', 'nltk'})}")
     if args.quick:
         args.tokens, args.heldout_tokens, args.repeat = 200_000, 50_000, 1
         args.nltk_tokens, args.nltk_score_tokens, args.small_model = 5_000, 300, 0
@@ -444,6 +474,9 @@ def main() -> int:
         sys.exit(f"{corpus} not found: bash ../shared/corpus/build.sh bench-data")
     import kenlm  # noqa: F401  (fail early)
 
+    if not os.access(TIME, os.X_OK):
+        sys.exit(f"{TIME} not found: apt-get install time")
+
     work = args.workdir or tempfile.mkdtemp(prefix="seqfast-bench-lm-", dir="/tmp")
     os.makedirs(work, exist_ok=True)
     try:
@@ -452,14 +485,21 @@ def main() -> int:
               f"seqfast {seqfast.__version__}; lmplz {lmplz}; load average {os.getloadavg()[0]:.2f}")
         data = make_data(corpus, args.tokens, args.heldout_tokens, work)
         print(f"text: {os.path.relpath(corpus)} lines as sentences, whitespace-normalised; {data['distinct_tokens']:,} "
-              f"distinct training tokens" + (f", {data['copies']} relabelled copies (word~k)" if data["copies"] > 1 else "")
-              + f"; held-out every 10th line: {data['held_tokens']:,} tokens")
+              f"distinct training tokens" + (f", the text {data['train_tokens'] / data['distinct_tokens']:.2f} times with copies relabelled (word~k)"
+                 if data["copies"] > 1 else "")
+              + f"; held-out every 10th line ({data['held_copies']} copies): {data['held_tokens']:,} tokens")
         print("note: lmplz splits words on space, tab, CR and NUL only; seqfast on Unicode whitespace (also VT, FF, "
               "U+0085, U+00A0, U+2000.., U+3000, ...) but not NUL, so the text is normalised first")
 
-        arpa = bench_estimation(args, data, lmplz, work)
-        bench_scoring(args, data, arpa, f"full model ({data['train_tokens']:,} training tokens)")
-        if args.small_model > 0:
+        if "estimate" in parts:
+            arpa = bench_estimation(args, data, lmplz, work)
+        else:
+            arpa = os.path.join(work, "lmplz.arpa")
+            run_child([lmplz, "-o", str(args.order), "-S", args.lmplz_mem, "-T", work, "--text", data["train"],
+                       "--arpa", arpa], os.path.join(work, "lmplz.log"))
+        if "score" in parts:
+            bench_scoring(args, data, arpa, f"full model ({data['train_tokens']:,} training tokens)")
+        if "score" in parts and args.small_model > 0:
             step = max(1, round(1 / args.small_model))
             small_txt = os.path.join(work, "train_small.txt")
             n = 0
@@ -472,7 +512,8 @@ def main() -> int:
             run_child([lmplz, "-o", str(args.order), "-S", args.lmplz_mem, "-T", work, "--text", small_txt,
                        "--arpa", small_arpa], os.path.join(work, "lmplz_small.log"))
             bench_scoring(args, data, small_arpa, f"small model (every {step}th training line, {n:,} tokens)")
-        bench_nltk(args, data)
+        if "nltk" in parts:
+            bench_nltk(args, data)
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
     finally:
         if args.keep:
