@@ -17,7 +17,12 @@ Python module to score) and NLTK (`nltk.lm`), on the same text, after checking t
 
     python benches/bench_lm.py                       # ~10M training tokens, 1M held-out
     python benches/bench_lm.py --tokens 2000000 --repeat 3 --lmplz ./.lmplz/bin/lmplz
+    python benches/bench_lm.py --lmplz-mem 4G,1G     # time lmplz at several -S
+    python benches/bench_lm.py --parts score --workdir /tmp/lm --keep   # only the scoring part
     python benches/bench_lm.py --quick               # tiny sizes, a smoke run (< 30 s)
+
+Peak RSS is measured by /usr/bin/time around each run (not wait4 from this process: a child
+started from a large Python process through vfork + exec inherits its RSS high-water mark).
 
 Text: bench-data/en.txt (`bash ../shared/corpus/build.sh bench-data`: Python docs + KJV bible),
 one line = one sentence, words split on whitespace and re-joined with single spaces (seqfast and
@@ -254,47 +259,53 @@ def compare_arpa(a: str, b: str) -> tuple[bool, str]:
 
 def bench_estimation(args, data, lmplz: str, work: str) -> str:
     order, train = args.order, data["train"]
-    out = {"lmplz": os.path.join(work, "lmplz.arpa")}
-    cmds = {"lmplz": [lmplz, "-o", str(order), "-S", args.lmplz_mem, "-T", work, "--text", train, "--arpa", out["lmplz"]]}
+    mems = args.lmplz_mem.split(",")
+    out, cmds, names = {}, {}, {}
+    for i, mem in enumerate(mems):  # the first -S is the reference for the ratios and the check
+        k = f"lmplz{i}"
+        out[k] = os.path.join(work, "lmplz.arpa" if i == 0 else f"lmplz{i}.arpa")
+        cmds[k] = [lmplz, "-o", str(order), "-S", mem, "-T", work, "--text", train, "--arpa", out[k]]
+        names[k] = f"lmplz -S {mem}"
     for t in (1, 2):
-        out[f"sf{t}"] = os.path.join(work, f"seqfast{t}.arpa")
-        cmds[f"sf{t}"] = [sys.executable, "-c", CHILD, train, out[f"sf{t}"], str(order), str(t)]
+        k = f"sf{t}"
+        out[k] = os.path.join(work, f"seqfast{t}.arpa")
+        cmds[k] = [sys.executable, "-c", CHILD, train, out[k], str(order), str(t)]
+        names[k] = f"seqfast fit+to_arpa, {t} thread{'s' if t > 1 else ''}"
     res: dict[str, list] = {k: [] for k in cmds}
     keys = list(cmds)
     for r in range(args.repeat):
         for k in keys[r % len(keys):] + keys[: r % len(keys)]:  # rotate the order between rounds
             dt, rss, stdout = run_child(cmds[k], os.path.join(work, f"{k}.log"))
-            res[k].append((dt, rss, json.loads(stdout) if k != "lmplz" else None))
+            res[k].append((dt, rss, json.loads(stdout) if k.startswith("sf") else None))
         if r == 0:
-            ok, how = compare_arpa(out["lmplz"], out["sf1"])
-            ok2, how2 = compare_arpa(out["sf1"], out["sf2"])
+            ok, how = compare_arpa(out["lmplz0"], out["sf1"])
             print(f"ARPA check, seqfast 1 thread vs lmplz: {'SAME' if ok else 'DIFFERENT'} ({how})")
             if ok and how.startswith("same n-grams"):
                 print("    (ties in shortest float printing: both strings read back as the same float32)")
-            print(f"ARPA check, seqfast 2 threads vs 1 thread: {'SAME' if ok2 else 'DIFFERENT'} ({how2})")
             if not ok:
                 print("  (timings below compare programs that do not produce the same model)")
-    lm_t = statistics.median(x[0] for x in res["lmplz"])
-    lm_m = max(x[1] for x in res["lmplz"])
+            for k in keys[1:]:
+                if k != "sf1":
+                    ok2, how2 = compare_arpa(out["sf1" if k.startswith("sf") else "lmplz0"], out[k])
+                    print(f"ARPA check, {names[k]} vs {'seqfast 1 thread' if k.startswith('sf') else names['lmplz0']}: "
+                          f"{'SAME' if ok2 else 'DIFFERENT'} ({how2})")
+    ref_t = statistics.median(x[0] for x in res["lmplz0"])
+    ref_m = max(x[1] for x in res["lmplz0"])
     n = data["train_tokens"]
     print(f"\n1. Estimation: order {order}, {n:,} tokens ({data['train_lines']:,} lines) -> ARPA "
-          f"({os.path.getsize(out['lmplz']) / 1e6:,.0f} MB); whole process wall time, median of {args.repeat}; "
+          f"({os.path.getsize(out['lmplz0']) / 1e6:,.0f} MB); whole process wall time, median of {args.repeat}; "
           f"peak RSS = max over runs")
     print(f"{'':34} {'seconds':>8} {'min':>7} {'tok/s':>8} {'peak RSS MB':>11} {'speed-up':>8} {'RSS/lmplz':>9}")
-    names = {"lmplz": f"lmplz -S {args.lmplz_mem}", "sf1": "seqfast fit+to_arpa, 1 thread", "sf2": "seqfast fit+to_arpa, 2 threads"}
     for k in keys:
         t = statistics.median(x[0] for x in res[k])
         m = max(x[1] for x in res[k])
         print(f"{names[k]:34} {t:8.2f} {min(x[0] for x in res[k]):7.2f} {fmt_rate(n / t):>8} {m:11.0f} "
-              f"{lm_t / t:7.2f}x {m / lm_m:8.2f}x")
+              f"{ref_t / t:7.2f}x {m / ref_m:8.2f}x")
     for k in ("sf1", "sf2"):
         parts = {p: statistics.median(x[2][p] for x in res[k]) for p in ("import", "read", "fit", "write")}
         print(f"  {names[k]}: " + ", ".join(f"{p} {v:.2f} s" for p, v in parts.items()))
-    with open(os.path.join(work, "lmplz.log"), errors="replace") as f:
-        tail = [ln for ln in f.read().splitlines() if "RSSMax" in ln]
-    if tail:
-        print(f"  lmplz's own report: {tail[-1].strip()}")
-    return out["lmplz"]
+    print(f"  (speed-up and RSS/lmplz relative to {names['lmplz0']}; lmplz's memory follows -S)")
+    return out["lmplz0"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,9 +357,10 @@ def bench_scoring(args, data, arpa: str, label: str) -> None:
         "seqfast score_batch list[str], 2 threads": lambda: lm.score_batch(held, num_threads=2),
         "seqfast word_ids only (lookup)": lambda: lm._m.word_ids(held),
     }
-    times = interleaved(fns, args.repeat)
+    rep = 3 * args.repeat  # scoring runs are short: more of them
+    times = interleaved(fns, rep)
     base = times["kenlm Model.score, Python loop"]
-    print(f"   {'':42} {'seconds':>8} {'tokens/s':>9} {'vs kenlm':>8}   (median of {args.repeat}, interleaved)")
+    print(f"   {'':42} {'seconds':>8} {'tokens/s':>9} {'vs kenlm':>8}   (median of {rep}, interleaved)")
     for k, t in times.items():
         print(f"   {k:42} {t:8.4f} {fmt_rate(n_tok / t):>9} {base / t:7.2f}x")
     del ken, lm
@@ -449,7 +461,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", "--smoke", action="store_true", help="tiny sizes, for smoke runs")
     ap.add_argument("--lmplz", default=None, help="lmplz binary (default: PATH, then ./.lmplz/bin/lmplz)")
-    ap.add_argument("--lmplz-mem", default="4G", help="lmplz -S (default 4G)")
+    ap.add_argument("--lmplz-mem", default="4G",
+                    help="lmplz -S; several comma-separated (e.g. 4G,1G) time each, the first is the reference")
     ap.add_argument("--corpus", default=os.path.join(ROOT, "bench-data", "en.txt"))
     ap.add_argument("--small-model", type=float, default=0.1,
                     help="also score with a model from this fraction of the training lines (0: skip)")
@@ -487,7 +500,7 @@ def main() -> int:
         print(f"text: {os.path.relpath(corpus)} lines as sentences, whitespace-normalised; {data['distinct_tokens']:,} "
               f"distinct training tokens" + (f", the text {data['train_tokens'] / data['distinct_tokens']:.2f} times with copies relabelled (word~k)"
                  if data["copies"] > 1 else "")
-              + f"; held-out every 10th line ({data['held_copies']} copies): {data['held_tokens']:,} tokens")
+              + f"; held-out every 10th line ({data['held_copies']} cop{'ies' if data['held_copies'] > 1 else 'y'}): {data['held_tokens']:,} tokens")
         print("note: lmplz splits words on space, tab, CR and NUL only; seqfast on Unicode whitespace (also VT, FF, "
               "U+0085, U+00A0, U+2000.., U+3000, ...) but not NUL, so the text is normalised first")
 
@@ -495,7 +508,7 @@ def main() -> int:
             arpa = bench_estimation(args, data, lmplz, work)
         else:
             arpa = os.path.join(work, "lmplz.arpa")
-            run_child([lmplz, "-o", str(args.order), "-S", args.lmplz_mem, "-T", work, "--text", data["train"],
+            run_child([lmplz, "-o", str(args.order), "-S", args.lmplz_mem.split(",")[0], "-T", work, "--text", data["train"],
                        "--arpa", arpa], os.path.join(work, "lmplz.log"))
         if "score" in parts:
             bench_scoring(args, data, arpa, f"full model ({data['train_tokens']:,} training tokens)")
@@ -509,7 +522,7 @@ def main() -> int:
                         g.write(line)
                         n += len(line.split())
             small_arpa = os.path.join(work, "small.arpa")
-            run_child([lmplz, "-o", str(args.order), "-S", args.lmplz_mem, "-T", work, "--text", small_txt,
+            run_child([lmplz, "-o", str(args.order), "-S", args.lmplz_mem.split(",")[0], "-T", work, "--text", small_txt,
                        "--arpa", small_arpa], os.path.join(work, "lmplz_small.log"))
             bench_scoring(args, data, small_arpa, f"small model (every {step}th training line, {n:,} tokens)")
         if "nltk" in parts:
