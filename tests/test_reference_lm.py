@@ -17,38 +17,13 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _ngram_data import DATA, FALLBACK, GOLDEN, arpa_text  # noqa: E402
+from _ngram_data import sentences as corpus  # noqa: E402
 from reference import ngram_lm as L  # noqa: E402
-
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ngram")
-FALLBACK = (0.5, 1.0, 1.5)
-
-# (corpus, order, discount_fallback) -> DATA/{corpus}.o{order}.arpa, made by lmplz
-GOLDEN = [
-    ("kenlm_toy0", 3, FALLBACK),
-    ("kenlm_toy1", 3, FALLBACK),
-    ("kenlm_corpus_count", 3, FALLBACK),
-    ("students", 1, FALLBACK),
-    ("students", 3, FALLBACK),
-    ("zipf", 2, None),
-    ("zipf", 3, None),
-    ("zipf", 5, None),
-]
-
-
-@functools.lru_cache(maxsize=None)
-def corpus(name: str) -> tuple:
-    """Sentences of DATA/name.txt as lmplz reads them: one per line, split on whitespace."""
-    with open(os.path.join(DATA, name + ".txt"), encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return tuple(tuple(line.split()) for line in lines)
-
 
 @functools.lru_cache(maxsize=None)
 def golden(name: str, order: int) -> dict:
-    with open(os.path.join(DATA, f"{name}.o{order}.arpa"), encoding="utf-8") as f:
-        return L.parse_arpa(f.read())
+    return L.parse_arpa(arpa_text(f"{name}.o{order}"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -8,7 +8,7 @@ the GIL released; this module only normalises arguments.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Optional, Union
 
 import numpy as np

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::index::{OrderIndex, Trie};
-use super::model::{Mode, Model, MAX_ORDER};
+use super::model::{Mode, Model, Vocab, MAX_ORDER};
 use crate::error::{Error, Result};
 use crate::files;
 
@@ -196,7 +196,8 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
         }
     };
     let present = vec![true; vocab.len()];
-    Ok(Model { vocab, unk, bos, eos, present, trie, prob, backoff, mode: Mode::Backoff, smoothing: "arpa".into(), lookup: Default::default() })
+    let voc = Vocab { words: vocab, unk, bos, eos };
+    Ok(Model::new(voc, present, trie, prob, backoff, Mode::Backoff, "arpa".into()))
 }
 
 /// Row of the context `ids` (order `ids.len()`), inserting it and its own missing contexts with
@@ -217,24 +218,19 @@ fn ensure(trie: &mut Trie, prob: &mut [Vec<f32>], backoff: &mut [Vec<f32>], ids:
     r
 }
 
-/// ARPA log10 p(last | rest) from the entries read so far.
+/// ARPA log10 p(last | rest) from the entries read so far: the n-gram's own probability if
+/// present, else the context's backoff (0 if absent) plus the probability with one word less.
 fn backed_off(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>], ids: &[u32]) -> f32 {
     let m = ids.len();
-    for start in 1..m {
-        if let Some(r) = trie.find(&ids[start..], prob[0].len()) {
-            let mut s = prob[m - start - 1][r as usize];
-            for b in 1..start {
-                if let Some(c) = trie.find(&ids[b..m - 1], prob[0].len()) {
-                    s += backoff[m - 1 - b - 1][c as usize];
-                }
-            }
-            if let Some(c) = trie.find(&ids[..m - 1], prob[0].len()) {
-                s += backoff[m - 2][c as usize];
-            }
-            return s;
-        }
+    if m == 1 {
+        return prob[0][ids[0] as usize];
     }
-    prob[0][ids[m - 1] as usize]
+    let unigrams = prob[0].len();
+    if let Some(r) = trie.find(ids, unigrams) {
+        return prob[m - 1][r as usize];
+    }
+    let bo = trie.find(&ids[..m - 1], unigrams).map_or(0.0, |c| backoff[m - 2][c as usize]);
+    bo + backed_off(trie, prob, backoff, &ids[1..])
 }
 
 /// Write `model` as ARPA text into `out`.

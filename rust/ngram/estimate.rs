@@ -13,6 +13,7 @@
 
 use super::count::{self, OrderCounts};
 use super::index::{OrderIndex, Trie};
+pub use super::model::Vocab;
 use super::model::{Mode, Model, MAX_ORDER};
 use crate::error::{Error, Result};
 
@@ -23,15 +24,6 @@ pub enum Smoothing {
     Mle,
     AddK(f64),
     Stupid(f64),
-}
-
-/// Word strings and the special ids.
-#[derive(Clone, Debug)]
-pub struct Vocab {
-    pub words: Vec<String>,
-    pub unk: u32,
-    pub bos: u32,
-    pub eos: u32,
 }
 
 /// The trie of a count set plus what every estimator needs.
@@ -143,19 +135,7 @@ fn count_based(tables: &[OrderCounts], voc: Vocab, smoothing: Smoothing) -> Resu
             hist_below = h;
         }
     }
-    Ok(Model {
-        vocab: voc.words,
-        unk: voc.unk,
-        bos: voc.bos,
-        eos: voc.eos,
-        present: t.present,
-        trie: t.trie,
-        prob,
-        backoff,
-        mode,
-        smoothing: name,
-        lookup: Default::default(),
-    })
+    Ok(Model::new(voc, t.present, t.trie, prob, backoff, mode, name))
 }
 
 fn check_options(order: usize, smoothing: Smoothing) -> Result<()> {

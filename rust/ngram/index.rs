@@ -109,7 +109,6 @@ impl OrderIndex {
         let mask = self.slots.len() - 1;
         let mut i = hash(p, w, self.shift);
         loop {
-            // SAFETY-free: `i` is masked into range.
             let s = self.slots[i];
             if s.row == EMPTY {
                 return None;
@@ -125,6 +124,8 @@ impl OrderIndex {
     #[inline(always)]
     pub fn prefetch(&self, p: u32, w: u32) {
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: `hash` is below `slots.len()` (a power of two, shift = 64 - log2 len), and
+        // prefetching a valid address has no architectural effect.
         unsafe {
             let i = hash(p, w, self.shift);
             let ptr = self.slots.as_ptr().add(i) as *const i8;

@@ -159,9 +159,9 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) 
                 if !t.present[w] {
                     0.0
                 } else if w == voc.bos as usize {
-                    1.0 + 0.0 * uniform
+                    1.0 // lmplz: u = 1, gamma = 0
                 } else if w == voc.unk as usize {
-                    0.0 + g0 * uniform
+                    g0 * uniform // u = 0: <unk> is a zeroton
                 } else {
                     uninterp(adj[0][w], &ds[0], den0) + g0 * uniform
                 }
@@ -212,17 +212,5 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) 
                 .collect()
         })
         .collect();
-    Ok(Model {
-        vocab: voc.words,
-        unk: voc.unk,
-        bos: voc.bos,
-        eos: voc.eos,
-        present: t.present,
-        trie: t.trie,
-        prob,
-        backoff,
-        mode: Mode::Backoff,
-        smoothing: format!("kneser_ney {}", desc.join(" ")),
-        lookup: Default::default(),
-    })
+    Ok(Model::new(voc, t.present, t.trie, prob, backoff, Mode::Backoff, format!("kneser_ney {}", desc.join(" "))))
 }

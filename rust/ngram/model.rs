@@ -38,6 +38,15 @@ pub enum Mode {
     Stupid { log_alpha: f32 },
 }
 
+/// Word strings and the special ids.
+#[derive(Clone, Debug)]
+pub struct Vocab {
+    pub words: Vec<String>,
+    pub unk: u32,
+    pub bos: u32,
+    pub eos: u32,
+}
+
 /// An n-gram model over the vocabulary `vocab` (ids index it).
 #[derive(Clone, Debug)]
 pub struct Model {
@@ -86,6 +95,20 @@ pub struct Scores {
 }
 
 impl Model {
+    /// Assemble a model from its parts (the estimators and the ARPA reader build them).
+    pub fn new(
+        voc: Vocab,
+        present: Vec<bool>,
+        trie: Trie,
+        prob: Vec<Vec<f32>>,
+        backoff: Vec<Vec<f32>>,
+        mode: Mode,
+        smoothing: String,
+    ) -> Model {
+        let Vocab { words: vocab, unk, bos, eos } = voc;
+        Model { vocab, unk, bos, eos, present, trie, prob, backoff, mode, smoothing, lookup: Default::default() }
+    }
+
     pub fn order(&self) -> usize {
         self.prob.len()
     }
@@ -153,18 +176,35 @@ impl Model {
     /// Score `w` (already checked) after `st`; returns (log10 p, n-gram length) and the new state.
     #[inline]
     pub fn step(&self, st: &State, w: u32) -> (f32, usize, State) {
+        self.prefetch_step(st, w);
+        let (matched, out) = self.find(st, w);
+        (self.finish(st, matched, &out), matched, out)
+    }
+
+    /// Start the cache misses of `step(st, w)`: every probe key (previous row, w) and every
+    /// backoff row is known before any lookup.
+    #[inline(always)]
+    fn prefetch_step(&self, st: &State, w: u32) {
+        let w = self.map(w);
+        for k in 1..=st.len.min(self.order() - 1) {
+            self.trie.orders[k - 1].prefetch(st.rows[k - 1], w);
+            prefetch(&self.backoff[k - 1], st.rows[k - 1]); // empty (no-op) for stupid backoff
+        }
+    }
+
+    /// The longest n-gram ending in `w` after `st`: (its length, the new state).
+    #[inline(always)]
+    fn find(&self, st: &State, w: u32) -> (usize, State) {
         let w = self.map(w);
         let n = self.order();
+        let max_ctx = st.len.min(n - 1);
         let mut out = State::EMPTY;
         out.rows[0] = w;
         let mut matched = 1;
-        let mut p = self.prob[0][w as usize];
-        let max_ctx = st.len.min(n - 1);
         while matched <= max_ctx {
             match self.trie.orders[matched - 1].get(st.rows[matched - 1], w) {
                 Some(r) => {
                     out.rows[matched] = r;
-                    p = self.prob[matched][r as usize];
                     matched += 1;
                 }
                 None => break,
@@ -172,7 +212,16 @@ impl Model {
         }
         out.len = matched.min(n - 1);
         out.hist = (st.hist + 1).min(n - 1);
-        let score = match self.mode {
+        (matched, out)
+    }
+
+    /// The score of the token that `find` matched to length `matched` (see the module doc).
+    #[inline(always)]
+    fn finish(&self, st: &State, matched: usize, out: &State) -> f32 {
+        let n = self.order();
+        let max_ctx = st.len.min(n - 1);
+        let p = self.prob[matched - 1][out.rows[matched - 1] as usize];
+        match self.mode {
             Mode::Backoff => {
                 let mut s = p;
                 for m in matched..=max_ctx {
@@ -193,8 +242,7 @@ impl Model {
                     self.backoff[m - 1][st.rows[m - 1] as usize]
                 }
             }
-        };
-        (score, matched, out)
+        }
     }
 
     /// The state after reading `context` (checked ids), starting at `<s>` if `bos`.
@@ -213,20 +261,89 @@ impl Model {
             .collect()
     }
 
-    /// Score one sentence into the output slices; returns (total, oov count).
-    fn score_one(&self, ids: &[u32], bos: bool, eos: bool, tok: &mut [f32], len: &mut [u8]) -> (f64, u32) {
-        let mut st = self.begin(bos);
-        let mut total = 0f64;
-        let mut oov = 0;
-        for (i, &w) in ids.iter().chain(eos.then_some(&self.eos)).enumerate() {
-            oov += (self.map(w) == self.unk) as u32;
-            let (p, m, next) = self.step(&st, w);
-            tok[i] = p;
-            len[i] = m as u8;
-            total += p as f64;
-            st = next;
+    /// Score sentences `s0..s0 + tot.len()` into their slices of `tok`/`len` (which start at
+    /// the first of them). `LANES` sentences advance in lockstep, one token each per round, so
+    /// the memory latency of one sentence's lookups overlaps the others' (each round runs its
+    /// prefetches, then its lookups, then its scores). Each sentence's total is still summed
+    /// in token order, so results equal one-by-one scoring bit for bit.
+    #[allow(clippy::too_many_arguments)]
+    fn score_sentences(
+        &self,
+        ids: &[u32],
+        offsets: &[i64],
+        out_off: &[i64],
+        s0: usize,
+        bos: bool,
+        eos: bool,
+        tok: &mut [f32],
+        len: &mut [u8],
+        tot: &mut [f64],
+        oov: &mut [u32],
+    ) {
+        const LANES: usize = 16;
+        struct Lane {
+            s: usize,
+            pos: usize,
+            end: usize,
+            out: usize,
+            st: State,
+            total: f64,
+            oov: u32,
+            w: u32,
+            matched: usize,
+            next: State,
         }
-        (total, oov)
+        let base = out_off[s0] as usize;
+        let count = tot.len();
+        let mut next_sentence = 0;
+        let mut lanes: Vec<Lane> = Vec::with_capacity(LANES);
+        let start = |j: usize| {
+            let s = s0 + j;
+            let st = self.begin(bos);
+            let (pos, end) = (offsets[s] as usize, offsets[s + 1] as usize + eos as usize);
+            Lane { s, pos, end, out: out_off[s] as usize - base, st, total: 0.0, oov: 0, w: 0, matched: 0, next: st }
+        };
+        loop {
+            while lanes.len() < LANES && next_sentence < count {
+                let l = start(next_sentence);
+                next_sentence += 1;
+                if l.pos == l.end {
+                    tot[l.s - s0] = 0.0;
+                    oov[l.s - s0] = 0;
+                } else {
+                    lanes.push(l);
+                }
+            }
+            if lanes.is_empty() {
+                break;
+            }
+            for l in lanes.iter_mut() {
+                l.w = if l.pos < offsets[l.s + 1] as usize { ids[l.pos] } else { self.eos };
+                self.prefetch_step(&l.st, l.w);
+            }
+            for l in lanes.iter_mut() {
+                (l.matched, l.next) = self.find(&l.st, l.w);
+                prefetch(&self.prob[l.matched - 1], l.next.rows[l.matched - 1]);
+            }
+            for l in lanes.iter_mut() {
+                let p = self.finish(&l.st, l.matched, &l.next);
+                l.oov += (self.map(l.w) == self.unk) as u32;
+                tok[l.out] = p;
+                len[l.out] = l.matched as u8;
+                l.total += p as f64;
+                l.st = l.next;
+                l.pos += 1;
+                l.out += 1;
+            }
+            lanes.retain(|l| {
+                if l.pos < l.end {
+                    return true;
+                }
+                tot[l.s - s0] = l.total;
+                oov[l.s - s0] = l.oov;
+                false
+            });
+        }
     }
 
     /// Score CSR sentences (`ids[offsets[i]..offsets[i+1]]`) in parallel.
@@ -257,15 +374,7 @@ impl Model {
                 jobs.push((s0, tot, oo, t, l));
             }
             jobs.into_par_iter().for_each(|(s0, tot, oo, t, l)| {
-                let base = out_off[s0] as usize;
-                for j in 0..tot.len() {
-                    let s = s0 + j;
-                    let (a, b) = (offsets[s] as usize, offsets[s + 1] as usize);
-                    let (oa, ob) = (out_off[s] as usize - base, out_off[s + 1] as usize - base);
-                    let (sum, o) = self.score_one(&ids[a..b], bos, eos, &mut t[oa..ob], &mut l[oa..ob]);
-                    tot[j] = sum;
-                    oo[j] = o;
-                }
+                self.score_sentences(ids, offsets, &out_off, s0, bos, eos, t, l, tot, oo);
             });
         })?;
         Ok(Scores { token, offsets: out_off, ngram_len, total, oov })
@@ -294,7 +403,7 @@ impl Model {
         if !(temperature > 0.0 && temperature.is_finite()) {
             return Err(Error::Value(format!("temperature must be a positive finite number, got {temperature}")));
         }
-        if self.mode != Mode::Backoff && !matches!(self.mode, Mode::Floor) {
+        if let Mode::Stupid { .. } = self.mode {
             return Err(Error::Value("sampling needs a normalised model (not stupid backoff)".into()));
         }
         let mut rng = SplitMix64(seed);
@@ -333,6 +442,18 @@ impl Model {
         }
         Ok(out)
     }
+}
+
+/// Hint the CPU to fetch `v[i]` (no effect on results; ignored off x86-64).
+#[inline(always)]
+fn prefetch(v: &[f32], i: u32) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = v.get(i as usize) {
+        // SAFETY: prefetching a valid address has no architectural effect.
+        unsafe { std::arch::x86_64::_mm_prefetch(x as *const f32 as *const i8, std::arch::x86_64::_MM_HINT_T0) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (v, i);
 }
 
 /// SplitMix64: a small, seedable generator (reproducible across platforms).
