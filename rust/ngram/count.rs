@@ -176,16 +176,34 @@ impl Key for u128 {
 }
 
 fn count_keys<K: Key>(framed: &[u32], fo: &[usize], n: usize, bits: usize) -> OrderCounts {
-    let total: usize = fo.windows(2).map(|w| (w[1] - w[0]).saturating_sub(n - 1)).sum();
-    let mut keys: Vec<K> = Vec::with_capacity(total);
-    let seqs: Vec<(usize, usize)> = fo.windows(2).map(|w| (w[0], w[1])).filter(|&(a, b)| b - a >= n).collect();
-    keys.par_extend(seqs.par_iter().flat_map_iter(|&(a, b)| {
-        framed[a..b].windows(n).map(move |w| w.iter().fold(K::ZERO, |k, &x| k.push(bits, x)))
-    }));
+    // Window i of the whole corpus lives in the sequence s with before[s] <= i < before[s + 1];
+    // keys are written in place in parallel blocks (no per-thread buffers to concatenate).
+    let mut before = Vec::with_capacity(fo.len());
+    before.push(0usize);
+    for w in fo.windows(2) {
+        before.push(before.last().unwrap() + (w[1] - w[0]).saturating_sub(n - 1));
+    }
+    let total = *before.last().unwrap();
+    let mut keys: Vec<K> = vec![K::ZERO; total];
+    const BLOCK: usize = 1 << 16;
+    keys.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
+        let first = b * BLOCK;
+        let mut s = before.partition_point(|&x| x <= first) - 1;
+        for (j, k) in out.iter_mut().enumerate() {
+            let i = first + j;
+            while before[s + 1] <= i {
+                s += 1;
+            }
+            let p = fo[s] + (i - before[s]);
+            *k = framed[p..p + n].iter().fold(K::ZERO, |k, &x| k.push(bits, x));
+        }
+    });
     K::sort(&mut keys, n * bits);
+    // Size the outputs exactly (one cheap pass) instead of growing them by doubling.
+    let distinct = if keys.is_empty() { 0 } else { 1 + keys.windows(2).filter(|w| w[0] != w[1]).count() };
     let mask = if bits >= 32 { u32::MAX } else { (1u32 << bits) - 1 };
-    let mut grams = Vec::new();
-    let mut counts: Vec<u64> = Vec::new();
+    let mut grams = Vec::with_capacity(distinct * n);
+    let mut counts: Vec<u64> = Vec::with_capacity(distinct);
     let mut i = 0;
     while i < keys.len() {
         let k = keys[i];

@@ -11,6 +11,8 @@
 //! (unigrams: `(c(w)+k)/(T+kV)`); stupid backoff is `c(h'w)/C(h')` times `alpha` per dropped
 //! word, with `h'` the longest suffix such that `c(h'w) > 0`.
 
+use rayon::prelude::*;
+
 use super::count::{self, OrderCounts};
 use super::index::{OrderIndex, Trie};
 pub use super::model::Vocab;
@@ -55,30 +57,39 @@ impl Tables {
         for s in [voc.unk, voc.bos, voc.eos] {
             present[s as usize] = true;
         }
-        let mut orders = Vec::new();
+        // Orders are independent here: build their tables in parallel.
+        let built: Vec<(OrderIndex, Vec<u32>)> = (2..=tables.len())
+            .into_par_iter()
+            .map(|n| {
+                let t = &tables[n - 1];
+                let below = &tables[n - 2];
+                let mut prefix = Vec::with_capacity(t.len());
+                let mut j = 0usize;
+                for r in 0..t.len() {
+                    let g = t.gram(r);
+                    if n == 2 {
+                        prefix.push(g[0]);
+                        continue;
+                    }
+                    // Rows are sorted, so their prefixes are too: one forward walk.
+                    while j < below.len() && below.gram(j) < &g[..n - 1] {
+                        j += 1;
+                    }
+                    if j == below.len() || below.gram(j) != &g[..n - 1] {
+                        return Err(Error::Value(format!("counts of order {n} hold an n-gram whose prefix is not counted")));
+                    }
+                    prefix.push(j as u32);
+                }
+                let word: Vec<u32> = (0..t.len()).map(|r| t.grams[r * n + n - 1]).collect();
+                let first: Vec<u32> = (0..t.len()).map(|r| t.grams[r * n]).collect();
+                Ok((OrderIndex::new(prefix, word)?, first))
+            })
+            .collect::<Result<_>>()?;
+        let mut orders = Vec::with_capacity(built.len());
         let mut first = vec![Vec::new()];
-        for n in 2..=tables.len() {
-            let t = &tables[n - 1];
-            let below = &tables[n - 2];
-            let mut prefix = Vec::with_capacity(t.len());
-            let mut j = 0usize;
-            for r in 0..t.len() {
-                let g = t.gram(r);
-                if n == 2 {
-                    prefix.push(g[0]);
-                    continue;
-                }
-                while j < below.len() && below.gram(j) < &g[..n - 1] {
-                    j += 1;
-                }
-                if j == below.len() || below.gram(j) != &g[..n - 1] {
-                    return Err(Error::Value(format!("counts of order {n} hold an n-gram whose prefix is not counted")));
-                }
-                prefix.push(j as u32);
-            }
-            let word: Vec<u32> = (0..t.len()).map(|r| t.grams[r * n + n - 1]).collect();
-            first.push((0..t.len()).map(|r| t.grams[r * n]).collect());
-            orders.push(OrderIndex::new(prefix, word)?);
+        for (o, f) in built {
+            orders.push(o);
+            first.push(f);
         }
         let trie = Trie { orders };
         let mut suffix = vec![Vec::new()];
@@ -194,7 +205,7 @@ pub fn fit_ids(
     words.extend(["<unk>", "<s>", "</s>"].map(String::from));
     let voc = Vocab { words, unk: v as u32, bos: v as u32 + 1, eos: v as u32 + 2 };
     let tables = count::count(ids, offsets, order, Some(voc.bos), Some(voc.eos), threads)?;
-    from_counts(&tables, voc, smoothing)
+    crate::parallel::install(threads, || from_counts(&tables, voc, smoothing))?
 }
 
 /// Fit on text: one sentence per line, whitespace-separated words; an empty line is an empty
@@ -218,5 +229,5 @@ pub fn fit_text(text: &str, order: usize, smoothing: Smoothing, threads: Option<
     }
     let voc = Vocab { words, unk: 0, bos: 1, eos: 2 };
     let tables = count::count(&ids, &offsets, order, Some(voc.bos), Some(voc.eos), threads)?;
-    from_counts(&tables, voc, smoothing)
+    crate::parallel::install(threads, || from_counts(&tables, voc, smoothing))?
 }

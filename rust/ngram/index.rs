@@ -52,6 +52,9 @@ impl OrderIndex {
             shift: 64 - cap.trailing_zeros(),
         };
         for r in 0..k {
+            if r + 16 < k {
+                ix.prefetch(ix.prefix[r + 16], ix.word[r + 16]); // overlap the random inserts
+            }
             let (p, w) = (ix.prefix[r], ix.word[r]);
             if let Some(prev) = ix.insert(p, w, r as u32) {
                 return Err(Error::Value(format!("n-gram rows {prev} and {r} are the same n-gram")));
@@ -186,19 +189,33 @@ impl Trie {
     /// Row of the suffix (all words but the first) of every row of order `n >= 2`, in the
     /// order below. `suffix_below` is the same map for order `n - 1` (unused for `n == 2`).
     pub fn suffix_rows(&self, n: usize, suffix_below: &[u32]) -> Result<Vec<u32>> {
+        use rayon::prelude::*;
         let o = &self.orders[n - 2];
-        (0..o.len())
-            .map(|r| {
-                let w = o.word[r];
-                if n == 2 {
-                    return Ok(w);
+        if n == 2 {
+            return Ok(o.word.clone());
+        }
+        let below = &self.orders[n - 3];
+        let key = |r: usize| (suffix_below[o.prefix[r] as usize], o.word[r]);
+        // Parallel blocks; within a block, prefetch the probe 16 rows ahead so the random
+        // accesses overlap.
+        const AHEAD: usize = 16;
+        let mut out = vec![0u32; o.len()];
+        out.par_chunks_mut(1 << 14).enumerate().try_for_each(|(b, chunk)| {
+            let base = b << 14;
+            let len = chunk.len();
+            for (j, slot) in chunk.iter_mut().enumerate() {
+                if j + AHEAD < len {
+                    let (p, w) = key(base + j + AHEAD);
+                    below.prefetch(p, w);
                 }
-                let s = suffix_below[o.prefix[r] as usize];
-                self.orders[n - 3].get(s, w).ok_or_else(|| {
+                let (p, w) = key(base + j);
+                *slot = below.get(p, w).ok_or_else(|| {
                     Error::Value(format!("an n-gram of order {n} has no suffix (n-1)-gram: the model is not suffix-closed"))
-                })
-            })
-            .collect()
+                })?;
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 }
 
