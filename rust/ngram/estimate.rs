@@ -36,8 +36,6 @@ pub(crate) struct Tables {
     pub present: Vec<bool>,
     /// `suffix[n-1][r]`: row of the suffix of row `r` of order `n` (empty for n = 1).
     pub suffix: Vec<Vec<u32>>,
-    /// `first[n-1][r]`: first word of row `r` of order `n` (empty for n = 1).
-    pub first: Vec<Vec<u32>>,
 }
 
 impl Tables {
@@ -58,7 +56,7 @@ impl Tables {
             present[s as usize] = true;
         }
         // Orders are independent here: build their tables in parallel.
-        let built: Vec<(OrderIndex, Vec<u32>)> = (2..=tables.len())
+        let orders: Vec<OrderIndex> = (2..=tables.len())
             .into_par_iter()
             .map(|n| {
                 let t = &tables[n - 1];
@@ -81,23 +79,16 @@ impl Tables {
                     prefix.push(j as u32);
                 }
                 let word: Vec<u32> = (0..t.len()).map(|r| t.grams[r * n + n - 1]).collect();
-                let first: Vec<u32> = (0..t.len()).map(|r| t.grams[r * n]).collect();
-                Ok((OrderIndex::new(prefix, word)?, first))
+                OrderIndex::new(prefix, word)
             })
             .collect::<Result<_>>()?;
-        let mut orders = Vec::with_capacity(built.len());
-        let mut first = vec![Vec::new()];
-        for (o, f) in built {
-            orders.push(o);
-            first.push(f);
-        }
         let trie = Trie { orders };
         let mut suffix = vec![Vec::new()];
         for n in 2..=tables.len() {
             let s = trie.suffix_rows(n, &suffix[n - 2])?;
             suffix.push(s);
         }
-        Ok(Tables { trie, unigram_counts, present, suffix, first })
+        Ok(Tables { trie, unigram_counts, present, suffix })
     }
 }
 

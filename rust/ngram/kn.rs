@@ -116,7 +116,8 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) 
         for &s in &t.suffix[n] {
             ext[s as usize] += 1;
         }
-        let first = |r: usize| if n == 1 { r as u32 } else { t.first[n - 1][r] };
+        // The first word, read from the count table itself (row order = table order).
+        let first = |r: usize| if n == 1 { r as u32 } else { tables[n - 1].grams[r * n] };
         let a: Vec<u64> = (0..raw.len()).map(|r| if first(r) == voc.bos { raw[r] } else { ext[r] }).collect();
         adj.push(a);
     }
