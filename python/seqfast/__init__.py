@@ -15,7 +15,7 @@ from seqfast._errors import (
     SpecialTokenError,
     VocabError,
 )
-from seqfast import ngram
+from seqfast import ngram, nn
 from seqfast.tokenizer import EncodingBatch, StreamDecoder, Tokenizer, train_bpe
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "StreamDecoder",
     "train_bpe",
     "ngram",
+    "nn",
     "SeqfastError",
     "ShapeError",
     "VocabError",

@@ -6,6 +6,7 @@
 mod errors;
 mod lm;
 mod ngram;
+mod nn;
 mod tokenizer;
 
 use pyo3::prelude::*;
@@ -17,5 +18,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tokenizer::register(m)?;
     ngram::register(m)?;
     lm::register(m)?;
+    nn::register(m)?;
     Ok(())
 }

@@ -1,0 +1,253 @@
+"""Functional recurrent API (RNN, LSTM, GRU): argument checking and reshaping around the core.
+
+Weights are dicts in PyTorch ``state_dict`` naming (``weight_ih_l0``, ``weight_hh_l0_reverse``,
+``bias_ih_l1``, ``weight_hr_l0`` ...). The network's sizes are read off the weights; every array
+is checked against them and errors name the argument and the expected shape. Arrays that are not
+C-contiguous are copied. All arrays of one call share one dtype, float32 (fast path) or float64.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import numpy as np
+
+from seqfast import _core
+from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
+from seqfast.tokenizer import _check_threads
+
+_GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_textbook": 3}
+_KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
+
+
+def _dtype_of(x: object, name: str) -> np.dtype:
+    if not isinstance(x, np.ndarray):
+        raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(x).__name__}")
+    if x.dtype not in (np.float32, np.float64):
+        raise ArgumentTypeError(f"{name} has dtype {x.dtype}; use float32 or float64")
+    return x.dtype
+
+
+def _array(a: object, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
+    """`a` as a C-contiguous array of `dtype` and exactly `shape` (errors name `name`)."""
+    if not isinstance(a, np.ndarray):
+        raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(a).__name__}")
+    if a.dtype != dtype:
+        raise ArgumentTypeError(f"{name} has dtype {a.dtype}, but x is {np.dtype(dtype).name}; all arrays must share one dtype")
+    if a.shape != tuple(shape):
+        raise ShapeError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
+    return np.ascontiguousarray(a)
+
+
+class _Net:
+    """Sizes of a network, read off its weights."""
+
+    def __init__(self, cell: str, weights: dict, dtype: np.dtype):
+        if not isinstance(weights, dict):
+            raise ArgumentTypeError(f"weights must be a dict of arrays in PyTorch state_dict naming, not {type(weights).__name__}")
+        layers, reverse, kinds = set(), False, set()
+        for k in weights:
+            m = _KEY.match(str(k))
+            if not m:
+                raise ShapeError(f"weights has an unexpected key {k!r} (expected names like 'weight_ih_l0', 'bias_hh_l1_reverse')")
+            kinds.add(m.group(1))
+            layers.add(int(m.group(2)))
+            reverse |= m.group(3) is not None
+        if "weight_ih" not in kinds or "weight_hh" not in kinds:
+            raise ShapeError("weights must contain 'weight_ih_l0' and 'weight_hh_l0'")
+        self.cell, self.dtype = cell, dtype
+        self.layers = max(layers) + 1
+        self.dirs = 2 if reverse else 1
+        self.bias = "bias_ih" in kinds or "bias_hh" in kinds
+        g = _GATES[cell]
+        if "weight_hr" in kinds and cell != "lstm":
+            raise ShapeError(f"weight_hr_* (proj_size) is only valid for an LSTM, not {cell}")
+        whh = weights.get("weight_hh_l0")
+        wih = weights.get("weight_ih_l0")
+        for name, a in (("weight_hh_l0", whh), ("weight_ih_l0", wih)):
+            if not isinstance(a, np.ndarray) or a.ndim != 2:
+                raise ShapeError(f"{name} must be a 2-D array")
+        if whh.shape[0] % g:
+            raise ShapeError(f"weight_hh_l0 has {whh.shape[0]} rows, not a multiple of the {g} gates of {cell}")
+        self.hidden = whh.shape[0] // g
+        self.proj = weights["weight_hr_l0"].shape[0] if "weight_hr" in kinds and np.ndim(weights["weight_hr_l0"]) == 2 else 0
+        self.hout = self.proj or self.hidden
+        self.input_size = wih.shape[1]
+        self.names = []
+        self.tuples = []
+        gh = g * self.hidden
+        for l in range(self.layers):
+            din = self.input_size if l == 0 else self.dirs * self.hout
+            for d in range(self.dirs):
+                sfx = f"_l{l}" + ("_reverse" if d else "")
+                want = {"weight_ih": (gh, din), "weight_hh": (gh, self.hout)}
+                if self.bias:
+                    want.update({"bias_ih": (gh,), "bias_hh": (gh,)})
+                if self.proj:
+                    want["weight_hr"] = (self.proj, self.hidden)
+                arrs = {}
+                for kind, shape in want.items():
+                    key = kind + sfx
+                    if key not in weights:
+                        raise ShapeError(f"weights is missing {key!r} (expected shape {shape})")
+                    arrs[kind] = _array(weights[key], f"weights[{key!r}]", dtype, shape)
+                    self.names.append(key)
+                zero = np.zeros(gh, dtype)
+                empty = np.zeros(0, dtype)
+                self.tuples.append(
+                    (
+                        arrs["weight_ih"].ravel(),
+                        arrs["weight_hh"].ravel(),
+                        arrs["bias_ih"] if self.bias else zero,
+                        arrs["bias_hh"] if self.bias else zero,
+                        arrs["weight_hr"].ravel() if self.proj else empty,
+                    )
+                )
+        extra = set(weights) - set(self.names)
+        if extra:
+            raise ShapeError(f"weights has keys that do not fit a {self.layers}-layer network: {sorted(extra)}")
+
+
+class RecurrentCache:
+    """Opaque result of a forward pass, consumed by the matching ``*_backward``.
+
+    It keeps the (contiguous) weights of the forward pass: do not modify them in place before
+    the backward.
+    """
+
+    def __init__(self, core, net: _Net, dims: tuple, batch_first: bool):
+        self._core, self._net, self._dims, self._batch_first = core, net, dims, batch_first
+
+    @property
+    def cell(self) -> str:
+        return self._net.cell
+
+
+def _forward(cell, x, weights, h0, c0, lengths, batch_first, dropout, seed, requires_grad, num_threads):
+    dtype = _dtype_of(x, "x")
+    net = _Net(cell, weights, dtype)
+    if x.ndim != 3:
+        raise ShapeError(f"x has shape {x.shape}; expected 3 dimensions {'(B, T, input_size)' if batch_first else '(T, B, input_size)'}")
+    b, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+    x = _array(x, "x", dtype, ((b, t) if batch_first else (t, b)) + (net.input_size,))
+    ld = net.layers * net.dirs
+    h0 = None if h0 is None else _array(h0, "h0", dtype, (ld, b, net.hout)).ravel()
+    if cell == "lstm":
+        c0 = None if c0 is None else _array(c0, "c0", dtype, (ld, b, net.hidden)).ravel()
+    if lengths is not None:
+        lengths = np.asarray(lengths)
+        if lengths.ndim != 1 or lengths.shape[0] != b or not np.issubdtype(lengths.dtype, np.integer):
+            raise ShapeError(f"lengths must be a 1-D integer array of {b} entries (one per batch row), got shape {lengths.shape} dtype {lengths.dtype}")
+        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
+        raise SeqfastError(f"dropout={dropout!r} must be a number in [0, 1)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ArgumentTypeError(f"seed must be a non-negative int, not {seed!r}")
+    y, h_n, c_n, core = _core.rnn_forward(
+        cell, x.ravel(), b, t, net.input_size, net.hidden, net.proj, net.layers, net.dirs == 2, net.tuples,
+        h0, c0, lengths, bool(batch_first), float(dropout), int(seed) & (2**64 - 1), bool(requires_grad), _check_threads(num_threads),
+    )
+    y = y.reshape(((b, t) if batch_first else (t, b)) + (net.dirs * net.hout,))
+    h_n = h_n.reshape(ld, b, net.hout)
+    c_n = c_n.reshape(ld, b, net.hidden) if cell == "lstm" else None
+    cache = RecurrentCache(core, net, (b, t), bool(batch_first)) if requires_grad else None
+    return y, h_n, c_n, cache
+
+
+def _backward(cell, cache, dy, dh_n, dc_n, num_threads):
+    if not isinstance(cache, RecurrentCache):
+        raise ArgumentTypeError(f"cache must be the cache returned by {cell}_forward, not {type(cache).__name__}")
+    net = cache._net
+    if cache.cell != cell:
+        raise SeqfastError(f"this cache comes from a {cache.cell} forward pass, not {cell}")
+    b, t = cache._dims
+    ld = net.layers * net.dirs
+    ybox = ((b, t) if cache._batch_first else (t, b)) + (net.dirs * net.hout,)
+    dy = None if dy is None else _array(dy, "dy", net.dtype, ybox).ravel()
+    dh_n = None if dh_n is None else _array(dh_n, "dh_n", net.dtype, (ld, b, net.hout)).ravel()
+    if cell == "lstm":
+        dc_n = None if dc_n is None else _array(dc_n, "dc_n", net.dtype, (ld, b, net.hidden)).ravel()
+    dx, dh0, dc0, dws = _core.rnn_backward(cache._core, net.tuples, dy, dh_n, dc_n, _check_threads(num_threads))
+    dx = dx.reshape(((b, t) if cache._batch_first else (t, b)) + (net.input_size,))
+    grads = {}
+    gh = _GATES[cell] * net.hidden
+    for i, (wih, whh, bih, bhh, whr) in enumerate(dws):
+        l, d = divmod(i, net.dirs)
+        sfx = f"_l{l}" + ("_reverse" if d else "")
+        din = net.input_size if l == 0 else net.dirs * net.hout
+        grads["weight_ih" + sfx] = wih.reshape(gh, din)
+        grads["weight_hh" + sfx] = whh.reshape(gh, net.hout)
+        if net.bias:
+            grads["bias_ih" + sfx] = bih
+            grads["bias_hh" + sfx] = bhh
+        if net.proj:
+            grads["weight_hr" + sfx] = whr.reshape(net.proj, net.hidden)
+    dh0 = dh0.reshape(ld, b, net.hout)
+    dc0 = dc0.reshape(ld, b, net.hidden) if cell == "lstm" else None
+    return dx, dh0, dc0, grads
+
+
+def lstm_forward(x, weights, h0=None, c0=None, lengths=None, *, batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+    """LSTM forward pass (PyTorch ``nn.LSTM`` semantics, gates i, f, g, o; ``weight_hr_l*`` for proj_size).
+
+    ``x``: (B, T, input_size) (or (T, B, ...) with ``batch_first=False``); ``h0``:
+    (layers*dirs, B, H_out); ``c0``: (layers*dirs, B, H); ``lengths``: (B,) ints in 1..T, any
+    order — outputs past a row's length are 0 and its final state is taken at its own last step.
+    ``dropout`` applies to every layer's output but the last, with a mask drawn from ``seed``.
+    NaN or inf in the input propagate to the outputs. Returns ``(y, h_n, c_n, cache)``; ``cache``
+    is None when ``requires_grad=False`` (then nothing is kept for the backward).
+    """
+    return _forward("lstm", x, weights, h0, c0, lengths, batch_first, dropout, seed, requires_grad, num_threads)
+
+
+def lstm_backward(cache, dy=None, dh_n=None, dc_n=None, *, num_threads=None):
+    """Gradients ``(dx, dh0, dc0, dweights)`` of an LSTM forward pass, given the gradients of
+    ``y``, ``h_n`` and ``c_n`` (None = zero). ``dweights`` has the keys of the weights dict.
+    Gradients in ``dy`` at padding positions are ignored."""
+    return _backward("lstm", cache, dy, dh_n, dc_n, num_threads)
+
+
+def gru_forward(x, weights, h0=None, lengths=None, *, variant="pytorch", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+    """GRU forward pass, gates r, z, n. ``variant="pytorch"`` applies the reset gate after the
+    recurrent product (``nn.GRU``, cuDNN); ``"textbook"`` before it (Cho et al. 2014):
+    n = tanh(W_in x + b_in + W_hn (r * h) + b_hn). Other arguments as :func:`lstm_forward`.
+    Returns ``(y, h_n, cache)``."""
+    cell = _gru_cell(variant)
+    y, h_n, _, cache = _forward(cell, x, weights, h0, None, lengths, batch_first, dropout, seed, requires_grad, num_threads)
+    return y, h_n, cache
+
+
+def _gru_cell(variant: str) -> str:
+    if variant not in ("pytorch", "textbook"):
+        raise SeqfastError(f"variant={variant!r} must be 'pytorch' or 'textbook'")
+    return "gru" if variant == "pytorch" else "gru_textbook"
+
+
+def gru_backward(cache, dy=None, dh_n=None, *, num_threads=None):
+    """Gradients ``(dx, dh0, dweights)`` of a GRU forward pass."""
+    cell = cache.cell if isinstance(cache, RecurrentCache) and cache.cell.startswith("gru") else "gru"
+    dx, dh0, _, g = _backward(cell, cache, dy, dh_n, None, num_threads)
+    return dx, dh0, g
+
+
+def rnn_forward(x, weights, h0=None, lengths=None, *, nonlinearity="tanh", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+    """Elman RNN forward pass, h' = act(W_ih x + b_ih + W_hh h + b_hh) with ``nonlinearity``
+    "tanh" or "relu". Other arguments as :func:`lstm_forward`. Returns ``(y, h_n, cache)``."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise SeqfastError(f"nonlinearity={nonlinearity!r} must be 'tanh' or 'relu'")
+    y, h_n, _, cache = _forward("rnn_" + nonlinearity, x, weights, h0, None, lengths, batch_first, dropout, seed, requires_grad, num_threads)
+    return y, h_n, cache
+
+
+def rnn_backward(cache, dy=None, dh_n=None, *, num_threads=None):
+    """Gradients ``(dx, dh0, dweights)`` of an RNN forward pass."""
+    cell = cache.cell if isinstance(cache, RecurrentCache) and cache.cell.startswith("rnn") else "rnn_tanh"
+    dx, dh0, _, g = _backward(cell, cache, dy, dh_n, None, num_threads)
+    return dx, dh0, g
+
+
+def simd_level(force: Optional[str] = None) -> str:
+    """The SIMD level of the nn kernels ("avx2" or "scalar"); ``force`` sets it (for tests).
+    The environment variable ``SEQFAST_SIMD=scalar`` forces the scalar path at start-up."""
+    return _core.simd_level(force)

@@ -1,0 +1,747 @@
+//! Recurrent networks (Elman RNN, LSTM, GRU) over layers and directions: forward with a cache,
+//! and backpropagation through time.
+//!
+//! Shapes follow PyTorch: x is (B, T, D) (`batch_first`) or (T, B, D); per layer and direction
+//! `w_ih` (G H, D_in), `w_hh` (G H, H_out), `b_ih`, `b_hh` (G H), and for an LSTM with
+//! `proj` > 0 `w_hr` (P, H), H_out = P. h0 / h_n are (layers * dirs, B, H_out), c0 / c_n
+//! (layers * dirs, B, H). Layer outputs are the directions' outputs side by side.
+//!
+//! Work plan of one direction of one layer (N real tokens, see `pack.rs`):
+//! 1. one GEMM over all tokens for the input side, N x G H (biases folded in);
+//! 2. per step, one product of the running rows' previous h with W_hh, split into fixed blocks
+//!    of hidden units with the gate rows of each block made contiguous, each block followed at
+//!    once by its cell's element-wise kernel (`cells.rs`) while its gates are still in cache;
+//! 3. backward: per step the element-wise gradients, then dh_prev = dG W_hh; after the loop
+//!    the weight gradients as three large GEMMs over all tokens (dW_ih = dG^T X,
+//!    dW_hh = dG^T H_prev, dX = dG W_ih).
+//! Cost: 2 N G H (D_in + H_out) flops forward, twice that backward; cache N (G H + 2 H + H_out)
+//! floats per direction. The two directions run concurrently; blocks run on the current pool.
+//! Every block boundary depends only on the shapes, so results are bit-identical for any
+//! thread count. Inter-layer dropout uses a counter-based mask ([`dropout_keep`]), recomputed
+//! in the backward instead of stored.
+
+use std::borrow::Cow;
+
+use super::cells::{self, Blk};
+use super::gemm::{for_each, gemm, gemm_par, Split, SyncPtr};
+use super::pack::Packing;
+use super::real::Real;
+use super::simd;
+use crate::error::{Error, Result};
+use crate::parallel;
+
+/// The cell of a recurrent network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellKind {
+    RnnTanh,
+    RnnRelu,
+    Lstm,
+    /// PyTorch's GRU: reset gate applied after the recurrent product.
+    Gru,
+    /// Cho et al. 2014: reset gate applied to h before the recurrent product.
+    GruTextbook,
+}
+
+impl CellKind {
+    /// Gates per hidden unit.
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::RnnTanh | CellKind::RnnRelu => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru | CellKind::GruTextbook => 3,
+        }
+    }
+}
+
+/// Sizes of a network.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    pub cell: CellKind,
+    pub input_size: usize,
+    pub hidden: usize,
+    /// LSTM projection size (0 = none).
+    pub proj: usize,
+    pub layers: usize,
+    pub bidir: bool,
+}
+
+impl Spec {
+    pub fn dirs(&self) -> usize {
+        if self.bidir { 2 } else { 1 }
+    }
+    /// Size of h (the projection size when there is one).
+    pub fn hout(&self) -> usize {
+        if self.proj > 0 { self.proj } else { self.hidden }
+    }
+    pub fn gh(&self) -> usize {
+        self.cell.gates() * self.hidden
+    }
+    /// Input size of layer `l`.
+    pub fn din(&self, l: usize) -> usize {
+        if l == 0 { self.input_size } else { self.dirs() * self.hout() }
+    }
+    fn check(&self) -> Result<()> {
+        if self.hidden == 0 || self.layers == 0 || self.input_size == 0 {
+            return Err(Error::Value(format!(
+                "input_size={}, hidden_size={} and num_layers={} must all be at least 1",
+                self.input_size, self.hidden, self.layers
+            )));
+        }
+        if self.proj > 0 && (self.cell != CellKind::Lstm || self.proj >= self.hidden) {
+            return Err(Error::Value(format!(
+                "proj_size={} needs an LSTM and must be smaller than hidden_size={}",
+                self.proj, self.hidden
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// PyTorch's name suffix of layer `l`, direction `d`.
+pub fn param_suffix(l: usize, d: usize) -> String {
+    if d == 0 { format!("l{l}") } else { format!("l{l}_reverse") }
+}
+
+/// Weights of one layer and direction (row-major, PyTorch layout).
+#[derive(Clone, Copy)]
+pub struct Weights<'a, T> {
+    pub w_ih: &'a [T],
+    pub w_hh: &'a [T],
+    pub b_ih: &'a [T],
+    pub b_hh: &'a [T],
+    /// Empty unless the spec has a projection.
+    pub w_hr: &'a [T],
+}
+
+/// Owned weights (gradients).
+#[derive(Clone, Debug)]
+pub struct OwnedWeights<T> {
+    pub w_ih: Vec<T>,
+    pub w_hh: Vec<T>,
+    pub b_ih: Vec<T>,
+    pub b_hh: Vec<T>,
+    pub w_hr: Vec<T>,
+}
+
+fn check_weights<T>(spec: &Spec, ws: &[Weights<T>]) -> Result<()> {
+    let want = spec.layers * spec.dirs();
+    if ws.len() != want {
+        return Err(Error::Shape(format!("expected weights for {want} layer-directions, got {}", ws.len())));
+    }
+    let (gh, hout, h) = (spec.gh(), spec.hout(), spec.hidden);
+    for l in 0..spec.layers {
+        for d in 0..spec.dirs() {
+            let w = &ws[l * spec.dirs() + d];
+            let sfx = param_suffix(l, d);
+            let din = spec.din(l);
+            let checks: [(&str, usize, (usize, usize)); 5] = [
+                ("weight_ih", w.w_ih.len(), (gh, din)),
+                ("weight_hh", w.w_hh.len(), (gh, hout)),
+                ("bias_ih", w.b_ih.len(), (gh, 1)),
+                ("bias_hh", w.b_hh.len(), (gh, 1)),
+                ("weight_hr", w.w_hr.len(), if spec.proj > 0 { (spec.proj, h) } else { (0, 0) }),
+            ];
+            for (name, len, (r, c)) in checks {
+                if len != r * c {
+                    let shape = if c == 1 { format!("({r},)") } else { format!("({r}, {c})") };
+                    return Err(Error::Shape(format!("{name}_{sfx} has {len} elements, expected shape {shape}")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Options of a forward pass.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub batch_first: bool,
+    /// Inter-layer dropout probability in [0, 1).
+    pub dropout: f64,
+    pub seed: u64,
+    /// Keep what the backward needs.
+    pub keep_cache: bool,
+    pub num_threads: Option<usize>,
+}
+
+/// Input of a forward pass.
+pub struct State<'a, T> {
+    pub x: &'a [T],
+    pub batch: usize,
+    pub steps: usize,
+    pub h0: Option<&'a [T]>,
+    pub c0: Option<&'a [T]>,
+    pub lengths: Option<&'a [i64]>,
+}
+
+struct DirCache<T> {
+    acts: Vec<T>,
+    c: Vec<T>,
+    y: Vec<T>,
+    m: Vec<T>,
+    /// GRU: W_hn h + b_hn; textbook GRU: r * h.
+    extra: Vec<T>,
+    h_init: Vec<T>,
+    c_init: Vec<T>,
+}
+
+struct LayerCache<T> {
+    /// Layer input in forward-packed order (after dropout).
+    input: Vec<T>,
+    dirs: Vec<DirCache<T>>,
+}
+
+/// What the backward needs (opaque to users).
+pub struct Cache<T> {
+    spec: Spec,
+    opts: Options,
+    pack: Packing,
+    layers: Vec<LayerCache<T>>,
+}
+
+impl<T> Cache<T> {
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+    /// (batch, steps) of the forward input.
+    pub fn dims(&self) -> (usize, usize) {
+        (self.pack.batch, self.pack.steps)
+    }
+    pub fn batch_first(&self) -> bool {
+        self.opts.batch_first
+    }
+}
+
+/// Result of a forward pass.
+pub struct Forward<T> {
+    pub y: Vec<T>,
+    pub h_n: Vec<T>,
+    /// Empty unless LSTM.
+    pub c_n: Vec<T>,
+    pub cache: Option<Cache<T>>,
+}
+
+/// Gradients of a backward pass (dh0 / dc0 in the h0 / c0 layout).
+pub struct Grads<T> {
+    pub dx: Vec<T>,
+    pub dh0: Vec<T>,
+    pub dc0: Vec<T>,
+    pub dw: Vec<OwnedWeights<T>>,
+}
+
+fn mix64(mut z: u64) -> u64 {
+    z ^= z >> 30;
+    z = z.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^= z >> 27;
+    z = z.wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Whether element `idx` (flat index in the batch-first padded (B, T, D) box) of layer
+/// `layer`'s output survives dropout with probability `p`.
+pub fn dropout_keep(seed: u64, layer: usize, idx: u64, p: f64) -> bool {
+    let key = mix64(seed) ^ (layer as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let thr = (p * (1u64 << 24) as f64).floor() as u64;
+    (mix64(key.wrapping_add(idx)) >> 40) >= thr
+}
+
+/// Multiply the forward-packed layer output by layer `l`'s dropout mask (in place).
+fn apply_dropout<T: Real>(a: &mut [T], width: usize, pack: &Packing, opts: &Options, l: usize) {
+    if opts.dropout <= 0.0 {
+        return;
+    }
+    let scale = T::from_f64(1.0 / (1.0 - opts.dropout));
+    let ptr = SyncPtr(a.as_mut_ptr());
+    let blocks = pack.n.div_ceil(256);
+    for_each(blocks, true, |blk| {
+        for k in blk * 256..((blk + 1) * 256).min(pack.n) {
+            let base = ((pack.tok_b[k] * pack.steps + pack.tok_t[k]) * width) as u64;
+            for j in 0..width {
+                // SAFETY: row k of a (n x width) buffer, rows disjoint across blocks.
+                unsafe {
+                    let e = ptr.at(k * width + j);
+                    *e = if dropout_keep(opts.seed, l, base + j as u64, opts.dropout) { *e * scale } else { T::ZERO };
+                }
+            }
+        }
+    });
+}
+
+/// Rows of `src` (width `w`) in the order `idx`.
+fn gather<T: Real>(src: &[T], idx: impl Iterator<Item = usize>, w: usize) -> Vec<T> {
+    let mut out = Vec::new();
+    for i in idx {
+        out.extend_from_slice(&src[i * w..(i + 1) * w]);
+    }
+    out
+}
+
+/// Width of the hidden-unit blocks of the per-step work (depends only on H).
+fn chunk(h: usize) -> usize {
+    h.min(64)
+}
+
+/// Worth splitting a step across threads?
+fn par_step(n: usize, k: usize, cols: usize) -> bool {
+    n * k * cols >= 1 << 17
+}
+
+/// Gate rows of W_hh regrouped per block of `cw` units: block c holds, for each gate in
+/// `gates`, that gate's rows for the block's units.
+fn regroup<T: Real>(w_hh: &[T], h: usize, hout: usize, gates: std::ops::Range<usize>, cw: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(w_hh.len());
+    for j0 in (0..h).step_by(cw) {
+        let j1 = (j0 + cw).min(h);
+        for g in gates.clone() {
+            out.extend_from_slice(&w_hh[(g * h + j0) * hout..(g * h + j1) * hout]);
+        }
+    }
+    out
+}
+
+/// Forward pass of one direction of one layer over its own packed input `xg` (N x D_in).
+fn run_dir<T: Real>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_init: Vec<T>, c_init: Vec<T>) -> DirCache<T> {
+    let (h, hout, gh, n_tok, bsz) = (spec.hidden, spec.hout(), spec.gh(), pack.n, pack.batch);
+    let din = xg.len() / n_tok.max(1);
+    let cell = spec.cell;
+    // 1. input side for all tokens, biases folded in (GRU's b_hn stays inside r * (...)).
+    let mut bias: Vec<T> = w.b_ih.iter().zip(w.b_hh).map(|(a, b)| *a + *b).collect();
+    if cell == CellKind::Gru {
+        bias[2 * h..].copy_from_slice(&w.b_ih[2 * h..]);
+    }
+    let mut acts: Vec<T> = Vec::with_capacity(n_tok * gh);
+    for _ in 0..n_tok {
+        acts.extend_from_slice(&bias);
+    }
+    unsafe { gemm_par(n_tok, din, gh, xg.as_ptr(), din, 1, w.w_ih.as_ptr(), 1, din, T::ONE, acts.as_mut_ptr(), gh, Split::Rows(256)) };
+    // 2. the time loop.
+    let pg = match cell {
+        CellKind::GruTextbook => 2,
+        _ => cell.gates(),
+    };
+    let cw = chunk(h);
+    let nch = h.div_ceil(cw);
+    let wp = regroup(w.w_hh, h, hout, 0..pg, cw);
+    let zeros = |len: usize| vec![T::ZERO; len];
+    let mut y = zeros(n_tok * hout);
+    let mut c = if cell == CellKind::Lstm { zeros(n_tok * h) } else { Vec::new() };
+    let mut m = if spec.proj > 0 { zeros(n_tok * h) } else { Vec::new() };
+    let mut extra = if matches!(cell, CellKind::Gru | CellKind::GruTextbook) { zeros(n_tok * h) } else { Vec::new() };
+    let mut s = zeros(nch * bsz * pg * cw);
+    let mut s2 = if cell == CellKind::GruTextbook { zeros(nch * bsz * cw) } else { Vec::new() };
+    let (pa, py, pc, pm, pe, ps, ps2) = (
+        SyncPtr(acts.as_mut_ptr()),
+        SyncPtr(y.as_mut_ptr()),
+        SyncPtr(c.as_mut_ptr()),
+        SyncPtr(m.as_mut_ptr()),
+        SyncPtr(extra.as_mut_ptr()),
+        SyncPtr(s.as_mut_ptr()),
+        SyncPtr(s2.as_mut_ptr()),
+    );
+    let (pwp, pwhh, pbhn) = (SyncPtr(wp.as_ptr() as *mut T), SyncPtr(w.w_hh.as_ptr() as *mut T), &w.b_hh[..]);
+    let (phi, pci) = (SyncPtr(h_init.as_ptr() as *mut T), SyncPtr(c_init.as_ptr() as *mut T));
+    for t in 0..pack.max_len() {
+        let (n, k0) = (pack.sizes[t], pack.offsets[t]);
+        // SAFETY: every pointer below addresses rows 0..n of this step's block or the previous
+        // step's block of buffers sized for all N tokens; blocks of units are disjoint.
+        unsafe {
+            let hprev = if t == 0 { phi.p() } else { py.at(pack.offsets[t - 1] * hout) };
+            let cprev = if t == 0 { pci.p() } else { pc.at(pack.offsets[t - 1] * h) };
+            let (hprev, cprev) = (SyncPtr(hprev), SyncPtr(cprev));
+            for_each(nch, par_step(n, hout, pg * h), |ch| {
+                let j0 = ch * cw;
+                let wd = cw.min(h - j0);
+                let sb = ps.at(ch * bsz * pg * cw);
+                gemm(n, hout, pg * wd, hprev.p(), hout, 1, pwp.at(j0 * pg * hout), 1, hout, T::ZERO, sb, pg * wd);
+                let sblk = Blk::new(sb, pg * wd);
+                let acts = Blk::new(pa.at(k0 * gh + j0), gh);
+                simd::run(|| match cell {
+                    CellKind::RnnTanh | CellKind::RnnRelu => {
+                        cells::rnn_fwd(n, wd, cell == CellKind::RnnRelu, acts, sblk, Blk::new(py.at(k0 * hout + j0), hout))
+                    }
+                    CellKind::Lstm => {
+                        let out = if spec.proj > 0 { Blk::new(pm.at(k0 * h + j0), h) } else { Blk::new(py.at(k0 * hout + j0), hout) };
+                        cells::lstm_fwd(n, wd, h, acts, sblk, Blk::new(cprev.at(j0), h), Blk::new(pc.at(k0 * h + j0), h), out)
+                    }
+                    CellKind::Gru => cells::gru_fwd(
+                        n, wd, h, acts, sblk, &pbhn[2 * h + j0..2 * h + j0 + wd],
+                        Blk::new(hprev.at(j0), hout), Blk::new(pe.at(k0 * h + j0), h), Blk::new(py.at(k0 * hout + j0), hout),
+                    ),
+                    CellKind::GruTextbook => {
+                        cells::gru_tb_fwd_rz(n, wd, h, acts, sblk, Blk::new(hprev.at(j0), hout), Blk::new(pe.at(k0 * h + j0), h))
+                    }
+                });
+            });
+            if spec.proj > 0 {
+                gemm_par(n, h, hout, pm.at(k0 * h), h, 1, w.w_hr.as_ptr(), 1, h, T::ZERO, py.at(k0 * hout), hout, Split::Cols(64));
+            }
+            if cell == CellKind::GruTextbook {
+                for_each(nch, par_step(n, h, h), |ch| {
+                    let j0 = ch * cw;
+                    let wd = cw.min(h - j0);
+                    let sb = ps2.at(ch * bsz * cw);
+                    gemm(n, h, wd, pe.at(k0 * h), h, 1, pwhh.at((2 * h + j0) * hout), 1, hout, T::ZERO, sb, wd);
+                    simd::run(|| {
+                        cells::gru_tb_fwd_n(
+                            n, wd, h, Blk::new(pa.at(k0 * gh + j0), gh), Blk::new(sb, wd),
+                            Blk::new(hprev.at(j0), hout), Blk::new(py.at(k0 * hout + j0), hout),
+                        )
+                    });
+                });
+            }
+        }
+    }
+    DirCache { acts, c, y, m, extra, h_init, c_init }
+}
+
+/// Initial state of layer-direction `ld` in sorted-row order (zeros when not given).
+fn init_state<T: Real>(src: Option<&[T]>, ld: usize, pack: &Packing, width: usize) -> Vec<T> {
+    match src {
+        None => vec![T::ZERO; pack.batch * width],
+        Some(s) => gather(s, pack.order.iter().map(|&b| ld * pack.batch + b), width),
+    }
+}
+
+fn check_len<T>(what: &str, a: Option<&[T]>, dims: [usize; 3]) -> Result<()> {
+    if let Some(a) = a {
+        let want = dims.iter().product::<usize>();
+        if a.len() != want {
+            return Err(Error::Shape(format!("{what} has {} elements, expected shape ({}, {}, {})", a.len(), dims[0], dims[1], dims[2])));
+        }
+    }
+    Ok(())
+}
+
+/// Forward pass over all layers and directions.
+pub fn forward<T: Real>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts: &Options) -> Result<Forward<T>> {
+    spec.check()?;
+    check_weights(spec, weights)?;
+    if !(0.0..1.0).contains(&opts.dropout) {
+        return Err(Error::Value(format!("dropout={} is outside [0, 1)", opts.dropout)));
+    }
+    let (bsz, steps, dirs, hout, h) = (st.batch, st.steps, spec.dirs(), spec.hout(), spec.hidden);
+    let pack = Packing::new(bsz, steps, st.lengths)?;
+    let first = if opts.batch_first { [bsz, steps, spec.input_size] } else { [steps, bsz, spec.input_size] };
+    check_len("x", Some(st.x), first)?;
+    let ldirs = spec.layers * dirs;
+    check_len("h0", st.h0, [ldirs, bsz, hout])?;
+    if spec.cell == CellKind::Lstm {
+        check_len("c0", st.c0, [ldirs, bsz, h])?;
+    } else if st.c0.is_some() {
+        return Err(Error::Value("c0 is only used by an LSTM".into()));
+    }
+    parallel::install(opts.num_threads, || forward_impl(spec, weights, st, opts, pack))
+}
+
+fn forward_impl<T: Real>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts: &Options, pack: Packing) -> Forward<T> {
+    let (bsz, dirs, hout, h, n) = (st.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
+    let width = dirs * hout;
+    let mut input = gather(st.x, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), spec.input_size);
+    let mut h_n = vec![T::ZERO; spec.layers * dirs * bsz * hout];
+    let mut c_n = if spec.cell == CellKind::Lstm { vec![T::ZERO; spec.layers * dirs * bsz * h] } else { Vec::new() };
+    let mut caches = Vec::new();
+    let mut out = Vec::new();
+    for l in 0..spec.layers {
+        let din = spec.din(l);
+        let run = |d: usize| {
+            let ld = l * dirs + d;
+            let xg: Cow<[T]> = if d == 0 { Cow::Borrowed(&input) } else { Cow::Owned(gather(&input, pack.rev.iter().copied(), din)) };
+            let hi = init_state(st.h0, ld, &pack, hout);
+            let ci = if spec.cell == CellKind::Lstm { init_state(st.c0, ld, &pack, h) } else { Vec::new() };
+            run_dir(spec, &weights[ld], &pack, &xg, hi, ci)
+        };
+        let dcs = if dirs == 2 {
+            let (a, b) = rayon::join(|| run(0), || run(1));
+            vec![a, b]
+        } else {
+            vec![run(0)]
+        };
+        out = vec![T::ZERO; n * width];
+        for (d, dc) in dcs.iter().enumerate() {
+            for k in 0..n {
+                let dst = if d == 0 { k } else { pack.rev[k] };
+                out[dst * width + d * hout..dst * width + (d + 1) * hout].copy_from_slice(&dc.y[k * hout..(k + 1) * hout]);
+            }
+            let ld = l * dirs + d;
+            for b in 0..bsz {
+                let k = pack.offsets[pack.lengths[b] - 1] + pack.rank[b];
+                h_n[(ld * bsz + b) * hout..(ld * bsz + b + 1) * hout].copy_from_slice(&dc.y[k * hout..(k + 1) * hout]);
+                if !c_n.is_empty() {
+                    c_n[(ld * bsz + b) * h..(ld * bsz + b + 1) * h].copy_from_slice(&dc.c[k * h..(k + 1) * h]);
+                }
+            }
+        }
+        let last = l + 1 == spec.layers;
+        let mut next = Vec::new();
+        if !last {
+            next = out.clone();
+            apply_dropout(&mut next, width, &pack, opts, l);
+        }
+        if opts.keep_cache {
+            caches.push(LayerCache { input: std::mem::take(&mut input), dirs: dcs });
+        }
+        if !last {
+            input = next;
+        }
+    }
+    let mut y = vec![T::ZERO; bsz * st.steps * width];
+    for k in 0..n {
+        let row = pack.padded_row(k, opts.batch_first);
+        y[row * width..(row + 1) * width].copy_from_slice(&out[k * width..(k + 1) * width]);
+    }
+    let cache = opts.keep_cache.then(|| Cache { spec: *spec, opts: *opts, pack, layers: caches });
+    Forward { y, h_n, c_n, cache }
+}
+
+fn colsum<T: Real>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut out = vec![T::ZERO; cols];
+    let po = SyncPtr(out.as_mut_ptr());
+    for_each(cols.div_ceil(256), rows * cols >= 1 << 16, |blk| {
+        let (c0, c1) = (blk * 256, ((blk + 1) * 256).min(cols));
+        // SAFETY: each block owns columns c0..c1 of `out`.
+        let o = unsafe { std::slice::from_raw_parts_mut(po.at(c0), c1 - c0) };
+        for r in 0..rows {
+            for (x, v) in o.iter_mut().zip(&a[r * cols + c0..r * cols + c1]) {
+                *x += *v;
+            }
+        }
+    });
+    out
+}
+
+struct DirGrads<T> {
+    dw: OwnedWeights<T>,
+    dxg: Vec<T>,
+    dh0: Vec<T>,
+    dc0: Vec<T>,
+}
+
+/// Backward pass of one direction of one layer. `dyd` (N x H_out) is the gradient of its
+/// outputs in its own packed order; `dh`, `dc` hold dh_n, dc_n in sorted-row order.
+#[allow(clippy::too_many_arguments)]
+fn run_dir_bwd<T: Real>(
+    spec: &Spec, w: &Weights<T>, pack: &Packing, dcache: &DirCache<T>, xg: &[T], dyd: &[T], mut dh: Vec<T>, mut dcar: Vec<T>,
+) -> DirGrads<T> {
+    let (h, hout, gh, n_tok) = (spec.hidden, spec.hout(), spec.gh(), pack.n);
+    let din = xg.len() / n_tok.max(1);
+    let cell = spec.cell;
+    let cw = chunk(h);
+    let nch = h.div_ceil(cw);
+    let zeros = |len: usize| vec![T::ZERO; len];
+    let mut dg = zeros(n_tok * gh);
+    let mut dgh = if cell == CellKind::Gru { zeros(n_tok * gh) } else { Vec::new() };
+    let mut dhb = zeros(n_tok * hout);
+    let mut dm = if spec.proj > 0 { zeros(pack.batch * h) } else { Vec::new() };
+    let mut drh = if cell == CellKind::GruTextbook { zeros(pack.batch * h) } else { Vec::new() };
+    let (pdg, pdgh, pdhb, pdm, pdrh, pdh, pdc) = (
+        SyncPtr(dg.as_mut_ptr()),
+        SyncPtr(dgh.as_mut_ptr()),
+        SyncPtr(dhb.as_mut_ptr()),
+        SyncPtr(dm.as_mut_ptr()),
+        SyncPtr(drh.as_mut_ptr()),
+        SyncPtr(dh.as_mut_ptr()),
+        SyncPtr(dcar.as_mut_ptr()),
+    );
+    let dc_ = dcache;
+    let (pa, py, pc, pe) = (
+        SyncPtr(dc_.acts.as_ptr() as *mut T),
+        SyncPtr(dc_.y.as_ptr() as *mut T),
+        SyncPtr(dc_.c.as_ptr() as *mut T),
+        SyncPtr(dc_.extra.as_ptr() as *mut T),
+    );
+    let (phi, pci) = (SyncPtr(dc_.h_init.as_ptr() as *mut T), SyncPtr(dc_.c_init.as_ptr() as *mut T));
+    let pwhh = SyncPtr(w.w_hh.as_ptr() as *mut T);
+    for t in (0..pack.max_len()).rev() {
+        let (n, k0) = (pack.sizes[t], pack.offsets[t]);
+        for r in 0..n {
+            for j in 0..hout {
+                dhb[(k0 + r) * hout + j] = dyd[(k0 + r) * hout + j] + dh[r * hout + j];
+            }
+        }
+        // SAFETY: as in `run_dir`: rows 0..n of this step's blocks, disjoint unit/column blocks.
+        unsafe {
+            let hprev = SyncPtr(if t == 0 { phi.p() } else { py.at(pack.offsets[t - 1] * hout) });
+            let cprev = SyncPtr(if t == 0 { pci.p() } else { pc.at(pack.offsets[t - 1] * h) });
+            if spec.proj > 0 {
+                gemm_par(n, hout, h, pdhb.at(k0 * hout), hout, 1, w.w_hr.as_ptr(), h, 1, T::ZERO, pdm.p(), h, Split::Cols(64));
+            }
+            for_each(nch, par_step(n, 8, gh), |ch| {
+                let j0 = ch * cw;
+                let wd = cw.min(h - j0);
+                let acts = Blk::new(pa.at(k0 * gh + j0), gh);
+                let dgb = Blk::new(pdg.at(k0 * gh + j0), gh);
+                let dhr = Blk::new(pdhb.at(k0 * hout + j0), hout);
+                simd::run(|| match cell {
+                    CellKind::RnnTanh | CellKind::RnnRelu => cells::rnn_bwd(n, wd, cell == CellKind::RnnRelu, acts, dhr, dgb),
+                    CellKind::Lstm => {
+                        let dmb = if spec.proj > 0 { Blk::new(pdm.at(j0), h) } else { dhr };
+                        cells::lstm_bwd(n, wd, h, acts, Blk::new(pc.at(k0 * h + j0), h), Blk::new(cprev.at(j0), h), dmb, Blk::new(pdc.at(j0), h), dgb)
+                    }
+                    CellKind::Gru => cells::gru_bwd(
+                        n, wd, h, acts, Blk::new(pe.at(k0 * h + j0), h), Blk::new(hprev.at(j0), hout), dhr, dgb,
+                        Blk::new(pdgh.at(k0 * gh + j0), gh),
+                    ),
+                    CellKind::GruTextbook => cells::gru_tb_bwd_zn(n, wd, h, acts, Blk::new(hprev.at(j0), hout), dhr, dgb),
+                });
+            });
+            if cell == CellKind::GruTextbook {
+                for_each(nch, par_step(n, h, h), |ch| {
+                    let j0 = ch * cw;
+                    let wd = cw.min(h - j0);
+                    gemm(n, h, wd, pdg.at(k0 * gh + 2 * h), gh, 1, pwhh.at(2 * h * hout + j0), hout, 1, T::ZERO, pdrh.at(j0), h);
+                    simd::run(|| {
+                        cells::gru_tb_bwd_r(n, wd, Blk::new(pa.at(k0 * gh + j0), gh), Blk::new(hprev.at(j0), hout), Blk::new(pdrh.at(j0), h), Blk::new(pdg.at(k0 * gh + j0), gh))
+                    });
+                });
+            }
+            // dh_prev = dG W_hh (+ the direct paths of the GRU).
+            let (a, kdim) = match cell {
+                CellKind::Gru => (pdgh, gh),
+                CellKind::GruTextbook => (pdg, 2 * h),
+                _ => (pdg, gh),
+            };
+            let ocw = 64;
+            for_each(hout.div_ceil(ocw), par_step(n, kdim, hout), |blk| {
+                let c0 = blk * ocw;
+                let cols = ocw.min(hout - c0);
+                gemm(n, kdim, cols, a.at(k0 * gh), gh, 1, pwhh.at(c0), hout, 1, T::ZERO, pdh.at(c0), hout);
+                if matches!(cell, CellKind::Gru | CellKind::GruTextbook) {
+                    for r in 0..n {
+                        for j in c0..c0 + cols {
+                            let z = *pa.at((k0 + r) * gh + h + j);
+                            let mut v = *pdh.at(r * hout + j) + *pdhb.at((k0 + r) * hout + j) * z;
+                            if cell == CellKind::GruTextbook {
+                                v += *pdrh.at(r * h + j) * *pa.at((k0 + r) * gh + j);
+                            }
+                            *pdh.at(r * hout + j) = v;
+                        }
+                    }
+                }
+            });
+        }
+    }
+    // Weight gradients as large products over all tokens.
+    let mut hp = Vec::with_capacity(n_tok * hout);
+    for t in 0..pack.max_len() {
+        let n = pack.sizes[t];
+        if t == 0 {
+            hp.extend_from_slice(&dc_.h_init[..n * hout]);
+        } else {
+            let kp = pack.offsets[t - 1];
+            hp.extend_from_slice(&dc_.y[kp * hout..(kp + n) * hout]);
+        }
+    }
+    let mut dw = OwnedWeights {
+        w_ih: zeros(gh * din),
+        w_hh: zeros(gh * hout),
+        b_ih: Vec::new(),
+        b_hh: Vec::new(),
+        w_hr: zeros(if spec.proj > 0 { spec.proj * h } else { 0 }),
+    };
+    let mut dxg = zeros(n_tok * din);
+    unsafe {
+        gemm_par(gh, n_tok, din, dg.as_ptr(), 1, gh, xg.as_ptr(), din, 1, T::ZERO, dw.w_ih.as_mut_ptr(), din, Split::Rows(64));
+        match cell {
+            CellKind::Gru => gemm_par(gh, n_tok, hout, dgh.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, Split::Rows(64)),
+            CellKind::GruTextbook => {
+                gemm_par(2 * h, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, Split::Rows(64));
+                gemm_par(h, n_tok, hout, dg.as_ptr().add(2 * h), 1, gh, dc_.extra.as_ptr(), h, 1, T::ZERO, dw.w_hh.as_mut_ptr().add(2 * h * hout), hout, Split::Rows(64));
+            }
+            _ => gemm_par(gh, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, Split::Rows(64)),
+        }
+        if spec.proj > 0 {
+            gemm_par(spec.proj, n_tok, h, dhb.as_ptr(), 1, hout, dc_.m.as_ptr(), h, 1, T::ZERO, dw.w_hr.as_mut_ptr(), h, Split::Rows(64));
+        }
+        gemm_par(n_tok, gh, din, dg.as_ptr(), gh, 1, w.w_ih.as_ptr(), din, 1, T::ZERO, dxg.as_mut_ptr(), din, Split::Rows(256));
+    }
+    dw.b_ih = colsum(&dg, n_tok, gh);
+    dw.b_hh = if cell == CellKind::Gru { colsum(&dgh, n_tok, gh) } else { dw.b_ih.clone() };
+    DirGrads { dw, dxg, dh0: dh, dc0: dcar }
+}
+
+/// Backward pass: gradients of x, h0, c0 and every weight, given the gradients of y, h_n and
+/// c_n (None = zero). Gradients at padding positions of `dy` are ignored.
+pub fn backward<T: Real>(
+    cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&[T]>, dh_n: Option<&[T]>, dc_n: Option<&[T]>, num_threads: Option<usize>,
+) -> Result<Grads<T>> {
+    let spec = &cache.spec;
+    check_weights(spec, weights)?;
+    let pack = &cache.pack;
+    let (bsz, steps, dirs, hout, h) = (pack.batch, pack.steps, spec.dirs(), spec.hout(), spec.hidden);
+    let width = dirs * hout;
+    let first = if cache.opts.batch_first { [bsz, steps, width] } else { [steps, bsz, width] };
+    check_len("dy", dy, first)?;
+    check_len("dh_n", dh_n, [spec.layers * dirs, bsz, hout])?;
+    if spec.cell == CellKind::Lstm {
+        check_len("dc_n", dc_n, [spec.layers * dirs, bsz, h])?;
+    } else if dc_n.is_some() {
+        return Err(Error::Value("dc_n is only used by an LSTM".into()));
+    }
+    for (i, l) in cache.layers.iter().enumerate() {
+        if l.dirs.len() != dirs || l.input.len() != pack.n * spec.din(i) {
+            return Err(Error::Value("the cache does not belong to these weights".into()));
+        }
+    }
+    parallel::install(num_threads, || backward_impl(cache, weights, dy, dh_n, dc_n))
+}
+
+fn backward_impl<T: Real>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&[T]>, dh_n: Option<&[T]>, dc_n: Option<&[T]>) -> Grads<T> {
+    let (spec, pack, opts) = (&cache.spec, &cache.pack, &cache.opts);
+    let (bsz, dirs, hout, h, n) = (pack.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
+    let width = dirs * hout;
+    let mut dout = match dy {
+        Some(dy) => gather(dy, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), width),
+        None => vec![T::ZERO; n * width],
+    };
+    let mut dh0 = vec![T::ZERO; spec.layers * dirs * bsz * hout];
+    let mut dc0 = if spec.cell == CellKind::Lstm { vec![T::ZERO; spec.layers * dirs * bsz * h] } else { Vec::new() };
+    let mut dws: Vec<Option<OwnedWeights<T>>> = (0..spec.layers * dirs).map(|_| None).collect();
+    let mut dx = Vec::new();
+    for l in (0..spec.layers).rev() {
+        let lc = &cache.layers[l];
+        let din = spec.din(l);
+        let run = |d: usize| {
+            let ld = l * dirs + d;
+            let src = |k: usize| if d == 0 { k } else { pack.rev[k] };
+            let dyd: Vec<T> = (0..n).flat_map(|k| dout[src(k) * width + d * hout..src(k) * width + (d + 1) * hout].iter().copied()).collect();
+            let xg: Cow<[T]> = if d == 0 { Cow::Borrowed(&lc.input) } else { Cow::Owned(gather(&lc.input, pack.rev.iter().copied(), din)) };
+            let dhi = init_state(dh_n, ld, pack, hout);
+            let dci = if spec.cell == CellKind::Lstm { init_state(dc_n, ld, pack, h) } else { Vec::new() };
+            run_dir_bwd(spec, &weights[ld], pack, &lc.dirs[d], &xg, &dyd, dhi, dci)
+        };
+        let gs = if dirs == 2 {
+            let (a, b) = rayon::join(|| run(0), || run(1));
+            vec![a, b]
+        } else {
+            vec![run(0)]
+        };
+        let mut dinput = vec![T::ZERO; n * din];
+        for (d, g) in gs.into_iter().enumerate() {
+            for k in 0..n {
+                let dst = if d == 0 { k } else { pack.rev[k] };
+                for (o, v) in dinput[dst * din..(dst + 1) * din].iter_mut().zip(&g.dxg[k * din..(k + 1) * din]) {
+                    *o += *v;
+                }
+            }
+            let ld = l * dirs + d;
+            for (r, &b) in pack.order.iter().enumerate() {
+                dh0[(ld * bsz + b) * hout..(ld * bsz + b + 1) * hout].copy_from_slice(&g.dh0[r * hout..(r + 1) * hout]);
+                if !dc0.is_empty() {
+                    dc0[(ld * bsz + b) * h..(ld * bsz + b + 1) * h].copy_from_slice(&g.dc0[r * h..(r + 1) * h]);
+                }
+            }
+            dws[ld] = Some(g.dw);
+        }
+        if l > 0 {
+            apply_dropout(&mut dinput, din, pack, opts, l - 1);
+            dout = dinput;
+        } else {
+            dx = vec![T::ZERO; bsz * pack.steps * din];
+            for k in 0..n {
+                let row = pack.padded_row(k, opts.batch_first);
+                dx[row * din..(row + 1) * din].copy_from_slice(&dinput[k * din..(k + 1) * din]);
+            }
+        }
+    }
+    Grads { dx, dh0, dc0, dw: dws.into_iter().map(|w| w.expect("every layer-direction has gradients")).collect() }
+}

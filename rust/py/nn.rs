@@ -1,0 +1,196 @@
+//! Bindings for the recurrent kernels (`rust/nn/recurrent.rs`).
+//!
+//! Arrays arrive flat and C-contiguous (the Python layer `seqfast/nn.py` checks shapes, names
+//! the offending argument and copies non-contiguous input); outputs leave flat and are reshaped
+//! there. float32 and float64 share one generic path.
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::errors::{IntoPyResult, ShapeError};
+use crate::error::Error;
+use crate::nn::recurrent::{self, Cache, CellKind, Options, Spec, State, Weights};
+use crate::nn::{simd, Real};
+
+enum AnyCache {
+    F32(Cache<f32>),
+    F64(Cache<f64>),
+}
+
+/// What `rnn_backward` needs from a forward pass (opaque).
+#[pyclass(module = "seqfast._core", frozen)]
+pub struct RnnCache {
+    inner: AnyCache,
+}
+
+#[pymethods]
+impl RnnCache {
+    /// "float32" or "float64".
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        match &self.inner {
+            AnyCache::F32(_) => "float32",
+            AnyCache::F64(_) => "float64",
+        }
+    }
+}
+
+trait Elem: Real + numpy::Element {
+    fn wrap(c: Cache<Self>) -> AnyCache;
+}
+impl Elem for f32 {
+    fn wrap(c: Cache<f32>) -> AnyCache {
+        AnyCache::F32(c)
+    }
+}
+impl Elem for f64 {
+    fn wrap(c: Cache<f64>) -> AnyCache {
+        AnyCache::F64(c)
+    }
+}
+
+fn cell_kind(name: &str) -> PyResult<CellKind> {
+    Ok(match name {
+        "rnn_tanh" => CellKind::RnnTanh,
+        "rnn_relu" => CellKind::RnnRelu,
+        "lstm" => CellKind::Lstm,
+        "gru" => CellKind::Gru,
+        "gru_textbook" => CellKind::GruTextbook,
+        _ => return Err(Error::Value(format!("unknown cell {name:?}"))).py(),
+    })
+}
+
+type WeightArrays<'py, T> = Vec<[PyReadonlyArray1<'py, T>; 5]>;
+
+fn arrays<'py, T: Elem>(ws: &[Bound<'py, PyTuple>]) -> PyResult<WeightArrays<'py, T>> {
+    ws.iter()
+        .map(|t| {
+            let get = |i: usize| -> PyResult<PyReadonlyArray1<'py, T>> { Ok(t.get_item(i)?.extract()?) };
+            Ok([get(0)?, get(1)?, get(2)?, get(3)?, get(4)?])
+        })
+        .collect()
+}
+
+fn sl<'a, T: Elem>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|_| ShapeError::new_err("arrays passed to the core must be contiguous"))
+}
+
+fn views<'a, T: Elem>(ws: &'a WeightArrays<'_, T>) -> PyResult<Vec<Weights<'a, T>>> {
+    ws.iter()
+        .map(|w| Ok(Weights { w_ih: sl(&w[0])?, w_hh: sl(&w[1])?, b_ih: sl(&w[2])?, b_hh: sl(&w[3])?, w_hr: sl(&w[4])? }))
+        .collect()
+}
+
+fn opt<'py, T: Elem>(a: &Option<Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArray1<'py, T>>> {
+    a.as_ref().map(|a| a.extract()).transpose().map_err(Into::into)
+}
+
+type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Option<RnnCache>);
+
+#[allow(clippy::too_many_arguments)]
+fn fwd<'py, T: Elem>(
+    py: Python<'py>, spec: Spec, x: &Bound<'py, PyAny>, dims: (usize, usize), weights: &[Bound<'py, PyTuple>],
+    h0: &Option<Bound<'py, PyAny>>, c0: &Option<Bound<'py, PyAny>>, lengths: Option<PyReadonlyArray1<'py, i64>>, opts: Options,
+) -> PyResult<FwdOut<'py>> {
+    let x: PyReadonlyArray1<T> = x.extract()?;
+    let ws = arrays::<T>(weights)?;
+    let wv = views(&ws)?;
+    let (h0, c0) = (opt::<T>(h0)?, opt::<T>(c0)?);
+    let st = State {
+        x: sl(&x)?,
+        batch: dims.0,
+        steps: dims.1,
+        h0: h0.as_ref().map(sl).transpose()?,
+        c0: c0.as_ref().map(sl).transpose()?,
+        lengths: match &lengths {
+            Some(l) => Some(l.as_slice().map_err(|_| ShapeError::new_err("lengths must be contiguous"))?),
+            None => None,
+        },
+    };
+    let f = py.detach(|| recurrent::forward(&spec, &wv, &st, &opts)).py()?;
+    Ok((
+        f.y.into_pyarray(py).into_any(),
+        f.h_n.into_pyarray(py).into_any(),
+        f.c_n.into_pyarray(py).into_any(),
+        f.cache.map(|c| RnnCache { inner: T::wrap(c) }),
+    ))
+}
+
+/// Forward pass of an RNN / LSTM / GRU (see `seqfast.nn`).
+#[pyfunction]
+#[pyo3(signature = (cell, x, batch, steps, input_size, hidden, proj, layers, bidirectional, weights, h0=None, c0=None, lengths=None, batch_first=true, dropout=0.0, seed=0, keep_cache=true, num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn rnn_forward<'py>(
+    py: Python<'py>, cell: &str, x: &Bound<'py, PyAny>, batch: usize, steps: usize, input_size: usize, hidden: usize, proj: usize,
+    layers: usize, bidirectional: bool, weights: Vec<Bound<'py, PyTuple>>, h0: Option<Bound<'py, PyAny>>, c0: Option<Bound<'py, PyAny>>,
+    lengths: Option<PyReadonlyArray1<'py, i64>>, batch_first: bool, dropout: f64, seed: u64, keep_cache: bool, num_threads: Option<usize>,
+) -> PyResult<FwdOut<'py>> {
+    let spec = Spec { cell: cell_kind(cell)?, input_size, hidden, proj, layers, bidir: bidirectional };
+    let opts = Options { batch_first, dropout, seed, keep_cache, num_threads };
+    if x.extract::<PyReadonlyArray1<f32>>().is_ok() {
+        fwd::<f32>(py, spec, x, (batch, steps), &weights, &h0, &c0, lengths, opts)
+    } else {
+        fwd::<f64>(py, spec, x, (batch, steps), &weights, &h0, &c0, lengths, opts)
+    }
+}
+
+type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<Bound<'py, PyTuple>>);
+
+fn bwd<'py, T: Elem>(
+    py: Python<'py>, cache: &Cache<T>, weights: &[Bound<'py, PyTuple>], dy: &Option<Bound<'py, PyAny>>, dh_n: &Option<Bound<'py, PyAny>>,
+    dc_n: &Option<Bound<'py, PyAny>>, num_threads: Option<usize>,
+) -> PyResult<BwdOut<'py>> {
+    let ws = arrays::<T>(weights)?;
+    let wv = views(&ws)?;
+    let (dy, dh, dc) = (opt::<T>(dy)?, opt::<T>(dh_n)?, opt::<T>(dc_n)?);
+    let (dy, dh, dc) = (dy.as_ref().map(sl).transpose()?, dh.as_ref().map(sl).transpose()?, dc.as_ref().map(sl).transpose()?);
+    let g = py.detach(|| recurrent::backward(cache, &wv, dy, dh, dc, num_threads)).py()?;
+    let dw = g
+        .dw
+        .into_iter()
+        .map(|w| {
+            let items: [Bound<'py, PyArray1<T>>; 5] =
+                [w.w_ih.into_pyarray(py), w.w_hh.into_pyarray(py), w.b_ih.into_pyarray(py), w.b_hh.into_pyarray(py), w.w_hr.into_pyarray(py)];
+            PyTuple::new(py, items)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok((g.dx.into_pyarray(py).into_any(), g.dh0.into_pyarray(py).into_any(), g.dc0.into_pyarray(py).into_any(), dw))
+}
+
+/// Backward pass (see `seqfast.nn`).
+#[pyfunction]
+#[pyo3(signature = (cache, weights, dy=None, dh_n=None, dc_n=None, num_threads=None))]
+fn rnn_backward<'py>(
+    py: Python<'py>, cache: &RnnCache, weights: Vec<Bound<'py, PyTuple>>, dy: Option<Bound<'py, PyAny>>, dh_n: Option<Bound<'py, PyAny>>,
+    dc_n: Option<Bound<'py, PyAny>>, num_threads: Option<usize>,
+) -> PyResult<BwdOut<'py>> {
+    match &cache.inner {
+        AnyCache::F32(c) => bwd::<f32>(py, c, &weights, &dy, &dh_n, &dc_n, num_threads),
+        AnyCache::F64(c) => bwd::<f64>(py, c, &weights, &dy, &dh_n, &dc_n, num_threads),
+    }
+}
+
+/// The SIMD level of the nn kernels: "avx2" or "scalar"; `force` sets it (for tests).
+#[pyfunction]
+#[pyo3(signature = (force=None))]
+fn simd_level(force: Option<&str>) -> PyResult<&'static str> {
+    let l = match force {
+        None => simd::level(),
+        Some("scalar") => simd::set_level(simd::Level::Scalar),
+        Some("avx2") => simd::set_level(simd::Level::Avx2),
+        Some(o) => return Err(Error::Value(format!("unknown SIMD level {o:?}; use 'scalar' or 'avx2'"))).py(),
+    };
+    Ok(match l {
+        simd::Level::Scalar => "scalar",
+        simd::Level::Avx2 => "avx2",
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<RnnCache>()?;
+    m.add_function(wrap_pyfunction!(rnn_forward, m)?)?;
+    m.add_function(wrap_pyfunction!(rnn_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(simd_level, m)?)?;
+    Ok(())
+}
