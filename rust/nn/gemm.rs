@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use super::real::Real;
-use super::simd;
+use super::simd::simd_kernels;
 
 /// A raw pointer that may cross threads; every user writes disjoint blocks.
 #[derive(Clone, Copy)]
@@ -44,9 +44,9 @@ pub fn for_each(n: usize, parallel: bool, f: impl Fn(usize) + Sync + Send) {
 const SMALL_M: usize = 4;
 const LANES: usize = 32;
 
+simd_kernels! {
 /// c[i, j] = beta c[i, j] + sum_k a[i, k] w[j, k]   (B given transposed: w is n x k, row stride ldw).
-#[inline(always)]
-unsafe fn small_dots<T: Real>(m: usize, k: usize, n: usize, a: *const T, lda: usize, w: *const T, ldw: usize, beta: T, c: *mut T, ldc: usize) {
+fn small_dots<T>(m: usize, k: usize, n: usize, a: *const T, lda: usize, w: *const T, ldw: usize, beta: T, c: *mut T, ldc: usize) {
     for j in 0..n {
         let wr = std::slice::from_raw_parts(w.add(j * ldw), k);
         for i in 0..m {
@@ -77,8 +77,7 @@ unsafe fn small_dots<T: Real>(m: usize, k: usize, n: usize, a: *const T, lda: us
 }
 
 /// c[i, :] = beta c[i, :] + sum_k a[i, k] b[k, :]   (B row-major, row stride ldb).
-#[inline(always)]
-unsafe fn small_axpys<T: Real>(m: usize, k: usize, n: usize, a: *const T, lda: usize, b: *const T, ldb: usize, beta: T, c: *mut T, ldc: usize) {
+fn small_axpys<T>(m: usize, k: usize, n: usize, a: *const T, lda: usize, b: *const T, ldb: usize, beta: T, c: *mut T, ldc: usize) {
     for i in 0..m {
         let cr = std::slice::from_raw_parts_mut(c.add(i * ldc), n);
         if beta == T::ZERO {
@@ -94,6 +93,7 @@ unsafe fn small_axpys<T: Real>(m: usize, k: usize, n: usize, a: *const T, lda: u
             }
         }
     }
+}
 }
 
 /// C (m x n, row stride rsc) = beta C + A B with A, B given by element strides.
@@ -120,10 +120,10 @@ pub unsafe fn gemm<T: Real>(
         return;
     }
     if m <= SMALL_M && csa == 1 && rsb == 1 {
-        return simd::run(|| small_dots(m, k, n, a, rsa, b, csb, beta, c, rsc));
+        return small_dots(m, k, n, a, rsa, b, csb, beta, c, rsc);
     }
     if m <= SMALL_M && csa == 1 && csb == 1 {
-        return simd::run(|| small_axpys(m, k, n, a, rsa, b, rsb, beta, c, rsc));
+        return small_axpys(m, k, n, a, rsa, b, rsb, beta, c, rsc);
     }
     T::gemm_raw(m, k, n, a, rsa as isize, csa as isize, b, rsb as isize, csb as isize, beta, c, rsc as isize);
 }

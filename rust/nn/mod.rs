@@ -8,6 +8,7 @@
 pub mod cells;
 pub mod gemm;
 pub mod pack;
+pub mod packed;
 pub mod real;
 pub mod recurrent;
 pub mod simd;

@@ -23,10 +23,10 @@
 use std::borrow::Cow;
 
 use super::cells::{self, Blk};
-use super::gemm::{for_each, gemm, gemm_par, Split, SyncPtr};
+use super::gemm::{for_each, gemm_par, Split, SyncPtr};
 use super::pack::Packing;
+use super::packed::{ChunkedB, Kern};
 use super::real::Real;
-use super::simd;
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -281,6 +281,12 @@ fn chunk(h: usize) -> usize {
     h.min(64)
 }
 
+/// Row blocks for a large product: two halves (rounded to 16 rows), so each block packs the
+/// right-hand side once; the split depends only on the shape.
+fn halves(m: usize) -> usize {
+    m.div_ceil(2).div_ceil(16).max(1) * 16
+}
+
 /// Worth splitting a step across threads?
 fn par_step(n: usize, k: usize, cols: usize) -> bool {
     n * k * cols >= 1 << 17
@@ -300,7 +306,7 @@ fn regroup<T: Real>(w_hh: &[T], h: usize, hout: usize, gates: std::ops::Range<us
 }
 
 /// Forward pass of one direction of one layer over its own packed input `xg` (N x D_in).
-fn run_dir<T: Real>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_init: Vec<T>, c_init: Vec<T>) -> DirCache<T> {
+fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_init: Vec<T>, c_init: Vec<T>) -> DirCache<T> {
     let (h, hout, gh, n_tok, bsz) = (spec.hidden, spec.hout(), spec.gh(), pack.n, pack.batch);
     let din = xg.len() / n_tok.max(1);
     let cell = spec.cell;
@@ -313,7 +319,7 @@ fn run_dir<T: Real>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
     for _ in 0..n_tok {
         acts.extend_from_slice(&bias);
     }
-    unsafe { gemm_par(n_tok, din, gh, xg.as_ptr(), din, 1, w.w_ih.as_ptr(), 1, din, T::ONE, acts.as_mut_ptr(), gh, Split::Rows(256)) };
+    unsafe { gemm_par(n_tok, din, gh, xg.as_ptr(), din, 1, w.w_ih.as_ptr(), 1, din, T::ONE, acts.as_mut_ptr(), gh, Split::Rows(halves(n_tok))) };
     // 2. the time loop.
     let pg = match cell {
         CellKind::GruTextbook => 2,
@@ -322,6 +328,10 @@ fn run_dir<T: Real>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
     let cw = chunk(h);
     let nch = h.div_ceil(cw);
     let wp = regroup(w.w_hh, h, hout, 0..pg, cw);
+    // SAFETY: the strides below address the weight matrices as PyTorch lays them out.
+    let rec = unsafe { ChunkedB::new(hout, pg * h, wp.as_ptr(), 1, hout, pg * cw) };
+    let proj = (spec.proj > 0).then(|| unsafe { ChunkedB::new(h, hout, w.w_hr.as_ptr(), 1, h, 64) });
+    let wn = (cell == CellKind::GruTextbook).then(|| unsafe { ChunkedB::new(h, h, w.w_hh.as_ptr().add(2 * h * hout), 1, hout, cw) });
     let zeros = |len: usize| vec![T::ZERO; len];
     let mut y = zeros(n_tok * hout);
     let mut c = if cell == CellKind::Lstm { zeros(n_tok * h) } else { Vec::new() };
@@ -338,7 +348,7 @@ fn run_dir<T: Real>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
         SyncPtr(s.as_mut_ptr()),
         SyncPtr(s2.as_mut_ptr()),
     );
-    let (pwp, pwhh, pbhn) = (SyncPtr(wp.as_ptr() as *mut T), SyncPtr(w.w_hh.as_ptr() as *mut T), &w.b_hh[..]);
+    let pbhn = &w.b_hh[..];
     let (phi, pci) = (SyncPtr(h_init.as_ptr() as *mut T), SyncPtr(c_init.as_ptr() as *mut T));
     for t in 0..pack.max_len() {
         let (n, k0) = (pack.sizes[t], pack.offsets[t]);
@@ -352,10 +362,10 @@ fn run_dir<T: Real>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
                 let j0 = ch * cw;
                 let wd = cw.min(h - j0);
                 let sb = ps.at(ch * bsz * pg * cw);
-                gemm(n, hout, pg * wd, hprev.p(), hout, 1, pwp.at(j0 * pg * hout), 1, hout, T::ZERO, sb, pg * wd);
+                rec.chunk(ch).mul(n, hprev.p(), hout, sb, pg * wd);
                 let sblk = Blk::new(sb, pg * wd);
                 let acts = Blk::new(pa.at(k0 * gh + j0), gh);
-                simd::run(|| match cell {
+                match cell {
                     CellKind::RnnTanh | CellKind::RnnRelu => {
                         cells::rnn_fwd(n, wd, cell == CellKind::RnnRelu, acts, sblk, Blk::new(py.at(k0 * hout + j0), hout))
                     }
@@ -370,23 +380,21 @@ fn run_dir<T: Real>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
                     CellKind::GruTextbook => {
                         cells::gru_tb_fwd_rz(n, wd, h, acts, sblk, Blk::new(hprev.at(j0), hout), Blk::new(pe.at(k0 * h + j0), h))
                     }
-                });
+                }
             });
-            if spec.proj > 0 {
-                gemm_par(n, h, hout, pm.at(k0 * h), h, 1, w.w_hr.as_ptr(), 1, h, T::ZERO, py.at(k0 * hout), hout, Split::Cols(64));
+            if let Some(pr) = &proj {
+                pr.mul(n, pm.at(k0 * h), h, py.at(k0 * hout), hout, par_step(n, h, hout));
             }
             if cell == CellKind::GruTextbook {
                 for_each(nch, par_step(n, h, h), |ch| {
                     let j0 = ch * cw;
                     let wd = cw.min(h - j0);
                     let sb = ps2.at(ch * bsz * cw);
-                    gemm(n, h, wd, pe.at(k0 * h), h, 1, pwhh.at((2 * h + j0) * hout), 1, hout, T::ZERO, sb, wd);
-                    simd::run(|| {
-                        cells::gru_tb_fwd_n(
-                            n, wd, h, Blk::new(pa.at(k0 * gh + j0), gh), Blk::new(sb, wd),
-                            Blk::new(hprev.at(j0), hout), Blk::new(py.at(k0 * hout + j0), hout),
-                        )
-                    });
+                    wn.as_ref().expect("textbook GRU has its n-gate pack").chunk(ch).mul(n, pe.at(k0 * h), h, sb, wd);
+                    cells::gru_tb_fwd_n(
+                        n, wd, h, Blk::new(pa.at(k0 * gh + j0), gh), Blk::new(sb, wd),
+                        Blk::new(hprev.at(j0), hout), Blk::new(py.at(k0 * hout + j0), hout),
+                    );
                 });
             }
         }
@@ -413,7 +421,7 @@ fn check_len<T>(what: &str, a: Option<&[T]>, dims: [usize; 3]) -> Result<()> {
 }
 
 /// Forward pass over all layers and directions.
-pub fn forward<T: Real>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts: &Options) -> Result<Forward<T>> {
+pub fn forward<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts: &Options) -> Result<Forward<T>> {
     spec.check()?;
     check_weights(spec, weights)?;
     if !(0.0..1.0).contains(&opts.dropout) {
@@ -433,7 +441,7 @@ pub fn forward<T: Real>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts
     parallel::install(opts.num_threads, || forward_impl(spec, weights, st, opts, pack))
 }
 
-fn forward_impl<T: Real>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts: &Options, pack: Packing) -> Forward<T> {
+fn forward_impl<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts: &Options, pack: Packing) -> Forward<T> {
     let (bsz, dirs, hout, h, n) = (st.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
     let width = dirs * hout;
     let mut input = gather(st.x, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), spec.input_size);
@@ -519,7 +527,7 @@ struct DirGrads<T> {
 /// Backward pass of one direction of one layer. `dyd` (N x H_out) is the gradient of its
 /// outputs in its own packed order; `dh`, `dc` hold dh_n, dc_n in sorted-row order.
 #[allow(clippy::too_many_arguments)]
-fn run_dir_bwd<T: Real>(
+fn run_dir_bwd<T: Kern>(
     spec: &Spec, w: &Weights<T>, pack: &Packing, dcache: &DirCache<T>, xg: &[T], dyd: &[T], mut dh: Vec<T>, mut dcar: Vec<T>,
 ) -> DirGrads<T> {
     let (h, hout, gh, n_tok) = (spec.hidden, spec.hout(), spec.gh(), pack.n);
@@ -550,7 +558,11 @@ fn run_dir_bwd<T: Real>(
         SyncPtr(dc_.extra.as_ptr() as *mut T),
     );
     let (phi, pci) = (SyncPtr(dc_.h_init.as_ptr() as *mut T), SyncPtr(dc_.c_init.as_ptr() as *mut T));
-    let pwhh = SyncPtr(w.w_hh.as_ptr() as *mut T);
+    // SAFETY: the strides below address the weight matrices as PyTorch lays them out.
+    let kdim = if cell == CellKind::GruTextbook { 2 * h } else { gh };
+    let rec = unsafe { ChunkedB::new(kdim, hout, w.w_hh.as_ptr(), hout, 1, 64) };
+    let proj = (spec.proj > 0).then(|| unsafe { ChunkedB::new(spec.proj, h, w.w_hr.as_ptr(), h, 1, 64) });
+    let wn = (cell == CellKind::GruTextbook).then(|| unsafe { ChunkedB::new(h, hout, w.w_hh.as_ptr().add(2 * h * hout), hout, 1, cw) });
     for t in (0..pack.max_len()).rev() {
         let (n, k0) = (pack.sizes[t], pack.offsets[t]);
         for r in 0..n {
@@ -562,8 +574,8 @@ fn run_dir_bwd<T: Real>(
         unsafe {
             let hprev = SyncPtr(if t == 0 { phi.p() } else { py.at(pack.offsets[t - 1] * hout) });
             let cprev = SyncPtr(if t == 0 { pci.p() } else { pc.at(pack.offsets[t - 1] * h) });
-            if spec.proj > 0 {
-                gemm_par(n, hout, h, pdhb.at(k0 * hout), hout, 1, w.w_hr.as_ptr(), h, 1, T::ZERO, pdm.p(), h, Split::Cols(64));
+            if let Some(pr) = &proj {
+                pr.mul(n, pdhb.at(k0 * hout), hout, pdm.p(), h, par_step(n, hout, h));
             }
             for_each(nch, par_step(n, 8, gh), |ch| {
                 let j0 = ch * cw;
@@ -571,7 +583,7 @@ fn run_dir_bwd<T: Real>(
                 let acts = Blk::new(pa.at(k0 * gh + j0), gh);
                 let dgb = Blk::new(pdg.at(k0 * gh + j0), gh);
                 let dhr = Blk::new(pdhb.at(k0 * hout + j0), hout);
-                simd::run(|| match cell {
+                match cell {
                     CellKind::RnnTanh | CellKind::RnnRelu => cells::rnn_bwd(n, wd, cell == CellKind::RnnRelu, acts, dhr, dgb),
                     CellKind::Lstm => {
                         let dmb = if spec.proj > 0 { Blk::new(pdm.at(j0), h) } else { dhr };
@@ -582,29 +594,22 @@ fn run_dir_bwd<T: Real>(
                         Blk::new(pdgh.at(k0 * gh + j0), gh),
                     ),
                     CellKind::GruTextbook => cells::gru_tb_bwd_zn(n, wd, h, acts, Blk::new(hprev.at(j0), hout), dhr, dgb),
-                });
+                }
             });
             if cell == CellKind::GruTextbook {
                 for_each(nch, par_step(n, h, h), |ch| {
                     let j0 = ch * cw;
                     let wd = cw.min(h - j0);
-                    gemm(n, h, wd, pdg.at(k0 * gh + 2 * h), gh, 1, pwhh.at(2 * h * hout + j0), hout, 1, T::ZERO, pdrh.at(j0), h);
-                    simd::run(|| {
-                        cells::gru_tb_bwd_r(n, wd, Blk::new(pa.at(k0 * gh + j0), gh), Blk::new(hprev.at(j0), hout), Blk::new(pdrh.at(j0), h), Blk::new(pdg.at(k0 * gh + j0), gh))
-                    });
+                    wn.as_ref().expect("textbook GRU has its n-gate pack").chunk(ch).mul(n, pdg.at(k0 * gh + 2 * h), gh, pdrh.at(j0), h);
+                    cells::gru_tb_bwd_r(n, wd, Blk::new(pa.at(k0 * gh + j0), gh), Blk::new(hprev.at(j0), hout), Blk::new(pdrh.at(j0), h), Blk::new(pdg.at(k0 * gh + j0), gh));
                 });
             }
             // dh_prev = dG W_hh (+ the direct paths of the GRU).
-            let (a, kdim) = match cell {
-                CellKind::Gru => (pdgh, gh),
-                CellKind::GruTextbook => (pdg, 2 * h),
-                _ => (pdg, gh),
-            };
-            let ocw = 64;
-            for_each(hout.div_ceil(ocw), par_step(n, kdim, hout), |blk| {
-                let c0 = blk * ocw;
-                let cols = ocw.min(hout - c0);
-                gemm(n, kdim, cols, a.at(k0 * gh), gh, 1, pwhh.at(c0), hout, 1, T::ZERO, pdh.at(c0), hout);
+            let a = if cell == CellKind::Gru { pdgh } else { pdg };
+            for_each(rec.len(), par_step(n, kdim, hout), |blk| {
+                let c0 = blk * rec.width;
+                let cols = rec.cols(blk);
+                rec.mul_chunk(blk, n, a.at(k0 * gh), gh, pdh.p(), hout);
                 if matches!(cell, CellKind::Gru | CellKind::GruTextbook) {
                     for r in 0..n {
                         for j in c0..c0 + cols {
@@ -640,19 +645,20 @@ fn run_dir_bwd<T: Real>(
     };
     let mut dxg = zeros(n_tok * din);
     unsafe {
-        gemm_par(gh, n_tok, din, dg.as_ptr(), 1, gh, xg.as_ptr(), din, 1, T::ZERO, dw.w_ih.as_mut_ptr(), din, Split::Rows(64));
+        let big = Split::Rows(halves(gh));
+        gemm_par(gh, n_tok, din, dg.as_ptr(), 1, gh, xg.as_ptr(), din, 1, T::ZERO, dw.w_ih.as_mut_ptr(), din, big);
         match cell {
-            CellKind::Gru => gemm_par(gh, n_tok, hout, dgh.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, Split::Rows(64)),
+            CellKind::Gru => gemm_par(gh, n_tok, hout, dgh.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big),
             CellKind::GruTextbook => {
-                gemm_par(2 * h, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, Split::Rows(64));
-                gemm_par(h, n_tok, hout, dg.as_ptr().add(2 * h), 1, gh, dc_.extra.as_ptr(), h, 1, T::ZERO, dw.w_hh.as_mut_ptr().add(2 * h * hout), hout, Split::Rows(64));
+                gemm_par(2 * h, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, Split::Rows(halves(2 * h)));
+                gemm_par(h, n_tok, hout, dg.as_ptr().add(2 * h), 1, gh, dc_.extra.as_ptr(), h, 1, T::ZERO, dw.w_hh.as_mut_ptr().add(2 * h * hout), hout, Split::Rows(halves(h)));
             }
-            _ => gemm_par(gh, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, Split::Rows(64)),
+            _ => gemm_par(gh, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big),
         }
         if spec.proj > 0 {
-            gemm_par(spec.proj, n_tok, h, dhb.as_ptr(), 1, hout, dc_.m.as_ptr(), h, 1, T::ZERO, dw.w_hr.as_mut_ptr(), h, Split::Rows(64));
+            gemm_par(spec.proj, n_tok, h, dhb.as_ptr(), 1, hout, dc_.m.as_ptr(), h, 1, T::ZERO, dw.w_hr.as_mut_ptr(), h, Split::Rows(halves(spec.proj)));
         }
-        gemm_par(n_tok, gh, din, dg.as_ptr(), gh, 1, w.w_ih.as_ptr(), din, 1, T::ZERO, dxg.as_mut_ptr(), din, Split::Rows(256));
+        gemm_par(n_tok, gh, din, dg.as_ptr(), gh, 1, w.w_ih.as_ptr(), din, 1, T::ZERO, dxg.as_mut_ptr(), din, Split::Rows(halves(n_tok)));
     }
     dw.b_ih = colsum(&dg, n_tok, gh);
     dw.b_hh = if cell == CellKind::Gru { colsum(&dgh, n_tok, gh) } else { dw.b_ih.clone() };
@@ -661,7 +667,7 @@ fn run_dir_bwd<T: Real>(
 
 /// Backward pass: gradients of x, h0, c0 and every weight, given the gradients of y, h_n and
 /// c_n (None = zero). Gradients at padding positions of `dy` are ignored.
-pub fn backward<T: Real>(
+pub fn backward<T: Kern>(
     cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&[T]>, dh_n: Option<&[T]>, dc_n: Option<&[T]>, num_threads: Option<usize>,
 ) -> Result<Grads<T>> {
     let spec = &cache.spec;
@@ -685,7 +691,7 @@ pub fn backward<T: Real>(
     parallel::install(num_threads, || backward_impl(cache, weights, dy, dh_n, dc_n))
 }
 
-fn backward_impl<T: Real>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&[T]>, dh_n: Option<&[T]>, dc_n: Option<&[T]>) -> Grads<T> {
+fn backward_impl<T: Kern>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&[T]>, dh_n: Option<&[T]>, dc_n: Option<&[T]>) -> Grads<T> {
     let (spec, pack, opts) = (&cache.spec, &cache.pack, &cache.opts);
     let (bsz, dirs, hout, h, n) = (pack.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
     let width = dirs * hout;

@@ -1,8 +1,7 @@
 //! Run-time SIMD dispatch for the element-wise and small-matrix kernels.
 //!
-//! Kernels are written once as generic `#[inline(always)]` Rust with plain loops; [`run`] calls
-//! them either directly (the scalar path, compiled for the baseline target) or inside a
-//! function compiled with `avx2,fma` enabled, where LLVM vectorises the same loops 8 (f32) or 4
+//! Kernels are written once as generic Rust with plain loops; `simd_kernels!` compiles each
+//! twice, for the baseline target (the scalar path) and with `avx2,fma` enabled, where LLVM vectorises the same loops 8 (f32) or 4
 //! (f64) wide. The level is detected once; `SEQFAST_SIMD=scalar` forces the scalar path so tests
 //! can cover it (`set_level` does the same from code). Large matrix products go through
 //! `matrixmultiply`, which does its own run-time dispatch. AVX-512 is not used: the machines this
@@ -63,22 +62,31 @@ fn cpu_has_avx2() -> bool {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn with_avx2<R, F: FnOnce() -> R>(f: F) -> R {
-    f()
+/// Define kernels once and get, for each, a public function that runs it compiled for
+/// AVX2/FMA when [`level`] allows, else compiled for the baseline target.
+macro_rules! simd_kernels {
+    ($( $(#[$m:meta])* fn $name:ident<T>($($arg:ident : $ty:ty),* $(,)?) $body:block )*) => {
+        $(
+            $(#[$m])*
+            ///
+            /// # Safety
+            /// Every block must address valid memory for the rows and units it covers.
+            #[allow(clippy::too_many_arguments)]
+            pub unsafe fn $name<T: Real>($($arg: $ty),*) {
+                #[inline(always)]
+                unsafe fn kernel<T: Real>($($arg: $ty),*) $body
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn fast<T: Real>($($arg: $ty),*) {
+                    kernel::<T>($($arg),*)
+                }
+                #[cfg(target_arch = "x86_64")]
+                if $crate::nn::simd::level() == $crate::nn::simd::Level::Avx2 {
+                    return fast::<T>($($arg),*);
+                }
+                kernel::<T>($($arg),*)
+            }
+        )*
+    };
 }
-
-/// Run `f` at the current level. `f` should call `#[inline(always)]` kernels only, so that they
-/// are compiled into the feature-enabled frame.
-#[inline(always)]
-pub fn run<R, F: FnOnce() -> R>(f: F) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if level() == Level::Avx2 {
-            // SAFETY: `level()` is Avx2 only when the CPU reports avx2 and fma.
-            return unsafe { with_avx2(f) };
-        }
-    }
-    f()
-}
+pub(crate) use simd_kernels;

@@ -1,0 +1,271 @@
+//! Products with a pre-packed right-hand side, for the per-step recurrent matrices.
+//!
+//! The recurrent weights are the same at every step, so they are packed once per call into
+//! panels of `NR` columns (`k` rows of `NR` consecutive values, zero-padded), and each step runs
+//! an AVX2/FMA micro-kernel of up to 6 rows x `NR` columns (f32: NR = 16, two 8-wide registers
+//! per row; f64: NR = 8) over the whole depth, reading A's rows in place. Panels are the outer
+//! loop so a panel (k * NR values) stays in L1/L2 while every row block of A passes over it.
+//! `matrixmultiply` instead repacks both operands on every call, which at the 32-row steps of a
+//! recurrent network costs as much as the arithmetic.
+//!
+//! Each output element is one sequential sum over k, so results do not depend on how callers
+//! split the panels across threads. Without AVX2 (or with `SEQFAST_SIMD=scalar`) a plain loop
+//! over the same packed layout runs instead.
+
+use super::real::Real;
+use super::simd::{level, Level};
+
+const MR: usize = 6;
+
+/// f32 or f64 with a packed-panel micro-kernel.
+pub trait Kern: Real {
+    /// Panel width.
+    const NR: usize;
+    /// C[0..rows, 0..ncols] = A[0..rows, 0..k] * panel (rows <= 6).
+    ///
+    /// # Safety
+    /// `a` has `rows` rows of `k` values (row stride `lda`), `b` is one packed panel, `c` has
+    /// room for `rows` rows of `ncols` values (row stride `ldc`).
+    unsafe fn kernel(rows: usize, k: usize, a: *const Self, lda: usize, b: *const Self, c: *mut Self, ldc: usize, ncols: usize);
+}
+
+#[inline(always)]
+unsafe fn kernel_scalar<T: Real>(rows: usize, k: usize, a: *const T, lda: usize, b: *const T, nr: usize, c: *mut T, ldc: usize, ncols: usize) {
+    for r in 0..rows {
+        for j in 0..ncols {
+            let mut s = T::ZERO;
+            for kk in 0..k {
+                s += *a.add(r * lda + kk) * *b.add(kk * nr + j);
+            }
+            *c.add(r * ldc + j) = s;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn f32k<const R: usize>(k: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, ncols: usize) {
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
+        for kk in 0..k {
+            let b0 = _mm256_loadu_ps(b.add(kk * 16));
+            let b1 = _mm256_loadu_ps(b.add(kk * 16 + 8));
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = _mm256_set1_ps(*a.add(r * lda + kk));
+                row[0] = _mm256_fmadd_ps(av, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(av, b1, row[1]);
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            let cp = c.add(r * ldc);
+            if ncols == 16 {
+                _mm256_storeu_ps(cp, row[0]);
+                _mm256_storeu_ps(cp.add(8), row[1]);
+            } else {
+                let mut tmp = [0f32; 16];
+                _mm256_storeu_ps(tmp.as_mut_ptr(), row[0]);
+                _mm256_storeu_ps(tmp.as_mut_ptr().add(8), row[1]);
+                std::ptr::copy_nonoverlapping(tmp.as_ptr(), cp, ncols);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn f64k<const R: usize>(k: usize, a: *const f64, lda: usize, b: *const f64, c: *mut f64, ldc: usize, ncols: usize) {
+        let mut acc = [[_mm256_setzero_pd(); 2]; R];
+        for kk in 0..k {
+            let b0 = _mm256_loadu_pd(b.add(kk * 8));
+            let b1 = _mm256_loadu_pd(b.add(kk * 8 + 4));
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = _mm256_set1_pd(*a.add(r * lda + kk));
+                row[0] = _mm256_fmadd_pd(av, b0, row[0]);
+                row[1] = _mm256_fmadd_pd(av, b1, row[1]);
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            let cp = c.add(r * ldc);
+            if ncols == 8 {
+                _mm256_storeu_pd(cp, row[0]);
+                _mm256_storeu_pd(cp.add(4), row[1]);
+            } else {
+                let mut tmp = [0f64; 8];
+                _mm256_storeu_pd(tmp.as_mut_ptr(), row[0]);
+                _mm256_storeu_pd(tmp.as_mut_ptr().add(4), row[1]);
+                std::ptr::copy_nonoverlapping(tmp.as_ptr(), cp, ncols);
+            }
+        }
+    }
+}
+
+macro_rules! dispatch_rows {
+    ($f:ident, $rows:expr, $($args:expr),*) => {
+        match $rows {
+            1 => avx2::$f::<1>($($args),*),
+            2 => avx2::$f::<2>($($args),*),
+            3 => avx2::$f::<3>($($args),*),
+            4 => avx2::$f::<4>($($args),*),
+            5 => avx2::$f::<5>($($args),*),
+            _ => avx2::$f::<6>($($args),*),
+        }
+    };
+}
+
+impl Kern for f32 {
+    const NR: usize = 16;
+    unsafe fn kernel(rows: usize, k: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, ncols: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if level() == Level::Avx2 {
+            return dispatch_rows!(f32k, rows, k, a, lda, b, c, ldc, ncols);
+        }
+        kernel_scalar(rows, k, a, lda, b, Self::NR, c, ldc, ncols)
+    }
+}
+
+impl Kern for f64 {
+    const NR: usize = 8;
+    unsafe fn kernel(rows: usize, k: usize, a: *const f64, lda: usize, b: *const f64, c: *mut f64, ldc: usize, ncols: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if level() == Level::Avx2 {
+            return dispatch_rows!(f64k, rows, k, a, lda, b, c, ldc, ncols);
+        }
+        kernel_scalar(rows, k, a, lda, b, Self::NR, c, ldc, ncols)
+    }
+}
+
+/// A k x n matrix packed in panels of `T::NR` columns.
+pub struct PackedB<T> {
+    pub k: usize,
+    pub n: usize,
+    data: Vec<T>,
+}
+
+impl<T: Kern> PackedB<T> {
+    /// Pack B (k x n) given by element strides.
+    ///
+    /// # Safety
+    /// The strides must address valid memory for every (row < k, col < n).
+    pub unsafe fn new(k: usize, n: usize, b: *const T, rsb: usize, csb: usize) -> Self {
+        let nr = T::NR;
+        let np = n.div_ceil(nr);
+        let mut data = vec![T::ZERO; np * k * nr];
+        for p in 0..np {
+            let cols = nr.min(n - p * nr);
+            let panel = &mut data[p * k * nr..(p + 1) * k * nr];
+            for kk in 0..k {
+                for j in 0..cols {
+                    panel[kk * nr + j] = *b.add(kk * rsb + (p * nr + j) * csb);
+                }
+            }
+        }
+        PackedB { k, n, data }
+    }
+
+    /// C (m x n, row stride ldc) = A (m x k, row stride lda) B.
+    ///
+    /// # Safety
+    /// `a` and `c` must address m rows as described.
+    pub unsafe fn mul(&self, m: usize, a: *const T, lda: usize, c: *mut T, ldc: usize) {
+        let nr = T::NR;
+        for p in 0..self.n.div_ceil(nr) {
+            let cols = nr.min(self.n - p * nr);
+            let panel = self.data.as_ptr().add(p * self.k * nr);
+            let mut i = 0;
+            while i < m {
+                let rows = MR.min(m - i);
+                T::kernel(rows, self.k, a.add(i * lda), lda, panel, c.add(i * ldc + p * nr), ldc, cols);
+                i += rows;
+            }
+        }
+    }
+}
+
+/// B split into blocks of `width` columns, each packed on its own, so that a block of
+/// output columns can be computed (and followed by its element-wise work) independently.
+pub struct ChunkedB<T> {
+    pub width: usize,
+    chunks: Vec<PackedB<T>>,
+}
+
+impl<T: Kern> ChunkedB<T> {
+    /// # Safety
+    /// As [`PackedB::new`].
+    pub unsafe fn new(k: usize, n: usize, b: *const T, rsb: usize, csb: usize, width: usize) -> Self {
+        let chunks = (0..n.div_ceil(width))
+            .map(|i| {
+                let c0 = i * width;
+                PackedB::new(k, width.min(n - c0), b.add(c0 * csb), rsb, csb)
+            })
+            .collect();
+        ChunkedB { width, chunks }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Block `i`.
+    pub fn chunk(&self, i: usize) -> &PackedB<T> {
+        &self.chunks[i]
+    }
+
+    /// Columns of block `i`.
+    pub fn cols(&self, i: usize) -> usize {
+        self.chunks[i].n
+    }
+
+    /// Block `i` of C = A B: C's columns `i * width ..` (c points at column 0 of row 0).
+    ///
+    /// # Safety
+    /// As [`PackedB::mul`].
+    pub unsafe fn mul_chunk(&self, i: usize, m: usize, a: *const T, lda: usize, c: *mut T, ldc: usize) {
+        self.chunks[i].mul(m, a, lda, c.add(i * self.width), ldc);
+    }
+
+    /// All blocks, on the current pool when `parallel`.
+    ///
+    /// # Safety
+    /// As [`PackedB::mul`].
+    pub unsafe fn mul(&self, m: usize, a: *const T, lda: usize, c: *mut T, ldc: usize, parallel: bool) {
+        let (a, c) = (super::gemm::SyncPtr(a as *mut T), super::gemm::SyncPtr(c));
+        super::gemm::for_each(self.len(), parallel, |i| self.mul_chunk(i, m, a.p(), lda, c.p(), ldc));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::simd::set_level;
+
+    fn check<T: Kern + Into<f64>>() {
+        for &(m, k, n) in &[(1, 5, 3), (7, 33, 17), (13, 64, 40), (6, 1, 16)] {
+            let a: Vec<T> = (0..m * k).map(|i| T::from_f64(((i * 7919) % 13) as f64 - 6.0)).collect();
+            let bt: Vec<T> = (0..n * k).map(|i| T::from_f64(((i * 104729) % 11) as f64 - 5.0)).collect();
+            let pb = unsafe { PackedB::new(k, n, bt.as_ptr(), 1, k) };
+            for lv in [Level::Scalar, Level::Avx2] {
+                set_level(lv);
+                let mut c = vec![T::from_f64(99.0); m * (n + 2)];
+                unsafe { pb.mul(m, a.as_ptr(), k, c.as_mut_ptr(), n + 2) };
+                for i in 0..m {
+                    for j in 0..n {
+                        let want: f64 = (0..k).map(|t| a[i * k + t].into() * bt[j * k + t].into()).sum();
+                        assert_eq!(c[i * (n + 2) + j].into(), want, "{m}x{k}x{n} at ({i},{j}) {lv:?}");
+                    }
+                    assert_eq!(c[i * (n + 2) + n].into(), 99.0, "wrote past the row");
+                }
+            }
+        }
+        set_level(Level::Avx2);
+    }
+
+    #[test]
+    fn packed_products_are_exact_on_integers() {
+        check::<f32>();
+        check::<f64>();
+    }
+}
