@@ -11,7 +11,8 @@ use pyo3::types::PyTuple;
 use super::errors::{IntoPyResult, ShapeError};
 use crate::error::Error;
 use crate::nn::recurrent::{self, Cache, CellKind, Options, Spec, State, Weights};
-use crate::nn::{simd, Real};
+use crate::nn::packed::Kern;
+use crate::nn::simd;
 
 enum AnyCache {
     F32(Cache<f32>),
@@ -36,7 +37,7 @@ impl RnnCache {
     }
 }
 
-trait Elem: Real + numpy::Element {
+trait Elem: Kern + numpy::Element {
     fn wrap(c: Cache<Self>) -> AnyCache;
 }
 impl Elem for f32 {
