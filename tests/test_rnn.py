@@ -1,0 +1,393 @@
+"""seqfast.nn recurrent kernels (RNN, LSTM, GRU) against the float64 reference and torch.
+
+* every cell and option agrees with tests/reference/rnn.py (itself checked by finite
+  differences in test_reference_rnn.py): float64 to 1e-11, float32 to a few 1e-5;
+* float64 central finite differences on seqfast itself for every gradient;
+* results are bit-identical for 1 and 2 threads, and the scalar SIMD path agrees too;
+* variable lengths: padding is zero and gets no gradient, unsorted lengths are fine;
+* bad input gives ShapeError / ArgumentTypeError / SeqfastError naming the argument;
+* the classes load and save PyTorch state dicts; torch parity where torch is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import seqfast
+import seqfast.nn as snn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import rnn as R  # noqa: E402
+
+CELLS = [("rnn_tanh", "pytorch", 0), ("rnn_relu", "pytorch", 0), ("lstm", "pytorch", 0), ("lstm", "pytorch", 2),
+         ("gru", "pytorch", 0), ("gru", "textbook", 0)]
+IDS = ["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru", "gru_textbook"]
+
+
+def run_seqfast(mode, variant, x, w, h0, c0, lengths, dy, dhn, dcn, *, batch_first=True, dropout=0.0, seed=0, num_threads=None):
+    """Forward + backward through seqfast's functional API; returns (y, h_n, c_n, grads dict)."""
+    kw = dict(batch_first=batch_first, dropout=dropout, seed=seed, num_threads=num_threads)
+    if mode == "lstm":
+        y, hn, cn, cache = snn.lstm_forward(x, w, h0, c0, lengths, **kw)
+        dx, dh0, dc0, dw = snn.lstm_backward(cache, dy, dhn, dcn, num_threads=num_threads)
+    elif mode == "gru":
+        y, hn, cache = snn.gru_forward(x, w, h0, lengths, variant=variant, **kw)
+        dx, dh0, dw = snn.gru_backward(cache, dy, dhn, num_threads=num_threads)
+        cn = dc0 = None
+    else:
+        y, hn, cache = snn.rnn_forward(x, w, h0, lengths, nonlinearity=mode[4:], **kw)
+        dx, dh0, dw = snn.rnn_backward(cache, dy, dhn, num_threads=num_threads)
+        cn = dc0 = None
+    g = dict(dw, x=dx, h0=dh0)
+    if dc0 is not None:
+        g["c0"] = dc0
+    return y, hn, cn, g
+
+
+def make_case(mode, proj, *, B=3, T=5, D=4, H=6, L=2, bidir=True, lengths=True, batch_first=True, seed=0):
+    rng = np.random.default_rng(seed)
+    w = R.init_weights(mode, D, H, L, bidir, proj_size=proj, rng=rng)
+    x = rng.standard_normal((B, T, D) if batch_first else (T, B, D))
+    ln = rng.integers(1, T + 1, size=B) if lengths else None
+    if lengths:
+        ln[rng.integers(B)] = T
+    dirs, hout = (2 if bidir else 1), (proj or H)
+    h0 = rng.standard_normal((L * dirs, B, hout))
+    c0 = rng.standard_normal((L * dirs, B, H)) if mode == "lstm" else None
+    ybox = ((B, T) if batch_first else (T, B)) + (dirs * hout,)
+    dy = rng.standard_normal(ybox)
+    dhn = rng.standard_normal(h0.shape)
+    dcn = rng.standard_normal(c0.shape) if c0 is not None else None
+    return dict(x=x, w=w, h0=h0, c0=c0, lengths=ln, dy=dy, dhn=dhn, dcn=dcn, L=L, bidir=bidir, batch_first=batch_first)
+
+
+def reference(mode, variant, case, dropout=0.0, seed=0):
+    y, hn, cn, cache = R.forward(mode, case["x"], case["w"], num_layers=case["L"], bidirectional=case["bidir"], h0=case["h0"],
+                                 c0=case["c0"], lengths=case["lengths"], batch_first=case["batch_first"], dropout=dropout,
+                                 seed=seed, gru_variant=variant)
+    g = R.backward(cache, case["dy"], case["dhn"], case["dcn"])
+    return y, hn, cn, g
+
+
+def compare(mode, variant, case, dtype, tol, dropout=0.0, seed=0, num_threads=None):
+    cv = (lambda a: None if a is None else np.asarray(a, dtype))
+    ry, rh, rc, rg = reference(mode, variant, case, dropout, seed)
+    w = {k: cv(v) for k, v in case["w"].items()}
+    y, hn, cn, g = run_seqfast(mode, variant, cv(case["x"]), w, cv(case["h0"]), cv(case["c0"]), case["lengths"], cv(case["dy"]),
+                               cv(case["dhn"]), cv(case["dcn"]), batch_first=case["batch_first"], dropout=dropout, seed=seed,
+                               num_threads=num_threads)
+    assert y.dtype == dtype and hn.dtype == dtype
+    np.testing.assert_allclose(y, ry, atol=tol, rtol=tol, err_msg="y")
+    np.testing.assert_allclose(hn, rh, atol=tol, rtol=tol, err_msg="h_n")
+    if rc is not None:
+        np.testing.assert_allclose(cn, rc, atol=tol, rtol=tol, err_msg="c_n")
+    assert set(g) == set(rg), (sorted(g), sorted(rg))
+    for k in rg:
+        assert g[k].shape == rg[k].shape, k
+        np.testing.assert_allclose(g[k], rg[k], atol=tol, rtol=tol, err_msg=k)
+
+
+@pytest.mark.parametrize("mode,variant,proj", CELLS, ids=IDS)
+@pytest.mark.parametrize("setup", ["plain", "deep_bidir_lengths", "time_major_dropout"])
+def test_matches_reference_float64(mode, variant, proj, setup):
+    if setup == "plain":
+        case = make_case(mode, proj, L=1, bidir=False, lengths=False)
+        compare(mode, variant, case, np.float64, 1e-11)
+    elif setup == "deep_bidir_lengths":
+        case = make_case(mode, proj, L=3, bidir=True, lengths=True, seed=1)
+        compare(mode, variant, case, np.float64, 1e-11)
+    else:
+        case = make_case(mode, proj, L=2, bidir=True, lengths=True, batch_first=False, seed=2)
+        compare(mode, variant, case, np.float64, 1e-11, dropout=0.4, seed=123)
+
+
+@pytest.mark.parametrize("mode,variant,proj", CELLS, ids=IDS)
+def test_matches_reference_float32(mode, variant, proj):
+    case = make_case(mode, proj, B=4, T=7, D=5, H=9, L=2, bidir=True, lengths=True, seed=3)
+    compare(mode, variant, case, np.float32, 2e-5)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cell=st.sampled_from(CELLS), B=st.integers(1, 4), T=st.integers(1, 5), D=st.integers(1, 5), H=st.integers(1, 7),
+       L=st.integers(1, 3), bidir=st.booleans(), lengths=st.booleans(), batch_first=st.booleans(),
+       dropout=st.sampled_from([0.0, 0.25]), seed=st.integers(0, 2**32))
+def test_hypothesis_matches_reference(cell, B, T, D, H, L, bidir, lengths, batch_first, dropout, seed):
+    mode, variant, proj = cell
+    proj = min(proj, H - 1)
+    case = make_case(mode, proj, B=B, T=T, D=D, H=H, L=L, bidir=bidir, lengths=lengths, batch_first=batch_first, seed=seed % 1000)
+    compare(mode, variant, case, np.float64, 1e-10, dropout=dropout, seed=seed)
+
+
+@pytest.mark.parametrize("mode,variant,proj", CELLS, ids=IDS)
+def test_finite_differences_on_seqfast(mode, variant, proj):
+    """Central differences of a random linear loss confirm every gradient seqfast returns."""
+    case = make_case(mode, proj, B=2, T=3, D=3, H=4, L=2, bidir=True, lengths=True, seed=5)
+    rng = np.random.default_rng(9)
+    if mode == "rnn_relu":  # keep pre-activations away from the kink
+        case["w"] = {k: v * 0.3 for k, v in case["w"].items()}
+
+    def loss(x, w, h0, c0):
+        y, hn, cn, _ = run_seqfast(mode, variant, x, w, h0, c0, case["lengths"], case["dy"], case["dhn"], case["dcn"])
+        out = (y * case["dy"]).sum() + (hn * case["dhn"]).sum()
+        return out + ((cn * case["dcn"]).sum() if cn is not None else 0.0)
+
+    _, _, _, g = run_seqfast(mode, variant, case["x"], case["w"], case["h0"], case["c0"], case["lengths"], case["dy"], case["dhn"], case["dcn"])
+    inputs = {"x": case["x"], "h0": case["h0"], **case["w"]}
+    if case["c0"] is not None:
+        inputs["c0"] = case["c0"]
+    eps = 1e-6
+    for name, arr in inputs.items():
+        for idx in {tuple(rng.integers(0, s) for s in arr.shape) for _ in range(4)}:
+            def at(delta):
+                a2 = arr.copy()
+                a2[idx] += delta
+                w = {k: (a2 if k == name else v) for k, v in case["w"].items()}
+                return loss(a2 if name == "x" else case["x"], w, a2 if name == "h0" else case["h0"], a2 if name == "c0" else case["c0"])
+            fd = (at(eps) - at(-eps)) / (2 * eps)
+            assert abs(fd - g[name][idx]) < 1e-6 * max(1.0, abs(fd)), (name, idx, fd, g[name][idx])
+
+
+@pytest.mark.parametrize("mode,variant,proj", CELLS, ids=IDS)
+def test_bit_identical_for_any_thread_count(mode, variant, proj):
+    """Sizes large enough that every per-step and big product is split across threads."""
+    case = make_case(mode, proj and 24, B=9, T=12, D=40, H=70, L=2, bidir=True, lengths=True, seed=7)
+    cv = {k: (None if v is None else np.asarray(v, np.float32)) for k, v in case.items() if k in ("x", "h0", "c0", "dy", "dhn", "dcn")}
+    w = {k: v.astype(np.float32) for k, v in case["w"].items()}
+    outs = [run_seqfast(mode, variant, cv["x"], w, cv["h0"], cv["c0"], case["lengths"], cv["dy"], cv["dhn"], cv["dcn"], num_threads=t)
+            for t in (1, 2, 1)]
+    for other in outs[1:]:
+        for a, b in zip(outs[0][:3], other[:3]):
+            if a is not None:
+                assert np.array_equal(a, b)
+        for k in outs[0][3]:
+            assert np.array_equal(outs[0][3][k], other[3][k]), k
+
+
+@pytest.mark.parametrize("mode,variant,proj", CELLS, ids=IDS)
+def test_scalar_path_agrees(mode, variant, proj):
+    case = make_case(mode, proj, B=5, T=6, D=8, H=20, L=2, bidir=True, lengths=True, seed=11)
+    before = snn.simd_level()
+    try:
+        snn.simd_level("scalar")
+        assert snn.simd_level() == "scalar"
+        compare(mode, variant, case, np.float32, 2e-5)
+        compare(mode, variant, case, np.float64, 1e-11)
+    finally:
+        snn.simd_level(before)
+
+
+def test_worked_lstm_step_by_hand():
+    """One LSTM step with H = 1 computed by hand from the gate equations."""
+    w = {"weight_ih_l0": np.array([[1.0], [2.0], [3.0], [4.0]]), "weight_hh_l0": np.array([[0.5], [0.5], [0.5], [0.5]]),
+         "bias_ih_l0": np.zeros(4), "bias_hh_l0": np.array([0.1, 0.2, 0.3, 0.4])}
+    x = np.array([[[0.5]]])
+    h0, c0 = np.array([[[1.0]]]), np.array([[[2.0]]])
+    y, hn, cn, _ = snn.lstm_forward(x, w, h0, c0)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    i, f, g, o = sig(0.5 + 0.5 + 0.1), sig(1.0 + 0.5 + 0.2), np.tanh(1.5 + 0.5 + 0.3), sig(2.0 + 0.5 + 0.4)
+    c = f * 2.0 + i * g
+    assert cn[0, 0, 0] == pytest.approx(c, abs=1e-15)
+    assert y[0, 0, 0] == pytest.approx(o * np.tanh(c), abs=1e-15)
+    assert hn[0, 0, 0] == y[0, 0, 0]
+
+
+def test_padding_is_zero_and_gets_no_gradient():
+    case = make_case("lstm", 0, B=3, T=6, L=2, bidir=True, lengths=True, seed=4)
+    case["lengths"] = np.array([2, 6, 4])
+    y, hn, cn, g = run_seqfast("lstm", "pytorch", case["x"], case["w"], case["h0"], case["c0"], case["lengths"], case["dy"], None, None)
+    for b, n in enumerate(case["lengths"]):
+        assert not y[b, n:].any()
+        assert not g["x"][b, n:].any()
+    dy2 = case["dy"].copy()
+    dy2[0, 2:] = 1e6
+    _, _, _, g2 = run_seqfast("lstm", "pytorch", case["x"], case["w"], case["h0"], case["c0"], case["lengths"], dy2, None, None)
+    for k in g:
+        assert np.array_equal(g[k], g2[k]), k
+
+
+def test_batch_rows_are_independent_of_the_batch():
+    """A row gives the same result alone as inside a bigger, unsorted batch."""
+    case = make_case("gru", 0, B=6, T=5, L=2, bidir=True, lengths=True, seed=8)
+    w = {k: v.astype(np.float32) for k, v in case["w"].items()}
+    x = case["x"].astype(np.float32)
+    y, hn, _ = snn.gru_forward(x, w, lengths=case["lengths"], requires_grad=False)
+    for b in range(6):
+        yb, hb, _ = snn.gru_forward(x[b:b + 1], w, lengths=case["lengths"][b:b + 1], requires_grad=False)
+        np.testing.assert_allclose(yb[0], y[b], atol=1e-6)
+        np.testing.assert_allclose(hb[:, 0], hn[:, b], atol=1e-6)
+
+
+def test_dropout_matches_reference_mask_and_is_seeded():
+    case = make_case("lstm", 0, B=3, T=5, L=3, bidir=True, lengths=True, seed=6)
+    compare("lstm", "pytorch", case, np.float64, 1e-11, dropout=0.5, seed=2**40 + 3)
+    w = case["w"]
+    a = snn.lstm_forward(case["x"], w, dropout=0.5, seed=1)[0]
+    b = snn.lstm_forward(case["x"], w, dropout=0.5, seed=1)[0]
+    c = snn.lstm_forward(case["x"], w, dropout=0.5, seed=2)[0]
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_no_cache_without_grad_and_defaults():
+    case = make_case("rnn_tanh", 0, L=1, bidir=False, lengths=False)
+    y, hn, cache = snn.rnn_forward(case["x"], case["w"], requires_grad=False)
+    assert cache is None
+    y2, hn2, _ = snn.rnn_forward(case["x"], case["w"], np.zeros_like(case["h0"]))
+    assert np.array_equal(y, y2) and np.array_equal(hn, hn2)
+    dx, dh0, dw = snn.rnn_backward(snn.rnn_forward(case["x"], case["w"])[2], None, case["dhn"])
+    assert dx.shape == case["x"].shape and dh0.shape == case["h0"].shape
+
+
+def test_no_bias_weights():
+    case = make_case("lstm", 0, L=1, bidir=False, lengths=False)
+    w = {k: v for k, v in case["w"].items() if not k.startswith("bias")}
+    zero = dict(w, bias_ih_l0=np.zeros(24), bias_hh_l0=np.zeros(24))
+    y, _, _, cache = snn.lstm_forward(case["x"], w)
+    y0 = snn.lstm_forward(case["x"], zero)[0]
+    assert np.array_equal(y, y0)
+    assert set(snn.lstm_backward(cache, case["dy"][..., :6])[3]) == set(w)
+
+
+def test_nan_propagates():
+    case = make_case("gru", 0, L=1, bidir=False, lengths=False)
+    x = case["x"].astype(np.float32).copy()
+    x[0, 2, 1] = np.nan
+    y, hn, _ = snn.gru_forward(x, {k: v.astype(np.float32) for k, v in case["w"].items()})
+    assert np.isnan(y[0, 2:]).all() and not np.isnan(y[0, :2]).any() and not np.isnan(y[1:]).any()
+
+
+def test_non_contiguous_inputs_are_accepted():
+    case = make_case("lstm", 0, L=1, bidir=False, lengths=False)
+    xf = np.asfortranarray(case["x"])
+    w = {k: np.asfortranarray(v) for k, v in case["w"].items()}
+    a = snn.lstm_forward(case["x"], case["w"])[0]
+    b = snn.lstm_forward(xf, w)[0]
+    c = snn.lstm_forward(np.repeat(case["x"], 2, axis=2)[:, :, ::2], case["w"])[0]
+    assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_bad_input_errors():
+    case = make_case("lstm", 0, B=2, T=3, L=1, bidir=False, lengths=False)
+    x, w = case["x"], case["w"]
+    with pytest.raises(seqfast.ShapeError, match=r"x has shape \(3, 4\); expected 3 dimensions"):
+        snn.lstm_forward(x[0], w)
+    with pytest.raises(seqfast.ShapeError, match="x has shape .* expected"):
+        snn.lstm_forward(x[:, :, :3], w)
+    with pytest.raises(seqfast.ArgumentTypeError, match="x has dtype int64"):
+        snn.lstm_forward(x.astype(np.int64), w)
+    with pytest.raises(seqfast.ArgumentTypeError, match="weight_ih_l0.*float64, but x is float32"):
+        snn.lstm_forward(x.astype(np.float32), w)
+    with pytest.raises(seqfast.ShapeError, match="weight_hh_l0'\\] has shape"):
+        snn.lstm_forward(x, dict(w, weight_hh_l0=w["weight_hh_l0"][:, :5]))
+    with pytest.raises(seqfast.ShapeError, match="missing 'bias_hh_l0'"):
+        snn.lstm_forward(x, {k: v for k, v in w.items() if k != "bias_hh_l0"})
+    with pytest.raises(seqfast.ShapeError, match="unexpected key 'weight_xx_l0'"):
+        snn.lstm_forward(x, dict(w, weight_xx_l0=w["bias_ih_l0"]))
+    with pytest.raises(seqfast.ShapeError, match="missing 'weight_ih_l1'"):
+        snn.lstm_forward(x, dict(w, weight_hh_l1=w["weight_hh_l0"]))
+    with pytest.raises(seqfast.ShapeError, match="multiple of the 4 gates"):
+        snn.lstm_forward(x, dict(w, weight_hh_l0=w["weight_hh_l0"][:5]))
+    with pytest.raises(seqfast.ShapeError, match=r"h0 has shape \(1, 2, 5\), expected \(1, 2, 6\)"):
+        snn.lstm_forward(x, w, np.zeros((1, 2, 5)))
+    with pytest.raises(seqfast.ShapeError, match="c0 has shape"):
+        snn.lstm_forward(x, w, None, np.zeros((2, 2, 6)))
+    with pytest.raises(seqfast.SeqfastError, match=r"lengths\[1\] = 4 is outside 1..=3"):
+        snn.lstm_forward(x, w, lengths=np.array([1, 4]))
+    with pytest.raises(seqfast.SeqfastError, match=r"lengths\[0\] = 0"):
+        snn.lstm_forward(x, w, lengths=[0, 2])
+    with pytest.raises(seqfast.ShapeError, match="lengths must be a 1-D integer array of 2"):
+        snn.lstm_forward(x, w, lengths=[1, 2, 3])
+    with pytest.raises(seqfast.SeqfastError, match="dropout=1.0"):
+        snn.lstm_forward(x, w, dropout=1.0)
+    with pytest.raises(seqfast.SeqfastError, match="dropout=-0.1"):
+        snn.lstm_forward(x, w, dropout=-0.1)
+    with pytest.raises(seqfast.ShapeError, match="x has 0 batch rows"):
+        snn.lstm_forward(x[:0], w)
+    with pytest.raises(seqfast.ShapeError, match="weight_hr"):
+        snn.gru_forward(x, dict(w, weight_hr_l0=np.zeros((2, 6))))
+    with pytest.raises(seqfast.SeqfastError, match="variant='cho'"):
+        snn.gru_forward(x, w, variant="cho")
+    with pytest.raises(seqfast.SeqfastError, match="num_threads=-1"):
+        snn.lstm_forward(x, w, num_threads=-1)
+    y, hn, cn, cache = snn.lstm_forward(x, w)
+    with pytest.raises(seqfast.ShapeError, match=r"dy has shape \(2, 3, 5\), expected \(2, 3, 6\)"):
+        snn.lstm_backward(cache, y[..., :5])
+    with pytest.raises(seqfast.ArgumentTypeError, match="dy has dtype float32"):
+        snn.lstm_backward(cache, y.astype(np.float32))
+    with pytest.raises(seqfast.SeqfastError, match="comes from a lstm forward pass, not gru"):
+        snn.gru_backward(cache, y)
+    with pytest.raises(seqfast.ArgumentTypeError, match="cache must be"):
+        snn.lstm_backward("cache", y)
+
+
+def test_lengths_unsorted_and_equal_to_sorted_permutation():
+    case = make_case("rnn_tanh", 0, B=4, T=5, L=1, bidir=True, lengths=True, seed=12)
+    case["lengths"] = np.array([3, 5, 1, 4])
+    compare("rnn_tanh", "pytorch", case, np.float64, 1e-12)
+
+
+def test_classes_roundtrip_state_dict_and_match_functional():
+    m = snn.LSTM(5, 7, num_layers=2, bidirectional=True, proj_size=3, dtype=np.float64, seed=1)
+    sd = m.to_state_dict()
+    m2 = snn.LSTM.from_torch_state_dict(sd)
+    assert m2.num_layers == 2 and m2.bidirectional and m2.proj_size == 3 and m2.hidden_size == 7
+    x = np.random.default_rng(0).standard_normal((2, 4, 5))
+    y, (hn, cn) = m(x)
+    y2, hn2, cn2, _ = snn.lstm_forward(x, sd)
+    assert np.array_equal(y, y2) and np.array_equal(hn, hn2) and np.array_equal(cn, cn2)
+    dx = m.backward(np.ones_like(y))
+    assert dx.shape == x.shape and set(m.grads) == set(sd)
+    g = snn.GRU(3, 4, variant="textbook", dtype=np.float32)
+    yg, hg = g(np.zeros((1, 2, 3), np.float32))
+    assert yg.shape == (1, 2, 4) and g.backward(np.ones_like(yg)).shape == (1, 2, 3)
+    r = snn.RNN(3, 4, nonlinearity="relu", bias=False)
+    assert sorted(r.parameters()) == ["weight_hh_l0", "weight_ih_l0"]
+    with pytest.raises(seqfast.SeqfastError, match="backward needs a forward pass"):
+        snn.RNN(3, 4).backward(np.zeros((1, 1, 4), np.float32))
+    with pytest.raises(seqfast.SeqfastError, match="proj_size"):
+        snn.GRU(3, 4, proj_size=2)
+
+
+# ----------------------------------------------------------------------------------- torch
+def _torch_case(torch, mode, variant_ok, dtype, proj=0, lengths=None):
+    B, T, D, H = 3, 6, 5, 7
+    kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(mode, torch.nn.RNN)
+    kw = {"nonlinearity": mode[4:]} if mode.startswith("rnn") else {}
+    if proj:
+        kw["proj_size"] = proj
+    torch.manual_seed(0)
+    m = kind(D, H, num_layers=2, bidirectional=True, batch_first=True, **kw).to(dtype)
+    return m, B, T, D
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("mode,variant,proj", [c for c in CELLS if c[1] == "pytorch"], ids=[i for i, c in zip(IDS, CELLS) if c[1] == "pytorch"])
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_torch_parity(mode, variant, proj, dtype_name):
+    torch = pytest.importorskip("torch")
+    tdtype = getattr(torch, dtype_name)
+    m, B, T, D = _torch_case(torch, mode, True, tdtype, proj)
+    lengths = np.array([4, 6, 2])
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((B, T, D)).astype(dtype_name)
+    xt = torch.from_numpy(x).requires_grad_()
+    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.from_numpy(lengths), batch_first=True, enforce_sorted=False)
+    out, hid = m(packed)
+    yt, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
+    ht = hid[0] if mode == "lstm" else hid
+    gy = torch.from_numpy(rng.standard_normal(yt.shape).astype(dtype_name))
+    gh = torch.from_numpy(rng.standard_normal(ht.shape).astype(dtype_name))
+    ((yt * gy).sum() + (ht * gh).sum()).backward()
+    w = {k: v.detach().numpy() for k, v in m.state_dict().items()}
+    y, hn, cn, g = run_seqfast(mode, variant, x, w, None, None, lengths, gy.numpy(), gh.numpy(), None)
+    tol = 1e-10 if dtype_name == "float64" else 2e-5
+    np.testing.assert_allclose(y, yt.detach().numpy(), atol=tol, rtol=tol)
+    np.testing.assert_allclose(hn, ht.detach().numpy(), atol=tol, rtol=tol)
+    np.testing.assert_allclose(g["x"], xt.grad.numpy(), atol=tol, rtol=tol)
+    for k, p in m.named_parameters():
+        np.testing.assert_allclose(g[k], p.grad.numpy(), atol=tol * 10, rtol=tol * 10, err_msg=k)
