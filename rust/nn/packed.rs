@@ -21,23 +21,29 @@ const MR: usize = 6;
 pub trait Kern: Real {
     /// Panel width.
     const NR: usize;
-    /// C[0..rows, 0..ncols] = A[0..rows, 0..k] * panel (rows <= 6).
+    /// C[0..rows, ..] = A[0..rows, 0..k] * `np` consecutive panels (rows <= 6). With np > 1 all
+    /// panels are full; with np = 1 the panel has `ncols` valid columns.
     ///
     /// # Safety
-    /// `a` has `rows` rows of `k` values (row stride `lda`), `b` is one packed panel, `c` has
-    /// room for `rows` rows of `ncols` values (row stride `ldc`).
-    unsafe fn kernel(rows: usize, k: usize, a: *const Self, lda: usize, b: *const Self, c: *mut Self, ldc: usize, ncols: usize);
+    /// `a` has `rows` rows of `k` values (row stride `lda`), `b` starts a packed panel followed
+    /// by `np - 1` more, `c` has room for the columns written (row stride `ldc`).
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel(rows: usize, np: usize, k: usize, a: *const Self, lda: usize, b: *const Self, c: *mut Self, ldc: usize, ncols: usize);
 }
 
 #[inline(always)]
-unsafe fn kernel_scalar<T: Real>(rows: usize, k: usize, a: *const T, lda: usize, b: *const T, nr: usize, c: *mut T, ldc: usize, ncols: usize) {
-    for r in 0..rows {
-        for j in 0..ncols {
-            let mut s = T::ZERO;
-            for kk in 0..k {
-                s += *a.add(r * lda + kk) * *b.add(kk * nr + j);
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_scalar<T: Real>(rows: usize, np: usize, k: usize, a: *const T, lda: usize, b: *const T, nr: usize, c: *mut T, ldc: usize, ncols: usize) {
+    for p in 0..np {
+        let (b, c) = (b.add(p * k * nr), c.add(p * nr));
+        for r in 0..rows {
+            for j in 0..ncols {
+                let mut s = T::ZERO;
+                for kk in 0..k {
+                    s += *a.add(r * lda + kk) * *b.add(kk * nr + j);
+                }
+                *c.add(r * ldc + j) = s;
             }
-            *c.add(r * ldc + j) = s;
         }
     }
 }
@@ -46,91 +52,97 @@ unsafe fn kernel_scalar<T: Real>(rows: usize, k: usize, a: *const T, lda: usize,
 mod avx2 {
     use std::arch::x86_64::*;
 
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn f32k<const R: usize>(k: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, ncols: usize) {
-        let mut acc = [[_mm256_setzero_ps(); 2]; R];
-        for kk in 0..k {
-            let b0 = _mm256_loadu_ps(b.add(kk * 16));
-            let b1 = _mm256_loadu_ps(b.add(kk * 16 + 8));
-            for (r, row) in acc.iter_mut().enumerate() {
-                let av = _mm256_set1_ps(*a.add(r * lda + kk));
-                row[0] = _mm256_fmadd_ps(av, b0, row[0]);
-                row[1] = _mm256_fmadd_ps(av, b1, row[1]);
+    /// R rows x P panels (P * NR columns, all full) or, with P = 1, one panel of `ncols`.
+    /// Several panels at once give few-row blocks enough independent accumulators to hide
+    /// the FMA latency; each output is still one sequential sum over k.
+    macro_rules! kern {
+        ($name:ident, $t:ty, $v:ty, $w:expr, $zero:ident, $load:ident, $set1:ident, $fma:ident, $store:ident) => {
+            #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            pub unsafe fn $name<const R: usize, const P: usize>(
+                k: usize, a: *const $t, lda: usize, b: *const $t, pstride: usize, c: *mut $t, ldc: usize, ncols: usize,
+            ) {
+                const NR: usize = 2 * $w;
+                let mut acc = [[[$zero(); 2]; P]; R];
+                for kk in 0..k {
+                    let mut bv = [[$zero(); 2]; P];
+                    for (p, v) in bv.iter_mut().enumerate() {
+                        v[0] = $load(b.add(p * pstride + kk * NR));
+                        v[1] = $load(b.add(p * pstride + kk * NR + $w));
+                    }
+                    for (r, row) in acc.iter_mut().enumerate() {
+                        let av = $set1(*a.add(r * lda + kk));
+                        for (p, cell) in row.iter_mut().enumerate() {
+                            cell[0] = $fma(av, bv[p][0], cell[0]);
+                            cell[1] = $fma(av, bv[p][1], cell[1]);
+                        }
+                    }
+                }
+                for (r, row) in acc.iter().enumerate() {
+                    for (p, cell) in row.iter().enumerate() {
+                        let cp = c.add(r * ldc + p * NR);
+                        if P > 1 || ncols == NR {
+                            $store(cp, cell[0]);
+                            $store(cp.add($w), cell[1]);
+                        } else {
+                            let mut tmp = [0 as $t; NR];
+                            $store(tmp.as_mut_ptr(), cell[0]);
+                            $store(tmp.as_mut_ptr().add($w), cell[1]);
+                            std::ptr::copy_nonoverlapping(tmp.as_ptr(), cp, ncols);
+                        }
+                    }
+                }
             }
-        }
-        for (r, row) in acc.iter().enumerate() {
-            let cp = c.add(r * ldc);
-            if ncols == 16 {
-                _mm256_storeu_ps(cp, row[0]);
-                _mm256_storeu_ps(cp.add(8), row[1]);
-            } else {
-                let mut tmp = [0f32; 16];
-                _mm256_storeu_ps(tmp.as_mut_ptr(), row[0]);
-                _mm256_storeu_ps(tmp.as_mut_ptr().add(8), row[1]);
-                std::ptr::copy_nonoverlapping(tmp.as_ptr(), cp, ncols);
-            }
-        }
+        };
     }
+    kern!(f32k, f32, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
+    kern!(f64k, f64, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_storeu_pd);
+}
 
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn f64k<const R: usize>(k: usize, a: *const f64, lda: usize, b: *const f64, c: *mut f64, ldc: usize, ncols: usize) {
-        let mut acc = [[_mm256_setzero_pd(); 2]; R];
-        for kk in 0..k {
-            let b0 = _mm256_loadu_pd(b.add(kk * 8));
-            let b1 = _mm256_loadu_pd(b.add(kk * 8 + 4));
-            for (r, row) in acc.iter_mut().enumerate() {
-                let av = _mm256_set1_pd(*a.add(r * lda + kk));
-                row[0] = _mm256_fmadd_pd(av, b0, row[0]);
-                row[1] = _mm256_fmadd_pd(av, b1, row[1]);
-            }
-        }
-        for (r, row) in acc.iter().enumerate() {
-            let cp = c.add(r * ldc);
-            if ncols == 8 {
-                _mm256_storeu_pd(cp, row[0]);
-                _mm256_storeu_pd(cp.add(4), row[1]);
-            } else {
-                let mut tmp = [0f64; 8];
-                _mm256_storeu_pd(tmp.as_mut_ptr(), row[0]);
-                _mm256_storeu_pd(tmp.as_mut_ptr().add(4), row[1]);
-                std::ptr::copy_nonoverlapping(tmp.as_ptr(), cp, ncols);
-            }
-        }
+/// Panels per kernel call for a block of `rows` rows (enough accumulators in flight).
+fn panels_for(rows: usize) -> usize {
+    match rows {
+        1 => 4,
+        2 | 3 => 2,
+        _ => 1,
     }
 }
 
 macro_rules! dispatch_rows {
-    ($f:ident, $rows:expr, $($args:expr),*) => {
-        match $rows {
-            1 => avx2::$f::<1>($($args),*),
-            2 => avx2::$f::<2>($($args),*),
-            3 => avx2::$f::<3>($($args),*),
-            4 => avx2::$f::<4>($($args),*),
-            5 => avx2::$f::<5>($($args),*),
-            _ => avx2::$f::<6>($($args),*),
+    ($f:ident, $rows:expr, $np:expr, $($args:expr),*) => {
+        match ($rows, $np) {
+            (1, 4) => avx2::$f::<1, 4>($($args),*),
+            (1, _) => avx2::$f::<1, 1>($($args),*),
+            (2, 2) => avx2::$f::<2, 2>($($args),*),
+            (2, _) => avx2::$f::<2, 1>($($args),*),
+            (3, 2) => avx2::$f::<3, 2>($($args),*),
+            (3, _) => avx2::$f::<3, 1>($($args),*),
+            (4, _) => avx2::$f::<4, 1>($($args),*),
+            (5, _) => avx2::$f::<5, 1>($($args),*),
+            _ => avx2::$f::<6, 1>($($args),*),
         }
     };
 }
 
 impl Kern for f32 {
     const NR: usize = 16;
-    unsafe fn kernel(rows: usize, k: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, ncols: usize) {
+    unsafe fn kernel(rows: usize, np: usize, k: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, ncols: usize) {
         #[cfg(target_arch = "x86_64")]
         if level() == Level::Avx2 {
-            return dispatch_rows!(f32k, rows, k, a, lda, b, c, ldc, ncols);
+            return dispatch_rows!(f32k, rows, np, k, a, lda, b, k * Self::NR, c, ldc, ncols);
         }
-        kernel_scalar(rows, k, a, lda, b, Self::NR, c, ldc, ncols)
+        kernel_scalar(rows, np, k, a, lda, b, Self::NR, c, ldc, ncols)
     }
 }
 
 impl Kern for f64 {
     const NR: usize = 8;
-    unsafe fn kernel(rows: usize, k: usize, a: *const f64, lda: usize, b: *const f64, c: *mut f64, ldc: usize, ncols: usize) {
+    unsafe fn kernel(rows: usize, np: usize, k: usize, a: *const f64, lda: usize, b: *const f64, c: *mut f64, ldc: usize, ncols: usize) {
         #[cfg(target_arch = "x86_64")]
         if level() == Level::Avx2 {
-            return dispatch_rows!(f64k, rows, k, a, lda, b, c, ldc, ncols);
+            return dispatch_rows!(f64k, rows, np, k, a, lda, b, k * Self::NR, c, ldc, ncols);
         }
-        kernel_scalar(rows, k, a, lda, b, Self::NR, c, ldc, ncols)
+        kernel_scalar(rows, np, k, a, lda, b, Self::NR, c, ldc, ncols)
     }
 }
 
@@ -153,9 +165,19 @@ impl<T: Kern> PackedB<T> {
         for p in 0..np {
             let cols = nr.min(n - p * nr);
             let panel = &mut data[p * k * nr..(p + 1) * k * nr];
-            for kk in 0..k {
+            if rsb < csb {
+                // B given transposed (columns contiguous): read each column in order.
                 for j in 0..cols {
-                    panel[kk * nr + j] = *b.add(kk * rsb + (p * nr + j) * csb);
+                    let col = b.add((p * nr + j) * csb);
+                    for kk in 0..k {
+                        panel[kk * nr + j] = *col.add(kk * rsb);
+                    }
+                }
+            } else {
+                for kk in 0..k {
+                    for j in 0..cols {
+                        panel[kk * nr + j] = *b.add(kk * rsb + (p * nr + j) * csb);
+                    }
                 }
             }
         }
@@ -167,14 +189,23 @@ impl<T: Kern> PackedB<T> {
     /// # Safety
     /// `a` and `c` must address m rows as described.
     pub unsafe fn mul(&self, m: usize, a: *const T, lda: usize, c: *mut T, ldc: usize) {
-        let nr = T::NR;
-        for p in 0..self.n.div_ceil(nr) {
-            let cols = nr.min(self.n - p * nr);
-            let panel = self.data.as_ptr().add(p * self.k * nr);
+        let (nr, k) = (T::NR, self.k);
+        let full = self.n / nr;
+        let np = self.n.div_ceil(nr);
+        // Groups of up to 4 panels; each row block takes them `panels_for(rows)` at a time.
+        for g0 in (0..np).step_by(4) {
+            let g1 = (g0 + 4).min(np);
             let mut i = 0;
             while i < m {
                 let rows = MR.min(m - i);
-                T::kernel(rows, self.k, a.add(i * lda), lda, panel, c.add(i * ldc + p * nr), ldc, cols);
+                let step = panels_for(rows);
+                let mut p = g0;
+                while p < g1 {
+                    let take = if p + step <= g1.min(full) { step } else { 1 };
+                    let cols = nr.min(self.n - p * nr);
+                    T::kernel(rows, take, k, a.add(i * lda), lda, self.data.as_ptr().add(p * k * nr), c.add(i * ldc + p * nr), ldc, cols);
+                    p += take;
+                }
                 i += rows;
             }
         }
@@ -243,7 +274,7 @@ mod tests {
     use crate::nn::simd::set_level;
 
     fn check<T: Kern + Into<f64>>() {
-        for &(m, k, n) in &[(1, 5, 3), (7, 33, 17), (13, 64, 40), (6, 1, 16)] {
+        for &(m, k, n) in &[(1, 5, 3), (7, 33, 17), (13, 64, 40), (6, 1, 16), (1, 20, 100), (2, 9, 70), (3, 7, 64), (1, 3, 128)] {
             let a: Vec<T> = (0..m * k).map(|i| T::from_f64(((i * 7919) % 13) as f64 - 6.0)).collect();
             let bt: Vec<T> = (0..n * k).map(|i| T::from_f64(((i * 104729) % 11) as f64 - 5.0)).collect();
             let pb = unsafe { PackedB::new(k, n, bt.as_ptr(), 1, k) };
