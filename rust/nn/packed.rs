@@ -184,6 +184,20 @@ impl<T: Kern> PackedB<T> {
         PackedB { k, n, data }
     }
 
+    /// B (k x rows.len()) whose column j is row `rows[j]` of the row-major matrix `w` (k wide).
+    pub fn from_rows(k: usize, rows: &[usize], w: &[T]) -> Self {
+        let (nr, n) = (T::NR, rows.len());
+        let mut data = vec![T::ZERO; n.div_ceil(nr) * k * nr];
+        for (j, &r) in rows.iter().enumerate() {
+            let (p, jj) = (j / nr, j % nr);
+            let panel = &mut data[p * k * nr..(p + 1) * k * nr];
+            for (kk, v) in w[r * k..(r + 1) * k].iter().enumerate() {
+                panel[kk * nr + jj] = *v;
+            }
+        }
+        PackedB { k, n, data }
+    }
+
     /// C (m x n, row stride ldc) = A (m x k, row stride lda) B.
     ///
     /// # Safety
@@ -230,6 +244,21 @@ impl<T: Kern> ChunkedB<T> {
             })
             .collect();
         ChunkedB { width, chunks }
+    }
+
+    /// The recurrent weights W_hh (G H x `k`, row-major) as B = W^T with the gate rows of each
+    /// block of `cw` hidden units side by side: block c holds, for each of the first `gates`
+    /// gates, that gate's columns for units c*cw .. (c+1)*cw, so one block's product gives all
+    /// gates of its units.
+    pub fn regrouped(w: &[T], h: usize, k: usize, gates: usize, cw: usize) -> Self {
+        let chunks = (0..h.div_ceil(cw))
+            .map(|c| {
+                let (j0, wd) = (c * cw, cw.min(h - c * cw));
+                let rows: Vec<usize> = (0..gates).flat_map(|g| (0..wd).map(move |j| g * h + j0 + j)).collect();
+                PackedB::from_rows(k, &rows, w)
+            })
+            .collect();
+        ChunkedB { width: gates * cw, chunks }
     }
 
     pub fn len(&self) -> usize {

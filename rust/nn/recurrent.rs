@@ -287,22 +287,16 @@ fn halves(m: usize) -> usize {
     m.div_ceil(2).div_ceil(16).max(1) * 16
 }
 
+/// Split of an (m x n) product with a shared right-hand side: by rows when there are many
+/// (each half packs B once), by columns when m is small (each half packs only its part of B,
+/// which dominates at batch 1).
+fn wide_split(m: usize, n: usize) -> Split {
+    if m >= 512 { Split::Rows(halves(m)) } else { Split::Cols(halves(n)) }
+}
+
 /// Worth splitting a step across threads?
 fn par_step(n: usize, k: usize, cols: usize) -> bool {
     n * k * cols >= 1 << 17
-}
-
-/// Gate rows of W_hh regrouped per block of `cw` units: block c holds, for each gate in
-/// `gates`, that gate's rows for the block's units.
-fn regroup<T: Real>(w_hh: &[T], h: usize, hout: usize, gates: std::ops::Range<usize>, cw: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(w_hh.len());
-    for j0 in (0..h).step_by(cw) {
-        let j1 = (j0 + cw).min(h);
-        for g in gates.clone() {
-            out.extend_from_slice(&w_hh[(g * h + j0) * hout..(g * h + j1) * hout]);
-        }
-    }
-    out
 }
 
 /// Forward pass of one direction of one layer over its own packed input `xg` (N x D_in).
@@ -319,7 +313,7 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
     for _ in 0..n_tok {
         acts.extend_from_slice(&bias);
     }
-    unsafe { gemm_par(n_tok, din, gh, xg.as_ptr(), din, 1, w.w_ih.as_ptr(), 1, din, T::ONE, acts.as_mut_ptr(), gh, Split::Rows(halves(n_tok))) };
+    unsafe { gemm_par(n_tok, din, gh, xg.as_ptr(), din, 1, w.w_ih.as_ptr(), 1, din, T::ONE, acts.as_mut_ptr(), gh, wide_split(n_tok, gh)) };
     // 2. the time loop.
     let pg = match cell {
         CellKind::GruTextbook => 2,
@@ -327,9 +321,8 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
     };
     let cw = chunk(h);
     let nch = h.div_ceil(cw);
-    let wp = regroup(w.w_hh, h, hout, 0..pg, cw);
     // SAFETY: the strides below address the weight matrices as PyTorch lays them out.
-    let rec = unsafe { ChunkedB::new(hout, pg * h, wp.as_ptr(), 1, hout, pg * cw) };
+    let rec = ChunkedB::regrouped(w.w_hh, h, hout, pg, cw);
     let proj = (spec.proj > 0).then(|| unsafe { ChunkedB::new(h, hout, w.w_hr.as_ptr(), 1, h, 64) });
     let wn = (cell == CellKind::GruTextbook).then(|| unsafe { ChunkedB::new(h, h, w.w_hh.as_ptr().add(2 * h * hout), 1, hout, cw) });
     let zeros = |len: usize| vec![T::ZERO; len];
@@ -658,7 +651,7 @@ fn run_dir_bwd<T: Kern>(
         if spec.proj > 0 {
             gemm_par(spec.proj, n_tok, h, dhb.as_ptr(), 1, hout, dc_.m.as_ptr(), h, 1, T::ZERO, dw.w_hr.as_mut_ptr(), h, Split::Rows(halves(spec.proj)));
         }
-        gemm_par(n_tok, gh, din, dg.as_ptr(), gh, 1, w.w_ih.as_ptr(), din, 1, T::ZERO, dxg.as_mut_ptr(), din, Split::Rows(halves(n_tok)));
+        gemm_par(n_tok, gh, din, dg.as_ptr(), gh, 1, w.w_ih.as_ptr(), din, 1, T::ZERO, dxg.as_mut_ptr(), din, wide_split(n_tok, din));
     }
     dw.b_ih = colsum(&dg, n_tok, gh);
     dw.b_hh = if cell == CellKind::Gru { colsum(&dgh, n_tok, gh) } else { dw.b_ih.clone() };
