@@ -702,7 +702,15 @@ fn backward_impl<T: Kern>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&
         let run = |d: usize| {
             let ld = l * dirs + d;
             let src = |k: usize| if d == 0 { k } else { pack.rev[k] };
-            let dyd: Vec<T> = (0..n).flat_map(|k| dout[src(k) * width + d * hout..src(k) * width + (d + 1) * hout].iter().copied()).collect();
+            let dyd: Cow<[T]> = if dirs == 1 {
+                Cow::Borrowed(&dout)
+            } else {
+                let mut v = Vec::with_capacity(n * hout);
+                for k in 0..n {
+                    v.extend_from_slice(&dout[src(k) * width + d * hout..src(k) * width + (d + 1) * hout]);
+                }
+                Cow::Owned(v)
+            };
             let xg: Cow<[T]> = if d == 0 { Cow::Borrowed(&lc.input) } else { Cow::Owned(gather(&lc.input, pack.rev.iter().copied(), din)) };
             let dhi = init_state(dh_n, ld, pack, hout);
             let dci = if spec.cell == CellKind::Lstm { init_state(dc_n, ld, pack, h) } else { Vec::new() };
@@ -714,12 +722,16 @@ fn backward_impl<T: Kern>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&
         } else {
             vec![run(0)]
         };
-        let mut dinput = vec![T::ZERO; n * din];
-        for (d, g) in gs.into_iter().enumerate() {
-            for k in 0..n {
-                let dst = if d == 0 { k } else { pack.rev[k] };
-                for (o, v) in dinput[dst * din..(dst + 1) * din].iter_mut().zip(&g.dxg[k * din..(k + 1) * din]) {
-                    *o += *v;
+        let mut dinput = Vec::new();
+        for (d, mut g) in gs.into_iter().enumerate() {
+            if d == 0 {
+                dinput = std::mem::take(&mut g.dxg);
+            } else {
+                for k in 0..n {
+                    let dst = pack.rev[k];
+                    for (o, v) in dinput[dst * din..(dst + 1) * din].iter_mut().zip(&g.dxg[k * din..(k + 1) * din]) {
+                        *o += *v;
+                    }
                 }
             }
             let ld = l * dirs + d;
