@@ -15,7 +15,7 @@ from seqfast._errors import (
     SpecialTokenError,
     VocabError,
 )
-from seqfast import ngram, nn
+from seqfast import ngram, nn, search
 from seqfast.tokenizer import EncodingBatch, StreamDecoder, Tokenizer, train_bpe
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "train_bpe",
     "ngram",
     "nn",
+    "search",
     "SeqfastError",
     "ShapeError",
     "VocabError",

@@ -84,7 +84,59 @@ def cmd_lm_ppl(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_generate(a: argparse.Namespace) -> int:
+    """Continue each prompt line of the input (empty line: from the sentence start)."""
+    from seqfast.cli import EXIT_OK
+    from seqfast.search import NgramScorer, beam_search, greedy, sample
+
+    lm = NgramLM.from_arpa(a.lm)
+    text = _text(a)
+    prompts = text.split("\n")
+    if prompts and prompts[-1] == "":
+        prompts.pop()
+    if not prompts:
+        prompts = [""]
+    scorer = NgramScorer(lm, [p.split() for p in prompts])
+    kw = dict(batch_size=len(prompts), max_len=a.max_len, min_len=a.min_len)
+    if a.sample:
+        hyps = [[h] for h in sample(scorer, seed=a.seed, temperature=a.temperature, top_k=a.top_k, top_p=a.top_p, **kw)]
+    elif a.beam == 1:
+        hyps = [[h] for h in greedy(scorer, **kw)]
+    else:
+        hyps = beam_search(scorer, beam_width=a.beam, n_best=a.n_best, length_penalty=a.length_penalty, alpha=a.alpha,
+                           no_repeat_ngram_size=a.no_repeat_ngram_size, **kw)
+    vocab, eos = lm.vocab, lm.eos
+    out = sys.stdout
+    for prompt, hs in zip(prompts, hyps):
+        for h in hs:
+            words = [vocab[t] for t in h.tokens.tolist() if t != eos]
+            line = " ".join(([prompt] if prompt.strip() else []) + words)
+            out.write(f"{h.score:.4f}\t{line}\n" if a.scores else line + "\n")
+    out.flush()
+    return EXIT_OK
+
+
 def add_parsers(sub, positive_int) -> None:
+    g = sub.add_parser("generate", help="continue prompts (one per line of stdin/files) with an n-gram LM")
+    g.add_argument("inputs", nargs="*", help="prompt files, one prompt per line (default stdin)")
+    g.add_argument("--lm", required=True, help="ARPA model file")
+    g.add_argument("--beam", type=positive_int, default=5, help="beam width (1: greedy)")
+    g.add_argument("--max-len", type=positive_int, default=30)
+    g.add_argument("--min-len", type=int, default=0)
+    g.add_argument("--n-best", type=positive_int, default=1, help="continuations printed per prompt")
+    g.add_argument("--length-penalty", default="none", choices=["none", "length", "gnmt"])
+    g.add_argument("--alpha", type=float, default=1.0)
+    g.add_argument("--no-repeat-ngram-size", type=int, default=0)
+    g.add_argument("--sample", action="store_true", help="ancestral sampling instead of beam search")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--temperature", type=float, default=1.0)
+    g.add_argument("--top-k", type=int, default=0)
+    g.add_argument("--top-p", type=float, default=1.0)
+    g.add_argument("--scores", action="store_true", help="print the score before each continuation")
+    g.add_argument("-q", "--quiet", action="store_true")
+    g.set_defaults(func=cmd_generate)
+
+
     lm = sub.add_parser("lm", help="n-gram language models (build ARPA like lmplz, score, perplexity)")
     lsub = lm.add_subparsers(dest="lm_command", metavar="LM_COMMAND", required=True)
 

@@ -33,7 +33,7 @@ fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> P
 /// An n-gram language model (see `seqfast.ngram.NgramLM` for the documented API).
 #[pyclass(module = "seqfast._core", frozen)]
 pub struct NgramModel {
-    m: Model,
+    pub(crate) m: Model,
 }
 
 type ScoreArrays<'py> = (

@@ -7,6 +7,7 @@ mod errors;
 mod lm;
 mod ngram;
 mod nn;
+mod search;
 mod tokenizer;
 
 use pyo3::prelude::*;
@@ -19,5 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ngram::register(m)?;
     lm::register(m)?;
     nn::register(m)?;
+    search::register(m)?;
     Ok(())
 }

@@ -1,0 +1,182 @@
+"""Decoding: beam search, greedy decoding and sampling, with the bookkeeping in Rust.
+
+A *scorer* gives next-token log-probabilities (natural log) for every live hypothesis:
+
+* any Python callable ``scorer(tokens, parents) -> logp``: ``tokens`` (n_live,) uint32 holds
+  the last token of each live hypothesis (``bos`` at the first step), ``parents`` (n_live,)
+  int64 the index of each one's parent in the previous call's list (at the first call: its
+  batch item); it returns an (n_live, vocab_size) float32 array and keeps its own state
+  re-indexed by ``parents``. It is called once per step for the whole batch. Pass
+  ``vocab_size=`` with it.
+* :class:`NgramScorer` (a seqfast n-gram LM, run natively with no Python in the loop);
+* :class:`Weighted` sums of scorers (shallow fusion).
+
+Live hypotheses are ordered by batch item, then rank (best first). Results per item never
+depend on the batch. The readable specification is ``tests/reference/search.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+from seqfast import _core
+from seqfast._errors import ArgumentTypeError, SeqfastError
+from seqfast._lm import NgramLM
+
+__all__ = ["Hypothesis", "NgramScorer", "Weighted", "beam_search", "greedy", "sample"]
+
+
+class Hypothesis(NamedTuple):
+    """A decoded sequence: generated ``tokens`` (uint32; bos excluded, eos included when it
+    finished), its length-normalised ``score``, raw ``logprob`` (natural log) and whether it
+    ended with eos (``finished``)."""
+
+    tokens: np.ndarray
+    score: float
+    logprob: float
+    finished: bool
+
+
+class NgramScorer:
+    """An n-gram LM as a native scorer: p(w | <s> prompt y_1 .. y_t) for every word of the
+    LM's vocabulary (``<s>`` never; ``<unk>`` only with ``allow_unk``). ``prompts``: one word
+    string, word list or id array per batch item (None: every item starts at ``<s>``)."""
+
+    def __init__(self, lm: NgramLM, prompts: Optional[Sequence[Any]] = None, *, allow_unk: bool = False):
+        if not isinstance(lm, NgramLM):
+            raise ArgumentTypeError(f"lm must be a seqfast.ngram.NgramLM, not {type(lm).__name__}")
+        self.lm, self.allow_unk = lm, bool(allow_unk)
+        self.prompts = None if prompts is None else [self._ids(p) for p in prompts]
+
+    def _ids(self, p) -> list:
+        if isinstance(p, np.ndarray):
+            return [int(x) for x in p]
+        if isinstance(p, str) or (isinstance(p, Sequence) and all(isinstance(w, str) for w in p)):
+            return [int(x) for x in self.lm.ids(p)]
+        return [int(x) for x in p]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.lm.vocab)
+
+    def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
+        if self.prompts is not None and len(self.prompts) != batch_size:
+            raise SeqfastError(f"NgramScorer has {len(self.prompts)} prompts for batch_size={batch_size}")
+        return ("ngram", self.lm._m, self.prompts or [], self.allow_unk)
+
+
+class Weighted:
+    """sum_i weight_i * scorer_i over one vocabulary (weights > 0): ``Weighted([(decoder, 1.0),
+    (NgramScorer(lm), 0.3)])``."""
+
+    def __init__(self, parts: Sequence[tuple], vocab_size: Optional[int] = None):
+        self.parts = [(s, float(w)) for s, w in parts]
+        if not self.parts:
+            raise SeqfastError("Weighted needs at least one (scorer, weight) pair")
+        self.vocab_size = vocab_size
+
+    def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
+        v = self.vocab_size if self.vocab_size is not None else vocab_size
+        return ("sum", [(_spec(s, batch_size, v), w) for s, w in self.parts])
+
+
+def _spec(scorer, batch_size: int, vocab_size: Optional[int]):
+    if isinstance(scorer, (NgramScorer, Weighted)):
+        return scorer._spec(batch_size, vocab_size)
+    if isinstance(scorer, NgramLM):
+        return NgramScorer(scorer)._spec(batch_size)
+    if callable(scorer):
+        if vocab_size is None:
+            raise SeqfastError("a Python callable scorer needs vocab_size=")
+        return ("call", scorer, int(vocab_size))
+    raise ArgumentTypeError(f"scorer must be callable, an NgramScorer, an NgramLM or Weighted, not {type(scorer).__name__}")
+
+
+def _lm_of(scorer) -> Optional[NgramLM]:
+    if isinstance(scorer, NgramScorer):
+        return scorer.lm
+    if isinstance(scorer, NgramLM):
+        return scorer
+    if isinstance(scorer, Weighted):
+        for s, _ in scorer.parts:
+            lm = _lm_of(s)
+            if lm is not None:
+                return lm
+    return None
+
+
+def _ids_and_size(scorer, bos, eos, vocab_size):
+    lm = _lm_of(scorer)
+    if lm is not None:
+        bos = lm.bos if bos is None else bos
+        eos = lm.eos if eos is None else eos
+        vocab_size = len(lm.vocab) if vocab_size is None else vocab_size
+    if bos is None or eos is None:
+        raise SeqfastError("bos= and eos= are required (they default to the LM's <s> and </s> only for n-gram scorers)")
+    for name, v in (("bos", bos), ("eos", eos)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise SeqfastError(f"{name}={v!r} must be a non-negative token id")
+    return int(bos), int(eos), vocab_size
+
+
+def _hyps(items) -> list:
+    return [[Hypothesis(*h) for h in hs] for hs in items]
+
+
+def _count(name: str, v, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise SeqfastError(f"{name}={v!r} must be an int >= {minimum}")
+    return int(v)
+
+
+def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: int = 50, bos: Optional[int] = None,
+                eos: Optional[int] = None, vocab_size: Optional[int] = None, min_len: int = 0, n_best: Optional[int] = None,
+                length_penalty: str = "none", alpha: float = 1.0, stopping: str = "exact", no_repeat_ngram_size: int = 0,
+                banned: Sequence[int] = ()) -> list:
+    """Batched beam search; returns, per batch item, its ``n_best`` (default ``beam_width``)
+    :class:`Hypothesis` list, best first.
+
+    ``length_penalty``: "none", "length" (score / L**alpha) or "gnmt" (score / ((5+L)/6)**alpha),
+    L = generated tokens including eos. ``stopping="exact"`` continues until no live hypothesis
+    can still beat the ``beam_width``-th best finished one; "early" stops once ``beam_width``
+    finished. eos is suppressed for the first ``min_len`` steps; ``banned`` tokens and tokens
+    that would repeat an n-gram of ``no_repeat_ngram_size`` (counting bos) are never chosen.
+    Ties are broken by (hypothesis rank, token id), so results never depend on the batch.
+    Hypotheses still live at ``max_len`` are returned with ``finished=False``.
+    """
+    bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
+    batch_size = _count("batch_size", batch_size, 1)
+    spec = _spec(scorer, batch_size, vocab_size)
+    items = _core.beam_search(spec, batch_size, _count("beam_width", beam_width, 1), _count("max_len", max_len, 1), bos, eos,
+                              _count("min_len", min_len, 0), n_best, str(length_penalty), float(alpha), str(stopping),
+                              _count("no_repeat_ngram_size", no_repeat_ngram_size, 0), [int(b) for b in banned])
+    return _hyps(items)
+
+
+def greedy(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
+           vocab_size: Optional[int] = None, min_len: int = 0, banned: Sequence[int] = ()) -> list:
+    """Greedy decoding (the most probable allowed token, ties to the smallest id); one
+    :class:`Hypothesis` per item."""
+    bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
+    batch_size = _count("batch_size", batch_size, 1)
+    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, True,
+                         min_len=_count("min_len", min_len, 0), banned=[int(b) for b in banned])
+    return [h[0] for h in _hyps(items)]
+
+
+def sample(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
+           vocab_size: Optional[int] = None, seed: int = 0, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+           min_len: int = 0, banned: Sequence[int] = ()) -> list:
+    """Ancestral sampling with ``temperature``, ``top_k`` (0: all) and ``top_p`` (nucleus),
+    reproducible per ``seed``; item i's sequence depends only on the seed, i and the scorer."""
+    bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
+    batch_size = _count("batch_size", batch_size, 1)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SeqfastError(f"seed={seed!r} must be a non-negative int")
+    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, False,
+                         int(seed) % 2**64, float(temperature), _count("top_k", top_k, 0), float(top_p),
+                         _count("min_len", min_len, 0), [int(b) for b in banned])
+    return [h[0] for h in _hyps(items)]

@@ -1,0 +1,250 @@
+//! Batched beam search with an exact stopping rule.
+//!
+//! Per item and step: every live hypothesis i (raw log-probability s_i) and token v give the
+//! candidate s_i + logp[i, v]; banned tokens, eos before `min_len` and repeated n-grams are
+//! excluded. Candidates are ranked by (score desc, hypothesis rank asc, token asc), which is the
+//! whole tie-break. Walking them in that order, an eos candidate of rank < beam_width moves to the
+//! finished pool, any other token becomes a live hypothesis until beam_width are live. Only the
+//! best 2 * beam_width candidates can be reached (each live hypothesis has one eos candidate), so
+//! they are found by partial selection, not a full sort. Cost per step: O(n_live V) for the
+//! candidates plus O(beam_width log beam_width).
+//!
+//! Stopping: `Early` ends an item once beam_width hypotheses finished; `Exact` ends it once, in
+//! addition, no live hypothesis can still beat the beam_width-th best finished one (its raw
+//! score only falls, so with length normalisation its best reachable score is s / lp(max_len)).
+//! At `max_len` the remaining live hypotheses join the pool as unfinished.
+
+use std::cmp::Ordering;
+
+use super::{check_common, check_scores, Hyp, Scorer};
+use crate::error::{Error, Result};
+
+/// Length normalisation of a hypothesis' score.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LengthPenalty {
+    None,
+    /// s / L^alpha.
+    Length(f64),
+    /// s / ((5 + L) / 6)^alpha (Wu et al. 2016).
+    Gnmt(f64),
+}
+
+impl LengthPenalty {
+    fn lp(&self, len: usize) -> f64 {
+        match *self {
+            LengthPenalty::None => 1.0,
+            LengthPenalty::Length(a) => (len as f64).powf(a),
+            LengthPenalty::Gnmt(a) => ((5.0 + len as f64) / 6.0).powf(a),
+        }
+    }
+    fn norm(&self, s: f64, len: usize) -> f64 {
+        if *self == LengthPenalty::None { s } else { s / self.lp(len) }
+    }
+}
+
+/// When an item stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopping {
+    Early,
+    Exact,
+}
+
+/// Options of [`beam_search`].
+#[derive(Clone, Debug)]
+pub struct BeamOptions {
+    pub beam_width: usize,
+    pub max_len: usize,
+    pub min_len: usize,
+    pub bos: u32,
+    pub eos: u32,
+    pub n_best: usize,
+    pub penalty: LengthPenalty,
+    pub stopping: Stopping,
+    pub no_repeat_ngram: usize,
+    pub banned: Vec<u32>,
+}
+
+struct Live {
+    tokens: Vec<u32>,
+    logprob: f64,
+}
+
+#[derive(Clone, Copy)]
+struct Cand {
+    score: f64,
+    rank: usize,
+    token: u32,
+}
+
+fn order(a: &Cand, b: &Cand) -> Ordering {
+    b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal).then(a.rank.cmp(&b.rank)).then(a.token.cmp(&b.token))
+}
+
+/// Tokens that would repeat an n-gram of size `n` after `seq`.
+fn repeated(seq: &[u32], n: usize, out: &mut Vec<u32>) {
+    out.clear();
+    if n == 0 || seq.len() < n {
+        return;
+    }
+    if n == 1 {
+        out.extend_from_slice(seq);
+        return;
+    }
+    let prefix = &seq[seq.len() + 1 - n..];
+    for i in 0..=seq.len() - n {
+        if &seq[i..i + n - 1] == prefix {
+            out.push(seq[i + n - 1]);
+        }
+    }
+}
+
+/// Beam search for `batch` items. Returns each item's n-best list, best first.
+pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Result<Vec<Vec<Hyp>>> {
+    let v = scorer.vocab_size();
+    check_common(v, o.bos, o.eos, o.max_len, o.min_len, &o.banned)?;
+    if o.beam_width == 0 {
+        return Err(Error::Value("beam_width must be at least 1".into()));
+    }
+    if o.n_best == 0 || o.n_best > o.beam_width {
+        return Err(Error::Value(format!("n_best={} must be between 1 and beam_width={}", o.n_best, o.beam_width)));
+    }
+    if let LengthPenalty::Length(a) | LengthPenalty::Gnmt(a) = o.penalty {
+        if !(a >= 0.0 && a.is_finite()) {
+            return Err(Error::Value(format!("alpha={a} must be finite and >= 0")));
+        }
+    }
+    let bw = o.beam_width;
+    let mut banned_mask = vec![false; v];
+    for &b in &o.banned {
+        banned_mask[b as usize] = true;
+    }
+    let mut live: Vec<Vec<Live>> = (0..batch).map(|_| vec![Live { tokens: Vec::new(), logprob: 0.0 }]).collect();
+    // Finished pools: (hypothesis, insertion order).
+    let mut pools: Vec<Vec<Hyp>> = (0..batch).map(|_| Vec::new()).collect();
+    let mut tokens: Vec<u32> = vec![o.bos; batch];
+    let mut parents: Vec<usize> = (0..batch).collect();
+    let mut logp: Vec<f32> = Vec::new();
+    let mut cands: Vec<Cand> = Vec::new();
+    let mut rep: Vec<u32> = Vec::new();
+    let mut seq: Vec<u32> = Vec::new();
+    for t in 1..=o.max_len {
+        let n_live = tokens.len();
+        if n_live == 0 {
+            break;
+        }
+        logp.clear();
+        logp.resize(n_live * v, 0.0);
+        scorer.score(&tokens, &parents, &mut logp)?;
+        check_scores(&logp, v, t)?;
+        let mut next_tokens = Vec::with_capacity(n_live);
+        let mut next_parents = Vec::with_capacity(n_live);
+        let mut flat = 0;
+        for item in 0..batch {
+            let lv = std::mem::take(&mut live[item]);
+            if lv.is_empty() {
+                continue;
+            }
+            cands.clear();
+            for (rank, h) in lv.iter().enumerate() {
+                let row = &logp[(flat + rank) * v..(flat + rank + 1) * v];
+                if o.no_repeat_ngram > 0 {
+                    seq.clear();
+                    seq.push(o.bos);
+                    seq.extend_from_slice(&h.tokens);
+                    repeated(&seq, o.no_repeat_ngram, &mut rep);
+                }
+                for (tok, &lp) in row.iter().enumerate() {
+                    if lp == f32::NEG_INFINITY || banned_mask[tok] || (tok as u32 == o.eos && t <= o.min_len) {
+                        continue;
+                    }
+                    if o.no_repeat_ngram > 0 && rep.contains(&(tok as u32)) {
+                        continue;
+                    }
+                    cands.push(Cand { score: h.logprob + lp as f64, rank, token: tok as u32 });
+                }
+            }
+            let reach = (2 * bw).min(cands.len());
+            if reach < cands.len() && reach > 0 {
+                cands.select_nth_unstable_by(reach - 1, order);
+                cands.truncate(reach);
+            }
+            cands.sort_unstable_by(order);
+            let mut new_live = Vec::with_capacity(bw);
+            for (r, c) in cands.iter().enumerate() {
+                let parent = &lv[c.rank];
+                if c.token == o.eos {
+                    if r < bw {
+                        let mut tk = parent.tokens.clone();
+                        tk.push(o.eos);
+                        let score = o.penalty.norm(c.score, tk.len());
+                        pools[item].push(Hyp { tokens: tk, score, logprob: c.score, finished: true });
+                    }
+                    continue;
+                }
+                let mut tk = Vec::with_capacity(parent.tokens.len() + 1);
+                tk.extend_from_slice(&parent.tokens);
+                tk.push(c.token);
+                new_live.push((Live { tokens: tk, logprob: c.score }, flat + c.rank));
+                if new_live.len() == bw {
+                    break;
+                }
+            }
+            flat += lv.len();
+            if done(&pools[item], &new_live, o) {
+                continue;
+            }
+            for (h, p) in new_live {
+                next_tokens.push(*h.tokens.last().expect("live hypotheses have a token"));
+                next_parents.push(p);
+                live[item].push(h);
+            }
+        }
+        tokens = next_tokens;
+        parents = next_parents;
+    }
+    let mut out = Vec::with_capacity(batch);
+    for item in 0..batch {
+        for h in std::mem::take(&mut live[item]) {
+            let score = o.penalty.norm(h.logprob, h.tokens.len());
+            pools[item].push(Hyp { tokens: h.tokens, score, logprob: h.logprob, finished: false });
+        }
+        let mut pool = std::mem::take(&mut pools[item]);
+        // Stable sort: ties keep insertion order.
+        pool.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal));
+        pool.truncate(o.n_best);
+        out.push(pool);
+    }
+    Ok(out)
+}
+
+/// Whether an item stops after this step's selection.
+fn done(pool: &[Hyp], live: &[(Live, usize)], o: &BeamOptions) -> bool {
+    if live.is_empty() {
+        return true;
+    }
+    if pool.len() < o.beam_width {
+        return false;
+    }
+    if o.stopping == Stopping::Early {
+        return true;
+    }
+    let mut scores: Vec<f64> = pool.iter().map(|h| h.score).collect();
+    scores.sort_by(|a, b| b.partial_cmp(a).unwrap_or(Ordering::Equal));
+    let worst_kept = scores[o.beam_width - 1];
+    let best_live = live
+        .iter()
+        .map(|(h, _)| {
+            let s = h.logprob;
+            // Raw scores only fall (log-probabilities <= 0), so the longest length divides least;
+            // a positive score (a scorer returning positive values) gets the looser current bound.
+            if o.penalty == LengthPenalty::None {
+                s
+            } else if s <= 0.0 {
+                s / o.penalty.lp(o.max_len)
+            } else {
+                s / o.penalty.lp(h.tokens.len())
+            }
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    best_live <= worst_kept
+}

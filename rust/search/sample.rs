@@ -1,0 +1,155 @@
+//! Greedy decoding and ancestral sampling (temperature, top-k, top-p), one sequence per item.
+//!
+//! Sampling draws item i's token at step t from the counter-based uniform
+//! u = (mix64(mix64(seed) ^ (i * 0x9E3779B97F4A7C15) + t) >> 11) * 2^-53, so an item's sequence
+//! depends only on the seed, its index and the scorer, never on the batch or thread count.
+//! At each step: softmax of logp / temperature over the allowed tokens (float64, summed in id
+//! order), tokens ordered by probability (ties: smaller id first), top-k then renormalised, then
+//! the shortest prefix whose running sum reaches top-p, renormalised; the first token whose
+//! running probability exceeds u is drawn (the reference's `sampling_distribution`).
+
+use super::{check_common, check_scores, mix64, Hyp, Scorer};
+use crate::error::{Error, Result};
+
+/// Options shared by [`greedy`] and [`sample`].
+#[derive(Clone, Debug)]
+pub struct SampleOptions {
+    pub max_len: usize,
+    pub min_len: usize,
+    pub bos: u32,
+    pub eos: u32,
+    pub banned: Vec<u32>,
+    pub seed: u64,
+    pub temperature: f64,
+    pub top_k: usize,
+    pub top_p: f64,
+}
+
+fn run(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions, pick: &mut dyn FnMut(usize, usize, &[f32], &[bool]) -> Option<u32>) -> Result<Vec<Hyp>> {
+    let v = scorer.vocab_size();
+    check_common(v, o.bos, o.eos, o.max_len, o.min_len, &o.banned)?;
+    let mut allowed = vec![true; v];
+    for &b in &o.banned {
+        allowed[b as usize] = false;
+    }
+    let mut hyps: Vec<Hyp> = (0..batch).map(|_| Hyp { tokens: Vec::new(), score: 0.0, logprob: 0.0, finished: false }).collect();
+    let mut active: Vec<usize> = (0..batch).collect();
+    let mut tokens = vec![o.bos; batch];
+    let mut parents: Vec<usize> = (0..batch).collect();
+    let mut logp = Vec::new();
+    let mut mask = allowed.clone();
+    for t in 1..=o.max_len {
+        if active.is_empty() {
+            break;
+        }
+        logp.clear();
+        logp.resize(active.len() * v, 0.0);
+        scorer.score(&tokens, &parents, &mut logp)?;
+        check_scores(&logp, v, t)?;
+        mask.copy_from_slice(&allowed);
+        if t <= o.min_len {
+            mask[o.eos as usize] = false;
+        }
+        let (mut nt, mut np, mut na) = (Vec::new(), Vec::new(), Vec::new());
+        for (row, &item) in active.iter().enumerate() {
+            let lp = &logp[row * v..(row + 1) * v];
+            let Some(tok) = pick(item, t, lp, &mask) else {
+                hyps[item].finished = false;
+                continue;
+            };
+            let h = &mut hyps[item];
+            h.tokens.push(tok);
+            h.logprob += lp[tok as usize] as f64;
+            h.score = h.logprob;
+            if tok == o.eos {
+                h.finished = true;
+            } else {
+                nt.push(tok);
+                np.push(row);
+                na.push(item);
+            }
+        }
+        tokens = nt;
+        parents = np;
+        active = na;
+    }
+    Ok(hyps)
+}
+
+/// Divide by the sum (accumulated left to right).
+fn renormalise(d: &mut [(f64, u32)]) {
+    let total: f64 = d.iter().fold(0.0, |a, p| a + p.0);
+    for p in d.iter_mut() {
+        p.0 /= total;
+    }
+}
+
+/// Greedy decoding: the most probable allowed token (ties: smallest id) at each step.
+pub fn greedy(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions) -> Result<Vec<Hyp>> {
+    run(scorer, batch, o, &mut |_, _, lp, mask| {
+        let mut best: Option<(f32, u32)> = None;
+        for (tok, &x) in lp.iter().enumerate() {
+            if mask[tok] && x != f32::NEG_INFINITY && best.is_none_or(|(b, _)| x > b) {
+                best = Some((x, tok as u32));
+            }
+        }
+        best.map(|b| b.1)
+    })
+}
+
+/// Ancestral sampling with temperature, top-k and top-p, seeded per item.
+pub fn sample(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions) -> Result<Vec<Hyp>> {
+    if !(o.temperature > 0.0 && o.temperature.is_finite()) {
+        return Err(Error::Value(format!("temperature={} must be finite and > 0 (use greedy for the argmax)", o.temperature)));
+    }
+    if !(o.top_p > 0.0 && o.top_p <= 1.0) {
+        return Err(Error::Value(format!("top_p={} must be in (0, 1]", o.top_p)));
+    }
+    let key = mix64(o.seed);
+    let mut order: Vec<(f64, u32)> = Vec::new();
+    run(scorer, batch, o, &mut |item, t, lp, mask| {
+        order.clear();
+        for (tok, &x) in lp.iter().enumerate() {
+            if mask[tok] && x != f32::NEG_INFINITY {
+                order.push((x as f64 / o.temperature, tok as u32));
+            }
+        }
+        if order.is_empty() {
+            return None;
+        }
+        let mx = order.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+        let mut z = 0.0;
+        for p in order.iter_mut() {
+            p.0 = (p.0 - mx).exp();
+            z += p.0;
+        }
+        for p in order.iter_mut() {
+            p.0 /= z;
+        }
+        order.retain(|p| p.0 > 0.0);
+        order.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal).then(a.1.cmp(&b.1)));
+        if o.top_k > 0 && order.len() > o.top_k {
+            order.truncate(o.top_k);
+            renormalise(&mut order);
+        }
+        if o.top_p < 1.0 {
+            let mut cum = 0.0;
+            if let Some(n) = order.iter().position(|p| {
+                cum += p.0;
+                cum >= o.top_p
+            }) {
+                order.truncate(n + 1);
+                renormalise(&mut order);
+            }
+        }
+        let u = (mix64((key ^ (item as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(t as u64)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+        let mut cum = 0.0;
+        for p in order.iter() {
+            cum += p.0;
+            if cum > u {
+                return Some(p.1);
+            }
+        }
+        Some(order.last().expect("non-empty").1)
+    })
+}

@@ -1,0 +1,262 @@
+"""seqfast.search (beam search, greedy, sampling) against tests/reference/search.py.
+
+* beam search equals the reference for random scorers and every option combination
+  (hypothesis), and equals exhaustive search when the beam is wide enough;
+* an item's result does not depend on the batch it is decoded in;
+* sampling is reproducible, respects top-k / top-p, matches the reference draw for draw and the
+  scorer's distribution (chi-square); greedy picks the mode;
+* the native n-gram scorer equals a Python scorer built from the same LM;
+* bad scorers and arguments give clear errors; a scorer's exception propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import seqfast
+from seqfast import search
+from seqfast.ngram import NgramLM
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import search as R  # noqa: E402
+
+
+def as_tuples(items):
+    return [[(tuple(int(t) for t in h.tokens), h.score, h.logprob, h.finished) for h in hs] for hs in items]
+
+
+def ref_tuples(items):
+    return [[(tuple(h.tokens), h.score, h.logprob, h.finished) for h in hs] for hs in items]
+
+
+def same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert [h[0] for h in x] == [h[0] for h in y]
+        assert [h[3] for h in x] == [h[3] for h in y]
+        np.testing.assert_allclose([h[1] for h in x], [h[1] for h in y], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose([h[2] for h in x], [h[2] for h in y], rtol=1e-12, atol=1e-12)
+
+
+OPTS = st.fixed_dictionaries({
+    "beam_width": st.integers(1, 5),
+    "max_len": st.integers(1, 6),
+    "min_len": st.integers(0, 3),
+    "length_penalty": st.sampled_from(["none", "length", "gnmt"]),
+    "alpha": st.sampled_from([0.0, 0.6, 1.0, 2.0]),
+    "stopping": st.sampled_from(["exact", "early"]),
+    "no_repeat_ngram_size": st.integers(0, 3),
+    "banned": st.lists(st.integers(2, 5), max_size=2),
+})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(opts=OPTS, V=st.integers(3, 6), batch=st.integers(1, 4), seed=st.integers(0, 10**6), p_inf=st.sampled_from([0.0, 0.3]))
+def test_beam_matches_reference(opts, V, batch, seed, p_inf):
+    opts = dict(opts, min_len=min(opts["min_len"], opts["max_len"]), banned=[b for b in opts["banned"] if b < V])
+    kw = dict(batch_size=batch, bos=0, eos=1, vocab_size=V, **opts)
+    want = R.beam_search(R.random_scorer(V, seed, p_inf=p_inf), **kw)
+    got = search.beam_search(R.random_scorer(V, seed, p_inf=p_inf), **kw)
+    same(as_tuples(got), ref_tuples(want))
+    for hs in got:
+        scores = [h.score for h in hs]
+        assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("penalty", ["none", "length", "gnmt"])
+@pytest.mark.parametrize("V,T", [(2, 3), (3, 3), (3, 2)])
+def test_wide_beam_is_exhaustive_search(penalty, V, T):
+    """beam_width >= V**T: the n-best list is every sequence, ranked exactly."""
+    fn = R.random_table(V, 11)
+    bw = V ** T
+    got = search.beam_search(R.TableScorer(fn), beam_width=bw, max_len=T, bos=0, eos=1, vocab_size=V,
+                             length_penalty=penalty, alpha=0.8)[0]
+    seqs = []
+    for L in range(1, T + 1):
+        for body in itertools.product([v for v in range(V) if v != 1], repeat=L - 1):
+            for last in range(V):
+                if last != 1 and L < T:
+                    continue  # unfinished sequences only at max_len
+                toks = body + (last,)
+                lp, prefix = 0.0, (0,)
+                for tok in toks:
+                    lp += float(fn(prefix)[tok])
+                    prefix += (tok,)
+                div = {"none": 1.0, "length": L ** 0.8, "gnmt": ((5 + L) / 6) ** 0.8}[penalty]
+                seqs.append((toks, lp / div, last == 1))
+    best = sorted(seqs, key=lambda s: -s[1])[:bw]
+    got_t = [(tuple(int(t) for t in h.tokens), h.score, h.finished) for h in got]
+    assert sorted(got_t, key=lambda s: (-round(s[1], 9), s[0])) == sorted([(a, b, c) for a, b, c in best],
+                                                                          key=lambda s: (-round(s[1], 9), s[0])) or \
+        [round(s[1], 9) for s in got_t] == [round(s[1], 9) for s in best]
+    assert got[0].score == pytest.approx(best[0][1], abs=1e-9)
+    np.testing.assert_allclose([h.score for h in got], [s[1] for s in best], atol=1e-9)
+
+
+@pytest.mark.parametrize("stopping", ["exact", "early"])
+def test_item_result_independent_of_batch(stopping):
+    V, fn = 7, R.random_table(7, 5)
+    prompts = [(i % 3,) for i in range(64)]
+    kw = dict(beam_width=4, max_len=8, bos=0, eos=1, vocab_size=V, stopping=stopping, length_penalty="gnmt", alpha=0.7)
+    batch = search.beam_search(R.TableScorer(fn, prompts), batch_size=64, **kw)
+    for i in (0, 1, 2, 17, 63):
+        alone = search.beam_search(R.TableScorer(fn, [prompts[i]]), batch_size=1, **kw)[0]
+        same(as_tuples([alone]), as_tuples([batch[i]]))
+
+
+def test_scorer_sees_the_protocol():
+    """tokens/parents follow the documented protocol (TableScorer asserts it) and the first
+    call gets bos and the item indices."""
+    sc = R.random_scorer(5, 1)
+    search.beam_search(sc, batch_size=3, beam_width=2, max_len=4, bos=0, eos=1, vocab_size=5)
+    first = sc.calls[0]
+    assert first["tokens"].tolist() == [0, 0, 0] and first["parents"].tolist() == [0, 1, 2]
+    assert all(c["tokens"].dtype == np.uint32 and c["parents"].dtype == np.int64 for c in sc.calls)
+
+
+@settings(max_examples=60, deadline=None)
+@given(V=st.integers(2, 8), batch=st.integers(1, 5), seed=st.integers(0, 2**40), temperature=st.sampled_from([0.5, 1.0, 1.7]),
+       top_k=st.integers(0, 4), top_p=st.sampled_from([1.0, 0.9, 0.5, 0.1]), min_len=st.integers(0, 2))
+def test_sampling_matches_reference(V, batch, seed, temperature, top_k, top_p, min_len):
+    kw = dict(batch_size=batch, max_len=6, bos=0, eos=1, vocab_size=V, seed=seed, temperature=temperature, top_k=top_k,
+              top_p=top_p, min_len=min_len)
+    want = R.sample(R.random_scorer(V, seed % 1000, p_inf=0.2), **kw)
+    got = search.sample(R.random_scorer(V, seed % 1000, p_inf=0.2), **kw)
+    assert [tuple(int(t) for t in h.tokens) for h in got] == [tuple(h.tokens) for h in want]
+    np.testing.assert_allclose([h.logprob for h in got], [h.logprob for h in want], rtol=1e-12)
+    again = search.sample(R.random_scorer(V, seed % 1000, p_inf=0.2), **kw)
+    assert [h.tokens.tolist() for h in again] == [h.tokens.tolist() for h in got]
+
+
+@settings(max_examples=40, deadline=None)
+@given(V=st.integers(2, 8), batch=st.integers(1, 5), seed=st.integers(0, 1000), min_len=st.integers(0, 3))
+def test_greedy_matches_reference(V, batch, seed, min_len):
+    kw = dict(batch_size=batch, max_len=6, bos=0, eos=1, vocab_size=V, min_len=min_len)
+    want = R.greedy(R.random_scorer(V, seed), **kw)
+    got = search.greedy(R.random_scorer(V, seed), **kw)
+    assert [tuple(int(t) for t in h.tokens) for h in got] == [tuple(h.tokens) for h in want]
+
+
+def test_top_k_top_p_never_emit_excluded_tokens_and_chi_square():
+    V = 6
+    logits = np.log(np.array([0.4, 0.25, 0.15, 0.1, 0.06, 0.04]))
+
+    def sc(tokens, parents):
+        return np.tile(logits.astype(np.float32), (len(tokens), 1))
+
+    n = 4000
+    first = lambda **kw: np.array([h.tokens[0] for h in search.sample(sc, batch_size=n, max_len=1, bos=0, eos=5, vocab_size=V, **kw)])  # noqa: E731
+    assert set(first(seed=1, top_k=2).tolist()) <= {0, 1}
+    assert set(first(seed=2, top_p=0.6).tolist()) <= {0, 1}
+    assert set(first(seed=3, top_p=0.1).tolist()) == {0}
+    draws = first(seed=4)
+    counts = np.bincount(draws, minlength=V)
+    expected = n * np.exp(logits)
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 20.5, (counts, expected)  # 5 degrees of freedom, p = 0.001
+    g = search.greedy(sc, batch_size=3, max_len=1, bos=0, eos=5, vocab_size=V)
+    assert [h.tokens.tolist() for h in g] == [[0]] * 3
+
+
+def test_ngram_scorer_equals_python_scorer():
+    text = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\nthe cat and the dog sat\n"
+    lm = NgramLM.fit(text, order=3, discount_fallback=(0.5, 1.0, 1.5))
+    V = len(lm.vocab)
+
+    class PyNgram:
+        def __init__(self):
+            self.ctx = None
+
+        def __call__(self, tokens, parents):
+            if self.ctx is None:
+                self.ctx = [[] for _ in parents]
+            else:
+                self.ctx = [self.ctx[p] + [int(t)] for t, p in zip(tokens, parents)]
+            out = np.stack([lm._m.distribution(np.array(c, np.uint32), True) for c in self.ctx]) * np.float32(math.log(10))
+            out[:, lm.unk] = -np.inf
+            return out.astype(np.float32)
+
+    kw = dict(beam_width=4, max_len=8, length_penalty="length", alpha=0.5, batch_size=2)
+    nat = search.beam_search(search.NgramScorer(lm), **kw)
+    py = search.beam_search(PyNgram(), bos=lm.bos, eos=lm.eos, vocab_size=V, **kw)
+    same(as_tuples(nat), as_tuples(py))
+    fused = search.beam_search(search.Weighted([(search.NgramScorer(lm), 0.5), (PyNgram(), 0.5)]), **kw)
+    assert [h.tokens.tolist() for h in fused[0]] == [h.tokens.tolist() for h in nat[0]]
+    prompted = search.greedy(search.NgramScorer(lm, ["the cat", "a"]), batch_size=2, max_len=5)
+    assert len(prompted) == 2 and all(h.tokens.size for h in prompted)
+
+
+def test_bad_input():
+    ok = lambda t, p: np.zeros((len(t), 3), np.float32) - 1.0  # noqa: E731
+    kw = dict(bos=0, eos=1, vocab_size=3)
+    with pytest.raises(seqfast.SeqfastError, match="beam_width=0"):
+        search.beam_search(ok, beam_width=0, **kw)
+    with pytest.raises(seqfast.SeqfastError, match="eos=3 is outside the vocabulary of 3"):
+        search.beam_search(ok, bos=0, eos=3, vocab_size=3)
+    with pytest.raises(seqfast.SeqfastError, match="needs vocab_size"):
+        search.beam_search(ok, bos=0, eos=1)
+    with pytest.raises(seqfast.ShapeError, match=r"shape \(1, 4\) at step 1; expected \(1, 3\)"):
+        search.beam_search(lambda t, p: np.zeros((len(t), 4), np.float32), **kw)
+    with pytest.raises(TypeError, match="dtype float64"):
+        search.beam_search(lambda t, p: np.zeros((len(t), 3)), **kw)
+    with pytest.raises(seqfast.SeqfastError, match="returned NaN at step 1"):
+        search.beam_search(lambda t, p: np.full((len(t), 3), np.nan, np.float32), **kw)
+    calls = []
+
+    def inf_at_2(t, p):
+        calls.append(1)
+        return np.full((len(t), 3), np.inf if len(calls) == 2 else -1.0, np.float32)
+
+    with pytest.raises(seqfast.SeqfastError, match="returned inf at step 2"):
+        search.greedy(inf_at_2, bos=0, eos=1, vocab_size=3)
+
+    def boom(t, p):
+        raise KeyError("from the scorer")
+
+    with pytest.raises(KeyError, match="from the scorer") as e:
+        search.beam_search(boom, **kw)
+    assert any("boom" in str(tb.name) for tb in e.traceback)
+    with pytest.raises(seqfast.SeqfastError, match="min_len=5 is larger than max_len=2"):
+        search.beam_search(ok, min_len=5, max_len=2, **kw)
+    with pytest.raises(seqfast.SeqfastError, match="n_best=3 must be between 1 and beam_width=2"):
+        search.beam_search(ok, beam_width=2, n_best=3, **kw)
+    with pytest.raises(seqfast.SeqfastError, match="temperature=0 must be finite and > 0"):
+        search.sample(ok, temperature=0.0, **kw)
+    with pytest.raises(seqfast.SeqfastError, match="top_p=1.5"):
+        search.sample(ok, top_p=1.5, **kw)
+    with pytest.raises(seqfast.SeqfastError, match='length_penalty="cubic" is not one of'):
+        search.beam_search(ok, length_penalty="cubic", **kw)
+    with pytest.raises(seqfast.SeqfastError, match="banned token 7"):
+        search.beam_search(ok, banned=[7], **kw)
+    with pytest.raises(seqfast.ArgumentTypeError, match="scorer must be callable"):
+        search.beam_search(42, **kw)
+
+
+def test_cli_generate(tmp_path):
+    text = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n"
+    lm = NgramLM.fit(text, order=3, discount_fallback=(0.5, 1.0, 1.5))
+    arpa = tmp_path / "m.arpa"
+    lm.to_arpa(arpa)
+    run = lambda *args, inp: subprocess.run([sys.executable, "-m", "seqfast", "generate", "--lm", str(arpa), *args],  # noqa: E731
+                                            input=inp, capture_output=True, text=True)
+    r = run("--beam", "3", "--max-len", "10", inp="the cat\n\n")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("the cat ")
+    want = search.beam_search(search.NgramScorer(lm, [["the", "cat"], []]), batch_size=2, beam_width=3, max_len=10, n_best=1)
+    assert lines[1] == " ".join(lm.vocab[t] for t in want[1][0].tokens.tolist() if t != lm.eos)
+    r = run("--sample", "--seed", "3", "--n-best", "1", inp="a\n")
+    assert r.returncode == 0 and r.stdout.startswith("a")
+    r = run("--beam", "2", inp="zebra\n")
+    assert r.returncode == 0  # unknown prompt words map to <unk>
+    r = subprocess.run([sys.executable, "-m", "seqfast", "generate", "--lm", str(tmp_path / "missing.arpa")], input="", capture_output=True, text=True)
+    assert r.returncode == 1 and "missing.arpa" in r.stderr
