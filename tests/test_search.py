@@ -260,3 +260,92 @@ def test_cli_generate(tmp_path):
     assert r.returncode == 0  # unknown prompt words map to <unk>
     r = subprocess.run([sys.executable, "-m", "seqfast", "generate", "--lm", str(tmp_path / "missing.arpa")], input="", capture_output=True, text=True)
     assert r.returncode == 1 and "missing.arpa" in r.stderr
+
+
+def _decoder(V=50, E=12, H=16, L=2, seed=0):
+    rng = np.random.default_rng(seed)
+    k = 1 / np.sqrt(H)
+    w = {}
+    for l in range(L):
+        din = E if l == 0 else H
+        w.update({f"weight_ih_l{l}": rng.uniform(-k, k, (4 * H, din)), f"weight_hh_l{l}": rng.uniform(-k, k, (4 * H, H)),
+                  f"bias_ih_l{l}": rng.uniform(-k, k, 4 * H), f"bias_hh_l{l}": rng.uniform(-k, k, 4 * H)})
+    w = {a: b.astype(np.float32) for a, b in w.items()}
+    emb = rng.standard_normal((V, E)).astype(np.float32)
+    ow = (rng.standard_normal((V, H)) * 2).astype(np.float32)
+    ob = rng.standard_normal(V).astype(np.float32)
+    return emb, w, ow, ob
+
+
+class NumpyLSTMDecoder:
+    """The same decoder written with NumPy (float64 inside), as a Python scorer."""
+
+    def __init__(self, emb, w, ow, ob, h0=None, c0=None):
+        self.emb, self.w, self.ow, self.ob = emb, w, ow, ob
+        self.L = sum(k.startswith("weight_ih") for k in w)
+        self.h0, self.c0 = h0, c0
+        self.h = None
+
+    def __call__(self, tokens, parents):
+        n, H = len(tokens), self.ow.shape[1]
+        if self.h is None:
+            z = np.zeros((self.L, n, H))
+            h = z.copy() if self.h0 is None else self.h0[:, parents].astype(np.float64)
+            c = z.copy() if self.c0 is None else self.c0[:, parents].astype(np.float64)
+        else:
+            h, c = self.h[:, parents], self.c[:, parents]
+        x = self.emb[tokens].astype(np.float64)
+        hs, cs = [], []
+        sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        for l in range(self.L):
+            g = x @ self.w[f"weight_ih_l{l}"].T + h[l] @ self.w[f"weight_hh_l{l}"].T + self.w[f"bias_ih_l{l}"] + self.w[f"bias_hh_l{l}"]
+            i, f, gg, o = np.split(g, 4, axis=1)
+            cn = sig(f) * c[l] + sig(i) * np.tanh(gg)
+            x = sig(o) * np.tanh(cn)
+            hs.append(x)
+            cs.append(cn)
+        self.h, self.c = np.stack(hs), np.stack(cs)
+        lg = x @ self.ow.T + self.ob
+        lg -= lg.max(1, keepdims=True)
+        return (lg - np.log(np.exp(lg).sum(1, keepdims=True))).astype(np.float32)
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_native_lstm_decoder_equals_numpy_decoder(with_state):
+    emb, w, ow, ob = _decoder()
+    B = 3
+    rng = np.random.default_rng(1)
+    h0 = rng.standard_normal((2, B, 16)).astype(np.float32) if with_state else None
+    c0 = rng.standard_normal((2, B, 16)).astype(np.float32) if with_state else None
+    dec = search.LSTMDecoder(emb, w, ow, ob)
+    if with_state:
+        dec = dec.with_state(h0, c0)
+    kw = dict(batch_size=B, beam_width=4, max_len=12, bos=0, eos=1, length_penalty="gnmt", alpha=0.6)
+    nat = search.beam_search(dec, **kw)
+    ref = search.beam_search(NumpyLSTMDecoder(emb, w, ow, ob, h0, c0), vocab_size=50, **kw)
+    for a, b in zip(nat, ref):
+        assert [h.tokens.tolist() for h in a] == [h.tokens.tolist() for h in b]
+        np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=2e-4)
+    one = [search.beam_search(dec if not with_state else search.LSTMDecoder(emb, w, ow, ob).with_state(h0[:, i:i + 1], c0[:, i:i + 1]),
+                              **dict(kw, batch_size=1))[0] for i in range(B)]
+    for a, b in zip(nat, one):
+        assert [h.tokens.tolist() for h in a] == [h.tokens.tolist() for h in b]
+    for t in (1, 2):
+        again = search.beam_search(dec, num_threads=t, **kw)
+        assert [[(h.tokens.tolist(), h.score) for h in x] for x in again] == [[(h.tokens.tolist(), h.score) for h in x] for x in nat]
+    s1 = search.sample(dec, batch_size=B, max_len=8, bos=0, eos=1, seed=5)
+    s2 = search.sample(NumpyLSTMDecoder(emb, w, ow, ob, h0, c0), batch_size=B, max_len=8, bos=0, eos=1, seed=5, vocab_size=50)
+    assert [h.tokens.tolist() for h in s1] == [h.tokens.tolist() for h in s2]
+
+
+def test_lstm_decoder_bad_input():
+    emb, w, ow, ob = _decoder(L=1)
+    with pytest.raises(seqfast.ShapeError, match="weight_hh_l0"):
+        search.LSTMDecoder(emb, dict(w, weight_hh_l0=w["weight_hh_l0"][:, :5]), ow, ob)
+    with pytest.raises(seqfast.ShapeError, match="missing 'weight_ih_l0'|one-direction"):
+        search.LSTMDecoder(emb, {k: v for k, v in w.items() if k != "weight_ih_l0"}, ow, ob)
+    dec = search.LSTMDecoder(emb, w, ow, ob)
+    with pytest.raises(seqfast.ShapeError, match=r"h0 has shape \(1, 2, 16\), expected \(1, 3, 16\)"):
+        search.beam_search(dec.with_state(np.zeros((1, 2, 16))), batch_size=3, bos=0, eos=1)
+    with pytest.raises(seqfast.SeqfastError, match="bos=60 is outside the vocabulary of 50"):
+        search.beam_search(dec, bos=60, eos=1)

@@ -9,6 +9,7 @@ A *scorer* gives next-token log-probabilities (natural log) for every live hypot
   re-indexed by ``parents``. It is called once per step for the whole batch. Pass
   ``vocab_size=`` with it.
 * :class:`NgramScorer` (a seqfast n-gram LM, run natively with no Python in the loop);
+* :class:`LSTMDecoder` (embedding, LSTM layers, output projection; native, no Python in the loop);
 * :class:`Weighted` sums of scorers (shallow fusion).
 
 Live hypotheses are ordered by batch item, then rank (best first). Results per item never
@@ -23,10 +24,11 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 
 from seqfast import _core
-from seqfast._errors import ArgumentTypeError, SeqfastError
+from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 from seqfast._lm import NgramLM
+from seqfast.tokenizer import _check_threads
 
-__all__ = ["Hypothesis", "NgramScorer", "Weighted", "beam_search", "greedy", "sample"]
+__all__ = ["Hypothesis", "LSTMDecoder", "NgramScorer", "Weighted", "beam_search", "greedy", "sample"]
 
 
 class Hypothesis(NamedTuple):
@@ -68,6 +70,66 @@ class NgramScorer:
         return ("ngram", self.lm._m, self.prompts or [], self.allow_unk)
 
 
+class LSTMDecoder:
+    """A native recurrent decoder scorer: ``embedding`` (V_in, E) -> LSTM layers (weights dict
+    in ``nn.LSTM`` ``state_dict`` naming, one direction, no projection) -> ``out_weight`` (V, H)
+    (+ ``out_bias``) -> log-softmax. float32; weights are packed once, here.
+
+    ``h0`` / ``c0`` (layers, batch, H), e.g. an encoder's final states, start each batch item
+    (zeros by default); pass them per search with :meth:`with_state`. Attention over encoder
+    outputs is not supported yet.
+    """
+
+    def __init__(self, embedding, lstm_weights: dict, out_weight, out_bias=None):
+        f32 = lambda a, n: np.ascontiguousarray(a, dtype=np.float32) if isinstance(a, np.ndarray) else _bad(n, a)  # noqa: E731
+        emb, ow = f32(embedding, "embedding"), f32(out_weight, "out_weight")
+        if emb.ndim != 2 or ow.ndim != 2:
+            raise ShapeError(f"embedding {emb.shape} and out_weight {ow.shape} must be 2-D")
+        layers = []
+        L = 1 + max((int(k.split("_l")[1]) for k in lstm_weights if k.startswith("weight_ih_l")), default=-1)
+        if L == 0 or any(k.endswith("_reverse") or k.startswith("weight_hr") for k in lstm_weights):
+            raise ShapeError("lstm_weights must hold a one-direction LSTM without projection (weight_ih_l0, ...)")
+        H = ow.shape[1]
+        for l in range(L):
+            din = emb.shape[1] if l == 0 else H
+            arrs = []
+            for name, shape in (("weight_ih", (4 * H, din)), ("weight_hh", (4 * H, H)), ("bias_ih", (4 * H,)), ("bias_hh", (4 * H,))):
+                key = f"{name}_l{l}"
+                if key not in lstm_weights:
+                    if name.startswith("bias"):
+                        arrs.append(np.zeros(4 * H, np.float32))
+                        continue
+                    raise ShapeError(f"lstm_weights is missing {key!r}")
+                a = f32(lstm_weights[key], key)
+                if a.shape != shape:
+                    raise ShapeError(f"lstm_weights[{key!r}] has shape {a.shape}, expected {shape} (hidden size {H} from out_weight)")
+                arrs.append(a)
+            layers.append(tuple(arrs))
+        ob = np.zeros(ow.shape[0], np.float32) if out_bias is None else f32(out_bias, "out_bias")
+        self._w = _core.LstmDecoderWeights(emb, layers, ow, ob)
+        self.vocab_size, self.num_layers, self.hidden_size = ow.shape[0], L, H
+        self.h0 = self.c0 = None
+
+    def with_state(self, h0=None, c0=None) -> "LSTMDecoder":
+        """A view of this decoder whose items start from (h0, c0), each (layers, batch, H)."""
+        d = object.__new__(LSTMDecoder)
+        d.__dict__.update(self.__dict__)
+        d.h0 = None if h0 is None else np.ascontiguousarray(h0, np.float32)
+        d.c0 = None if c0 is None else np.ascontiguousarray(c0, np.float32)
+        return d
+
+    def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
+        for name, a in (("h0", self.h0), ("c0", self.c0)):
+            if a is not None and a.shape != (self.num_layers, batch_size, self.hidden_size):
+                raise ShapeError(f"{name} has shape {a.shape}, expected {(self.num_layers, batch_size, self.hidden_size)}")
+        flat = lambda a: [] if a is None else a.ravel().tolist()  # noqa: E731
+        return ("lstm", self._w, flat(self.h0), flat(self.c0))
+
+
+def _bad(name, a):
+    raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(a).__name__}")
+
+
 class Weighted:
     """sum_i weight_i * scorer_i over one vocabulary (weights > 0): ``Weighted([(decoder, 1.0),
     (NgramScorer(lm), 0.3)])``."""
@@ -84,7 +146,7 @@ class Weighted:
 
 
 def _spec(scorer, batch_size: int, vocab_size: Optional[int]):
-    if isinstance(scorer, (NgramScorer, Weighted)):
+    if isinstance(scorer, (NgramScorer, Weighted, LSTMDecoder)):
         return scorer._spec(batch_size, vocab_size)
     if isinstance(scorer, NgramLM):
         return NgramScorer(scorer)._spec(batch_size)
@@ -109,6 +171,8 @@ def _lm_of(scorer) -> Optional[NgramLM]:
 
 
 def _ids_and_size(scorer, bos, eos, vocab_size):
+    if isinstance(scorer, LSTMDecoder) and vocab_size is None:
+        vocab_size = scorer.vocab_size
     lm = _lm_of(scorer)
     if lm is not None:
         bos = lm.bos if bos is None else bos
@@ -135,7 +199,7 @@ def _count(name: str, v, minimum: int) -> int:
 def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: int = 50, bos: Optional[int] = None,
                 eos: Optional[int] = None, vocab_size: Optional[int] = None, min_len: int = 0, n_best: Optional[int] = None,
                 length_penalty: str = "none", alpha: float = 1.0, stopping: str = "exact", no_repeat_ngram_size: int = 0,
-                banned: Sequence[int] = ()) -> list:
+                banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
     """Batched beam search; returns, per batch item, its ``n_best`` (default ``beam_width``)
     :class:`Hypothesis` list, best first.
 
@@ -145,31 +209,33 @@ def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: in
     finished. eos is suppressed for the first ``min_len`` steps; ``banned`` tokens and tokens
     that would repeat an n-gram of ``no_repeat_ngram_size`` (counting bos) are never chosen.
     Ties are broken by (hypothesis rank, token id), so results never depend on the batch.
-    Hypotheses still live at ``max_len`` are returned with ``finished=False``.
+    Hypotheses still live at ``max_len`` are returned with ``finished=False``. ``num_threads``
+    sets the pool of native scorers' matrix products (results do not depend on it).
     """
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     spec = _spec(scorer, batch_size, vocab_size)
     items = _core.beam_search(spec, batch_size, _count("beam_width", beam_width, 1), _count("max_len", max_len, 1), bos, eos,
                               _count("min_len", min_len, 0), n_best, str(length_penalty), float(alpha), str(stopping),
-                              _count("no_repeat_ngram_size", no_repeat_ngram_size, 0), [int(b) for b in banned])
+                              _count("no_repeat_ngram_size", no_repeat_ngram_size, 0), [int(b) for b in banned],
+                              _check_threads(num_threads))
     return _hyps(items)
 
 
 def greedy(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
-           vocab_size: Optional[int] = None, min_len: int = 0, banned: Sequence[int] = ()) -> list:
+           vocab_size: Optional[int] = None, min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
     """Greedy decoding (the most probable allowed token, ties to the smallest id); one
     :class:`Hypothesis` per item."""
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, True,
-                         min_len=_count("min_len", min_len, 0), banned=[int(b) for b in banned])
+                         min_len=_count("min_len", min_len, 0), banned=[int(b) for b in banned], num_threads=_check_threads(num_threads))
     return [h[0] for h in _hyps(items)]
 
 
 def sample(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
            vocab_size: Optional[int] = None, seed: int = 0, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-           min_len: int = 0, banned: Sequence[int] = ()) -> list:
+           min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
     """Ancestral sampling with ``temperature``, ``top_k`` (0: all) and ``top_p`` (nucleus),
     reproducible per ``seed``; item i's sequence depends only on the seed, i and the scorer."""
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
@@ -178,5 +244,5 @@ def sample(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int]
         raise SeqfastError(f"seed={seed!r} must be a non-negative int")
     items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, False,
                          int(seed) % 2**64, float(temperature), _count("top_k", top_k, 0), float(top_p),
-                         _count("min_len", min_len, 0), [int(b) for b in banned])
+                         _count("min_len", min_len, 0), [int(b) for b in banned], _check_threads(num_threads))
     return [h[0] for h in _hyps(items)]

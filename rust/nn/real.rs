@@ -30,6 +30,7 @@ pub trait Real:
     const ONE: Self;
     const NAME: &'static str;
     fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
     fn exp_(self) -> Self;
     fn abs_(self) -> Self;
     fn max_(self, o: Self) -> Self;
@@ -77,6 +78,10 @@ impl Real for f32 {
     #[inline(always)]
     fn from_f64(x: f64) -> f32 {
         x as f32
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
     }
     #[inline(always)]
     fn exp_(self) -> f32 {
@@ -132,6 +137,10 @@ impl Real for f64 {
     #[inline(always)]
     fn from_f64(x: f64) -> f64 {
         x
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
     }
     #[inline(always)]
     fn exp_(self) -> f64 {

@@ -17,11 +17,13 @@ use super::errors::IntoPyResult;
 use super::lm::NgramModel;
 use crate::error::{Error, Result};
 use crate::ngram::Model;
+use crate::search::decoder::{DecoderWeights, LayerArrays, LstmDecoder};
 use crate::search::scorers::{NgramScorer, Weighted};
 use crate::search::{self, BeamOptions, Hyp, LengthPenalty, SampleOptions, Scorer, Stopping};
 
 enum Spec<'py> {
     Call(Bound<'py, PyAny>, usize),
+    Lstm(Bound<'py, LstmDecoderWeights>, Vec<f32>, Vec<f32>),
     Ngram(Bound<'py, NgramModel>, Vec<Vec<u32>>, bool),
     Sum(Vec<(Spec<'py>, f32)>),
 }
@@ -32,6 +34,7 @@ fn parse<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Spec<'py>> {
     Ok(match kind.as_str() {
         "call" => Spec::Call(t.get_item(1)?, t.get_item(2)?.extract()?),
         "ngram" => Spec::Ngram(t.get_item(1)?.cast_into::<NgramModel>()?, t.get_item(2)?.extract()?, t.get_item(3)?.extract()?),
+        "lstm" => Spec::Lstm(t.get_item(1)?.cast_into::<LstmDecoderWeights>()?, t.get_item(2)?.extract()?, t.get_item(3)?.extract()?),
         "sum" => {
             let parts: Vec<(Bound<'py, PyAny>, f32)> = t.get_item(1)?.extract()?;
             Spec::Sum(parts.iter().map(|(s, w)| Ok((parse(s)?, *w))).collect::<PyResult<_>>()?)
@@ -43,6 +46,7 @@ fn parse<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Spec<'py>> {
 /// The same tree with the models borrowed (Send: no Python objects).
 enum Native<'a> {
     Ngram(&'a Model, &'a [Vec<u32>], bool),
+    Lstm(&'a DecoderWeights, &'a [f32], &'a [f32]),
     Sum(Vec<(Native<'a>, f32)>),
 }
 
@@ -50,6 +54,7 @@ fn native<'a>(s: &'a Spec<'_>) -> Option<Native<'a>> {
     match s {
         Spec::Call(..) => None,
         Spec::Ngram(m, p, u) => Some(Native::Ngram(&m.get().m, p, *u)),
+        Spec::Lstm(w, h0, c0) => Some(Native::Lstm(&w.get().w, h0, c0)),
         Spec::Sum(parts) => Some(Native::Sum(parts.iter().map(|(s, w)| Some((native(s)?, *w))).collect::<Option<_>>()?)),
     }
 }
@@ -63,6 +68,7 @@ fn build_native<'a>(n: &Native<'a>, batch: usize) -> Result<Box<dyn Scorer + Sen
             }
             Box::new(NgramScorer::new(m, &p, *allow_unk)?)
         }
+        Native::Lstm(w, h0, c0) => Box::new(LstmDecoder::new(w, batch, h0, c0)?),
         Native::Sum(parts) => Box::new(Weighted::new(parts.iter().map(|(s, w)| Ok((build_native(s, batch)?, *w))).collect::<Result<_>>()?)?),
     })
 }
@@ -129,16 +135,17 @@ fn build_any<'a, 'py>(s: &'a Spec<'py>, batch: usize, err: &Rc<RefCell<Option<Py
     Ok(match s {
         Spec::Call(f, v) => Box::new(PyScorer { f: f.clone(), v: *v, err: err.clone(), step: 0 }),
         Spec::Sum(parts) => Box::new(Weighted::new(parts.iter().map(|(p, w)| Ok((build_any(p, batch, err)?, *w))).collect::<Result<_>>()?)?),
-        Spec::Ngram(..) => unreachable!("n-gram specs are native"),
+        Spec::Ngram(..) | Spec::Lstm(..) => unreachable!("n-gram and decoder specs are native"),
     })
 }
 
 fn run<'py, R: Send>(
-    py: Python<'py>, spec: &Bound<'py, PyAny>, batch: usize, f: impl Fn(&mut dyn Scorer) -> Result<R> + Sync,
+    py: Python<'py>, spec: &Bound<'py, PyAny>, batch: usize, threads: Option<usize>, f: impl Fn(&mut dyn Scorer) -> Result<R> + Sync,
 ) -> PyResult<R> {
     let spec = parse(spec)?;
     if let Some(n) = native(&spec) {
-        return py.detach(|| build_native(&n, batch).and_then(|mut s| f(&mut *s))).py();
+        // Native scorers run with the GIL released, on the requested pool.
+        return py.detach(|| crate::parallel::install(threads, || build_native(&n, batch).and_then(|mut s| f(&mut *s))).and_then(|r| r)).py();
     }
     let err = Rc::new(RefCell::new(None));
     let res = build_any(&spec, batch, &err).and_then(|mut s| f(&mut *s));
@@ -170,11 +177,12 @@ fn penalty(name: &str, alpha: f64) -> PyResult<LengthPenalty> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (spec, batch_size, beam_width, max_len, bos, eos, min_len=0, n_best=None, length_penalty="none", alpha=1.0, stopping="exact", no_repeat_ngram_size=0, banned=vec![]))]
+#[pyo3(signature = (spec, batch_size, beam_width, max_len, bos, eos, min_len=0, n_best=None, length_penalty="none", alpha=1.0, stopping="exact", no_repeat_ngram_size=0, banned=vec![], num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn beam_search<'py>(
     py: Python<'py>, spec: &Bound<'py, PyAny>, batch_size: usize, beam_width: usize, max_len: usize, bos: u32, eos: u32, min_len: usize,
     n_best: Option<usize>, length_penalty: &str, alpha: f64, stopping: &str, no_repeat_ngram_size: usize, banned: Vec<u32>,
+    num_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let stopping = match stopping {
         "early" => Stopping::Early,
@@ -193,23 +201,56 @@ fn beam_search<'py>(
         no_repeat_ngram: no_repeat_ngram_size,
         banned,
     };
-    let res = run(py, spec, batch_size, |s| search::beam_search(s, batch_size, &o))?;
+    let res = run(py, spec, batch_size, num_threads, |s| search::beam_search(s, batch_size, &o))?;
     hyps_to_py(py, res)
 }
 
 #[pyfunction]
-#[pyo3(signature = (spec, batch_size, max_len, bos, eos, greedy, seed=0, temperature=1.0, top_k=0, top_p=1.0, min_len=0, banned=vec![]))]
+#[pyo3(signature = (spec, batch_size, max_len, bos, eos, greedy, seed=0, temperature=1.0, top_k=0, top_p=1.0, min_len=0, banned=vec![], num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn sample<'py>(
     py: Python<'py>, spec: &Bound<'py, PyAny>, batch_size: usize, max_len: usize, bos: u32, eos: u32, greedy: bool, seed: u64,
-    temperature: f64, top_k: usize, top_p: f64, min_len: usize, banned: Vec<u32>,
+    temperature: f64, top_k: usize, top_p: f64, min_len: usize, banned: Vec<u32>, num_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let o = SampleOptions { max_len, min_len, bos, eos, banned, seed, temperature, top_k, top_p };
-    let res = run(py, spec, batch_size, |s| if greedy { search::greedy(s, batch_size, &o) } else { search::sample(s, batch_size, &o) })?;
+    let res = run(py, spec, batch_size, num_threads, |s| if greedy { search::greedy(s, batch_size, &o) } else { search::sample(s, batch_size, &o) })?;
     hyps_to_py(py, res.into_iter().map(|h| vec![h]).collect())
 }
 
+/// Pre-packed weights of a native LSTM decoder (see `seqfast.search.LSTMDecoder`).
+#[pyclass(module = "seqfast._core", frozen)]
+pub struct LstmDecoderWeights {
+    w: DecoderWeights,
+}
+
+#[pymethods]
+impl LstmDecoderWeights {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>, emb: PyReadonlyArray2<'_, f32>, layers: Vec<(PyReadonlyArray2<'_, f32>, PyReadonlyArray2<'_, f32>, numpy::PyReadonlyArray1<'_, f32>, numpy::PyReadonlyArray1<'_, f32>)>,
+        out_w: PyReadonlyArray2<'_, f32>, out_b: numpy::PyReadonlyArray1<'_, f32>,
+    ) -> PyResult<Self> {
+        let cont = |e: numpy::AsSliceError| super::errors::ShapeError::new_err(format!("decoder arrays must be contiguous: {e}"));
+        let (vin, e) = (emb.shape()[0], emb.shape()[1]);
+        let (v, h) = (out_w.shape()[0], out_w.shape()[1]);
+        let arrays: Vec<LayerArrays> = layers
+            .iter()
+            .map(|(a, b, c, d)| Ok(LayerArrays { w_ih: a.as_slice().map_err(cont)?, w_hh: b.as_slice().map_err(cont)?, b_ih: c.as_slice().map_err(cont)?, b_hh: d.as_slice().map_err(cont)? }))
+            .collect::<PyResult<_>>()?;
+        let (es, ows, obs) = (emb.as_slice().map_err(cont)?, out_w.as_slice().map_err(cont)?, out_b.as_slice().map_err(cont)?);
+        let w = py.detach(|| DecoderWeights::new(es, vin, e, h, &arrays, ows, v, obs)).py()?;
+        Ok(LstmDecoderWeights { w })
+    }
+
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.w.vocab_size()
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<LstmDecoderWeights>()?;
     m.add_function(wrap_pyfunction!(beam_search, m)?)?;
     m.add_function(wrap_pyfunction!(sample, m)?)?;
     Ok(())

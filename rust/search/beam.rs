@@ -6,8 +6,8 @@
 //! whole tie-break. Walking them in that order, an eos candidate of rank < beam_width moves to the
 //! finished pool, any other token becomes a live hypothesis until beam_width are live. Only the
 //! best 2 * beam_width candidates can be reached (each live hypothesis has one eos candidate), so
-//! they are found by partial selection, not a full sort. Cost per step: O(n_live V) for the
-//! candidates plus O(beam_width log beam_width).
+//! one pass keeps just those in a small sorted list (a candidate worse than its last is one
+//! comparison), not a sort. Cost per step: O(n_live V) comparisons.
 //!
 //! Stopping: `Early` ends an item once beam_width hypotheses finished; `Exact` ends it once, in
 //! addition, no live hypothesis can still beat the beam_width-th best finished one (its raw
@@ -144,7 +144,11 @@ pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Re
             if lv.is_empty() {
                 continue;
             }
+            // The best `reach` candidates in rank order, kept sorted while scanning: a candidate
+            // enters only if it beats the current last one (ties lose to the earlier scanned,
+            // which have the smaller (rank, token)), so this equals a full sort cut to `reach`.
             cands.clear();
+            let reach = 2 * bw;
             for (rank, h) in lv.iter().enumerate() {
                 let row = &logp[(flat + rank) * v..(flat + rank + 1) * v];
                 if o.no_repeat_ngram > 0 {
@@ -154,21 +158,21 @@ pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Re
                     repeated(&seq, o.no_repeat_ngram, &mut rep);
                 }
                 for (tok, &lp) in row.iter().enumerate() {
-                    if lp == f32::NEG_INFINITY || banned_mask[tok] || (tok as u32 == o.eos && t <= o.min_len) {
+                    let score = h.logprob + lp as f64;
+                    if lp == f32::NEG_INFINITY || (cands.len() == reach && score <= cands[reach - 1].score) {
                         continue;
                     }
-                    if o.no_repeat_ngram > 0 && rep.contains(&(tok as u32)) {
+                    if banned_mask[tok] || (tok as u32 == o.eos && t <= o.min_len) || (o.no_repeat_ngram > 0 && rep.contains(&(tok as u32))) {
                         continue;
                     }
-                    cands.push(Cand { score: h.logprob + lp as f64, rank, token: tok as u32 });
+                    let c = Cand { score, rank, token: tok as u32 };
+                    let pos = cands.partition_point(|x| order(x, &c) != Ordering::Greater);
+                    if cands.len() == reach {
+                        cands.pop();
+                    }
+                    cands.insert(pos, c);
                 }
             }
-            let reach = (2 * bw).min(cands.len());
-            if reach < cands.len() && reach > 0 {
-                cands.select_nth_unstable_by(reach - 1, order);
-                cands.truncate(reach);
-            }
-            cands.sort_unstable_by(order);
             let mut new_live = Vec::with_capacity(bw);
             for (r, c) in cands.iter().enumerate() {
                 let parent = &lv[c.rank];

@@ -10,6 +10,7 @@
 //! `tests/reference/search.py`.
 
 pub mod beam;
+pub mod decoder;
 pub mod sample;
 pub mod scorers;
 

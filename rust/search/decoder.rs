@@ -1,0 +1,268 @@
+//! A native recurrent decoder scorer: embedding -> LSTM layers -> output projection ->
+//! log-softmax, stepping every live hypothesis at once with no Python in the loop.
+//!
+//! Weights use PyTorch's layouts (`nn.Embedding.weight` (V_in, E), `nn.LSTM` layer weights with
+//! gates i, f, g, o, `nn.Linear.weight` (V, H)). Each layer's two products are one: the input
+//! and the previous h side by side, [x | h] (n x (D + H)), times the packed [W_ih | W_hh]^T,
+//! followed by the LSTM cell kernel of `nn::cells`. States are re-indexed by the parents at
+//! every step. float32 only. Per step and hypothesis: 2 (4H (D + H) per layer + H V) flops.
+
+use crate::error::{Error, Result};
+use crate::nn::cells::{self, Blk};
+use crate::nn::gemm::{for_each, SyncPtr};
+use crate::nn::packed::ChunkedB;
+use crate::nn::Real;
+
+use super::Scorer;
+
+struct Layer {
+    din: usize,
+    /// [W_ih | W_hh]^T packed (K = din + H, N = 4H).
+    w: ChunkedB<f32>,
+    bias: Vec<f32>,
+}
+
+/// Pre-packed decoder weights (built once, shared by every search).
+pub struct DecoderWeights {
+    emb: Vec<f32>,
+    vin: usize,
+    e: usize,
+    h: usize,
+    layers: Vec<Layer>,
+    out: ChunkedB<f32>,
+    out_b: Vec<f32>,
+    v: usize,
+}
+
+/// One LSTM layer's arrays (PyTorch layout).
+pub struct LayerArrays<'a> {
+    pub w_ih: &'a [f32],
+    pub w_hh: &'a [f32],
+    pub b_ih: &'a [f32],
+    pub b_hh: &'a [f32],
+}
+
+impl DecoderWeights {
+    /// `emb` (vin x e), layers of hidden size `h`, `out_w` (v x h), `out_b` (v) or empty.
+    pub fn new(emb: &[f32], vin: usize, e: usize, h: usize, layers: &[LayerArrays], out_w: &[f32], v: usize, out_b: &[f32]) -> Result<Self> {
+        let shape = |what: &str, got: usize, want: usize| {
+            if got != want {
+                Err(Error::Shape(format!("{what} has {got} elements, expected {want}")))
+            } else {
+                Ok(())
+            }
+        };
+        if vin == 0 || e == 0 || h == 0 || v == 0 || layers.is_empty() {
+            return Err(Error::Value("the decoder needs a non-empty embedding, at least one layer and an output vocabulary".into()));
+        }
+        shape("embedding", emb.len(), vin * e)?;
+        shape("output weight", out_w.len(), v * h)?;
+        if !out_b.is_empty() {
+            shape("output bias", out_b.len(), v)?;
+        }
+        let mut ls = Vec::new();
+        for (l, a) in layers.iter().enumerate() {
+            let din = if l == 0 { e } else { h };
+            shape(&format!("weight_ih_l{l}"), a.w_ih.len(), 4 * h * din)?;
+            shape(&format!("weight_hh_l{l}"), a.w_hh.len(), 4 * h * h)?;
+            shape(&format!("bias_ih_l{l}"), a.b_ih.len(), 4 * h)?;
+            shape(&format!("bias_hh_l{l}"), a.b_hh.len(), 4 * h)?;
+            // [W_ih | W_hh] row by row, then packed as B = its transpose.
+            let k = din + h;
+            let mut cat = Vec::with_capacity(4 * h * k);
+            for r in 0..4 * h {
+                cat.extend_from_slice(&a.w_ih[r * din..(r + 1) * din]);
+                cat.extend_from_slice(&a.w_hh[r * h..(r + 1) * h]);
+            }
+            // SAFETY: `cat` is (4h x k) row-major, read as B (k x 4h) with strides (1, k).
+            let w = unsafe { ChunkedB::new(k, 4 * h, cat.as_ptr(), 1, k, 256) };
+            ls.push(Layer { din, w, bias: a.b_ih.iter().zip(a.b_hh).map(|(x, y)| x + y).collect() });
+        }
+        // SAFETY: out_w is (v x h) row-major, read as B (h x v).
+        let out = unsafe { ChunkedB::new(h, v, out_w.as_ptr(), 1, h, 128) };
+        let out_b = if out_b.is_empty() { vec![0.0; v] } else { out_b.to_vec() };
+        Ok(DecoderWeights { emb: emb.to_vec(), vin, e, h, layers: ls, out, out_b, v })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.v
+    }
+    pub fn input_vocab(&self) -> usize {
+        self.vin
+    }
+    pub fn hidden(&self) -> usize {
+        self.h
+    }
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+}
+
+/// The decoder's state over a search: h and c per layer for every live hypothesis.
+pub struct LstmDecoder<'w> {
+    w: &'w DecoderWeights,
+    /// Initial (h, c) per layer for every batch item: (layers, batch, H) each; empty = zeros.
+    h0: Vec<f32>,
+    c0: Vec<f32>,
+    batch: usize,
+    h: Vec<Vec<f32>>,
+    c: Vec<Vec<f32>>,
+    started: bool,
+    xh: Vec<f32>,
+    acts: Vec<f32>,
+    prod: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+impl<'w> LstmDecoder<'w> {
+    /// `h0`, `c0`: (layers, batch, H) (e.g. an encoder's final states), or empty for zeros.
+    pub fn new(w: &'w DecoderWeights, batch: usize, h0: &[f32], c0: &[f32]) -> Result<Self> {
+        let want = w.layers.len() * batch * w.h;
+        for (what, a) in [("h0", h0), ("c0", c0)] {
+            if !a.is_empty() && a.len() != want {
+                return Err(Error::Shape(format!("{what} has {} elements, expected (layers={}, batch={batch}, hidden={})", a.len(), w.layers.len(), w.h)));
+            }
+        }
+        Ok(LstmDecoder {
+            w,
+            h0: h0.to_vec(),
+            c0: c0.to_vec(),
+            batch,
+            h: Vec::new(),
+            c: Vec::new(),
+            started: false,
+            xh: Vec::new(),
+            acts: Vec::new(),
+            prod: Vec::new(),
+            logits: Vec::new(),
+        })
+    }
+}
+
+fn gather_rows(src: &[f32], idx: &[usize], w: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(idx.len() * w);
+    for &i in idx {
+        out.extend_from_slice(&src[i * w..(i + 1) * w]);
+    }
+    out
+}
+
+impl Scorer for LstmDecoder<'_> {
+    fn vocab_size(&self) -> usize {
+        self.w.v
+    }
+
+    fn score(&mut self, tokens: &[u32], parents: &[usize], out: &mut [f32]) -> Result<()> {
+        let (w, n, hd) = (self.w, tokens.len(), self.w.h);
+        let nl = w.layers.len();
+        if let Some(&t) = tokens.iter().find(|&&t| t as usize >= w.vin) {
+            return Err(Error::Value(format!("token {t} is outside the decoder's input vocabulary of {}", w.vin)));
+        }
+        // Previous states of each live hypothesis.
+        let (mut hs, mut cs): (Vec<Vec<f32>>, Vec<Vec<f32>>) = if !self.started {
+            if let Some(&p) = parents.iter().find(|&&p| p >= self.batch) {
+                return Err(Error::Value(format!("batch item {p} is outside the decoder's batch of {}", self.batch)));
+            }
+            (0..nl)
+                .map(|l| {
+                    let pick = |src: &[f32]| {
+                        if src.is_empty() { vec![0.0; n * hd] } else { gather_rows(&src[l * self.batch * hd..(l + 1) * self.batch * hd], parents, hd) }
+                    };
+                    (pick(&self.h0), pick(&self.c0))
+                })
+                .unzip()
+        } else {
+            let live = self.h.first().map_or(0, |h| h.len() / hd);
+            if let Some(&p) = parents.iter().find(|&&p| p >= live) {
+                return Err(Error::Value(format!("parent {p} is not one of the {live} live hypotheses")));
+            }
+            (0..nl).map(|l| (gather_rows(&self.h[l], parents, hd), gather_rows(&self.c[l], parents, hd))).unzip()
+        };
+        self.started = true;
+        // Embeddings of the last tokens.
+        let mut x = gather_rows(&w.emb, &tokens.iter().map(|&t| t as usize).collect::<Vec<_>>(), w.e);
+        for (l, layer) in w.layers.iter().enumerate() {
+            let k = layer.din + hd;
+            self.xh.clear();
+            for r in 0..n {
+                self.xh.extend_from_slice(&x[r * layer.din..(r + 1) * layer.din]);
+                self.xh.extend_from_slice(&hs[l][r * hd..(r + 1) * hd]);
+            }
+            self.prod.resize(n * 4 * hd, 0.0);
+            self.acts.clear();
+            for _ in 0..n {
+                self.acts.extend_from_slice(&layer.bias);
+            }
+            let mut c_new = vec![0.0f32; n * hd];
+            let mut h_new = vec![0.0f32; n * hd];
+            // SAFETY: buffers sized above; the cell kernel covers rows 0..n and all H units.
+            unsafe {
+                layer.w.mul(n, self.xh.as_ptr(), k, self.prod.as_mut_ptr(), 4 * hd, n * k * 4 * hd >= 1 << 17);
+                cells::lstm_fwd(
+                    n, hd, hd, Blk::new(self.acts.as_mut_ptr(), 4 * hd), Blk::new(self.prod.as_mut_ptr(), 4 * hd),
+                    Blk::new(cs[l].as_mut_ptr(), hd), Blk::new(c_new.as_mut_ptr(), hd), Blk::new(h_new.as_mut_ptr(), hd),
+                );
+            }
+            hs[l] = h_new;
+            cs[l] = c_new;
+            x = hs[l].clone();
+        }
+        // Output layer and log-softmax.
+        self.logits.resize(n * w.v, 0.0);
+        unsafe { w.out.mul(n, x.as_ptr(), hd, self.logits.as_mut_ptr(), w.v, n * hd * w.v >= 1 << 17) };
+        let (po, pl) = (SyncPtr(out.as_mut_ptr()), SyncPtr(self.logits.as_mut_ptr()));
+        let v = w.v;
+        let bias = &w.out_b;
+        for_each(n, n * v >= 1 << 15, |r| {
+            // SAFETY: row r of two (n x v) buffers.
+            let (lg, o) = unsafe { (std::slice::from_raw_parts_mut(pl.at(r * v), v), std::slice::from_raw_parts_mut(po.at(r * v), v)) };
+            log_softmax(lg, bias, o);
+        });
+        self.h = hs;
+        self.c = cs;
+        Ok(())
+    }
+}
+
+crate::nn::simd::simd_kernels! {
+/// o = log_softmax(x + b) (x is overwritten with x + b).
+fn log_softmax_k<T>(x: &mut [T], b: &[T], o: &mut [T]) {
+    let n = x.len();
+    let (b, o) = (&b[..n], &mut o[..n]);
+    for j in 0..n {
+        x[j] += b[j];
+    }
+    let mut m8 = [T::from_f64(f64::NEG_INFINITY); 8];
+    let (body, tail) = x.split_at(n - n % 8);
+    for ch in body.chunks_exact(8) {
+        for l in 0..8 {
+            m8[l] = m8[l].max_(ch[l]);
+        }
+    }
+    let mut mx = m8.iter().fold(T::from_f64(f64::NEG_INFINITY), |a, &v| a.max_(v));
+    for &v in tail {
+        mx = mx.max_(v);
+    }
+    // Eight partial sums so the loop vectorises; combined in a fixed order.
+    let mut acc = [T::ZERO; 8];
+    let (body, tail) = x.split_at(n - n % 8);
+    for ch in body.chunks_exact(8) {
+        for l in 0..8 {
+            acc[l] += (ch[l] - mx).exp_();
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &v in tail {
+        s += (v - mx).exp_();
+    }
+    let lse = mx + T::from_f64(s.to_f64().ln());
+    for j in 0..n {
+        o[j] = x[j] - lse;
+    }
+}
+}
+
+fn log_softmax(x: &mut [f32], b: &[f32], o: &mut [f32]) {
+    // SAFETY: slices of equal length.
+    unsafe { log_softmax_k(x, b, o) }
+}
