@@ -226,6 +226,30 @@ impl<T: Kern> PackedB<T> {
     }
 }
 
+impl<T: Kern> PackedB<T> {
+    /// Rows per block of a large product: the block of A (rows x k) stays in L2 (~160 KB)
+    /// while every panel of B passes over it. Depends only on k.
+    pub fn block_rows(&self) -> usize {
+        let bytes = 160 * 1024 / (self.k.max(1) * std::mem::size_of::<T>());
+        (bytes / MR * MR).clamp(MR, 32 * MR)
+    }
+
+    /// C = A B for many rows: blocks of [`block_rows`](Self::block_rows) rows, run on the
+    /// current pool when `parallel` (each block is one sequential product, so the result does
+    /// not depend on the thread count).
+    ///
+    /// # Safety
+    /// As [`PackedB::mul`].
+    pub unsafe fn mul_rows(&self, m: usize, a: *const T, lda: usize, c: *mut T, ldc: usize, parallel: bool) {
+        let mc = self.block_rows();
+        let (a, c) = (super::gemm::SyncPtr(a as *mut T), super::gemm::SyncPtr(c));
+        super::gemm::for_each(m.div_ceil(mc), parallel, |b| {
+            let r0 = b * mc;
+            self.mul(mc.min(m - r0), a.at(r0 * lda), lda, c.at(r0 * ldc), ldc);
+        });
+    }
+}
+
 /// B split into blocks of `width` columns, each packed on its own, so that a block of
 /// output columns can be computed (and followed by its element-wise work) independently.
 pub struct ChunkedB<T> {

@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use super::cells::{self, Blk};
 use super::gemm::{for_each, gemm_par, Split, SyncPtr};
 use super::pack::Packing;
-use super::packed::{ChunkedB, Kern};
+use super::packed::{ChunkedB, Kern, PackedB};
 use super::real::Real;
 use crate::error::{Error, Result};
 use crate::parallel;
@@ -309,11 +309,17 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
     if cell == CellKind::Gru {
         bias[2 * h..].copy_from_slice(&w.b_ih[2 * h..]);
     }
-    let mut acts: Vec<T> = Vec::with_capacity(n_tok * gh);
-    for _ in 0..n_tok {
-        acts.extend_from_slice(&bias);
+    let mut acts: Vec<T> = vec![T::ZERO; n_tok * gh];
+    // SAFETY: W_ih is (gh x din) row-major, read as B = W_ih^T; acts holds n_tok rows of gh.
+    unsafe {
+        if n_tok >= 64 {
+            let pb = PackedB::new(din, gh, w.w_ih.as_ptr(), 1, din);
+            pb.mul_rows(n_tok, xg.as_ptr(), din, acts.as_mut_ptr(), gh, true);
+        } else {
+            gemm_par(n_tok, din, gh, xg.as_ptr(), din, 1, w.w_ih.as_ptr(), 1, din, T::ZERO, acts.as_mut_ptr(), gh, wide_split(n_tok, gh));
+        }
     }
-    unsafe { gemm_par(n_tok, din, gh, xg.as_ptr(), din, 1, w.w_ih.as_ptr(), 1, din, T::ONE, acts.as_mut_ptr(), gh, wide_split(n_tok, gh)) };
+    add_rows(&mut acts, &bias);
     // 2. the time loop.
     let pg = match cell {
         CellKind::GruTextbook => 2,
@@ -494,6 +500,22 @@ fn forward_impl<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opt
     Forward { y, h_n, c_n, cache }
 }
 
+/// Add `row` to every row of `a` (rows of row.len()), in parallel blocks.
+fn add_rows<T: Real>(a: &mut [T], row: &[T]) {
+    let w = row.len();
+    let rows = a.len() / w.max(1);
+    let pa = SyncPtr(a.as_mut_ptr());
+    for_each(rows.div_ceil(256), rows * w >= 1 << 16, |b| {
+        for r in b * 256..((b + 1) * 256).min(rows) {
+            // SAFETY: row r of `a`, rows disjoint across blocks.
+            let dst = unsafe { std::slice::from_raw_parts_mut(pa.at(r * w), w) };
+            for (x, y) in dst.iter_mut().zip(row) {
+                *x += *y;
+            }
+        }
+    });
+}
+
 fn colsum<T: Real>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
     let mut out = vec![T::ZERO; cols];
     let po = SyncPtr(out.as_mut_ptr());
@@ -651,7 +673,12 @@ fn run_dir_bwd<T: Kern>(
         if spec.proj > 0 {
             gemm_par(spec.proj, n_tok, h, dhb.as_ptr(), 1, hout, dc_.m.as_ptr(), h, 1, T::ZERO, dw.w_hr.as_mut_ptr(), h, Split::Rows(halves(spec.proj)));
         }
-        gemm_par(n_tok, gh, din, dg.as_ptr(), gh, 1, w.w_ih.as_ptr(), din, 1, T::ZERO, dxg.as_mut_ptr(), din, wide_split(n_tok, din));
+        if n_tok >= 64 {
+            let pb = PackedB::new(gh, din, w.w_ih.as_ptr(), din, 1);
+            pb.mul_rows(n_tok, dg.as_ptr(), gh, dxg.as_mut_ptr(), din, true);
+        } else {
+            gemm_par(n_tok, gh, din, dg.as_ptr(), gh, 1, w.w_ih.as_ptr(), din, 1, T::ZERO, dxg.as_mut_ptr(), din, wide_split(n_tok, din));
+        }
     }
     dw.b_ih = colsum(&dg, n_tok, gh);
     dw.b_hh = if cell == CellKind::Gru { colsum(&dgh, n_tok, gh) } else { dw.b_ih.clone() };
