@@ -63,7 +63,8 @@ fn small_dots<T>(m: usize, k: usize, n: usize, a: *const T, lda: usize, w: *cons
             while width > 1 {
                 width /= 2;
                 for l in 0..width {
-                    acc[l] = acc[l] + acc[l + width];
+                    let v = acc[l + width];
+                    acc[l] += v;
                 }
             }
             let mut s = acc[0];

@@ -81,9 +81,8 @@ impl Packing {
         let mut tok_t = vec![0; n];
         let mut rev = vec![0; n];
         for t in 0..tmax {
-            for r in 0..sizes[t] {
+            for (r, &b) in order.iter().enumerate().take(sizes[t]) {
                 let k = offsets[t] + r;
-                let b = order[r];
                 tok_b[k] = b;
                 tok_t[k] = t;
                 rev[k] = offsets[lengths[b] - 1 - t] + r;

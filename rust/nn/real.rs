@@ -112,7 +112,7 @@ impl Real for f32 {
     }
 }
 
-const LN2_HI_D: f64 = 6.931_471_803_691_238_2e-1;
+const LN2_HI_D: f64 = 6.931_471_803_691_238e-1;
 const LN2_LO_D: f64 = 1.908_214_929_270_587_7e-10;
 
 #[inline(always)]

@@ -14,6 +14,7 @@
 //! 3. backward: per step the element-wise gradients, then dh_prev = dG W_hh; after the loop
 //!    the weight gradients as three large GEMMs over all tokens (dW_ih = dG^T X,
 //!    dW_hh = dG^T H_prev, dX = dG W_ih).
+//!
 //! Cost: 2 N G H (D_in + H_out) flops forward, twice that backward; cache N (G H + 2 H + H_out)
 //! floats per direction. The two directions run concurrently; blocks run on the current pool.
 //! Every block boundary depends only on the shapes, so results are bit-identical for any
@@ -347,7 +348,7 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
         SyncPtr(s.as_mut_ptr()),
         SyncPtr(s2.as_mut_ptr()),
     );
-    let pbhn = &w.b_hh[..];
+    let pbhn = w.b_hh;
     let (phi, pci) = (SyncPtr(h_init.as_ptr() as *mut T), SyncPtr(c_init.as_ptr() as *mut T));
     for t in 0..pack.max_len() {
         let (n, k0) = (pack.sizes[t], pack.offsets[t]);
@@ -496,7 +497,7 @@ fn forward_impl<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opt
         let row = pack.padded_row(k, opts.batch_first);
         y[row * width..(row + 1) * width].copy_from_slice(&out[k * width..(k + 1) * width]);
     }
-    let cache = opts.keep_cache.then(|| Cache { spec: *spec, opts: *opts, pack, layers: caches });
+    let cache = opts.keep_cache.then_some(Cache { spec: *spec, opts: *opts, pack, layers: caches });
     Forward { y, h_n, c_n, cache }
 }
 

@@ -67,7 +67,7 @@ type WeightArrays<'py, T> = Vec<[PyReadonlyArray1<'py, T>; 5]>;
 fn arrays<'py, T: Elem>(ws: &[Bound<'py, PyTuple>]) -> PyResult<WeightArrays<'py, T>> {
     ws.iter()
         .map(|t| {
-            let get = |i: usize| -> PyResult<PyReadonlyArray1<'py, T>> { Ok(t.get_item(i)?.extract()?) };
+            let get = |i: usize| -> PyResult<PyReadonlyArray1<'py, T>> { t.get_item(i)?.extract() };
             Ok([get(0)?, get(1)?, get(2)?, get(3)?, get(4)?])
         })
         .collect()
@@ -84,7 +84,7 @@ fn views<'a, T: Elem>(ws: &'a WeightArrays<'_, T>) -> PyResult<Vec<Weights<'a, T
 }
 
 fn opt<'py, T: Elem>(a: &Option<Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArray1<'py, T>>> {
-    a.as_ref().map(|a| a.extract()).transpose().map_err(Into::into)
+    a.as_ref().map(|a| a.extract()).transpose()
 }
 
 type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Option<RnnCache>);

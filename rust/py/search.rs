@@ -217,6 +217,9 @@ fn sample<'py>(
     hyps_to_py(py, res.into_iter().map(|h| vec![h]).collect())
 }
 
+/// One LSTM layer from Python: weight_ih, weight_hh, bias_ih, bias_hh.
+type LayerIn<'py> = (PyReadonlyArray2<'py, f32>, PyReadonlyArray2<'py, f32>, numpy::PyReadonlyArray1<'py, f32>, numpy::PyReadonlyArray1<'py, f32>);
+
 /// Pre-packed weights of a native LSTM decoder (see `seqfast.search.LSTMDecoder`).
 #[pyclass(module = "seqfast._core", frozen)]
 pub struct LstmDecoderWeights {
@@ -228,7 +231,7 @@ impl LstmDecoderWeights {
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        py: Python<'_>, emb: PyReadonlyArray2<'_, f32>, layers: Vec<(PyReadonlyArray2<'_, f32>, PyReadonlyArray2<'_, f32>, numpy::PyReadonlyArray1<'_, f32>, numpy::PyReadonlyArray1<'_, f32>)>,
+        py: Python<'_>, emb: PyReadonlyArray2<'_, f32>, layers: Vec<LayerIn<'_>>,
         out_w: PyReadonlyArray2<'_, f32>, out_b: numpy::PyReadonlyArray1<'_, f32>,
     ) -> PyResult<Self> {
         let cont = |e: numpy::AsSliceError| super::errors::ShapeError::new_err(format!("decoder arrays must be contiguous: {e}"));

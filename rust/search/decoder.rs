@@ -44,6 +44,7 @@ pub struct LayerArrays<'a> {
 
 impl DecoderWeights {
     /// `emb` (vin x e), layers of hidden size `h`, `out_w` (v x h), `out_b` (v) or empty.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(emb: &[f32], vin: usize, e: usize, h: usize, layers: &[LayerArrays], out_w: &[f32], v: usize, out_b: &[f32]) -> Result<Self> {
         let shape = |what: &str, got: usize, want: usize| {
             if got != want {

@@ -25,7 +25,10 @@ pub struct SampleOptions {
     pub top_p: f64,
 }
 
-fn run(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions, pick: &mut dyn FnMut(usize, usize, &[f32], &[bool]) -> Option<u32>) -> Result<Vec<Hyp>> {
+/// Chooses item `i`'s token at step `t` from its log-probabilities and the allowed mask.
+type Pick<'a> = dyn FnMut(usize, usize, &[f32], &[bool]) -> Option<u32> + 'a;
+
+fn run(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions, pick: &mut Pick) -> Result<Vec<Hyp>> {
     let v = scorer.vocab_size();
     check_common(v, o.bos, o.eos, o.max_len, o.min_len, &o.banned)?;
     let mut allowed = vec![true; v];
