@@ -338,6 +338,50 @@ def test_native_lstm_decoder_equals_numpy_decoder(with_state):
     assert [h.tokens.tolist() for h in s1] == [h.tokens.tolist() for h in s2]
 
 
+class NumpyGRUDecoder(NumpyLSTMDecoder):
+    def __call__(self, tokens, parents):
+        n, H = len(tokens), self.ow.shape[1]
+        h = np.zeros((self.L, n, H)) if self.h is None else self.h[:, parents]
+        x = self.emb[tokens].astype(np.float64)
+        sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        hs = []
+        for l in range(self.L):
+            gi = x @ self.w[f"weight_ih_l{l}"].T + self.w[f"bias_ih_l{l}"]
+            gh = h[l] @ self.w[f"weight_hh_l{l}"].T + self.w[f"bias_hh_l{l}"]
+            r = sig(gi[:, :H] + gh[:, :H])
+            z = sig(gi[:, H:2 * H] + gh[:, H:2 * H])
+            nn_ = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+            x = (1 - z) * nn_ + z * h[l]
+            hs.append(x)
+        self.h = np.stack(hs)
+        lg = x @ self.ow.T + self.ob
+        lg -= lg.max(1, keepdims=True)
+        return (lg - np.log(np.exp(lg).sum(1, keepdims=True))).astype(np.float32)
+
+
+def test_native_gru_decoder_equals_numpy_decoder():
+    rng = np.random.default_rng(3)
+    V, E, H, L = 40, 10, 12, 2
+    k = 1 / np.sqrt(H)
+    w = {}
+    for l in range(L):
+        din = E if l == 0 else H
+        w.update({f"weight_ih_l{l}": rng.uniform(-k, k, (3 * H, din)), f"weight_hh_l{l}": rng.uniform(-k, k, (3 * H, H)),
+                  f"bias_ih_l{l}": rng.uniform(-k, k, 3 * H), f"bias_hh_l{l}": rng.uniform(-k, k, 3 * H)})
+    w = {a: b.astype(np.float32) for a, b in w.items()}
+    emb = rng.standard_normal((V, E)).astype(np.float32)
+    ow = (rng.standard_normal((V, H)) * 2).astype(np.float32)
+    ob = rng.standard_normal(V).astype(np.float32)
+    kw = dict(batch_size=3, beam_width=4, max_len=10, bos=0, eos=1)
+    nat = search.beam_search(search.GRUDecoder(emb, w, ow, ob), **kw)
+    ref = search.beam_search(NumpyGRUDecoder(emb, w, ow, ob), vocab_size=V, **kw)
+    for a, b in zip(nat, ref):
+        assert [h.tokens.tolist() for h in a] == [h.tokens.tolist() for h in b]
+        np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=2e-4)
+    with pytest.raises(seqfast.SeqfastError, match="c0 is only used by an LSTM"):
+        search.GRUDecoder(emb, w, ow, ob).with_state(None, np.zeros((2, 3, 12)))
+
+
 def test_lstm_decoder_bad_input():
     emb, w, ow, ob = _decoder(L=1)
     with pytest.raises(seqfast.ShapeError, match="weight_hh_l0"):

@@ -9,7 +9,8 @@ A *scorer* gives next-token log-probabilities (natural log) for every live hypot
   re-indexed by ``parents``. It is called once per step for the whole batch. Pass
   ``vocab_size=`` with it.
 * :class:`NgramScorer` (a seqfast n-gram LM, run natively with no Python in the loop);
-* :class:`LSTMDecoder` (embedding, LSTM layers, output projection; native, no Python in the loop);
+* :class:`LSTMDecoder` / :class:`GRUDecoder` (embedding, recurrent layers, output projection;
+  native, no Python in the loop);
 * :class:`Weighted` sums of scorers (shallow fusion).
 
 Live hypotheses are ordered by batch item, then rank (best first). Results per item never
@@ -28,7 +29,7 @@ from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 from seqfast._lm import NgramLM
 from seqfast.tokenizer import _check_threads
 
-__all__ = ["Hypothesis", "LSTMDecoder", "NgramScorer", "Weighted", "beam_search", "greedy", "sample"]
+__all__ = ["Hypothesis", "GRUDecoder", "LSTMDecoder", "NgramScorer", "Weighted", "beam_search", "greedy", "sample"]
 
 
 class Hypothesis(NamedTuple):
@@ -73,12 +74,15 @@ class NgramScorer:
 class LSTMDecoder:
     """A native recurrent decoder scorer: ``embedding`` (V_in, E) -> LSTM layers (weights dict
     in ``nn.LSTM`` ``state_dict`` naming, one direction, no projection) -> ``out_weight`` (V, H)
-    (+ ``out_bias``) -> log-softmax. float32; weights are packed once, here.
+    (+ ``out_bias``) -> log-softmax. float32; weights are packed once, here. :class:`GRUDecoder`
+    is the same with ``nn.GRU`` layers (no ``c0``).
 
     ``h0`` / ``c0`` (layers, batch, H), e.g. an encoder's final states, start each batch item
     (zeros by default); pass them per search with :meth:`with_state`. Attention over encoder
     outputs is not supported yet.
     """
+
+    _cell, _gates = "lstm", 4
 
     def __init__(self, embedding, lstm_weights: dict, out_weight, out_bias=None):
         f32 = lambda a, n: np.ascontiguousarray(a, dtype=np.float32) if isinstance(a, np.ndarray) else _bad(n, a)  # noqa: E731
@@ -88,31 +92,34 @@ class LSTMDecoder:
         layers = []
         L = 1 + max((int(k.split("_l")[1]) for k in lstm_weights if k.startswith("weight_ih_l")), default=-1)
         if L == 0 or any(k.endswith("_reverse") or k.startswith("weight_hr") for k in lstm_weights):
-            raise ShapeError("lstm_weights must hold a one-direction LSTM without projection (weight_ih_l0, ...)")
+            raise ShapeError(f"the weights must hold a one-direction {self._cell.upper()} without projection (weight_ih_l0, ...)")
+        G = self._gates
         H = ow.shape[1]
         for l in range(L):
             din = emb.shape[1] if l == 0 else H
             arrs = []
-            for name, shape in (("weight_ih", (4 * H, din)), ("weight_hh", (4 * H, H)), ("bias_ih", (4 * H,)), ("bias_hh", (4 * H,))):
+            for name, shape in (("weight_ih", (G * H, din)), ("weight_hh", (G * H, H)), ("bias_ih", (G * H,)), ("bias_hh", (G * H,))):
                 key = f"{name}_l{l}"
                 if key not in lstm_weights:
                     if name.startswith("bias"):
-                        arrs.append(np.zeros(4 * H, np.float32))
+                        arrs.append(np.zeros(G * H, np.float32))
                         continue
-                    raise ShapeError(f"lstm_weights is missing {key!r}")
+                    raise ShapeError(f"the {self._cell.upper()} weights are missing {key!r}")
                 a = f32(lstm_weights[key], key)
                 if a.shape != shape:
-                    raise ShapeError(f"lstm_weights[{key!r}] has shape {a.shape}, expected {shape} (hidden size {H} from out_weight)")
+                    raise ShapeError(f"weights[{key!r}] has shape {a.shape}, expected {shape} (hidden size {H} from out_weight)")
                 arrs.append(a)
             layers.append(tuple(arrs))
         ob = np.zeros(ow.shape[0], np.float32) if out_bias is None else f32(out_bias, "out_bias")
-        self._w = _core.LstmDecoderWeights(emb, layers, ow, ob)
+        self._w = _core.LstmDecoderWeights(self._cell, emb, layers, ow, ob)
         self.vocab_size, self.num_layers, self.hidden_size = ow.shape[0], L, H
         self.h0 = self.c0 = None
 
     def with_state(self, h0=None, c0=None) -> "LSTMDecoder":
         """A view of this decoder whose items start from (h0, c0), each (layers, batch, H)."""
-        d = object.__new__(LSTMDecoder)
+        if c0 is not None and self._cell != "lstm":
+            raise SeqfastError("c0 is only used by an LSTM decoder")
+        d = object.__new__(type(self))
         d.__dict__.update(self.__dict__)
         d.h0 = None if h0 is None else np.ascontiguousarray(h0, np.float32)
         d.c0 = None if c0 is None else np.ascontiguousarray(c0, np.float32)
@@ -124,6 +131,12 @@ class LSTMDecoder:
                 raise ShapeError(f"{name} has shape {a.shape}, expected {(self.num_layers, batch_size, self.hidden_size)}")
         flat = lambda a: [] if a is None else a.ravel().tolist()  # noqa: E731
         return ("lstm", self._w, flat(self.h0), flat(self.c0))
+
+
+class GRUDecoder(LSTMDecoder):
+    """:class:`LSTMDecoder` with ``nn.GRU`` layers (gates r, z, n; reset after the product)."""
+
+    _cell, _gates = "gru", 3
 
 
 def _bad(name, a):

@@ -230,8 +230,9 @@ pub struct LstmDecoderWeights {
 impl LstmDecoderWeights {
     #[new]
     #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (cell, emb, layers, out_w, out_b))]
     fn new(
-        py: Python<'_>, emb: PyReadonlyArray2<'_, f32>, layers: Vec<LayerIn<'_>>,
+        py: Python<'_>, cell: &str, emb: PyReadonlyArray2<'_, f32>, layers: Vec<LayerIn<'_>>,
         out_w: PyReadonlyArray2<'_, f32>, out_b: numpy::PyReadonlyArray1<'_, f32>,
     ) -> PyResult<Self> {
         let cont = |e: numpy::AsSliceError| super::errors::ShapeError::new_err(format!("decoder arrays must be contiguous: {e}"));
@@ -242,7 +243,12 @@ impl LstmDecoderWeights {
             .map(|(a, b, c, d)| Ok(LayerArrays { w_ih: a.as_slice().map_err(cont)?, w_hh: b.as_slice().map_err(cont)?, b_ih: c.as_slice().map_err(cont)?, b_hh: d.as_slice().map_err(cont)? }))
             .collect::<PyResult<_>>()?;
         let (es, ows, obs) = (emb.as_slice().map_err(cont)?, out_w.as_slice().map_err(cont)?, out_b.as_slice().map_err(cont)?);
-        let w = py.detach(|| DecoderWeights::new(es, vin, e, h, &arrays, ows, v, obs)).py()?;
+        let gru = match cell {
+            "lstm" => false,
+            "gru" => true,
+            _ => return Err(Error::Value(format!("cell={cell:?} is not 'lstm' or 'gru'"))).py(),
+        };
+        let w = py.detach(|| DecoderWeights::new(gru, es, vin, e, h, &arrays, ows, v, obs)).py()?;
         Ok(LstmDecoderWeights { w })
     }
 

@@ -1,11 +1,12 @@
-//! A native recurrent decoder scorer: embedding -> LSTM layers -> output projection ->
+//! A native recurrent decoder scorer: embedding -> LSTM or GRU layers -> output projection ->
 //! log-softmax, stepping every live hypothesis at once with no Python in the loop.
 //!
-//! Weights use PyTorch's layouts (`nn.Embedding.weight` (V_in, E), `nn.LSTM` layer weights with
-//! gates i, f, g, o, `nn.Linear.weight` (V, H)). Each layer's two products are one: the input
-//! and the previous h side by side, [x | h] (n x (D + H)), times the packed [W_ih | W_hh]^T,
-//! followed by the LSTM cell kernel of `nn::cells`. States are re-indexed by the parents at
-//! every step. float32 only. Per step and hypothesis: 2 (4H (D + H) per layer + H V) flops.
+//! Weights use PyTorch's layouts (`nn.Embedding.weight` (V_in, E), `nn.LSTM` / `nn.GRU` layer
+//! weights, `nn.Linear.weight` (V, H)). An LSTM layer's two products are one: the input and the
+//! previous h side by side, [x | h] (n x (D + H)), times the packed [W_ih | W_hh]^T. A GRU layer
+//! keeps them apart (its reset gate multiplies W_hn h + b_hn). Then the cell kernel of
+//! `nn::cells`. States are re-indexed by the parents at every step. float32 only. Per step and
+//! hypothesis: 2 (G H (D + H) per layer + H V) flops (G = 4 LSTM, 3 GRU).
 
 use crate::error::{Error, Result};
 use crate::nn::cells::{self, Blk};
@@ -15,11 +16,29 @@ use crate::nn::Real;
 
 use super::Scorer;
 
-struct Layer {
-    din: usize,
-    /// [W_ih | W_hh]^T packed (K = din + H, N = 4H).
-    w: ChunkedB<f32>,
-    bias: Vec<f32>,
+enum Layer {
+    Lstm {
+        din: usize,
+        /// [W_ih | W_hh]^T packed (K = din + H, N = 4H).
+        w: ChunkedB<f32>,
+        bias: Vec<f32>,
+    },
+    Gru {
+        din: usize,
+        wi: ChunkedB<f32>,
+        wh: ChunkedB<f32>,
+        /// b_ih + b_hh for r and z, b_in for n.
+        bias: Vec<f32>,
+        bhn: Vec<f32>,
+    },
+}
+
+impl Layer {
+    fn din(&self) -> usize {
+        match self {
+            Layer::Lstm { din, .. } | Layer::Gru { din, .. } => *din,
+        }
+    }
 }
 
 /// Pre-packed decoder weights (built once, shared by every search).
@@ -45,7 +64,7 @@ pub struct LayerArrays<'a> {
 impl DecoderWeights {
     /// `emb` (vin x e), layers of hidden size `h`, `out_w` (v x h), `out_b` (v) or empty.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(emb: &[f32], vin: usize, e: usize, h: usize, layers: &[LayerArrays], out_w: &[f32], v: usize, out_b: &[f32]) -> Result<Self> {
+    pub fn new(gru: bool, emb: &[f32], vin: usize, e: usize, h: usize, layers: &[LayerArrays], out_w: &[f32], v: usize, out_b: &[f32]) -> Result<Self> {
         let shape = |what: &str, got: usize, want: usize| {
             if got != want {
                 Err(Error::Shape(format!("{what} has {got} elements, expected {want}")))
@@ -61,13 +80,22 @@ impl DecoderWeights {
         if !out_b.is_empty() {
             shape("output bias", out_b.len(), v)?;
         }
+        let g = if gru { 3 } else { 4 };
         let mut ls = Vec::new();
         for (l, a) in layers.iter().enumerate() {
             let din = if l == 0 { e } else { h };
-            shape(&format!("weight_ih_l{l}"), a.w_ih.len(), 4 * h * din)?;
-            shape(&format!("weight_hh_l{l}"), a.w_hh.len(), 4 * h * h)?;
-            shape(&format!("bias_ih_l{l}"), a.b_ih.len(), 4 * h)?;
-            shape(&format!("bias_hh_l{l}"), a.b_hh.len(), 4 * h)?;
+            shape(&format!("weight_ih_l{l}"), a.w_ih.len(), g * h * din)?;
+            shape(&format!("weight_hh_l{l}"), a.w_hh.len(), g * h * h)?;
+            shape(&format!("bias_ih_l{l}"), a.b_ih.len(), g * h)?;
+            shape(&format!("bias_hh_l{l}"), a.b_hh.len(), g * h)?;
+            if gru {
+                let mut bias: Vec<f32> = a.b_ih.iter().zip(a.b_hh).map(|(x, y)| x + y).collect();
+                bias[2 * h..].copy_from_slice(&a.b_ih[2 * h..]);
+                // SAFETY: (3h x din) and (3h x h) row-major, read as their transposes.
+                let (wi, wh) = unsafe { (ChunkedB::new(din, 3 * h, a.w_ih.as_ptr(), 1, din, 256), ChunkedB::new(h, 3 * h, a.w_hh.as_ptr(), 1, h, 256)) };
+                ls.push(Layer::Gru { din, wi, wh, bias, bhn: a.b_hh[2 * h..].to_vec() });
+                continue;
+            }
             // [W_ih | W_hh] row by row, then packed as B = its transpose.
             let k = din + h;
             let mut cat = Vec::with_capacity(4 * h * k);
@@ -77,7 +105,7 @@ impl DecoderWeights {
             }
             // SAFETY: `cat` is (4h x k) row-major, read as B (k x 4h) with strides (1, k).
             let w = unsafe { ChunkedB::new(k, 4 * h, cat.as_ptr(), 1, k, 256) };
-            ls.push(Layer { din, w, bias: a.b_ih.iter().zip(a.b_hh).map(|(x, y)| x + y).collect() });
+            ls.push(Layer::Lstm { din, w, bias: a.b_ih.iter().zip(a.b_hh).map(|(x, y)| x + y).collect() });
         }
         // SAFETY: out_w is (v x h) row-major, read as B (h x v).
         let out = unsafe { ChunkedB::new(h, v, out_w.as_ptr(), 1, h, 128) };
@@ -183,29 +211,54 @@ impl Scorer for LstmDecoder<'_> {
         // Embeddings of the last tokens.
         let mut x = gather_rows(&w.emb, &tokens.iter().map(|&t| t as usize).collect::<Vec<_>>(), w.e);
         for (l, layer) in w.layers.iter().enumerate() {
-            let k = layer.din + hd;
-            self.xh.clear();
-            for r in 0..n {
-                self.xh.extend_from_slice(&x[r * layer.din..(r + 1) * layer.din]);
-                self.xh.extend_from_slice(&hs[l][r * hd..(r + 1) * hd]);
-            }
-            self.prod.resize(n * 4 * hd, 0.0);
-            self.acts.clear();
-            for _ in 0..n {
-                self.acts.extend_from_slice(&layer.bias);
-            }
-            let mut c_new = vec![0.0f32; n * hd];
+            let din = layer.din();
             let mut h_new = vec![0.0f32; n * hd];
-            // SAFETY: buffers sized above; the cell kernel covers rows 0..n and all H units.
-            unsafe {
-                layer.w.mul(n, self.xh.as_ptr(), k, self.prod.as_mut_ptr(), 4 * hd, n * k * 4 * hd >= 1 << 17);
-                cells::lstm_fwd(
-                    n, hd, hd, Blk::new(self.acts.as_mut_ptr(), 4 * hd), Blk::new(self.prod.as_mut_ptr(), 4 * hd),
-                    Blk::new(cs[l].as_mut_ptr(), hd), Blk::new(c_new.as_mut_ptr(), hd), Blk::new(h_new.as_mut_ptr(), hd),
-                );
+            match layer {
+                Layer::Lstm { w: wl, bias, .. } => {
+                    let k = din + hd;
+                    self.xh.clear();
+                    for r in 0..n {
+                        self.xh.extend_from_slice(&x[r * din..(r + 1) * din]);
+                        self.xh.extend_from_slice(&hs[l][r * hd..(r + 1) * hd]);
+                    }
+                    self.prod.resize(n * 4 * hd, 0.0);
+                    self.acts.clear();
+                    for _ in 0..n {
+                        self.acts.extend_from_slice(bias);
+                    }
+                    let mut c_new = vec![0.0f32; n * hd];
+                    // SAFETY: buffers sized above; the cell kernel covers rows 0..n and all units.
+                    unsafe {
+                        wl.mul(n, self.xh.as_ptr(), k, self.prod.as_mut_ptr(), 4 * hd, n * k * 4 * hd >= 1 << 17);
+                        cells::lstm_fwd(
+                            n, hd, hd, Blk::new(self.acts.as_mut_ptr(), 4 * hd), Blk::new(self.prod.as_mut_ptr(), 4 * hd),
+                            Blk::new(cs[l].as_mut_ptr(), hd), Blk::new(c_new.as_mut_ptr(), hd), Blk::new(h_new.as_mut_ptr(), hd),
+                        );
+                    }
+                    cs[l] = c_new;
+                }
+                Layer::Gru { wi, wh, bias, bhn, .. } => {
+                    self.acts.resize(n * 3 * hd, 0.0);
+                    self.prod.resize(n * 3 * hd, 0.0);
+                    let mut ghn = vec![0.0f32; n * hd];
+                    // SAFETY: as above; the GRU kernel reads the previous h of rows 0..n.
+                    unsafe {
+                        let par = n * (din + hd) * 3 * hd >= 1 << 17;
+                        wi.mul(n, x.as_ptr(), din, self.acts.as_mut_ptr(), 3 * hd, par);
+                        wh.mul(n, hs[l].as_ptr(), hd, self.prod.as_mut_ptr(), 3 * hd, par);
+                        for row in self.acts.chunks_exact_mut(3 * hd) {
+                            for (a, b) in row.iter_mut().zip(bias) {
+                                *a += *b;
+                            }
+                        }
+                        cells::gru_fwd(
+                            n, hd, hd, Blk::new(self.acts.as_mut_ptr(), 3 * hd), Blk::new(self.prod.as_mut_ptr(), 3 * hd), bhn,
+                            Blk::new(hs[l].as_mut_ptr(), hd), Blk::new(ghn.as_mut_ptr(), hd), Blk::new(h_new.as_mut_ptr(), hd),
+                        );
+                    }
+                }
             }
             hs[l] = h_new;
-            cs[l] = c_new;
             x = hs[l].clone();
         }
         // Output layer and log-softmax.
