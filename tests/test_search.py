@@ -393,3 +393,17 @@ def test_lstm_decoder_bad_input():
         search.beam_search(dec.with_state(np.zeros((1, 2, 16))), batch_size=3, bos=0, eos=1)
     with pytest.raises(seqfast.SeqfastError, match="bos=60 is outside the vocabulary of 50"):
         search.beam_search(dec, bos=60, eos=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("coarse", [False, True])
+def test_beam_matches_reference_large_vocabulary(seed, coarse):
+    """V = 300 spans several scan chunks; coarse (rounded) log-probs make many exact ties at
+    the selection bar."""
+    V = 300
+    base = R.random_table(V, seed, scale=3.0, p_inf=0.2)
+    fn = (lambda p: (np.round(base(p) * 2) / 2).astype(np.float32)) if coarse else base
+    kw = dict(batch_size=3, beam_width=4, max_len=5, bos=0, eos=1, vocab_size=V, length_penalty="gnmt", alpha=0.5)
+    want = R.beam_search(R.TableScorer(fn, [(0,), (1,), (2,)]), **kw)
+    got = search.beam_search(R.TableScorer(fn, [(0,), (1,), (2,)]), **kw)
+    same(as_tuples(got), ref_tuples(want))

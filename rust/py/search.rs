@@ -113,9 +113,13 @@ impl Scorer for PyScorer<'_> {
                     self.v
                 )));
             }
-            let a = a.as_array();
-            for (o, x) in out.iter_mut().zip(a.iter()) {
-                *o = *x;
+            match a.as_slice() {
+                Ok(s) => out.copy_from_slice(s),
+                Err(_) => {
+                    for (o, x) in out.iter_mut().zip(a.as_array().iter()) {
+                        *o = *x;
+                    }
+                }
             }
             Ok(())
         });

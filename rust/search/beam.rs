@@ -80,6 +80,14 @@ fn order(a: &Cand, b: &Cand) -> Ordering {
     b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal).then(a.rank.cmp(&b.rank)).then(a.token.cmp(&b.token))
 }
 
+/// Tokens scanned per chunk of a score row.
+const SCAN: usize = 64;
+
+/// Whether any value of `chunk` is >= `bar` (branch-free, so it vectorises).
+fn any_at_least(chunk: &[f32], bar: f32) -> bool {
+    chunk.iter().fold(false, |acc, &x| acc | (x >= bar))
+}
+
 /// Tokens that would repeat an n-gram of size `n` after `seq`.
 fn repeated(seq: &[u32], n: usize, out: &mut Vec<u32>) {
     out.clear();
@@ -157,20 +165,32 @@ pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Re
                     seq.extend_from_slice(&h.tokens);
                     repeated(&seq, o.no_repeat_ngram, &mut rep);
                 }
-                for (tok, &lp) in row.iter().enumerate() {
-                    let score = h.logprob + lp as f64;
-                    if lp == f32::NEG_INFINITY || (cands.len() == reach && score <= cands[reach - 1].score) {
-                        continue;
-                    }
-                    if banned_mask[tok] || (tok as u32 == o.eos && t <= o.min_len) || (o.no_repeat_ngram > 0 && rep.contains(&(tok as u32))) {
-                        continue;
-                    }
-                    let c = Cand { score, rank, token: tok as u32 };
-                    let pos = cands.partition_point(|x| order(x, &c) != Ordering::Greater);
+                for (ci, chunk) in row.chunks(SCAN).enumerate() {
+                    // Skip a whole chunk when all its values are clearly below what could still
+                    // enter (a margin keeps this exact; values near the bar get the exact test).
                     if cands.len() == reach {
-                        cands.pop();
+                        let bar = cands[reach - 1].score - h.logprob;
+                        let bar = (bar - 1e-6 * bar.abs().max(1.0)) as f32;
+                        if !any_at_least(chunk, bar) {
+                            continue;
+                        }
                     }
-                    cands.insert(pos, c);
+                    for (j, &lp) in chunk.iter().enumerate() {
+                        let tok = ci * SCAN + j;
+                        let score = h.logprob + lp as f64;
+                        if lp == f32::NEG_INFINITY || (cands.len() == reach && score <= cands[reach - 1].score) {
+                            continue;
+                        }
+                        if banned_mask[tok] || (tok as u32 == o.eos && t <= o.min_len) || (o.no_repeat_ngram > 0 && rep.contains(&(tok as u32))) {
+                            continue;
+                        }
+                        let c = Cand { score, rank, token: tok as u32 };
+                        let pos = cands.partition_point(|x| order(x, &c) != Ordering::Greater);
+                        if cands.len() == reach {
+                            cands.pop();
+                        }
+                        cands.insert(pos, c);
+                    }
                 }
             }
             let mut new_live = Vec::with_capacity(bw);

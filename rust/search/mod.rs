@@ -41,6 +41,10 @@ pub struct Hyp {
 
 /// Check a scorer's output for a step: NaN and +inf are errors (-inf is a banned token).
 pub(crate) fn check_scores(out: &[f32], v: usize, step: usize) -> Result<()> {
+    // A branch-free pass first (vectorised); the position only when something is wrong.
+    if !out.iter().fold(false, |acc, x| acc | x.is_nan() | (*x == f32::INFINITY)) {
+        return Ok(());
+    }
     if let Some(i) = out.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
         return Err(Error::Value(format!(
             "the scorer returned {} at step {step} for hypothesis {} token {}; log-probabilities must be finite or -inf",
