@@ -338,6 +338,68 @@ def test_native_lstm_decoder_equals_numpy_decoder(with_state):
     assert [h.tokens.tolist() for h in s1] == [h.tokens.tolist() for h in s2]
 
 
+class NumpyAttentionDecoder(NumpyLSTMDecoder):
+    """NumpyLSTMDecoder followed by Luong global attention over per-item memory."""
+
+    def __init__(self, emb, w, ow, ob, att, memory, lengths, h0=None, c0=None):
+        super().__init__(emb, w, ow, ob, h0, c0)
+        self.att, self.memory, self.lengths = att, memory.astype(np.float64), lengths
+        self.items = None
+
+    def __call__(self, tokens, parents):
+        self.items = parents.copy() if self.items is None else self.items[parents]
+        ow, ob = self.ow, self.ob
+        self.ow, self.ob = np.eye(self.w["weight_hh_l0"].shape[1], dtype=np.float64), 0.0
+        super().__call__(tokens, parents)  # updates self.h; its output is discarded
+        self.ow, self.ob = ow, ob
+        h = self.h[-1]
+        rows = []
+        for r, b in enumerate(self.items):
+            m = self.memory[b, : self.lengths[b]]
+            keys = m @ self.att["weight_a"].T.astype(np.float64) if self.att["kind"] == "general" else m
+            s = keys @ h[r]
+            a = np.exp(s - s.max())
+            a /= a.sum()
+            ctx = a @ m
+            rows.append(np.tanh(self.att["weight_c"] @ np.concatenate([ctx, h[r]]) + self.att["bias_c"]))
+        lg = np.stack(rows) @ ow.T + ob
+        lg -= lg.max(1, keepdims=True)
+        return (lg - np.log(np.exp(lg).sum(1, keepdims=True))).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["general", "dot"])
+def test_native_attention_decoder_equals_numpy(kind):
+    emb, w, _, _ = _decoder(V=50, E=12, H=16, L=2, seed=4)
+    rng = np.random.default_rng(5)
+    B, S, He, Hc = 3, 7, (10 if kind == "general" else 16), 14
+    att = {"kind": kind, "weight_c": rng.standard_normal((Hc, He + 16)).astype(np.float32) * 0.3,
+           "bias_c": rng.standard_normal(Hc).astype(np.float32) * 0.1}
+    if kind == "general":
+        att["weight_a"] = rng.standard_normal((16, He)).astype(np.float32) * 0.3
+    ow = (rng.standard_normal((50, Hc)) * 2).astype(np.float32)
+    ob = rng.standard_normal(50).astype(np.float32)
+    memory = rng.standard_normal((B, S, He)).astype(np.float32)
+    lengths = np.array([7, 3, 5])
+    dec = search.LSTMDecoder(emb, w, ow, ob, attention=att).with_state(memory=memory, memory_lengths=lengths)
+    kw = dict(batch_size=B, beam_width=4, max_len=10, bos=0, eos=1)
+    nat = search.beam_search(dec, **kw)
+    ref = search.beam_search(NumpyAttentionDecoder(emb, w, ow, ob, att, memory, lengths), vocab_size=50, **kw)
+    for a, b in zip(nat, ref):
+        assert [h.tokens.tolist() for h in a] == [h.tokens.tolist() for h in b]
+        np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=2e-4)
+    # memory past an item's length is ignored
+    memory2 = memory.copy()
+    memory2[1, 3:] = 100.0
+    again = search.beam_search(search.LSTMDecoder(emb, w, ow, ob, attention=att).with_state(memory=memory2, memory_lengths=lengths), **kw)
+    assert [h.tokens.tolist() for h in again[1]] == [h.tokens.tolist() for h in nat[1]]
+    with pytest.raises(seqfast.SeqfastError, match="memory= is needed"):
+        search.LSTMDecoder(emb, w, ow, ob, attention=att).with_state()
+    with pytest.raises(seqfast.SeqfastError, match="give the encoder outputs"):
+        search.beam_search(search.LSTMDecoder(emb, w, ow, ob, attention=att), **kw)
+    with pytest.raises(seqfast.SeqfastError, match=r"memory_lengths\[1\] = 9 is outside 1..=7"):
+        search.beam_search(search.LSTMDecoder(emb, w, ow, ob, attention=att).with_state(memory=memory, memory_lengths=[7, 9, 1]), **kw)
+
+
 class NumpyGRUDecoder(NumpyLSTMDecoder):
     def __call__(self, tokens, parents):
         n, H = len(tokens), self.ow.shape[1]
@@ -385,7 +447,7 @@ def test_native_gru_decoder_equals_numpy_decoder():
 def test_lstm_decoder_bad_input():
     emb, w, ow, ob = _decoder(L=1)
     with pytest.raises(seqfast.ShapeError, match="weight_hh_l0"):
-        search.LSTMDecoder(emb, dict(w, weight_hh_l0=w["weight_hh_l0"][:, :5]), ow, ob)
+        search.LSTMDecoder(emb, dict(w, weight_hh_l0=w["weight_hh_l0"][:40]), ow, ob)
     with pytest.raises(seqfast.ShapeError, match="missing 'weight_ih_l0'|one-direction"):
         search.LSTMDecoder(emb, {k: v for k, v in w.items() if k != "weight_ih_l0"}, ow, ob)
     dec = search.LSTMDecoder(emb, w, ow, ob)

@@ -78,13 +78,18 @@ class LSTMDecoder:
     is the same with ``nn.GRU`` layers (no ``c0``).
 
     ``h0`` / ``c0`` (layers, batch, H), e.g. an encoder's final states, start each batch item
-    (zeros by default); pass them per search with :meth:`with_state`. Attention over encoder
-    outputs is not supported yet.
+    (zeros by default); pass them per search with :meth:`with_state`.
+
+    ``attention``: Luong global attention (without input feeding) over each item's encoder
+    outputs (``memory``, given per search to :meth:`with_state`): a dict with ``kind`` "general"
+    (``weight_a`` (H, He), as ``nn.Linear(He, H, bias=False).weight``; score = h . W_a m) or
+    "dot" (score = h . m, He = H), ``weight_c`` (Hc, He + H) and optional ``bias_c`` (Hc):
+    h~ = tanh(W_c [context; h] + b_c) feeds ``out_weight``, which is then (V, Hc).
     """
 
     _cell, _gates = "lstm", 4
 
-    def __init__(self, embedding, lstm_weights: dict, out_weight, out_bias=None):
+    def __init__(self, embedding, lstm_weights: dict, out_weight, out_bias=None, attention: Optional[dict] = None):
         f32 = lambda a, n: np.ascontiguousarray(a, dtype=np.float32) if isinstance(a, np.ndarray) else _bad(n, a)  # noqa: E731
         emb, ow = f32(embedding, "embedding"), f32(out_weight, "out_weight")
         if emb.ndim != 2 or ow.ndim != 2:
@@ -94,7 +99,10 @@ class LSTMDecoder:
         if L == 0 or any(k.endswith("_reverse") or k.startswith("weight_hr") for k in lstm_weights):
             raise ShapeError(f"the weights must hold a one-direction {self._cell.upper()} without projection (weight_ih_l0, ...)")
         G = self._gates
-        H = ow.shape[1]
+        whh = lstm_weights.get("weight_hh_l0")
+        if not isinstance(whh, np.ndarray) or whh.ndim != 2:
+            raise ShapeError("the weights must hold a 2-D 'weight_hh_l0'")
+        H = whh.shape[1]
         for l in range(L):
             din = emb.shape[1] if l == 0 else H
             arrs = []
@@ -107,22 +115,49 @@ class LSTMDecoder:
                     raise ShapeError(f"the {self._cell.upper()} weights are missing {key!r}")
                 a = f32(lstm_weights[key], key)
                 if a.shape != shape:
-                    raise ShapeError(f"weights[{key!r}] has shape {a.shape}, expected {shape} (hidden size {H} from out_weight)")
+                    raise ShapeError(f"weights[{key!r}] has shape {a.shape}, expected {shape} (hidden size {H})")
                 arrs.append(a)
             layers.append(tuple(arrs))
         ob = np.zeros(ow.shape[0], np.float32) if out_bias is None else f32(out_bias, "out_bias")
-        self._w = _core.LstmDecoderWeights(self._cell, emb, layers, ow, ob)
+        att, self.memory_size = None, None
+        if attention is not None:
+            kind = attention.get("kind", "general")
+            if kind not in ("general", "dot"):
+                raise SeqfastError(f"attention kind={kind!r} must be 'general' or 'dot'")
+            wc = f32(attention["weight_c"], "attention['weight_c']")
+            if kind == "general":
+                wa = f32(attention["weight_a"], "attention['weight_a']")
+                if wa.ndim != 2 or wa.shape[0] != H:
+                    raise ShapeError(f"attention['weight_a'] has shape {wa.shape}, expected ({H}, memory size)")
+                he = wa.shape[1]
+            else:
+                wa, he = np.zeros(0, np.float32), H
+            if wc.ndim != 2 or wc.shape[1] != he + H:
+                raise ShapeError(f"attention['weight_c'] has shape {wc.shape}, expected (Hc, {he + H})")
+            bc = np.zeros(wc.shape[0], np.float32) if attention.get("bias_c") is None else f32(attention["bias_c"], "attention['bias_c']")
+            att, self.memory_size = (wa.ravel(), he, wc, bc), he
+        hout = att[2].shape[0] if att else H
+        if ow.shape[1] != hout:
+            raise ShapeError(f"out_weight has shape {ow.shape}, expected (V, {hout})")
+        self._w = _core.LstmDecoderWeights(self._cell, emb, layers, H, ow, ob, att)
         self.vocab_size, self.num_layers, self.hidden_size = ow.shape[0], L, H
-        self.h0 = self.c0 = None
+        self.h0 = self.c0 = self.memory = self.memory_lengths = None
 
-    def with_state(self, h0=None, c0=None) -> "LSTMDecoder":
-        """A view of this decoder whose items start from (h0, c0), each (layers, batch, H)."""
+    def with_state(self, h0=None, c0=None, memory=None, memory_lengths=None) -> "LSTMDecoder":
+        """A view of this decoder whose items start from (h0, c0), each (layers, batch, H), and
+        attend to ``memory`` (batch, S, He) (the first ``memory_lengths[b]`` positions of item b)."""
         if c0 is not None and self._cell != "lstm":
             raise SeqfastError("c0 is only used by an LSTM decoder")
         d = object.__new__(type(self))
         d.__dict__.update(self.__dict__)
         d.h0 = None if h0 is None else np.ascontiguousarray(h0, np.float32)
         d.c0 = None if c0 is None else np.ascontiguousarray(c0, np.float32)
+        if (memory is not None) != (self.memory_size is not None):
+            raise SeqfastError("memory= is needed exactly when the decoder has attention")
+        d.memory = None if memory is None else np.ascontiguousarray(memory, np.float32)
+        if d.memory is not None and (d.memory.ndim != 3 or d.memory.shape[2] != self.memory_size):
+            raise ShapeError(f"memory has shape {d.memory.shape}, expected (batch, S, {self.memory_size})")
+        d.memory_lengths = None if memory_lengths is None else [int(x) for x in np.asarray(memory_lengths).ravel()]
         return d
 
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
@@ -130,7 +165,13 @@ class LSTMDecoder:
             if a is not None and a.shape != (self.num_layers, batch_size, self.hidden_size):
                 raise ShapeError(f"{name} has shape {a.shape}, expected {(self.num_layers, batch_size, self.hidden_size)}")
         flat = lambda a: [] if a is None else a.ravel().tolist()  # noqa: E731
-        return ("lstm", self._w, flat(self.h0), flat(self.c0))
+        if self.memory_size is not None:
+            if self.memory is None:
+                raise SeqfastError("this decoder has attention: give the encoder outputs with with_state(memory=...)")
+            if self.memory.shape[0] != batch_size:
+                raise ShapeError(f"memory has {self.memory.shape[0]} items, expected batch_size={batch_size}")
+        s = 0 if self.memory is None else self.memory.shape[1]
+        return ("lstm", self._w, flat(self.h0), flat(self.c0), flat(self.memory), s, self.memory_lengths or [])
 
 
 class GRUDecoder(LSTMDecoder):

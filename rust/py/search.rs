@@ -17,13 +17,13 @@ use super::errors::IntoPyResult;
 use super::lm::NgramModel;
 use crate::error::{Error, Result};
 use crate::ngram::Model;
-use crate::search::decoder::{DecoderWeights, LayerArrays, LstmDecoder};
+use crate::search::decoder::{AttnArrays, DecoderWeights, LayerArrays, LstmDecoder};
 use crate::search::scorers::{NgramScorer, Weighted};
 use crate::search::{self, BeamOptions, Hyp, LengthPenalty, SampleOptions, Scorer, Stopping};
 
 enum Spec<'py> {
     Call(Bound<'py, PyAny>, usize),
-    Lstm(Bound<'py, LstmDecoderWeights>, Vec<f32>, Vec<f32>),
+    Lstm(Bound<'py, LstmDecoderWeights>, Vec<f32>, Vec<f32>, Vec<f32>, usize, Vec<i64>),
     Ngram(Bound<'py, NgramModel>, Vec<Vec<u32>>, bool),
     Sum(Vec<(Spec<'py>, f32)>),
 }
@@ -34,7 +34,14 @@ fn parse<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Spec<'py>> {
     Ok(match kind.as_str() {
         "call" => Spec::Call(t.get_item(1)?, t.get_item(2)?.extract()?),
         "ngram" => Spec::Ngram(t.get_item(1)?.cast_into::<NgramModel>()?, t.get_item(2)?.extract()?, t.get_item(3)?.extract()?),
-        "lstm" => Spec::Lstm(t.get_item(1)?.cast_into::<LstmDecoderWeights>()?, t.get_item(2)?.extract()?, t.get_item(3)?.extract()?),
+        "lstm" => Spec::Lstm(
+            t.get_item(1)?.cast_into::<LstmDecoderWeights>()?,
+            t.get_item(2)?.extract()?,
+            t.get_item(3)?.extract()?,
+            t.get_item(4)?.extract()?,
+            t.get_item(5)?.extract()?,
+            t.get_item(6)?.extract()?,
+        ),
         "sum" => {
             let parts: Vec<(Bound<'py, PyAny>, f32)> = t.get_item(1)?.extract()?;
             Spec::Sum(parts.iter().map(|(s, w)| Ok((parse(s)?, *w))).collect::<PyResult<_>>()?)
@@ -46,7 +53,7 @@ fn parse<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Spec<'py>> {
 /// The same tree with the models borrowed (Send: no Python objects).
 enum Native<'a> {
     Ngram(&'a Model, &'a [Vec<u32>], bool),
-    Lstm(&'a DecoderWeights, &'a [f32], &'a [f32]),
+    Lstm(&'a DecoderWeights, [&'a [f32]; 3], usize, &'a [i64]),
     Sum(Vec<(Native<'a>, f32)>),
 }
 
@@ -54,7 +61,7 @@ fn native<'a>(s: &'a Spec<'_>) -> Option<Native<'a>> {
     match s {
         Spec::Call(..) => None,
         Spec::Ngram(m, p, u) => Some(Native::Ngram(&m.get().m, p, *u)),
-        Spec::Lstm(w, h0, c0) => Some(Native::Lstm(&w.get().w, h0, c0)),
+        Spec::Lstm(w, h0, c0, mem, s, ml) => Some(Native::Lstm(&w.get().w, [h0, c0, mem], *s, ml)),
         Spec::Sum(parts) => Some(Native::Sum(parts.iter().map(|(s, w)| Some((native(s)?, *w))).collect::<Option<_>>()?)),
     }
 }
@@ -68,7 +75,7 @@ fn build_native<'a>(n: &Native<'a>, batch: usize) -> Result<Box<dyn Scorer + Sen
             }
             Box::new(NgramScorer::new(m, &p, *allow_unk)?)
         }
-        Native::Lstm(w, h0, c0) => Box::new(LstmDecoder::new(w, batch, h0, c0)?),
+        Native::Lstm(w, [h0, c0, mem], s, ml) => Box::new(LstmDecoder::new(w, batch, h0, c0, mem, *s, ml)?),
         Native::Sum(parts) => Box::new(Weighted::new(parts.iter().map(|(s, w)| Ok((build_native(s, batch)?, *w))).collect::<Result<_>>()?)?),
     })
 }
@@ -224,6 +231,9 @@ fn sample<'py>(
 /// One LSTM layer from Python: weight_ih, weight_hh, bias_ih, bias_hh.
 type LayerIn<'py> = (PyReadonlyArray2<'py, f32>, PyReadonlyArray2<'py, f32>, numpy::PyReadonlyArray1<'py, f32>, numpy::PyReadonlyArray1<'py, f32>);
 
+/// Attention from Python: weight_a (flat; empty for "dot"), He, weight_c (Hc, He + H), bias_c.
+type AttIn<'py> = (numpy::PyReadonlyArray1<'py, f32>, usize, PyReadonlyArray2<'py, f32>, numpy::PyReadonlyArray1<'py, f32>);
+
 /// Pre-packed weights of a native LSTM decoder (see `seqfast.search.LSTMDecoder`).
 #[pyclass(module = "seqfast._core", frozen)]
 pub struct LstmDecoderWeights {
@@ -234,14 +244,15 @@ pub struct LstmDecoderWeights {
 impl LstmDecoderWeights {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (cell, emb, layers, out_w, out_b))]
+    #[pyo3(signature = (cell, emb, layers, hidden, out_w, out_b, attention=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
-        py: Python<'_>, cell: &str, emb: PyReadonlyArray2<'_, f32>, layers: Vec<LayerIn<'_>>,
-        out_w: PyReadonlyArray2<'_, f32>, out_b: numpy::PyReadonlyArray1<'_, f32>,
+        py: Python<'_>, cell: &str, emb: PyReadonlyArray2<'_, f32>, layers: Vec<LayerIn<'_>>, hidden: usize,
+        out_w: PyReadonlyArray2<'_, f32>, out_b: numpy::PyReadonlyArray1<'_, f32>, attention: Option<AttIn<'_>>,
     ) -> PyResult<Self> {
         let cont = |e: numpy::AsSliceError| super::errors::ShapeError::new_err(format!("decoder arrays must be contiguous: {e}"));
         let (vin, e) = (emb.shape()[0], emb.shape()[1]);
-        let (v, h) = (out_w.shape()[0], out_w.shape()[1]);
+        let (v, h) = (out_w.shape()[0], hidden);
         let arrays: Vec<LayerArrays> = layers
             .iter()
             .map(|(a, b, c, d)| Ok(LayerArrays { w_ih: a.as_slice().map_err(cont)?, w_hh: b.as_slice().map_err(cont)?, b_ih: c.as_slice().map_err(cont)?, b_hh: d.as_slice().map_err(cont)? }))
@@ -252,7 +263,17 @@ impl LstmDecoderWeights {
             "gru" => true,
             _ => return Err(Error::Value(format!("cell={cell:?} is not 'lstm' or 'gru'"))).py(),
         };
-        let w = py.detach(|| DecoderWeights::new(gru, es, vin, e, h, &arrays, ows, v, obs)).py()?;
+        let att = match &attention {
+            None => None,
+            Some((wa, he, wc, bc)) => Some(AttnArrays {
+                wa: wa.as_slice().map_err(cont)?,
+                he: *he,
+                wc: wc.as_slice().map_err(cont)?,
+                hc: wc.shape()[0],
+                bc: bc.as_slice().map_err(cont)?,
+            }),
+        };
+        let w = py.detach(|| DecoderWeights::new(gru, es, vin, e, h, &arrays, ows, v, obs, att)).py()?;
         Ok(LstmDecoderWeights { w })
     }
 

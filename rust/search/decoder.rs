@@ -7,6 +7,12 @@
 //! keeps them apart (its reset gate multiplies W_hn h + b_hn). Then the cell kernel of
 //! `nn::cells`. States are re-indexed by the parents at every step. float32 only. Per step and
 //! hypothesis: 2 (G H (D + H) per layer + H V) flops (G = 4 LSTM, 3 GRU).
+//!
+//! Optional global attention (Luong et al. 2015, without input feeding) over each item's
+//! encoder outputs ("memory", S x He): score_j = h . (W_a m_j) ("general"; W_a is (H, He), as
+//! `nn.Linear(He, H, bias=False).weight`) or h . m_j ("dot"), softmax over the item's first
+//! `len` positions, context c = sum_j a_j m_j, then h~ = tanh(W_c [c; h] + b_c) (W_c is
+//! (Hc, He + H)) feeds the output projection (V, Hc). W_a m_j is computed once per search.
 
 use crate::error::{Error, Result};
 use crate::nn::cells::{self, Blk};
@@ -50,7 +56,28 @@ pub struct DecoderWeights {
     layers: Vec<Layer>,
     out: ChunkedB<f32>,
     out_b: Vec<f32>,
+    att: Option<Attn>,
     v: usize,
+}
+
+/// Attention weights (see the module header).
+struct Attn {
+    /// W_a (H x He) for "general"; None for "dot" (He = H).
+    wa: Option<Vec<f32>>,
+    he: usize,
+    /// W_c^T packed (K = He + H, N = Hc), and b_c.
+    wc: ChunkedB<f32>,
+    bc: Vec<f32>,
+    hc: usize,
+}
+
+/// Attention arrays from the caller: `wa` empty for "dot".
+pub struct AttnArrays<'a> {
+    pub wa: &'a [f32],
+    pub he: usize,
+    pub wc: &'a [f32],
+    pub hc: usize,
+    pub bc: &'a [f32],
 }
 
 /// One LSTM layer's arrays (PyTorch layout).
@@ -64,7 +91,10 @@ pub struct LayerArrays<'a> {
 impl DecoderWeights {
     /// `emb` (vin x e), layers of hidden size `h`, `out_w` (v x h), `out_b` (v) or empty.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(gru: bool, emb: &[f32], vin: usize, e: usize, h: usize, layers: &[LayerArrays], out_w: &[f32], v: usize, out_b: &[f32]) -> Result<Self> {
+    pub fn new(
+        gru: bool, emb: &[f32], vin: usize, e: usize, h: usize, layers: &[LayerArrays], out_w: &[f32], v: usize, out_b: &[f32],
+        att: Option<AttnArrays>,
+    ) -> Result<Self> {
         let shape = |what: &str, got: usize, want: usize| {
             if got != want {
                 Err(Error::Shape(format!("{what} has {got} elements, expected {want}")))
@@ -76,7 +106,28 @@ impl DecoderWeights {
             return Err(Error::Value("the decoder needs a non-empty embedding, at least one layer and an output vocabulary".into()));
         }
         shape("embedding", emb.len(), vin * e)?;
-        shape("output weight", out_w.len(), v * h)?;
+        let att = match att {
+            None => None,
+            Some(a) => {
+                if a.wa.is_empty() && a.he != h {
+                    return Err(Error::Shape(format!("dot attention needs memory of the hidden size {h}, not {}", a.he)));
+                }
+                if !a.wa.is_empty() {
+                    shape("attention weight_a", a.wa.len(), h * a.he)?;
+                }
+                shape("attention weight_c", a.wc.len(), a.hc * (a.he + h))?;
+                if !a.bc.is_empty() {
+                    shape("attention bias_c", a.bc.len(), a.hc)?;
+                }
+                let k = a.he + h;
+                // SAFETY: wc is (hc x k) row-major, read as B = wc^T.
+                let wc = unsafe { ChunkedB::new(k, a.hc, a.wc.as_ptr(), 1, k, 128) };
+                let bc = if a.bc.is_empty() { vec![0.0; a.hc] } else { a.bc.to_vec() };
+                Some(Attn { wa: (!a.wa.is_empty()).then(|| a.wa.to_vec()), he: a.he, wc, bc, hc: a.hc })
+            }
+        };
+        let ho = att.as_ref().map_or(h, |a| a.hc);
+        shape("output weight", out_w.len(), v * ho)?;
         if !out_b.is_empty() {
             shape("output bias", out_b.len(), v)?;
         }
@@ -108,9 +159,9 @@ impl DecoderWeights {
             ls.push(Layer::Lstm { din, w, bias: a.b_ih.iter().zip(a.b_hh).map(|(x, y)| x + y).collect() });
         }
         // SAFETY: out_w is (v x h) row-major, read as B (h x v).
-        let out = unsafe { ChunkedB::new(h, v, out_w.as_ptr(), 1, h, 128) };
+        let out = unsafe { ChunkedB::new(ho, v, out_w.as_ptr(), 1, ho, 128) };
         let out_b = if out_b.is_empty() { vec![0.0; v] } else { out_b.to_vec() };
-        Ok(DecoderWeights { emb: emb.to_vec(), vin, e, h, layers: ls, out, out_b, v })
+        Ok(DecoderWeights { emb: emb.to_vec(), vin, e, h, layers: ls, out, out_b, v, att })
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -141,11 +192,53 @@ pub struct LstmDecoder<'w> {
     acts: Vec<f32>,
     prod: Vec<f32>,
     logits: Vec<f32>,
+    /// Attention memory (batch x s x He), its projection W_a m (batch x s x H), lengths, and
+    /// the batch item of every live hypothesis.
+    mem: Vec<f32>,
+    mem_proj: Vec<f32>,
+    s: usize,
+    mem_len: Vec<usize>,
+    items: Vec<usize>,
 }
 
 impl<'w> LstmDecoder<'w> {
     /// `h0`, `c0`: (layers, batch, H) (e.g. an encoder's final states), or empty for zeros.
-    pub fn new(w: &'w DecoderWeights, batch: usize, h0: &[f32], c0: &[f32]) -> Result<Self> {
+    /// `mem` (batch x s x He) and `mem_len` (batch, each in 1..=s; empty = all s) are the
+    /// encoder outputs attended to (required when the weights have attention).
+    pub fn new(w: &'w DecoderWeights, batch: usize, h0: &[f32], c0: &[f32], mem: &[f32], s: usize, mem_len: &[i64]) -> Result<Self> {
+        let (mut mem_proj, mut lens) = (Vec::new(), Vec::new());
+        if let Some(a) = &w.att {
+            if s == 0 || mem.len() != batch * s * a.he {
+                return Err(Error::Shape(format!(
+                    "memory has {} elements, expected (batch={batch}, source length >= 1, {}) for the attention",
+                    mem.len(),
+                    a.he
+                )));
+            }
+            lens = if mem_len.is_empty() { vec![s; batch] } else { Vec::with_capacity(batch) };
+            if !mem_len.is_empty() {
+                if mem_len.len() != batch {
+                    return Err(Error::Shape(format!("memory_lengths has {} entries, expected {batch}", mem_len.len())));
+                }
+                for (i, &l) in mem_len.iter().enumerate() {
+                    if l < 1 || l as usize > s {
+                        return Err(Error::Value(format!("memory_lengths[{i}] = {l} is outside 1..={s}")));
+                    }
+                    lens.push(l as usize);
+                }
+            }
+            mem_proj = match &a.wa {
+                None => mem.to_vec(),
+                Some(wa) => {
+                    let mut p = vec![0.0f32; batch * s * w.h];
+                    // SAFETY: (batch s x He) times W_a^T (He x H) into (batch s x H).
+                    unsafe { crate::nn::gemm::gemm(batch * s, a.he, w.h, mem.as_ptr(), a.he, 1, wa.as_ptr(), 1, a.he, 0.0, p.as_mut_ptr(), w.h) };
+                    p
+                }
+            };
+        } else if !mem.is_empty() {
+            return Err(Error::Value("memory was given but the decoder has no attention".into()));
+        }
         let want = w.layers.len() * batch * w.h;
         for (what, a) in [("h0", h0), ("c0", c0)] {
             if !a.is_empty() && a.len() != want {
@@ -164,8 +257,71 @@ impl<'w> LstmDecoder<'w> {
             acts: Vec::new(),
             prod: Vec::new(),
             logits: Vec::new(),
+            mem: mem.to_vec(),
+            mem_proj,
+            s,
+            mem_len: lens,
+            items: Vec::new(),
         })
     }
+}
+
+impl LstmDecoder<'_> {
+    /// h~ = tanh(W_c [context; h] + b_c) for the n live hypotheses (rows of `h`).
+    fn attend(&mut self, a: &Attn, h: &[f32], n: usize) -> Vec<f32> {
+        let (hd, he, s) = (self.w.h, a.he, self.s);
+        let k = he + hd;
+        let mut cat = vec![0.0f32; n * k];
+        let mut sc = vec![0.0f32; s];
+        for r in 0..n {
+            let b = self.items[r];
+            let len = self.mem_len[b];
+            let hr = &h[r * hd..(r + 1) * hd];
+            let mut mx = f32::NEG_INFINITY;
+            for (j, v) in sc.iter_mut().enumerate().take(len) {
+                *v = dot(hr, &self.mem_proj[(b * s + j) * hd..(b * s + j + 1) * hd]);
+                mx = mx.max(*v);
+            }
+            let mut z = 0.0f32;
+            for v in sc.iter_mut().take(len) {
+                *v = (*v - mx).exp();
+                z += *v;
+            }
+            let ctx = &mut cat[r * k..r * k + he];
+            for j in 0..len {
+                let wgt = sc[j] / z;
+                for (c, m) in ctx.iter_mut().zip(&self.mem[(b * s + j) * he..(b * s + j + 1) * he]) {
+                    *c += wgt * *m;
+                }
+            }
+            cat[r * k + he..(r + 1) * k].copy_from_slice(hr);
+        }
+        let mut out = vec![0.0f32; n * a.hc];
+        // SAFETY: cat is (n x k), out (n x hc).
+        unsafe { a.wc.mul(n, cat.as_ptr(), k, out.as_mut_ptr(), a.hc, n * k * a.hc >= 1 << 17) };
+        for row in out.chunks_exact_mut(a.hc) {
+            for (v, b) in row.iter_mut().zip(&a.bc) {
+                *v = crate::nn::real::tanh(*v + *b);
+            }
+        }
+        out
+    }
+}
+
+/// Dot product with eight partial sums, combined in a fixed order.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = a.len() - a.len() % 8;
+    for (x, y) in a[..n].chunks_exact(8).zip(b[..n].chunks_exact(8)) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in a[n..].iter().zip(&b[n..]) {
+        s += x * y;
+    }
+    s
 }
 
 fn gather_rows(src: &[f32], idx: &[usize], w: usize) -> Vec<f32> {
@@ -207,6 +363,7 @@ impl Scorer for LstmDecoder<'_> {
             }
             (0..nl).map(|l| (gather_rows(&self.h[l], parents, hd), gather_rows(&self.c[l], parents, hd))).unzip()
         };
+        self.items = if !self.started { parents.to_vec() } else { parents.iter().map(|&p| self.items[p]).collect() };
         self.started = true;
         // Embeddings of the last tokens.
         let mut x = gather_rows(&w.emb, &tokens.iter().map(|&t| t as usize).collect::<Vec<_>>(), w.e);
@@ -261,9 +418,14 @@ impl Scorer for LstmDecoder<'_> {
             hs[l] = h_new;
             x = hs[l].clone();
         }
-        // Output layer and log-softmax.
+        // Attention, then the output layer and log-softmax.
+        let mut ko = hd;
+        if let Some(a) = &w.att {
+            x = self.attend(a, &x, n);
+            ko = a.hc;
+        }
         self.logits.resize(n * w.v, 0.0);
-        unsafe { w.out.mul(n, x.as_ptr(), hd, self.logits.as_mut_ptr(), w.v, n * hd * w.v >= 1 << 17) };
+        unsafe { w.out.mul(n, x.as_ptr(), ko, self.logits.as_mut_ptr(), w.v, n * ko * w.v >= 1 << 17) };
         let (po, pl) = (SyncPtr(out.as_mut_ptr()), SyncPtr(self.logits.as_mut_ptr()));
         let v = w.v;
         let bias = &w.out_b;
