@@ -288,8 +288,8 @@ impl LstmDecoder<'_> {
                 z += *v;
             }
             let ctx = &mut cat[r * k..r * k + he];
-            for j in 0..len {
-                let wgt = sc[j] / z;
+            for (j, &e) in sc.iter().enumerate().take(len) {
+                let wgt = e / z;
                 for (c, m) in ctx.iter_mut().zip(&self.mem[(b * s + j) * he..(b * s + j + 1) * he]) {
                     *c += wgt * *m;
                 }
