@@ -16,6 +16,8 @@
 
 use std::cmp::Ordering;
 
+use rayon::prelude::*;
+
 use super::{check_common, check_scores, Hyp, Scorer};
 use crate::error::{Error, Result};
 
@@ -121,7 +123,6 @@ pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Re
             return Err(Error::Value(format!("alpha={a} must be finite and >= 0")));
         }
     }
-    let bw = o.beam_width;
     let mut banned_mask = vec![false; v];
     for &b in &o.banned {
         banned_mask[b as usize] = true;
@@ -132,9 +133,6 @@ pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Re
     let mut tokens: Vec<u32> = vec![o.bos; batch];
     let mut parents: Vec<usize> = (0..batch).collect();
     let mut logp: Vec<f32> = Vec::new();
-    let mut cands: Vec<Cand> = Vec::new();
-    let mut rep: Vec<u32> = Vec::new();
-    let mut seq: Vec<u32> = Vec::new();
     for t in 1..=o.max_len {
         let n_live = tokens.len();
         if n_live == 0 {
@@ -144,80 +142,30 @@ pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Re
         logp.resize(n_live * v, 0.0);
         scorer.score(&tokens, &parents, &mut logp)?;
         check_scores(&logp, v, t)?;
+        // Items are independent: each selects from its own rows (in parallel when the step is
+        // big enough); results are merged in item order, so nothing depends on the threads.
+        let mut starts = Vec::with_capacity(batch);
+        let mut flat = 0;
+        for lv in &live {
+            starts.push(flat);
+            flat += lv.len();
+        }
+        let lvs: Vec<Vec<Live>> = live.iter_mut().map(std::mem::take).collect();
+        let ctx = StepCtx { o, v, t, logp: &logp, banned: &banned_mask };
+        let work = |(item, lv): (usize, &Vec<Live>)| select_item(&ctx, lv, starts[item], &pools[item]);
+        let steps: Vec<ItemStep> = if n_live * v >= 1 << 16 && rayon::current_num_threads() > 1 {
+            lvs.par_iter().enumerate().map(work).collect()
+        } else {
+            lvs.iter().enumerate().map(work).collect()
+        };
         let mut next_tokens = Vec::with_capacity(n_live);
         let mut next_parents = Vec::with_capacity(n_live);
-        let mut flat = 0;
-        for item in 0..batch {
-            let lv = std::mem::take(&mut live[item]);
-            if lv.is_empty() {
+        for (item, st) in steps.into_iter().enumerate() {
+            pools[item].extend(st.finished);
+            if st.done {
                 continue;
             }
-            // The best `reach` candidates in rank order, kept sorted while scanning: a candidate
-            // enters only if it beats the current last one (ties lose to the earlier scanned,
-            // which have the smaller (rank, token)), so this equals a full sort cut to `reach`.
-            cands.clear();
-            let reach = 2 * bw;
-            for (rank, h) in lv.iter().enumerate() {
-                let row = &logp[(flat + rank) * v..(flat + rank + 1) * v];
-                if o.no_repeat_ngram > 0 {
-                    seq.clear();
-                    seq.push(o.bos);
-                    seq.extend_from_slice(&h.tokens);
-                    repeated(&seq, o.no_repeat_ngram, &mut rep);
-                }
-                for (ci, chunk) in row.chunks(SCAN).enumerate() {
-                    // Skip a whole chunk when all its values are clearly below what could still
-                    // enter (a margin keeps this exact; values near the bar get the exact test).
-                    if cands.len() == reach {
-                        let bar = cands[reach - 1].score - h.logprob;
-                        let bar = (bar - 1e-6 * bar.abs().max(1.0)) as f32;
-                        if !any_at_least(chunk, bar) {
-                            continue;
-                        }
-                    }
-                    for (j, &lp) in chunk.iter().enumerate() {
-                        let tok = ci * SCAN + j;
-                        let score = h.logprob + lp as f64;
-                        if lp == f32::NEG_INFINITY || (cands.len() == reach && score <= cands[reach - 1].score) {
-                            continue;
-                        }
-                        if banned_mask[tok] || (tok as u32 == o.eos && t <= o.min_len) || (o.no_repeat_ngram > 0 && rep.contains(&(tok as u32))) {
-                            continue;
-                        }
-                        let c = Cand { score, rank, token: tok as u32 };
-                        let pos = cands.partition_point(|x| order(x, &c) != Ordering::Greater);
-                        if cands.len() == reach {
-                            cands.pop();
-                        }
-                        cands.insert(pos, c);
-                    }
-                }
-            }
-            let mut new_live = Vec::with_capacity(bw);
-            for (r, c) in cands.iter().enumerate() {
-                let parent = &lv[c.rank];
-                if c.token == o.eos {
-                    if r < bw {
-                        let mut tk = parent.tokens.clone();
-                        tk.push(o.eos);
-                        let score = o.penalty.norm(c.score, tk.len());
-                        pools[item].push(Hyp { tokens: tk, score, logprob: c.score, finished: true });
-                    }
-                    continue;
-                }
-                let mut tk = Vec::with_capacity(parent.tokens.len() + 1);
-                tk.extend_from_slice(&parent.tokens);
-                tk.push(c.token);
-                new_live.push((Live { tokens: tk, logprob: c.score }, flat + c.rank));
-                if new_live.len() == bw {
-                    break;
-                }
-            }
-            flat += lv.len();
-            if done(&pools[item], &new_live, o) {
-                continue;
-            }
-            for (h, p) in new_live {
+            for (h, p) in st.live {
                 next_tokens.push(*h.tokens.last().expect("live hypotheses have a token"));
                 next_parents.push(p);
                 live[item].push(h);
@@ -241,18 +189,107 @@ pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Re
     Ok(out)
 }
 
+struct StepCtx<'a> {
+    o: &'a BeamOptions,
+    v: usize,
+    t: usize,
+    logp: &'a [f32],
+    banned: &'a [bool],
+}
+
+struct ItemStep {
+    finished: Vec<Hyp>,
+    live: Vec<(Live, usize)>,
+    done: bool,
+}
+
+/// One item's selection at one step: its live hypotheses `lv` own rows `flat..` of the scores.
+fn select_item(c: &StepCtx, lv: &[Live], flat: usize, pool: &[Hyp]) -> ItemStep {
+    let (o, v, t, logp, banned_mask) = (c.o, c.v, c.t, c.logp, c.banned);
+    let bw = o.beam_width;
+    let mut finished = Vec::new();
+    if lv.is_empty() {
+        return ItemStep { finished, live: Vec::new(), done: true };
+    }
+    let mut cands: Vec<Cand> = Vec::with_capacity(2 * bw + 1);
+    let mut rep: Vec<u32> = Vec::new();
+    let mut seq: Vec<u32> = Vec::new();
+    // The best `reach` candidates in rank order, kept sorted while scanning: a candidate
+    // enters only if it beats the current last one (ties lose to the earlier scanned,
+    // which have the smaller (rank, token)), so this equals a full sort cut to `reach`.
+    let reach = 2 * bw;
+    for (rank, h) in lv.iter().enumerate() {
+        let row = &logp[(flat + rank) * v..(flat + rank + 1) * v];
+        if o.no_repeat_ngram > 0 {
+            seq.clear();
+            seq.push(o.bos);
+            seq.extend_from_slice(&h.tokens);
+            repeated(&seq, o.no_repeat_ngram, &mut rep);
+        }
+        for (ci, chunk) in row.chunks(SCAN).enumerate() {
+            // Skip a whole chunk when all its values are clearly below what could still
+            // enter (a margin keeps this exact; values near the bar get the exact test).
+            if cands.len() == reach {
+                let bar = cands[reach - 1].score - h.logprob;
+                let bar = (bar - 1e-6 * bar.abs().max(1.0)) as f32;
+                if !any_at_least(chunk, bar) {
+                    continue;
+                }
+            }
+            for (j, &lp) in chunk.iter().enumerate() {
+                let tok = ci * SCAN + j;
+                let score = h.logprob + lp as f64;
+                if lp == f32::NEG_INFINITY || (cands.len() == reach && score <= cands[reach - 1].score) {
+                    continue;
+                }
+                if banned_mask[tok] || (tok as u32 == o.eos && t <= o.min_len) || (o.no_repeat_ngram > 0 && rep.contains(&(tok as u32))) {
+                    continue;
+                }
+                let c = Cand { score, rank, token: tok as u32 };
+                let pos = cands.partition_point(|x| order(x, &c) != Ordering::Greater);
+                if cands.len() == reach {
+                    cands.pop();
+                }
+                cands.insert(pos, c);
+            }
+        }
+    }
+    let mut new_live = Vec::with_capacity(bw);
+    for (r, cand) in cands.iter().enumerate() {
+        let parent = &lv[cand.rank];
+        if cand.token == o.eos {
+            if r < bw {
+                let mut tk = parent.tokens.clone();
+                tk.push(o.eos);
+                let score = o.penalty.norm(cand.score, tk.len());
+                finished.push(Hyp { tokens: tk, score, logprob: cand.score, finished: true });
+            }
+            continue;
+        }
+        let mut tk = Vec::with_capacity(parent.tokens.len() + 1);
+        tk.extend_from_slice(&parent.tokens);
+        tk.push(cand.token);
+        new_live.push((Live { tokens: tk, logprob: cand.score }, flat + cand.rank));
+        if new_live.len() == bw {
+            break;
+        }
+    }
+    let scores: Vec<f64> = pool.iter().chain(&finished).map(|h| h.score).collect();
+    let done = done(scores, &new_live, o);
+    ItemStep { finished, live: new_live, done }
+}
+
 /// Whether an item stops after this step's selection.
-fn done(pool: &[Hyp], live: &[(Live, usize)], o: &BeamOptions) -> bool {
+fn done(mut scores: Vec<f64>, live: &[(Live, usize)], o: &BeamOptions) -> bool {
     if live.is_empty() {
         return true;
     }
-    if pool.len() < o.beam_width {
+    if scores.len() < o.beam_width {
         return false;
     }
     if o.stopping == Stopping::Early {
         return true;
     }
-    let mut scores: Vec<f64> = pool.iter().map(|h| h.score).collect();
     scores.sort_by(|a, b| b.partial_cmp(a).unwrap_or(Ordering::Equal));
     let worst_kept = scores[o.beam_width - 1];
     let best_live = live
