@@ -2,6 +2,8 @@
 
 use std::ops::DerefMut;
 
+use rayon::prelude::*;
+
 use super::Scorer;
 use crate::error::{Error, Result};
 use crate::ngram::model::{Model, State};
@@ -55,15 +57,17 @@ impl Scorer for NgramScorer<'_> {
         }
         self.started = true;
         let ln10 = std::f32::consts::LN_10;
-        for (row, st) in out.chunks_exact_mut(v).zip(&next) {
-            let d = self.model.distribution(st);
+        let (model, allow_unk) = (self.model, self.allow_unk);
+        // One full distribution per hypothesis, rows in parallel (each row is independent).
+        out.par_chunks_exact_mut(v).zip(next.par_iter()).for_each(|(row, st)| {
+            let d = model.distribution(st);
             for (o, x) in row.iter_mut().zip(d) {
                 *o = x * ln10;
             }
-            if !self.allow_unk {
-                row[self.model.unk as usize] = f32::NEG_INFINITY;
+            if !allow_unk {
+                row[model.unk as usize] = f32::NEG_INFINITY;
             }
-        }
+        });
         self.states = next;
         Ok(())
     }
