@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import platform
 import statistics
 import sys
 import time
 
 import seqfast
+from _timing import cpu_name  # noqa: F401  (re-exported for the older benches)
 from seqfast.cli import _installed_tiktoken_file
 
 # tiktoken's cl100k_base pattern, verbatim (for building the tiktoken peer).
 CL100K = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def ranks_path() -> str:

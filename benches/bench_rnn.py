@@ -57,9 +57,7 @@ import argparse
 import inspect
 import os
 import platform
-import statistics
 import sys
-import time
 import traceback
 from dataclasses import dataclass, field
 
@@ -78,23 +76,10 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-try:
-    from _common import cpu_name  # noqa: E402  (imports seqfast; absent with --torch-only)
-except Exception:  # noqa: BLE001
-    def cpu_name() -> str:
-        try:
-            with open("/proc/cpuinfo") as f:
-                for line in f:
-                    if line.startswith("model name"):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return platform.processor() or "?"
+from _timing import NOISY, cpu_name, fmt, print_table, timed_pair, wait_quiet  # noqa: E402
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 PEAK_SHAPE = (3200, 512, 2048)  # M, K, N: (B*T) x I @ I x (4H) for the LSTM's input projection
-PAUSE = 0.01  # seconds of idle before each timed run
-HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass
@@ -117,7 +102,6 @@ CASES = {c.name: c for c in [
     Case("lstm_b1", "lstm", b1=True, target=8.0, desc="nn.LSTM fp32 B=1 forward latency"),
 ]}
 SCALING_TARGET = 1.7
-NOISY = 0.15  # other processes' CPUs above which a row is flagged
 
 
 @dataclass
@@ -138,61 +122,6 @@ class Row:
 
 # ---------------------------------------------------------------------------------------------
 # timing
-
-
-def _cpu_snapshot() -> tuple[float, float, float] | None:
-    """(CPU-seconds busy on the whole machine incl. steal, CPU-seconds of this process, wall)."""
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    busy = sum(v) - v[3] - v[4]  # all but idle and iowait
-    t = os.times()
-    return busy / HZ, t.user + t.system, time.perf_counter()
-
-
-def other_load(a, b) -> float | None:
-    """CPUs kept busy by other processes (and the hypervisor's steal) between two snapshots."""
-    if a is None or b is None or b[2] <= a[2]:
-        return None
-    return max(0.0, ((b[0] - a[0]) - (b[1] - a[1])) / (b[2] - a[2]))
-
-
-def wait_quiet(max_wait: float, limit: float = 0.15, window: float = 1.0) -> float | None:
-    """Wait (up to max_wait s) for a `window` in which other processes use < `limit` CPUs.
-    Returns the last window's other load."""
-    deadline = time.perf_counter() + max_wait
-    while True:
-        a = _cpu_snapshot()
-        time.sleep(window)
-        load = other_load(a, _cpu_snapshot())
-        if load is None or load < limit or time.perf_counter() >= deadline:
-            return load
-
-
-def timed_pair(fns: dict, reps: int, warmup: int) -> tuple[dict[str, float], float | None, float | None]:
-    """Median ms of each function over `reps` rounds (order flipped every round), the largest
-    interquartile range relative to the median, and the other processes' load meanwhile."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    snap = _cpu_snapshot()
-    keys = list(fns)
-    times: dict[str, list[float]] = {k: [] for k in keys}
-    for r in range(reps):
-        for k in keys if r % 2 == 0 else keys[::-1]:
-            time.sleep(PAUSE)
-            t0 = time.perf_counter()
-            fns[k]()
-            times[k].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    spread = None
-    for v in times.values():
-        if len(v) >= 4:
-            q = statistics.quantiles(v, n=4)
-            spread = max(spread or 0.0, (q[2] - q[0]) / statistics.median(v))
-    return med, spread, other_load(snap, _cpu_snapshot())
 
 
 def gemm_peaks(torch, reps: int) -> dict[str, float]:
@@ -422,21 +351,6 @@ def compare(ref: dict, got: dict, rtol: float) -> tuple[bool, float, str, float,
 
 # ---------------------------------------------------------------------------------------------
 # output
-
-
-def fmt(x, spec=".1f", none="-"):
-    return none if x is None else format(x, spec)
-
-
-def print_table(headers: list[str], rows: list[list[str]], right_from: int = 0) -> None:
-    w = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = lambda cells: "| " + " | ".join(  # noqa: E731
-        c.rjust(w[i]) if i >= right_from else c.ljust(w[i]) for i, c in enumerate(cells)) + " |"
-    print(line(headers))
-    print("|" + "|".join(("-" * (w[i] + 1) + ":") if i >= right_from else "-" * (w[i] + 2)
-                         for i in range(len(headers))) + "|")
-    for r in rows:
-        print(line(r))
 
 
 def target_text(row: Row) -> tuple[str, str]:

@@ -77,7 +77,6 @@ import math
 import os
 import platform
 import random
-import statistics
 import sys
 import sysconfig
 import time
@@ -90,9 +89,8 @@ if "numpy" not in sys.modules:  # numpy only builds inputs and checks results he
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PAUSE = 0.01  # seconds of idle before each timed run
-HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-NOISY = 0.15  # other processes' CPUs above which a row is flagged
+sys.path.insert(0, HERE)
+from _timing import NOISY, cpu_name, fmt, print_table, timed_pair, wait_quiet  # noqa: E402
 SCALING_TARGET = 1.7
 BOS, EOS = 0, 1  # token ids of the LSTM and bookkeeping cases
 
@@ -130,75 +128,6 @@ class Row:
     spread: float | None = None
     other: float | None = None
     extra: dict = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------------------------
-# timing (as in bench_rnn.py)
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
-def _cpu_snapshot() -> tuple[float, float, float] | None:
-    """(CPU-seconds busy on the whole machine incl. steal, CPU-seconds of this process, wall)."""
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    busy = sum(v) - v[3] - v[4]  # all but idle and iowait
-    t = os.times()
-    return busy / HZ, t.user + t.system, time.perf_counter()
-
-
-def other_load(a, b) -> float | None:
-    """CPUs kept busy by other processes (and the hypervisor's steal) between two snapshots."""
-    if a is None or b is None or b[2] <= a[2]:
-        return None
-    return max(0.0, ((b[0] - a[0]) - (b[1] - a[1])) / (b[2] - a[2]))
-
-
-def wait_quiet(max_wait: float, limit: float = NOISY, window: float = 1.0) -> float | None:
-    """Wait (up to max_wait s) for a `window` in which other processes use < `limit` CPUs."""
-    deadline = time.perf_counter() + max_wait
-    while True:
-        a = _cpu_snapshot()
-        time.sleep(window)
-        load = other_load(a, _cpu_snapshot())
-        if load is None or load < limit or time.perf_counter() >= deadline:
-            return load
-
-
-def timed_pair(fns: dict, reps: int, warmup: int) -> tuple[dict[str, float], float | None, float | None]:
-    """Median ms of each function over `reps` rounds (order flipped every round), the largest
-    interquartile range relative to the median, and the other processes' load meanwhile."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    snap = _cpu_snapshot()
-    keys = list(fns)
-    times: dict[str, list[float]] = {k: [] for k in keys}
-    for r in range(reps):
-        for k in keys if r % 2 == 0 else keys[::-1]:
-            time.sleep(PAUSE)
-            t0 = time.perf_counter()
-            fns[k]()
-            times[k].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    spread = None
-    for v in times.values():
-        if len(v) >= 4:
-            q = statistics.quantiles(v, n=4)
-            spread = max(spread or 0.0, (q[2] - q[0]) / statistics.median(v))
-    return med, spread, other_load(snap, _cpu_snapshot())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -553,21 +482,6 @@ class NgramSetup:
 
 # ---------------------------------------------------------------------------------------------
 # output
-
-
-def fmt(x, spec=".1f", none="-"):
-    return none if x is None else format(x, spec)
-
-
-def print_table(headers: list[str], rows: list[list[str]], right_from: int = 0) -> None:
-    w = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = lambda cells: "| " + " | ".join(  # noqa: E731
-        c.rjust(w[i]) if i >= right_from else c.ljust(w[i]) for i, c in enumerate(cells)) + " |"
-    print(line(headers))
-    print("|" + "|".join(("-" * (w[i] + 1) + ":") if i >= right_from else "-" * (w[i] + 2)
-                         for i in range(len(headers))) + "|")
-    for r in rows:
-        print(line(r))
 
 
 def target_text(row: Row, quick: bool) -> tuple[str, str]:
