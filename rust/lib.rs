@@ -9,6 +9,7 @@ pub mod files;
 pub mod nn;
 pub mod ngram;
 pub mod parallel;
+pub mod rng;
 pub mod search;
 pub mod tokenize;
 

@@ -7,11 +7,11 @@ use std::borrow::Cow;
 
 use super::cells::{self, Blk};
 use super::gemm::{for_each, gemm_par, Split, SyncPtr};
-use super::pack::Packing;
-use super::packed::{ChunkedB, Kern, PackedB};
+use super::pack::{gather_rows, Packing};
+use super::packed::{ChunkedB, Kern};
 use super::real::Real;
 use super::recurrent::{
-    check_len, check_weights, chunk, gather, halves, init_state, apply_dropout, par_step, wide_split, Cache, CellKind, DirCache,
+    check_len, check_weights, chunk, halves, product_all_tokens, init_state, apply_dropout, par_step, Cache, CellKind, DirCache,
     Grads, OwnedWeights, Spec, Weights,
 };
 use crate::error::{Error, Result};
@@ -174,12 +174,7 @@ fn run_dir_bwd<T: Kern>(
         if spec.proj > 0 {
             gemm_par(spec.proj, n_tok, h, dhb.as_ptr(), 1, hout, dc_.m.as_ptr(), h, 1, T::ZERO, dw.w_hr.as_mut_ptr(), h, Split::Rows(halves(spec.proj)));
         }
-        if n_tok >= 64 {
-            let pb = PackedB::new(gh, din, w.w_ih.as_ptr(), din, 1);
-            pb.mul_rows(n_tok, dg.as_ptr(), gh, dxg.as_mut_ptr(), din, true);
-        } else {
-            gemm_par(n_tok, gh, din, dg.as_ptr(), gh, 1, w.w_ih.as_ptr(), din, 1, T::ZERO, dxg.as_mut_ptr(), din, wide_split(n_tok, din));
-        }
+        product_all_tokens(n_tok, gh, din, dg.as_ptr(), w.w_ih.as_ptr(), din, 1, dxg.as_mut_ptr());
     }
     dw.b_ih = colsum(&dg, n_tok, gh);
     dw.b_hh = if cell == CellKind::Gru { colsum(&dgh, n_tok, gh) } else { dw.b_ih.clone() };
@@ -217,7 +212,7 @@ fn backward_impl<T: Kern>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&
     let (bsz, dirs, hout, h, n) = (pack.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
     let width = dirs * hout;
     let mut dout = match dy {
-        Some(dy) => gather(dy, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), width),
+        Some(dy) => gather_rows(dy, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), width),
         None => vec![T::ZERO; n * width],
     };
     let mut dh0 = vec![T::ZERO; spec.layers * dirs * bsz * hout];
@@ -239,7 +234,7 @@ fn backward_impl<T: Kern>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&
                 }
                 Cow::Owned(v)
             };
-            let xg: Cow<[T]> = if d == 0 { Cow::Borrowed(&lc.input) } else { Cow::Owned(gather(&lc.input, pack.rev.iter().copied(), din)) };
+            let xg: Cow<[T]> = if d == 0 { Cow::Borrowed(&lc.input) } else { Cow::Owned(gather_rows(&lc.input, pack.rev.iter().copied(), din)) };
             let dhi = init_state(dh_n, ld, pack, hout);
             let dci = if spec.cell == CellKind::Lstm { init_state(dc_n, ld, pack, h) } else { Vec::new() };
             run_dir_bwd(spec, &weights[ld], pack, &lc.dirs[d], &xg, &dyd, dhi, dci)

@@ -1,7 +1,7 @@
 //! Matrix products for `nn`: a thin layer over `matrixmultiply` (chosen by measurement: on the
 //! 2-core AVX2 machine it runs a 3200x512x2048 sgemm at about 70 GFLOP/s, as fast as NumPy's
-//! single-threaded OpenBLAS), plus two small-M kernels for the recurrent step at batch 1-4,
-//! where `matrixmultiply` repacks the whole weight matrix on every call (3 GFLOP/s at M = 1).
+//! single-threaded OpenBLAS). Products that reuse one right-hand side many times (the
+//! recurrent steps, the input projection) use the pre-packed kernel of `packed.rs` instead.
 //!
 //! Shapes are row-major with explicit element strides. Results never depend on the thread count:
 //! the parallel forms split the output into blocks whose boundaries depend only on the shape,
@@ -10,7 +10,6 @@
 use rayon::prelude::*;
 
 use super::real::Real;
-use super::simd::simd_kernels;
 
 /// A raw pointer that may cross threads; every user writes disjoint blocks.
 #[derive(Clone, Copy)]
@@ -41,62 +40,6 @@ pub fn for_each(n: usize, parallel: bool, f: impl Fn(usize) + Sync + Send) {
     }
 }
 
-const SMALL_M: usize = 4;
-const LANES: usize = 32;
-
-simd_kernels! {
-/// c[i, j] = beta c[i, j] + sum_k a[i, k] w[j, k]   (B given transposed: w is n x k, row stride ldw).
-fn small_dots<T>(m: usize, k: usize, n: usize, a: *const T, lda: usize, w: *const T, ldw: usize, beta: T, c: *mut T, ldc: usize) {
-    for j in 0..n {
-        let wr = std::slice::from_raw_parts(w.add(j * ldw), k);
-        for i in 0..m {
-            let ar = std::slice::from_raw_parts(a.add(i * lda), k);
-            let mut acc = [T::ZERO; LANES];
-            let (wc, wt) = wr.split_at(k - k % LANES);
-            let (ac, at) = ar.split_at(k - k % LANES);
-            for (x, y) in ac.chunks_exact(LANES).zip(wc.chunks_exact(LANES)) {
-                for l in 0..LANES {
-                    acc[l] += x[l] * y[l];
-                }
-            }
-            let mut width = LANES;
-            while width > 1 {
-                width /= 2;
-                for l in 0..width {
-                    let v = acc[l + width];
-                    acc[l] += v;
-                }
-            }
-            let mut s = acc[0];
-            for (x, y) in at.iter().zip(wt) {
-                s += *x * *y;
-            }
-            let cp = c.add(i * ldc + j);
-            *cp = if beta == T::ZERO { s } else { beta * *cp + s };
-        }
-    }
-}
-
-/// c[i, :] = beta c[i, :] + sum_k a[i, k] b[k, :]   (B row-major, row stride ldb).
-fn small_axpys<T>(m: usize, k: usize, n: usize, a: *const T, lda: usize, b: *const T, ldb: usize, beta: T, c: *mut T, ldc: usize) {
-    for i in 0..m {
-        let cr = std::slice::from_raw_parts_mut(c.add(i * ldc), n);
-        if beta == T::ZERO {
-            cr.iter_mut().for_each(|x| *x = T::ZERO);
-        } else if beta != T::ONE {
-            cr.iter_mut().for_each(|x| *x = beta * *x);
-        }
-        for kk in 0..k {
-            let s = *a.add(i * lda + kk);
-            let br = std::slice::from_raw_parts(b.add(kk * ldb), n);
-            for (x, y) in cr.iter_mut().zip(br) {
-                *x += s * *y;
-            }
-        }
-    }
-}
-}
-
 /// C (m x n, row stride rsc) = beta C + A B with A, B given by element strides.
 ///
 /// # Safety
@@ -119,12 +62,6 @@ pub unsafe fn gemm<T: Real>(
             }
         }
         return;
-    }
-    if m <= SMALL_M && csa == 1 && rsb == 1 {
-        return small_dots(m, k, n, a, rsa, b, csb, beta, c, rsc);
-    }
-    if m <= SMALL_M && csa == 1 && csb == 1 {
-        return small_axpys(m, k, n, a, rsa, b, rsb, beta, c, rsc);
     }
     T::gemm_raw(m, k, n, a, rsa as isize, csa as isize, b, rsb as isize, csb as isize, beta, c, rsc as isize);
 }

@@ -108,6 +108,15 @@ impl Packing {
     }
 }
 
+/// Rows of `src` (each `w` wide) in the order `idx`, as a new contiguous array.
+pub fn gather_rows<T: Copy>(src: &[T], idx: impl IntoIterator<Item = usize>, w: usize) -> Vec<T> {
+    let mut out = Vec::new();
+    for i in idx {
+        out.extend_from_slice(&src[i * w..(i + 1) * w]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,11 +25,12 @@ use std::borrow::Cow;
 
 use super::cells::{self, Blk};
 use super::gemm::{for_each, gemm_par, Split, SyncPtr};
-use super::pack::Packing;
+use super::pack::{gather_rows, Packing};
 use super::packed::{ChunkedB, Kern, PackedB};
 use super::real::Real;
 use crate::error::{Error, Result};
 use crate::parallel;
+use crate::rng::{mix64, GOLDEN};
 
 /// The cell of a recurrent network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,18 +231,10 @@ pub struct Grads<T> {
     pub dw: Vec<OwnedWeights<T>>,
 }
 
-fn mix64(mut z: u64) -> u64 {
-    z ^= z >> 30;
-    z = z.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z ^= z >> 27;
-    z = z.wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Whether element `idx` (flat index in the batch-first padded (B, T, D) box) of layer
 /// `layer`'s output survives dropout with probability `p`.
 pub fn dropout_keep(seed: u64, layer: usize, idx: u64, p: f64) -> bool {
-    let key = mix64(seed) ^ (layer as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let key = mix64(seed) ^ (layer as u64 + 1).wrapping_mul(GOLDEN);
     let thr = (p * (1u64 << 24) as f64).floor() as u64;
     (mix64(key.wrapping_add(idx)) >> 40) >= thr
 }
@@ -268,15 +261,6 @@ pub(super) fn apply_dropout<T: Real>(a: &mut [T], width: usize, pack: &Packing, 
     });
 }
 
-/// Rows of `src` (width `w`) in the order `idx`.
-pub(super) fn gather<T: Real>(src: &[T], idx: impl Iterator<Item = usize>, w: usize) -> Vec<T> {
-    let mut out = Vec::new();
-    for i in idx {
-        out.extend_from_slice(&src[i * w..(i + 1) * w]);
-    }
-    out
-}
-
 /// Width of the hidden-unit blocks of the per-step work (depends only on H).
 pub(super) fn chunk(h: usize) -> usize {
     h.min(64)
@@ -288,11 +272,20 @@ pub(super) fn halves(m: usize) -> usize {
     m.div_ceil(2).div_ceil(16).max(1) * 16
 }
 
-/// Split of an (m x n) product with a shared right-hand side: by rows when there are many
-/// (each half packs B once), by columns when m is small (each half packs only its part of B,
-/// which dominates at batch 1).
-pub(super) fn wide_split(m: usize, n: usize) -> Split {
-    if m >= 512 { Split::Rows(halves(m)) } else { Split::Cols(halves(n)) }
+/// C (m x n) = A (m x k, row stride k) B for an all-tokens product (input projection, dX).
+/// Many rows: B packed once, then L2-sized row blocks over the pool. Few rows (short
+/// batch-1 sequences): packing B is most of the work, so the columns are split in two and each
+/// half packs only its own part.
+///
+/// # Safety
+/// `a`, `b` (given by strides) and `c` must address the shapes described.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn product_all_tokens<T: Kern>(m: usize, k: usize, n: usize, a: *const T, b: *const T, rsb: usize, csb: usize, c: *mut T) {
+    if m >= 64 {
+        PackedB::new(k, n, b, rsb, csb).mul_rows(m, a, k, c, n, true);
+    } else {
+        gemm_par(m, k, n, a, k, 1, b, rsb, csb, T::ZERO, c, n, Split::Cols(halves(n)));
+    }
 }
 
 /// Worth splitting a step across threads?
@@ -312,14 +305,7 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
     }
     let mut acts: Vec<T> = vec![T::ZERO; n_tok * gh];
     // SAFETY: W_ih is (gh x din) row-major, read as B = W_ih^T; acts holds n_tok rows of gh.
-    unsafe {
-        if n_tok >= 64 {
-            let pb = PackedB::new(din, gh, w.w_ih.as_ptr(), 1, din);
-            pb.mul_rows(n_tok, xg.as_ptr(), din, acts.as_mut_ptr(), gh, true);
-        } else {
-            gemm_par(n_tok, din, gh, xg.as_ptr(), din, 1, w.w_ih.as_ptr(), 1, din, T::ZERO, acts.as_mut_ptr(), gh, wide_split(n_tok, gh));
-        }
-    }
+    unsafe { product_all_tokens(n_tok, din, gh, xg.as_ptr(), w.w_ih.as_ptr(), 1, din, acts.as_mut_ptr()) };
     add_rows(&mut acts, &bias);
     // 2. the time loop.
     let pg = match cell {
@@ -406,7 +392,7 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
 pub(super) fn init_state<T: Real>(src: Option<&[T]>, ld: usize, pack: &Packing, width: usize) -> Vec<T> {
     match src {
         None => vec![T::ZERO; pack.batch * width],
-        Some(s) => gather(s, pack.order.iter().map(|&b| ld * pack.batch + b), width),
+        Some(s) => gather_rows(s, pack.order.iter().map(|&b| ld * pack.batch + b), width),
     }
 }
 
@@ -444,7 +430,7 @@ pub fn forward<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts
 fn forward_impl<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts: &Options, pack: Packing) -> Forward<T> {
     let (bsz, dirs, hout, h, n) = (st.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
     let width = dirs * hout;
-    let mut input = gather(st.x, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), spec.input_size);
+    let mut input = gather_rows(st.x, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), spec.input_size);
     let mut h_n = vec![T::ZERO; spec.layers * dirs * bsz * hout];
     let mut c_n = if spec.cell == CellKind::Lstm { vec![T::ZERO; spec.layers * dirs * bsz * h] } else { Vec::new() };
     let mut caches = Vec::new();
@@ -453,7 +439,7 @@ fn forward_impl<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opt
         let din = spec.din(l);
         let run = |d: usize| {
             let ld = l * dirs + d;
-            let xg: Cow<[T]> = if d == 0 { Cow::Borrowed(&input) } else { Cow::Owned(gather(&input, pack.rev.iter().copied(), din)) };
+            let xg: Cow<[T]> = if d == 0 { Cow::Borrowed(&input) } else { Cow::Owned(gather_rows(&input, pack.rev.iter().copied(), din)) };
             let hi = init_state(st.h0, ld, &pack, hout);
             let ci = if spec.cell == CellKind::Lstm { init_state(st.c0, ld, &pack, h) } else { Vec::new() };
             run_dir(spec, &weights[ld], &pack, &xg, hi, ci)

@@ -17,6 +17,7 @@
 use crate::error::{Error, Result};
 use crate::nn::cells::{self, Blk};
 use crate::nn::gemm::{for_each, SyncPtr};
+use crate::nn::pack::gather_rows;
 use crate::nn::packed::ChunkedB;
 use crate::nn::Real;
 
@@ -324,13 +325,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-fn gather_rows(src: &[f32], idx: &[usize], w: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(idx.len() * w);
-    for &i in idx {
-        out.extend_from_slice(&src[i * w..(i + 1) * w]);
-    }
-    out
-}
 
 impl Scorer for LstmDecoder<'_> {
     fn vocab_size(&self) -> usize {
@@ -351,7 +345,7 @@ impl Scorer for LstmDecoder<'_> {
             (0..nl)
                 .map(|l| {
                     let pick = |src: &[f32]| {
-                        if src.is_empty() { vec![0.0; n * hd] } else { gather_rows(&src[l * self.batch * hd..(l + 1) * self.batch * hd], parents, hd) }
+                        if src.is_empty() { vec![0.0; n * hd] } else { gather_rows(&src[l * self.batch * hd..(l + 1) * self.batch * hd], parents.iter().copied(), hd) }
                     };
                     (pick(&self.h0), pick(&self.c0))
                 })
@@ -361,12 +355,12 @@ impl Scorer for LstmDecoder<'_> {
             if let Some(&p) = parents.iter().find(|&&p| p >= live) {
                 return Err(Error::Value(format!("parent {p} is not one of the {live} live hypotheses")));
             }
-            (0..nl).map(|l| (gather_rows(&self.h[l], parents, hd), gather_rows(&self.c[l], parents, hd))).unzip()
+            (0..nl).map(|l| (gather_rows(&self.h[l], parents.iter().copied(), hd), gather_rows(&self.c[l], parents.iter().copied(), hd))).unzip()
         };
         self.items = if !self.started { parents.to_vec() } else { parents.iter().map(|&p| self.items[p]).collect() };
         self.started = true;
         // Embeddings of the last tokens.
-        let mut x = gather_rows(&w.emb, &tokens.iter().map(|&t| t as usize).collect::<Vec<_>>(), w.e);
+        let mut x = gather_rows(&w.emb, tokens.iter().map(|&t| t as usize), w.e);
         for (l, layer) in w.layers.iter().enumerate() {
             let din = layer.din();
             let mut h_new = vec![0.0f32; n * hd];

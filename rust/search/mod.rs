@@ -78,12 +78,3 @@ pub(crate) fn check_common(v: usize, bos: u32, eos: u32, max_len: usize, min_len
     }
     Ok(())
 }
-
-/// SplitMix64's finaliser.
-pub(crate) fn mix64(mut z: u64) -> u64 {
-    z ^= z >> 30;
-    z = z.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z ^= z >> 27;
-    z = z.wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}

@@ -1,14 +1,15 @@
 //! Greedy decoding and ancestral sampling (temperature, top-k, top-p), one sequence per item.
 //!
 //! Sampling draws item i's token at step t from the counter-based uniform
-//! u = (mix64(mix64(seed) ^ (i * 0x9E3779B97F4A7C15) + t) >> 11) * 2^-53, so an item's sequence
+//! u = (mix64((mix64(seed) ^ i * 0x9E3779B97F4A7C15) + t) >> 11) * 2^-53 (xor first, then add), so an item's sequence
 //! depends only on the seed, its index and the scorer, never on the batch or thread count.
 //! At each step: softmax of logp / temperature over the allowed tokens (float64, summed in id
 //! order), tokens ordered by probability (ties: smaller id first), top-k then renormalised, then
 //! the shortest prefix whose running sum reaches top-p, renormalised; the first token whose
 //! running probability exceeds u is drawn (the reference's `sampling_distribution`).
 
-use super::{check_common, check_scores, mix64, Hyp, Scorer};
+use super::{check_common, check_scores, Hyp, Scorer};
+use crate::rng::{mix64, unit_f64, GOLDEN};
 use crate::error::{Error, Result};
 
 /// Options shared by [`greedy`] and [`sample`].
@@ -145,7 +146,7 @@ pub fn sample(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions) -> Resul
                 renormalise(&mut order);
             }
         }
-        let u = (mix64((key ^ (item as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(t as u64)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+        let u = unit_f64(mix64((key ^ (item as u64).wrapping_mul(GOLDEN)).wrapping_add(t as u64)));
         let mut cum = 0.0;
         for p in order.iter() {
             cum += p.0;
