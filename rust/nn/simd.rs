@@ -22,13 +22,7 @@ fn detect() -> Level {
     if std::env::var("SEQFAST_SIMD").map(|v| v.trim().eq_ignore_ascii_case("scalar")).unwrap_or(false) {
         return Level::Scalar;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            return Level::Avx2;
-        }
-    }
-    Level::Scalar
+    if cpu_has_avx2() { Level::Avx2 } else { Level::Scalar }
 }
 
 /// The level in use.
