@@ -21,26 +21,31 @@ const MR: usize = 6;
 pub trait Kern: Real {
     /// Panel width.
     const NR: usize;
-    /// C[0..rows, ..] = A[0..rows, 0..k] * `np` consecutive panels (rows <= 6). With np > 1 all
-    /// panels are full; with np = 1 the panel has `ncols` valid columns.
+    /// C[0..rows, ..] (+)= A[0..rows, 0..k] * `np` consecutive panels (rows <= 6): `acc`
+    /// adds to C instead of overwriting it. A's element (r, kk) is at `a + r * rsa + kk * csa`;
+    /// panel p starts at `b + p * pstride`. With np > 1 all panels are full; with np = 1 the
+    /// panel has `ncols` valid columns.
     ///
     /// # Safety
-    /// `a` has `rows` rows of `k` values (row stride `lda`), `b` starts a packed panel followed
-    /// by `np - 1` more, `c` has room for the columns written (row stride `ldc`).
+    /// `a` addresses `rows` x `k` values as described, `b` starts a packed panel followed by
+    /// `np - 1` more, `c` has room for the columns written (row stride `ldc`).
     #[allow(clippy::too_many_arguments)]
-    unsafe fn kernel(rows: usize, np: usize, k: usize, a: *const Self, lda: usize, b: *const Self, c: *mut Self, ldc: usize, ncols: usize);
+    unsafe fn kernel(rows: usize, np: usize, k: usize, a: *const Self, rsa: usize, csa: usize, b: *const Self, pstride: usize, c: *mut Self, ldc: usize, ncols: usize, acc: bool);
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn kernel_scalar<T: Real>(rows: usize, np: usize, k: usize, a: *const T, lda: usize, b: *const T, nr: usize, c: *mut T, ldc: usize, ncols: usize) {
+unsafe fn kernel_scalar<T: Real>(
+    rows: usize, np: usize, k: usize, a: *const T, rsa: usize, csa: usize, b: *const T, pstride: usize, nr: usize, c: *mut T, ldc: usize,
+    ncols: usize, acc: bool,
+) {
     for p in 0..np {
-        let (b, c) = (b.add(p * k * nr), c.add(p * nr));
+        let (b, c) = (b.add(p * pstride), c.add(p * nr));
         for r in 0..rows {
             for j in 0..ncols {
-                let mut s = T::ZERO;
+                let mut s = if acc { *c.add(r * ldc + j) } else { T::ZERO };
                 for kk in 0..k {
-                    s += *a.add(r * lda + kk) * *b.add(kk * nr + j);
+                    s += *a.add(r * rsa + kk * csa) * *b.add(kk * nr + j);
                 }
                 *c.add(r * ldc + j) = s;
             }
@@ -60,10 +65,27 @@ mod avx2 {
             #[target_feature(enable = "avx2,fma")]
             #[allow(clippy::too_many_arguments)]
             pub unsafe fn $name<const R: usize, const P: usize>(
-                k: usize, a: *const $t, lda: usize, b: *const $t, pstride: usize, c: *mut $t, ldc: usize, ncols: usize,
+                k: usize, a: *const $t, rsa: usize, csa: usize, b: *const $t, pstride: usize, c: *mut $t, ldc: usize, ncols: usize,
+                add: bool,
             ) {
                 const NR: usize = 2 * $w;
                 let mut acc = [[[$zero(); 2]; P]; R];
+                if add {
+                    for (r, row) in acc.iter_mut().enumerate() {
+                        for (p, cell) in row.iter_mut().enumerate() {
+                            let cp = c.add(r * ldc + p * NR);
+                            if P > 1 || ncols == NR {
+                                cell[0] = $load(cp);
+                                cell[1] = $load(cp.add($w));
+                            } else {
+                                let mut tmp = [0 as $t; NR];
+                                std::ptr::copy_nonoverlapping(cp, tmp.as_mut_ptr(), ncols);
+                                cell[0] = $load(tmp.as_ptr());
+                                cell[1] = $load(tmp.as_ptr().add($w));
+                            }
+                        }
+                    }
+                }
                 for kk in 0..k {
                     let mut bv = [[$zero(); 2]; P];
                     for (p, v) in bv.iter_mut().enumerate() {
@@ -71,7 +93,7 @@ mod avx2 {
                         v[1] = $load(b.add(p * pstride + kk * NR + $w));
                     }
                     for (r, row) in acc.iter_mut().enumerate() {
-                        let av = $set1(*a.add(r * lda + kk));
+                        let av = $set1(*a.add(r * rsa + kk * csa));
                         for (p, cell) in row.iter_mut().enumerate() {
                             cell[0] = $fma(av, bv[p][0], cell[0]);
                             cell[1] = $fma(av, bv[p][1], cell[1]);
@@ -124,27 +146,25 @@ macro_rules! dispatch_rows {
     };
 }
 
-impl Kern for f32 {
-    const NR: usize = 16;
-    unsafe fn kernel(rows: usize, np: usize, k: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, ncols: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if level() == Level::Avx2 {
-            return dispatch_rows!(f32k, rows, np, k, a, lda, b, k * Self::NR, c, ldc, ncols);
+macro_rules! impl_kern {
+    ($t:ty, $nr:expr, $k:ident) => {
+        impl Kern for $t {
+            const NR: usize = $nr;
+            unsafe fn kernel(
+                rows: usize, np: usize, k: usize, a: *const $t, rsa: usize, csa: usize, b: *const $t, pstride: usize, c: *mut $t, ldc: usize,
+                ncols: usize, acc: bool,
+            ) {
+                #[cfg(target_arch = "x86_64")]
+                if level() == Level::Avx2 {
+                    return dispatch_rows!($k, rows, np, k, a, rsa, csa, b, pstride, c, ldc, ncols, acc);
+                }
+                kernel_scalar(rows, np, k, a, rsa, csa, b, pstride, Self::NR, c, ldc, ncols, acc)
+            }
         }
-        kernel_scalar(rows, np, k, a, lda, b, Self::NR, c, ldc, ncols)
-    }
+    };
 }
-
-impl Kern for f64 {
-    const NR: usize = 8;
-    unsafe fn kernel(rows: usize, np: usize, k: usize, a: *const f64, lda: usize, b: *const f64, c: *mut f64, ldc: usize, ncols: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if level() == Level::Avx2 {
-            return dispatch_rows!(f64k, rows, np, k, a, lda, b, k * Self::NR, c, ldc, ncols);
-        }
-        kernel_scalar(rows, np, k, a, lda, b, Self::NR, c, ldc, ncols)
-    }
-}
+impl_kern!(f32, 16, f32k);
+impl_kern!(f64, 8, f64k);
 
 /// A k x n matrix packed in panels of `T::NR` columns.
 pub struct PackedB<T> {
@@ -203,9 +223,31 @@ impl<T: Kern> PackedB<T> {
     /// # Safety
     /// `a` and `c` must address m rows as described.
     pub unsafe fn mul(&self, m: usize, a: *const T, lda: usize, c: *mut T, ldc: usize) {
+        self.mul_sub(m, a, lda, 1, 0, self.k, 0, self.n, c, ldc, false);
+    }
+
+    /// C (m x ncols, row stride ldc) (+)= A times the block of B at rows `k0 .. k0 + kb` and
+    /// columns `c0 .. c0 + ncols`: `acc` adds to C. A is m x kb with element (r, kk) at
+    /// `a + r * rsa + kk * csa` (so A may be a transposed view). `c0` is a multiple of `T::NR`.
+    ///
+    /// # Safety
+    /// `a` and `c` must address the rows and columns described; the block must lie inside B.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn mul_sub(
+        &self, m: usize, a: *const T, rsa: usize, csa: usize, k0: usize, kb: usize, c0: usize, ncols: usize, c: *mut T, ldc: usize,
+        acc: bool,
+    ) {
         let (nr, k) = (T::NR, self.k);
-        let full = self.n / nr;
-        let np = self.n.div_ceil(nr);
+        debug_assert!(c0 % nr == 0 && k0 + kb <= k && c0 + ncols <= self.n);
+        if kb == 0 && !acc {
+            for i in 0..m {
+                std::ptr::write_bytes(c.add(i * ldc), 0, ncols);
+            }
+            return;
+        }
+        let base = self.data.as_ptr().add(k0 * nr + (c0 / nr) * k * nr);
+        let full = ncols / nr;
+        let np = ncols.div_ceil(nr);
         // Groups of up to 4 panels; each row block takes them `panels_for(rows)` at a time.
         for g0 in (0..np).step_by(4) {
             let g1 = (g0 + 4).min(np);
@@ -216,8 +258,8 @@ impl<T: Kern> PackedB<T> {
                 let mut p = g0;
                 while p < g1 {
                     let take = if p + step <= g1.min(full) { step } else { 1 };
-                    let cols = nr.min(self.n - p * nr);
-                    T::kernel(rows, take, k, a.add(i * lda), lda, self.data.as_ptr().add(p * k * nr), c.add(i * ldc + p * nr), ldc, cols);
+                    let cols = nr.min(ncols - p * nr);
+                    T::kernel(rows, take, kb, a.add(i * rsa), rsa, csa, base.add(p * k * nr), k * nr, c.add(i * ldc + p * nr), ldc, cols, acc);
                     p += take;
                 }
                 i += rows;

@@ -1,0 +1,787 @@
+//! Scaled dot-product attention, forward and backward, tiled with an online softmax.
+//!
+//! For each (batch, head) the queries are taken in blocks of `BR` rows and the keys in blocks of
+//! `BC`; a block's scores S = scale Q K^T live only in a `BR x BC` buffer, so the extra memory is
+//! the row log-sum-exp (B H Tq values) kept for the backward. The backward recomputes each
+//! block's probabilities from it (P = exp(S - lse)) and forms dV += (P Z)^T dO, dA = dO V^T,
+//! dS = P (dA Z - D) with D = rowsum(dO O), dQ += dS K scale and dK += dS^T Q scale, where Z is
+//! the dropout mask scaled by 1 / (1 - p).
+//!
+//! Masks: causal (query i sees keys j <= i, top-left aligned as in torch), key lengths per batch
+//! row and a boolean mask (true = may attend) with broadcast strides. Key blocks that no row of
+//! a query block may see (above the causal diagonal, past a row's length) are skipped, and inside
+//! the diagonal blocks each group of 6 query rows only computes the key columns it can see. A
+//! row that may see no key gets output 0, `lse` = +inf and no gradient.
+//!
+//! Dropout keeps element (bh, i, j) when `fmix32(key(bh * Tq + i) ^ j * 0x9E3779B9) >= p 2^32`,
+//! `key(r)` the top half of SplitMix64's finaliser of `mix64(seed) + r GOLDEN`: a counter-based
+//! hash the backward recomputes instead of storing a mask, and which the NumPy reference
+//! (`tests/reference/attention.py`) reproduces exactly.
+//!
+//! Every product is one of the pre-packed kernel's sequential sums and every block boundary
+//! depends only on the shapes, so results are bit-identical for any thread count.
+
+use rayon::prelude::*;
+
+use super::gemm::{for_each, SyncPtr};
+use super::packed::{Kern, PackedB};
+use super::real::Real;
+use super::simd::simd_kernels;
+use crate::error::{Error, Result};
+use crate::parallel;
+use crate::rng::{mix64, GOLDEN};
+
+/// Query rows per block.
+const BR: usize = 64;
+/// Keys per block (a multiple of both panel widths).
+const BC: usize = 64;
+/// Rows per micro-kernel call; row groups of this size get their own causal column limit.
+const MR: usize = 6;
+
+/// Element strides of a (B, H, T, features) array whose feature axis is contiguous.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub sb: usize,
+    pub sh: usize,
+    pub st: usize,
+}
+
+impl Layout {
+    /// A contiguous (B, H, T, f) array.
+    pub fn contiguous(h: usize, t: usize, f: usize) -> Layout {
+        Layout { sb: h * t * f, sh: t * f, st: f }
+    }
+    fn at(&self, b: usize, h: usize) -> usize {
+        b * self.sb + h * self.sh
+    }
+    /// One past the largest offset used by a (b, h, t, f) array.
+    fn extent(&self, b: usize, h: usize, t: usize, f: usize) -> usize {
+        if b == 0 || h == 0 || t == 0 || f == 0 {
+            return 0;
+        }
+        (b - 1) * self.sb + (h - 1) * self.sh + (t - 1) * self.st + f
+    }
+}
+
+/// Sizes: batch, heads, query and key lengths, query/key and value features.
+#[derive(Clone, Copy, Debug)]
+pub struct Dims {
+    pub b: usize,
+    pub h: usize,
+    pub tq: usize,
+    pub tk: usize,
+    pub d: usize,
+    pub dv: usize,
+}
+
+/// A boolean mask (true = may attend) over (B, H, Tq, Tk) by element strides; a stride of 0
+/// broadcasts. Keys are contiguous.
+#[derive(Clone, Copy)]
+pub struct BoolMask<'a> {
+    pub data: &'a [bool],
+    pub sb: usize,
+    pub sh: usize,
+    pub sq: usize,
+}
+
+/// What each query may see besides the causal rule.
+#[derive(Clone, Copy, Default)]
+pub struct Masks<'a> {
+    /// Valid keys per batch row (0..=Tk).
+    pub lengths: Option<&'a [usize]>,
+    pub mask: Option<BoolMask<'a>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub scale: f64,
+    pub causal: bool,
+    /// Dropout probability on the attention probabilities, in [0, 1).
+    pub dropout: f64,
+    pub seed: u64,
+    /// Threads (None = the global pool).
+    pub num_threads: Option<usize>,
+}
+
+/// Input arrays with their layouts.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a, T> {
+    pub q: &'a [T],
+    pub lq: Layout,
+    pub k: &'a [T],
+    pub lk: Layout,
+    pub v: &'a [T],
+    pub lv: Layout,
+}
+
+/// An output array with its layout.
+pub struct OutView<'a, T> {
+    pub data: &'a mut [T],
+    pub l: Layout,
+}
+
+fn check_view(name: &str, len: usize, l: &Layout, b: usize, h: usize, t: usize, f: usize) -> Result<()> {
+    let need = l.extent(b, h, t, f);
+    if need > len {
+        return Err(Error::Shape(format!("attention: {name} needs {need} elements for its layout, has {len}")));
+    }
+    Ok(())
+}
+
+/// Inputs must be finite: one inf or NaN would silently turn whole rows into NaN or zeros.
+fn check_finite<T: Real>(name: &str, data: &[T], l: &Layout, b: usize, h: usize, t: usize, f: usize) -> Result<()> {
+    for bi in 0..b {
+        for hi in 0..h {
+            for ti in 0..t {
+                let o = l.at(bi, hi) + ti * l.st;
+                if let Some(j) = data[o..o + f].iter().position(|v| !v.is_finite_()) {
+                    let v = data[o + j];
+                    return Err(Error::Value(format!("attention: {name} has a non-finite value {v:?} at [{bi}, {hi}, {ti}, {j}]")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check<T: Real>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options) -> Result<()> {
+    check_view("q", x.q.len(), &x.lq, dm.b, dm.h, dm.tq, dm.d)?;
+    check_view("k", x.k.len(), &x.lk, dm.b, dm.h, dm.tk, dm.d)?;
+    check_view("v", x.v.len(), &x.lv, dm.b, dm.h, dm.tk, dm.dv)?;
+    check_finite("q", x.q, &x.lq, dm.b, dm.h, dm.tq, dm.d)?;
+    check_finite("k", x.k, &x.lk, dm.b, dm.h, dm.tk, dm.d)?;
+    check_finite("v", x.v, &x.lv, dm.b, dm.h, dm.tk, dm.dv)?;
+    if let Some(len) = masks.lengths {
+        if len.len() != dm.b {
+            return Err(Error::Shape(format!("attention: lengths has {} entries for batch {}", len.len(), dm.b)));
+        }
+        if let Some((i, &n)) = len.iter().enumerate().find(|(_, &n)| n > dm.tk) {
+            return Err(Error::Value(format!("attention: lengths[{i}] = {n} is outside 0..={}", dm.tk)));
+        }
+    }
+    if let Some(m) = masks.mask {
+        let need = if dm.b * dm.h * dm.tq * dm.tk == 0 { 0 } else { (dm.b - 1) * m.sb + (dm.h - 1) * m.sh + (dm.tq - 1) * m.sq + dm.tk };
+        if need > m.data.len() {
+            return Err(Error::Shape(format!("attention: mask needs {need} elements, has {}", m.data.len())));
+        }
+    }
+    if !(0.0..1.0).contains(&opts.dropout) {
+        return Err(Error::Value(format!("attention: dropout must be in [0, 1), got {}", opts.dropout)));
+    }
+    if !opts.scale.is_finite() {
+        return Err(Error::Value(format!("attention: scale must be finite, got {}", opts.scale)));
+    }
+    Ok(())
+}
+
+/// The dropout threshold on 32-bit hashes, or None without dropout.
+fn drop_threshold(p: f64) -> Option<u32> {
+    if p <= 0.0 {
+        return None;
+    }
+    Some((p * 4294967296.0).round().min(4294967295.0) as u32)
+}
+
+/// The per-row key of the dropout hash.
+fn row_key(seed: u64, row: u64) -> u32 {
+    (mix64(mix64(seed).wrapping_add(row.wrapping_mul(GOLDEN))) >> 32) as u32
+}
+
+#[inline(always)]
+fn fmix32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85EB_CA6B);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xC2B2_AE35);
+    h ^ (h >> 16)
+}
+
+/// Dropout parameters of one row: hash key, threshold, first key index, 1 / (1 - p).
+#[derive(Clone, Copy)]
+pub struct Drop<T> {
+    key: u32,
+    thr: u32,
+    j0: u32,
+    inv: T,
+}
+
+// Row kernels. Slices as arguments let LLVM vectorise (see cells.rs); reductions keep 8
+// fixed lanes so their order never changes.
+
+const LANES: usize = 8;
+
+#[inline(always)]
+fn lanes_max<T: Real>(x: &[T]) -> T {
+    let ninf = T::from_f64(f64::NEG_INFINITY);
+    let mut m = [ninf; LANES];
+    let mut ch = x.chunks_exact(LANES);
+    for c in &mut ch {
+        for l in 0..LANES {
+            m[l] = if c[l] > m[l] { c[l] } else { m[l] };
+        }
+    }
+    let mut r = ninf;
+    for &v in m.iter().chain(ch.remainder()) {
+        r = if v > r { v } else { r };
+    }
+    r
+}
+
+#[inline(always)]
+fn lanes_sum<T: Real>(x: &[T]) -> T {
+    let mut s = [T::ZERO; LANES];
+    let mut ch = x.chunks_exact(LANES);
+    for c in &mut ch {
+        for l in 0..LANES {
+            s[l] += c[l];
+        }
+    }
+    let mut r = T::ZERO;
+    for &v in s.iter().chain(ch.remainder()) {
+        r += v;
+    }
+    r
+}
+
+/// x[j] = x[j] * scale, or -inf where the mask says no.
+#[inline(always)]
+fn scale_mask_row<T: Real>(x: &mut [T], scale: T, mask: Option<&[bool]>) {
+    let ninf = T::from_f64(f64::NEG_INFINITY);
+    match mask {
+        None => x.iter_mut().for_each(|v| *v = *v * scale),
+        Some(m) => {
+            let m = &m[..x.len()];
+            for (v, &ok) in x.iter_mut().zip(m) {
+                *v = if ok { *v * scale } else { ninf };
+            }
+        }
+    }
+}
+
+/// x[j] = exp(x[j] - sub) (0 where x[j] is -inf).
+#[inline(always)]
+fn exp_row<T: Real>(x: &mut [T], sub: T) {
+    let ninf = T::from_f64(f64::NEG_INFINITY);
+    for v in x.iter_mut() {
+        let e = (*v - sub).exp_();
+        *v = if *v == ninf { T::ZERO } else { e };
+    }
+}
+
+/// x[j] *= Z[j] (the scaled dropout mask).
+#[inline(always)]
+fn drop_row<T: Real>(x: &mut [T], dr: Drop<T>) {
+    for (j, v) in x.iter_mut().enumerate() {
+        let hsh = fmix32(dr.key ^ (dr.j0.wrapping_add(j as u32)).wrapping_mul(0x9E37_79B9));
+        *v = if hsh >= dr.thr { *v * dr.inv } else { T::ZERO };
+    }
+}
+
+simd_kernels! {
+    /// Online-softmax update of one row of scores `s` (raw Q K^T values, `n` of them valid;
+    /// the row's buffer is `s.len()` wide and is zero past `n` on exit). `ml` holds the row's
+    /// running max and sum and `o` its output accumulator, rescaled here. On exit `s` holds the
+    /// (dropped-out) probabilities relative to the new max.
+    fn fwd_row<T>(s: &mut [T], n: usize, scale: T, mask: Option<&[bool]>, ml: &mut [T], o: &mut [T], dr: Option<Drop<T>>) {
+        let (head, tail) = s.split_at_mut(n);
+        tail.iter_mut().for_each(|v| *v = T::ZERO);
+        scale_mask_row(head, scale, mask);
+        let mx = lanes_max(head);
+        let m_old = ml[0];
+        let m_new = if mx > m_old { mx } else { m_old };
+        if m_new == T::from_f64(f64::NEG_INFINITY) {
+            head.iter_mut().for_each(|v| *v = T::ZERO);
+            return;
+        }
+        exp_row(head, m_new);
+        let sum = lanes_sum(head);
+        if m_new != m_old {
+            let alpha = (m_old - m_new).exp_();
+            ml[1] = ml[1] * alpha;
+            o.iter_mut().for_each(|v| *v = *v * alpha);
+        }
+        ml[0] = m_new;
+        ml[1] += sum;
+        if let Some(dr) = dr {
+            drop_row(head, dr);
+        }
+    }
+
+    /// Backward for one row: `p` holds raw scores (n valid) and `da` = dO V^T. On exit `p`
+    /// holds P Z and `da` holds dS = P (dA Z - D); both are zero past `n`.
+    fn bwd_row<T>(p: &mut [T], da: &mut [T], n: usize, scale: T, mask: Option<&[bool]>, lse: T, dsum: T, dr: Option<Drop<T>>) {
+        let (ph, pt) = p.split_at_mut(n);
+        let (dh, dt) = da.split_at_mut(n);
+        pt.iter_mut().for_each(|v| *v = T::ZERO);
+        dt.iter_mut().for_each(|v| *v = T::ZERO);
+        scale_mask_row(ph, scale, mask);
+        exp_row(ph, lse);
+        match dr {
+            None => {
+                for (d, &pv) in dh.iter_mut().zip(ph.iter()) {
+                    *d = pv * (*d - dsum);
+                }
+            }
+            Some(dr) => {
+                for (j, (d, pv)) in dh.iter_mut().zip(ph.iter_mut()).enumerate() {
+                    let hsh = fmix32(dr.key ^ (dr.j0.wrapping_add(j as u32)).wrapping_mul(0x9E37_79B9));
+                    let z = if hsh >= dr.thr { dr.inv } else { T::ZERO };
+                    *d = *pv * (*d * z - dsum);
+                    *pv = *pv * z;
+                }
+            }
+        }
+    }
+
+    /// out = o / l (or 0 when l is 0), one row.
+    fn finish_row<T>(o: &[T], l: T, out: &mut [T]) {
+        let inv = if l > T::ZERO { T::ONE / l } else { T::ZERO };
+        for (y, &x) in out.iter_mut().zip(o) {
+            *y = x * inv;
+        }
+    }
+
+    /// d[i] = sum_j a[i j] b[i j] over rows of `w` values (row strides la, lb).
+    fn row_dots<T>(a: &[T], la: usize, b: &[T], lb: usize, w: usize, d: &mut [T]) {
+        for (i, di) in d.iter_mut().enumerate() {
+            let (x, y) = (&a[i * la..i * la + w], &b[i * lb..i * lb + w]);
+            let mut s = [T::ZERO; LANES];
+            let (mut cx, mut cy) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
+            for (u, v) in (&mut cx).zip(&mut cy) {
+                for l in 0..LANES {
+                    s[l] += u[l] * v[l];
+                }
+            }
+            let mut r = T::ZERO;
+            for v in s {
+                r += v;
+            }
+            for (u, v) in cx.remainder().iter().zip(cy.remainder()) {
+                r += *u * *v;
+            }
+            *di = r;
+        }
+    }
+}
+
+/// Per-row visibility: how many keys of block `j0` row `i` (absolute) may see, before the
+/// boolean mask.
+#[inline]
+fn visible(i: usize, j0: usize, kb: usize, nkeys: usize, causal: bool) -> usize {
+    let lim = if causal { nkeys.min(i + 1) } else { nkeys };
+    lim.saturating_sub(j0).min(kb)
+}
+
+struct Ctx<'a, T> {
+    dm: Dims,
+    x: Inputs<'a, T>,
+    masks: Masks<'a>,
+    opts: Options,
+    scale: T,
+    thr: Option<u32>,
+}
+
+impl<T: Kern> Ctx<'_, T> {
+    fn nkeys(&self, b: usize) -> usize {
+        self.masks.lengths.map_or(self.dm.tk, |l| l[b])
+    }
+    fn mask_row(&self, b: usize, h: usize, i: usize, j0: usize, n: usize) -> Option<&[bool]> {
+        self.masks.mask.map(|m| {
+            let o = b * m.sb + h * m.sh + i * m.sq + j0;
+            &m.data[o..o + n]
+        })
+    }
+    fn drop(&self, bh: usize, i: usize, j0: usize) -> Option<Drop<T>> {
+        let thr = self.thr?;
+        let key = row_key(self.opts.seed, (bh * self.dm.tq + i) as u64);
+        Some(Drop { key, thr, j0: j0 as u32, inv: T::from_f64(1.0 / (1.0 - self.opts.dropout)) })
+    }
+    /// K^T (d x Tk) and V (Tk x dv) of one head, packed.
+    fn pack_kv(&self, b: usize, h: usize) -> (PackedB<T>, PackedB<T>) {
+        let (dm, x) = (&self.dm, &self.x);
+        unsafe {
+            let kt = PackedB::new(dm.d, dm.tk, x.k.as_ptr().add(x.lk.at(b, h)), 1, x.lk.st);
+            let v = PackedB::new(dm.tk, dm.dv, x.v.as_ptr().add(x.lv.at(b, h)), x.lv.st, 1);
+            (kt, v)
+        }
+    }
+}
+
+/// Forward: writes `out` (B, H, Tq, dv) and the row log-sum-exp `lse` (B H Tq, +inf for rows
+/// that see no key).
+pub fn forward<T: Kern>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options, out: OutView<T>, lse: &mut [T]) -> Result<()> {
+    check(dm, x, masks, opts)?;
+    check_view("out", out.data.len(), &out.l, dm.b, dm.h, dm.tq, dm.dv)?;
+    let rows = dm.b * dm.h * dm.tq;
+    if lse.len() != rows {
+        return Err(Error::Shape(format!("attention: lse has {} entries, needs {rows}", lse.len())));
+    }
+    let cx = Ctx { dm: *dm, x: *x, masks: *masks, opts: *opts, scale: T::from_f64(opts.scale), thr: drop_threshold(opts.dropout) };
+    parallel::install(opts.num_threads, || forward_impl(&cx, out, lse))
+}
+
+fn forward_impl<T: Kern>(cx: &Ctx<T>, out: OutView<T>, lse: &mut [T]) {
+    let dm = &cx.dm;
+    let bh_n = dm.b * dm.h;
+    let packs: Vec<(PackedB<T>, PackedB<T>)> = (0..bh_n).into_par_iter().map(|bh| cx.pack_kv(bh / dm.h, bh % dm.h)).collect();
+    let nqb = dm.tq.div_ceil(BR);
+    let (op, lp) = (SyncPtr(out.data.as_mut_ptr()), SyncPtr(lse.as_mut_ptr()));
+    let lo = out.l;
+    for_each(bh_n * nqb, true, |task| {
+        let (bh, qb) = (task / nqb, task % nqb);
+        let (kt, vp) = &packs[bh];
+        unsafe { fwd_block(cx, bh, qb * BR, kt, vp, op.at(lo.at(bh / dm.h, bh % dm.h)), lo.st, lp.at(bh * dm.tq)) };
+    });
+}
+
+/// One block of query rows `i0 ..` of head `bh`.
+unsafe fn fwd_block<T: Kern>(cx: &Ctx<T>, bh: usize, i0: usize, kt: &PackedB<T>, vp: &PackedB<T>, out: *mut T, ldo: usize, lse: *mut T) {
+    let dm = &cx.dm;
+    let (b, h) = (bh / dm.h, bh % dm.h);
+    let rows = BR.min(dm.tq - i0);
+    let nkeys = cx.nkeys(b);
+    let q = cx.x.q.as_ptr().add(cx.x.lq.at(b, h) + i0 * cx.x.lq.st);
+    let ldq = cx.x.lq.st;
+    let ninf = T::from_f64(f64::NEG_INFINITY);
+    let mut s = vec![T::ZERO; BR * BC];
+    let mut o = vec![T::ZERO; BR * dm.dv];
+    let mut ml: Vec<[T; 2]> = vec![[ninf, T::ZERO]; BR];
+    let last_visible = if cx.opts.causal { nkeys.min(i0 + rows) } else { nkeys };
+    for j0 in (0..last_visible).step_by(BC) {
+        let kb = BC.min(dm.tk - j0);
+        // Scores, one group of MR rows at a time, only the columns the group may see.
+        let mut gcols = [0usize; BR.div_ceil(MR)];
+        for (g, r0) in (0..rows).step_by(MR).enumerate() {
+            let rg = MR.min(rows - r0);
+            let n = visible(i0 + r0 + rg - 1, j0, kb, nkeys, cx.opts.causal);
+            gcols[g] = n;
+            if n > 0 {
+                kt.mul_sub(rg, q.add(r0 * ldq), ldq, 1, 0, dm.d, j0, n, s.as_mut_ptr().add(r0 * BC), BC, false);
+            }
+        }
+        for r in 0..rows {
+            let gc = gcols[r / MR];
+            if gc == 0 {
+                continue;
+            }
+            let i = i0 + r;
+            let n = visible(i, j0, kb, nkeys, cx.opts.causal);
+            let row = &mut s[r * BC..r * BC + gc];
+            fwd_row(row, n, cx.scale, cx.mask_row(b, h, i, j0, n), &mut ml[r], &mut o[r * dm.dv..(r + 1) * dm.dv], cx.drop(bh, i, j0));
+        }
+        for (g, r0) in (0..rows).step_by(MR).enumerate() {
+            let n = gcols[g];
+            if n > 0 {
+                vp.mul_sub(MR.min(rows - r0), s.as_ptr().add(r0 * BC), BC, 1, j0, n, 0, dm.dv, o.as_mut_ptr().add(r0 * dm.dv), dm.dv, true);
+            }
+        }
+    }
+    for r in 0..rows {
+        let [m, l] = ml[r];
+        let dst = std::slice::from_raw_parts_mut(out.add((i0 + r) * ldo), dm.dv);
+        finish_row(&o[r * dm.dv..(r + 1) * dm.dv], l, dst);
+        *lse.add(i0 + r) = if l > T::ZERO { T::from_f64(m.to_f64() + l.to_f64().ln()) } else { T::from_f64(f64::INFINITY) };
+    }
+}
+
+/// The forward's results that the backward needs besides the inputs.
+pub struct Saved<'a, T> {
+    pub out: &'a [T],
+    pub lo: Layout,
+    pub lse: &'a [T],
+    pub dout: &'a [T],
+    pub ldo: Layout,
+}
+
+/// Gradient outputs (overwritten).
+pub struct GradsOut<'a, T> {
+    pub dq: OutView<'a, T>,
+    pub dk: OutView<'a, T>,
+    pub dv: OutView<'a, T>,
+}
+
+/// Key chunks per head in the backward: enough (bh, chunk) tasks to feed a few threads even for
+/// one head. Depends only on the shapes.
+fn key_chunks(bh_n: usize, nkb: usize) -> usize {
+    8usize.div_ceil(bh_n.max(1)).clamp(1, nkb.max(1))
+}
+
+/// Backward: writes dq, dk, dv from the saved forward and the output gradient.
+pub fn backward<T: Kern>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options, sv: &Saved<T>, g: GradsOut<T>) -> Result<()> {
+    check(dm, x, masks, opts)?;
+    check_view("out", sv.out.len(), &sv.lo, dm.b, dm.h, dm.tq, dm.dv)?;
+    check_view("dout", sv.dout.len(), &sv.ldo, dm.b, dm.h, dm.tq, dm.dv)?;
+    check_finite("dout", sv.dout, &sv.ldo, dm.b, dm.h, dm.tq, dm.dv)?;
+    check_view("dq", g.dq.data.len(), &g.dq.l, dm.b, dm.h, dm.tq, dm.d)?;
+    check_view("dk", g.dk.data.len(), &g.dk.l, dm.b, dm.h, dm.tk, dm.d)?;
+    check_view("dv", g.dv.data.len(), &g.dv.l, dm.b, dm.h, dm.tk, dm.dv)?;
+    let bh_n = dm.b * dm.h;
+    if sv.lse.len() != bh_n * dm.tq {
+        return Err(Error::Shape(format!("attention: lse has {} entries, needs {}", sv.lse.len(), bh_n * dm.tq)));
+    }
+    let cx = Ctx { dm: *dm, x: *x, masks: *masks, opts: *opts, scale: T::from_f64(opts.scale), thr: drop_threshold(opts.dropout) };
+    parallel::install(opts.num_threads, || backward_impl(&cx, sv, g))
+}
+
+fn backward_impl<T: Kern>(cx: &Ctx<T>, sv: &Saved<T>, g: GradsOut<T>) {
+    let dm = &cx.dm;
+    let bh_n = dm.b * dm.h;
+    // D = rowsum(dO * O) per row.
+    let mut dsum = vec![T::ZERO; bh_n * dm.tq];
+    {
+        let dp = SyncPtr(dsum.as_mut_ptr());
+        for_each(bh_n, true, |bh| unsafe {
+            let (b, h) = (bh / dm.h, bh % dm.h);
+            if dm.tq == 0 {
+                return;
+            }
+            let o = &sv.out[sv.lo.at(b, h)..];
+            let d = &sv.dout[sv.ldo.at(b, h)..];
+            row_dots(o, sv.lo.st, d, sv.ldo.st, dm.dv, std::slice::from_raw_parts_mut(dp.at(bh * dm.tq), dm.tq));
+        });
+    }
+    let nkb = dm.tk.div_ceil(BC);
+    let nc = key_chunks(bh_n, nkb);
+    let per = nkb.div_ceil(nc.max(1)).max(1);
+    // With several key chunks per head, each chunk sums its own dQ, added in chunk order.
+    let mut partial = if nc > 1 { vec![T::ZERO; bh_n * nc * dm.tq * dm.d] } else { Vec::new() };
+    let (dqp, dkp, dvp, pp) = (SyncPtr(g.dq.data.as_mut_ptr()), SyncPtr(g.dk.data.as_mut_ptr()), SyncPtr(g.dv.data.as_mut_ptr()), SyncPtr(partial.as_mut_ptr()));
+    let (lq, lk, lv) = (g.dq.l, g.dk.l, g.dv.l);
+    let dsum = &dsum;
+    for_each(bh_n * nc, true, |task| unsafe {
+        let (bh, c) = (task / nc, task % nc);
+        let (b, h) = (bh / dm.h, bh % dm.h);
+        let (dq, ldq) = if nc > 1 { (pp.at((bh * nc + c) * dm.tq * dm.d), dm.d) } else { (dqp.at(lq.at(b, h)), lq.st) };
+        let blocks = (c * per * BC)..((c + 1) * per * BC).min(dm.tk);
+        bwd_head(cx, sv, bh, blocks, &dsum[bh * dm.tq..(bh + 1) * dm.tq], dq, ldq, dkp.at(lk.at(b, h)), lk.st, dvp.at(lv.at(b, h)), lv.st);
+    });
+    if nc > 1 {
+        let pp = &partial;
+        for_each(bh_n, true, |bh| unsafe {
+            let (b, h) = (bh / dm.h, bh % dm.h);
+            for i in 0..dm.tq {
+                let dst = std::slice::from_raw_parts_mut(dqp.at(lq.at(b, h) + i * lq.st), dm.d);
+                dst.iter_mut().for_each(|v| *v = T::ZERO);
+                for c in 0..nc {
+                    let src = &pp[((bh * nc + c) * dm.tq + i) * dm.d..][..dm.d];
+                    dst.iter_mut().zip(src).for_each(|(a, &s)| *a += s);
+                }
+            }
+        });
+    }
+}
+
+/// Backward of head `bh` for the keys in `keys` (whole blocks): dK, dV for those keys and this
+/// chunk's dQ (zeroed here, then accumulated).
+#[allow(clippy::too_many_arguments)]
+unsafe fn bwd_head<T: Kern>(
+    cx: &Ctx<T>, sv: &Saved<T>, bh: usize, keys: std::ops::Range<usize>, dsum: &[T], dq: *mut T, ldq: usize, dk: *mut T, ldk: usize,
+    dv: *mut T, ldv: usize,
+) {
+    let dm = &cx.dm;
+    let x = &cx.x;
+    let (b, h) = (bh / dm.h, bh % dm.h);
+    for i in 0..dm.tq {
+        std::ptr::write_bytes(dq.add(i * ldq), 0, dm.d);
+    }
+    for j in keys.clone() {
+        std::ptr::write_bytes(dk.add(j * ldk), 0, dm.d);
+        std::ptr::write_bytes(dv.add(j * ldv), 0, dm.dv);
+    }
+    let nkeys = cx.nkeys(b).min(keys.end);
+    if keys.start >= nkeys || dm.tq == 0 {
+        return;
+    }
+    let (q, ldqi) = (x.q.as_ptr().add(x.lq.at(b, h)), x.lq.st);
+    let (k, ldki) = (x.k.as_ptr().add(x.lk.at(b, h)), x.lk.st);
+    let (v, ldvi) = (x.v.as_ptr().add(x.lv.at(b, h)), x.lv.st);
+    let (dout, ldd) = (sv.dout.as_ptr().add(sv.ldo.at(b, h)), sv.ldo.st);
+    let lse = &sv.lse[bh * dm.tq..(bh + 1) * dm.tq];
+    // Keys of this chunk only; queries whole.
+    let (k0, kn) = (keys.start, nkeys - keys.start);
+    let kt = PackedB::new(dm.d, kn, k.add(k0 * ldki), 1, ldki);
+    let kp = PackedB::new(kn, dm.d, k.add(k0 * ldki), ldki, 1);
+    let vt = PackedB::new(dm.dv, kn, v.add(k0 * ldvi), 1, ldvi);
+    let qp = PackedB::new(dm.tq, dm.d, q, ldqi, 1);
+    let dop = PackedB::new(dm.tq, dm.dv, dout, ldd, 1);
+    let mut p = vec![T::ZERO; BR * BC];
+    let mut da = vec![T::ZERO; BR * BC];
+    let mut dkb = vec![T::ZERO; BC * dm.d];
+    let mut dvb = vec![T::ZERO; BC * dm.dv];
+    let causal = cx.opts.causal;
+    for j0 in (k0..nkeys).step_by(BC) {
+        let jl = j0 - k0; // column of this block in the chunk's packs
+        let kb = BC.min(nkeys - j0);
+        dkb.iter_mut().for_each(|v| *v = T::ZERO);
+        dvb.iter_mut().for_each(|v| *v = T::ZERO);
+        let first_q = if causal { j0 / BR * BR } else { 0 };
+        for i0 in (first_q..dm.tq).step_by(BR) {
+            let rows = BR.min(dm.tq - i0);
+            let mut gcols = [0usize; BR.div_ceil(MR)];
+            for (g, r0) in (0..rows).step_by(MR).enumerate() {
+                let rg = MR.min(rows - r0);
+                let n = visible(i0 + r0 + rg - 1, j0, kb, nkeys, causal);
+                gcols[g] = n;
+                if n > 0 {
+                    kt.mul_sub(rg, q.add((i0 + r0) * ldqi), ldqi, 1, 0, dm.d, jl, n, p.as_mut_ptr().add(r0 * BC), BC, false);
+                    vt.mul_sub(rg, dout.add((i0 + r0) * ldd), ldd, 1, 0, dm.dv, jl, n, da.as_mut_ptr().add(r0 * BC), BC, false);
+                }
+            }
+            let ncol = gcols.iter().copied().max().unwrap_or(0);
+            if ncol == 0 {
+                continue;
+            }
+            for r in 0..rows {
+                let i = i0 + r;
+                let (pr, dr) = (&mut p[r * BC..r * BC + ncol], &mut da[r * BC..r * BC + ncol]);
+                let gc = gcols[r / MR];
+                if gc == 0 || lse[i] == T::from_f64(f64::INFINITY) {
+                    pr.iter_mut().for_each(|v| *v = T::ZERO);
+                    dr.iter_mut().for_each(|v| *v = T::ZERO);
+                    continue;
+                }
+                let n = visible(i, j0, kb, nkeys, causal);
+                bwd_row(pr, dr, n, cx.scale, cx.mask_row(b, h, i, j0, n), lse[i], dsum[i], cx.drop(bh, i, j0));
+            }
+            // Keys in groups of MR: dV += (P Z)^T dO, dK += dS^T Q over the queries that see them.
+            for jg in (0..ncol).step_by(MR) {
+                let rg = MR.min(ncol - jg);
+                let qs = if causal { (j0 + jg).saturating_sub(i0).min(rows) } else { 0 };
+                let qn = rows - qs;
+                if qn == 0 {
+                    continue;
+                }
+                dop.mul_sub(rg, p.as_ptr().add(qs * BC + jg), 1, BC, i0 + qs, qn, 0, dm.dv, dvb.as_mut_ptr().add(jg * dm.dv), dm.dv, true);
+                qp.mul_sub(rg, da.as_ptr().add(qs * BC + jg), 1, BC, i0 + qs, qn, 0, dm.d, dkb.as_mut_ptr().add(jg * dm.d), dm.d, true);
+            }
+            // dQ += dS K, each row group over the keys it sees.
+            for (g, r0) in (0..rows).step_by(MR).enumerate() {
+                let n = gcols[g];
+                if n > 0 {
+                    kp.mul_sub(MR.min(rows - r0), da.as_ptr().add(r0 * BC), BC, 1, jl, n, 0, dm.d, dq.add((i0 + r0) * ldq), ldq, true);
+                }
+            }
+        }
+        for jj in 0..kb {
+            let dkr = std::slice::from_raw_parts_mut(dk.add((j0 + jj) * ldk), dm.d);
+            for (o, &s) in dkr.iter_mut().zip(&dkb[jj * dm.d..(jj + 1) * dm.d]) {
+                *o = s * cx.scale;
+            }
+            std::ptr::copy_nonoverlapping(dvb.as_ptr().add(jj * dm.dv), dv.add((j0 + jj) * ldv), dm.dv);
+        }
+    }
+    for i in 0..dm.tq {
+        let r = std::slice::from_raw_parts_mut(dq.add(i * ldq), dm.d);
+        r.iter_mut().for_each(|v| *v = *v * cx.scale);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::simd::{set_level, Level};
+
+    /// Naive (B H) x Tq x Tk attention in f64 with explicit masks: (out, dq, dk, dv).
+    #[allow(clippy::type_complexity)]
+    fn naive(dm: &Dims, q: &[f64], k: &[f64], v: &[f64], dout: &[f64], allow: &dyn Fn(usize, usize, usize) -> bool, o: &Options) -> [Vec<f64>; 4] {
+        let (tq, tk, d, dv) = (dm.tq, dm.tk, dm.d, dm.dv);
+        let bh_n = dm.b * dm.h;
+        let (mut out, mut dq, mut dk, mut dvv) = (vec![0.0; bh_n * tq * dv], vec![0.0; bh_n * tq * d], vec![0.0; bh_n * tk * d], vec![0.0; bh_n * tk * dv]);
+        let thr = drop_threshold(o.dropout);
+        for bh in 0..bh_n {
+            for i in 0..tq {
+                let s: Vec<f64> = (0..tk).map(|j| (0..d).map(|f| q[(bh * tq + i) * d + f] * k[(bh * tk + j) * d + f]).sum::<f64>() * o.scale).collect();
+                let ok: Vec<bool> = (0..tk).map(|j| allow(bh, i, j)).collect();
+                let mx = (0..tk).filter(|&j| ok[j]).map(|j| s[j]).fold(f64::NEG_INFINITY, f64::max);
+                if mx == f64::NEG_INFINITY {
+                    continue;
+                }
+                let e: Vec<f64> = (0..tk).map(|j| if ok[j] { (s[j] - mx).exp() } else { 0.0 }).collect();
+                let z: f64 = e.iter().sum();
+                let p: Vec<f64> = e.iter().map(|x| x / z).collect();
+                let zm: Vec<f64> = (0..tk)
+                    .map(|j| match thr {
+                        None => 1.0,
+                        Some(t) => {
+                            let hsh = fmix32(row_key(o.seed, (bh * tq + i) as u64) ^ (j as u32).wrapping_mul(0x9E37_79B9));
+                            if hsh >= t { 1.0 / (1.0 - o.dropout) } else { 0.0 }
+                        }
+                    })
+                    .collect();
+                let go = &dout[(bh * tq + i) * dv..][..dv];
+                let mut orow = vec![0.0; dv];
+                for j in 0..tk {
+                    for f in 0..dv {
+                        orow[f] += p[j] * zm[j] * v[(bh * tk + j) * dv + f];
+                        dvv[(bh * tk + j) * dv + f] += p[j] * zm[j] * go[f];
+                    }
+                }
+                let dsum: f64 = (0..dv).map(|f| orow[f] * go[f]).sum();
+                for j in 0..tk {
+                    let da: f64 = (0..dv).map(|f| go[f] * v[(bh * tk + j) * dv + f]).sum();
+                    let ds = p[j] * (da * zm[j] - dsum) * o.scale;
+                    for f in 0..d {
+                        dq[(bh * tq + i) * d + f] += ds * k[(bh * tk + j) * d + f];
+                        dk[(bh * tk + j) * d + f] += ds * q[(bh * tq + i) * d + f];
+                    }
+                }
+                out[(bh * tq + i) * dv..][..dv].copy_from_slice(&orow);
+            }
+        }
+        [out, dq, dk, dvv]
+    }
+
+    fn data(n: usize, salt: usize) -> Vec<f64> {
+        (0..n).map(|i| (((i * 7919 + salt * 104729) % 201) as f64 - 100.0) / 80.0).collect()
+    }
+
+    fn run<T: Kern>(dm: &Dims, causal: bool, lengths: Option<&[usize]>, mask: Option<&[bool]>, dropout: f64, threads: usize) {
+        let (bh_n, tq, tk) = (dm.b * dm.h, dm.tq, dm.tk);
+        let (q, k, v, dout) = (data(bh_n * tq * dm.d, 1), data(bh_n * tk * dm.d, 2), data(bh_n * tk * dm.dv, 3), data(bh_n * tq * dm.dv, 4));
+        let opts = Options { scale: 0.3, causal, dropout, seed: 7, num_threads: Some(threads) };
+        let allow = |bh: usize, i: usize, j: usize| {
+            let b = bh / dm.h;
+            (!causal || j <= i) && lengths.is_none_or(|l| j < l[b]) && mask.is_none_or(|m| m[(bh * tq + i) * tk + j])
+        };
+        let want = naive(dm, &q, &k, &v, &dout, &allow, &opts);
+        let cv = |x: &[f64]| x.iter().map(|&a| T::from_f64(a)).collect::<Vec<T>>();
+        let (qt, kt, vt, dot) = (cv(&q), cv(&k), cv(&v), cv(&dout));
+        let (lq, lk, lv) = (Layout::contiguous(dm.h, tq, dm.d), Layout::contiguous(dm.h, tk, dm.d), Layout::contiguous(dm.h, tk, dm.dv));
+        let lo = Layout::contiguous(dm.h, tq, dm.dv);
+        let x = Inputs { q: &qt, lq, k: &kt, lk, v: &vt, lv };
+        let masks = Masks { lengths, mask: mask.map(|m| BoolMask { data: m, sb: dm.h * tq * tk, sh: tq * tk, sq: tk }) };
+        let mut out = vec![T::ZERO; bh_n * tq * dm.dv];
+        let mut lse = vec![T::ZERO; bh_n * tq];
+        forward(dm, &x, &masks, &opts, OutView { data: &mut out, l: lo }, &mut lse).unwrap();
+        let (mut dq, mut dk, mut dv) = (vec![T::ZERO; bh_n * tq * dm.d], vec![T::ZERO; bh_n * tk * dm.d], vec![T::ZERO; bh_n * tk * dm.dv]);
+        let sv = Saved { out: &out, lo, lse: &lse, dout: &dot, ldo: lo };
+        backward(dm, &x, &masks, &opts, &sv, GradsOut { dq: OutView { data: &mut dq, l: lq }, dk: OutView { data: &mut dk, l: lk }, dv: OutView { data: &mut dv, l: lv } })
+            .unwrap();
+        let tol = if T::NAME == "float32" { 2e-5 } else { 1e-12 };
+        for (name, got, w) in [("out", &out, &want[0]), ("dq", &dq, &want[1]), ("dk", &dk, &want[2]), ("dv", &dv, &want[3])] {
+            for (i, (g, w)) in got.iter().zip(w.iter()).enumerate() {
+                assert!((g.to_f64() - w).abs() <= tol * (1.0 + w.abs()), "{name}[{i}] {} vs {w} ({dm:?} causal={causal} p={dropout})", g.to_f64());
+            }
+        }
+    }
+
+    #[test]
+    fn matches_naive_attention() {
+        let mask: Vec<bool> = (0..2 * 3 * 70 * 130).map(|i| (i * 2654435761usize) % 7 != 0).collect();
+        for lv in [Level::Avx2, Level::Scalar] {
+            set_level(lv);
+            for &(tq, tk, d, dv) in &[(70, 130, 16, 24), (5, 3, 3, 5), (130, 70, 9, 8)] {
+                let dm = Dims { b: 2, h: 3, tq, tk, d, dv };
+                for causal in [false, true] {
+                    for threads in [1, 2] {
+                        run::<f64>(&dm, causal, None, None, 0.0, threads);
+                    }
+                    run::<f64>(&dm, causal, Some(&[tk / 2, 0]), None, 0.0, 1);
+                    run::<f64>(&dm, causal, Some(&[tk, 1]), Some(&mask[..2 * 3 * tq * tk]), 0.25, 2);
+                    run::<f32>(&dm, causal, Some(&[tk - 1, 2]), None, 0.1, 2);
+                }
+            }
+        }
+        set_level(Level::Avx2);
+    }
+}
