@@ -20,6 +20,7 @@ from typing import Optional
 
 import numpy as np
 
+from seqfast._attention import AttentionCache, attention_backward, attention_forward
 from seqfast._errors import ArgumentTypeError, SeqfastError
 from seqfast._recurrent import (
     RecurrentCache,
@@ -35,6 +36,7 @@ from seqfast._recurrent import (
 __all__ = [
     "lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward",
     "RNN", "LSTM", "GRU", "RecurrentCache", "simd_level",
+    "attention_forward", "attention_backward", "AttentionCache",
 ]
 
 

@@ -66,8 +66,11 @@ fn exp_f32(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    // `as` saturates (NaN -> 0), so NaN input stays NaN through `p` without undefined behaviour.
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n from the bits of n + 1.5 * 2^23 (whose low mantissa bits hold n): float adds and
+    // integer shifts vectorise, where `n as i32` (saturating) is done one lane at a time. NaN
+    // input stays NaN through `p` whatever the scale.
+    let t = (n + 12_582_912.0).to_bits();
+    let scale = f32::from_bits(t.wrapping_sub(0x4B40_0000 - 127) << 23);
     p * scale
 }
 
@@ -125,8 +128,9 @@ fn exp_f64(x: f64) -> f64 {
     for d in [479_001_600.0, 39_916_800.0, 3_628_800.0, 362_880.0, 40_320.0, 5_040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0] {
         p = p * r + 1.0 / d;
     }
-    // `as` saturates (NaN -> 0), so NaN stays NaN through `p`.
-    let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+    // 2^n from the bits of n + 1.5 * 2^52, as for f32 (AVX2 has no vector f64 -> i64).
+    let t = (n + 6_755_399_441_055_744.0).to_bits();
+    let scale = f64::from_bits(t.wrapping_sub(0x4338_0000_0000_0000 - 1023) << 52);
     p * scale
 }
 

@@ -3,6 +3,7 @@
 //! Each binding extracts and validates its arguments, releases the GIL around the core call
 //! (`py.detach`), and converts the result. No loops over data live here.
 
+mod attention;
 mod errors;
 mod lm;
 mod ngram;
@@ -20,6 +21,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ngram::register(m)?;
     lm::register(m)?;
     nn::register(m)?;
+    attention::register(m)?;
     search::register(m)?;
     Ok(())
 }

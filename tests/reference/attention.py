@@ -89,7 +89,6 @@ Contents
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 

@@ -1,0 +1,191 @@
+"""Attention from NumPy: scaled dot-product, multi-head (PyTorch layout), Luong and additive.
+
+The core kernels (``rust/nn/attention.rs``, ``rust/nn/additive.rs``) take flat arrays with
+explicit (batch, head, row) strides; this module checks shapes and dtypes, names the offending
+argument, broadcasts masks by giving them zero strides, and keeps what the backward needs.
+Multi-head and Luong attention put their projections (NumPy matrix products) around the same
+fused kernel: the heads of a (B, T, E) projection are read in place, never transposed.
+
+Semantics
+---------
+* ``causal``: query i may attend key j iff j <= i (top-left aligned, like torch's ``is_causal``,
+  also when Tq != Tk).
+* ``lengths``: (B,) ints in 0..Tk; keys at or past ``lengths[b]`` are masked for batch row b.
+* ``mask``: bool, **True = may attend** (torch ``scaled_dot_product_attention``'s boolean
+  ``attn_mask``; note ``nn.MultiheadAttention``'s boolean masks mean the opposite). Shape
+  (Tq, Tk), or as many dimensions as q with each leading one either full or 1.
+* A query row that may attend no key gets output 0 and passes no gradient (torch gives NaN).
+* ``dropout`` on the attention probabilities (after the softmax, kept values scaled by
+  1/(1-p)), from a counter-based hash of (seed, batch*heads, query, key) that the backward
+  regenerates; ``tests/reference/attention.py`` documents and reproduces it exactly.
+* Non-finite inputs raise ``SeqfastError`` naming the array and the position.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from seqfast import _core
+from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
+from seqfast.tokenizer import _check_threads
+
+
+def _float_dtype(arrays: dict) -> np.dtype:
+    dtype = None
+    for name, a in arrays.items():
+        if not isinstance(a, np.ndarray):
+            raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(a).__name__}")
+        if a.dtype not in (np.float32, np.float64):
+            raise ArgumentTypeError(f"{name} has dtype {a.dtype}; use float32 or float64")
+        if dtype is None:
+            dtype = a.dtype
+        elif a.dtype != dtype:
+            first = next(iter(arrays))
+            raise ArgumentTypeError(f"{name} has dtype {a.dtype}, but {first} is {dtype}; all arrays must share one dtype")
+    return dtype
+
+
+def _contig(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).ravel()
+
+
+def _options(dropout, seed, num_threads) -> tuple:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating, np.integer)):
+        raise ArgumentTypeError(f"dropout must be a float, not {type(dropout).__name__}")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise SeqfastError(f"dropout must be in [0, 1), got {dropout}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
+        raise SeqfastError(f"seed must be an int in [0, 2**64), got {seed!r}")
+    return float(dropout), int(seed), _check_threads(num_threads)
+
+
+def _lengths(lengths, b: int, tk: int) -> Optional[list]:
+    if lengths is None:
+        return None
+    arr = np.asarray(lengths)
+    if arr.shape != (b,):
+        raise ShapeError(f"lengths has shape {arr.shape}, expected ({b},) (one per batch row)")
+    if arr.dtype.kind not in "iu":
+        raise ArgumentTypeError(f"lengths must be integers, not {arr.dtype}")
+    bad = np.flatnonzero((arr < 0) | (arr > tk))
+    if bad.size:
+        raise SeqfastError(f"lengths[{bad[0]}] = {arr[bad[0]]} is outside 0..{tk} (the number of keys)")
+    return [int(x) for x in arr]
+
+
+def _mask(mask, lead: tuple, tq: int, tk: int):
+    """(flat bool array, (sb, sh, sq) element strides) for the core, or (None, zeros)."""
+    if mask is None:
+        return None, (0, 0, 0)
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+        raise ArgumentTypeError("mask must be a bool NumPy array (True = may attend)")
+    full = lead + (tq, tk)
+    if mask.ndim == 2:
+        mask = mask.reshape((1,) * len(lead) + mask.shape)
+    if mask.ndim != len(full) or mask.shape[-2:] != (tq, tk) or any(m not in (1, f) for m, f in zip(mask.shape[:-2], lead)):
+        raise ShapeError(f"mask has shape {mask.shape}; expected (Tq, Tk) = ({tq}, {tk}) or {full} with leading dimensions full or 1")
+    m = np.ascontiguousarray(mask)
+    st = [s // m.itemsize if n > 1 else 0 for s, n in zip(m.strides, m.shape)]
+    if len(lead) == 1:  # (B, Tq, Tk): no head axis
+        return m.ravel(), (st[0], 0, st[1])
+    return m.ravel(), (st[0], st[1], st[2])
+
+
+class AttentionCache:
+    """Opaque result of :func:`attention_forward`, consumed by :func:`attention_backward`.
+
+    It keeps references to q, k and v (contiguous copies when they were not): do not modify them
+    in place before the backward."""
+
+    def __init__(self, arrays, dims, layouts, shapes, masks, opts):
+        self._arrays, self._dims, self._layouts, self._shapes, self._masks, self._opts = arrays, dims, layouts, shapes, masks, opts
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._arrays[0].dtype
+
+
+def _sdpa(q, k, v, dims, layouts, out_size, lengths, mask, scale, causal, dropout, seed, num_threads):
+    m, ms = mask
+    return _core.sdpa_forward(q, k, v, dims, layouts, out_size, lengths=lengths, mask=m, mask_strides=ms, scale=scale,
+                              causal=bool(causal), dropout=dropout, seed=seed, num_threads=num_threads)
+
+
+def _sdpa_grad(cache: AttentionCache, dout_flat, dout_layout, grad_layouts, grad_sizes, num_threads):
+    q, k, v, out, lse = cache._arrays
+    lay = cache._layouts
+    lengths, (m, ms) = cache._masks
+    scale, causal, dropout, seed = cache._opts
+    return _core.sdpa_backward(q, k, v, out, lse, dout_flat, cache._dims, [lay[0], lay[1], lay[2], lay[3], dout_layout] + list(grad_layouts),
+                               grad_sizes, lengths=lengths, mask=m, mask_strides=ms, scale=scale, causal=causal, dropout=dropout,
+                               seed=seed, num_threads=_check_threads(num_threads))
+
+
+def _scale(scale, d: int) -> float:
+    if scale is None:
+        return 1.0 / math.sqrt(d)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)) or not math.isfinite(float(scale)):
+        raise SeqfastError(f"scale must be a finite number, got {scale!r}")
+    return float(scale)
+
+
+def attention_forward(q, k, v, *, scale=None, causal=False, lengths=None, mask=None, dropout=0.0, seed=0, requires_grad=True,
+                      num_threads=None):
+    """Scaled dot-product attention ``softmax(scale q k^T + mask) v``, fused and tiled.
+
+    ``q`` (B, H, Tq, d) or (B, Tq, d); ``k`` (B, H, Tk, d); ``v`` (B, H, Tk, dv) (3-D likewise).
+    ``scale`` defaults to 1/sqrt(d). Masks, dropout and fully masked rows: see the module
+    docstring. Returns ``(out, cache)``, ``out`` shaped like q with dv features; ``cache`` is None
+    when ``requires_grad=False``. Extra memory is O(B H Tq): the probabilities are never stored.
+    """
+    dtype = _float_dtype({"q": q, "k": k, "v": v})
+    if q.ndim not in (3, 4) or k.ndim != q.ndim or v.ndim != q.ndim:
+        raise ShapeError(f"q, k, v must all be (B, H, T, d) or all (B, T, d); got shapes {q.shape}, {k.shape}, {v.shape}")
+    lead = q.shape[:-2]
+    if k.shape[:-2] != lead or v.shape[:-2] != lead:
+        raise ShapeError(f"q, k, v must share their leading (batch, head) dimensions; got {q.shape}, {k.shape}, {v.shape}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ShapeError(f"k has {k.shape[-2]} keys but v has {v.shape[-2]} values")
+    if q.shape[-1] != k.shape[-1]:
+        raise ShapeError(f"the feature size d of q ({q.shape[-1]}) and k ({k.shape[-1]}) differ")
+    if q.shape[-1] == 0:
+        raise ShapeError("q and k have feature size 0")
+    b, h = lead[0], (lead[1] if len(lead) == 2 else 1)
+    tq, tk, d, dv = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+    dropout, seed, nt = _options(dropout, seed, num_threads)
+    sc = _scale(scale, d)
+    lens = _lengths(lengths, b, tk)
+    mk = _mask(mask, lead, tq, tk)
+    dims = (b, h, tq, tk, d, dv)
+    lq, lk, lv, lo = [(h * t * f, t * f, f) for t, f in ((tq, d), (tk, d), (tk, dv), (tq, dv))]
+    qf, kf, vf = _contig(q), _contig(k), _contig(v)
+    out, lse = _sdpa(qf, kf, vf, dims, [lq, lk, lv, lo], b * h * tq * dv, lens, mk, sc, causal, dropout, seed, nt)
+    out = out.reshape(lead + (tq, dv))
+    if not requires_grad:
+        return out, None
+    shapes = (q.shape, k.shape, v.shape)
+    cache = AttentionCache((qf, kf, vf, out.ravel(), lse), dims, (lq, lk, lv, lo), shapes, (lens, mk), (sc, bool(causal), dropout, seed))
+    return out, cache
+
+
+def attention_backward(cache, dout, *, num_threads=None):
+    """Gradients ``(dq, dk, dv)`` of :func:`attention_forward` given ``dout`` (shaped like out).
+
+    The probabilities are recomputed block by block from the saved row log-sum-exp, and the
+    dropout mask is regenerated from the seed."""
+    if not isinstance(cache, AttentionCache):
+        raise ArgumentTypeError(f"cache must come from attention_forward(requires_grad=True), not {type(cache).__name__}")
+    _float_dtype({"dout": dout})
+    qs, ks, vs = cache._shapes
+    want = qs[:-1] + (vs[-1],)
+    if dout.shape != want:
+        raise ShapeError(f"dout has shape {dout.shape}, expected {want} (the output's shape)")
+    if dout.dtype != cache.dtype:
+        raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache.dtype}")
+    lay = cache._layouts
+    sizes = (int(np.prod(qs)), int(np.prod(ks)), int(np.prod(vs)))
+    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], sizes, num_threads)
+    return dq.reshape(qs), dk.reshape(ks), dv.reshape(vs)

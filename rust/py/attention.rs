@@ -1,0 +1,134 @@
+//! Bindings for the attention kernels (`rust/nn/attention.rs`, `rust/nn/additive.rs`).
+//!
+//! Arrays arrive flat and C-contiguous with explicit (batch, head, row) element strides, so the
+//! Python layer (`seqfast/_attention.py`) can pass head-interleaved (B, T, H d) projections
+//! without transposing; it checks shapes and names the offending argument. float32 and float64
+//! share one generic path.
+
+use numpy::{IntoPyArray, PyReadonlyArray1};
+use pyo3::prelude::*;
+
+use super::errors::{IntoPyResult, ShapeError};
+use crate::nn::attention::{self, BoolMask, Dims, GradsOut, Inputs, Layout, Masks, Options, OutView, Saved};
+use crate::nn::packed::Kern;
+
+type L3 = (usize, usize, usize);
+
+fn lay(l: L3) -> Layout {
+    Layout { sb: l.0, sh: l.1, st: l.2 }
+}
+
+fn sl<'a, T: Kern + numpy::Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|_| ShapeError::new_err("arrays passed to the core must be contiguous"))
+}
+
+/// Lengths and boolean mask as borrowed by the core.
+struct MaskArgs<'py> {
+    lengths: Option<Vec<usize>>,
+    mask: Option<(PyReadonlyArray1<'py, bool>, L3)>,
+}
+
+impl MaskArgs<'_> {
+    fn view(&self) -> PyResult<Masks<'_>> {
+        let mask = match &self.mask {
+            None => None,
+            Some((m, s)) => Some(BoolMask {
+                data: m.as_slice().map_err(|_| ShapeError::new_err("mask must be contiguous"))?,
+                sb: s.0,
+                sh: s.1,
+                sq: s.2,
+            }),
+        };
+        Ok(Masks { lengths: self.lengths.as_deref(), mask })
+    }
+}
+
+fn mask_args<'py>(lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>, mask_strides: L3) -> MaskArgs<'py> {
+    MaskArgs { lengths, mask: mask.map(|m| (m, mask_strides)) }
+}
+
+type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+#[allow(clippy::too_many_arguments)]
+fn sdpa_fwd<'py, T: Kern + numpy::Element>(
+    py: Python<'py>, q: &Bound<'py, PyAny>, k: &Bound<'py, PyAny>, v: &Bound<'py, PyAny>, layouts: [L3; 4], dm: Dims, out_size: usize,
+    m: &MaskArgs, opts: Options,
+) -> PyResult<FwdOut<'py>> {
+    let (q, k, v): (PyReadonlyArray1<T>, PyReadonlyArray1<T>, PyReadonlyArray1<T>) = (q.extract()?, k.extract()?, v.extract()?);
+    let x = Inputs { q: sl(&q)?, lq: lay(layouts[0]), k: sl(&k)?, lk: lay(layouts[1]), v: sl(&v)?, lv: lay(layouts[2]) };
+    let masks = m.view()?;
+    let mut out = vec![T::ZERO; out_size];
+    let mut lse = vec![T::ZERO; dm.b * dm.h * dm.tq];
+    py.detach(|| attention::forward(&dm, &x, &masks, &opts, OutView { data: &mut out, l: lay(layouts[3]) }, &mut lse)).py()?;
+    Ok((out.into_pyarray(py).into_any(), lse.into_pyarray(py).into_any()))
+}
+
+/// Scaled dot-product attention forward: (out, lse), flat (see `seqfast.nn.attention_forward`).
+#[pyfunction]
+#[pyo3(signature = (q, k, v, dims, layouts, out_size, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn sdpa_forward<'py>(
+    py: Python<'py>, q: &Bound<'py, PyAny>, k: &Bound<'py, PyAny>, v: &Bound<'py, PyAny>, dims: (usize, usize, usize, usize, usize, usize),
+    layouts: [L3; 4], out_size: usize, lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>, mask_strides: L3, scale: f64,
+    causal: bool, dropout: f64, seed: u64, num_threads: Option<usize>,
+) -> PyResult<FwdOut<'py>> {
+    let dm = Dims { b: dims.0, h: dims.1, tq: dims.2, tk: dims.3, d: dims.4, dv: dims.5 };
+    let m = mask_args(lengths, mask, mask_strides);
+    let opts = Options { scale, causal, dropout, seed, num_threads };
+    if q.extract::<PyReadonlyArray1<f32>>().is_ok() {
+        sdpa_fwd::<f32>(py, q, k, v, layouts, dm, out_size, &m, opts)
+    } else {
+        sdpa_fwd::<f64>(py, q, k, v, layouts, dm, out_size, &m, opts)
+    }
+}
+
+type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+#[allow(clippy::too_many_arguments)]
+fn sdpa_bwd<'py, T: Kern + numpy::Element>(
+    py: Python<'py>, arrays: [&Bound<'py, PyAny>; 6], layouts: [L3; 8], dm: Dims, sizes: (usize, usize, usize), m: &MaskArgs,
+    opts: Options,
+) -> PyResult<BwdOut<'py>> {
+    let a: Vec<PyReadonlyArray1<T>> = arrays.iter().map(|x| x.extract()).collect::<PyResult<_>>()?;
+    let x = Inputs { q: sl(&a[0])?, lq: lay(layouts[0]), k: sl(&a[1])?, lk: lay(layouts[1]), v: sl(&a[2])?, lv: lay(layouts[2]) };
+    let sv = Saved { out: sl(&a[3])?, lo: lay(layouts[3]), lse: sl(&a[4])?, dout: sl(&a[5])?, ldo: lay(layouts[4]) };
+    let masks = m.view()?;
+    let (mut dq, mut dk, mut dv) = (vec![T::ZERO; sizes.0], vec![T::ZERO; sizes.1], vec![T::ZERO; sizes.2]);
+    py.detach(|| {
+        let g = GradsOut {
+            dq: OutView { data: &mut dq, l: lay(layouts[5]) },
+            dk: OutView { data: &mut dk, l: lay(layouts[6]) },
+            dv: OutView { data: &mut dv, l: lay(layouts[7]) },
+        };
+        attention::backward(&dm, &x, &masks, &opts, &sv, g)
+    })
+    .py()?;
+    Ok((dq.into_pyarray(py).into_any(), dk.into_pyarray(py).into_any(), dv.into_pyarray(py).into_any()))
+}
+
+/// Scaled dot-product attention backward: (dq, dk, dv), flat, in the gradient layouts given.
+#[pyfunction]
+#[pyo3(signature = (q, k, v, out, lse, dout, dims, layouts, grad_sizes, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn sdpa_backward<'py>(
+    py: Python<'py>, q: &Bound<'py, PyAny>, k: &Bound<'py, PyAny>, v: &Bound<'py, PyAny>, out: &Bound<'py, PyAny>, lse: &Bound<'py, PyAny>,
+    dout: &Bound<'py, PyAny>, dims: (usize, usize, usize, usize, usize, usize), layouts: [L3; 8], grad_sizes: (usize, usize, usize),
+    lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>, mask_strides: L3, scale: f64, causal: bool, dropout: f64,
+    seed: u64, num_threads: Option<usize>,
+) -> PyResult<BwdOut<'py>> {
+    let dm = Dims { b: dims.0, h: dims.1, tq: dims.2, tk: dims.3, d: dims.4, dv: dims.5 };
+    let m = mask_args(lengths, mask, mask_strides);
+    let opts = Options { scale, causal, dropout, seed, num_threads };
+    let arrays = [q, k, v, out, lse, dout];
+    if q.extract::<PyReadonlyArray1<f32>>().is_ok() {
+        sdpa_bwd::<f32>(py, arrays, layouts, dm, grad_sizes, &m, opts)
+    } else {
+        sdpa_bwd::<f64>(py, arrays, layouts, dm, grad_sizes, &m, opts)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(sdpa_forward, m)?)?;
+    m.add_function(wrap_pyfunction!(sdpa_backward, m)?)?;
+    Ok(())
+}
