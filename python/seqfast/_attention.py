@@ -189,3 +189,129 @@ def attention_backward(cache, dout, *, num_threads=None):
     sizes = (int(np.prod(qs)), int(np.prod(ks)), int(np.prod(vs)))
     dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], sizes, num_threads)
     return dq.reshape(qs), dk.reshape(ks), dv.reshape(vs)
+
+
+_MHA_KEYS = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
+
+
+def _mha_weights(weights, e: int, dtype) -> dict:
+    if not isinstance(weights, dict):
+        raise ArgumentTypeError(f"weights must be a dict in nn.MultiheadAttention state_dict naming, not {type(weights).__name__}")
+    for k in weights:
+        if k not in _MHA_KEYS:
+            raise ShapeError(f"weights has an unexpected key {k!r}; expected {', '.join(_MHA_KEYS)} (kdim/vdim != embed_dim is not supported)")
+    shapes = {"in_proj_weight": (3 * e, e), "in_proj_bias": (3 * e,), "out_proj.weight": (e, e), "out_proj.bias": (e,)}
+    out = {}
+    for k, shape in shapes.items():
+        if k not in weights:
+            if k.endswith("weight"):
+                raise ShapeError(f"weights lacks {k!r}")
+            continue
+        a = weights[k]
+        if not isinstance(a, np.ndarray) or a.dtype != dtype:
+            raise ArgumentTypeError(f"weights[{k!r}] must be a {np.dtype(dtype).name} NumPy array like the inputs")
+        if a.shape != shape:
+            raise ShapeError(f"weights[{k!r}] has shape {a.shape}, expected {shape} for embed_dim {e}")
+        out[k] = np.ascontiguousarray(a)
+    return out
+
+
+class MHACache:
+    """Opaque result of :func:`mha_forward`, consumed by :func:`mha_backward`."""
+
+    def __init__(self, x2, w, sdpa, attn, shape, batch_first):
+        self._x2, self._w, self._sdpa, self._attn, self._shape, self._batch_first = x2, w, sdpa, attn, shape, batch_first
+
+
+def _batch_major(x: np.ndarray, batch_first: bool) -> np.ndarray:
+    return np.ascontiguousarray(x if batch_first else x.transpose(1, 0, 2))
+
+
+def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=None, mask=None, dropout=0.0, seed=0, batch_first=True,
+                requires_grad=True, num_threads=None):
+    """Multi-head attention with ``torch.nn.MultiheadAttention``'s weights and semantics.
+
+    ``query`` (B, Tq, E), ``key`` / ``value`` (B, Tk, E) ((T, B, E) with ``batch_first=False``);
+    ``weights``: ``in_proj_weight`` (3E, E), ``out_proj.weight`` (E, E) and optionally
+    ``in_proj_bias`` (3E,), ``out_proj.bias`` (E,). Heads of E / num_heads features, scale
+    1/sqrt(E / num_heads), dropout on the attention probabilities. ``mask`` (True = may attend,
+    the opposite of torch MHA's boolean masks) is (Tq, Tk), (B|1, Tq, Tk) or (B|1, H|1, Tq, Tk); ``lengths``
+    (B,) replaces ``key_padding_mask``. Self-attention: pass the same array three times and add
+    the three input gradients. Returns ``(out, cache)``; the attention weights are not formed.
+    """
+    dtype = _float_dtype({"query": query, "key": key, "value": value})
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        if x.ndim != 3:
+            raise ShapeError(f"{name} has shape {x.shape}; expected {'(B, T, E)' if batch_first else '(T, B, E)'}")
+    q, k, v = (_batch_major(x, batch_first) for x in (query, key, value))
+    b, tq, e = q.shape
+    tk = k.shape[1]
+    if k.shape != (b, tk, e) or v.shape != (b, tk, e):
+        raise ShapeError(f"key and value must be {(b, tk, e) if batch_first else (tk, b, e)} to match query; got {key.shape}, {value.shape}")
+    if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)) or num_heads < 1 or e % num_heads:
+        raise SeqfastError(f"num_heads={num_heads!r} must be a positive int dividing embed_dim {e}")
+    w = _mha_weights(weights, e, dtype)
+    dropout, seed, nt = _options(dropout, seed, num_threads)
+    h, dh = int(num_heads), e // int(num_heads)
+    lens = _lengths(lengths, b, tk)
+    if isinstance(mask, np.ndarray) and mask.ndim == 3:  # (B|1, Tq, Tk): the same for every head
+        mask = mask[:, None]
+    mk = _mask(mask, (b, h), tq, tk)
+    wi, bi = w["in_proj_weight"], w.get("in_proj_bias")
+    x2 = [x.reshape(-1, e) for x in (q, k, v)]
+    proj = []
+    for i, x in enumerate(x2):
+        p = x @ wi[i * e:(i + 1) * e].T
+        if bi is not None:
+            p += bi[i * e:(i + 1) * e]
+        proj.append(np.ascontiguousarray(p).ravel())
+    dims = (b, h, tq, tk, dh, dh)
+    lq, lk = (tq * e, dh, e), (tk * e, dh, e)
+    sc = 1.0 / math.sqrt(dh)
+    attn, lse = _sdpa(proj[0], proj[1], proj[2], dims, [lq, lk, lk, lq], b * tq * e, lens, mk, sc, causal, dropout, seed, nt)
+    attn2 = attn.reshape(-1, e)
+    out = attn2 @ w["out_proj.weight"].T
+    if "out_proj.bias" in w:
+        out += w["out_proj.bias"]
+    out = out.reshape(b, tq, e)
+    if not batch_first:
+        out = np.ascontiguousarray(out.transpose(1, 0, 2))
+    if not requires_grad:
+        return out, None
+    sdpa = AttentionCache((proj[0], proj[1], proj[2], attn, lse), dims, (lq, lk, lk, lq), None, (lens, mk), (sc, bool(causal), dropout, seed))
+    return out, MHACache(x2, w, sdpa, attn2, (b, tq, tk, e), batch_first)
+
+
+def mha_backward(cache, dout, *, num_threads=None):
+    """Gradients ``(dquery, dkey, dvalue, dweights)`` of :func:`mha_forward` given ``dout``
+    (shaped like its output); ``dweights`` has the keys of the weights dict."""
+    if not isinstance(cache, MHACache):
+        raise ArgumentTypeError(f"cache must come from mha_forward(requires_grad=True), not {type(cache).__name__}")
+    b, tq, tk, e = cache._shape
+    w = cache._w
+    _float_dtype({"dout": dout})
+    want = (b, tq, e) if cache._batch_first else (tq, b, e)
+    if dout.shape != want:
+        raise ShapeError(f"dout has shape {dout.shape}, expected {want} (the output's shape)")
+    if dout.dtype != cache._attn.dtype:
+        raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache._attn.dtype}")
+    dy = _batch_major(dout, cache._batch_first).reshape(-1, e)
+    dw = {"out_proj.weight": dy.T @ cache._attn}
+    if "out_proj.bias" in w:
+        dw["out_proj.bias"] = dy.sum(axis=0)
+    dattn = np.ascontiguousarray(dy @ w["out_proj.weight"]).ravel()
+    lay = cache._sdpa._layouts
+    grads = _sdpa_grad(cache._sdpa, dattn, lay[3], lay[:3], (b * tq * e, b * tk * e, b * tk * e), num_threads)
+    wi = w["in_proj_weight"]
+    dx, dwi, dbi = [], [], []
+    for i, (g, x) in enumerate(zip(grads, cache._x2)):
+        g = g.reshape(-1, e)
+        dwi.append(g.T @ x)
+        dbi.append(g.sum(axis=0))
+        dx.append(g @ wi[i * e:(i + 1) * e])
+    dw["in_proj_weight"] = np.concatenate(dwi)
+    if "in_proj_bias" in w:
+        dw["in_proj_bias"] = np.concatenate(dbi)
+    shapes = ((b, tq, e), (b, tk, e), (b, tk, e))
+    dx = [d.reshape(s) if cache._batch_first else np.ascontiguousarray(d.reshape(s).transpose(1, 0, 2)) for d, s in zip(dx, shapes)]
+    return dx[0], dx[1], dx[2], {k: dw[k] for k in _MHA_KEYS if k in dw}

@@ -1,4 +1,4 @@
-"""Recurrent kernels from NumPy: RNN, LSTM and GRU, forward and backward.
+"""Recurrent and attention kernels from NumPy, forward and backward.
 
 Functional API (weights as dicts in PyTorch ``state_dict`` naming, see ``_recurrent.py``)::
 
@@ -8,6 +8,15 @@ Functional API (weights as dicts in PyTorch ``state_dict`` naming, see ``_recurr
     dx, dh0, dweights = gru_backward(cache, dy, dh_n=None)
     y, h_n, cache = rnn_forward(x, weights, h0=None, lengths=None, nonlinearity="tanh")
     dx, dh0, dweights = rnn_backward(cache, dy, dh_n=None)
+
+Attention (see ``_attention.py`` and ``_attention_rnn.py``)::
+
+    out, cache = attention_forward(q, k, v, causal=False, lengths=None, mask=None, dropout=0.0)
+    dq, dk, dv = attention_backward(cache, dout)
+    out, cache = mha_forward(query, key, value, weights, num_heads)   # nn.MultiheadAttention layout
+    dquery, dkey, dvalue, dweights = mha_backward(cache, dout)
+    context, cache = additive_attention_forward(query, keys, weights, values=None)
+    context, cache = luong_attention_forward(query, keys, values=None, kind="dot")
 
 and small classes (:class:`RNN`, :class:`LSTM`, :class:`GRU`) that hold NumPy weights, like
 PyTorch's modules without autograd: ``forward`` keeps the cache, ``backward`` returns the
@@ -20,7 +29,14 @@ from typing import Optional
 
 import numpy as np
 
-from seqfast._attention import AttentionCache, attention_backward, attention_forward
+from seqfast._attention import AttentionCache, MHACache, attention_backward, attention_forward, mha_backward, mha_forward
+from seqfast._attention_rnn import (
+    RNNAttentionCache,
+    additive_attention_backward,
+    additive_attention_forward,
+    luong_attention_backward,
+    luong_attention_forward,
+)
 from seqfast._errors import ArgumentTypeError, SeqfastError
 from seqfast._recurrent import (
     RecurrentCache,
@@ -36,7 +52,9 @@ from seqfast._recurrent import (
 __all__ = [
     "lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward",
     "RNN", "LSTM", "GRU", "RecurrentCache", "simd_level",
-    "attention_forward", "attention_backward", "AttentionCache",
+    "attention_forward", "attention_backward", "AttentionCache", "mha_forward", "mha_backward", "MHACache",
+    "additive_attention_forward", "additive_attention_backward", "luong_attention_forward", "luong_attention_backward",
+    "RNNAttentionCache",
 ]
 
 

@@ -33,7 +33,7 @@ use crate::rng::{mix64, GOLDEN};
 
 /// Query rows per block (a multiple of the 6-row micro-kernel; 48-72 measured alike).
 const BR: usize = 60;
-/// Keys per block (a multiple of both panel widths; 128 beat 64 by ~20% and 192-256 by a little).
+/// Keys per block (a multiple of both panel widths; 128 beat 64 by ~20%; 192 and 256 were no better).
 const BC: usize = 128;
 /// Rows per micro-kernel call; row groups of this size get their own causal column limit.
 const MR: usize = 6;

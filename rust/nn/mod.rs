@@ -5,6 +5,7 @@
 //! per-step element-wise work of each cell) and `recurrent` (layers, directions, the time loop
 //! and backpropagation through time).
 
+pub mod additive;
 pub mod attention;
 pub mod backward;
 pub mod cells;

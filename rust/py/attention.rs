@@ -9,6 +9,7 @@ use numpy::{IntoPyArray, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use super::errors::{IntoPyResult, ShapeError};
+use crate::nn::additive;
 use crate::nn::attention::{self, BoolMask, Dims, GradsOut, Inputs, Layout, Masks, Options, OutView, Saved};
 use crate::nn::packed::Kern;
 
@@ -127,8 +128,104 @@ fn sdpa_backward<'py>(
     }
 }
 
+
+fn opt_sl<'a, T: Kern + numpy::Element>(a: &'a Option<PyReadonlyArray1<'_, T>>) -> PyResult<Option<&'a [T]>> {
+    a.as_ref().map(sl).transpose()
+}
+
+type AddArrays<'py, T> = (Vec<PyReadonlyArray1<'py, T>>, Option<PyReadonlyArray1<'py, T>>);
+
+fn add_arrays<'py, T: Kern + numpy::Element>(arrays: &[Bound<'py, PyAny>], bias: &Option<Bound<'py, PyAny>>) -> PyResult<AddArrays<'py, T>> {
+    let a = arrays.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
+    Ok((a, bias.as_ref().map(|b| b.extract()).transpose()?))
+}
+
+fn add_args<'a, T: Kern + numpy::Element>(a: &'a AddArrays<'_, T>, m: &'a MaskArgs) -> PyResult<additive::Args<'a, T>> {
+    let masks = m.view()?;
+    Ok(additive::Args {
+        query: sl(&a.0[0])?,
+        keys: sl(&a.0[1])?,
+        values: sl(&a.0[2])?,
+        w_q: sl(&a.0[3])?,
+        w_k: sl(&a.0[4])?,
+        v: sl(&a.0[5])?,
+        bias: opt_sl(&a.1)?,
+        lengths: masks.lengths,
+        mask: masks.mask,
+    })
+}
+
+fn add_dims(d: (usize, usize, usize, usize, usize, usize, usize)) -> additive::Dims {
+    additive::Dims { b: d.0, tq: d.1, tk: d.2, dq: d.3, dk: d.4, dv: d.5, da: d.6 }
+}
+
+type AddFwd<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+fn add_fwd<'py, T: Kern + numpy::Element>(
+    py: Python<'py>, arrays: &[Bound<'py, PyAny>], bias: &Option<Bound<'py, PyAny>>, dm: additive::Dims, m: &MaskArgs, nt: Option<usize>,
+) -> PyResult<AddFwd<'py>> {
+    let arr = add_arrays::<T>(arrays, bias)?;
+    let args = add_args(&arr, m)?;
+    let f = py.detach(|| additive::forward(&dm, &args, nt)).py()?;
+    Ok((f.context.into_pyarray(py).into_any(), f.pq.into_pyarray(py).into_any(), f.pk.into_pyarray(py).into_any(), f.attn.into_pyarray(py).into_any()))
+}
+
+/// Additive attention forward: (context, pq, pk, attn), flat (see `seqfast.nn.additive_attention_forward`).
+#[pyfunction]
+#[pyo3(signature = (arrays, bias, dims, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn additive_forward<'py>(
+    py: Python<'py>, arrays: Vec<Bound<'py, PyAny>>, bias: Option<Bound<'py, PyAny>>, dims: (usize, usize, usize, usize, usize, usize, usize),
+    lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>, mask_strides: L3, num_threads: Option<usize>,
+) -> PyResult<AddFwd<'py>> {
+    let m = mask_args(lengths, mask, mask_strides);
+    if arrays.len() != 6 {
+        return Err(ShapeError::new_err("additive_forward takes [query, keys, values, w_q, w_k, v]"));
+    }
+    if arrays[0].extract::<PyReadonlyArray1<f32>>().is_ok() {
+        add_fwd::<f32>(py, &arrays, &bias, add_dims(dims), &m, num_threads)
+    } else {
+        add_fwd::<f64>(py, &arrays, &bias, add_dims(dims), &m, num_threads)
+    }
+}
+
+fn add_bwd<'py, T: Kern + numpy::Element>(
+    py: Python<'py>, arrays: &[Bound<'py, PyAny>], bias: &Option<Bound<'py, PyAny>>, saved: &[Bound<'py, PyAny>], dm: additive::Dims,
+    m: &MaskArgs, nt: Option<usize>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let arr = add_arrays::<T>(arrays, bias)?;
+    let args = add_args(&arr, m)?;
+    let sv = saved.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
+    let f = additive::Saved { pq: sl(&sv[0])?, pk: sl(&sv[1])?, attn: sl(&sv[2])? };
+    let dctx = sl(&sv[3])?;
+    let g = py.detach(|| additive::backward(&dm, &args, &f, dctx, nt)).py()?;
+    Ok([g.query, g.keys, g.values, g.w_q, g.w_k, g.v, g.bias].into_iter().map(|x| x.into_pyarray(py).into_any()).collect())
+}
+
+/// Additive attention backward: [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias], flat.
+#[pyfunction]
+#[pyo3(signature = (arrays, bias, saved, dims, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn additive_backward<'py>(
+    py: Python<'py>, arrays: Vec<Bound<'py, PyAny>>, bias: Option<Bound<'py, PyAny>>, saved: Vec<Bound<'py, PyAny>>,
+    dims: (usize, usize, usize, usize, usize, usize, usize), lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>,
+    mask_strides: L3, num_threads: Option<usize>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let m = mask_args(lengths, mask, mask_strides);
+    if arrays.len() != 6 || saved.len() != 4 {
+        return Err(ShapeError::new_err("additive_backward takes [query, keys, values, w_q, w_k, v] and [pq, pk, attn, dcontext]"));
+    }
+    if arrays[0].extract::<PyReadonlyArray1<f32>>().is_ok() {
+        add_bwd::<f32>(py, &arrays, &bias, &saved, add_dims(dims), &m, num_threads)
+    } else {
+        add_bwd::<f64>(py, &arrays, &bias, &saved, add_dims(dims), &m, num_threads)
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sdpa_forward, m)?)?;
     m.add_function(wrap_pyfunction!(sdpa_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(additive_forward, m)?)?;
+    m.add_function(wrap_pyfunction!(additive_backward, m)?)?;
     Ok(())
 }

@@ -1,0 +1,191 @@
+"""Attention for recurrent encoder-decoders: additive (Bahdanau) and Luong (dot, general).
+
+Shapes: ``query`` (B, Tq, dq), or (B, dq) for one decoder step (the context is then (B, dv));
+``keys`` (B, Tk, dk); ``values`` (B, Tk, dv), by default the keys themselves (then the value
+gradient is folded into ``dkeys`` and ``dvalues`` is None). ``lengths`` (B,) and a bool
+``mask`` (True = may attend; (B|1, Tq, Tk) or (Tq, Tk), for a 2-D query (B|1, Tk) or (Tk,))
+as in :func:`seqfast.nn.attention_forward`; a query that may attend no key gets a zero context
+and passes no gradient.
+
+* Additive: ``score = v . tanh(W_q q + W_k k + bias)`` with weights ``w_q`` (da, dq), ``w_k``
+  (da, dk), ``v`` (da,) and optional ``bias`` (da,). The core (``rust/nn/additive.rs``) never
+  forms the (B, Tq, Tk, da) tensor: the backward recomputes each tanh.
+* Luong: ``score = scale q . k`` (``kind="dot"``) or ``scale q^T W k`` (``kind="general"``,
+  weights ``{"weight": W (dq, dk)}``), run by the fused scaled dot-product kernel on the
+  projected keys ``k W^T``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seqfast import _core
+from seqfast._attention import AttentionCache, _contig, _float_dtype, _lengths, _mask, _scale, _sdpa, _sdpa_grad
+from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
+from seqfast.tokenizer import _check_threads
+
+
+def _inputs(query, keys, values):
+    arrays = {"query": query, "keys": keys}
+    if values is not None:
+        arrays["values"] = values
+    dtype = _float_dtype(arrays)
+    if query.ndim not in (2, 3):
+        raise ShapeError(f"query has shape {query.shape}; expected (B, Tq, dq) or (B, dq)")
+    step = query.ndim == 2
+    q = query[:, None, :] if step else query
+    if keys.ndim != 3 or keys.shape[0] != q.shape[0]:
+        raise ShapeError(f"keys has shape {keys.shape}; expected (B, Tk, dk) with B = {q.shape[0]}")
+    v = keys if values is None else values
+    if v.ndim != 3 or v.shape[:2] != keys.shape[:2]:
+        raise ShapeError(f"values has shape {v.shape}; expected (B, Tk, dv) with (B, Tk) = {keys.shape[:2]}")
+    return dtype, step, np.ascontiguousarray(q), np.ascontiguousarray(keys), np.ascontiguousarray(v)
+
+
+def _rnn_mask(mask, step: bool, b: int, tq: int, tk: int):
+    if step and isinstance(mask, np.ndarray) and mask.ndim in (1, 2):
+        mask = mask[..., None, :]
+        if mask.ndim == 2:  # (Tk,) -> (1, Tk)
+            mask = mask[None]
+    return _mask(mask, (b,), tq, tk)
+
+
+def _weight(weights, name, shape, dtype, optional=False):
+    if name not in weights:
+        if optional:
+            return None
+        raise ShapeError(f"weights lacks {name!r}")
+    a = weights[name]
+    if not isinstance(a, np.ndarray) or a.dtype != dtype:
+        raise ArgumentTypeError(f"weights[{name!r}] must be a {np.dtype(dtype).name} NumPy array like the inputs")
+    if a.shape != shape:
+        raise ShapeError(f"weights[{name!r}] has shape {a.shape}, expected {shape}")
+    return np.ascontiguousarray(a)
+
+
+def _check_keys(weights, allowed):
+    if not isinstance(weights, dict):
+        raise ArgumentTypeError(f"weights must be a dict of arrays, not {type(weights).__name__}")
+    for k in weights:
+        if k not in allowed:
+            raise ShapeError(f"weights has an unexpected key {k!r}; expected {', '.join(allowed)}")
+
+
+class RNNAttentionCache:
+    """Opaque result of the additive / Luong forward, consumed by the matching backward."""
+
+    def __init__(self, kind, inputs, step, has_values, extra):
+        self._kind, self._inputs, self._step, self._has_values, self._extra = kind, inputs, step, has_values, extra
+
+
+def _check_dctx(cache, dcontext, kind):
+    if not isinstance(cache, RNNAttentionCache) or cache._kind[0] != kind:
+        raise ArgumentTypeError(f"cache must come from {kind}_attention_forward(requires_grad=True)")
+    q, _, v = cache._inputs
+    want = (q.shape[0], v.shape[2]) if cache._step else (q.shape[0], q.shape[1], v.shape[2])
+    _float_dtype({"dcontext": dcontext})
+    if dcontext.shape != want:
+        raise ShapeError(f"dcontext has shape {dcontext.shape}, expected {want} (the context's shape)")
+    if dcontext.dtype != q.dtype:
+        raise ArgumentTypeError(f"dcontext has dtype {dcontext.dtype}, but the forward ran in {q.dtype}")
+    return np.ascontiguousarray(dcontext)
+
+
+def _finish(cache, dq, dk, dv):
+    if cache._step:
+        dq = dq[:, 0, :]
+    if not cache._has_values:
+        return dq, dk + dv, None
+    return dq, dk, dv
+
+
+def additive_attention_forward(query, keys, weights, values=None, *, lengths=None, mask=None, requires_grad=True, num_threads=None):
+    """Additive (Bahdanau) attention; returns ``(context, cache)`` (see the module docstring)."""
+    dtype, step, q, k, v = _inputs(query, keys, values)
+    _check_keys(weights, ("w_q", "w_k", "v", "bias"))
+    b, tq, dq = q.shape
+    tk, dk, dv = k.shape[1], k.shape[2], v.shape[2]
+    if "v" not in weights or not isinstance(weights["v"], np.ndarray) or weights["v"].ndim != 1 or weights["v"].shape[0] == 0:
+        raise ShapeError("weights['v'] must be a non-empty 1-D array (da,)")
+    da = weights["v"].shape[0]
+    w = [_weight(weights, "w_q", (da, dq), dtype), _weight(weights, "w_k", (da, dk), dtype), _weight(weights, "v", (da,), dtype)]
+    bias = _weight(weights, "bias", (da,), dtype, optional=True)
+    lens = _lengths(lengths, b, tk)
+    m, ms = _rnn_mask(mask, step, b, tq, tk)
+    nt = _check_threads(num_threads)
+    dims = (b, tq, tk, dq, dk, dv, da)
+    arrays = [_contig(q), _contig(k), _contig(v)] + [x.ravel() for x in w]
+    ctx, pq, pk, attn = _core.additive_forward(arrays, None if bias is None else bias.ravel(), dims, lengths=lens, mask=m, mask_strides=ms,
+                                               num_threads=nt)
+    ctx = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
+    if not requires_grad:
+        return ctx, None
+    extra = (arrays, bias, [pq, pk, attn], dims, lens, (m, ms))
+    return ctx, RNNAttentionCache(("additive",), (q, k, v), step, values is not None, extra)
+
+
+def additive_attention_backward(cache, dcontext, *, num_threads=None):
+    """Gradients ``(dquery, dkeys, dvalues, dweights)`` of :func:`additive_attention_forward`;
+    ``dweights`` has the keys of the weights dict, ``dvalues`` is None without ``values``."""
+    dc = _check_dctx(cache, dcontext, "additive")
+    arrays, bias, saved, dims, lens, (m, ms) = cache._extra
+    g = _core.additive_backward(arrays, None if bias is None else bias.ravel(), saved + [dc.ravel()], dims, lengths=lens, mask=m,
+                                mask_strides=ms, num_threads=_check_threads(num_threads))
+    q, k, v = cache._inputs
+    dq, dk, dv = g[0].reshape(q.shape), g[1].reshape(k.shape), g[2].reshape(v.shape)
+    b, tq, tk, dqn, dkn, dvn, da = dims
+    dweights = {"w_q": g[3].reshape(da, dqn), "w_k": g[4].reshape(da, dkn), "v": g[5]}
+    if bias is not None:
+        dweights["bias"] = g[6]
+    return _finish(cache, dq, dk, dv) + (dweights,)
+
+
+def luong_attention_forward(query, keys, values=None, weights=None, *, kind="dot", scale=1.0, lengths=None, mask=None, requires_grad=True,
+                            num_threads=None):
+    """Luong attention (``kind="dot"`` or ``"general"``); returns ``(context, cache)``."""
+    dtype, step, q, k, v = _inputs(query, keys, values)
+    b, tq, dq = q.shape
+    tk, dk, dv = k.shape[1], k.shape[2], v.shape[2]
+    if kind == "dot":
+        if weights:
+            raise SeqfastError("kind='dot' takes no weights")
+        if dq != dk:
+            raise ShapeError(f"kind='dot' needs the feature sizes of query ({dq}) and keys ({dk}) to match")
+        wmat, kp = None, k
+    elif kind == "general":
+        _check_keys(weights, ("weight",))
+        wmat = _weight(weights, "weight", (dq, dk), dtype)
+        kp = np.ascontiguousarray(k.reshape(-1, dk) @ wmat.T).reshape(b, tk, dq)
+    else:
+        raise SeqfastError(f"kind must be 'dot' or 'general', not {kind!r}")
+    if dq == 0:
+        raise ShapeError("query has feature size 0")
+    sc = _scale(scale, dq)
+    lens = _lengths(lengths, b, tk)
+    mk = _rnn_mask(mask, step, b, tq, tk)
+    nt = _check_threads(num_threads)
+    dims = (b, 1, tq, tk, dq, dv)
+    lay = [(tq * dq, 0, dq), (tk * dq, 0, dq), (tk * dv, 0, dv), (tq * dv, 0, dv)]
+    qf, kf, vf = _contig(q), _contig(kp), _contig(v)
+    ctx, lse = _sdpa(qf, kf, vf, dims, lay, b * tq * dv, lens, mk, sc, False, 0.0, 0, nt)
+    out = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
+    if not requires_grad:
+        return out, None
+    sdpa = AttentionCache((qf, kf, vf, ctx, lse), dims, tuple(lay), None, (lens, mk), (sc, False, 0.0, 0))
+    return out, RNNAttentionCache(("luong",), (q, k, v), step, values is not None, (sdpa, wmat))
+
+
+def luong_attention_backward(cache, dcontext, *, num_threads=None):
+    """Gradients ``(dquery, dkeys, dvalues, dweights)`` of :func:`luong_attention_forward`;
+    ``dweights`` is ``{"weight": ...}`` for ``kind="general"`` and ``{}`` for ``"dot"``."""
+    dc = _check_dctx(cache, dcontext, "luong")
+    sdpa, wmat = cache._extra
+    q, k, v = cache._inputs
+    lay = sdpa._layouts
+    dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], (q.size, q.shape[0] * k.shape[1] * q.shape[2], v.size), num_threads)
+    dq, dv = dq.reshape(q.shape), dv.reshape(v.shape)
+    dkp = dkp.reshape(-1, q.shape[2])
+    if wmat is None:
+        return _finish(cache, dq, dkp.reshape(k.shape), dv) + ({},)
+    dk = (dkp @ wmat).reshape(k.shape)
+    return _finish(cache, dq, dk, dv) + ({"weight": dkp.T @ k.reshape(-1, k.shape[2])},)
