@@ -435,6 +435,7 @@ fn forward_impl<T: Kern>(cx: &Ctx<T>, out: OutView<T>, lse: &mut [T]) {
 }
 
 /// One block of query rows `i0 ..` of head `bh`.
+#[allow(clippy::too_many_arguments)]
 unsafe fn fwd_block<T: Kern>(cx: &Ctx<T>, bh: usize, i0: usize, kt: &PackedB<T>, vp: &PackedB<T>, out: *mut T, ldo: usize, lse: *mut T) {
     let dm = &cx.dm;
     let (b, h) = (bh / dm.h, bh % dm.h);
