@@ -235,6 +235,20 @@ def test_mha_matches_reference(case, dtype):
         close(n, dw[n], rw[n], dtype)
 
 
+def test_mha_identical_for_any_thread_count():
+    rng = np.random.default_rng(12)
+    x = rand(rng, (3, 70, 24), np.float32)
+    w = mha_weights(rng, 24, np.float32)
+    dout = rand(rng, (3, 70, 24), np.float32)
+    runs = []
+    for nt in (1, 2):
+        out, cache = snn.mha_forward(x, x, x, w, 4, causal=True, dropout=0.1, seed=4, num_threads=nt)
+        dq, dk, dv, dw = snn.mha_backward(cache, dout, num_threads=nt)
+        runs.append([out, dq, dk, dv] + [dw[n] for n in sorted(dw)])
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
+
+
 # ---------------------------------------------------------------------------
 # Additive and Luong attention
 # ---------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 The core kernels (``rust/nn/attention.rs``, ``rust/nn/additive.rs``) take flat arrays with
 explicit (batch, head, row) strides; this module checks shapes and dtypes, names the offending
 argument, broadcasts masks by giving them zero strides, and keeps what the backward needs.
-Multi-head and Luong attention put their projections (NumPy matrix products) around the same
-fused kernel: the heads of a (B, T, E) projection are read in place, never transposed.
+Multi-head and Luong attention put their projections (the core's threaded matrix products, so
+``num_threads`` holds for the whole call) around the same fused kernel: the heads of a (B, T, E) projection are read in place, never transposed.
 
 Semantics
 ---------
@@ -121,7 +121,17 @@ def _sdpa_grad(cache: AttentionCache, dout_flat, dout_layout, grad_layouts, grad
     scale, causal, dropout, seed = cache._opts
     return _core.sdpa_backward(q, k, v, out, lse, dout_flat, cache._dims, [lay[0], lay[1], lay[2], lay[3], dout_layout] + list(grad_layouts),
                                grad_sizes, lengths=lengths, mask=m, mask_strides=ms, scale=scale, causal=causal, dropout=dropout,
-                               seed=seed, num_threads=_check_threads(num_threads))
+                               seed=seed, num_threads=num_threads)
+
+
+def _mm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, nt=None) -> np.ndarray:
+    """op(a) @ op(b) for 2-D arrays (op transposes when asked) on seqfast's threads: NumPy's BLAS
+    would ignore ``num_threads`` (and on a busy machine its idle spinning threads cost more than
+    the product)."""
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    m, k = (a.shape[1], a.shape[0]) if ta else a.shape
+    n = b.shape[0] if tb else b.shape[1]
+    return _core.nn_matmul(a.ravel(), b.ravel(), (m, k, n), ta, tb, nt).reshape(m, n)
 
 
 def _scale(scale, d: int) -> float:
@@ -187,7 +197,7 @@ def attention_backward(cache, dout, *, num_threads=None):
         raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache.dtype}")
     lay = cache._layouts
     sizes = (int(np.prod(qs)), int(np.prod(ks)), int(np.prod(vs)))
-    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], sizes, num_threads)
+    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], sizes, _check_threads(num_threads))
     return dq.reshape(qs), dk.reshape(ks), dv.reshape(vs)
 
 
@@ -261,7 +271,7 @@ def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=
     x2 = [x.reshape(-1, e) for x in (q, k, v)]
     proj = []
     for i, x in enumerate(x2):
-        p = x @ wi[i * e:(i + 1) * e].T
+        p = _mm(x, wi[i * e:(i + 1) * e], tb=True, nt=nt)
         if bi is not None:
             p += bi[i * e:(i + 1) * e]
         proj.append(np.ascontiguousarray(p).ravel())
@@ -270,7 +280,7 @@ def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=
     sc = 1.0 / math.sqrt(dh)
     attn, lse = _sdpa(proj[0], proj[1], proj[2], dims, [lq, lk, lk, lq], b * tq * e, lens, mk, sc, causal, dropout, seed, nt)
     attn2 = attn.reshape(-1, e)
-    out = attn2 @ w["out_proj.weight"].T
+    out = _mm(attn2, w["out_proj.weight"], tb=True, nt=nt)
     if "out_proj.bias" in w:
         out += w["out_proj.bias"]
     out = out.reshape(b, tq, e)
@@ -295,20 +305,21 @@ def mha_backward(cache, dout, *, num_threads=None):
         raise ShapeError(f"dout has shape {dout.shape}, expected {want} (the output's shape)")
     if dout.dtype != cache._attn.dtype:
         raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache._attn.dtype}")
+    nt = _check_threads(num_threads)
     dy = _batch_major(dout, cache._batch_first).reshape(-1, e)
-    dw = {"out_proj.weight": dy.T @ cache._attn}
+    dw = {"out_proj.weight": _mm(dy, cache._attn, ta=True, nt=nt)}
     if "out_proj.bias" in w:
         dw["out_proj.bias"] = dy.sum(axis=0)
-    dattn = np.ascontiguousarray(dy @ w["out_proj.weight"]).ravel()
+    dattn = _mm(dy, w["out_proj.weight"], nt=nt).ravel()
     lay = cache._sdpa._layouts
-    grads = _sdpa_grad(cache._sdpa, dattn, lay[3], lay[:3], (b * tq * e, b * tk * e, b * tk * e), num_threads)
+    grads = _sdpa_grad(cache._sdpa, dattn, lay[3], lay[:3], (b * tq * e, b * tk * e, b * tk * e), nt)
     wi = w["in_proj_weight"]
     dx, dwi, dbi = [], [], []
     for i, (g, x) in enumerate(zip(grads, cache._x2)):
         g = g.reshape(-1, e)
-        dwi.append(g.T @ x)
+        dwi.append(_mm(g, x, ta=True, nt=nt))
         dbi.append(g.sum(axis=0))
-        dx.append(g @ wi[i * e:(i + 1) * e])
+        dx.append(_mm(g, wi[i * e:(i + 1) * e], nt=nt))
     dw["in_proj_weight"] = np.concatenate(dwi)
     if "in_proj_bias" in w:
         dw["in_proj_bias"] = np.concatenate(dbi)

@@ -12,7 +12,7 @@ and passes no gradient.
   forms the (B, Tq, Tk, da) tensor: the backward recomputes each tanh.
 * Luong: ``score = scale q . k`` (``kind="dot"``) or ``scale q^T W k`` (``kind="general"``,
   weights ``{"weight": W (dq, dk)}``), run by the fused scaled dot-product kernel on the
-  projected keys ``k W^T``.
+  projected keys ``k W^T``. ``scale`` defaults to 1 (Luong et al. do not scale).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqfast import _core
-from seqfast._attention import AttentionCache, _contig, _float_dtype, _lengths, _mask, _scale, _sdpa, _sdpa_grad
+from seqfast._attention import AttentionCache, _contig, _mm, _float_dtype, _lengths, _mask, _scale, _sdpa, _sdpa_grad
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 from seqfast.tokenizer import _check_threads
 
@@ -155,7 +155,7 @@ def luong_attention_forward(query, keys, values=None, weights=None, *, kind="dot
     elif kind == "general":
         _check_keys(weights, ("weight",))
         wmat = _weight(weights, "weight", (dq, dk), dtype)
-        kp = np.ascontiguousarray(k.reshape(-1, dk) @ wmat.T).reshape(b, tk, dq)
+        kp = _mm(k.reshape(-1, dk), wmat, tb=True, nt=_check_threads(num_threads)).reshape(b, tk, dq)
     else:
         raise SeqfastError(f"kind must be 'dot' or 'general', not {kind!r}")
     if dq == 0:
@@ -182,10 +182,11 @@ def luong_attention_backward(cache, dcontext, *, num_threads=None):
     sdpa, wmat = cache._extra
     q, k, v = cache._inputs
     lay = sdpa._layouts
-    dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], (q.size, q.shape[0] * k.shape[1] * q.shape[2], v.size), num_threads)
+    nt = _check_threads(num_threads)
+    dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], (q.size, q.shape[0] * k.shape[1] * q.shape[2], v.size), nt)
     dq, dv = dq.reshape(q.shape), dv.reshape(v.shape)
     dkp = dkp.reshape(-1, q.shape[2])
     if wmat is None:
         return _finish(cache, dq, dkp.reshape(k.shape), dv) + ({},)
-    dk = (dkp @ wmat).reshape(k.shape)
-    return _finish(cache, dq, dk, dv) + ({"weight": dkp.T @ k.reshape(-1, k.shape[2])},)
+    dk = _mm(dkp, wmat, nt=nt).reshape(k.shape)
+    return _finish(cache, dq, dk, dv) + ({"weight": _mm(dkp, k.reshape(-1, k.shape[2]), ta=True, nt=nt)},)

@@ -128,12 +128,28 @@ fn check_view(name: &str, len: usize, l: &Layout, b: usize, h: usize, t: usize, 
     Ok(())
 }
 
+/// Whether every value is finite: x - x is 0 for finite x and NaN otherwise, summed in 8 lanes
+/// (vectorises, unlike a search).
+pub(crate) fn all_finite<T: Real>(x: &[T]) -> bool {
+    let mut acc = [T::ZERO; LANES];
+    let mut ch = x.chunks_exact(LANES);
+    for c in &mut ch {
+        for l in 0..LANES {
+            acc[l] += c[l] - c[l];
+        }
+    }
+    acc.iter().chain(ch.remainder()).all(|v| v.is_finite_())
+}
+
 /// Inputs must be finite: one inf or NaN would silently turn whole rows into NaN or zeros.
 fn check_finite<T: Real>(name: &str, data: &[T], l: &Layout, b: usize, h: usize, t: usize, f: usize) -> Result<()> {
     for bi in 0..b {
         for hi in 0..h {
             for ti in 0..t {
                 let o = l.at(bi, hi) + ti * l.st;
+                if all_finite(&data[o..o + f]) {
+                    continue;
+                }
                 if let Some(j) = data[o..o + f].iter().position(|v| !v.is_finite_()) {
                     let v = data[o + j];
                     return Err(Error::Value(format!("attention: {name} has a non-finite value {v:?} at [{bi}, {hi}, {ti}, {j}]")));
@@ -227,23 +243,7 @@ fn lanes_max<T: Real>(x: &[T]) -> T {
     r
 }
 
-#[inline(always)]
-fn lanes_sum<T: Real>(x: &[T]) -> T {
-    let mut s = [T::ZERO; LANES];
-    let mut ch = x.chunks_exact(LANES);
-    for c in &mut ch {
-        for l in 0..LANES {
-            s[l] += c[l];
-        }
-    }
-    let mut r = T::ZERO;
-    for &v in s.iter().chain(ch.remainder()) {
-        r += v;
-    }
-    r
-}
-
-/// x[j] = x[j] * scale, or -inf where the mask says no.
+/// x[j] = x[j] * scale, or -inf where the mask says no (for a negative scale).
 #[inline(always)]
 fn scale_mask_row<T: Real>(x: &mut [T], scale: T, mask: Option<&[bool]>) {
     let ninf = T::from_f64(f64::NEG_INFINITY);
@@ -258,14 +258,41 @@ fn scale_mask_row<T: Real>(x: &mut [T], scale: T, mask: Option<&[bool]>) {
     }
 }
 
-/// x[j] = exp(x[j] - sub) (0 where x[j] is -inf).
+/// x[j] = -inf where the mask says no.
 #[inline(always)]
-fn exp_row<T: Real>(x: &mut [T], sub: T) {
-    let ninf = T::from_f64(f64::NEG_INFINITY);
-    for v in x.iter_mut() {
-        let e = (*v - sub).exp_();
-        *v = if *v == ninf { T::ZERO } else { e };
+fn mask_row<T: Real>(x: &mut [T], mask: Option<&[bool]>) {
+    if let Some(m) = mask {
+        let ninf = T::from_f64(f64::NEG_INFINITY);
+        let n = x.len();
+        for (v, &ok) in x.iter_mut().zip(&m[..n]) {
+            *v = if ok { *v } else { ninf };
+        }
     }
+}
+
+/// x[j] = exp(x[j] scale - sub) (0 where x[j] is -inf); returns the sum (8 fixed lanes).
+#[inline(always)]
+fn exp_sum_row<T: Real>(x: &mut [T], scale: T, sub: T) -> T {
+    let ninf = T::from_f64(f64::NEG_INFINITY);
+    let mut acc = [T::ZERO; LANES];
+    let mut ch = x.chunks_exact_mut(LANES);
+    for c in &mut ch {
+        for l in 0..LANES {
+            let e = (c[l] * scale - sub).exp_();
+            c[l] = if c[l] == ninf { T::ZERO } else { e };
+            acc[l] += c[l];
+        }
+    }
+    let mut r = T::ZERO;
+    for v in acc {
+        r += v;
+    }
+    for v in ch.into_remainder() {
+        let e = (*v * scale - sub).exp_();
+        *v = if *v == ninf { T::ZERO } else { e };
+        r += *v;
+    }
+    r
 }
 
 /// x[j] *= Z[j] (the scaled dropout mask).
@@ -280,21 +307,29 @@ fn drop_row<T: Real>(x: &mut [T], dr: Drop<T>) {
 simd_kernels! {
     /// Online-softmax update of one row of scores `s` (raw Q K^T values, `n` of them valid;
     /// the row's buffer is `s.len()` wide and is zero past `n` on exit). `ml` holds the row's
-    /// running max and sum and `o` its output accumulator, rescaled here. On exit `s` holds the
-    /// (dropped-out) probabilities relative to the new max.
+    /// running max and sum (of scaled scores) and `o` its output accumulator, rescaled here. On
+    /// exit `s` holds the (dropped-out) probabilities relative to the new max.
     fn fwd_row<T>(s: &mut [T], n: usize, scale: T, mask: Option<&[bool]>, ml: &mut [T], o: &mut [T], dr: Option<Drop<T>>) {
+        let ninf = T::from_f64(f64::NEG_INFINITY);
         let (head, tail) = s.split_at_mut(n);
         tail.iter_mut().for_each(|v| *v = T::ZERO);
-        scale_mask_row(head, scale, mask);
+        // With scale >= 0 the max of the scaled row is the scaled max: scaling folds into exp.
+        let sc = if scale >= T::ZERO {
+            mask_row(head, mask);
+            scale
+        } else {
+            scale_mask_row(head, scale, mask);
+            T::ONE
+        };
         let mx = lanes_max(head);
         let m_old = ml[0];
+        let mx = if mx == ninf { ninf } else { mx * sc };
         let m_new = if mx > m_old { mx } else { m_old };
-        if m_new == T::from_f64(f64::NEG_INFINITY) {
+        if m_new == ninf {
             head.iter_mut().for_each(|v| *v = T::ZERO);
             return;
         }
-        exp_row(head, m_new);
-        let sum = lanes_sum(head);
+        let sum = exp_sum_row(head, sc, m_new);
         if m_new != m_old {
             let alpha = (m_old - m_new).exp_();
             ml[1] = ml[1] * alpha;
@@ -308,25 +343,25 @@ simd_kernels! {
     }
 
     /// Backward for one row: `p` holds raw scores (n valid) and `da` = dO V^T. On exit `p`
-    /// holds P Z and `da` holds dS = P (dA Z - D); both are zero past `n`.
+    /// holds P Z and `da` holds dS scale = P (dA Z - D) scale; both are zero past `n`.
     fn bwd_row<T>(p: &mut [T], da: &mut [T], n: usize, scale: T, mask: Option<&[bool]>, lse: T, dsum: T, dr: Option<Drop<T>>) {
         let (ph, pt) = p.split_at_mut(n);
         let (dh, dt) = da.split_at_mut(n);
         pt.iter_mut().for_each(|v| *v = T::ZERO);
         dt.iter_mut().for_each(|v| *v = T::ZERO);
-        scale_mask_row(ph, scale, mask);
-        exp_row(ph, lse);
+        mask_row(ph, mask);
+        exp_sum_row(ph, scale, lse);
         match dr {
             None => {
                 for (d, &pv) in dh.iter_mut().zip(ph.iter()) {
-                    *d = pv * (*d - dsum);
+                    *d = pv * (*d - dsum) * scale;
                 }
             }
             Some(dr) => {
                 for (j, (d, pv)) in dh.iter_mut().zip(ph.iter_mut()).enumerate() {
                     let hsh = fmix32(dr.key ^ (dr.j0.wrapping_add(j as u32)).wrapping_mul(0x9E37_79B9));
                     let z = if hsh >= dr.thr { dr.inv } else { T::ZERO };
-                    *d = *pv * (*d * z - dsum);
+                    *d = *pv * (*d * z - dsum) * scale;
                     *pv = *pv * z;
                 }
             }
@@ -664,16 +699,9 @@ unsafe fn bwd_head<T: Kern>(
             }
         }
         for jj in 0..kb {
-            let dkr = std::slice::from_raw_parts_mut(dk.add((j0 + jj) * ldk), dm.d);
-            for (o, &s) in dkr.iter_mut().zip(&dkb[jj * dm.d..(jj + 1) * dm.d]) {
-                *o = s * cx.scale;
-            }
+            std::ptr::copy_nonoverlapping(dkb.as_ptr().add(jj * dm.d), dk.add((j0 + jj) * ldk), dm.d);
             std::ptr::copy_nonoverlapping(dvb.as_ptr().add(jj * dm.dv), dv.add((j0 + jj) * ldv), dm.dv);
         }
-    }
-    for i in 0..dm.tq {
-        let r = std::slice::from_raw_parts_mut(dq.add(i * ldq), dm.d);
-        r.iter_mut().for_each(|v| *v = *v * cx.scale);
     }
 }
 

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 
 use super::errors::{IntoPyResult, ShapeError};
 use crate::nn::additive;
+use crate::nn::gemm;
 use crate::nn::attention::{self, BoolMask, Dims, GradsOut, Inputs, Layout, Masks, Options, OutView, Saved};
 use crate::nn::packed::Kern;
 
@@ -222,10 +223,33 @@ fn additive_backward<'py>(
     }
 }
 
+fn mm<'py, T: Kern + numpy::Element>(
+    py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>, dims: (usize, usize, usize), ta: bool, tb: bool, nt: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (a, b): (PyReadonlyArray1<T>, PyReadonlyArray1<T>) = (a.extract()?, b.extract()?);
+    let (a, b) = (sl(&a)?, sl(&b)?);
+    let c = py.detach(|| gemm::matmul(a, b, dims.0, dims.1, dims.2, ta, tb, nt)).py()?;
+    Ok(c.into_pyarray(py).into_any())
+}
+
+/// op(A) op(B) (m x n, flat) on `num_threads` threads, for the attention layers' projections.
+#[pyfunction]
+#[pyo3(signature = (a, b, dims, ta=false, tb=false, num_threads=None))]
+fn nn_matmul<'py>(
+    py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>, dims: (usize, usize, usize), ta: bool, tb: bool, num_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if a.extract::<PyReadonlyArray1<f32>>().is_ok() {
+        mm::<f32>(py, a, b, dims, ta, tb, num_threads)
+    } else {
+        mm::<f64>(py, a, b, dims, ta, tb, num_threads)
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sdpa_forward, m)?)?;
     m.add_function(wrap_pyfunction!(sdpa_backward, m)?)?;
     m.add_function(wrap_pyfunction!(additive_forward, m)?)?;
     m.add_function(wrap_pyfunction!(additive_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(nn_matmul, m)?)?;
     Ok(())
 }
