@@ -642,14 +642,10 @@ unsafe fn bwd_head<T: Kern>(
     let dop = PackedB::new(dm.tq, dm.dv, dout, ldd, 1);
     let mut p = vec![T::ZERO; BR * BC];
     let mut da = vec![T::ZERO; BR * BC];
-    let mut dkb = vec![T::ZERO; BC * dm.d];
-    let mut dvb = vec![T::ZERO; BC * dm.dv];
     let causal = cx.opts.causal;
     for j0 in (k0..nkeys).step_by(BC) {
         let jl = j0 - k0; // column of this block in the chunk's packs
         let kb = BC.min(nkeys - j0);
-        dkb.iter_mut().for_each(|v| *v = T::ZERO);
-        dvb.iter_mut().for_each(|v| *v = T::ZERO);
         let first_q = if causal { j0 / BR * BR } else { 0 };
         for i0 in (first_q..dm.tq).step_by(BR) {
             let rows = BR.min(dm.tq - i0);
@@ -687,8 +683,8 @@ unsafe fn bwd_head<T: Kern>(
                 if qn == 0 {
                     continue;
                 }
-                dop.mul_sub(rg, p.as_ptr().add(qs * BC + jg), 1, BC, i0 + qs, qn, 0, dm.dv, dvb.as_mut_ptr().add(jg * dm.dv), dm.dv, true);
-                qp.mul_sub(rg, da.as_ptr().add(qs * BC + jg), 1, BC, i0 + qs, qn, 0, dm.d, dkb.as_mut_ptr().add(jg * dm.d), dm.d, true);
+                dop.mul_sub(rg, p.as_ptr().add(qs * BC + jg), 1, BC, i0 + qs, qn, 0, dm.dv, dv.add((j0 + jg) * ldv), ldv, true);
+                qp.mul_sub(rg, da.as_ptr().add(qs * BC + jg), 1, BC, i0 + qs, qn, 0, dm.d, dk.add((j0 + jg) * ldk), ldk, true);
             }
             // dQ += dS K, each row group over the keys it sees.
             for (g, r0) in (0..rows).step_by(MR).enumerate() {
@@ -697,10 +693,6 @@ unsafe fn bwd_head<T: Kern>(
                     kp.mul_sub(MR.min(rows - r0), da.as_ptr().add(r0 * BC), BC, 1, jl, n, 0, dm.d, dq.add((i0 + r0) * ldq), ldq, true);
                 }
             }
-        }
-        for jj in 0..kb {
-            std::ptr::copy_nonoverlapping(dkb.as_ptr().add(jj * dm.d), dk.add((j0 + jj) * ldk), dm.d);
-            std::ptr::copy_nonoverlapping(dvb.as_ptr().add(jj * dm.dv), dv.add((j0 + jj) * ldv), dm.dv);
         }
     }
 }
