@@ -1,9 +1,11 @@
-//! Neural-network kernels: recurrent networks (RNN, LSTM, GRU) forward and backward.
+//! Neural-network kernels: recurrent networks (RNN, LSTM, GRU) and attention, forward and
+//! backward.
 //!
 //! `real` (the f32/f64 trait and element-wise functions), `simd` (run-time dispatch), `gemm`
-//! (matrix products), `pack` (variable-length batches as packed sequences), `cells` (the
-//! per-step element-wise work of each cell) and `recurrent` (layers, directions, the time loop
-//! and backpropagation through time).
+//! (matrix products), `packed` (the pre-packed AVX2 micro-kernel), `pack` (variable-length
+//! batches as packed sequences), `cells` (the per-step element-wise work of each cell),
+//! `recurrent` and `backward` (layers, directions, the time loop and backpropagation through
+//! time), `attention` (tiled scaled dot-product attention) and `additive` (Bahdanau attention).
 
 pub mod additive;
 pub mod attention;
