@@ -31,12 +31,14 @@ use crate::error::{Error, Result};
 use crate::parallel;
 use crate::rng::{mix64, GOLDEN};
 
+pub use super::attention_bwd::{backward, GradsOut, Saved};
+
 /// Query rows per block (a multiple of the 6-row micro-kernel; 48-72 measured alike).
-const BR: usize = 60;
+pub(super) const BR: usize = 60;
 /// Keys per block (a multiple of both panel widths; 128 beat 64 by ~20%; 192 and 256 were no better).
-const BC: usize = 128;
+pub(super) const BC: usize = 128;
 /// Rows per micro-kernel call; row groups of this size get their own causal column limit.
-const MR: usize = 6;
+pub(super) const MR: usize = 6;
 
 /// Element strides of a (B, H, T, features) array whose feature axis is contiguous.
 #[derive(Clone, Copy, Debug)]
@@ -51,7 +53,7 @@ impl Layout {
     pub fn contiguous(h: usize, t: usize, f: usize) -> Layout {
         Layout { sb: h * t * f, sh: t * f, st: f }
     }
-    fn at(&self, b: usize, h: usize) -> usize {
+    pub(super) fn at(&self, b: usize, h: usize) -> usize {
         b * self.sb + h * self.sh
     }
     /// One past the largest offset used by a (b, h, t, f) array.
@@ -120,7 +122,7 @@ pub struct OutView<'a, T> {
     pub l: Layout,
 }
 
-fn check_view(name: &str, len: usize, l: &Layout, b: usize, h: usize, t: usize, f: usize) -> Result<()> {
+pub(super) fn check_view(name: &str, len: usize, l: &Layout, b: usize, h: usize, t: usize, f: usize) -> Result<()> {
     let need = l.extent(b, h, t, f);
     if need > len {
         return Err(Error::Shape(format!("attention: {name} needs {need} elements for its layout, has {len}")));
@@ -130,6 +132,7 @@ fn check_view(name: &str, len: usize, l: &Layout, b: usize, h: usize, t: usize, 
 
 /// Whether every value is finite: x - x is 0 for finite x and NaN otherwise, summed in 8 lanes
 /// (vectorises, unlike a search).
+#[allow(clippy::eq_op)] // x - x is the point: 0 for finite x, NaN for inf and NaN
 pub(crate) fn all_finite<T: Real>(x: &[T]) -> bool {
     let mut acc = [T::ZERO; LANES];
     let mut ch = x.chunks_exact(LANES);
@@ -142,7 +145,7 @@ pub(crate) fn all_finite<T: Real>(x: &[T]) -> bool {
 }
 
 /// Inputs must be finite: one inf or NaN would silently turn whole rows into NaN or zeros.
-fn check_finite<T: Real>(name: &str, data: &[T], l: &Layout, b: usize, h: usize, t: usize, f: usize) -> Result<()> {
+pub(super) fn check_finite<T: Real>(name: &str, data: &[T], l: &Layout, b: usize, h: usize, t: usize, f: usize) -> Result<()> {
     for bi in 0..b {
         for hi in 0..h {
             for ti in 0..t {
@@ -160,7 +163,7 @@ fn check_finite<T: Real>(name: &str, data: &[T], l: &Layout, b: usize, h: usize,
     Ok(())
 }
 
-fn check<T: Real>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options) -> Result<()> {
+pub(super) fn check<T: Real>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options) -> Result<()> {
     check_view("q", x.q.len(), &x.lq, dm.b, dm.h, dm.tq, dm.d)?;
     check_view("k", x.k.len(), &x.lk, dm.b, dm.h, dm.tk, dm.d)?;
     check_view("v", x.v.len(), &x.lv, dm.b, dm.h, dm.tk, dm.dv)?;
@@ -191,7 +194,7 @@ fn check<T: Real>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options) -> Re
 }
 
 /// The dropout threshold on 32-bit hashes, or None without dropout.
-fn drop_threshold(p: f64) -> Option<u32> {
+pub(super) fn drop_threshold(p: f64) -> Option<u32> {
     if p <= 0.0 {
         return None;
     }
@@ -204,7 +207,7 @@ fn row_key(seed: u64, row: u64) -> u32 {
 }
 
 #[inline(always)]
-fn fmix32(mut h: u32) -> u32 {
+pub(super) fn fmix32(mut h: u32) -> u32 {
     h ^= h >> 16;
     h = h.wrapping_mul(0x85EB_CA6B);
     h ^= h >> 13;
@@ -221,10 +224,19 @@ pub struct Drop<T> {
     inv: T,
 }
 
+impl<T: Real> Drop<T> {
+    /// Z for key `j` of the row's block: 1 / (1 - p) when kept, else 0.
+    #[inline(always)]
+    pub(super) fn factor(&self, j: usize) -> T {
+        let hsh = fmix32(self.key ^ (self.j0.wrapping_add(j as u32)).wrapping_mul(0x9E37_79B9));
+        if hsh >= self.thr { self.inv } else { T::ZERO }
+    }
+}
+
 // Row kernels. Slices as arguments let LLVM vectorise (see cells.rs); reductions keep 8
 // fixed lanes so their order never changes.
 
-const LANES: usize = 8;
+pub(super) const LANES: usize = 8;
 
 #[inline(always)]
 fn lanes_max<T: Real>(x: &[T]) -> T {
@@ -260,7 +272,7 @@ fn scale_mask_row<T: Real>(x: &mut [T], scale: T, mask: Option<&[bool]>) {
 
 /// x[j] = -inf where the mask says no.
 #[inline(always)]
-fn mask_row<T: Real>(x: &mut [T], mask: Option<&[bool]>) {
+pub(super) fn mask_row<T: Real>(x: &mut [T], mask: Option<&[bool]>) {
     if let Some(m) = mask {
         let ninf = T::from_f64(f64::NEG_INFINITY);
         let n = x.len();
@@ -272,7 +284,7 @@ fn mask_row<T: Real>(x: &mut [T], mask: Option<&[bool]>) {
 
 /// x[j] = exp(x[j] scale - sub) (0 where x[j] is -inf); returns the sum (8 fixed lanes).
 #[inline(always)]
-fn exp_sum_row<T: Real>(x: &mut [T], scale: T, sub: T) -> T {
+pub(super) fn exp_sum_row<T: Real>(x: &mut [T], scale: T, sub: T) -> T {
     let ninf = T::from_f64(f64::NEG_INFINITY);
     let mut acc = [T::ZERO; LANES];
     let mut ch = x.chunks_exact_mut(LANES);
@@ -299,8 +311,7 @@ fn exp_sum_row<T: Real>(x: &mut [T], scale: T, sub: T) -> T {
 #[inline(always)]
 fn drop_row<T: Real>(x: &mut [T], dr: Drop<T>) {
     for (j, v) in x.iter_mut().enumerate() {
-        let hsh = fmix32(dr.key ^ (dr.j0.wrapping_add(j as u32)).wrapping_mul(0x9E37_79B9));
-        *v = if hsh >= dr.thr { *v * dr.inv } else { T::ZERO };
+        *v = *v * dr.factor(j);
     }
 }
 
@@ -342,32 +353,6 @@ simd_kernels! {
         }
     }
 
-    /// Backward for one row: `p` holds raw scores (n valid) and `da` = dO V^T. On exit `p`
-    /// holds P Z and `da` holds dS scale = P (dA Z - D) scale; both are zero past `n`.
-    fn bwd_row<T>(p: &mut [T], da: &mut [T], n: usize, scale: T, mask: Option<&[bool]>, lse: T, dsum: T, dr: Option<Drop<T>>) {
-        let (ph, pt) = p.split_at_mut(n);
-        let (dh, dt) = da.split_at_mut(n);
-        pt.iter_mut().for_each(|v| *v = T::ZERO);
-        dt.iter_mut().for_each(|v| *v = T::ZERO);
-        mask_row(ph, mask);
-        exp_sum_row(ph, scale, lse);
-        match dr {
-            None => {
-                for (d, &pv) in dh.iter_mut().zip(ph.iter()) {
-                    *d = pv * (*d - dsum) * scale;
-                }
-            }
-            Some(dr) => {
-                for (j, (d, pv)) in dh.iter_mut().zip(ph.iter_mut()).enumerate() {
-                    let hsh = fmix32(dr.key ^ (dr.j0.wrapping_add(j as u32)).wrapping_mul(0x9E37_79B9));
-                    let z = if hsh >= dr.thr { dr.inv } else { T::ZERO };
-                    *d = *pv * (*d * z - dsum) * scale;
-                    *pv = *pv * z;
-                }
-            }
-        }
-    }
-
     /// out = o / l (or 0 when l is 0), one row.
     fn finish_row<T>(o: &[T], l: T, out: &mut [T]) {
         let inv = if l > T::ZERO { T::ONE / l } else { T::ZERO };
@@ -376,57 +361,36 @@ simd_kernels! {
         }
     }
 
-    /// d[i] = sum_j a[i j] b[i j] over rows of `w` values (row strides la, lb).
-    fn row_dots<T>(a: &[T], la: usize, b: &[T], lb: usize, w: usize, d: &mut [T]) {
-        for (i, di) in d.iter_mut().enumerate() {
-            let (x, y) = (&a[i * la..i * la + w], &b[i * lb..i * lb + w]);
-            let mut s = [T::ZERO; LANES];
-            let (mut cx, mut cy) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
-            for (u, v) in (&mut cx).zip(&mut cy) {
-                for l in 0..LANES {
-                    s[l] += u[l] * v[l];
-                }
-            }
-            let mut r = T::ZERO;
-            for v in s {
-                r += v;
-            }
-            for (u, v) in cx.remainder().iter().zip(cy.remainder()) {
-                r += *u * *v;
-            }
-            *di = r;
-        }
-    }
 }
 
 /// Per-row visibility: how many keys of block `j0` row `i` (absolute) may see, before the
 /// boolean mask.
 #[inline]
-fn visible(i: usize, j0: usize, kb: usize, nkeys: usize, causal: bool) -> usize {
+pub(super) fn visible(i: usize, j0: usize, kb: usize, nkeys: usize, causal: bool) -> usize {
     let lim = if causal { nkeys.min(i + 1) } else { nkeys };
     lim.saturating_sub(j0).min(kb)
 }
 
-struct Ctx<'a, T> {
-    dm: Dims,
-    x: Inputs<'a, T>,
-    masks: Masks<'a>,
-    opts: Options,
-    scale: T,
-    thr: Option<u32>,
+pub(super) struct Ctx<'a, T> {
+    pub(super) dm: Dims,
+    pub(super) x: Inputs<'a, T>,
+    pub(super) masks: Masks<'a>,
+    pub(super) opts: Options,
+    pub(super) scale: T,
+    pub(super) thr: Option<u32>,
 }
 
 impl<T: Kern> Ctx<'_, T> {
-    fn nkeys(&self, b: usize) -> usize {
+    pub(super) fn nkeys(&self, b: usize) -> usize {
         self.masks.lengths.map_or(self.dm.tk, |l| l[b])
     }
-    fn mask_row(&self, b: usize, h: usize, i: usize, j0: usize, n: usize) -> Option<&[bool]> {
+    pub(super) fn mask_row(&self, b: usize, h: usize, i: usize, j0: usize, n: usize) -> Option<&[bool]> {
         self.masks.mask.map(|m| {
             let o = b * m.sb + h * m.sh + i * m.sq + j0;
             &m.data[o..o + n]
         })
     }
-    fn drop(&self, bh: usize, i: usize, j0: usize) -> Option<Drop<T>> {
+    pub(super) fn drop(&self, bh: usize, i: usize, j0: usize) -> Option<Drop<T>> {
         let thr = self.thr?;
         let key = row_key(self.opts.seed, (bh * self.dm.tq + i) as u64);
         Some(Drop { key, thr, j0: j0 as u32, inv: T::from_f64(1.0 / (1.0 - self.opts.dropout)) })
@@ -517,183 +481,6 @@ unsafe fn fwd_block<T: Kern>(cx: &Ctx<T>, bh: usize, i0: usize, kt: &PackedB<T>,
         let dst = std::slice::from_raw_parts_mut(out.add((i0 + r) * ldo), dm.dv);
         finish_row(&o[r * dm.dv..(r + 1) * dm.dv], l, dst);
         *lse.add(i0 + r) = if l > T::ZERO { T::from_f64(m.to_f64() + l.to_f64().ln()) } else { T::from_f64(f64::INFINITY) };
-    }
-}
-
-/// The forward's results that the backward needs besides the inputs.
-pub struct Saved<'a, T> {
-    pub out: &'a [T],
-    pub lo: Layout,
-    pub lse: &'a [T],
-    pub dout: &'a [T],
-    pub ldo: Layout,
-}
-
-/// Gradient outputs (overwritten).
-pub struct GradsOut<'a, T> {
-    pub dq: OutView<'a, T>,
-    pub dk: OutView<'a, T>,
-    pub dv: OutView<'a, T>,
-}
-
-/// Key chunks per head in the backward: enough (bh, chunk) tasks to feed a few threads even for
-/// one head. Depends only on the shapes.
-fn key_chunks(bh_n: usize, nkb: usize) -> usize {
-    8usize.div_ceil(bh_n.max(1)).clamp(1, nkb.max(1))
-}
-
-/// Backward: writes dq, dk, dv from the saved forward and the output gradient.
-pub fn backward<T: Kern>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options, sv: &Saved<T>, g: GradsOut<T>) -> Result<()> {
-    check(dm, x, masks, opts)?;
-    check_view("out", sv.out.len(), &sv.lo, dm.b, dm.h, dm.tq, dm.dv)?;
-    check_view("dout", sv.dout.len(), &sv.ldo, dm.b, dm.h, dm.tq, dm.dv)?;
-    check_finite("dout", sv.dout, &sv.ldo, dm.b, dm.h, dm.tq, dm.dv)?;
-    check_view("dq", g.dq.data.len(), &g.dq.l, dm.b, dm.h, dm.tq, dm.d)?;
-    check_view("dk", g.dk.data.len(), &g.dk.l, dm.b, dm.h, dm.tk, dm.d)?;
-    check_view("dv", g.dv.data.len(), &g.dv.l, dm.b, dm.h, dm.tk, dm.dv)?;
-    let bh_n = dm.b * dm.h;
-    if sv.lse.len() != bh_n * dm.tq {
-        return Err(Error::Shape(format!("attention: lse has {} entries, needs {}", sv.lse.len(), bh_n * dm.tq)));
-    }
-    let cx = Ctx { dm: *dm, x: *x, masks: *masks, opts: *opts, scale: T::from_f64(opts.scale), thr: drop_threshold(opts.dropout) };
-    parallel::install(opts.num_threads, || backward_impl(&cx, sv, g))
-}
-
-fn backward_impl<T: Kern>(cx: &Ctx<T>, sv: &Saved<T>, g: GradsOut<T>) {
-    let dm = &cx.dm;
-    let bh_n = dm.b * dm.h;
-    // D = rowsum(dO * O) per row.
-    let mut dsum = vec![T::ZERO; bh_n * dm.tq];
-    {
-        let dp = SyncPtr(dsum.as_mut_ptr());
-        for_each(bh_n, true, |bh| unsafe {
-            let (b, h) = (bh / dm.h, bh % dm.h);
-            if dm.tq == 0 {
-                return;
-            }
-            let o = &sv.out[sv.lo.at(b, h)..];
-            let d = &sv.dout[sv.ldo.at(b, h)..];
-            row_dots(o, sv.lo.st, d, sv.ldo.st, dm.dv, std::slice::from_raw_parts_mut(dp.at(bh * dm.tq), dm.tq));
-        });
-    }
-    let nkb = dm.tk.div_ceil(BC);
-    let nc = key_chunks(bh_n, nkb);
-    let per = nkb.div_ceil(nc.max(1)).max(1);
-    // With several key chunks per head, each chunk sums its own dQ, added in chunk order.
-    let mut partial = if nc > 1 { vec![T::ZERO; bh_n * nc * dm.tq * dm.d] } else { Vec::new() };
-    let (dqp, dkp, dvp, pp) = (SyncPtr(g.dq.data.as_mut_ptr()), SyncPtr(g.dk.data.as_mut_ptr()), SyncPtr(g.dv.data.as_mut_ptr()), SyncPtr(partial.as_mut_ptr()));
-    let (lq, lk, lv) = (g.dq.l, g.dk.l, g.dv.l);
-    let dsum = &dsum;
-    for_each(bh_n * nc, true, |task| unsafe {
-        let (bh, c) = (task / nc, task % nc);
-        let (b, h) = (bh / dm.h, bh % dm.h);
-        let (dq, ldq) = if nc > 1 { (pp.at((bh * nc + c) * dm.tq * dm.d), dm.d) } else { (dqp.at(lq.at(b, h)), lq.st) };
-        let blocks = (c * per * BC)..((c + 1) * per * BC).min(dm.tk);
-        bwd_head(cx, sv, bh, blocks, &dsum[bh * dm.tq..(bh + 1) * dm.tq], dq, ldq, dkp.at(lk.at(b, h)), lk.st, dvp.at(lv.at(b, h)), lv.st);
-    });
-    if nc > 1 {
-        let pp = &partial;
-        for_each(bh_n, true, |bh| unsafe {
-            let (b, h) = (bh / dm.h, bh % dm.h);
-            for i in 0..dm.tq {
-                let dst = std::slice::from_raw_parts_mut(dqp.at(lq.at(b, h) + i * lq.st), dm.d);
-                dst.iter_mut().for_each(|v| *v = T::ZERO);
-                for c in 0..nc {
-                    let src = &pp[((bh * nc + c) * dm.tq + i) * dm.d..][..dm.d];
-                    dst.iter_mut().zip(src).for_each(|(a, &s)| *a += s);
-                }
-            }
-        });
-    }
-}
-
-/// Backward of head `bh` for the keys in `keys` (whole blocks): dK, dV for those keys and this
-/// chunk's dQ (zeroed here, then accumulated).
-#[allow(clippy::too_many_arguments)]
-unsafe fn bwd_head<T: Kern>(
-    cx: &Ctx<T>, sv: &Saved<T>, bh: usize, keys: std::ops::Range<usize>, dsum: &[T], dq: *mut T, ldq: usize, dk: *mut T, ldk: usize,
-    dv: *mut T, ldv: usize,
-) {
-    let dm = &cx.dm;
-    let x = &cx.x;
-    let (b, h) = (bh / dm.h, bh % dm.h);
-    for i in 0..dm.tq {
-        std::ptr::write_bytes(dq.add(i * ldq), 0, dm.d);
-    }
-    for j in keys.clone() {
-        std::ptr::write_bytes(dk.add(j * ldk), 0, dm.d);
-        std::ptr::write_bytes(dv.add(j * ldv), 0, dm.dv);
-    }
-    let nkeys = cx.nkeys(b).min(keys.end);
-    if keys.start >= nkeys || dm.tq == 0 {
-        return;
-    }
-    let (q, ldqi) = (x.q.as_ptr().add(x.lq.at(b, h)), x.lq.st);
-    let (k, ldki) = (x.k.as_ptr().add(x.lk.at(b, h)), x.lk.st);
-    let (v, ldvi) = (x.v.as_ptr().add(x.lv.at(b, h)), x.lv.st);
-    let (dout, ldd) = (sv.dout.as_ptr().add(sv.ldo.at(b, h)), sv.ldo.st);
-    let lse = &sv.lse[bh * dm.tq..(bh + 1) * dm.tq];
-    // Keys of this chunk only; queries whole.
-    let (k0, kn) = (keys.start, nkeys - keys.start);
-    let kt = PackedB::new(dm.d, kn, k.add(k0 * ldki), 1, ldki);
-    let kp = PackedB::new(kn, dm.d, k.add(k0 * ldki), ldki, 1);
-    let vt = PackedB::new(dm.dv, kn, v.add(k0 * ldvi), 1, ldvi);
-    let qp = PackedB::new(dm.tq, dm.d, q, ldqi, 1);
-    let dop = PackedB::new(dm.tq, dm.dv, dout, ldd, 1);
-    let mut p = vec![T::ZERO; BR * BC];
-    let mut da = vec![T::ZERO; BR * BC];
-    let causal = cx.opts.causal;
-    for j0 in (k0..nkeys).step_by(BC) {
-        let jl = j0 - k0; // column of this block in the chunk's packs
-        let kb = BC.min(nkeys - j0);
-        let first_q = if causal { j0 / BR * BR } else { 0 };
-        for i0 in (first_q..dm.tq).step_by(BR) {
-            let rows = BR.min(dm.tq - i0);
-            let mut gcols = [0usize; BR.div_ceil(MR)];
-            for (g, r0) in (0..rows).step_by(MR).enumerate() {
-                let rg = MR.min(rows - r0);
-                let n = visible(i0 + r0 + rg - 1, j0, kb, nkeys, causal);
-                gcols[g] = n;
-                if n > 0 {
-                    kt.mul_sub(rg, q.add((i0 + r0) * ldqi), ldqi, 1, 0, dm.d, jl, n, p.as_mut_ptr().add(r0 * BC), BC, false);
-                    vt.mul_sub(rg, dout.add((i0 + r0) * ldd), ldd, 1, 0, dm.dv, jl, n, da.as_mut_ptr().add(r0 * BC), BC, false);
-                }
-            }
-            let ncol = gcols.iter().copied().max().unwrap_or(0);
-            if ncol == 0 {
-                continue;
-            }
-            for r in 0..rows {
-                let i = i0 + r;
-                let (pr, dr) = (&mut p[r * BC..r * BC + ncol], &mut da[r * BC..r * BC + ncol]);
-                let gc = gcols[r / MR];
-                if gc == 0 || lse[i] == T::from_f64(f64::INFINITY) {
-                    pr.iter_mut().for_each(|v| *v = T::ZERO);
-                    dr.iter_mut().for_each(|v| *v = T::ZERO);
-                    continue;
-                }
-                let n = visible(i, j0, kb, nkeys, causal);
-                bwd_row(pr, dr, n, cx.scale, cx.mask_row(b, h, i, j0, n), lse[i], dsum[i], cx.drop(bh, i, j0));
-            }
-            // Keys in groups of MR: dV += (P Z)^T dO, dK += dS^T Q over the queries that see them.
-            for jg in (0..ncol).step_by(MR) {
-                let rg = MR.min(ncol - jg);
-                let qs = if causal { (j0 + jg).saturating_sub(i0).min(rows) } else { 0 };
-                let qn = rows - qs;
-                if qn == 0 {
-                    continue;
-                }
-                dop.mul_sub(rg, p.as_ptr().add(qs * BC + jg), 1, BC, i0 + qs, qn, 0, dm.dv, dv.add((j0 + jg) * ldv), ldv, true);
-                qp.mul_sub(rg, da.as_ptr().add(qs * BC + jg), 1, BC, i0 + qs, qn, 0, dm.d, dk.add((j0 + jg) * ldk), ldk, true);
-            }
-            // dQ += dS K, each row group over the keys it sees.
-            for (g, r0) in (0..rows).step_by(MR).enumerate() {
-                let n = gcols[g];
-                if n > 0 {
-                    kp.mul_sub(MR.min(rows - r0), da.as_ptr().add(r0 * BC), BC, 1, jl, n, 0, dm.d, dq.add((i0 + r0) * ldq), ldq, true);
-                }
-            }
-        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod additive;
 pub mod attention;
+pub mod attention_bwd;
 pub mod backward;
 pub mod cells;
 pub mod gemm;
