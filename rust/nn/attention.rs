@@ -2,7 +2,7 @@
 //!
 //! For each (batch, head) the queries are taken in blocks of `BR` rows and the keys in blocks of
 //! `BC`; a block's scores S = scale Q K^T live only in a `BR x BC` buffer, so the extra memory is
-//! the row log-sum-exp (B H Tq values) kept for the backward. The backward recomputes each
+//! the row log-sum-exp (B H Tq values) kept for the backward. The backward (`attention_bwd.rs`) recomputes each
 //! block's probabilities from it (P = exp(S - lse)) and forms dV += (P Z)^T dO, dA = dO V^T,
 //! dS = P (dA Z - D) with D = rowsum(dO O), dQ += dS K scale and dK += dS^T Q scale, where Z is
 //! the dropout mask scaled by 1 / (1 - p).
