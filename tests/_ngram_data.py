@@ -24,6 +24,13 @@ GOLDEN = [
     ("zipf", 5, None),
 ]
 
+# (corpus, order, --prune thresholds, discount_fallback, tag) -> DATA/{corpus}.o{order}.p{tag}.arpa
+PRUNED = [
+    ("zipf", 3, (0, 1), None, "01"),
+    ("zipf", 5, (0, 0, 1, 2), None, "0012"),
+    ("students", 3, (0, 1), FALLBACK, "01"),
+]
+
 
 def text(name: str) -> str:
     """DATA/name.txt as text."""

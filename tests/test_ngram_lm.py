@@ -7,6 +7,7 @@ import math
 import os
 import pickle
 import random
+import re
 import sys
 
 import numpy as np
@@ -18,7 +19,7 @@ import seqfast
 from seqfast.ngram import NgramLM
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ngram_data import DATA, FALLBACK, GOLDEN, arpa_path, arpa_text, sentences, text  # noqa: E402
+from _ngram_data import DATA, FALLBACK, GOLDEN, PRUNED, arpa_path, arpa_text, sentences, text  # noqa: E402
 from reference import ngram_lm as L  # noqa: E402
 
 
@@ -49,6 +50,58 @@ def test_kneser_ney_is_lmplz_bit_for_bit(name, order, fallback):
     assert set(got) == set(want)
     bad = [(k, got[k], want[k]) for k in want if got[k] != want[k]]
     assert not bad, bad[:5]  # the same float32 numbers, not just close ones
+
+
+def data_counts(s: str) -> list:
+    return [line for line in s.split("\\1-grams:")[0].splitlines() if line.startswith("ngram ")]
+
+
+@pytest.mark.parametrize("name,order,prune,fallback,tag", PRUNED, ids=[f"{n}.o{o}.p{t}" for n, o, _, _, t in PRUNED])
+def test_pruned_kneser_ney_is_lmplz_bit_for_bit(name, order, prune, fallback, tag):
+    lm = NgramLM.fit(text(name), order=order, prune=prune, discount_fallback=fallback)
+    want_text = arpa_text(f"{name}.o{order}.p{tag}")
+    got_text = lm.to_arpa()
+    assert data_counts(got_text) == data_counts(want_text)
+    want, got = arpa_lines(want_text), arpa_lines(got_text)
+    assert set(got) == set(want)
+    bad = [(k, got[k], want[k]) for k in want if got[k] != want[k]]
+    assert not bad, bad[:5]
+
+
+def test_pruning_semantics_and_errors():
+    full = NgramLM.fit(text("zipf"), order=3)
+    assert NgramLM.fit(text("zipf"), order=3, prune=[0]).to_arpa() == full.to_arpa()
+    pruned = NgramLM.fit(text("zipf"), order=3, prune=[0, 1])
+    # thresholds repeat for the orders above the last one given, as lmplz's --prune
+    assert NgramLM.fit(text("zipf"), order=3, prune=[0, 1, 1]).to_arpa() == pruned.to_arpa()
+    (f1, f2, f3), (p1, p2, p3) = full.num_ngrams(), pruned.num_ngrams()
+    assert p1 == f1 and p2 < f2 and p3 < f3
+    rng = random.Random(6)
+    for ctx in [""] + heldout(pruned.vocab, rng, 30):
+        ctx = " ".join(ctx.split()[-2:])
+        d = pruned.distribution(ctx, bos=True).astype(np.float64)
+        assert abs(np.sum(10.0**d) - 1.0) < 1e-4, ctx
+    for kw, msg in [
+        (dict(prune=[1]), "unigrams cannot be pruned"),
+        (dict(prune=[0, 2, 1]), "must not decrease"),
+        (dict(prune=[0, 1, 1, 1]), "1 to 3 thresholds"),
+        (dict(prune=[0, -1]), "prune[1] = -1"),
+        (dict(prune=[0, 1.5]), "prune[1] = 1.5"),
+        (dict(prune=[]), "1 to 3 thresholds"),
+        (dict(prune=[0, 1], smoothing="mle"), "Kneser-Ney only"),
+    ]:
+        with pytest.raises(seqfast.SeqfastError, match=re.escape(msg)):
+            NgramLM.fit(text("zipf"), order=3, **kw)
+
+
+@pytest.mark.peer
+def test_kenlm_on_pruned_model(tmp_path):
+    kenlm = pytest.importorskip("kenlm")
+    lm = NgramLM.fit(text("zipf"), order=4, prune=[0, 1, 2])
+    lm.to_arpa(tmp_path / "m.arpa")
+    k = kenlm.Model(str(tmp_path / "m.arpa"))
+    for s in heldout(lm.vocab, random.Random(8), 200):
+        assert lm.score(s) == pytest.approx(k.score(s), abs=1e-4)
 
 
 @pytest.mark.parametrize("name,order,fallback", GOLDEN[4:], ids=[f"{n}.o{o}" for n, o, _ in GOLDEN[4:]])
@@ -370,6 +423,11 @@ def test_cli_lm_build_score_ppl(tmp_path, capsys):
     out = tmp_path / "m.arpa"
     assert main(["lm", "build", "-o", "3", os.path.join(DATA, "zipf.txt"), "--arpa", str(out), "-q"]) == 0
     assert arpa_lines(out.read_text()) == arpa_lines(arpa_text("zipf.o3"))
+    pruned = tmp_path / "p.arpa"
+    assert main(["lm", "build", "-o", "3", os.path.join(DATA, "zipf.txt"), "--prune", "0", "1", "--arpa", str(pruned), "-q"]) == 0
+    assert arpa_lines(pruned.read_text()) == arpa_lines(arpa_text("zipf.o3.p01"))
+    assert main(["lm", "build", "-o", "3", os.path.join(DATA, "zipf.txt"), "--prune", "1", "--arpa", str(pruned), "-q"]) == 1
+    assert "unigrams cannot be pruned" in capsys.readouterr().err
     held = tmp_path / "held.txt"
     held.write_text("bo ge sa\nzzz ba\n")
     assert main(["lm", "score", "-m", str(out), str(held)]) == 0

@@ -34,7 +34,7 @@ def cmd_lm_build(a: argparse.Namespace) -> int:
     text = _text(a)
     _stage(a, f"read {len(text):,} characters; estimating order {a.order} ({a.smoothing})", t0)
     fb = tuple(a.discount_fallback) if a.discount_fallback else None
-    lm = NgramLM.fit(text, order=a.order, smoothing=a.smoothing, discount_fallback=fb, num_threads=a.threads)
+    lm = NgramLM.fit(text, order=a.order, smoothing=a.smoothing, discount_fallback=fb, prune=a.prune, num_threads=a.threads)
     _stage(a, f"estimated {lm.num_ngrams()} n-grams; writing ARPA", t0)
     if a.arpa in (None, "-"):
         sys.stdout.write(lm.to_arpa())
@@ -146,6 +146,9 @@ def add_parsers(sub, positive_int) -> None:
     b.add_argument("--arpa", default=None, help="output ARPA file (default stdout); written atomically")
     b.add_argument("--smoothing", default="kneser_ney", choices=["kneser_ney"], help="only back-off models have an ARPA form")
     b.add_argument("--discount-fallback", type=float, nargs=3, metavar=("D1", "D2", "D3"), default=None)
+    b.add_argument("--prune", type=int, nargs="+", metavar="T", default=None,
+                   help="as lmplz --prune: drop n-grams whose count is <= T for their order (one T per order, the last "
+                        "repeated, non-decreasing, 0 for unigrams), e.g. --prune 0 1 1 (after the input files)")
     b.set_defaults(func=cmd_lm_build)
 
     for name, fn, what in (("score", cmd_lm_score, "log10 probability of each sentence"), ("ppl", cmd_lm_ppl, "perplexity of the text")):

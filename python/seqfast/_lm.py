@@ -37,6 +37,24 @@ def _check_real(name: str, v) -> float:
     return v
 
 
+def _check_prune(prune, order: int):
+    """lmplz-style thresholds as a list of ints (or None); errors name the bad value."""
+    if prune is None:
+        return None
+    if isinstance(prune, (int, np.integer)) and not isinstance(prune, bool):
+        prune = [prune]
+    try:
+        vals = list(prune)
+    except TypeError:
+        raise SeqfastError(f"prune must be a sequence of count thresholds, not {type(prune).__name__}") from None
+    if not vals or len(vals) > order:
+        raise SeqfastError(f"prune needs 1 to {order} thresholds (one per order), got {len(vals)}")
+    for i, v in enumerate(vals):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise SeqfastError(f"prune[{i}] = {v!r} must be a non-negative integer count threshold")
+    return [int(v) for v in vals]
+
+
 class NgramLM:
     """An n-gram language model: fit it, read or write ARPA, score, sample.
 
@@ -70,6 +88,7 @@ class NgramLM:
         k: float = 1.0,
         alpha: float = 0.4,
         discount_fallback: Optional[Sequence[float]] = None,
+        prune: Optional[Sequence[int]] = None,
         vocab_size: Optional[int] = None,
         num_threads: Optional[int] = None,
     ) -> "NgramLM":
@@ -80,6 +99,11 @@ class NgramLM:
         offsets)``, an ``EncodingBatch``). Word models use KenLM's ids (``<unk>`` 0, ``<s>`` 1,
         ``</s>`` 2, then words by first appearance); id models keep the ids ``0..vocab_size-1``
         (default: largest id + 1) and add ``<unk>``, ``<s>``, ``</s>`` after them.
+
+        ``prune`` (Kneser-Ney only) is lmplz's ``--prune``: one count threshold per order, the
+        last repeated for higher orders, non-decreasing, 0 for unigrams; n-grams whose raw count
+        is at or below their order's threshold are dropped and their mass goes to the backoff,
+        with the same numbers as ``lmplz --prune``.
         """
         order = _check_order(order)
         if smoothing not in SMOOTHINGS:
@@ -91,20 +115,21 @@ class NgramLM:
             if len(fb) != 3:
                 raise SeqfastError(f"discount_fallback needs three discounts (d1, d2, d3+), got {len(fb)}")
         threads = _check_threads(num_threads)
+        pr = _check_prune(prune, order)
         if isinstance(sentences, str):
-            return cls(_core.NgramModel.fit_text(sentences, order, smoothing, k, alpha, fb, threads))
+            return cls(_core.NgramModel.fit_text(sentences, order, smoothing, k, alpha, fb, threads, pr))
         if isinstance(sentences, (list, tuple)) and sentences and all(isinstance(s, str) for s in sentences):
             if any("\n" in s for s in sentences):
                 raise SeqfastError("a sentence string contains a newline; pass one sentence per list item")
             # one line per sentence; the final newline keeps a trailing empty sentence
             joined = "\n".join(sentences) + "\n"
-            return cls(_core.NgramModel.fit_text(joined, order, smoothing, k, alpha, fb, threads))
+            return cls(_core.NgramModel.fit_text(joined, order, smoothing, k, alpha, fb, threads, pr))
         from seqfast.ngram import _as_csr
 
         ids, offsets = _as_csr(sentences)
         if vocab_size is not None and (isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1):
             raise SeqfastError(f"vocab_size={vocab_size!r} must be a positive integer")
-        return cls(_core.NgramModel.fit_ids(ids, offsets, order, smoothing, vocab_size, k, alpha, fb, threads))
+        return cls(_core.NgramModel.fit_ids(ids, offsets, order, smoothing, vocab_size, k, alpha, fb, threads, pr))
 
     @classmethod
     def from_arpa(cls, path) -> "NgramLM":

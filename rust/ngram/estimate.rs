@@ -22,7 +22,9 @@ use crate::error::{Error, Result};
 /// Estimation method.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Smoothing {
-    KneserNey { discount_fallback: Option<[f32; 3]> },
+    /// `prune[n-1]`: n-grams of order n with a raw count at or below it are dropped (lmplz's
+    /// `--prune`; all zeros = no pruning).
+    KneserNey { discount_fallback: Option<[f32; 3]>, prune: [u64; MAX_ORDER] },
     Mle,
     AddK(f64),
     Stupid(f64),
@@ -151,9 +153,16 @@ fn check_options(order: usize, smoothing: Smoothing) -> Result<()> {
         Smoothing::Stupid(a) if !(a > 0.0 && a <= 1.0) => {
             Err(Error::Value(format!("stupid backoff needs 0 < alpha <= 1, got {a}")))
         }
-        Smoothing::KneserNey { discount_fallback: Some(d) } if d.iter().enumerate().any(|(i, &x)| !(x >= 0.0 && x <= (i + 1) as f32)) => {
+        Smoothing::KneserNey { discount_fallback: Some(d), .. } if d.iter().enumerate().any(|(i, &x)| !(x >= 0.0 && x <= (i + 1) as f32)) => {
             Err(Error::Value(format!("discount_fallback {d:?}: discount k must lie in [0, k]")))
         }
+        Smoothing::KneserNey { prune, .. } if prune[0] != 0 => {
+            Err(Error::Value(format!("prune: unigrams cannot be pruned (threshold {} for order 1; use 0)", prune[0])))
+        }
+        Smoothing::KneserNey { prune, .. } if prune.windows(2).take(order.saturating_sub(1)).any(|w| w[1] < w[0]) => Err(Error::Value(format!(
+            "prune thresholds must not decrease with the order (got {:?}): a pruned n-gram would leave its extensions without a context",
+            &prune[..order]
+        ))),
         _ => Ok(()),
     }
 }
@@ -165,7 +174,7 @@ pub fn from_counts(tables: &[OrderCounts], voc: Vocab, smoothing: Smoothing) -> 
         return Err(Error::Value("cannot estimate a language model from an empty corpus".into()));
     }
     match smoothing {
-        Smoothing::KneserNey { discount_fallback } => super::kn::estimate(tables, voc, discount_fallback),
+        Smoothing::KneserNey { discount_fallback, prune } => super::kn::estimate(tables, voc, discount_fallback, &prune[..tables.len()]),
         _ => count_based(tables, voc, smoothing),
     }
 }

@@ -12,6 +12,12 @@
 //!   history without its first word, and `p(w) = u(w) + gamma() / V` at the bottom (`V` counts
 //!   every unigram but `<s>`); `p(<s>) = 1`.
 //! - ARPA numbers: `min(0, log10 p)` and `log10 gamma` for n-grams that are contexts.
+//! - Pruning (lmplz `--prune`): an n-gram of order n >= 2 whose raw count is at most
+//!   `prune[n-1]` is dropped from the model. The discounts still come from every n-gram; in its
+//!   context's gamma the pruned n-gram's N_k term is replaced by its whole adjusted count
+//!   (`gamma(h) = (sum_k D_k N_k(unpruned) + sum_pruned a) / denom(h)`), so the dropped mass
+//!   goes to the backoff and the model still sums to 1. With non-decreasing thresholds every
+//!   prefix and suffix of a kept n-gram is kept.
 //!
 //! Every step uses lmplz's float32 operations in lmplz's order (integer sums in u64, then cast),
 //! so the ARPA numbers come out bit-identical. Cost: one hash probe per n-gram for suffix rows,
@@ -19,6 +25,7 @@
 
 use super::count::OrderCounts;
 use super::estimate::{Tables, Vocab};
+use super::index::{OrderIndex, Trie};
 use super::model::{Mode, Model};
 use crate::error::{Error, Result};
 
@@ -63,17 +70,20 @@ fn count_of_counts(a: impl Iterator<Item = u64>) -> [u64; 5] {
 }
 
 /// Context statistics from the rows of order `n` grouped by prefix: `(gamma, denom)` per
-/// prefix row (prefix rows without continuations keep `(0, 0)`).
-fn context_stats(prefix: &[u32], a: &[u64], d: &[f32; 4], num_prefix: usize) -> (Vec<f32>, Vec<f32>) {
+/// prefix row (prefix rows without continuations keep `(0, 0)`). Rows with `pruned[i]` give
+/// their whole adjusted count to gamma instead of a discount (lmplz's order of operations).
+fn context_stats(prefix: &[u32], a: &[u64], pruned: Option<&[bool]>, d: &[f32; 4], num_prefix: usize) -> (Vec<f32>, Vec<f32>) {
     let mut gamma = vec![0f32; num_prefix];
     let mut denom = vec![0f32; num_prefix];
     let mut i = 0;
     while i < prefix.len() {
         let p = prefix[i];
-        let (mut sum, mut nk) = (0u64, [0u64; 4]);
+        let (mut sum, mut nk, mut cut) = (0u64, [0u64; 4], 0u64);
         while i < prefix.len() && prefix[i] == p {
             sum += a[i];
-            if a[i] > 0 {
+            if pruned.is_some_and(|m| m[i]) {
+                cut += a[i];
+            } else if a[i] > 0 {
                 nk[a[i].min(3) as usize] += 1;
             }
             i += 1;
@@ -83,11 +93,48 @@ fn context_stats(prefix: &[u32], a: &[u64], d: &[f32; 4], num_prefix: usize) -> 
         for k in 1..4 {
             g += d[k] * nk[k] as f32;
         }
+        g += cut as f32;
         g /= den;
         gamma[p as usize] = g;
         denom[p as usize] = den;
     }
     (gamma, denom)
+}
+
+/// Drop the pruned rows of orders 2..N from the trie and the per-row values, renumbering the
+/// prefixes of the order above.
+fn drop_pruned(trie: Trie, pruned: &[Vec<bool>], prob: &mut [Vec<f32>], backoff: &mut [Vec<f32>]) -> Result<Trie> {
+    let mut orders = Vec::with_capacity(trie.orders.len());
+    let mut new_row: Vec<u32> = Vec::new(); // of the order below (empty: order 1, unchanged)
+    for (i, o) in trie.orders.into_iter().enumerate() {
+        let n = i + 2;
+        let cut = |r: usize| pruned[n - 1].get(r).copied().unwrap_or(false);
+        let mut map = vec![u32::MAX; o.len()];
+        let (mut prefix, mut word) = (Vec::new(), Vec::new());
+        for r in (0..o.len()).filter(|&r| !cut(r)) {
+            map[r] = prefix.len() as u32;
+            let p = o.prefix[r];
+            prefix.push(if n == 2 { p } else { new_row[p as usize] });
+            word.push(o.word[r]);
+        }
+        if prefix.contains(&u32::MAX) {
+            return Err(Error::Value(format!("pruning removed the context of a kept {n}-gram (thresholds must not decrease)")));
+        }
+        let retain = |v: &mut Vec<f32>| {
+            let mut r = 0;
+            v.retain(|_| {
+                r += 1;
+                !cut(r - 1)
+            });
+        };
+        retain(&mut prob[n - 1]);
+        if n - 1 < backoff.len() {
+            retain(&mut backoff[n - 1]);
+        }
+        orders.push(OrderIndex::new(prefix, word)?);
+        new_row = map;
+    }
+    Ok(Trie { orders })
 }
 
 #[inline]
@@ -96,7 +143,7 @@ fn uninterp(a: u64, d: &[f32; 4], denom: f32) -> f32 {
 }
 
 /// Estimate the model (see the module doc).
-pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) -> Result<Model> {
+pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>, prune: &[u64]) -> Result<Model> {
     let t = Tables::build(tables, &voc)?;
     let big_n = tables.len();
     let vsize = voc.words.len();
@@ -123,6 +170,18 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) 
     }
     adj[0][voc.bos as usize] = 0;
     adj[0][voc.unk as usize] = 0;
+    // Pruned rows per order (raw counts at or below the threshold; never unigrams).
+    let pruned: Vec<Vec<bool>> = (1..=big_n)
+        .map(|n| {
+            let thr = prune.get(n - 1).copied().unwrap_or(0);
+            if n == 1 || thr == 0 {
+                Vec::new()
+            } else {
+                tables[n - 1].counts.iter().map(|&c| c <= thr).collect()
+            }
+        })
+        .collect();
+    let any_pruned = pruned.iter().any(|p| p.iter().any(|&x| x));
 
     let mut ds = Vec::with_capacity(big_n);
     let mut desc = Vec::new();
@@ -174,7 +233,8 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) 
     for n in 2..=big_n {
         let o = &t.trie.orders[n - 2];
         let num_prefix = if n == 2 { vsize } else { t.trie.orders[n - 3].len() };
-        let (gamma, denom) = context_stats(&o.prefix, &adj[n - 1], &ds[n - 1], num_prefix);
+        let mask = if pruned[n - 1].is_empty() { None } else { Some(&pruned[n - 1][..]) };
+        let (gamma, denom) = context_stats(&o.prefix, &adj[n - 1], mask, &ds[n - 1], num_prefix);
         let below = &p_lin[n - 2];
         let suffix = &t.suffix[n - 1];
         let p: Vec<f32> = (0..o.len())
@@ -186,7 +246,7 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) 
         gammas.push((gamma, denom));
         p_lin.push(p);
     }
-    let prob: Vec<Vec<f32>> = p_lin
+    let mut prob: Vec<Vec<f32>> = p_lin
         .iter()
         .enumerate()
         .map(|(i, p)| {
@@ -196,7 +256,7 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) 
                 .collect()
         })
         .collect();
-    let backoff: Vec<Vec<f32>> = (1..big_n)
+    let mut backoff: Vec<Vec<f32>> = (1..big_n)
         .map(|n| {
             let last = |r: usize| if n == 1 { r as u32 } else { t.trie.orders[n - 2].word[r] };
             let (gamma, denom) = &gammas[n - 1];
@@ -213,5 +273,7 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>) 
                 .collect()
         })
         .collect();
-    Ok(Model::new(voc, t.present, t.trie, prob, backoff, Mode::Backoff, format!("kneser_ney {}", desc.join(" "))))
+    let trie = if any_pruned { drop_pruned(t.trie, &pruned, &mut prob, &mut backoff)? } else { t.trie };
+    let pr = if any_pruned { format!(" prune={:?}", prune) } else { String::new() };
+    Ok(Model::new(voc, t.present, trie, prob, backoff, Mode::Backoff, format!("kneser_ney {}{pr}", desc.join(" "))))
 }

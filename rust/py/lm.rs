@@ -7,13 +7,26 @@ use pyo3::prelude::*;
 
 use super::errors::{IntoPyResult, ShapeError};
 use crate::error::Error;
+use crate::ngram::model::MAX_ORDER;
 use crate::ngram::{self, arpa, Model, Smoothing};
 
-fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>) -> PyResult<Smoothing> {
-    Ok(match name {
-        "kneser_ney" | "kn" | "modified_kneser_ney" => {
-            Smoothing::KneserNey { discount_fallback: fallback.map(|(a, b, c)| [a, b, c]) }
+fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>, prune: Option<Vec<u64>>) -> PyResult<Smoothing> {
+    let kn = matches!(name, "kneser_ney" | "kn" | "modified_kneser_ney");
+    // lmplz's --prune: one threshold per order, the last one repeated for the orders above.
+    let mut thresholds = [0u64; MAX_ORDER];
+    if let Some(p) = prune.filter(|p| !p.is_empty()) {
+        if !kn {
+            return Err(Error::Value(format!("prune applies to Kneser-Ney only, not smoothing={name:?}"))).py();
         }
+        if p.len() > MAX_ORDER {
+            return Err(Error::Value(format!("prune has {} thresholds; at most {MAX_ORDER} orders", p.len()))).py();
+        }
+        for (i, t) in thresholds.iter_mut().enumerate() {
+            *t = p[i.min(p.len() - 1)];
+        }
+    }
+    Ok(match name {
+        _ if kn => Smoothing::KneserNey { discount_fallback: fallback.map(|(a, b, c)| [a, b, c]), prune: thresholds },
         "mle" => Smoothing::Mle,
         "add_k" | "laplace" => Smoothing::AddK(if name == "laplace" { 1.0 } else { k }),
         "stupid_backoff" => Smoothing::Stupid(alpha),
@@ -47,7 +60,8 @@ type ScoreArrays<'py> = (
 #[pymethods]
 impl NgramModel {
     #[staticmethod]
-    #[pyo3(signature = (text, order, smoothing_name, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None))]
+    #[pyo3(signature = (text, order, smoothing_name, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None))]
+    #[allow(clippy::too_many_arguments)]
     fn fit_text(
         py: Python<'_>,
         text: &str,
@@ -57,14 +71,15 @@ impl NgramModel {
         alpha: f64,
         discount_fallback: Option<(f32, f32, f32)>,
         num_threads: Option<usize>,
+        prune: Option<Vec<u64>>,
     ) -> PyResult<Self> {
-        let sm = smoothing(smoothing_name, k, alpha, discount_fallback)?;
+        let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
         let m = py.detach(|| ngram::fit_text(text, order, sm, num_threads)).py()?;
         Ok(NgramModel { m })
     }
 
     #[staticmethod]
-    #[pyo3(signature = (ids, offsets, order, smoothing_name, vocab_size=None, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None))]
+    #[pyo3(signature = (ids, offsets, order, smoothing_name, vocab_size=None, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit_ids(
         py: Python<'_>,
@@ -77,8 +92,9 @@ impl NgramModel {
         alpha: f64,
         discount_fallback: Option<(f32, f32, f32)>,
         num_threads: Option<usize>,
+        prune: Option<Vec<u64>>,
     ) -> PyResult<Self> {
-        let sm = smoothing(smoothing_name, k, alpha, discount_fallback)?;
+        let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
         let (ids, offsets) = (slice(&ids, "ids")?, slice(&offsets, "offsets")?);
         let m = py.detach(|| ngram::fit_ids(ids, offsets, vocab_size, order, sm, num_threads)).py()?;
         Ok(NgramModel { m })

@@ -28,7 +28,9 @@
 #                                    copies of KenLM's lm/test.arpa and lm/test_nounk.arpa
 #                                    (KenLM's published test models, LGPL; used as ARPA-reading
 #                                    fixtures: -99 for <s>, a missing backoff on </s>, no <unk>)
-# All lmplz runs: -S 100M -T $TMPDIR, no pruning, default --interpolate_unigrams.
+#   zipf.o3.p01.arpa, zipf.o5.p0012.arpa, students.o3.p01.arpa
+#                                    count pruning: --prune 0 1 and --prune 0 0 1 2
+# All lmplz runs: -S 100M -T $TMPDIR, default --interpolate_unigrams.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -89,6 +91,26 @@ run students 3 "${FALLBACK[@]}"
 run zipf 2
 run zipf 3
 run zipf 5
+
+# run_pruned NAME ORDER TAG THRESHOLDS [extra lmplz args...]: NAME.oORDER.pTAG.arpa with
+# `--prune THRESHOLDS` (THRESHOLDS one word, comma-separated).
+run_pruned() {
+    local name="$1" order="$2" tag="$3" thresholds="$4"
+    shift 4
+    local out="$name.o$order.p$tag.arpa"
+    # shellcheck disable=SC2086
+    if timeout 300 "$LMPLZ" -o "$order" -S 100M -T "$TMP" --prune ${thresholds//,/ } "$@" --text "$name.txt" \
+        --arpa "$TMP/$out" 2> "$TMP/$out.log"; then
+        mv "$TMP/$out" "$out"
+        echo "wrote $out"
+    else
+        echo "WARNING: lmplz failed or timed out for $out; skipped (log below)" >&2
+        cat "$TMP/$out.log" >&2
+    fi
+}
+run_pruned zipf 3 01 0,1
+run_pruned zipf 5 0012 0,0,1,2
+run_pruned students 3 01 0,1 "${FALLBACK[@]}"
 
 # --- KenLM's published ARPA test models -------------------------------------------------------------
 if [ -f "$KENLM_SRC/lm/test.arpa" ]; then
