@@ -94,6 +94,19 @@ def test_pruning_semantics_and_errors():
             NgramLM.fit(text("zipf"), order=3, **kw)
 
 
+@pytest.mark.parametrize("name,order,prune", [("zipf", 3, (0, 1)), ("zipf", 5, (0, 1, 1, 2))])
+def test_pruned_kneser_ney_matches_float64_reference(name, order, prune):
+    ref = L.kneser_ney(sentences(name), order, prune=prune)
+    got = L.parse_arpa(NgramLM.fit(text(name), order=order, prune=prune).to_arpa())
+    for n in range(order):
+        assert set(got["orders"][n]) == set(ref["orders"][n])
+        for g, (p, b) in ref["orders"][n].items():
+            gp, gb = got["orders"][n][g]
+            assert gp == pytest.approx(p, abs=1e-5)
+            if b is not None:
+                assert gb == pytest.approx(b, abs=1e-5)
+
+
 @pytest.mark.peer
 def test_kenlm_on_pruned_model(tmp_path):
     kenlm = pytest.importorskip("kenlm")

@@ -17,7 +17,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ngram_data import DATA, FALLBACK, GOLDEN, arpa_text  # noqa: E402
+from _ngram_data import DATA, FALLBACK, GOLDEN, PRUNED, arpa_text, sentences  # noqa: E402
 from _ngram_data import sentences as corpus  # noqa: E402
 from reference import ngram_lm as L  # noqa: E402
 
@@ -107,6 +107,18 @@ def test_kneser_ney_matches_lmplz(name, order, fallback):
                 worst = max(worst, abs(my_backoff - backoff))
             worst = max(worst, abs(my_prob - prob))
     assert worst < 1e-5
+
+
+@pytest.mark.parametrize("name,order,prune,fallback,tag", PRUNED, ids=[f"{n}.o{o}.p{t}" for n, o, _, _, t in PRUNED])
+def test_pruned_kneser_ney_matches_lmplz(name, order, prune, fallback, tag):
+    ours = L.kneser_ney(sentences(name), order, discount_fallback=fallback, prune=prune)
+    theirs = L.parse_arpa(arpa_text(f"{name}.o{order}.p{tag}"))
+    for n, (mine, ref) in enumerate(zip(ours["orders"], theirs["orders"]), 1):
+        assert set(mine) == set(ref), f"{n}-gram sets differ: {sorted(set(mine) ^ set(ref))[:10]}"
+        for gram, (prob, backoff) in ref.items():
+            assert mine[gram][0] == pytest.approx(prob, abs=1e-5), gram
+            if backoff is not None:
+                assert mine[gram][1] == pytest.approx(backoff, abs=1e-5), gram
 
 
 def test_kneser_ney_vocab_order_and_special_unigrams():

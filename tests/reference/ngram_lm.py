@@ -186,8 +186,9 @@ def kneser_ney(
     sentences: Iterable[Sequence[str]],
     order: int,
     discount_fallback: Optional[Sequence[float]] = None,
+    prune: Optional[Sequence[int]] = None,
 ) -> dict:
-    """Interpolated modified Kneser-Ney, as KenLM ``lmplz -o order`` (unpruned).
+    """Interpolated modified Kneser-Ney, as KenLM ``lmplz -o order [--prune ...]``.
 
     Returns ``{"vocab": [...], "orders": [table_1, ..., table_N]}`` where
     ``table_n`` maps each n-gram tuple to ``(log10 prob, log10 backoff)``; the
@@ -212,6 +213,12 @@ def kneser_ney(
       backoff log10 gamma(g) if it is the context of some (n+1)-gram, else 0
       (always 0 when g ends with ``</s>`` or ``<unk>``).
 
+    * Pruning (``prune``: thresholds per order, the last repeated, as lmplz's
+      ``--prune``): an n-gram g of order n >= 2 with raw count c(g) <= prune[n-1]
+      is left out of the model. The discounts still use every n-gram; in
+      gamma(h) a pruned h w contributes its whole adjusted count a(h w) instead
+      of D_n(a(h w)), so the mass it had goes to the lower order.
+
     Because every interpolated distribution sums to one over the V words and
     the ARPA backoff of h equals gamma(h), querying the result with standard
     back-off semantics (``arpa_logprob``) reproduces the interpolated model.
@@ -221,6 +228,12 @@ def kneser_ney(
     raw = count_ngrams(sentences, order)
     adjusted = adjusted_counts(raw)
     V = len(vocab) - 1  # everything except <s>
+    thresholds = [0] * order
+    if prune:
+        thresholds = [prune[min(i, len(prune) - 1)] for i in range(order)]
+
+    def pruned(g: NGram) -> bool:
+        return len(g) >= 2 and raw[len(g) - 1][g] <= thresholds[len(g) - 1]
 
     probs: List[Dict[NGram, float]] = []  # interpolated p(g[-1] | g[:-1])
     gammas: List[Dict[NGram, float]] = []  # gamma(h) for contexts h of order n - 1
@@ -236,7 +249,9 @@ def kneser_ney(
         for g, count in a.items():
             h = g[:-1]
             denom[h] += count
-            if count > 0:
+            if pruned(g):
+                freed[h] += count
+            elif count > 0:
                 freed[h] += discount(count)
         gamma = {h: freed[h] / denom[h] for h in denom}
         gammas.append(gamma)
@@ -257,6 +272,8 @@ def kneser_ney(
         table: OrderTable = {}
         next_gamma = gammas[n] if n < order else {}
         for g, p in probs[n - 1].items():
+            if pruned(g):
+                continue
             logprob = min(0.0, _log10(p))
             if n == order:
                 backoff = None
