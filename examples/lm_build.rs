@@ -12,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let order: usize = a[1].parse()?;
     let t0 = Instant::now();
     let text = std::fs::read_to_string(&a[2])?;
-    let sm = seqfast::ngram::Smoothing::KneserNey { discount_fallback: None };
+    let sm = seqfast::ngram::Smoothing::KneserNey { discount_fallback: None, prune: [0; seqfast::ngram::model::MAX_ORDER] };
     let model = seqfast::ngram::fit_text(&text, order, sm, None)?;
     let t1 = Instant::now();
     seqfast::ngram::arpa::write(&model, Path::new(&a[3]), None)?;
