@@ -162,6 +162,22 @@ def test_sdpa_identical_for_any_thread_count_and_simd_level(opts):
         close(name, a, b, np.float32)
 
 
+def test_changing_the_returned_output_does_not_change_gradients():
+    rng = np.random.default_rng(13)
+    q, k, v = rand(rng, (1, 2, 9, 4)), rand(rng, (1, 2, 9, 4)), rand(rng, (1, 2, 9, 3))
+    dout = rand(rng, (1, 2, 9, 3))
+    out, cache = snn.attention_forward(q, k, v)
+    want = snn.attention_backward(cache, dout)
+    out += 100.0  # e.g. a residual added in place
+    for a, b in zip(want, snn.attention_backward(cache, dout)):
+        assert np.array_equal(a, b)
+    ctx, lcache = snn.luong_attention_forward(q[:, 0], k[:, 0], v[:, 0])
+    want = snn.luong_attention_backward(lcache, dout[:, 0])
+    ctx *= 3.0
+    for a, b in zip(want[:3], snn.luong_attention_backward(lcache, dout[:, 0])[:3]):
+        assert np.array_equal(a, b)
+
+
 def test_noncontiguous_inputs_and_no_grad():
     rng = np.random.default_rng(4)
     q = rand(rng, (2, 9, 3, 4)).transpose(0, 2, 1, 3)

@@ -98,7 +98,8 @@ class AttentionCache:
     """Opaque result of :func:`attention_forward`, consumed by :func:`attention_backward`.
 
     It keeps references to q, k and v (contiguous copies when they were not): do not modify them
-    in place before the backward."""
+    in place before the backward. It keeps its own copy of the output, so the returned array may
+    be changed freely."""
 
     def __init__(self, arrays, dims, layouts, shapes, masks, opts):
         self._arrays, self._dims, self._layouts, self._shapes, self._masks, self._opts = arrays, dims, layouts, shapes, masks, opts
@@ -177,7 +178,9 @@ def attention_forward(q, k, v, *, scale=None, causal=False, lengths=None, mask=N
     if not requires_grad:
         return out, None
     shapes = (q.shape, k.shape, v.shape)
-    cache = AttentionCache((qf, kf, vf, out.ravel(), lse), dims, (lq, lk, lv, lo), shapes, (lens, mk), (sc, bool(causal), dropout, seed))
+    # The backward needs the output (D = rowsum(dO * O)): keep a copy, since callers often
+    # update the returned array in place (out += residual).
+    cache = AttentionCache((qf, kf, vf, out.ravel().copy(), lse), dims, (lq, lk, lv, lo), shapes, (lens, mk), (sc, bool(causal), dropout, seed))
     return out, cache
 
 

@@ -171,7 +171,7 @@ def luong_attention_forward(query, keys, values=None, weights=None, *, kind="dot
     out = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
     if not requires_grad:
         return out, None
-    sdpa = AttentionCache((qf, kf, vf, ctx, lse), dims, tuple(lay), None, (lens, mk), (sc, False, 0.0, 0))
+    sdpa = AttentionCache((qf, kf, vf, ctx.copy(), lse), dims, tuple(lay), None, (lens, mk), (sc, False, 0.0, 0))
     return out, RNNAttentionCache(("luong",), (q, k, v), step, values is not None, (sdpa, wmat))
 
 
