@@ -194,7 +194,11 @@ def test_hypothesis_two_letters_whole(texts, extra, min_frequency):
 
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(
-    texts=st.lists(st.text(st.characters(exclude_categories=("Cs",), max_codepoint=0x2FFFF), max_size=40), max_size=4),
+    # "Cn" (unassigned in this Python's Unicode database) is left out: that is where Unicode
+    # versions disagree. The reference's `regex` module knows newer assignments than the Rust
+    # regex tables (seqfast and tiktoken alike): U+18D80 is a letter to `regex` 2026.5 and not
+    # to fancy-regex, which splits ':\U00018d80' differently.
+    texts=st.lists(st.text(st.characters(exclude_categories=("Cs", "Cn"), max_codepoint=0x2FFFF), max_size=40), max_size=4),
     pattern=st.sampled_from(["gpt2", "cl100k", "o200k"]),
 )
 def test_hypothesis_broad_text(texts, pattern):
