@@ -1,4 +1,5 @@
-"""Timing and table helpers shared by the peer benchmarks (bench_rnn.py, bench_search.py).
+"""Timing and table helpers shared by the peer benchmarks (bench_rnn.py, bench_search.py,
+bench_attention.py).
 
 Imports nothing of seqfast, so a benchmark can still run its torch-only parts without it.
 `timed_pair` alternates the functions (order flipped every round) after a short pause each, so
@@ -97,3 +98,62 @@ def print_table(headers: list[str], rows: list[list[str]], right_from: int = 0) 
                          for i in range(len(headers))) + "|")
     for r in rows:
         print(line(r))
+
+
+PEAK_SHAPE = (3200, 512, 2048)  # M, K, N: (B*T) x I @ I x (4H), an LSTM's input projection
+
+
+def _threadpoolctl():
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return threadpoolctl
+
+
+def gemm_peaks(torch, reps: int, dtypes=("float32", "float64")) -> dict[str, float]:
+    """1-thread GFLOP/s of numpy's and torch's GEMM on PEAK_SHAPE per dtype (keys
+    ``numpy_float32``, ``torch_float32`` ...) and under "other" the most CPUs other processes
+    took during one of the measurements. numpy's BLAS is limited to 1 thread by threadpoolctl
+    when installed (the benchmarks also set OPENBLAS_NUM_THREADS=1 before importing numpy)."""
+    import numpy as np
+
+    tpc = _threadpoolctl()
+    M, K, N = PEAK_SHAPE
+    flops = 2.0 * M * K * N
+    rng = np.random.default_rng(0)
+    out = {"other": 0.0}
+    for dt in dtypes:
+        a = rng.standard_normal((M, K)).astype(dt)
+        b = rng.standard_normal((K, N)).astype(dt)
+        c = np.empty((M, N), dt)
+
+        def np_mm():
+            np.matmul(a, b, out=c)
+
+        if tpc is not None:
+            with tpc.threadpool_limits(limits=1, user_api="blas"):
+                med, _, o1 = timed_pair({"np": np_mm}, reps, 2)
+        else:
+            med, _, o1 = timed_pair({"np": np_mm}, reps, 2)
+        out[f"numpy_{dt}"] = flops / (med["np"] * 1e-3) / 1e9
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        tc = torch.empty((M, N), dtype=ta.dtype)
+        old = torch.get_num_threads()
+        torch.set_num_threads(1)
+        med, _, o2 = timed_pair({"t": lambda: torch.mm(ta, tb, out=tc)}, reps, 2)
+        torch.set_num_threads(old)
+        out[f"torch_{dt}"] = flops / (med["t"] * 1e-3) / 1e9
+        out["other"] = max(out["other"], o1 or 0.0, o2 or 0.0)
+    return out
+
+
+def numpy_blas() -> str:
+    """numpy's BLAS and how its threads are limited, for the report header."""
+    tpc = _threadpoolctl()
+    if tpc is not None:
+        info = [f"{d.get('internal_api')} {d.get('version')} ({d.get('architecture')})"
+                for d in tpc.threadpool_info() if d.get("user_api") == "blas"]
+        if info:
+            return ", ".join(info) + f", OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} and threadpoolctl 1"
+    return f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} (threadpoolctl not installed)"

@@ -33,9 +33,8 @@ The PyTorch peers:
     on (B, H, T, d) tensors; torch's dropout uses its own RNG, so sdpa_dropout compares timing
     only with it.
   * mha: the module itself, mod(x, x, x, need_weights=False); seqfast gets mha_forward(x, x, x,
-    mod.state_dict() as numpy, 8) and mha_backward, dx = dquery + dkey + dvalue. seqfast's MHA
-    does its projections with numpy's matmul, so numpy's BLAS runs at the row's thread count
-    while the mha case runs (--mha-blas-threads N to pin it; 1 thread in the other cases).
+    mod.state_dict() as numpy, 8) and mha_backward, dx = dquery + dkey + dvalue (its projections
+    run on seqfast's own threads, like the attention).
   * additive: e = tanh((q @ Wq.T)[:, :, None, :] + (k @ Wk.T + b)[:, None, :, :]) @ v -> (B, Tq, Tk),
     a = softmax(e, -1), context = bmm(a, k), with autograd (it materialises B*Tq*Tk*da floats,
     330 MB at full size); seqfast gets additive_attention_forward(q, k, {w_q, w_k, v, bias})
@@ -78,7 +77,6 @@ drops the comparison. Exit status 1 when a check failed or a seqfast call raised
 from __future__ import annotations
 
 import argparse
-import ctypes
 import math
 import os
 import platform
@@ -87,26 +85,19 @@ import time
 import traceback
 from dataclasses import dataclass
 
-# numpy's GEMM peak is measured at 1 thread, and numpy only builds inputs and checks results here
-# except in the mha case (seqfast's MHA projections are numpy matmuls): OPENBLAS_NUM_THREADS=1
-# before numpy's first import keeps idle OpenBLAS workers from spinning on a core while torch or
-# seqfast is timed; the mha case raises numpy's BLAS threads to the row's thread count (through
-# threadpoolctl when installed, else OpenBLAS's own set_num_threads found with ctypes).
+# numpy's GEMM peak is measured at 1 thread, and numpy only builds inputs and checks results here:
+# OPENBLAS_NUM_THREADS=1 before numpy's first import keeps idle OpenBLAS workers from spinning on
+# a core while torch or seqfast is timed.
 if "numpy" not in sys.modules:
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
-try:
-    import threadpoolctl
-except ImportError:
-    threadpoolctl = None
 
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.append(os.path.join(os.path.dirname(HERE), "tests"))  # reference.attention.dropout_keep
-from _timing import NOISY, cpu_name, fmt, print_table, timed_pair, wait_quiet  # noqa: E402
+from _timing import NOISY, PEAK_SHAPE, cpu_name, fmt, gemm_peaks, numpy_blas, print_table, timed_pair, wait_quiet  # noqa: E402
 
-PEAK_SHAPE = (3200, 512, 2048)  # M, K, N (the same GEMM as bench_rnn.py's peak)
 SDPA_SIZES = (4, 8, 1024, 64)  # B, H, T, d
 MHA_SIZES = (4, 1024, 512, 8)  # B, T, E, heads
 ADDITIVE_SIZES = (32, 100, 512, 256)  # B, T (= Tq = Tk), D (= dq = dk), da
@@ -155,80 +146,6 @@ class Row:
     @property
     def mode(self) -> str:
         return "fwd" if self.case.fwd_only else "fwd+bwd"
-
-
-# ---------------------------------------------------------------------------------------------
-# numpy's BLAS threads
-
-
-class BlasThreads:
-    """Get / set the thread count of numpy's BLAS: threadpoolctl when installed, else the
-    OpenBLAS library numpy loaded, found in /proc/self/maps and called through ctypes."""
-
-    def __init__(self):
-        self.how, self._set, self._get = "unavailable", None, None
-        if threadpoolctl is not None:
-            self.how = "threadpoolctl"
-            self._set = lambda n: threadpoolctl.threadpool_limits(limits=n, user_api="blas")
-            self._get = lambda: min((d.get("num_threads") for d in threadpoolctl.threadpool_info()
-                                     if d.get("user_api") == "blas"), default=None)
-            return
-        np.ones((2, 2)) @ np.ones((2, 2))  # make sure the BLAS is loaded
-        libs = set()
-        try:
-            with open("/proc/self/maps") as f:
-                for line in f:
-                    p = line.split()[-1]
-                    if "openblas" in os.path.basename(p).lower() and p.startswith("/"):
-                        libs.add(p)
-        except OSError:
-            return
-        for path in sorted(libs):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for suffix in ("64_", "_64", ""):
-                for prefix in ("scipy_openblas", "openblas"):
-                    s, g = f"{prefix}_set_num_threads{suffix}", f"{prefix}_get_num_threads{suffix}"
-                    if hasattr(lib, s) and hasattr(lib, g):
-                        fs, fg = getattr(lib, s), getattr(lib, g)
-                        fs.argtypes, fs.restype, fg.restype = [ctypes.c_int], None, ctypes.c_int
-                        self._set, self._get = (lambda n, fs=fs: fs(n)), (lambda fg=fg: fg())
-                        self.how = f"{os.path.basename(path)} {s}"
-                        return
-
-    def set(self, n: int) -> bool:
-        if self._set is None:
-            return False
-        self._set(n)
-        return True
-
-    def get(self) -> int | None:
-        return None if self._get is None else self._get()
-
-
-def gemm_peaks(torch, blas: BlasThreads, reps: int) -> dict[str, float]:
-    """1-thread fp32 GFLOP/s of numpy's and torch's GEMM on PEAK_SHAPE (and under "other", the most
-    CPUs other processes took during one of the two measurements)."""
-    M, K, N = PEAK_SHAPE
-    flops = 2.0 * M * K * N
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((M, K), dtype=np.float32)
-    b = rng.standard_normal((K, N), dtype=np.float32)
-    c = np.empty((M, N), np.float32)
-    blas.set(1)
-    med, _, o1 = timed_pair({"np": lambda: np.matmul(a, b, out=c)}, reps, 2)
-    out = {"numpy": flops / (med["np"] * 1e-3) / 1e9}
-    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    tc = torch.empty((M, N), dtype=ta.dtype)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    med, _, o2 = timed_pair({"t": lambda: torch.mm(ta, tb, out=tc)}, reps, 2)
-    torch.set_num_threads(old)
-    out["torch"] = flops / (med["t"] * 1e-3) / 1e9
-    out["other"] = max(o1 or 0.0, o2 or 0.0)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,9 +428,6 @@ def main() -> int:
                     help="sizes of the mha case (default %(default)s)")
     ap.add_argument("--additive", default=",".join(map(str, ADDITIVE_SIZES)), metavar="B,T,D,DA",
                     help="sizes of the additive case: Tq = Tk = T, dq = dk = D (default %(default)s)")
-    ap.add_argument("--mha-blas-threads", type=int, default=0, metavar="N",
-                    help="numpy BLAS threads during the mha case, where seqfast's projections are numpy matmuls "
-                         "(default 0: the row's thread count)")
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                     help="before each measurement wait up to SECONDS for a 1 s window in which other processes "
                          f"use < {NOISY} CPUs (default 0: don't wait)")
@@ -565,7 +479,6 @@ def main() -> int:
                   "Install seqfast into this environment (pip install /path/to/seqfast), or pass --torch-only "
                   "to time torch alone.", file=sys.stderr)
             return 2
-    blas = BlasThreads()
 
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     print(f"machine: {cpu_name()}, {os.cpu_count()} cpus, {mem:.0f} GiB; python {platform.python_version()}; "
@@ -580,10 +493,6 @@ def main() -> int:
     print(f"sizes: sdpa B={B} H={H} T={T} d=dv={d}; mha B={mB} T={mT} E={mE} heads={mH}; additive B={aB} "
           f"Tq=Tk={aT} dq=dk={aD} da={ada}; fp32; median of {args.reps} runs after {args.warmup} warm-up; "
           f"threads {threads}")
-    print(f"numpy BLAS threads: 1, and {args.mha_blas_threads or 'the row' + chr(39) + 's thread count'} during the "
-          f"mha case (control: {blas.how})")
-    if "mha" in cases and snn is not None and blas.how == "unavailable":
-        print("  warning: cannot change numpy's BLAS threads: seqfast's MHA projections run at 1 thread in every row")
     load = os.getloadavg()[0]
     print(f"load average at the start {load:.2f}"
           + ("  (warning: other processes are using the CPUs; timings, at 2 threads above all, will be noisy)"
@@ -595,10 +504,11 @@ def main() -> int:
 
     if args.wait_quiet > 0:
         wait_quiet(args.wait_quiet)
-    peaks = gemm_peaks(torch, blas, 5 if args.quick else 9)
+    peaks = gemm_peaks(torch, 5 if args.quick else 9, dtypes=("float32",))
     M, K, N = PEAK_SHAPE
-    print(f"GEMM peak, 1 thread, fp32 {M}x{K} @ {K}x{N}: numpy sgemm {peaks['numpy']:.1f} GFLOP/s, torch.mm "
-          f"{peaks['torch']:.1f}  [other processes up to {peaks['other']:.2f} CPUs{' !' if peaks['other'] > NOISY else ''}]")
+    print(f"GEMM peak, 1 thread, fp32 {M}x{K} @ {K}x{N}: numpy sgemm {peaks['numpy_float32']:.1f} GFLOP/s, torch.mm "
+          f"{peaks['torch_float32']:.1f}  [numpy BLAS: {numpy_blas()}; other processes up to {peaks['other']:.2f} "
+          f"CPUs{' !' if peaks['other'] > NOISY else ''}]")
     print()
 
     rows: list[Row] = []
@@ -608,7 +518,6 @@ def main() -> int:
         S = SETUPS[case.kind](case, args, torch, snn)
         for t in threads:
             torch.set_num_threads(t)
-            blas.set((args.mha_blas_threads or t) if case.kind == "mha" else 1)
             status = ""
             if snn is not None:
                 try:
@@ -656,7 +565,6 @@ def main() -> int:
             print(f"  {name:<12} t={t} {row.mode:<7} torch {row.torch_ms:9.2f} ms  seqfast "
                   f"{fmt(row.sf_ms, '9.2f', '        -')} ms{ratio}  (IQR/median {fmt(spread, '.0%')}, other "
                   f"processes {fmt(other, '.2f', '?')} CPUs)", flush=True)
-        blas.set(1)
         del S
 
     # -- the table
@@ -665,7 +573,7 @@ def main() -> int:
            "seqfast GF/s", "seqfast %peak", "target", "met", "IQR/med", "other CPUs"]
     out = []
     for r in rows:
-        peak = peaks["numpy"] * r.threads
+        peak = peaks["numpy_float32"] * r.threads
         sf_gf = None if r.sf_ms is None or r.flops is None else r.flops / (r.sf_ms * 1e-3) / 1e9
         t_gf = None if r.flops is None else r.flops / (r.torch_ms * 1e-3) / 1e9
         tgt, met = target_text(r)

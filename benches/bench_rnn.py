@@ -64,22 +64,17 @@ from dataclasses import dataclass, field
 # numpy's GEMM peak is measured at 1 thread. OPENBLAS_NUM_THREADS=1 before numpy's first import
 # does it (numpy only builds inputs and checks results here, and no idle OpenBLAS worker then
 # spins on a core while torch or seqfast is timed); threadpoolctl, when installed, also limits
-# the peak measurement and names the BLAS.
+# the peak measurement and names the BLAS (_timing.gemm_peaks).
 if "numpy" not in sys.modules:
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
-try:
-    import threadpoolctl
-except ImportError:
-    threadpoolctl = None
 
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _timing import NOISY, cpu_name, fmt, print_table, timed_pair, wait_quiet  # noqa: E402
+from _timing import NOISY, PEAK_SHAPE, cpu_name, fmt, gemm_peaks, numpy_blas, print_table, timed_pair, wait_quiet  # noqa: E402
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-PEAK_SHAPE = (3200, 512, 2048)  # M, K, N: (B*T) x I @ I x (4H) for the LSTM's input projection
 
 
 @dataclass
@@ -118,51 +113,6 @@ class Row:
     spread: float | None = None  # max over both of (p75 - p25) / median (None: < 4 runs)
     other: float | None = None  # CPUs used by other processes (and steal) while timing
     extra: dict = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------------------------
-# timing
-
-
-def gemm_peaks(torch, reps: int) -> dict[str, float]:
-    """1-thread GFLOP/s of numpy's and torch's GEMM on PEAK_SHAPE, fp32 and fp64 (and under
-    "other", the most CPUs other processes took during one of the four measurements)."""
-    M, K, N = PEAK_SHAPE
-    flops = 2.0 * M * K * N
-    rng = np.random.default_rng(0)
-    out = {"other": 0.0}
-    for dt in ("float32", "float64"):
-        a = rng.standard_normal((M, K)).astype(dt)
-        b = rng.standard_normal((K, N)).astype(dt)
-        c = np.empty((M, N), dt)
-
-        def np_mm():
-            np.matmul(a, b, out=c)
-
-        if threadpoolctl is not None:
-            with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-                med, _, o1 = timed_pair({"np": np_mm}, reps, 2)
-        else:
-            med, _, o1 = timed_pair({"np": np_mm}, reps, 2)
-        out[f"numpy_{dt}"] = flops / (med["np"] * 1e-3) / 1e9
-        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        tc = torch.empty((M, N), dtype=ta.dtype)
-        old = torch.get_num_threads()
-        torch.set_num_threads(1)
-        med, _, o2 = timed_pair({"t": lambda: torch.mm(ta, tb, out=tc)}, reps, 2)
-        torch.set_num_threads(old)
-        out[f"torch_{dt}"] = flops / (med["t"] * 1e-3) / 1e9
-        out["other"] = max(out["other"], o1 or 0.0, o2 or 0.0)
-    return out
-
-
-def numpy_blas() -> str:
-    if threadpoolctl is not None:
-        info = [f"{d.get('internal_api')} {d.get('version')} ({d.get('architecture')})"
-                for d in threadpoolctl.threadpool_info() if d.get("user_api") == "blas"]
-        if info:
-            return ", ".join(info) + f", OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} and threadpoolctl 1"
-    return f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} (threadpoolctl not installed)"
 
 
 # ---------------------------------------------------------------------------------------------
