@@ -343,6 +343,7 @@ def test_luong_matches_reference(case, kind, dtype):
     rq, rk, rv, rw = R.luong_backward(f64(query), f64(keys), f64(dctx), f64(values), w64, **ropts)
     close("dquery", dq, rq, dtype)
     close("dkeys", dk, rk, dtype)
+    assert (dv is None) == (values is None) == (rv is None)
     if dv is not None:
         close("dvalues", dv, rv, dtype)
     assert set(dw) == set(rw)
