@@ -29,6 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _int_rng import M64, mix64_int  # noqa: E402
 from reference import attention as A  # noqa: E402
 
 MHA_WEIGHTS = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
@@ -538,18 +539,9 @@ def test_context_attention_empty_rows_get_no_gradient(make, config):
 # The dropout mask generator
 # ---------------------------------------------------------------------------
 
-M64, M32 = 2**64 - 1, 2**32 - 1
+M32 = 2**32 - 1
 # dropout_keep(seed=42, bh_count=2, tq=3, tk=4, p=0.5), flattened (bh, i, j); computed with keep_int below.
 GOLDEN_KEEP_42_2x3x4_HALF = "101100000010111110110100"
-
-
-def mix64_int(z: int) -> int:
-    z &= M64
-    z ^= z >> 30
-    z = (z * 0xBF58476D1CE4E5B9) & M64
-    z ^= z >> 27
-    z = (z * 0x94D049BB133111EB) & M64
-    return z ^ (z >> 31)
 
 
 def fmix32_int(h: int) -> int:

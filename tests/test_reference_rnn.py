@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _int_rng import M64, mix64_int  # noqa: E402
 from reference import rnn as R  # noqa: E402
 
 # (mode, gru_variant) pairs: every cell the reference implements.
@@ -403,21 +404,9 @@ def test_dropout_semantics():
 # The dropout mask generator
 # ---------------------------------------------------------------------------
 
-M64 = (1 << 64) - 1
 # dropout_mask(seed=42, layer=0, B=2, T=3, D=4, p=0.5) > 0, flattened (b, t, j) order; computed with
-# mix64_int below.
+# mask_int below (on _int_rng.mix64_int).
 GOLDEN_MASK_42_0_2x3x4_HALF = "011001101100000000101100"
-
-
-def mix64_int(z: int) -> int:
-    """SplitMix64's finaliser on Python ints (independent of the NumPy version)."""
-    z &= M64
-    z ^= z >> 30
-    z = (z * 0xBF58476D1CE4E5B9) & M64
-    z ^= z >> 27
-    z = (z * 0x94D049BB133111EB) & M64
-    z ^= z >> 31
-    return z
 
 
 def mask_int(seed, layer, B, T, D, p):
