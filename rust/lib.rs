@@ -12,6 +12,7 @@ pub mod parallel;
 pub mod rng;
 pub mod search;
 pub mod tokenize;
+pub mod trace;
 
 #[cfg(feature = "python")]
 mod py;

@@ -16,8 +16,8 @@
 //! A missing `<unk>` is added with log10 probability -100 (as KenLM does); an n-gram whose
 //! context is missing gets that context inserted with its backed-off probability and backoff
 //! 0 (as KenLM does), so the model stays context-closed. Writing is atomic; numbers use the
-//! shortest decimal that reads back to the same float32 (as lmplz does); formatting runs in
-//! parallel blocks written in order.
+//! shortest decimal that reads back to the same float32, ties to even (as lmplz does; see
+//! `floatfmt.rs`); formatting runs in parallel blocks written in order.
 
 use std::io::Write;
 use std::path::Path;
@@ -25,6 +25,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use super::floatfmt::{append_padded, push_f32, PAD};
 use super::index::{OrderIndex, Trie};
 use super::model::{Mode, Model, Vocab, MAX_ORDER};
 use crate::error::{Error, Result};
@@ -234,7 +235,11 @@ fn backed_off(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>], ids: &[u32])
 }
 
 /// Write `model` as ARPA text into `out`.
-pub fn write_to(model: &Model, out: &mut impl Write) -> Result<()> {
+///
+/// Rows are formatted in parallel blocks into reused buffers; each group of blocks is written
+/// (on the calling thread) while the next group is formatted, so the copy into the file
+/// overlaps the formatting.
+pub fn write_to<W: Write + Send>(model: &Model, out: &mut W) -> Result<()> {
     if model.mode != Mode::Backoff {
         return Err(Error::Value(format!(
             "only back-off models (kneser_ney, or read from ARPA) can be written as ARPA; this one is {}",
@@ -248,47 +253,158 @@ pub fn write_to(model: &Model, out: &mut impl Write) -> Result<()> {
         head += &format!("ngram {n}={}\n", model.num_ngrams(n));
     }
     out.write_all(head.as_bytes()).map_err(io)?;
+    const BLOCK: usize = 1 << 12;
+    let group = 4 * rayon::current_num_threads();
+    let words = Words::new(&model.vocab);
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     for n in 1..=big_n {
         out.write_all(format!("\n\\{n}-grams:\n").as_bytes()).map_err(io)?;
-        let rows: Vec<u32> = if n == 1 {
+        let unigrams: Vec<u32> = if n == 1 {
             (0..model.vocab.len() as u32).filter(|&w| model.present[w as usize]).collect()
         } else {
             Vec::new()
         };
-        let total = if n == 1 { rows.len() } else { model.trie.orders[n - 2].len() };
-        const BLOCK: usize = 1 << 16;
-        let blocks: Vec<usize> = (0..total.div_ceil(BLOCK)).collect();
-        for group in blocks.chunks(64) {
-            let texts: Vec<Vec<u8>> = group
-                .par_iter()
-                .map(|&b| {
-                    let mut buf = Vec::with_capacity(BLOCK * 16 * n);
-                    let mut words = Vec::with_capacity(n);
-                    for i in b * BLOCK..((b + 1) * BLOCK).min(total) {
-                        let r = if n == 1 { rows[i] } else { i as u32 };
-                        model.trie.words(n, r, &mut words);
-                        let _ = write!(buf, "{}\t", model.prob[n - 1][r as usize]);
-                        for (j, &w) in words.iter().enumerate() {
-                            if j > 0 {
-                                buf.push(b' ');
-                            }
-                            buf.extend_from_slice(model.vocab[w as usize].as_bytes());
-                        }
-                        if n < big_n {
-                            let _ = write!(buf, "\t{}", model.backoff[n - 1][r as usize]);
-                        }
-                        buf.push(b'\n');
-                    }
-                    buf
-                })
-                .collect();
-            for t in texts {
-                out.write_all(&t).map_err(io)?;
-            }
+        let total = if n == 1 { unigrams.len() } else { model.trie.orders[n - 2].len() };
+        let nblocks = total.div_ceil(BLOCK);
+        let mut pending: Vec<Vec<u8>> = Vec::new();
+        let mut b = 0;
+        while b < nblocks || !pending.is_empty() {
+            let next = b..(b + group).min(nblocks);
+            let mut bufs: Vec<Vec<u8>> = next.clone().map(|_| spare.pop().unwrap_or_default()).collect();
+            let (written, ()) = rayon::join(
+                || pending.iter().try_for_each(|t| out.write_all(t)),
+                || {
+                    bufs.par_iter_mut().zip(next.clone()).for_each(|(buf, blk)| {
+                        buf.clear();
+                        format_rows(model, &words, n, blk * BLOCK..((blk + 1) * BLOCK).min(total), &unigrams, buf);
+                    })
+                },
+            );
+            written.map_err(io)?;
+            spare.append(&mut pending);
+            pending = bufs;
+            b = next.end;
         }
     }
     out.write_all(b"\n\\end\\\n").map_err(io)?;
     Ok(())
+}
+
+/// The vocabulary for writing: each word in a 16-byte slot (length byte, then up to 15 bytes),
+/// so appending a word touches one aligned slot (prefetchable) and copies a fixed 16 bytes;
+/// longer words live in an arena (slot: 255, then offset and length).
+struct Words {
+    slots: Vec<[u8; 16]>,
+    long: Vec<u8>,
+}
+
+impl Words {
+    fn new(vocab: &[String]) -> Words {
+        let mut slots = Vec::with_capacity(vocab.len() + 1);
+        let mut long = Vec::new();
+        for w in vocab {
+            let b = w.as_bytes();
+            let mut s = [0u8; 16];
+            if b.len() <= 15 {
+                s[0] = b.len() as u8;
+                s[1..1 + b.len()].copy_from_slice(b);
+            } else {
+                s[0] = 255;
+                s[4..8].copy_from_slice(&(b.len() as u32).to_le_bytes());
+                s[8..16].copy_from_slice(&(long.len() as u64).to_le_bytes());
+                long.extend_from_slice(b);
+            }
+            slots.push(s);
+        }
+        slots.push([0; 16]); // a short word's 16-byte copy may read one byte into the next slot
+        long.resize(long.len() + PAD, 0);
+        Words { slots, long }
+    }
+
+    #[inline(always)]
+    fn push(&self, buf: &mut Vec<u8>, w: u32) {
+        let s = &self.slots[w as usize];
+        if s[0] != 255 {
+            let len = s[0] as usize;
+            buf.reserve(16);
+            // SAFETY: slot w + 1 exists (the padding slot), so the 16 bytes after s[0] are in
+            // bounds of `slots`; `buf` has room for 16 more; only `len` bytes become part of it.
+            unsafe {
+                let n = buf.len();
+                std::ptr::copy_nonoverlapping((s.as_ptr()).add(1), buf.as_mut_ptr().add(n), 16);
+                buf.set_len(n + len);
+            }
+        } else {
+            let len = u32::from_le_bytes(s[4..8].try_into().unwrap()) as usize;
+            let off = u64::from_le_bytes(s[8..16].try_into().unwrap()) as usize;
+            append_padded(buf, &self.long[off..], len);
+        }
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, w: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(s) = self.slots.get(w as usize) {
+            // SAFETY: prefetching a valid address has no architectural effect.
+            unsafe { std::arch::x86_64::_mm_prefetch(s.as_ptr() as *const i8, std::arch::x86_64::_MM_HINT_T0) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = w;
+    }
+}
+
+/// Append the ARPA lines of `rows` of order `n` to `buf`. Rows are sorted, so consecutive rows
+/// share leading words: the text of the first n - 1 words is kept level by level and only the
+/// levels whose row changed are rewritten.
+fn format_rows(model: &Model, words: &Words, n: usize, rows: std::ops::Range<usize>, unigrams: &[u32], buf: &mut Vec<u8>) {
+    let mut z = zmij::Buffer::new();
+    let (prob, backoff) = (&model.prob[n - 1], model.backoff.get(n - 1));
+    // level k = the (k+1)-gram that starts the line: its row and the text length after it
+    let mut level_row = [u32::MAX; MAX_ORDER];
+    let mut level_len = [0usize; MAX_ORDER + 1];
+    let mut chain = [0u32; MAX_ORDER];
+    let mut ptext: Vec<u8> = Vec::new();
+    const AHEAD: usize = 16;
+    let last_word = |i: usize| if n == 1 { unigrams[i] } else { model.trie.orders[n - 2].word[i] };
+    for i in rows.clone() {
+        if i + AHEAD < rows.end {
+            words.prefetch(last_word(i + AHEAD));
+            if n > 2 {
+                // the word before it, which changes with most rows too
+                let p = model.trie.orders[n - 2].prefix[i + AHEAD];
+                words.prefetch(model.trie.orders[n - 3].word[p as usize]);
+            }
+        }
+        let r = if n == 1 { unigrams[i] } else { i as u32 };
+        push_f32(buf, prob[r as usize], &mut z);
+        buf.push(b'\t');
+        if n > 1 {
+            // rows of the prefix at each level, top down
+            chain[n - 2] = model.trie.orders[n - 2].prefix[i];
+            for k in (1..n - 1).rev() {
+                chain[k - 1] = model.trie.orders[k - 1].prefix[chain[k] as usize];
+            }
+            let first = (0..n - 1).find(|&k| chain[k] != level_row[k]);
+            if let Some(k0) = first {
+                ptext.truncate(level_len[k0]);
+                for k in k0..n - 1 {
+                    let w = if k == 0 { chain[0] } else { model.trie.orders[k - 1].word[chain[k] as usize] };
+                    words.push(&mut ptext, w);
+                    ptext.push(b' ');
+                    level_row[k] = chain[k];
+                    level_len[k + 1] = ptext.len();
+                }
+                ptext.resize(ptext.len() + PAD, 0); // so `append_padded` can copy PAD at once
+            }
+            append_padded(buf, &ptext, level_len[n - 1]);
+        }
+        words.push(buf, last_word(i));
+        if n < model.order() {
+            buf.push(b'\t');
+            push_f32(buf, backoff.expect("every order below the highest has backoffs")[r as usize], &mut z);
+        }
+        buf.push(b'\n');
+    }
 }
 
 /// Write `model` to `path` atomically.
@@ -299,7 +415,9 @@ pub fn write(model: &Model, path: &Path, threads: Option<usize>) -> Result<()> {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         write_to(model, &mut w)?;
         let f = w.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?;
+        crate::trace::phase("arpa format+write");
         f.sync_all().map_err(|e| Error::io("write", path, e))?;
+        crate::trace::phase("arpa fsync");
         std::fs::rename(&tmp, path).map_err(|e| Error::io("rename into", path, e))
     })
     .and_then(|r| r);

@@ -32,17 +32,27 @@ pub enum Smoothing {
 
 /// The trie of a count set plus what every estimator needs.
 pub(crate) struct Tables {
+    /// Rows of orders 2..N; their hash tables are not built here.
     pub trie: Trie,
     /// Dense unigram counts by id.
     pub unigram_counts: Vec<u64>,
     pub present: Vec<bool>,
     /// `suffix[n-1][r]`: row of the suffix of row `r` of order `n` (empty for n = 1).
     pub suffix: Vec<Vec<u32>>,
+    /// `counts[n-1][r]`: raw count of row `r` of order `n >= 2` (`counts[0]` is empty).
+    pub counts: Vec<Vec<u64>>,
+    /// `bos_rows[n-1]`: the rows of order `n >= 2` that start with `<s>` (tables are sorted,
+    /// so they are contiguous).
+    pub bos_rows: Vec<std::ops::Range<usize>>,
 }
 
 impl Tables {
-    pub fn build(tables: &[OrderCounts], voc: &Vocab) -> Result<Tables> {
+    /// Build from sorted count tables, consuming them: each order's n-gram ids are freed as
+    /// soon as its rows are known (highest order first), so the ids of all orders and the
+    /// trie never coexist in full.
+    pub fn build(mut tables: Vec<OrderCounts>, voc: &Vocab) -> Result<Tables> {
         let vsize = voc.words.len();
+        let big_n = tables.len();
         let mut unigram_counts = vec![0u64; vsize];
         let mut present = vec![false; vsize];
         let t1 = &tables[0];
@@ -57,57 +67,93 @@ impl Tables {
         for s in [voc.unk, voc.bos, voc.eos] {
             present[s as usize] = true;
         }
-        // Orders are independent here: build their tables in parallel.
-        let orders: Vec<OrderIndex> = (2..=tables.len())
-            .into_par_iter()
-            .map(|n| {
-                let t = &tables[n - 1];
-                let below = &tables[n - 2];
-                let mut prefix = Vec::with_capacity(t.len());
-                let mut j = 0usize;
-                for r in 0..t.len() {
-                    let g = t.gram(r);
-                    if n == 2 {
-                        prefix.push(g[0]);
-                        continue;
-                    }
-                    // Rows are sorted, so their prefixes are too: one forward walk.
-                    while j < below.len() && below.gram(j) < &g[..n - 1] {
-                        j += 1;
-                    }
-                    if j == below.len() || below.gram(j) != &g[..n - 1] {
-                        return Err(Error::Value(format!("counts of order {n} hold an n-gram whose prefix is not counted")));
-                    }
-                    prefix.push(j as u32);
-                }
-                let word: Vec<u32> = (0..t.len()).map(|r| t.grams[r * n + n - 1]).collect();
-                OrderIndex::new(prefix, word)
-            })
-            .collect::<Result<_>>()?;
-        let trie = Trie { orders };
+        let mut orders: Vec<Option<OrderIndex>> = (2..=big_n).map(|_| None).collect();
+        let mut counts: Vec<Vec<u64>> = (0..big_n).map(|_| Vec::new()).collect();
+        let mut bos_rows = vec![0..0; big_n];
+        for n in (2..=big_n).rev() {
+            let (lower, upper) = tables.split_at_mut(n - 1);
+            let (t, below) = (&mut upper[0], &lower[n - 2]);
+            let first = |r: usize| t.grams[r * n];
+            let lo = partition_point(t.len(), |r| first(r) < voc.bos);
+            bos_rows[n - 1] = lo..partition_point(t.len(), |r| first(r) <= voc.bos);
+            let prefix = prefix_rows(t, below)?;
+            let word: Vec<u32> = (0..t.len()).into_par_iter().map(|r| t.grams[r * n + n - 1]).collect();
+            orders[n - 2] = Some(OrderIndex::new(prefix, word)?);
+            counts[n - 1] = std::mem::take(&mut t.counts);
+            t.grams = Vec::new();
+        }
+        drop(tables);
+        let trie = Trie { orders: orders.into_iter().map(|o| o.expect("every order built")).collect() };
+        // Suffix rows of order n look rows up in order n - 1; its hash table is only needed for
+        // that, so it is dropped right after.
         let mut suffix = vec![Vec::new()];
-        for n in 2..=tables.len() {
+        let mut trie = trie;
+        for n in 2..=big_n {
             let s = trie.suffix_rows(n, &suffix[n - 2])?;
+            if n >= 3 {
+                trie.orders[n - 3].drop_table();
+            }
             suffix.push(s);
         }
-        Ok(Tables { trie, unigram_counts, present, suffix })
+        Ok(Tables { trie, unigram_counts, present, suffix, counts, bos_rows })
     }
 }
 
+/// First `i` in `0..len` with `!pred(i)` (`pred` true on a prefix of the range).
+fn partition_point(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Row in `below` (order n - 1) of the first n - 1 words of every row of `t` (order n): both
+/// tables are sorted, so each parallel block walks forward from a binary-searched start.
+fn prefix_rows(t: &OrderCounts, below: &OrderCounts) -> Result<Vec<u32>> {
+    let n = t.n;
+    if n == 2 {
+        return Ok((0..t.len()).map(|r| t.grams[r * 2]).collect());
+    }
+    let mut prefix = vec![0u32; t.len()];
+    const BLOCK: usize = 1 << 16;
+    prefix.par_chunks_mut(BLOCK).enumerate().try_for_each(|(b, out)| {
+        let r0 = b * BLOCK;
+        let mut j = partition_point(below.len(), |i| below.gram(i) < &t.gram(r0)[..n - 1]);
+        for (k, slot) in out.iter_mut().enumerate() {
+            let g = &t.gram(r0 + k)[..n - 1];
+            while j < below.len() && below.gram(j) < g {
+                j += 1;
+            }
+            if j == below.len() || below.gram(j) != g {
+                return Err(Error::Value(format!("counts of order {n} hold an n-gram whose prefix is not counted")));
+            }
+            *slot = j as u32;
+        }
+        Ok(())
+    })?;
+    Ok(prefix)
+}
+
 /// History counts `C(g)` of every row of order `n < N` (sum of the counts of its continuations).
-fn history_counts(t: &Tables, tables: &[OrderCounts], n: usize, rows: usize) -> Vec<u64> {
+fn history_counts(t: &Tables, n: usize, rows: usize) -> Vec<u64> {
     let mut h = vec![0u64; rows];
     let o = &t.trie.orders[n - 1];
-    for (r, &c) in tables[n].counts.iter().enumerate() {
+    for (r, &c) in t.counts[n].iter().enumerate() {
         h[o.prefix[r] as usize] += c;
     }
     h
 }
 
 /// MLE / add-k (`Floor` mode) or stupid backoff from counts.
-fn count_based(tables: &[OrderCounts], voc: Vocab, smoothing: Smoothing) -> Result<Model> {
-    let t = Tables::build(tables, &voc)?;
+fn count_based(tables: Vec<OrderCounts>, voc: Vocab, smoothing: Smoothing) -> Result<Model> {
     let big_n = tables.len();
+    let t = Tables::build(tables, &voc)?;
     let vsize = voc.words.len();
     let total: u64 = (0..vsize).filter(|&w| w != voc.bos as usize).map(|w| t.unigram_counts[w]).sum();
     let v = (0..vsize).filter(|&w| t.present[w] && w != voc.bos as usize).count() as f64;
@@ -127,10 +173,10 @@ fn count_based(tables: &[OrderCounts], voc: Vocab, smoothing: Smoothing) -> Resu
         let rows = if n == 1 { vsize } else { t.trie.orders[n - 2].len() };
         if n > 1 {
             let o = &t.trie.orders[n - 2];
-            prob.push((0..rows).map(|r| lp(tables[n - 1].counts[r], hist_below[o.prefix[r] as usize])).collect());
+            prob.push((0..rows).map(|r| lp(t.counts[n - 1][r], hist_below[o.prefix[r] as usize])).collect());
         }
         if n < big_n {
-            let h = history_counts(&t, tables, n, rows);
+            let h = history_counts(&t, n, rows);
             if mode == Mode::Floor {
                 backoff.push(h.iter().map(|&c| if c > 0 { lp(0, c) } else { f32::NAN }).collect());
             } else {
@@ -168,13 +214,16 @@ fn check_options(order: usize, smoothing: Smoothing) -> Result<()> {
 }
 
 /// Estimate from counts (framed with `voc.bos`/`voc.eos`).
-pub fn from_counts(tables: &[OrderCounts], voc: Vocab, smoothing: Smoothing) -> Result<Model> {
+pub fn from_counts(tables: Vec<OrderCounts>, voc: Vocab, smoothing: Smoothing) -> Result<Model> {
     check_options(tables.len(), smoothing)?;
     if tables.is_empty() || tables[0].is_empty() {
         return Err(Error::Value("cannot estimate a language model from an empty corpus".into()));
     }
     match smoothing {
-        Smoothing::KneserNey { discount_fallback, prune } => super::kn::estimate(tables, voc, discount_fallback, &prune[..tables.len()]),
+        Smoothing::KneserNey { discount_fallback, prune } => {
+            let n = tables.len();
+            super::kn::estimate(tables, voc, discount_fallback, &prune[..n])
+        },
         _ => count_based(tables, voc, smoothing),
     }
 }
@@ -205,13 +254,14 @@ pub fn fit_ids(
     words.extend(["<unk>", "<s>", "</s>"].map(String::from));
     let voc = Vocab { words, unk: v as u32, bos: v as u32 + 1, eos: v as u32 + 2 };
     let tables = count::count(ids, offsets, order, Some(voc.bos), Some(voc.eos), threads)?;
-    crate::parallel::install(threads, || from_counts(&tables, voc, smoothing))?
+    crate::parallel::install(threads, || from_counts(tables, voc, smoothing))?
 }
 
 /// Fit on text: one sentence per line, whitespace-separated words; an empty line is an empty
 /// sentence (`<s> </s>`), as in lmplz.
 pub fn fit_text(text: &str, order: usize, smoothing: Smoothing, threads: Option<usize>) -> Result<Model> {
     check_options(order, smoothing)?;
+    crate::trace::phase("fit_text start");
     let mut words: Vec<String> = ["<unk>", "<s>", "</s>"].map(String::from).to_vec();
     let (ids, offsets) = super::text::words_with(text, &mut words, true);
     if ids.is_empty() {
@@ -228,6 +278,9 @@ pub fn fit_text(text: &str, order: usize, smoothing: Smoothing, threads: Option<
         }
     }
     let voc = Vocab { words, unk: 0, bos: 1, eos: 2 };
+    crate::trace::phase("words");
     let tables = count::count(&ids, &offsets, order, Some(voc.bos), Some(voc.eos), threads)?;
-    crate::parallel::install(threads, || from_counts(&tables, voc, smoothing))?
+    drop((ids, offsets));
+    crate::trace::phase("count");
+    crate::parallel::install(threads, || from_counts(tables, voc, smoothing))?
 }

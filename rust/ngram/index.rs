@@ -7,6 +7,9 @@
 //! one probe sequence: scoring a token costs at most `N - 1` lookups, each touching one 12-byte
 //! slot. Tables are sized to a load of at most 1/2 (linear probing, fibonacci hashing).
 //!
+//! The hash table of an order is built on its first lookup: estimating a model and writing it
+//! as ARPA only walk the `prefix`/`word` arrays, so they never pay for (or hold) the tables.
+//!
 //! Invariant: every n-gram's prefix is a row of the order below (context closure), which the
 //! builders guarantee (counting yields every prefix; the ARPA reader inserts missing contexts).
 
@@ -22,11 +25,17 @@ struct Slot {
     row: u32,
 }
 
-/// The `(prefix, word) -> row` table of one order.
+/// The rows of one order and their `(prefix, word) -> row` table (built on first use).
 #[derive(Clone, Debug, Default)]
 pub struct OrderIndex {
     pub prefix: Vec<u32>,
     pub word: Vec<u32>,
+    table: std::sync::OnceLock<Table>,
+}
+
+/// An open-addressing table over the rows of an order.
+#[derive(Clone, Debug)]
+struct Table {
     slots: Vec<Slot>,
     shift: u32,
 }
@@ -38,29 +47,108 @@ fn hash(prefix: u32, word: u32, shift: u32) -> usize {
 }
 
 impl OrderIndex {
-    /// Build from rows given as parallel `prefix`/`word` arrays; duplicate rows are an error.
+    /// Rows given as parallel `prefix`/`word` arrays. The rows must be distinct (n-grams
+    /// counted or estimated from counts are); the table is built on the first lookup.
     pub fn new(prefix: Vec<u32>, word: Vec<u32>) -> Result<OrderIndex> {
-        let k = prefix.len();
-        if k >= EMPTY as usize {
-            return Err(Error::Value(format!("{k} n-grams of one order exceed the 2^32-1 limit")));
+        if prefix.len() >= EMPTY as usize {
+            return Err(Error::Value(format!("{} n-grams of one order exceed the 2^32-1 limit", prefix.len())));
         }
-        let cap = (2 * k).max(16).next_power_of_two();
-        let mut ix = OrderIndex {
-            prefix,
-            word,
-            slots: vec![Slot { prefix: 0, word: 0, row: EMPTY }; cap],
-            shift: 64 - cap.trailing_zeros(),
-        };
+        Ok(OrderIndex { prefix, word, table: Default::default() })
+    }
+
+    /// The table, built now if it is not yet.
+    #[inline(always)]
+    fn table(&self) -> &Table {
+        self.table.get_or_init(|| Table::build(&self.prefix, &self.word, self.prefix.len()))
+    }
+
+    /// Append a row (used by the ARPA reader); returns its row, or the existing row.
+    pub fn push(&mut self, p: u32, w: u32) -> u32 {
+        if self.table.get().is_none() {
+            self.table();
+        }
+        let t = self.table.get_mut().expect("built above");
+        if 2 * (self.prefix.len() + 1) > t.slots.len() {
+            *t = Table::build(&self.prefix, &self.word, 2 * self.prefix.len() + 2);
+        }
+        let row = self.prefix.len() as u32;
+        match t.insert(p, w, row) {
+            Some(r) => r,
+            None => {
+                self.prefix.push(p);
+                self.word.push(w);
+                row
+            }
+        }
+    }
+
+    /// Free the hash table (it is rebuilt on the next lookup).
+    pub fn drop_table(&mut self) {
+        self.table = Default::default();
+    }
+
+    /// Row of the n-gram `(prefix row, word)`, if present.
+    #[inline(always)]
+    pub fn get(&self, p: u32, w: u32) -> Option<u32> {
+        self.table().get(p, w)
+    }
+
+    /// Hint the CPU to fetch the first slot of a future lookup.
+    #[inline(always)]
+    pub fn prefetch(&self, p: u32, w: u32) {
+        let t = self.table();
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `hash` is below `slots.len()` (a power of two, shift = 64 - log2 len), and
+        // prefetching a valid address has no architectural effect.
+        unsafe {
+            let i = hash(p, w, t.shift);
+            let ptr = t.slots.as_ptr().add(i) as *const i8;
+            std::arch::x86_64::_mm_prefetch(ptr, std::arch::x86_64::_MM_HINT_T0);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (t, p, w);
+    }
+
+    pub fn len(&self) -> usize {
+        self.prefix.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prefix.is_empty()
+    }
+
+    /// Bytes used (the table counts once built).
+    pub fn memory(&self) -> usize {
+        self.table.get().map_or(0, |t| t.slots.len() * std::mem::size_of::<Slot>()) + self.prefix.len() * 8
+    }
+}
+
+impl Table {
+    /// A table for rows `0..prefix.len()` with room for `rows` rows at load 1/2.
+    fn build(prefix: &[u32], word: &[u32], rows: usize) -> Table {
+        let cap = (2 * rows).max(16).next_power_of_two();
+        let mut t = Table { slots: vec![Slot { prefix: 0, word: 0, row: EMPTY }; cap], shift: 64 - cap.trailing_zeros() };
+        let k = prefix.len();
         for r in 0..k {
             if r + 16 < k {
-                ix.prefetch(ix.prefix[r + 16], ix.word[r + 16]); // overlap the random inserts
+                t.prefetch(prefix[r + 16], word[r + 16]); // overlap the random inserts
             }
-            let (p, w) = (ix.prefix[r], ix.word[r]);
-            if let Some(prev) = ix.insert(p, w, r as u32) {
-                return Err(Error::Value(format!("n-gram rows {prev} and {r} are the same n-gram")));
-            }
+            // rows are distinct (the constructors' contract); the ARPA reader checks its own
+            let _ = t.insert(prefix[r], word[r], r as u32);
         }
-        Ok(ix)
+        t
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, p: u32, w: u32) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `OrderIndex::prefetch`.
+        unsafe {
+            let ptr = self.slots.as_ptr().add(hash(p, w, self.shift)) as *const i8;
+            std::arch::x86_64::_mm_prefetch(ptr, std::arch::x86_64::_MM_HINT_T0);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (p, w);
     }
 
     /// Insert; returns the existing row if the key is present (and leaves it).
@@ -80,35 +168,8 @@ impl OrderIndex {
         }
     }
 
-    /// Append a row (used by the ARPA reader); returns its row, or the existing row.
-    pub fn push(&mut self, p: u32, w: u32) -> u32 {
-        if 2 * (self.prefix.len() + 1) > self.slots.len() {
-            self.grow();
-        }
-        let row = self.prefix.len() as u32;
-        match self.insert(p, w, row) {
-            Some(r) => r,
-            None => {
-                self.prefix.push(p);
-                self.word.push(w);
-                row
-            }
-        }
-    }
-
-    fn grow(&mut self) {
-        let cap = (self.slots.len() * 2).max(16);
-        self.slots = vec![Slot { prefix: 0, word: 0, row: EMPTY }; cap];
-        self.shift = 64 - cap.trailing_zeros();
-        for r in 0..self.prefix.len() {
-            let (p, w) = (self.prefix[r], self.word[r]);
-            self.insert(p, w, r as u32);
-        }
-    }
-
-    /// Row of the n-gram `(prefix row, word)`, if present.
     #[inline(always)]
-    pub fn get(&self, p: u32, w: u32) -> Option<u32> {
+    fn get(&self, p: u32, w: u32) -> Option<u32> {
         let mask = self.slots.len() - 1;
         let mut i = hash(p, w, self.shift);
         loop {
@@ -121,34 +182,6 @@ impl OrderIndex {
             }
             i = (i + 1) & mask;
         }
-    }
-
-    /// Hint the CPU to fetch the first slot of a future lookup.
-    #[inline(always)]
-    pub fn prefetch(&self, p: u32, w: u32) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `hash` is below `slots.len()` (a power of two, shift = 64 - log2 len), and
-        // prefetching a valid address has no architectural effect.
-        unsafe {
-            let i = hash(p, w, self.shift);
-            let ptr = self.slots.as_ptr().add(i) as *const i8;
-            std::arch::x86_64::_mm_prefetch(ptr, std::arch::x86_64::_MM_HINT_T0);
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (p, w);
-    }
-
-    pub fn len(&self) -> usize {
-        self.prefix.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.prefix.is_empty()
-    }
-
-    /// Bytes used.
-    pub fn memory(&self) -> usize {
-        self.slots.len() * std::mem::size_of::<Slot>() + self.prefix.len() * 8
     }
 }
 
@@ -234,6 +267,10 @@ mod tests {
             assert_eq!(o.get(i % 7, i), Some(i));
         }
         assert_eq!(o.get(1, 0), None);
-        assert!(OrderIndex::new(vec![1, 1], vec![2, 2]).is_err());
+        // a table built lazily from rows
+        let o = OrderIndex::new(vec![1, 1, 2], vec![2, 3, 2]).unwrap();
+        assert_eq!(o.memory(), 24);
+        assert_eq!((o.get(1, 3), o.get(2, 2), o.get(2, 3)), (Some(1), Some(2), None));
+        assert!(o.memory() > 24);
     }
 }

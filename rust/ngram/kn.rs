@@ -28,6 +28,7 @@ use super::estimate::{Tables, Vocab};
 use super::index::{OrderIndex, Trie};
 use super::model::{Mode, Model};
 use crate::error::{Error, Result};
+use rayon::prelude::*;
 
 /// Discounts of one order: `d[0] = 0`, `d[k]` for adjusted count `k` (3 = 3 or more).
 fn discounts(t: &[u64; 5], n: usize, fallback: Option<[f32; 3]>) -> Result<[f32; 4]> {
@@ -143,33 +144,16 @@ fn uninterp(a: u64, d: &[f32; 4], denom: f32) -> f32 {
 }
 
 /// Estimate the model (see the module doc).
-pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>, prune: &[u64]) -> Result<Model> {
-    let t = Tables::build(tables, &voc)?;
+///
+/// Memory: the count tables are consumed; adjusted counts overwrite the raw counts; each
+/// order's suffix rows, adjusted counts and context statistics are freed once the order above
+/// is done, and linear probabilities become log10 in place, so the peak stays near the
+/// finished model plus one order's working set.
+pub fn estimate(tables: Vec<OrderCounts>, voc: Vocab, fallback: Option<[f32; 3]>, prune: &[u64]) -> Result<Model> {
     let big_n = tables.len();
     let vsize = voc.words.len();
-    // Adjusted counts, per order (order 1 dense by id).
-    let mut adj: Vec<Vec<u64>> = Vec::with_capacity(big_n);
-    for n in 1..=big_n {
-        let raw: Vec<u64> = if n == 1 { t.unigram_counts.clone() } else { tables[n - 1].counts.clone() };
-        if n == big_n {
-            let mut a = raw;
-            if n == 1 {
-                a[voc.bos as usize] = 0;
-            }
-            adj.push(a);
-            continue;
-        }
-        let mut ext = vec![0u64; raw.len()];
-        for &s in &t.suffix[n] {
-            ext[s as usize] += 1;
-        }
-        // The first word, read from the count table itself (row order = table order).
-        let first = |r: usize| if n == 1 { r as u32 } else { tables[n - 1].grams[r * n] };
-        let a: Vec<u64> = (0..raw.len()).map(|r| if first(r) == voc.bos { raw[r] } else { ext[r] }).collect();
-        adj.push(a);
-    }
-    adj[0][voc.bos as usize] = 0;
-    adj[0][voc.unk as usize] = 0;
+    let mut t = Tables::build(tables, &voc)?;
+    crate::trace::phase("tables (trie, suffixes)");
     // Pruned rows per order (raw counts at or below the threshold; never unigrams).
     let pruned: Vec<Vec<bool>> = (1..=big_n)
         .map(|n| {
@@ -177,11 +161,26 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>, 
             if n == 1 || thr == 0 {
                 Vec::new()
             } else {
-                tables[n - 1].counts.iter().map(|&c| c <= thr).collect()
+                t.counts[n - 1].iter().map(|&c| c <= thr).collect()
             }
         })
         .collect();
     let any_pruned = pruned.iter().any(|p| p.iter().any(|&x| x));
+    // Adjusted counts, in place of the raw counts (order 1 dense by id): raw for the highest
+    // order and for n-grams that start with <s>, else the number of distinct left extensions.
+    let mut adj: Vec<Vec<u64>> = std::mem::take(&mut t.counts);
+    adj[0] = std::mem::take(&mut t.unigram_counts);
+    for n in 1..big_n {
+        let mut ext = vec![0u64; adj[n - 1].len()];
+        for &s in &t.suffix[n] {
+            ext[s as usize] += 1;
+        }
+        let keep = if n == 1 { voc.bos as usize..voc.bos as usize + 1 } else { t.bos_rows[n - 1].clone() };
+        ext[keep.clone()].copy_from_slice(&adj[n - 1][keep]);
+        adj[n - 1] = ext;
+    }
+    adj[0][voc.bos as usize] = 0;
+    adj[0][voc.unk as usize] = 0;
 
     let mut ds = Vec::with_capacity(big_n);
     let mut desc = Vec::new();
@@ -212,8 +211,9 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>, 
     g0 /= den0;
     let v = (0..vsize).filter(|&w| t.present[w] && w != voc.bos as usize).count();
     let uniform = (1.0f64 / v as f32 as f64) as f32;
-    let mut p_lin: Vec<Vec<f32>> = Vec::with_capacity(big_n);
-    p_lin.push(
+    // `prob[n-1]` holds linear probabilities until order n + 1 has used them, then log10.
+    let mut prob: Vec<Vec<f32>> = Vec::with_capacity(big_n);
+    prob.push(
         (0..vsize)
             .map(|w| {
                 if !t.present[w] {
@@ -228,39 +228,34 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>, 
             })
             .collect(),
     );
+    let mut backoff: Vec<Vec<f32>> = Vec::with_capacity(big_n - 1);
+    crate::trace::phase("adjusted counts, discounts");
     // Higher orders; contexts of order n-1 get their gammas from the rows of order n.
-    let mut gammas: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(big_n);
     for n in 2..=big_n {
         let o = &t.trie.orders[n - 2];
         let num_prefix = if n == 2 { vsize } else { t.trie.orders[n - 3].len() };
         let mask = if pruned[n - 1].is_empty() { None } else { Some(&pruned[n - 1][..]) };
-        let (gamma, denom) = context_stats(&o.prefix, &adj[n - 1], mask, &ds[n - 1], num_prefix);
-        let below = &p_lin[n - 2];
-        let suffix = &t.suffix[n - 1];
+        let a = std::mem::take(&mut adj[n - 1]);
+        let (gamma, denom) = context_stats(&o.prefix, &a, mask, &ds[n - 1], num_prefix);
+        let suffix = std::mem::take(&mut t.suffix[n - 1]);
+        let below = &prob[n - 2];
+        let d = &ds[n - 1];
         let p: Vec<f32> = (0..o.len())
+            .into_par_iter()
+            .with_min_len(1 << 14)
             .map(|r| {
                 let pr = o.prefix[r] as usize;
-                uninterp(adj[n - 1][r], &ds[n - 1], denom[pr]) + gamma[pr] * below[suffix[r] as usize]
+                uninterp(a[r], d, denom[pr]) + gamma[pr] * below[suffix[r] as usize]
             })
             .collect();
-        gammas.push((gamma, denom));
-        p_lin.push(p);
-    }
-    let mut prob: Vec<Vec<f32>> = p_lin
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            p.iter()
-                .enumerate()
-                .map(|(r, &x)| if i == 0 && !t.present[r] { f32::NEG_INFINITY } else { 0f32.min(x.log10()) })
-                .collect()
-        })
-        .collect();
-    let mut backoff: Vec<Vec<f32>> = (1..big_n)
-        .map(|n| {
-            let last = |r: usize| if n == 1 { r as u32 } else { t.trie.orders[n - 2].word[r] };
-            let (gamma, denom) = &gammas[n - 1];
+        drop((a, suffix));
+        // Order n - 1 is finished: its probabilities to log10, its contexts' backoffs.
+        to_log10(&mut prob[n - 2], if n == 2 { Some(&t.present[..]) } else { None });
+        let last = |r: usize| if n == 2 { r as u32 } else { t.trie.orders[n - 3].word[r] };
+        backoff.push(
             (0..gamma.len())
+                .into_par_iter()
+                .with_min_len(1 << 14)
                 .map(|r| {
                     let w = last(r);
                     // Not a context (no continuations): backoff 1, as lmplz writes it.
@@ -270,10 +265,21 @@ pub fn estimate(tables: &[OrderCounts], voc: Vocab, fallback: Option<[f32; 3]>, 
                         gamma[r].log10()
                     }
                 })
-                .collect()
-        })
-        .collect();
+                .collect(),
+        );
+        prob.push(p);
+    }
+    to_log10(&mut prob[big_n - 1], if big_n == 1 { Some(&t.present[..]) } else { None });
+    crate::trace::phase("probabilities, backoffs");
     let trie = if any_pruned { drop_pruned(t.trie, &pruned, &mut prob, &mut backoff)? } else { t.trie };
     let pr = if any_pruned { format!(" prune={:?}", prune) } else { String::new() };
     Ok(Model::new(voc, t.present, trie, prob, backoff, Mode::Backoff, format!("kneser_ney {}{pr}", desc.join(" "))))
+}
+
+/// Linear probabilities to ARPA numbers in place: `min(0, log10 p)`; ids not `present` (order
+/// 1 only) get -inf.
+fn to_log10(p: &mut [f32], present: Option<&[bool]>) {
+    p.par_iter_mut().with_min_len(1 << 14).enumerate().for_each(|(r, x)| {
+        *x = if present.is_some_and(|m| !m[r]) { f32::NEG_INFINITY } else { 0f32.min(x.log10()) };
+    });
 }

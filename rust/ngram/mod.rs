@@ -10,6 +10,7 @@
 pub mod arpa;
 pub mod count;
 pub mod estimate;
+pub mod floatfmt;
 pub mod index;
 pub mod kn;
 pub mod model;
