@@ -198,6 +198,9 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
     };
     let present = vec![true; vocab.len()];
     let voc = Vocab { words: vocab, unk, bos, eos };
+    // the row tables served the reader; queries use their own (model.rs)
+    let mut trie = trie;
+    trie.orders.iter_mut().for_each(|o| o.drop_table());
     Ok(Model::new(voc, present, trie, prob, backoff, Mode::Backoff, "arpa".into()))
 }
 

@@ -14,6 +14,7 @@ pub mod floatfmt;
 pub mod index;
 pub mod kn;
 pub mod model;
+pub mod query;
 pub mod text;
 
 pub use count::{count, lookup, merge, OrderCounts};

@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::index::Trie;
+use super::query;
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -64,19 +65,24 @@ pub struct Model {
     pub smoothing: String,
     /// Word -> id, built on first use.
     pub lookup: std::sync::OnceLock<FxHashMap<String, u32>>,
+    /// Query tables of orders 2..N, built on the first query.
+    query: std::sync::OnceLock<Vec<query::Table>>,
 }
 
-/// The query state after a token: rows of the n-grams ending at it, shortest first.
+/// The query state after a token: the n-grams ending at it, shortest first, each named by its
+/// key in the query tables (`rows[0]` the word id, `rows[k]` the slot of the (k+1)-gram in the
+/// table of order k + 1), with their log10 backoffs.
 #[derive(Clone, Copy, Debug)]
 pub struct State {
     pub rows: [u32; MAX_ORDER],
+    pub bo: [f32; MAX_ORDER],
     pub len: usize,
     /// Words of history (capped at N - 1), which stupid backoff's penalty counts.
     pub hist: usize,
 }
 
 impl State {
-    pub const EMPTY: State = State { rows: [0; MAX_ORDER], len: 0, hist: 0 };
+    pub const EMPTY: State = State { rows: [0; MAX_ORDER], bo: [0.0; MAX_ORDER], len: 0, hist: 0 };
 }
 
 /// Scores of a batch of sentences.
@@ -106,7 +112,7 @@ impl Model {
         smoothing: String,
     ) -> Model {
         let Vocab { words: vocab, unk, bos, eos } = voc;
-        Model { vocab, unk, bos, eos, present, trie, prob, backoff, mode, smoothing, lookup: Default::default() }
+        Model { vocab, unk, bos, eos, present, trie, prob, backoff, mode, smoothing, lookup: Default::default(), query: Default::default() }
     }
 
     pub fn order(&self) -> usize {
@@ -167,44 +173,69 @@ impl Model {
         let mut s = State::EMPTY;
         if bos && self.order() > 1 {
             s.rows[0] = self.bos;
+            s.bo[0] = self.unigram_backoff(self.bos);
             s.len = 1;
             s.hist = 1;
         }
         s
     }
 
+    /// The query tables (built now on first use).
+    #[inline(always)]
+    fn tables(&self) -> &[query::Table] {
+        self.query.get_or_init(|| query::build(&self.trie, &self.prob, &self.backoff))
+    }
+
+    #[inline(always)]
+    fn unigram_backoff(&self, w: u32) -> f32 {
+        self.backoff.first().and_then(|b| b.get(w as usize)).copied().unwrap_or(0.0)
+    }
+
     /// Score `w` (already checked) after `st`; returns (log10 p, n-gram length) and the new state.
     #[inline]
     pub fn step(&self, st: &State, w: u32) -> (f32, usize, State) {
         self.prefetch_step(st, w);
-        let (matched, out) = self.find(st, w);
-        (self.finish(st, matched, &out), matched, out)
+        let (matched, p, out) = self.find(st, w);
+        (self.finish(st, matched, p), matched, out)
     }
 
-    /// Start the cache misses of `step(st, w)`: every probe key (previous row, w) and every
-    /// backoff row is known before any lookup.
+    /// Start the cache misses of `step(st, w)`: every probe key (context, w) is known before
+    /// any lookup.
     #[inline(always)]
     fn prefetch_step(&self, st: &State, w: u32) {
         let w = self.map(w);
+        let t = self.tables();
         for k in 1..=st.len.min(self.order() - 1) {
-            self.trie.orders[k - 1].prefetch(st.rows[k - 1], w);
-            prefetch(&self.backoff[k - 1], st.rows[k - 1]); // empty (no-op) for stupid backoff
+            t[k - 1].prefetch(st.rows[k - 1], w);
         }
     }
 
-    /// The longest n-gram ending in `w` after `st`: (its length, the new state).
+    /// The longest n-gram ending in `w` after `st`: (its length, its log10 prob, the new state).
     #[inline(always)]
-    fn find(&self, st: &State, w: u32) -> (usize, State) {
+    fn find(&self, st: &State, w: u32) -> (usize, f32, State) {
+        let mut out = State::EMPTY;
+        let (matched, p) = self.find_into(st, w, &mut out);
+        (matched, p, out)
+    }
+
+    /// [`Model::find`] writing the new state into `out` (only its first `len` entries, which
+    /// are all that is ever read).
+    #[inline(always)]
+    fn find_into(&self, st: &State, w: u32, out: &mut State) -> (usize, f32) {
         let w = self.map(w);
         let n = self.order();
         let max_ctx = st.len.min(n - 1);
-        let mut out = State::EMPTY;
+        let t = self.tables();
         out.rows[0] = w;
+        out.bo[0] = self.unigram_backoff(w);
+        let mut p = self.prob[0][w as usize];
         let mut matched = 1;
         while matched <= max_ctx {
-            match self.trie.orders[matched - 1].get(st.rows[matched - 1], w) {
-                Some(r) => {
-                    out.rows[matched] = r;
+            match t[matched - 1].get(st.rows[matched - 1], w) {
+                Some((at, slot)) => {
+                    out.rows[matched] = at;
+                    out.bo[matched] = slot.backoff;
+                    p = slot.prob;
                     matched += 1;
                 }
                 None => break,
@@ -212,20 +243,20 @@ impl Model {
         }
         out.len = matched.min(n - 1);
         out.hist = (st.hist + 1).min(n - 1);
-        (matched, out)
+        (matched, p)
     }
 
-    /// The score of the token that `find` matched to length `matched` (see the module doc).
+    /// The score of the token that `find` matched to length `matched` with log10 prob `p` (see
+    /// the module doc); reads only the state.
     #[inline(always)]
-    fn finish(&self, st: &State, matched: usize, out: &State) -> f32 {
+    fn finish(&self, st: &State, matched: usize, p: f32) -> f32 {
         let n = self.order();
         let max_ctx = st.len.min(n - 1);
-        let p = self.prob[matched - 1][out.rows[matched - 1] as usize];
         match self.mode {
             Mode::Backoff => {
                 let mut s = p;
                 for m in matched..=max_ctx {
-                    s += self.backoff[m - 1][st.rows[m - 1] as usize];
+                    s += st.bo[m - 1];
                 }
                 s
             }
@@ -233,13 +264,13 @@ impl Model {
             Mode::Floor => {
                 // Longest context seen as a history; n-grams cannot be longer than it + 1.
                 let mut m = max_ctx;
-                while m > 0 && self.backoff[m - 1][st.rows[m - 1] as usize].is_nan() {
+                while m > 0 && st.bo[m - 1].is_nan() {
                     m -= 1;
                 }
                 if matched == m + 1 {
                     p
                 } else {
-                    self.backoff[m - 1][st.rows[m - 1] as usize]
+                    st.bo[m - 1]
                 }
             }
         }
@@ -286,12 +317,14 @@ impl Model {
             pos: usize,
             end: usize,
             out: usize,
-            st: State,
+            /// the state before the current token and the one after it
+            st: [State; 2],
+            cur: usize,
             total: f64,
             oov: u32,
             w: u32,
             matched: usize,
-            next: State,
+            p: f32,
         }
         let base = out_off[s0] as usize;
         let count = tot.len();
@@ -301,7 +334,7 @@ impl Model {
             let s = s0 + j;
             let st = self.begin(bos);
             let (pos, end) = (offsets[s] as usize, offsets[s + 1] as usize + eos as usize);
-            Lane { s, pos, end, out: out_off[s] as usize - base, st, total: 0.0, oov: 0, w: 0, matched: 0, next: st }
+            Lane { s, pos, end, out: out_off[s] as usize - base, st: [st, st], cur: 0, total: 0.0, oov: 0, w: 0, matched: 0, p: 0.0 }
         };
         loop {
             while lanes.len() < LANES && next_sentence < count {
@@ -319,19 +352,20 @@ impl Model {
             }
             for l in lanes.iter_mut() {
                 l.w = if l.pos < offsets[l.s + 1] as usize { ids[l.pos] } else { self.eos };
-                self.prefetch_step(&l.st, l.w);
+                self.prefetch_step(&l.st[l.cur], l.w);
             }
             for l in lanes.iter_mut() {
-                (l.matched, l.next) = self.find(&l.st, l.w);
-                prefetch(&self.prob[l.matched - 1], l.next.rows[l.matched - 1]);
+                let [a, b] = &mut l.st;
+                let (st, next) = if l.cur == 0 { (&*a, b) } else { (&*b, a) };
+                (l.matched, l.p) = self.find_into(st, l.w, next);
             }
             for l in lanes.iter_mut() {
-                let p = self.finish(&l.st, l.matched, &l.next);
+                let p = self.finish(&l.st[l.cur], l.matched, l.p);
                 l.oov += (self.map(l.w) == self.unk) as u32;
                 tok[l.out] = p;
                 len[l.out] = l.matched as u8;
                 l.total += p as f64;
-                l.st = l.next;
+                l.cur ^= 1;
                 l.pos += 1;
                 l.out += 1;
             }
@@ -442,18 +476,6 @@ impl Model {
         }
         Ok(out)
     }
-}
-
-/// Hint the CPU to fetch `v[i]` (no effect on results; ignored off x86-64).
-#[inline(always)]
-fn prefetch(v: &[f32], i: u32) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(x) = v.get(i as usize) {
-        // SAFETY: prefetching a valid address has no architectural effect.
-        unsafe { std::arch::x86_64::_mm_prefetch(x as *const f32 as *const i8, std::arch::x86_64::_MM_HINT_T0) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (v, i);
 }
 
 /// SplitMix64: a small, seedable generator (reproducible across platforms).

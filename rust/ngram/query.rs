@@ -1,0 +1,126 @@
+//! The query tables of a model: per order `n >= 2`, an open-addressing table of 16-byte slots
+//! `(context slot, word, log10 prob, log10 backoff)`. The context of an n-gram is named by the
+//! *slot* of its first `n - 1` words in the table of order `n - 1` (for bigrams: the word id),
+//! so extending a match by one word is one probe, and that probe brings the n-gram's
+//! probability and backoff with it: scoring a token touches one cache line per order probed
+//! and nothing else (the state carries the context's backoffs forward).
+//!
+//! Tables are sized to a load of at most 1/2 (`cap = 2 rows + 1`, any size: the hash is mapped
+//! to `0..cap` by a multiply-shift) with linear probing; a prefetch covers the home slot's cache
+//! line and the next, where a probe that does not stop at home almost always ends. They are built from the model's row
+//! arrays on the first query and are independent of everything else (ARPA writing, estimation).
+
+use super::index::Trie;
+
+const EMPTY: u32 = u32::MAX;
+const SECOND_LINE: bool = false;
+
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(16))]
+pub struct Slot {
+    pub ctx: u32,
+    pub word: u32,
+    pub prob: f32,
+    pub backoff: f32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Table {
+    slots: Vec<Slot>,
+}
+
+#[inline(always)]
+fn home(ctx: u32, word: u32, cap: usize) -> usize {
+    let k = ((ctx as u64) << 32 | word as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    ((k as u128 * cap as u128) >> 64) as usize
+}
+
+impl Table {
+    fn with_rows(rows: usize) -> Table {
+        let cap = (2 * rows).max(8) + 1;
+        Table { slots: vec![Slot { ctx: EMPTY, word: 0, prob: 0.0, backoff: 0.0 }; cap] }
+    }
+
+    /// Insert a new key; returns its slot.
+    fn insert(&mut self, s: Slot) -> u32 {
+        let cap = self.slots.len();
+        let mut i = home(s.ctx, s.word, cap);
+        while self.slots[i].ctx != EMPTY {
+            i += 1;
+            if i == cap {
+                i = 0;
+            }
+        }
+        self.slots[i] = s;
+        i as u32
+    }
+
+    /// The slot of `(ctx, word)`, if present.
+    #[inline(always)]
+    pub fn get(&self, ctx: u32, word: u32) -> Option<(u32, &Slot)> {
+        let cap = self.slots.len();
+        let mut i = home(ctx, word, cap);
+        loop {
+            let s = &self.slots[i];
+            if s.ctx == ctx && s.word == word {
+                return Some((i as u32, s));
+            }
+            if s.ctx == EMPTY {
+                return None;
+            }
+            i += 1;
+            if i == cap {
+                i = 0;
+            }
+        }
+    }
+
+    /// Hint the CPU to fetch the home slot of `(ctx, word)`.
+    #[inline(always)]
+    pub fn prefetch(&self, ctx: u32, word: u32) {
+        let i = home(ctx, word, self.slots.len());
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `home` is below `slots.len()`; prefetching has no architectural effect.
+        unsafe {
+            let p = self.slots.as_ptr().add(i) as *const i8;
+            std::arch::x86_64::_mm_prefetch(p, std::arch::x86_64::_MM_HINT_T0);
+            if SECOND_LINE && i + 4 < self.slots.len() {
+                std::arch::x86_64::_mm_prefetch(p.add(64), std::arch::x86_64::_MM_HINT_T0);
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
+    }
+
+    pub fn memory(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<Slot>()
+    }
+}
+
+/// Build the tables of orders `2..=N` from the row arrays. `backoff[n-1]` may be empty (stupid
+/// backoff, or the highest order): those slots hold 0.
+pub fn build(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>]) -> Vec<Table> {
+    let mut tables = Vec::with_capacity(trie.orders.len());
+    let mut slot_of_below: Vec<u32> = Vec::new(); // row of order n - 1 -> its slot (n >= 3)
+    for (i, o) in trie.orders.iter().enumerate() {
+        let n = i + 2;
+        let mut t = Table::with_rows(o.len());
+        let bo = backoff.get(n - 1).filter(|b| !b.is_empty());
+        let ctx = |r: usize| if n == 2 { o.prefix[r] } else { slot_of_below[o.prefix[r] as usize] };
+        let mut slot_of = Vec::with_capacity(if n < trie.orders.len() + 1 { o.len() } else { 0 });
+        const AHEAD: usize = 16;
+        for r in 0..o.len() {
+            if r + AHEAD < o.len() {
+                t.prefetch(ctx(r + AHEAD), o.word[r + AHEAD]);
+            }
+            let s = Slot { ctx: ctx(r), word: o.word[r], prob: prob[n - 1][r], backoff: bo.map_or(0.0, |b| b[r]) };
+            let at = t.insert(s);
+            if n < trie.orders.len() + 1 {
+                slot_of.push(at);
+            }
+        }
+        slot_of_below = slot_of;
+        tables.push(t);
+    }
+    tables
+}
