@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod files;
+pub mod hugepage;
 pub mod nn;
 pub mod ngram;
 pub mod parallel;

@@ -415,9 +415,9 @@ pub fn write(model: &Model, path: &Path, threads: Option<usize>) -> Result<()> {
     let tmp = files::temp_path(path)?;
     let res = crate::parallel::install(threads, || -> Result<()> {
         let f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, files::EagerWriteback::new(f));
         write_to(model, &mut w)?;
-        let f = w.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?;
+        let f = w.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?.into_inner();
         crate::trace::phase("arpa format+write");
         f.sync_all().map_err(|e| Error::io("write", path, e))?;
         crate::trace::phase("arpa fsync");

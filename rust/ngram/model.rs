@@ -65,8 +65,9 @@ pub struct Model {
     pub smoothing: String,
     /// Word -> id, built on first use.
     pub lookup: std::sync::OnceLock<FxHashMap<String, u32>>,
-    /// Query tables of orders 2..N, built on the first query.
-    query: std::sync::OnceLock<Vec<query::Table>>,
+    /// Query tables: unigram (prob, backoff) pairs and the tables of orders 2..N, built on the
+    /// first query.
+    query: std::sync::OnceLock<(Vec<[f32; 2]>, Vec<query::Table>)>,
 }
 
 /// The query state after a token: the n-grams ending at it, shortest first, each named by its
@@ -182,13 +183,14 @@ impl Model {
 
     /// The query tables (built now on first use).
     #[inline(always)]
-    fn tables(&self) -> &[query::Table] {
-        self.query.get_or_init(|| query::build(&self.trie, &self.prob, &self.backoff))
+    fn tables(&self) -> (&[[f32; 2]], &[query::Table]) {
+        let (u, t) = self.query.get_or_init(|| (query::unigrams(&self.prob, &self.backoff), query::build(&self.trie, &self.prob, &self.backoff)));
+        (u, t)
     }
 
     #[inline(always)]
     fn unigram_backoff(&self, w: u32) -> f32 {
-        self.backoff.first().and_then(|b| b.get(w as usize)).copied().unwrap_or(0.0)
+        self.tables().0[w as usize][1]
     }
 
     /// Score `w` (already checked) after `st`; returns (log10 p, n-gram length) and the new state.
@@ -204,7 +206,8 @@ impl Model {
     #[inline(always)]
     fn prefetch_step(&self, st: &State, w: u32) {
         let w = self.map(w);
-        let t = self.tables();
+        let (u, t) = self.tables();
+        query::prefetch_at(u, w as usize);
         for k in 1..=st.len.min(self.order() - 1) {
             t[k - 1].prefetch(st.rows[k - 1], w);
         }
@@ -225,10 +228,10 @@ impl Model {
         let w = self.map(w);
         let n = self.order();
         let max_ctx = st.len.min(n - 1);
-        let t = self.tables();
+        let (u, t) = self.tables();
         out.rows[0] = w;
-        out.bo[0] = self.unigram_backoff(w);
-        let mut p = self.prob[0][w as usize];
+        let [mut p, bo] = u[w as usize];
+        out.bo[0] = bo;
         let mut matched = 1;
         while matched <= max_ctx {
             match t[matched - 1].get(st.rows[matched - 1], w) {

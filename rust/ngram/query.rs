@@ -38,7 +38,7 @@ fn home(ctx: u32, word: u32, cap: usize) -> usize {
 impl Table {
     fn with_rows(rows: usize) -> Table {
         let cap = (2 * rows).max(8) + 1;
-        Table { slots: vec![Slot { ctx: EMPTY, word: 0, prob: 0.0, backoff: 0.0 }; cap] }
+        Table { slots: crate::hugepage::filled_vec(cap, Slot { ctx: EMPTY, word: 0, prob: 0.0, backoff: 0.0 }) }
     }
 
     /// Insert a new key; returns its slot.
@@ -95,6 +95,24 @@ impl Table {
     pub fn memory(&self) -> usize {
         self.slots.len() * std::mem::size_of::<Slot>()
     }
+}
+
+/// Unigram `(log10 prob, log10 backoff)` pairs by id, one cache line access per word.
+pub fn unigrams(prob: &[Vec<f32>], backoff: &[Vec<f32>]) -> Vec<[f32; 2]> {
+    let bo = backoff.first().filter(|b| !b.is_empty());
+    prob[0].iter().enumerate().map(|(w, &p)| [p, bo.map_or(0.0, |b| b[w])]).collect()
+}
+
+/// Hint the CPU to fetch `v[i]` (no effect on results).
+#[inline(always)]
+pub fn prefetch_at<T>(v: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = v.get(i) {
+        // SAFETY: prefetching a valid address has no architectural effect.
+        unsafe { std::arch::x86_64::_mm_prefetch(x as *const T as *const i8, std::arch::x86_64::_MM_HINT_T0) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (v, i);
 }
 
 /// Build the tables of orders `2..=N` from the row arrays. `backoff[n-1]` may be empty (stupid
