@@ -292,6 +292,24 @@ def test_arpa_round_trip_and_pickle(tmp_path):
     assert p.score("bo ge sa") == lm.score("bo ge sa")
 
 
+def test_arpa_line_order_does_not_matter():
+    """The reader reuses the previous line's leading words and context rows; lines in any order
+    (shuffled within sections, here with contexts first seen as parts of longer n-grams) give the
+    same model."""
+    text = arpa_text("zipf.o5")
+    head, *sections = text.split("\n\\")
+    rng = np.random.default_rng(5)
+    shuffled = [head]
+    for sec in sections:
+        title, *rows = sec.split("\n")
+        body = [r for r in rows if r.strip()]
+        shuffled.append("\n".join([title] + [body[i] for i in rng.permutation(len(body))] + [""]))
+    lm, mixed = NgramLM.from_arpa(arpa_path("zipf.o5")), NgramLM.from_arpa_str("\n\\".join(shuffled))
+    assert arpa_lines(mixed.to_arpa()) == arpa_lines(lm.to_arpa())
+    sents = [" ".join(rng.choice(lm.vocab[3:], size=8)) for _ in range(50)]
+    np.testing.assert_array_equal(mixed.score_batch(sents)["total"], lm.score_batch(sents)["total"])
+
+
 def test_missing_unk_and_missing_context():
     arpa = "\\data\\\nngram 1=3\nngram 2=1\n\n\\1-grams:\n-1\t<s>\t-0.5\n-0.5\t</s>\n-0.3\ta\t-0.2\n\n\\2-grams:\n-0.1\t<s> a\n\n\\end\\\n"
     lm = NgramLM.from_arpa_str(arpa)

@@ -101,8 +101,14 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
     let mut vocab: Vec<String> = Vec::new();
     let mut prob: Vec<Vec<f32>> = vec![Vec::new(); big_n];
     let mut backoff: Vec<Vec<f32>> = vec![Vec::new(); big_n - 1];
-    let mut trie = Trie { orders: (2..=big_n).map(|_| OrderIndex::new(vec![], vec![]).unwrap()).collect() };
+    // sized from the header (capped, in case it lies), so pushes rarely rehash
+    let mut trie = Trie { orders: (2..=big_n).map(|n| OrderIndex::with_capacity(declared[n - 1].min(1 << 28))).collect() };
     let mut gram: Vec<u32> = Vec::with_capacity(big_n);
+    // The previous line of the section: its words, their ids, and the rows of its leading
+    // k-grams (`rows[k-1]`, k = 1..n-1). Sorted files repeat leading words from line to line,
+    // and those need no lookups.
+    let mut prev_words: Vec<&str> = Vec::with_capacity(big_n);
+    let mut prev_rows: Vec<u32> = Vec::with_capacity(big_n);
     // The line that ended the previous section, when it was already the next header.
     let mut header: Option<(usize, &str)> = Some((line, s));
     for n in 1..=big_n {
@@ -115,6 +121,7 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
             return Err(l.err(hl, &format!("expected {want}, got {hs:?}")));
         }
         let mut found = 0usize;
+        prev_words.clear();
         loop {
             let Some((ln, row)) = l.next() else {
                 return Err(l.err(l.last, &format!("file ends inside the {n}-grams (truncated file?)")));
@@ -156,11 +163,27 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
                 }
                 continue;
             }
-            gram.clear();
-            for w in &f[1..=n] {
+            // words shared with the previous line keep their ids and context rows
+            let same = prev_words.iter().zip(&f[1..=n]).take_while(|(a, b)| a == b).count();
+            gram.truncate(same);
+            for w in &f[1 + same..=n] {
                 gram.push(*ids.get(w).ok_or_else(|| l.err(ln, &format!("word {w:?} has no unigram entry")))?);
             }
-            let pre = ensure(&mut trie, &mut prob, &mut backoff, &gram[..n - 1]);
+            prev_words.clear();
+            prev_words.extend_from_slice(&f[1..=n]);
+            prev_rows.truncate(same.min(n - 1));
+            if prev_rows.is_empty() {
+                prev_rows.push(gram[0]);
+            }
+            while prev_rows.len() < n - 1 {
+                let k = prev_rows.len() + 1; // the k-gram gram[..k]
+                let r = match trie.orders[k - 2].get(prev_rows[k - 2], gram[k - 1]) {
+                    Some(r) => r,
+                    None => ensure(&mut trie, &mut prob, &mut backoff, &gram[..k]),
+                };
+                prev_rows.push(r);
+            }
+            let pre = prev_rows[n - 2];
             let o = &mut trie.orders[n - 2];
             let before = o.len();
             let r = o.push(pre, gram[n - 1]) as usize;

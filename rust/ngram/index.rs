@@ -56,6 +56,14 @@ impl OrderIndex {
         Ok(OrderIndex { prefix, word, table: Default::default() })
     }
 
+    /// No rows yet, with room for `rows` pushes without rehashing (the ARPA reader knows the
+    /// counts from the header).
+    pub fn with_capacity(rows: usize) -> OrderIndex {
+        let ix = OrderIndex { prefix: Vec::with_capacity(rows), word: Vec::with_capacity(rows), table: Default::default() };
+        let _ = ix.table.set(Table::build(&[], &[], rows));
+        ix
+    }
+
     /// The table, built now if it is not yet.
     #[inline(always)]
     fn table(&self) -> &Table {
