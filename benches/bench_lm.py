@@ -3,9 +3,10 @@
 Python module to score) and NLTK (`nltk.lm`), on the same text, after checking the outputs agree.
 
 1. Estimation, order 5 (modified Kneser-Ney), text file in -> ARPA file out: `lmplz -o 5 -S 4G`
-   against `NgramLM.fit(open(f).read(), order=5, num_threads=t)` + `lm.to_arpa(path)` at 1 and 2
-   threads. Each run is its own process (wall time and peak RSS from wait4). First the ARPA files
-   are compared: seqfast must write the same n-grams with the same numbers as lmplz.
+   against `NgramLM.fit(pathlib.Path(f), order=5, num_threads=t)` + `lm.to_arpa(path)` at 1 and 2
+   threads, and at 2 threads from `open(f).read()` (a Python str, which costs memory of its
+   own). Each run is its own process (wall time and peak RSS from /usr/bin/time). First the ARPA
+   files are compared: seqfast must write the same n-grams with the same numbers as lmplz.
 2. Scoring held-out sentences with the lmplz ARPA loaded in both: `kenlm.Model.score` in a Python
    loop against `score_batch` from pre-converted NumPy ids (1 and 2 threads) and from a list of
    str (the word lookup included). Per-sentence totals must agree to 1e-4 first. Tokens/s count
@@ -65,13 +66,16 @@ ROOT = os.path.dirname(HERE)
 
 # A seqfast estimation run, in its own process so its peak RSS is its own.
 CHILD = r"""
-import json, sys, time
+import json, pathlib, sys, time
 t0 = time.perf_counter()
 from seqfast.ngram import NgramLM
-train, out, order, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+train, out, order, threads, form = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 t1 = time.perf_counter()
-with open(train, encoding="utf-8") as f:
-    text = f.read()
+if form == "str":  # the text as a Python str (Python holds its own copies)
+    with open(train, encoding="utf-8") as f:
+        text = f.read()
+else:  # the file path: the core reads the bytes in place
+    text = pathlib.Path(train)
 t2 = time.perf_counter()
 lm = NgramLM.fit(text, order=order, num_threads=threads)
 t3 = time.perf_counter()
@@ -266,11 +270,12 @@ def bench_estimation(args, data, lmplz: str, work: str) -> str:
         out[k] = os.path.join(work, "lmplz.arpa" if i == 0 else f"lmplz{i}.arpa")
         cmds[k] = [lmplz, "-o", str(order), "-S", mem, "-T", work, "--text", train, "--arpa", out[k]]
         names[k] = f"lmplz -S {mem}"
-    for t in (1, 2):
-        k = f"sf{t}"
-        out[k] = os.path.join(work, f"seqfast{t}.arpa")
-        cmds[k] = [sys.executable, "-c", CHILD, train, out[k], str(order), str(t)]
-        names[k] = f"seqfast fit+to_arpa, {t} thread{'s' if t > 1 else ''}"
+    for t, form in ((1, "path"), (2, "path"), (2, "str")):
+        k = f"sf{t}" + ("s" if form == "str" else "")
+        out[k] = os.path.join(work, f"{k}.arpa")
+        cmds[k] = [sys.executable, "-c", CHILD, train, out[k], str(order), str(t), form]
+        src = "Path" if form == "path" else "a str"
+        names[k] = f"seqfast fit({src})+to_arpa, {t} thread{'s' if t > 1 else ''}"
     res: dict[str, list] = {k: [] for k in cmds}
     keys = list(cmds)
     for r in range(args.repeat):
@@ -295,13 +300,13 @@ def bench_estimation(args, data, lmplz: str, work: str) -> str:
     print(f"\n1. Estimation: order {order}, {n:,} tokens ({data['train_lines']:,} lines) -> ARPA "
           f"({os.path.getsize(out['lmplz0']) / 1e6:,.0f} MB); whole process wall time, median of {args.repeat}; "
           f"peak RSS = max over runs")
-    print(f"{'':34} {'seconds':>8} {'min':>7} {'tok/s':>8} {'peak RSS MB':>11} {'speed-up':>8} {'RSS/lmplz':>9}")
+    print(f"{'':40} {'seconds':>8} {'min':>7} {'tok/s':>8} {'peak RSS MB':>11} {'speed-up':>8} {'RSS/lmplz':>9}")
     for k in keys:
         t = statistics.median(x[0] for x in res[k])
         m = max(x[1] for x in res[k])
-        print(f"{names[k]:34} {t:8.2f} {min(x[0] for x in res[k]):7.2f} {fmt_rate(n / t):>8} {m:11.0f} "
+        print(f"{names[k]:40} {t:8.2f} {min(x[0] for x in res[k]):7.2f} {fmt_rate(n / t):>8} {m:11.0f} "
               f"{ref_t / t:7.2f}x {m / ref_m:8.2f}x")
-    for k in ("sf1", "sf2"):
+    for k in ("sf1", "sf2", "sf2s"):
         parts = {p: statistics.median(x[2][p] for x in res[k]) for p in ("import", "read", "fit", "write")}
         print(f"  {names[k]}: " + ", ".join(f"{p} {v:.2f} s" for p, v in parts.items()))
     print(f"  (speed-up and RSS/lmplz relative to {names['lmplz0']}; lmplz's memory follows -S)")

@@ -15,10 +15,16 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// Read a whole file that must be UTF-8; the error names the file, line and byte.
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = read_file(path)?;
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..at].iter().filter(|&&c| c == b'\n').count() + 1;
-        Error::Format(format!("{}: line {line}: not valid UTF-8 (byte {at})", path.display()))
+    utf8(&bytes, &path.display().to_string())?;
+    Ok(String::from_utf8(bytes).expect("checked above"))
+}
+
+/// `data` as UTF-8 text; the error names `what`, the line and the byte.
+pub fn utf8<'a>(data: &'a [u8], what: &str) -> Result<&'a str> {
+    std::str::from_utf8(data).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = data[..at].iter().filter(|&&c| c == b'\n').count() + 1;
+        Error::Format(format!("{what}: line {line}: not valid UTF-8 (byte {at})"))
     })
 }
 

@@ -469,3 +469,24 @@ def test_cli_lm_build_score_ppl(tmp_path, capsys):
     assert "discount" in capsys.readouterr().err
     assert main(["lm", "build"]) == 2
     assert main(["lm", "ppl", "-m", str(tmp_path / "missing.arpa"), str(held)]) == 1
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"bo ge\nsa \xff ba\n")
+    assert main(["lm", "build", "-o", "2", str(bad), "--arpa", str(tmp_path / "y.arpa")]) == 1
+    assert f"{bad}: line 2: not valid UTF-8" in capsys.readouterr().err
+
+
+def test_fit_from_bytes_and_path(tmp_path):
+    import pathlib
+
+    want = NgramLM.fit(text("zipf"), order=3).to_arpa()
+    assert NgramLM.fit(text("zipf").encode(), order=3).to_arpa() == want
+    assert NgramLM.fit(bytearray(text("zipf").encode()), order=3).to_arpa() == want
+    assert NgramLM.fit(pathlib.Path(DATA) / "zipf.txt", order=3).to_arpa() == want
+    # non-ASCII words: bytes and str give the same model
+    t = "ünï cödé 語 ü\nü 語 cödé\n" * 20
+    assert NgramLM.fit(t.encode(), order=2, smoothing="add_k").score_batch(["ü 語"])["total"][0] == \
+        NgramLM.fit(t, order=2, smoothing="add_k").score_batch(["ü 語"])["total"][0]
+    with pytest.raises(seqfast.SeqfastError, match="bytes: line 3: not valid UTF-8"):
+        NgramLM.fit(b"a b\nc d\n\xc3(\n", order=2, smoothing="mle")
+    with pytest.raises((OSError, seqfast.SeqfastError)):
+        NgramLM.fit(tmp_path / "missing.txt", order=2)

@@ -7,6 +7,8 @@ ARPA out (``--arpa FILE`` or stdout). Stage messages go to stderr on a TTY unles
 from __future__ import annotations
 
 import argparse
+import os
+import pathlib
 import sys
 import time
 
@@ -31,8 +33,13 @@ def cmd_lm_build(a: argparse.Namespace) -> int:
     from seqfast.cli import EXIT_OK
 
     t0 = time.perf_counter()
-    text = _text(a)
-    _stage(a, f"read {len(text):,} characters; estimating order {a.order} ({a.smoothing})", t0)
+    if a.inputs and len(a.inputs) == 1 and a.inputs[0] != "-":
+        # one file: the core reads its bytes in place (no Python str copies of a large corpus)
+        text = pathlib.Path(a.inputs[0])
+        _stage(a, f"estimating order {a.order} ({a.smoothing}) from {os.path.getsize(text):,} bytes", t0)
+    else:
+        text = _text(a)
+        _stage(a, f"read {len(text):,} characters; estimating order {a.order} ({a.smoothing})", t0)
     fb = tuple(a.discount_fallback) if a.discount_fallback else None
     lm = NgramLM.fit(text, order=a.order, smoothing=a.smoothing, discount_fallback=fb, prune=a.prune, num_threads=a.threads)
     _stage(a, f"estimated {lm.num_ngrams()} n-grams; writing ARPA", t0)

@@ -94,8 +94,10 @@ class NgramLM:
     ) -> "NgramLM":
         """Estimate a model.
 
-        ``sentences``: text (a ``str``, one sentence per line, whitespace-separated words), a
-        list of sentence strings, or token ids (a uint32 array, a list of arrays, ``(ids,
+        ``sentences``: text (a ``str``, one sentence per line, whitespace-separated words), the
+        same as UTF-8 ``bytes`` or a file path (``pathlib.Path``, read as bytes: for a large
+        corpus this avoids Python's own copies of the text, which for non-ASCII text take 2-4
+        bytes per character plus a UTF-8 copy), a list of sentence strings, or token ids (a uint32 array, a list of arrays, ``(ids,
         offsets)``, an ``EncodingBatch``). Word models use KenLM's ids (``<unk>`` 0, ``<s>`` 1,
         ``</s>`` 2, then words by first appearance); id models keep the ids ``0..vocab_size-1``
         (default: largest id + 1) and add ``<unk>``, ``<s>``, ``</s>`` after them.
@@ -118,6 +120,12 @@ class NgramLM:
         pr = _check_prune(prune, order)
         if isinstance(sentences, str):
             return cls(_core.NgramModel.fit_text(sentences, order, smoothing, k, alpha, fb, threads, pr))
+        if isinstance(sentences, os.PathLike):
+            with open(sentences, "rb") as f:
+                data = f.read()
+            return cls(_core.NgramModel.fit_bytes(data, order, smoothing, k, alpha, fb, threads, pr, os.fspath(sentences)))
+        if isinstance(sentences, (bytes, bytearray)):
+            return cls(_core.NgramModel.fit_bytes(bytes(sentences) if isinstance(sentences, bytearray) else sentences, order, smoothing, k, alpha, fb, threads, pr))
         if isinstance(sentences, (list, tuple)) and sentences and all(isinstance(s, str) for s in sentences):
             if any("\n" in s for s in sentences):
                 raise SeqfastError("a sentence string contains a newline; pass one sentence per list item")

@@ -1,7 +1,8 @@
 //! An n-gram language model and its queries.
 //!
 //! Storage: a [`Trie`] over the n-grams plus, per order, `prob[n-1][row]` (log10) and, for
-//! orders below the highest, `backoff[n-1][row]` (log10). Unigram row = word id.
+//! orders below the highest, `backoff[n-1][row]` (log10). Unigram row = word id. Queries use
+//! their own tables (`query.rs`), built from these on the first query.
 //!
 //! Three query rules share the storage (all log10):
 //! - [`Mode::Backoff`] (Kneser-Ney, anything read from ARPA): the ARPA rule. With the longest
@@ -13,9 +14,10 @@
 //!   is `prob(h' w)` if that n-gram exists, else the floor `log10(k / (C(h') + kV))`.
 //! - [`Mode::Stupid`] (stupid backoff): `prob(h' w) + (|h| - |h'|) log10(alpha)`; unnormalised.
 //!
-//! A query step costs at most `N - 1` hash probes: the state after a token is the rows of the
-//! n-grams ending at it (lengths `1..=len`), each found by extending the row one shorter that
-//! ended at the previous token. Ids that have no unigram (unseen ids of an id-based model)
+//! A query step costs at most `N - 1` hash probes, one cache line each: the state after a token
+//! names the n-grams ending at it (lengths `1..=len`) by their query-table slots, with their
+//! backoffs; each is found by extending the one a word shorter that ended at the previous
+//! token, and the probe brings its probability and backoff. Ids that have no unigram (unseen ids of an id-based model)
 //! are scored as `<unk>`; ids past the vocabulary are an error. Batches run in parallel over
 //! sentences; totals are summed in sentence order, so results never depend on thread count.
 

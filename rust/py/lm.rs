@@ -78,6 +78,27 @@ impl NgramModel {
         Ok(NgramModel { m })
     }
 
+    /// `fit_text` on UTF-8 bytes, used in place (no copy of a large text into a Python str).
+    #[staticmethod]
+    #[pyo3(signature = (data, order, smoothing_name, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None, source="bytes"))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit_bytes(
+        py: Python<'_>,
+        data: &[u8],
+        order: usize,
+        smoothing_name: &str,
+        k: f64,
+        alpha: f64,
+        discount_fallback: Option<(f32, f32, f32)>,
+        num_threads: Option<usize>,
+        prune: Option<Vec<u64>>,
+        source: &str,
+    ) -> PyResult<Self> {
+        let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
+        let m = py.detach(|| crate::files::utf8(data, source).and_then(|text| ngram::fit_text(text, order, sm, num_threads))).py()?;
+        Ok(NgramModel { m })
+    }
+
     #[staticmethod]
     #[pyo3(signature = (ids, offsets, order, smoothing_name, vocab_size=None, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None))]
     #[allow(clippy::too_many_arguments)]
