@@ -353,11 +353,13 @@ impl Words {
         if s[0] != 255 {
             let len = s[0] as usize;
             buf.reserve(16);
-            // SAFETY: slot w + 1 exists (the padding slot), so the 16 bytes after s[0] are in
-            // bounds of `slots`; `buf` has room for 16 more; only `len` bytes become part of it.
+            // SAFETY: slot w + 1 exists (the padding slot; `w` indexed above), so the 16 bytes
+            // after s[0] are inside `slots`, and the pointer is derived from the whole vector;
+            // `buf` has room for 16 more; only `len` bytes become part of it.
             unsafe {
                 let n = buf.len();
-                std::ptr::copy_nonoverlapping((s.as_ptr()).add(1), buf.as_mut_ptr().add(n), 16);
+                let src = self.slots.as_ptr().add(w as usize).cast::<u8>().add(1);
+                std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr().add(n), 16);
                 buf.set_len(n + len);
             }
         } else {

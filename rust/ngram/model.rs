@@ -17,8 +17,8 @@
 //! A query step costs at most `N - 1` hash probes, one cache line each: the state after a token
 //! names the n-grams ending at it (lengths `1..=len`) by their query-table slots, with their
 //! backoffs; each is found by extending the one a word shorter that ended at the previous
-//! token, and the probe brings its probability and backoff. Ids that have no unigram (unseen ids of an id-based model)
-//! are scored as `<unk>`; ids past the vocabulary are an error. Batches run in parallel over
+//! token, and the probe brings its probability and backoff. Ids that have no unigram (unseen
+//! ids of an id-based model) are scored as `<unk>`; ids past the vocabulary are an error. Batches run in parallel over
 //! sentences; totals are summed in sentence order, so results never depend on thread count.
 
 use rayon::prelude::*;

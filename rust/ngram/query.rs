@@ -37,7 +37,8 @@ fn home(ctx: u32, word: u32, cap: usize) -> usize {
 
 impl Table {
     fn with_rows(rows: usize) -> Table {
-        let cap = (2 * rows).max(8) + 1;
+        // slots are named by u32 (and u32::MAX marks empty): beyond 2^31 rows the load rises
+        let cap = ((2 * rows).max(8) + 1).min(u32::MAX as usize - 1);
         Table { slots: crate::hugepage::filled_vec(cap, Slot { ctx: EMPTY, word: 0, prob: 0.0, backoff: 0.0 }) }
     }
 
@@ -125,7 +126,8 @@ pub fn build(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>]) -> Vec<Table>
         let mut t = Table::with_rows(o.len());
         let bo = backoff.get(n - 1).filter(|b| !b.is_empty());
         let ctx = |r: usize| if n == 2 { o.prefix[r] } else { slot_of_below[o.prefix[r] as usize] };
-        let mut slot_of = Vec::with_capacity(if n < trie.orders.len() + 1 { o.len() } else { 0 });
+        let below_top = n < trie.orders.len() + 1; // the order above will need this order's slots
+        let mut slot_of = Vec::with_capacity(if below_top { o.len() } else { 0 });
         const AHEAD: usize = 16;
         for r in 0..o.len() {
             if r + AHEAD < o.len() {
@@ -133,7 +135,7 @@ pub fn build(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>]) -> Vec<Table>
             }
             let s = Slot { ctx: ctx(r), word: o.word[r], prob: prob[n - 1][r], backoff: bo.map_or(0.0, |b| b[r]) };
             let at = t.insert(s);
-            if n < trie.orders.len() + 1 {
+            if below_top {
                 slot_of.push(at);
             }
         }
