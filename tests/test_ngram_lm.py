@@ -383,6 +383,8 @@ GOOD = arpa_text("students.o3")
     "mutate,match",
     [
         (lambda s: s.replace("ngram 2=", "ngram 2=1", 1), "declares"),
+        # a header claiming a billion n-grams: a clear error, not a billion-row allocation
+        (lambda s: s.replace("ngram 3=", "ngram 3=1000000000", 1), "declares"),
         (lambda s: s.replace("ngram 3=", "ngram 4=", 1), "expected 'ngram 3"),
         (lambda s: s[: s.rindex("\n", 0, len(s) // 2) + 1], "ends"),
         (lambda s: s.replace("\\end\\", ""), "end"),

@@ -101,8 +101,10 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
     let mut vocab: Vec<String> = Vec::new();
     let mut prob: Vec<Vec<f32>> = vec![Vec::new(); big_n];
     let mut backoff: Vec<Vec<f32>> = vec![Vec::new(); big_n - 1];
-    // sized from the header (capped, in case it lies), so pushes rarely rehash
-    let mut trie = Trie { orders: (2..=big_n).map(|n| OrderIndex::with_capacity(declared[n - 1].min(1 << 28))).collect() };
+    // sized from the header, so pushes rarely rehash; a line of order n takes at least 2n + 2
+    // bytes, which bounds what a lying header can make us allocate
+    let mut trie =
+        Trie { orders: (2..=big_n).map(|n| OrderIndex::with_capacity(declared[n - 1].min(text.len() / (2 * n + 2)))).collect() };
     let mut gram: Vec<u32> = Vec::with_capacity(big_n);
     // The previous line of the section: its words, their ids, and the rows of its leading
     // k-grams (`rows[k-1]`, k = 1..n-1). Sorted files repeat leading words from line to line,

@@ -83,11 +83,10 @@ impl Tables {
             t.grams = Vec::new();
         }
         drop(tables);
-        let trie = Trie { orders: orders.into_iter().map(|o| o.expect("every order built")).collect() };
+        let mut trie = Trie { orders: orders.into_iter().map(|o| o.expect("every order built")).collect() };
         // Suffix rows of order n look rows up in order n - 1; its hash table is only needed for
         // that, so it is dropped right after.
         let mut suffix = vec![Vec::new()];
-        let mut trie = trie;
         for n in 2..=big_n {
             let s = trie.suffix_rows(n, &suffix[n - 2])?;
             if n >= 3 {
