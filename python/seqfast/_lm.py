@@ -123,9 +123,9 @@ class NgramLM:
         if isinstance(sentences, os.PathLike):
             with open(sentences, "rb") as f:
                 data = f.read()
-            return cls(_core.NgramModel.fit_bytes(data, order, smoothing, k, alpha, fb, threads, pr, os.fspath(sentences)))
+            return cls(_core.NgramModel.fit_text(data, order, smoothing, k, alpha, fb, threads, pr, os.fspath(sentences)))
         if isinstance(sentences, (bytes, bytearray)):
-            return cls(_core.NgramModel.fit_bytes(bytes(sentences) if isinstance(sentences, bytearray) else sentences, order, smoothing, k, alpha, fb, threads, pr))
+            return cls(_core.NgramModel.fit_text(bytes(sentences) if isinstance(sentences, bytearray) else sentences, order, smoothing, k, alpha, fb, threads, pr))
         if isinstance(sentences, (list, tuple)) and sentences and all(isinstance(s, str) for s in sentences):
             if any("\n" in s for s in sentences):
                 raise SeqfastError("a sentence string contains a newline; pass one sentence per list item")

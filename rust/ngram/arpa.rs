@@ -373,13 +373,7 @@ impl Words {
 
     #[inline(always)]
     fn prefetch(&self, w: u32) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(s) = self.slots.get(w as usize) {
-            // SAFETY: prefetching a valid address has no architectural effect.
-            unsafe { std::arch::x86_64::_mm_prefetch(s.as_ptr() as *const i8, std::arch::x86_64::_MM_HINT_T0) }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = w;
+        super::query::prefetch_at(&self.slots, w as usize);
     }
 }
 

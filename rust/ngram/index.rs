@@ -104,17 +104,7 @@ impl OrderIndex {
     /// Hint the CPU to fetch the first slot of a future lookup.
     #[inline(always)]
     pub fn prefetch(&self, p: u32, w: u32) {
-        let t = self.table();
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `hash` is below `slots.len()` (a power of two, shift = 64 - log2 len), and
-        // prefetching a valid address has no architectural effect.
-        unsafe {
-            let i = hash(p, w, t.shift);
-            let ptr = t.slots.as_ptr().add(i) as *const i8;
-            std::arch::x86_64::_mm_prefetch(ptr, std::arch::x86_64::_MM_HINT_T0);
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (t, p, w);
+        self.table().prefetch(p, w);
     }
 
     pub fn len(&self) -> usize {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use super::errors::{IntoPyResult, ShapeError};
 use crate::error::Error;
@@ -59,32 +60,14 @@ type ScoreArrays<'py> = (
 
 #[pymethods]
 impl NgramModel {
+    /// Fit on text: a `str`, or UTF-8 `bytes` used in place (no copy of a large corpus into a
+    /// Python str; invalid UTF-8 is an error naming `source` and the line).
     #[staticmethod]
-    #[pyo3(signature = (text, order, smoothing_name, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None))]
+    #[pyo3(signature = (text, order, smoothing_name, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None, source="bytes"))]
     #[allow(clippy::too_many_arguments)]
     fn fit_text(
         py: Python<'_>,
-        text: &str,
-        order: usize,
-        smoothing_name: &str,
-        k: f64,
-        alpha: f64,
-        discount_fallback: Option<(f32, f32, f32)>,
-        num_threads: Option<usize>,
-        prune: Option<Vec<u64>>,
-    ) -> PyResult<Self> {
-        let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
-        let m = py.detach(|| ngram::fit_text(text, order, sm, num_threads)).py()?;
-        Ok(NgramModel { m })
-    }
-
-    /// `fit_text` on UTF-8 bytes, used in place (no copy of a large text into a Python str).
-    #[staticmethod]
-    #[pyo3(signature = (data, order, smoothing_name, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None, source="bytes"))]
-    #[allow(clippy::too_many_arguments)]
-    fn fit_bytes(
-        py: Python<'_>,
-        data: &[u8],
+        text: &Bound<'_, PyAny>,
         order: usize,
         smoothing_name: &str,
         k: f64,
@@ -95,7 +78,14 @@ impl NgramModel {
         source: &str,
     ) -> PyResult<Self> {
         let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
-        let m = py.detach(|| crate::files::utf8(data, source).and_then(|text| ngram::fit_text(text, order, sm, num_threads))).py()?;
+        let m = if let Ok(b) = text.cast::<PyBytes>() {
+            let data = b.as_bytes();
+            py.detach(|| crate::files::utf8(data, source).and_then(|t| ngram::fit_text(t, order, sm, num_threads)))
+        } else {
+            let t: &str = text.extract()?;
+            py.detach(|| ngram::fit_text(t, order, sm, num_threads))
+        }
+        .py()?;
         Ok(NgramModel { m })
     }
 
