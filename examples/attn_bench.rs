@@ -38,5 +38,10 @@ fn main() {
     }
     let (f, bw) = (best(tf), best(tb));
     let flop = 2.0 * (b * h * t * t * d) as f64 * if causal { 0.5 } else { 1.0 };
-    println!("fwd {f:.1} ms ({:.1} GFLOP/s)  bwd {bw:.1} ms ({:.1} GFLOP/s)  fwd+bwd {:.1} ms", 2.0 * flop / f / 1e6, 5.0 * flop / bw / 1e6, f + bw);
+    println!(
+        "fwd {f:.1} ms ({:.1} GFLOP/s)  bwd {bw:.1} ms ({:.1} GFLOP/s)  fwd+bwd {:.1} ms",
+        2.0 * flop / f / 1e6,
+        5.0 * flop / bw / 1e6,
+        f + bw
+    );
 }

@@ -44,8 +44,11 @@ fn main() {
         let flops = 2.0 * (b * t * gh * (d + h)) as f64;
         println!(
             "rep {rep}: forward {:.1} ms ({:.1} GFLOP/s), backward {:.1} ms ({:.1} GFLOP/s) [{}]",
-            (t1 - t0).as_secs_f64() * 1e3, flops / (t1 - t0).as_secs_f64() / 1e9,
-            (t2 - t1).as_secs_f64() * 1e3, 2.0 * flops / (t2 - t1).as_secs_f64() / 1e9, g.dx.len()
+            (t1 - t0).as_secs_f64() * 1e3,
+            flops / (t1 - t0).as_secs_f64() / 1e9,
+            (t2 - t1).as_secs_f64() * 1e3,
+            2.0 * flops / (t2 - t1).as_secs_f64() / 1e9,
+            g.dx.len()
         );
     }
 }

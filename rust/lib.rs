@@ -7,8 +7,8 @@
 pub mod error;
 pub mod files;
 pub mod hugepage;
-pub mod nn;
 pub mod ngram;
+pub mod nn;
 pub mod parallel;
 pub mod rng;
 pub mod search;

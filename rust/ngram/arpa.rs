@@ -103,8 +103,7 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
     let mut backoff: Vec<Vec<f32>> = vec![Vec::new(); big_n - 1];
     // sized from the header, so pushes rarely rehash; a line of order n takes at least 2n + 2
     // bytes, which bounds what a lying header can make us allocate
-    let mut trie =
-        Trie { orders: (2..=big_n).map(|n| OrderIndex::with_capacity(declared[n - 1].min(text.len() / (2 * n + 2)))).collect() };
+    let mut trie = Trie { orders: (2..=big_n).map(|n| OrderIndex::with_capacity(declared[n - 1].min(text.len() / (2 * n + 2)))).collect() };
     let mut gram: Vec<u32> = Vec::with_capacity(big_n);
     // The previous line of the section: its words, their ids, and the rows of its leading
     // k-grams (`rows[k-1]`, k = 1..n-1). Sorted files repeat leading words from line to line,
@@ -145,7 +144,13 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
             let has_bo = f.len() == n + 2 && n < big_n;
             if f.len() != n + 1 && !has_bo {
                 let want = if n < big_n { format!("{} or {}", n + 1, n + 2) } else { format!("{}", n + 1) };
-                return Err(l.err(ln, &format!("a {n}-gram line needs {want} fields (log10 prob, {n} words, backoff below the highest order), got {}", f.len())));
+                return Err(l.err(
+                    ln,
+                    &format!(
+                        "a {n}-gram line needs {want} fields (log10 prob, {n} words, backoff below the highest order), got {}",
+                        f.len()
+                    ),
+                ));
             }
             let p = parse_num(&l, ln, f[0], "probability")?;
             if p > 0.0 {
@@ -287,11 +292,8 @@ pub fn write_to<W: Write + Send>(model: &Model, out: &mut W) -> Result<()> {
     let mut spare: Vec<Vec<u8>> = Vec::new();
     for n in 1..=big_n {
         out.write_all(format!("\n\\{n}-grams:\n").as_bytes()).map_err(io)?;
-        let unigrams: Vec<u32> = if n == 1 {
-            (0..model.vocab.len() as u32).filter(|&w| model.present[w as usize]).collect()
-        } else {
-            Vec::new()
-        };
+        let unigrams: Vec<u32> =
+            if n == 1 { (0..model.vocab.len() as u32).filter(|&w| model.present[w as usize]).collect() } else { Vec::new() };
         let total = if n == 1 { unigrams.len() } else { model.trie.orders[n - 2].len() };
         let nblocks = total.div_ceil(BLOCK);
         let mut pending: Vec<Vec<u8>> = Vec::new();

@@ -76,10 +76,7 @@ pub fn lookup(grams: &[u32], counts: &[u64], n: usize, queries: &[u32]) -> Resul
 /// Validate CSR offsets against `len` ids.
 pub(crate) fn check_offsets(offsets: &[i64], len: usize) -> Result<()> {
     if offsets.is_empty() || offsets[0] != 0 || offsets[offsets.len() - 1] != len as i64 {
-        return Err(Error::Shape(format!(
-            "offsets must start at 0 and end at len(ids)={len} (got {} offsets)",
-            offsets.len()
-        )));
+        return Err(Error::Shape(format!("offsets must start at 0 and end at len(ids)={len} (got {} offsets)", offsets.len())));
     }
     if let Some(i) = offsets.windows(2).position(|w| w[1] < w[0]) {
         return Err(Error::Shape(format!("offsets must be non-decreasing (offsets[{}] > offsets[{}])", i, i + 1)));

@@ -24,7 +24,10 @@ use crate::error::{Error, Result};
 pub enum Smoothing {
     /// `prune[n-1]`: n-grams of order n with a raw count at or below it are dropped (lmplz's
     /// `--prune`; all zeros = no pruning).
-    KneserNey { discount_fallback: Option<[f32; 3]>, prune: [u64; MAX_ORDER] },
+    KneserNey {
+        discount_fallback: Option<[f32; 3]>,
+        prune: [u64; MAX_ORDER],
+    },
     Mle,
     AddK(f64),
     Stupid(f64),
@@ -192,22 +195,22 @@ fn check_options(order: usize, smoothing: Smoothing) -> Result<()> {
         return Err(Error::Value(format!("order must be between 1 and {MAX_ORDER}, got {order}")));
     }
     match smoothing {
-        Smoothing::AddK(k) if !(k > 0.0 && k.is_finite()) => {
-            Err(Error::Value(format!("add-k needs a positive finite k, got {k}")))
-        }
-        Smoothing::Stupid(a) if !(a > 0.0 && a <= 1.0) => {
-            Err(Error::Value(format!("stupid backoff needs 0 < alpha <= 1, got {a}")))
-        }
-        Smoothing::KneserNey { discount_fallback: Some(d), .. } if d.iter().enumerate().any(|(i, &x)| !(x >= 0.0 && x <= (i + 1) as f32)) => {
+        Smoothing::AddK(k) if !(k > 0.0 && k.is_finite()) => Err(Error::Value(format!("add-k needs a positive finite k, got {k}"))),
+        Smoothing::Stupid(a) if !(a > 0.0 && a <= 1.0) => Err(Error::Value(format!("stupid backoff needs 0 < alpha <= 1, got {a}"))),
+        Smoothing::KneserNey { discount_fallback: Some(d), .. }
+            if d.iter().enumerate().any(|(i, &x)| !(x >= 0.0 && x <= (i + 1) as f32)) =>
+        {
             Err(Error::Value(format!("discount_fallback {d:?}: discount k must lie in [0, k]")))
         }
         Smoothing::KneserNey { prune, .. } if prune[0] != 0 => {
             Err(Error::Value(format!("prune: unigrams cannot be pruned (threshold {} for order 1; use 0)", prune[0])))
         }
-        Smoothing::KneserNey { prune, .. } if prune.windows(2).take(order.saturating_sub(1)).any(|w| w[1] < w[0]) => Err(Error::Value(format!(
+        Smoothing::KneserNey { prune, .. } if prune.windows(2).take(order.saturating_sub(1)).any(|w| w[1] < w[0]) => {
+            Err(Error::Value(format!(
             "prune thresholds must not decrease with the order (got {:?}): a pruned n-gram would leave its extensions without a context",
             &prune[..order]
-        ))),
+        )))
+        }
         _ => Ok(()),
     }
 }
@@ -222,7 +225,7 @@ pub fn from_counts(tables: Vec<OrderCounts>, voc: Vocab, smoothing: Smoothing) -
         Smoothing::KneserNey { discount_fallback, prune } => {
             let n = tables.len();
             super::kn::estimate(tables, voc, discount_fallback, &prune[..n])
-        },
+        }
         _ => count_based(tables, voc, smoothing),
     }
 }

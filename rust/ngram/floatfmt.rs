@@ -171,7 +171,8 @@ mod tests {
         };
         let ((ia, k), (ib, _)) = (digits(a), digits(b));
         let bits = x.abs().to_bits();
-        let (m, e) = if bits >> 23 == 0 { (bits as i128, -149) } else { ((bits & 0x7f_ffff | 0x80_0000) as i128, (bits >> 23) as i32 - 150) };
+        let (m, e) =
+            if bits >> 23 == 0 { (bits as i128, -149) } else { ((bits & 0x7f_ffff | 0x80_0000) as i128, (bits >> 23) as i32 - 150) };
         let lhs = |shift: i32| -> Option<i128> { 2i128.checked_mul(m)?.checked_mul(10i128.checked_pow(k)?)?.checked_shl(shift as u32) };
         if e >= 0 {
             lhs(e) == Some(ia + ib)
@@ -183,7 +184,23 @@ mod tests {
     #[test]
     fn same_as_display() {
         let mut z = zmij::Buffer::new();
-        for x in [0.0f32, -0.0, 1.0, -1.0, 100.0, 1e10, 1e-10, 0.1, 123456.7, f32::MAX, f32::MIN_POSITIVE, 1e-45, f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for x in [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            100.0,
+            1e10,
+            1e-10,
+            0.1,
+            123456.7,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            1e-45,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ] {
             assert!(!check(x, &mut z));
         }
         // lmplz prints -1.3007812 where Display prints -1.3007813 (value -1.30078125)

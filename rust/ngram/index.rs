@@ -125,7 +125,8 @@ impl Table {
     /// A table for rows `0..prefix.len()` with room for `rows` rows at load 1/2.
     fn build(prefix: &[u32], word: &[u32], rows: usize) -> Table {
         let cap = (2 * rows).max(16).next_power_of_two();
-        let mut t = Table { slots: crate::hugepage::filled_vec(cap, Slot { prefix: 0, word: 0, row: EMPTY }), shift: 64 - cap.trailing_zeros() };
+        let mut t =
+            Table { slots: crate::hugepage::filled_vec(cap, Slot { prefix: 0, word: 0, row: EMPTY }), shift: 64 - cap.trailing_zeros() };
         let k = prefix.len();
         for r in 0..k {
             if r + 16 < k {

@@ -163,10 +163,9 @@ impl Model {
     pub fn check_ids(&self, ids: &[u32], what: &str) -> Result<()> {
         let v = self.vocab.len() as u32;
         match ids.iter().position(|&w| w >= v) {
-            Some(i) => Err(Error::Value(format!(
-                "{what}: token id {} at position {i} is outside the model's vocabulary of {v} ids",
-                ids[i]
-            ))),
+            Some(i) => {
+                Err(Error::Value(format!("{what}: token id {} at position {i} is outside the model's vocabulary of {v} ids", ids[i])))
+            }
             None => Ok(()),
         }
     }
@@ -186,7 +185,8 @@ impl Model {
     /// The query tables (built now on first use).
     #[inline(always)]
     fn tables(&self) -> (&[[f32; 2]], &[query::Table]) {
-        let (u, t) = self.query.get_or_init(|| (query::unigrams(&self.prob, &self.backoff), query::build(&self.trie, &self.prob, &self.backoff)));
+        let (u, t) =
+            self.query.get_or_init(|| (query::unigrams(&self.prob, &self.backoff), query::build(&self.trie, &self.prob, &self.backoff)));
         (u, t)
     }
 

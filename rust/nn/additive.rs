@@ -253,9 +253,11 @@ fn backward_impl<T: Real>(dm: &Dims, a: &Args<T>, f: &Saved<T>, dctx: &[T]) -> G
     let mut dpq = vec![T::ZERO; nq * da];
     let mut dpk = vec![T::ZERO; nk * da];
     let mut dv_part = vec![T::ZERO; dm.b * da];
-    let (dvp, dqp, dkp, dwp) = (SyncPtr(dvalues.as_mut_ptr()), SyncPtr(dpq.as_mut_ptr()), SyncPtr(dpk.as_mut_ptr()), SyncPtr(dv_part.as_mut_ptr()));
+    let (dvp, dqp, dkp, dwp) =
+        (SyncPtr(dvalues.as_mut_ptr()), SyncPtr(dpq.as_mut_ptr()), SyncPtr(dpk.as_mut_ptr()), SyncPtr(dv_part.as_mut_ptr()));
     for_each(dm.b, true, |b| unsafe {
-        let (attn, dc, vals) = (&f.attn[b * tq * tk..][..tq * tk], &dctx[b * tq * dm.dv..][..tq * dm.dv], &a.values[b * tk * dm.dv..][..tk * dm.dv]);
+        let (attn, dc, vals) =
+            (&f.attn[b * tq * tk..][..tq * tk], &dctx[b * tq * dm.dv..][..tq * dm.dv], &a.values[b * tk * dm.dv..][..tk * dm.dv]);
         // dvalues = A^T dcontext; dA = dcontext values^T, turned into dS in place.
         gemm(tk, tq, dm.dv, attn.as_ptr(), 1, tk, dc.as_ptr(), dm.dv, 1, T::ZERO, dvp.at(b * tk * dm.dv), dm.dv);
         let mut ds = vec![T::ZERO; tq * tk];

@@ -229,7 +229,11 @@ impl<T: Real> Drop<T> {
     #[inline(always)]
     pub(super) fn factor(&self, j: usize) -> T {
         let hsh = fmix32(self.key ^ (self.j0.wrapping_add(j as u32)).wrapping_mul(0x9E37_79B9));
-        if hsh >= self.thr { self.inv } else { T::ZERO }
+        if hsh >= self.thr {
+            self.inv
+        } else {
+            T::ZERO
+        }
     }
 }
 
@@ -491,14 +495,24 @@ mod tests {
 
     /// Naive (B H) x Tq x Tk attention in f64 with explicit masks: (out, dq, dk, dv).
     #[allow(clippy::type_complexity)]
-    fn naive(dm: &Dims, q: &[f64], k: &[f64], v: &[f64], dout: &[f64], allow: &dyn Fn(usize, usize, usize) -> bool, o: &Options) -> [Vec<f64>; 4] {
+    fn naive(
+        dm: &Dims,
+        q: &[f64],
+        k: &[f64],
+        v: &[f64],
+        dout: &[f64],
+        allow: &dyn Fn(usize, usize, usize) -> bool,
+        o: &Options,
+    ) -> [Vec<f64>; 4] {
         let (tq, tk, d, dv) = (dm.tq, dm.tk, dm.d, dm.dv);
         let bh_n = dm.b * dm.h;
-        let (mut out, mut dq, mut dk, mut dvv) = (vec![0.0; bh_n * tq * dv], vec![0.0; bh_n * tq * d], vec![0.0; bh_n * tk * d], vec![0.0; bh_n * tk * dv]);
+        let (mut out, mut dq, mut dk, mut dvv) =
+            (vec![0.0; bh_n * tq * dv], vec![0.0; bh_n * tq * d], vec![0.0; bh_n * tk * d], vec![0.0; bh_n * tk * dv]);
         let thr = drop_threshold(o.dropout);
         for bh in 0..bh_n {
             for i in 0..tq {
-                let s: Vec<f64> = (0..tk).map(|j| (0..d).map(|f| q[(bh * tq + i) * d + f] * k[(bh * tk + j) * d + f]).sum::<f64>() * o.scale).collect();
+                let s: Vec<f64> =
+                    (0..tk).map(|j| (0..d).map(|f| q[(bh * tq + i) * d + f] * k[(bh * tk + j) * d + f]).sum::<f64>() * o.scale).collect();
                 let ok: Vec<bool> = (0..tk).map(|j| allow(bh, i, j)).collect();
                 let mx = (0..tk).filter(|&j| ok[j]).map(|j| s[j]).fold(f64::NEG_INFINITY, f64::max);
                 if mx == f64::NEG_INFINITY {
@@ -512,7 +526,11 @@ mod tests {
                         None => 1.0,
                         Some(t) => {
                             let hsh = fmix32(row_key(o.seed, (bh * tq + i) as u64) ^ (j as u32).wrapping_mul(0x9E37_79B9));
-                            if hsh >= t { 1.0 / (1.0 - o.dropout) } else { 0.0 }
+                            if hsh >= t {
+                                1.0 / (1.0 - o.dropout)
+                            } else {
+                                0.0
+                            }
                         }
                     })
                     .collect();
@@ -545,7 +563,8 @@ mod tests {
 
     fn run<T: Kern>(dm: &Dims, causal: bool, lengths: Option<&[usize]>, mask: Option<&[bool]>, dropout: f64, threads: usize) {
         let (bh_n, tq, tk) = (dm.b * dm.h, dm.tq, dm.tk);
-        let (q, k, v, dout) = (data(bh_n * tq * dm.d, 1), data(bh_n * tk * dm.d, 2), data(bh_n * tk * dm.dv, 3), data(bh_n * tq * dm.dv, 4));
+        let (q, k, v, dout) =
+            (data(bh_n * tq * dm.d, 1), data(bh_n * tk * dm.d, 2), data(bh_n * tk * dm.dv, 3), data(bh_n * tq * dm.dv, 4));
         let opts = Options { scale: 0.3, causal, dropout, seed: 7, num_threads: Some(threads) };
         let allow = |bh: usize, i: usize, j: usize| {
             let b = bh / dm.h;
@@ -563,12 +582,23 @@ mod tests {
         forward(dm, &x, &masks, &opts, OutView { data: &mut out, l: lo }, &mut lse).unwrap();
         let (mut dq, mut dk, mut dv) = (vec![T::ZERO; bh_n * tq * dm.d], vec![T::ZERO; bh_n * tk * dm.d], vec![T::ZERO; bh_n * tk * dm.dv]);
         let sv = Saved { out: &out, lo, lse: &lse, dout: &dot, ldo: lo };
-        backward(dm, &x, &masks, &opts, &sv, GradsOut { dq: OutView { data: &mut dq, l: lq }, dk: OutView { data: &mut dk, l: lk }, dv: OutView { data: &mut dv, l: lv } })
-            .unwrap();
+        backward(
+            dm,
+            &x,
+            &masks,
+            &opts,
+            &sv,
+            GradsOut { dq: OutView { data: &mut dq, l: lq }, dk: OutView { data: &mut dk, l: lk }, dv: OutView { data: &mut dv, l: lv } },
+        )
+        .unwrap();
         let tol = if T::NAME == "float32" { 2e-5 } else { 1e-12 };
         for (name, got, w) in [("out", &out, &want[0]), ("dq", &dq, &want[1]), ("dk", &dk, &want[2]), ("dv", &dv, &want[3])] {
             for (i, (g, w)) in got.iter().zip(w.iter()).enumerate() {
-                assert!((g.to_f64() - w).abs() <= tol * (1.0 + w.abs()), "{name}[{i}] {} vs {w} ({dm:?} causal={causal} p={dropout})", g.to_f64());
+                assert!(
+                    (g.to_f64() - w).abs() <= tol * (1.0 + w.abs()),
+                    "{name}[{i}] {} vs {w} ({dm:?} causal={causal} p={dropout})",
+                    g.to_f64()
+                );
             }
         }
     }

@@ -5,7 +5,10 @@
 //! row log-sum-exp. dQ accumulates per head; with few heads the keys are split into chunks whose
 //! dQ parts are summed in chunk order, so results do not depend on the thread count.
 
-use super::attention::{check, check_finite, check_view, drop_threshold, mask_row, exp_sum_row, visible, Ctx, Dims, Drop, Inputs, Layout, Masks, Options, OutView, BC, BR, LANES, MR};
+use super::attention::{
+    check, check_finite, check_view, drop_threshold, exp_sum_row, mask_row, visible, Ctx, Dims, Drop, Inputs, Layout, Masks, Options,
+    OutView, BC, BR, LANES, MR,
+};
 use super::gemm::{for_each, SyncPtr};
 use super::packed::{Kern, PackedB};
 use super::real::Real;
@@ -123,7 +126,8 @@ fn backward_impl<T: Kern>(cx: &Ctx<T>, sv: &Saved<T>, g: GradsOut<T>) {
     let per = nkb.div_ceil(nc.max(1)).max(1);
     // With several key chunks per head, each chunk sums its own dQ, added in chunk order.
     let mut partial = if nc > 1 { vec![T::ZERO; bh_n * nc * dm.tq * dm.d] } else { Vec::new() };
-    let (dqp, dkp, dvp, pp) = (SyncPtr(g.dq.data.as_mut_ptr()), SyncPtr(g.dk.data.as_mut_ptr()), SyncPtr(g.dv.data.as_mut_ptr()), SyncPtr(partial.as_mut_ptr()));
+    let (dqp, dkp, dvp, pp) =
+        (SyncPtr(g.dq.data.as_mut_ptr()), SyncPtr(g.dk.data.as_mut_ptr()), SyncPtr(g.dv.data.as_mut_ptr()), SyncPtr(partial.as_mut_ptr()));
     let (lq, lk, lv) = (g.dq.l, g.dk.l, g.dv.l);
     let dsum = &dsum;
     for_each(bh_n * nc, true, |task| unsafe {
@@ -153,8 +157,17 @@ fn backward_impl<T: Kern>(cx: &Ctx<T>, sv: &Saved<T>, g: GradsOut<T>) {
 /// chunk's dQ (zeroed here, then accumulated).
 #[allow(clippy::too_many_arguments)]
 unsafe fn bwd_head<T: Kern>(
-    cx: &Ctx<T>, sv: &Saved<T>, bh: usize, keys: std::ops::Range<usize>, dsum: &[T], dq: *mut T, ldq: usize, dk: *mut T, ldk: usize,
-    dv: *mut T, ldv: usize,
+    cx: &Ctx<T>,
+    sv: &Saved<T>,
+    bh: usize,
+    keys: std::ops::Range<usize>,
+    dsum: &[T],
+    dq: *mut T,
+    ldq: usize,
+    dk: *mut T,
+    ldk: usize,
+    dv: *mut T,
+    ldv: usize,
 ) {
     let dm = &cx.dm;
     let x = &cx.x;
@@ -238,4 +251,3 @@ unsafe fn bwd_head<T: Kern>(
         }
     }
 }
-

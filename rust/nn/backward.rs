@@ -11,8 +11,8 @@ use super::pack::{gather_rows, Packing};
 use super::packed::{ChunkedB, Kern};
 use super::real::Real;
 use super::recurrent::{
-    check_len, check_weights, chunk, halves, product_all_tokens, init_state, apply_dropout, par_step, Cache, CellKind, DirCache,
-    Grads, OwnedWeights, Spec, Weights,
+    apply_dropout, check_len, check_weights, chunk, halves, init_state, par_step, product_all_tokens, Cache, CellKind, DirCache, Grads,
+    OwnedWeights, Spec, Weights,
 };
 use crate::error::{Error, Result};
 use crate::parallel;
@@ -44,7 +44,14 @@ struct DirGrads<T> {
 /// outputs in its own packed order; `dh`, `dc` hold dh_n, dc_n in sorted-row order.
 #[allow(clippy::too_many_arguments)]
 fn run_dir_bwd<T: Kern>(
-    spec: &Spec, w: &Weights<T>, pack: &Packing, dcache: &DirCache<T>, xg: &[T], dyd: &[T], mut dh: Vec<T>, mut dcar: Vec<T>,
+    spec: &Spec,
+    w: &Weights<T>,
+    pack: &Packing,
+    dcache: &DirCache<T>,
+    xg: &[T],
+    dyd: &[T],
+    mut dh: Vec<T>,
+    mut dcar: Vec<T>,
 ) -> DirGrads<T> {
     let (h, hout, gh, n_tok) = (spec.hidden, spec.hout(), spec.gh(), pack.n);
     let din = xg.len() / n_tok.max(1);
@@ -103,10 +110,27 @@ fn run_dir_bwd<T: Kern>(
                     CellKind::RnnTanh | CellKind::RnnRelu => cells::rnn_bwd(n, wd, cell == CellKind::RnnRelu, acts, dhr, dgb),
                     CellKind::Lstm => {
                         let dmb = if spec.proj > 0 { Blk::new(pdm.at(j0), h) } else { dhr };
-                        cells::lstm_bwd(n, wd, h, acts, Blk::new(pc.at(k0 * h + j0), h), Blk::new(cprev.at(j0), h), dmb, Blk::new(pdc.at(j0), h), dgb)
+                        cells::lstm_bwd(
+                            n,
+                            wd,
+                            h,
+                            acts,
+                            Blk::new(pc.at(k0 * h + j0), h),
+                            Blk::new(cprev.at(j0), h),
+                            dmb,
+                            Blk::new(pdc.at(j0), h),
+                            dgb,
+                        )
                     }
                     CellKind::Gru => cells::gru_bwd(
-                        n, wd, h, acts, Blk::new(pe.at(k0 * h + j0), h), Blk::new(hprev.at(j0), hout), dhr, dgb,
+                        n,
+                        wd,
+                        h,
+                        acts,
+                        Blk::new(pe.at(k0 * h + j0), h),
+                        Blk::new(hprev.at(j0), hout),
+                        dhr,
+                        dgb,
                         Blk::new(pdgh.at(k0 * gh + j0), gh),
                     ),
                     CellKind::GruTextbook => cells::gru_tb_bwd_zn(n, wd, h, acts, Blk::new(hprev.at(j0), hout), dhr, dgb),
@@ -117,7 +141,14 @@ fn run_dir_bwd<T: Kern>(
                     let j0 = ch * cw;
                     let wd = cw.min(h - j0);
                     wn.as_ref().expect("textbook GRU has its n-gate pack").chunk(ch).mul(n, pdg.at(k0 * gh + 2 * h), gh, pdrh.at(j0), h);
-                    cells::gru_tb_bwd_r(n, wd, Blk::new(pa.at(k0 * gh + j0), gh), Blk::new(hprev.at(j0), hout), Blk::new(pdrh.at(j0), h), Blk::new(pdg.at(k0 * gh + j0), gh));
+                    cells::gru_tb_bwd_r(
+                        n,
+                        wd,
+                        Blk::new(pa.at(k0 * gh + j0), gh),
+                        Blk::new(hprev.at(j0), hout),
+                        Blk::new(pdrh.at(j0), h),
+                        Blk::new(pdg.at(k0 * gh + j0), gh),
+                    );
                 });
             }
             // dh_prev = dG W_hh (+ the direct paths of the GRU).
@@ -166,13 +197,55 @@ fn run_dir_bwd<T: Kern>(
         match cell {
             CellKind::Gru => gemm_par(gh, n_tok, hout, dgh.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big),
             CellKind::GruTextbook => {
-                gemm_par(2 * h, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, Split::Rows(halves(2 * h)));
-                gemm_par(h, n_tok, hout, dg.as_ptr().add(2 * h), 1, gh, dc_.extra.as_ptr(), h, 1, T::ZERO, dw.w_hh.as_mut_ptr().add(2 * h * hout), hout, Split::Rows(halves(h)));
+                gemm_par(
+                    2 * h,
+                    n_tok,
+                    hout,
+                    dg.as_ptr(),
+                    1,
+                    gh,
+                    hp.as_ptr(),
+                    hout,
+                    1,
+                    T::ZERO,
+                    dw.w_hh.as_mut_ptr(),
+                    hout,
+                    Split::Rows(halves(2 * h)),
+                );
+                gemm_par(
+                    h,
+                    n_tok,
+                    hout,
+                    dg.as_ptr().add(2 * h),
+                    1,
+                    gh,
+                    dc_.extra.as_ptr(),
+                    h,
+                    1,
+                    T::ZERO,
+                    dw.w_hh.as_mut_ptr().add(2 * h * hout),
+                    hout,
+                    Split::Rows(halves(h)),
+                );
             }
             _ => gemm_par(gh, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big),
         }
         if spec.proj > 0 {
-            gemm_par(spec.proj, n_tok, h, dhb.as_ptr(), 1, hout, dc_.m.as_ptr(), h, 1, T::ZERO, dw.w_hr.as_mut_ptr(), h, Split::Rows(halves(spec.proj)));
+            gemm_par(
+                spec.proj,
+                n_tok,
+                h,
+                dhb.as_ptr(),
+                1,
+                hout,
+                dc_.m.as_ptr(),
+                h,
+                1,
+                T::ZERO,
+                dw.w_hr.as_mut_ptr(),
+                h,
+                Split::Rows(halves(spec.proj)),
+            );
         }
         product_all_tokens(n_tok, gh, din, dg.as_ptr(), w.w_ih.as_ptr(), din, 1, dxg.as_mut_ptr());
     }
@@ -184,7 +257,12 @@ fn run_dir_bwd<T: Kern>(
 /// Backward pass: gradients of x, h0, c0 and every weight, given the gradients of y, h_n and
 /// c_n (None = zero). Gradients at padding positions of `dy` are ignored.
 pub fn backward<T: Kern>(
-    cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&[T]>, dh_n: Option<&[T]>, dc_n: Option<&[T]>, num_threads: Option<usize>,
+    cache: &Cache<T>,
+    weights: &[Weights<T>],
+    dy: Option<&[T]>,
+    dh_n: Option<&[T]>,
+    dc_n: Option<&[T]>,
+    num_threads: Option<usize>,
 ) -> Result<Grads<T>> {
     let spec = &cache.spec;
     check_weights(spec, weights)?;
@@ -234,7 +312,8 @@ fn backward_impl<T: Kern>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&
                 }
                 Cow::Owned(v)
             };
-            let xg: Cow<[T]> = if d == 0 { Cow::Borrowed(&lc.input) } else { Cow::Owned(gather_rows(&lc.input, pack.rev.iter().copied(), din)) };
+            let xg: Cow<[T]> =
+                if d == 0 { Cow::Borrowed(&lc.input) } else { Cow::Owned(gather_rows(&lc.input, pack.rev.iter().copied(), din)) };
             let dhi = init_state(dh_n, ld, pack, hout);
             let dci = if spec.cell == CellKind::Lstm { init_state(dc_n, ld, pack, h) } else { Vec::new() };
             run_dir_bwd(spec, &weights[ld], pack, &lc.dirs[d], &xg, &dyd, dhi, dci)

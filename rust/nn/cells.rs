@@ -62,7 +62,11 @@ fn rnn_bwd_row<T: Real>(relu: bool, a: &[T], d: &[T], g: &mut [T]) {
     let (a, d) = (&a[..n], &d[..n]);
     for j in 0..n {
         g[j] = if relu {
-            if a[j] > T::ZERO { d[j] } else { T::ZERO }
+            if a[j] > T::ZERO {
+                d[j]
+            } else {
+                T::ZERO
+            }
         } else {
             d[j] * (T::ONE - a[j] * a[j])
         };
@@ -92,9 +96,7 @@ fn lstm_fwd_row<T: Real>(ai: &mut [T], af: &mut [T], ag: &mut [T], ao: &mut [T],
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn lstm_bwd_row<T: Real>(
-    a: [&[T]; 4], c: &[T], cp: &[T], dm: &[T], dc: &mut [T], di: &mut [T], df: &mut [T], dg: &mut [T], d_o: &mut [T],
-) {
+fn lstm_bwd_row<T: Real>(a: [&[T]; 4], c: &[T], cp: &[T], dm: &[T], dc: &mut [T], di: &mut [T], df: &mut [T], dg: &mut [T], d_o: &mut [T]) {
     let n = dc.len();
     let (ai, af, ag, ao) = (&a[0][..n], &a[1][..n], &a[2][..n], &a[3][..n]);
     let (c, cp, dm, di, df, dg, d_o) = (&c[..n], &cp[..n], &dm[..n], &mut di[..n], &mut df[..n], &mut dg[..n], &mut d_o[..n]);

@@ -46,10 +46,18 @@ pub fn for_each(n: usize, parallel: bool, f: impl Fn(usize) + Sync + Send) {
 /// Pointers and strides must describe valid memory; C must not overlap A or B.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn gemm<T: Real>(
-    m: usize, k: usize, n: usize,
-    a: *const T, rsa: usize, csa: usize,
-    b: *const T, rsb: usize, csb: usize,
-    beta: T, c: *mut T, rsc: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    rsa: usize,
+    csa: usize,
+    b: *const T,
+    rsb: usize,
+    csb: usize,
+    beta: T,
+    c: *mut T,
+    rsc: usize,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -81,10 +89,18 @@ pub enum Split {
 /// As [`gemm`].
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn gemm_par<T: Real>(
-    m: usize, k: usize, n: usize,
-    a: *const T, rsa: usize, csa: usize,
-    b: *const T, rsb: usize, csb: usize,
-    beta: T, c: *mut T, rsc: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    rsa: usize,
+    csa: usize,
+    b: *const T,
+    rsb: usize,
+    csb: usize,
+    beta: T,
+    c: *mut T,
+    rsc: usize,
     split: Split,
 ) {
     let (a, b, c) = (SyncPtr(a as *mut T), SyncPtr(b as *mut T), SyncPtr(c));
@@ -113,7 +129,16 @@ pub unsafe fn gemm_par<T: Real>(
 /// (A is then stored k x m, B n x k); on `num_threads` threads, split into blocks of rows (or
 /// columns when m is small) that depend only on the shape.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul<T: Real>(a: &[T], b: &[T], m: usize, k: usize, n: usize, ta: bool, tb: bool, num_threads: Option<usize>) -> crate::error::Result<Vec<T>> {
+pub fn matmul<T: Real>(
+    a: &[T],
+    b: &[T],
+    m: usize,
+    k: usize,
+    n: usize,
+    ta: bool,
+    tb: bool,
+    num_threads: Option<usize>,
+) -> crate::error::Result<Vec<T>> {
     if a.len() != m * k || b.len() != k * n {
         return Err(crate::error::Error::Shape(format!(
             "matmul: A has {} elements and B {}, expected {} ({m}x{k}) and {} ({k}x{n})",

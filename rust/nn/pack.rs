@@ -99,7 +99,11 @@ impl Packing {
     /// Row of the padded box (flattened to rows of features) holding token `k`.
     pub fn padded_row(&self, k: usize, batch_first: bool) -> usize {
         let (b, t) = (self.tok_b[k], self.tok_t[k]);
-        if batch_first { b * self.steps + t } else { t * self.batch + b }
+        if batch_first {
+            b * self.steps + t
+        } else {
+            t * self.batch + b
+        }
     }
 
     /// Number of steps of the longest row.

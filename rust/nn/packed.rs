@@ -30,14 +30,38 @@ pub trait Kern: Real {
     /// `a` addresses `rows` x `k` values as described, `b` starts a packed panel followed by
     /// `np - 1` more, `c` has room for the columns written (row stride `ldc`).
     #[allow(clippy::too_many_arguments)]
-    unsafe fn kernel(rows: usize, np: usize, k: usize, a: *const Self, rsa: usize, csa: usize, b: *const Self, pstride: usize, c: *mut Self, ldc: usize, ncols: usize, acc: bool);
+    unsafe fn kernel(
+        rows: usize,
+        np: usize,
+        k: usize,
+        a: *const Self,
+        rsa: usize,
+        csa: usize,
+        b: *const Self,
+        pstride: usize,
+        c: *mut Self,
+        ldc: usize,
+        ncols: usize,
+        acc: bool,
+    );
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn kernel_scalar<T: Real>(
-    rows: usize, np: usize, k: usize, a: *const T, rsa: usize, csa: usize, b: *const T, pstride: usize, nr: usize, c: *mut T, ldc: usize,
-    ncols: usize, acc: bool,
+    rows: usize,
+    np: usize,
+    k: usize,
+    a: *const T,
+    rsa: usize,
+    csa: usize,
+    b: *const T,
+    pstride: usize,
+    nr: usize,
+    c: *mut T,
+    ldc: usize,
+    ncols: usize,
+    acc: bool,
 ) {
     for p in 0..np {
         let (b, c) = (b.add(p * pstride), c.add(p * nr));
@@ -65,7 +89,15 @@ mod avx2 {
             #[target_feature(enable = "avx2,fma")]
             #[allow(clippy::too_many_arguments)]
             pub unsafe fn $name<const R: usize, const P: usize>(
-                k: usize, a: *const $t, rsa: usize, csa: usize, b: *const $t, pstride: usize, c: *mut $t, ldc: usize, ncols: usize,
+                k: usize,
+                a: *const $t,
+                rsa: usize,
+                csa: usize,
+                b: *const $t,
+                pstride: usize,
+                c: *mut $t,
+                ldc: usize,
+                ncols: usize,
                 add: bool,
             ) {
                 const NR: usize = 2 * $w;
@@ -151,8 +183,18 @@ macro_rules! impl_kern {
         impl Kern for $t {
             const NR: usize = $nr;
             unsafe fn kernel(
-                rows: usize, np: usize, k: usize, a: *const $t, rsa: usize, csa: usize, b: *const $t, pstride: usize, c: *mut $t, ldc: usize,
-                ncols: usize, acc: bool,
+                rows: usize,
+                np: usize,
+                k: usize,
+                a: *const $t,
+                rsa: usize,
+                csa: usize,
+                b: *const $t,
+                pstride: usize,
+                c: *mut $t,
+                ldc: usize,
+                ncols: usize,
+                acc: bool,
             ) {
                 #[cfg(target_arch = "x86_64")]
                 if level() == Level::Avx2 {
@@ -234,7 +276,17 @@ impl<T: Kern> PackedB<T> {
     /// `a` and `c` must address the rows and columns described; the block must lie inside B.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn mul_sub(
-        &self, m: usize, a: *const T, rsa: usize, csa: usize, k0: usize, kb: usize, c0: usize, ncols: usize, c: *mut T, ldc: usize,
+        &self,
+        m: usize,
+        a: *const T,
+        rsa: usize,
+        csa: usize,
+        k0: usize,
+        kb: usize,
+        c0: usize,
+        ncols: usize,
+        c: *mut T,
+        ldc: usize,
         acc: bool,
     ) {
         let (nr, k) = (T::NR, self.k);
@@ -259,7 +311,20 @@ impl<T: Kern> PackedB<T> {
                 while p < g1 {
                     let take = if p + step <= g1.min(full) { step } else { 1 };
                     let cols = nr.min(ncols - p * nr);
-                    T::kernel(rows, take, kb, a.add(i * rsa), rsa, csa, base.add(p * k * nr), k * nr, c.add(i * ldc + p * nr), ldc, cols, acc);
+                    T::kernel(
+                        rows,
+                        take,
+                        kb,
+                        a.add(i * rsa),
+                        rsa,
+                        csa,
+                        base.add(p * k * nr),
+                        k * nr,
+                        c.add(i * ldc + p * nr),
+                        ldc,
+                        cols,
+                        acc,
+                    );
                     p += take;
                 }
                 i += rows;

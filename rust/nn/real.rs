@@ -46,10 +46,18 @@ pub trait Real:
     /// The pointers and strides must describe valid, non-overlapping (for C) memory.
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm_raw(
-        m: usize, k: usize, n: usize,
-        a: *const Self, rsa: isize, csa: isize,
-        b: *const Self, rsb: isize, csb: isize,
-        beta: Self, c: *mut Self, rsc: isize,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
     );
 }
 
@@ -102,7 +110,11 @@ impl Real for f32 {
     }
     #[inline(always)]
     fn max_(self, o: f32) -> f32 {
-        if self > o { self } else { o }
+        if self > o {
+            self
+        } else {
+            o
+        }
     }
     #[inline(always)]
     fn copysign_(self, sign: f32) -> f32 {
@@ -116,10 +128,18 @@ impl Real for f32 {
         tanh_rational_f32(self)
     }
     unsafe fn gemm_raw(
-        m: usize, k: usize, n: usize,
-        a: *const f32, rsa: isize, csa: isize,
-        b: *const f32, rsb: isize, csb: isize,
-        beta: f32, c: *mut f32, rsc: isize,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
     ) {
         matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, 1);
     }
@@ -180,7 +200,11 @@ impl Real for f64 {
     }
     #[inline(always)]
     fn max_(self, o: f64) -> f64 {
-        if self > o { self } else { o }
+        if self > o {
+            self
+        } else {
+            o
+        }
     }
     #[inline(always)]
     fn copysign_(self, sign: f64) -> f64 {
@@ -194,10 +218,18 @@ impl Real for f64 {
         tanh(self)
     }
     unsafe fn gemm_raw(
-        m: usize, k: usize, n: usize,
-        a: *const f64, rsa: isize, csa: isize,
-        b: *const f64, rsb: isize, csb: isize,
-        beta: f64, c: *mut f64, rsc: isize,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f64,
+        rsa: isize,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        csb: isize,
+        beta: f64,
+        c: *mut f64,
+        rsc: isize,
     ) {
         matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, 1);
     }
@@ -222,7 +254,11 @@ pub fn tanh<T: Real>(x: T) -> T {
         * (T::ONE
             + x2 * (c(-1.0 / 3.0)
                 + x2 * (c(2.0 / 15.0) + x2 * (c(-17.0 / 315.0) + x2 * (c(62.0 / 2835.0) + x2 * c(-1382.0 / 155_925.0))))));
-    if x.abs_() < c(0.0625) { small } else { big }
+    if x.abs_() < c(0.0625) {
+        small
+    } else {
+        big
+    }
 }
 
 #[cfg(test)]

@@ -69,18 +69,30 @@ pub struct Spec {
 
 impl Spec {
     pub fn dirs(&self) -> usize {
-        if self.bidir { 2 } else { 1 }
+        if self.bidir {
+            2
+        } else {
+            1
+        }
     }
     /// Size of h (the projection size when there is one).
     pub fn hout(&self) -> usize {
-        if self.proj > 0 { self.proj } else { self.hidden }
+        if self.proj > 0 {
+            self.proj
+        } else {
+            self.hidden
+        }
     }
     pub fn gh(&self) -> usize {
         self.cell.gates() * self.hidden
     }
     /// Input size of layer `l`.
     pub fn din(&self, l: usize) -> usize {
-        if l == 0 { self.input_size } else { self.dirs() * self.hout() }
+        if l == 0 {
+            self.input_size
+        } else {
+            self.dirs() * self.hout()
+        }
     }
     fn check(&self) -> Result<()> {
         if self.hidden == 0 || self.layers == 0 || self.input_size == 0 {
@@ -101,7 +113,11 @@ impl Spec {
 
 /// PyTorch's name suffix of layer `l`, direction `d`.
 pub fn param_suffix(l: usize, d: usize) -> String {
-    if d == 0 { format!("l{l}") } else { format!("l{l}_reverse") }
+    if d == 0 {
+        format!("l{l}")
+    } else {
+        format!("l{l}_reverse")
+    }
 }
 
 /// Weights of one layer and direction (row-major, PyTorch layout).
@@ -280,7 +296,16 @@ pub(super) fn halves(m: usize) -> usize {
 /// # Safety
 /// `a`, `b` (given by strides) and `c` must address the shapes described.
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn product_all_tokens<T: Kern>(m: usize, k: usize, n: usize, a: *const T, b: *const T, rsb: usize, csb: usize, c: *mut T) {
+pub(super) unsafe fn product_all_tokens<T: Kern>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    b: *const T,
+    rsb: usize,
+    csb: usize,
+    c: *mut T,
+) {
     if m >= 64 {
         PackedB::new(k, n, b, rsb, csb).mul_rows(m, a, k, c, n, true);
     } else {
@@ -360,8 +385,15 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
                         cells::lstm_fwd(n, wd, h, acts, sblk, Blk::new(cprev.at(j0), h), Blk::new(pc.at(k0 * h + j0), h), out)
                     }
                     CellKind::Gru => cells::gru_fwd(
-                        n, wd, h, acts, sblk, &pbhn[2 * h + j0..2 * h + j0 + wd],
-                        Blk::new(hprev.at(j0), hout), Blk::new(pe.at(k0 * h + j0), h), Blk::new(py.at(k0 * hout + j0), hout),
+                        n,
+                        wd,
+                        h,
+                        acts,
+                        sblk,
+                        &pbhn[2 * h + j0..2 * h + j0 + wd],
+                        Blk::new(hprev.at(j0), hout),
+                        Blk::new(pe.at(k0 * h + j0), h),
+                        Blk::new(py.at(k0 * hout + j0), hout),
                     ),
                     CellKind::GruTextbook => {
                         cells::gru_tb_fwd_rz(n, wd, h, acts, sblk, Blk::new(hprev.at(j0), hout), Blk::new(pe.at(k0 * h + j0), h))
@@ -378,8 +410,13 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
                     let sb = ps2.at(ch * bsz * cw);
                     wn.as_ref().expect("textbook GRU has its n-gate pack").chunk(ch).mul(n, pe.at(k0 * h), h, sb, wd);
                     cells::gru_tb_fwd_n(
-                        n, wd, h, Blk::new(pa.at(k0 * gh + j0), gh), Blk::new(sb, wd),
-                        Blk::new(hprev.at(j0), hout), Blk::new(py.at(k0 * hout + j0), hout),
+                        n,
+                        wd,
+                        h,
+                        Blk::new(pa.at(k0 * gh + j0), gh),
+                        Blk::new(sb, wd),
+                        Blk::new(hprev.at(j0), hout),
+                        Blk::new(py.at(k0 * hout + j0), hout),
                     );
                 });
             }

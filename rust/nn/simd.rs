@@ -22,7 +22,11 @@ fn detect() -> Level {
     if std::env::var("SEQFAST_SIMD").map(|v| v.trim().eq_ignore_ascii_case("scalar")).unwrap_or(false) {
         return Level::Scalar;
     }
-    if cpu_has_avx2() { Level::Avx2 } else { Level::Scalar }
+    if cpu_has_avx2() {
+        Level::Avx2
+    } else {
+        Level::Scalar
+    }
 }
 
 /// The level in use.

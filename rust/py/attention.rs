@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 
 use super::errors::{IntoPyResult, ShapeError};
 use crate::nn::additive;
-use crate::nn::gemm;
 use crate::nn::attention::{self, BoolMask, Dims, GradsOut, Inputs, Layout, Masks, Options, OutView, Saved};
+use crate::nn::gemm;
 use crate::nn::packed::Kern;
 
 type L3 = (usize, usize, usize);
@@ -53,8 +53,15 @@ type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 #[allow(clippy::too_many_arguments)]
 fn sdpa_fwd<'py, T: Kern + numpy::Element>(
-    py: Python<'py>, q: &Bound<'py, PyAny>, k: &Bound<'py, PyAny>, v: &Bound<'py, PyAny>, layouts: [L3; 4], dm: Dims, out_size: usize,
-    m: &MaskArgs, opts: Options,
+    py: Python<'py>,
+    q: &Bound<'py, PyAny>,
+    k: &Bound<'py, PyAny>,
+    v: &Bound<'py, PyAny>,
+    layouts: [L3; 4],
+    dm: Dims,
+    out_size: usize,
+    m: &MaskArgs,
+    opts: Options,
 ) -> PyResult<FwdOut<'py>> {
     let (q, k, v): (PyReadonlyArray1<T>, PyReadonlyArray1<T>, PyReadonlyArray1<T>) = (q.extract()?, k.extract()?, v.extract()?);
     let x = Inputs { q: sl(&q)?, lq: lay(layouts[0]), k: sl(&k)?, lk: lay(layouts[1]), v: sl(&v)?, lv: lay(layouts[2]) };
@@ -70,9 +77,21 @@ fn sdpa_fwd<'py, T: Kern + numpy::Element>(
 #[pyo3(signature = (q, k, v, dims, layouts, out_size, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn sdpa_forward<'py>(
-    py: Python<'py>, q: &Bound<'py, PyAny>, k: &Bound<'py, PyAny>, v: &Bound<'py, PyAny>, dims: (usize, usize, usize, usize, usize, usize),
-    layouts: [L3; 4], out_size: usize, lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>, mask_strides: L3, scale: f64,
-    causal: bool, dropout: f64, seed: u64, num_threads: Option<usize>,
+    py: Python<'py>,
+    q: &Bound<'py, PyAny>,
+    k: &Bound<'py, PyAny>,
+    v: &Bound<'py, PyAny>,
+    dims: (usize, usize, usize, usize, usize, usize),
+    layouts: [L3; 4],
+    out_size: usize,
+    lengths: Option<Vec<usize>>,
+    mask: Option<PyReadonlyArray1<'py, bool>>,
+    mask_strides: L3,
+    scale: f64,
+    causal: bool,
+    dropout: f64,
+    seed: u64,
+    num_threads: Option<usize>,
 ) -> PyResult<FwdOut<'py>> {
     let dm = Dims { b: dims.0, h: dims.1, tq: dims.2, tk: dims.3, d: dims.4, dv: dims.5 };
     let m = mask_args(lengths, mask, mask_strides);
@@ -88,7 +107,12 @@ type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 #[allow(clippy::too_many_arguments)]
 fn sdpa_bwd<'py, T: Kern + numpy::Element>(
-    py: Python<'py>, arrays: [&Bound<'py, PyAny>; 6], layouts: [L3; 8], dm: Dims, sizes: (usize, usize, usize), m: &MaskArgs,
+    py: Python<'py>,
+    arrays: [&Bound<'py, PyAny>; 6],
+    layouts: [L3; 8],
+    dm: Dims,
+    sizes: (usize, usize, usize),
+    m: &MaskArgs,
     opts: Options,
 ) -> PyResult<BwdOut<'py>> {
     let a: Vec<PyReadonlyArray1<T>> = arrays.iter().map(|x| x.extract()).collect::<PyResult<_>>()?;
@@ -113,10 +137,24 @@ fn sdpa_bwd<'py, T: Kern + numpy::Element>(
 #[pyo3(signature = (q, k, v, out, lse, dout, dims, layouts, grad_sizes, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn sdpa_backward<'py>(
-    py: Python<'py>, q: &Bound<'py, PyAny>, k: &Bound<'py, PyAny>, v: &Bound<'py, PyAny>, out: &Bound<'py, PyAny>, lse: &Bound<'py, PyAny>,
-    dout: &Bound<'py, PyAny>, dims: (usize, usize, usize, usize, usize, usize), layouts: [L3; 8], grad_sizes: (usize, usize, usize),
-    lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>, mask_strides: L3, scale: f64, causal: bool, dropout: f64,
-    seed: u64, num_threads: Option<usize>,
+    py: Python<'py>,
+    q: &Bound<'py, PyAny>,
+    k: &Bound<'py, PyAny>,
+    v: &Bound<'py, PyAny>,
+    out: &Bound<'py, PyAny>,
+    lse: &Bound<'py, PyAny>,
+    dout: &Bound<'py, PyAny>,
+    dims: (usize, usize, usize, usize, usize, usize),
+    layouts: [L3; 8],
+    grad_sizes: (usize, usize, usize),
+    lengths: Option<Vec<usize>>,
+    mask: Option<PyReadonlyArray1<'py, bool>>,
+    mask_strides: L3,
+    scale: f64,
+    causal: bool,
+    dropout: f64,
+    seed: u64,
+    num_threads: Option<usize>,
 ) -> PyResult<BwdOut<'py>> {
     let dm = Dims { b: dims.0, h: dims.1, tq: dims.2, tk: dims.3, d: dims.4, dv: dims.5 };
     let m = mask_args(lengths, mask, mask_strides);
@@ -129,14 +167,16 @@ fn sdpa_backward<'py>(
     }
 }
 
-
 fn opt_sl<'a, T: Kern + numpy::Element>(a: &'a Option<PyReadonlyArray1<'_, T>>) -> PyResult<Option<&'a [T]>> {
     a.as_ref().map(sl).transpose()
 }
 
 type AddArrays<'py, T> = (Vec<PyReadonlyArray1<'py, T>>, Option<PyReadonlyArray1<'py, T>>);
 
-fn add_arrays<'py, T: Kern + numpy::Element>(arrays: &[Bound<'py, PyAny>], bias: &Option<Bound<'py, PyAny>>) -> PyResult<AddArrays<'py, T>> {
+fn add_arrays<'py, T: Kern + numpy::Element>(
+    arrays: &[Bound<'py, PyAny>],
+    bias: &Option<Bound<'py, PyAny>>,
+) -> PyResult<AddArrays<'py, T>> {
     let a = arrays.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
     Ok((a, bias.as_ref().map(|b| b.extract()).transpose()?))
 }
@@ -163,12 +203,22 @@ fn add_dims(d: (usize, usize, usize, usize, usize, usize, usize)) -> additive::D
 type AddFwd<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 fn add_fwd<'py, T: Kern + numpy::Element>(
-    py: Python<'py>, arrays: &[Bound<'py, PyAny>], bias: &Option<Bound<'py, PyAny>>, dm: additive::Dims, m: &MaskArgs, nt: Option<usize>,
+    py: Python<'py>,
+    arrays: &[Bound<'py, PyAny>],
+    bias: &Option<Bound<'py, PyAny>>,
+    dm: additive::Dims,
+    m: &MaskArgs,
+    nt: Option<usize>,
 ) -> PyResult<AddFwd<'py>> {
     let arr = add_arrays::<T>(arrays, bias)?;
     let args = add_args(&arr, m)?;
     let f = py.detach(|| additive::forward(&dm, &args, nt)).py()?;
-    Ok((f.context.into_pyarray(py).into_any(), f.pq.into_pyarray(py).into_any(), f.pk.into_pyarray(py).into_any(), f.attn.into_pyarray(py).into_any()))
+    Ok((
+        f.context.into_pyarray(py).into_any(),
+        f.pq.into_pyarray(py).into_any(),
+        f.pk.into_pyarray(py).into_any(),
+        f.attn.into_pyarray(py).into_any(),
+    ))
 }
 
 /// Additive attention forward: (context, pq, pk, attn), flat (see `seqfast.nn.additive_attention_forward`).
@@ -176,8 +226,14 @@ fn add_fwd<'py, T: Kern + numpy::Element>(
 #[pyo3(signature = (arrays, bias, dims, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn additive_forward<'py>(
-    py: Python<'py>, arrays: Vec<Bound<'py, PyAny>>, bias: Option<Bound<'py, PyAny>>, dims: (usize, usize, usize, usize, usize, usize, usize),
-    lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>, mask_strides: L3, num_threads: Option<usize>,
+    py: Python<'py>,
+    arrays: Vec<Bound<'py, PyAny>>,
+    bias: Option<Bound<'py, PyAny>>,
+    dims: (usize, usize, usize, usize, usize, usize, usize),
+    lengths: Option<Vec<usize>>,
+    mask: Option<PyReadonlyArray1<'py, bool>>,
+    mask_strides: L3,
+    num_threads: Option<usize>,
 ) -> PyResult<AddFwd<'py>> {
     let m = mask_args(lengths, mask, mask_strides);
     if arrays.len() != 6 {
@@ -191,8 +247,13 @@ fn additive_forward<'py>(
 }
 
 fn add_bwd<'py, T: Kern + numpy::Element>(
-    py: Python<'py>, arrays: &[Bound<'py, PyAny>], bias: &Option<Bound<'py, PyAny>>, saved: &[Bound<'py, PyAny>], dm: additive::Dims,
-    m: &MaskArgs, nt: Option<usize>,
+    py: Python<'py>,
+    arrays: &[Bound<'py, PyAny>],
+    bias: &Option<Bound<'py, PyAny>>,
+    saved: &[Bound<'py, PyAny>],
+    dm: additive::Dims,
+    m: &MaskArgs,
+    nt: Option<usize>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let arr = add_arrays::<T>(arrays, bias)?;
     let args = add_args(&arr, m)?;
@@ -208,9 +269,15 @@ fn add_bwd<'py, T: Kern + numpy::Element>(
 #[pyo3(signature = (arrays, bias, saved, dims, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn additive_backward<'py>(
-    py: Python<'py>, arrays: Vec<Bound<'py, PyAny>>, bias: Option<Bound<'py, PyAny>>, saved: Vec<Bound<'py, PyAny>>,
-    dims: (usize, usize, usize, usize, usize, usize, usize), lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>,
-    mask_strides: L3, num_threads: Option<usize>,
+    py: Python<'py>,
+    arrays: Vec<Bound<'py, PyAny>>,
+    bias: Option<Bound<'py, PyAny>>,
+    saved: Vec<Bound<'py, PyAny>>,
+    dims: (usize, usize, usize, usize, usize, usize, usize),
+    lengths: Option<Vec<usize>>,
+    mask: Option<PyReadonlyArray1<'py, bool>>,
+    mask_strides: L3,
+    num_threads: Option<usize>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let m = mask_args(lengths, mask, mask_strides);
     if arrays.len() != 6 || saved.len() != 4 {
@@ -224,7 +291,13 @@ fn additive_backward<'py>(
 }
 
 fn mm<'py, T: Kern + numpy::Element>(
-    py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>, dims: (usize, usize, usize), ta: bool, tb: bool, nt: Option<usize>,
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    dims: (usize, usize, usize),
+    ta: bool,
+    tb: bool,
+    nt: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (a, b): (PyReadonlyArray1<T>, PyReadonlyArray1<T>) = (a.extract()?, b.extract()?);
     let (a, b) = (sl(&a)?, sl(&b)?);
@@ -236,7 +309,13 @@ fn mm<'py, T: Kern + numpy::Element>(
 #[pyfunction]
 #[pyo3(signature = (a, b, dims, ta=false, tb=false, num_threads=None))]
 fn nn_matmul<'py>(
-    py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>, dims: (usize, usize, usize), ta: bool, tb: bool, num_threads: Option<usize>,
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    dims: (usize, usize, usize),
+    ta: bool,
+    tb: bool,
+    num_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if a.extract::<PyReadonlyArray1<f32>>().is_ok() {
         mm::<f32>(py, a, b, dims, ta, tb, num_threads)

@@ -13,7 +13,12 @@ pyo3::create_exception!(seqfast, ShapeError, SeqfastError, "Arrays or sequences 
 pyo3::create_exception!(seqfast, VocabError, SeqfastError, "A vocabulary is inconsistent (duplicates, unknown ids, bad merges).");
 pyo3::create_exception!(seqfast, FormatError, SeqfastError, "A file or string could not be parsed; the message names the file and line.");
 pyo3::create_exception!(seqfast, SpecialTokenError, SeqfastError, "Text contains a special token's string under special='error'.");
-pyo3::create_exception!(seqfast, DecodeError, SeqfastError, "Token ids could not be decoded (unknown id, or invalid UTF-8 under errors='strict').");
+pyo3::create_exception!(
+    seqfast,
+    DecodeError,
+    SeqfastError,
+    "Token ids could not be decoded (unknown id, or invalid UTF-8 under errors='strict')."
+);
 
 /// Convert a core error to the matching Python exception.
 pub fn to_py(e: Error) -> PyErr {

@@ -32,10 +32,8 @@ fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>, 
         "add_k" | "laplace" => Smoothing::AddK(if name == "laplace" { 1.0 } else { k }),
         "stupid_backoff" => Smoothing::Stupid(alpha),
         _ => {
-            return Err(Error::Value(format!(
-                "smoothing={name:?} is not one of 'kneser_ney', 'mle', 'add_k', 'laplace', 'stupid_backoff'"
-            )))
-            .py()
+            return Err(Error::Value(format!("smoothing={name:?} is not one of 'kneser_ney', 'mle', 'add_k', 'laplace', 'stupid_backoff'")))
+                .py()
         }
     })
 }
@@ -50,13 +48,8 @@ pub struct NgramModel {
     pub(crate) m: Model,
 }
 
-type ScoreArrays<'py> = (
-    Bound<'py, PyArray1<f32>>,
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<u8>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<u32>>,
-);
+type ScoreArrays<'py> =
+    (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u8>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u32>>);
 
 #[pymethods]
 impl NgramModel {

@@ -10,8 +10,8 @@ use pyo3::types::PyTuple;
 
 use super::errors::{IntoPyResult, ShapeError};
 use crate::error::Error;
-use crate::nn::recurrent::{self, Cache, CellKind, Options, Spec, State, Weights};
 use crate::nn::packed::Kern;
+use crate::nn::recurrent::{self, Cache, CellKind, Options, Spec, State, Weights};
 use crate::nn::simd;
 
 enum AnyCache {
@@ -78,9 +78,7 @@ fn sl<'a, T: Elem>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
 }
 
 fn views<'a, T: Elem>(ws: &'a WeightArrays<'_, T>) -> PyResult<Vec<Weights<'a, T>>> {
-    ws.iter()
-        .map(|w| Ok(Weights { w_ih: sl(&w[0])?, w_hh: sl(&w[1])?, b_ih: sl(&w[2])?, b_hh: sl(&w[3])?, w_hr: sl(&w[4])? }))
-        .collect()
+    ws.iter().map(|w| Ok(Weights { w_ih: sl(&w[0])?, w_hh: sl(&w[1])?, b_ih: sl(&w[2])?, b_hh: sl(&w[3])?, w_hr: sl(&w[4])? })).collect()
 }
 
 fn opt<'py, T: Elem>(a: &Option<Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArray1<'py, T>>> {
@@ -91,8 +89,15 @@ type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Opt
 
 #[allow(clippy::too_many_arguments)]
 fn fwd<'py, T: Elem>(
-    py: Python<'py>, spec: Spec, x: &Bound<'py, PyAny>, dims: (usize, usize), weights: &[Bound<'py, PyTuple>],
-    h0: &Option<Bound<'py, PyAny>>, c0: &Option<Bound<'py, PyAny>>, lengths: Option<PyReadonlyArray1<'py, i64>>, opts: Options,
+    py: Python<'py>,
+    spec: Spec,
+    x: &Bound<'py, PyAny>,
+    dims: (usize, usize),
+    weights: &[Bound<'py, PyTuple>],
+    h0: &Option<Bound<'py, PyAny>>,
+    c0: &Option<Bound<'py, PyAny>>,
+    lengths: Option<PyReadonlyArray1<'py, i64>>,
+    opts: Options,
 ) -> PyResult<FwdOut<'py>> {
     let x: PyReadonlyArray1<T> = x.extract()?;
     let ws = arrays::<T>(weights)?;
@@ -123,9 +128,25 @@ fn fwd<'py, T: Elem>(
 #[pyo3(signature = (cell, x, batch, steps, input_size, hidden, proj, layers, bidirectional, weights, h0=None, c0=None, lengths=None, batch_first=true, dropout=0.0, seed=0, keep_cache=true, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn rnn_forward<'py>(
-    py: Python<'py>, cell: &str, x: &Bound<'py, PyAny>, batch: usize, steps: usize, input_size: usize, hidden: usize, proj: usize,
-    layers: usize, bidirectional: bool, weights: Vec<Bound<'py, PyTuple>>, h0: Option<Bound<'py, PyAny>>, c0: Option<Bound<'py, PyAny>>,
-    lengths: Option<PyReadonlyArray1<'py, i64>>, batch_first: bool, dropout: f64, seed: u64, keep_cache: bool, num_threads: Option<usize>,
+    py: Python<'py>,
+    cell: &str,
+    x: &Bound<'py, PyAny>,
+    batch: usize,
+    steps: usize,
+    input_size: usize,
+    hidden: usize,
+    proj: usize,
+    layers: usize,
+    bidirectional: bool,
+    weights: Vec<Bound<'py, PyTuple>>,
+    h0: Option<Bound<'py, PyAny>>,
+    c0: Option<Bound<'py, PyAny>>,
+    lengths: Option<PyReadonlyArray1<'py, i64>>,
+    batch_first: bool,
+    dropout: f64,
+    seed: u64,
+    keep_cache: bool,
+    num_threads: Option<usize>,
 ) -> PyResult<FwdOut<'py>> {
     let spec = Spec { cell: cell_kind(cell)?, input_size, hidden, proj, layers, bidir: bidirectional };
     let opts = Options { batch_first, dropout, seed, keep_cache, num_threads };
@@ -139,23 +160,32 @@ fn rnn_forward<'py>(
 type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<Bound<'py, PyTuple>>);
 
 fn bwd<'py, T: Elem>(
-    py: Python<'py>, cache: &Cache<T>, weights: &[Bound<'py, PyTuple>], dy: &Option<Bound<'py, PyAny>>, dh_n: &Option<Bound<'py, PyAny>>,
-    dc_n: &Option<Bound<'py, PyAny>>, num_threads: Option<usize>,
+    py: Python<'py>,
+    cache: &Cache<T>,
+    weights: &[Bound<'py, PyTuple>],
+    dy: &Option<Bound<'py, PyAny>>,
+    dh_n: &Option<Bound<'py, PyAny>>,
+    dc_n: &Option<Bound<'py, PyAny>>,
+    num_threads: Option<usize>,
 ) -> PyResult<BwdOut<'py>> {
     let ws = arrays::<T>(weights)?;
     let wv = views(&ws)?;
     let (dy, dh, dc) = (opt::<T>(dy)?, opt::<T>(dh_n)?, opt::<T>(dc_n)?);
     let (dy, dh, dc) = (dy.as_ref().map(sl).transpose()?, dh.as_ref().map(sl).transpose()?, dc.as_ref().map(sl).transpose()?);
     let g = py.detach(|| recurrent::backward(cache, &wv, dy, dh, dc, num_threads)).py()?;
-    let dw = g
-        .dw
-        .into_iter()
-        .map(|w| {
-            let items: [Bound<'py, PyArray1<T>>; 5] =
-                [w.w_ih.into_pyarray(py), w.w_hh.into_pyarray(py), w.b_ih.into_pyarray(py), w.b_hh.into_pyarray(py), w.w_hr.into_pyarray(py)];
-            PyTuple::new(py, items)
-        })
-        .collect::<PyResult<Vec<_>>>()?;
+    let dw =
+        g.dw.into_iter()
+            .map(|w| {
+                let items: [Bound<'py, PyArray1<T>>; 5] = [
+                    w.w_ih.into_pyarray(py),
+                    w.w_hh.into_pyarray(py),
+                    w.b_ih.into_pyarray(py),
+                    w.b_hh.into_pyarray(py),
+                    w.w_hr.into_pyarray(py),
+                ];
+                PyTuple::new(py, items)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
     Ok((g.dx.into_pyarray(py).into_any(), g.dh0.into_pyarray(py).into_any(), g.dc0.into_pyarray(py).into_any(), dw))
 }
 
@@ -163,8 +193,13 @@ fn bwd<'py, T: Elem>(
 #[pyfunction]
 #[pyo3(signature = (cache, weights, dy=None, dh_n=None, dc_n=None, num_threads=None))]
 fn rnn_backward<'py>(
-    py: Python<'py>, cache: &RnnCache, weights: Vec<Bound<'py, PyTuple>>, dy: Option<Bound<'py, PyAny>>, dh_n: Option<Bound<'py, PyAny>>,
-    dc_n: Option<Bound<'py, PyAny>>, num_threads: Option<usize>,
+    py: Python<'py>,
+    cache: &RnnCache,
+    weights: Vec<Bound<'py, PyTuple>>,
+    dy: Option<Bound<'py, PyAny>>,
+    dh_n: Option<Bound<'py, PyAny>>,
+    dc_n: Option<Bound<'py, PyAny>>,
+    num_threads: Option<usize>,
 ) -> PyResult<BwdOut<'py>> {
     match &cache.inner {
         AnyCache::F32(c) => bwd::<f32>(py, c, &weights, &dy, &dh_n, &dc_n, num_threads),

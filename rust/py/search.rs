@@ -76,7 +76,9 @@ fn build_native<'a>(n: &Native<'a>, batch: usize) -> Result<Box<dyn Scorer + Sen
             Box::new(NgramScorer::new(m, &p, *allow_unk)?)
         }
         Native::Lstm(w, [h0, c0, mem], s, ml) => Box::new(LstmDecoder::new(w, batch, h0, c0, mem, *s, ml)?),
-        Native::Sum(parts) => Box::new(Weighted::new(parts.iter().map(|(s, w)| Ok((build_native(s, batch)?, *w))).collect::<Result<_>>()?)?),
+        Native::Sum(parts) => {
+            Box::new(Weighted::new(parts.iter().map(|(s, w)| Ok((build_native(s, batch)?, *w))).collect::<Result<_>>()?)?)
+        }
     })
 }
 
@@ -145,18 +147,26 @@ fn build_any<'a, 'py>(s: &'a Spec<'py>, batch: usize, err: &Rc<RefCell<Option<Py
     }
     Ok(match s {
         Spec::Call(f, v) => Box::new(PyScorer { f: f.clone(), v: *v, err: err.clone(), step: 0 }),
-        Spec::Sum(parts) => Box::new(Weighted::new(parts.iter().map(|(p, w)| Ok((build_any(p, batch, err)?, *w))).collect::<Result<_>>()?)?),
+        Spec::Sum(parts) => {
+            Box::new(Weighted::new(parts.iter().map(|(p, w)| Ok((build_any(p, batch, err)?, *w))).collect::<Result<_>>()?)?)
+        }
         Spec::Ngram(..) | Spec::Lstm(..) => unreachable!("n-gram and decoder specs are native"),
     })
 }
 
 fn run<'py, R: Send>(
-    py: Python<'py>, spec: &Bound<'py, PyAny>, batch: usize, threads: Option<usize>, f: impl Fn(&mut dyn Scorer) -> Result<R> + Sync,
+    py: Python<'py>,
+    spec: &Bound<'py, PyAny>,
+    batch: usize,
+    threads: Option<usize>,
+    f: impl Fn(&mut dyn Scorer) -> Result<R> + Sync,
 ) -> PyResult<R> {
     let spec = parse(spec)?;
     if let Some(n) = native(&spec) {
         // Native scorers run with the GIL released, on the requested pool.
-        return py.detach(|| crate::parallel::install(threads, || build_native(&n, batch).and_then(|mut s| f(&mut *s))).and_then(|r| r)).py();
+        return py
+            .detach(|| crate::parallel::install(threads, || build_native(&n, batch).and_then(|mut s| f(&mut *s))).and_then(|r| r))
+            .py();
     }
     let err = Rc::new(RefCell::new(None));
     let res = build_any(&spec, batch, &err).and_then(|mut s| f(&mut *s));
@@ -191,8 +201,20 @@ fn penalty(name: &str, alpha: f64) -> PyResult<LengthPenalty> {
 #[pyo3(signature = (spec, batch_size, beam_width, max_len, bos, eos, min_len=0, n_best=None, length_penalty="none", alpha=1.0, stopping="exact", no_repeat_ngram_size=0, banned=vec![], num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn beam_search<'py>(
-    py: Python<'py>, spec: &Bound<'py, PyAny>, batch_size: usize, beam_width: usize, max_len: usize, bos: u32, eos: u32, min_len: usize,
-    n_best: Option<usize>, length_penalty: &str, alpha: f64, stopping: &str, no_repeat_ngram_size: usize, banned: Vec<u32>,
+    py: Python<'py>,
+    spec: &Bound<'py, PyAny>,
+    batch_size: usize,
+    beam_width: usize,
+    max_len: usize,
+    bos: u32,
+    eos: u32,
+    min_len: usize,
+    n_best: Option<usize>,
+    length_penalty: &str,
+    alpha: f64,
+    stopping: &str,
+    no_repeat_ngram_size: usize,
+    banned: Vec<u32>,
     num_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let stopping = match stopping {
@@ -220,16 +242,36 @@ fn beam_search<'py>(
 #[pyo3(signature = (spec, batch_size, max_len, bos, eos, greedy, seed=0, temperature=1.0, top_k=0, top_p=1.0, min_len=0, banned=vec![], num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn sample<'py>(
-    py: Python<'py>, spec: &Bound<'py, PyAny>, batch_size: usize, max_len: usize, bos: u32, eos: u32, greedy: bool, seed: u64,
-    temperature: f64, top_k: usize, top_p: f64, min_len: usize, banned: Vec<u32>, num_threads: Option<usize>,
+    py: Python<'py>,
+    spec: &Bound<'py, PyAny>,
+    batch_size: usize,
+    max_len: usize,
+    bos: u32,
+    eos: u32,
+    greedy: bool,
+    seed: u64,
+    temperature: f64,
+    top_k: usize,
+    top_p: f64,
+    min_len: usize,
+    banned: Vec<u32>,
+    num_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let o = SampleOptions { max_len, min_len, bos, eos, banned, seed, temperature, top_k, top_p };
-    let res = run(py, spec, batch_size, num_threads, |s| if greedy { search::greedy(s, batch_size, &o) } else { search::sample(s, batch_size, &o) })?;
+    let res =
+        run(
+            py,
+            spec,
+            batch_size,
+            num_threads,
+            |s| if greedy { search::greedy(s, batch_size, &o) } else { search::sample(s, batch_size, &o) },
+        )?;
     hyps_to_py(py, res.into_iter().map(|h| vec![h]).collect())
 }
 
 /// One LSTM layer from Python: weight_ih, weight_hh, bias_ih, bias_hh.
-type LayerIn<'py> = (PyReadonlyArray2<'py, f32>, PyReadonlyArray2<'py, f32>, numpy::PyReadonlyArray1<'py, f32>, numpy::PyReadonlyArray1<'py, f32>);
+type LayerIn<'py> =
+    (PyReadonlyArray2<'py, f32>, PyReadonlyArray2<'py, f32>, numpy::PyReadonlyArray1<'py, f32>, numpy::PyReadonlyArray1<'py, f32>);
 
 /// Attention from Python: weight_a (flat; empty for "dot"), He, weight_c (Hc, He + H), bias_c.
 type AttIn<'py> = (numpy::PyReadonlyArray1<'py, f32>, usize, PyReadonlyArray2<'py, f32>, numpy::PyReadonlyArray1<'py, f32>);
@@ -247,15 +289,28 @@ impl LstmDecoderWeights {
     #[pyo3(signature = (cell, emb, layers, hidden, out_w, out_b, attention=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        py: Python<'_>, cell: &str, emb: PyReadonlyArray2<'_, f32>, layers: Vec<LayerIn<'_>>, hidden: usize,
-        out_w: PyReadonlyArray2<'_, f32>, out_b: numpy::PyReadonlyArray1<'_, f32>, attention: Option<AttIn<'_>>,
+        py: Python<'_>,
+        cell: &str,
+        emb: PyReadonlyArray2<'_, f32>,
+        layers: Vec<LayerIn<'_>>,
+        hidden: usize,
+        out_w: PyReadonlyArray2<'_, f32>,
+        out_b: numpy::PyReadonlyArray1<'_, f32>,
+        attention: Option<AttIn<'_>>,
     ) -> PyResult<Self> {
         let cont = |e: numpy::AsSliceError| super::errors::ShapeError::new_err(format!("decoder arrays must be contiguous: {e}"));
         let (vin, e) = (emb.shape()[0], emb.shape()[1]);
         let (v, h) = (out_w.shape()[0], hidden);
         let arrays: Vec<LayerArrays> = layers
             .iter()
-            .map(|(a, b, c, d)| Ok(LayerArrays { w_ih: a.as_slice().map_err(cont)?, w_hh: b.as_slice().map_err(cont)?, b_ih: c.as_slice().map_err(cont)?, b_hh: d.as_slice().map_err(cont)? }))
+            .map(|(a, b, c, d)| {
+                Ok(LayerArrays {
+                    w_ih: a.as_slice().map_err(cont)?,
+                    w_hh: b.as_slice().map_err(cont)?,
+                    b_ih: c.as_slice().map_err(cont)?,
+                    b_hh: d.as_slice().map_err(cont)?,
+                })
+            })
             .collect::<PyResult<_>>()?;
         let (es, ows, obs) = (emb.as_slice().map_err(cont)?, out_w.as_slice().map_err(cont)?, out_b.as_slice().map_err(cont)?);
         let gru = match cell {

@@ -51,8 +51,7 @@ fn new_str<'py>(py: Python<'py>, s: &str) -> PyResult<Bound<'py, PyAny>> {
 }
 
 fn ids_slice<'a>(ids: &'a PyReadonlyArray1<'_, u32>) -> PyResult<&'a [u32]> {
-    ids.as_slice()
-        .map_err(|_| super::errors::ShapeError::new_err("ids must be a contiguous 1-D uint32 array"))
+    ids.as_slice().map_err(|_| super::errors::ShapeError::new_err("ids must be a contiguous 1-D uint32 array"))
 }
 
 #[pymethods]
@@ -99,7 +98,13 @@ impl PyTokenizer {
 
     /// Encode one large text with all threads (same ids as `encode`).
     #[pyo3(signature = (text, special, num_threads=None))]
-    fn encode_large<'py>(&self, py: Python<'py>, text: &str, special: &str, num_threads: Option<usize>) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    fn encode_large<'py>(
+        &self,
+        py: Python<'py>,
+        text: &str,
+        special: &str,
+        num_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let policy = SpecialPolicy::parse(special).py()?;
         let t = &self.inner;
         let ids = py.detach(|| t.encode_large(text, policy, num_threads)).py()?;
@@ -280,9 +285,7 @@ fn pad<'py>(
     left: bool,
 ) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<bool>>)> {
     let ids = ids_slice(&ids)?;
-    let offsets = offsets
-        .as_slice()
-        .map_err(|_| super::errors::ShapeError::new_err("offsets must be a contiguous 1-D int64 array"))?;
+    let offsets = offsets.as_slice().map_err(|_| super::errors::ShapeError::new_err("offsets must be a contiguous 1-D int64 array"))?;
     let (out, mask, len) = py.detach(|| encode::pad(ids, offsets, pad_id, length, truncate, left)).py()?;
     let rows = offsets.len() - 1;
     let shape_err = |e: numpy::ndarray::ShapeError| super::errors::ShapeError::new_err(e.to_string());
@@ -337,7 +340,14 @@ impl PyTrainer {
     }
 
     #[pyo3(signature = (vocab_size, min_frequency=2, num_threads=None, progress=None))]
-    fn train(&self, py: Python<'_>, vocab_size: u32, min_frequency: u64, num_threads: Option<usize>, progress: Option<Py<PyAny>>) -> PyResult<PyTokenizer> {
+    fn train(
+        &self,
+        py: Python<'_>,
+        vocab_size: u32,
+        min_frequency: u64,
+        num_threads: Option<usize>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<PyTokenizer> {
         let t = &self.inner;
         let cb = progress_fn(progress);
         py.detach(|| t.train(vocab_size, min_frequency, num_threads, cb.as_ref().map(|f| f as _))).py().map(PyTokenizer::wrap)

@@ -40,7 +40,11 @@ impl LengthPenalty {
         }
     }
     fn norm(&self, s: f64, len: usize) -> f64 {
-        if *self == LengthPenalty::None { s } else { s / self.lp(len) }
+        if *self == LengthPenalty::None {
+            s
+        } else {
+            s / self.lp(len)
+        }
     }
 }
 

@@ -93,7 +93,15 @@ impl DecoderWeights {
     /// `emb` (vin x e), layers of hidden size `h`, `out_w` (v x h), `out_b` (v) or empty.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        gru: bool, emb: &[f32], vin: usize, e: usize, h: usize, layers: &[LayerArrays], out_w: &[f32], v: usize, out_b: &[f32],
+        gru: bool,
+        emb: &[f32],
+        vin: usize,
+        e: usize,
+        h: usize,
+        layers: &[LayerArrays],
+        out_w: &[f32],
+        v: usize,
+        out_b: &[f32],
         att: Option<AttnArrays>,
     ) -> Result<Self> {
         let shape = |what: &str, got: usize, want: usize| {
@@ -144,7 +152,9 @@ impl DecoderWeights {
                 let mut bias: Vec<f32> = a.b_ih.iter().zip(a.b_hh).map(|(x, y)| x + y).collect();
                 bias[2 * h..].copy_from_slice(&a.b_ih[2 * h..]);
                 // SAFETY: (3h x din) and (3h x h) row-major, read as their transposes.
-                let (wi, wh) = unsafe { (ChunkedB::new(din, 3 * h, a.w_ih.as_ptr(), 1, din, 256), ChunkedB::new(h, 3 * h, a.w_hh.as_ptr(), 1, h, 256)) };
+                let (wi, wh) = unsafe {
+                    (ChunkedB::new(din, 3 * h, a.w_ih.as_ptr(), 1, din, 256), ChunkedB::new(h, 3 * h, a.w_hh.as_ptr(), 1, h, 256))
+                };
                 ls.push(Layer::Gru { din, wi, wh, bias, bhn: a.b_hh[2 * h..].to_vec() });
                 continue;
             }
@@ -233,7 +243,9 @@ impl<'w> LstmDecoder<'w> {
                 Some(wa) => {
                     let mut p = vec![0.0f32; batch * s * w.h];
                     // SAFETY: (batch s x He) times W_a^T (He x H) into (batch s x H).
-                    unsafe { crate::nn::gemm::gemm(batch * s, a.he, w.h, mem.as_ptr(), a.he, 1, wa.as_ptr(), 1, a.he, 0.0, p.as_mut_ptr(), w.h) };
+                    unsafe {
+                        crate::nn::gemm::gemm(batch * s, a.he, w.h, mem.as_ptr(), a.he, 1, wa.as_ptr(), 1, a.he, 0.0, p.as_mut_ptr(), w.h)
+                    };
                     p
                 }
             };
@@ -243,7 +255,12 @@ impl<'w> LstmDecoder<'w> {
         let want = w.layers.len() * batch * w.h;
         for (what, a) in [("h0", h0), ("c0", c0)] {
             if !a.is_empty() && a.len() != want {
-                return Err(Error::Shape(format!("{what} has {} elements, expected (layers={}, batch={batch}, hidden={})", a.len(), w.layers.len(), w.h)));
+                return Err(Error::Shape(format!(
+                    "{what} has {} elements, expected (layers={}, batch={batch}, hidden={})",
+                    a.len(),
+                    w.layers.len(),
+                    w.h
+                )));
             }
         }
         Ok(LstmDecoder {
@@ -325,7 +342,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-
 impl Scorer for LstmDecoder<'_> {
     fn vocab_size(&self) -> usize {
         self.w.v
@@ -345,7 +361,11 @@ impl Scorer for LstmDecoder<'_> {
             (0..nl)
                 .map(|l| {
                     let pick = |src: &[f32]| {
-                        if src.is_empty() { vec![0.0; n * hd] } else { gather_rows(&src[l * self.batch * hd..(l + 1) * self.batch * hd], parents.iter().copied(), hd) }
+                        if src.is_empty() {
+                            vec![0.0; n * hd]
+                        } else {
+                            gather_rows(&src[l * self.batch * hd..(l + 1) * self.batch * hd], parents.iter().copied(), hd)
+                        }
                     };
                     (pick(&self.h0), pick(&self.c0))
                 })
@@ -355,7 +375,9 @@ impl Scorer for LstmDecoder<'_> {
             if let Some(&p) = parents.iter().find(|&&p| p >= live) {
                 return Err(Error::Value(format!("parent {p} is not one of the {live} live hypotheses")));
             }
-            (0..nl).map(|l| (gather_rows(&self.h[l], parents.iter().copied(), hd), gather_rows(&self.c[l], parents.iter().copied(), hd))).unzip()
+            (0..nl)
+                .map(|l| (gather_rows(&self.h[l], parents.iter().copied(), hd), gather_rows(&self.c[l], parents.iter().copied(), hd)))
+                .unzip()
         };
         self.items = if !self.started { parents.to_vec() } else { parents.iter().map(|&p| self.items[p]).collect() };
         self.started = true;
@@ -382,8 +404,14 @@ impl Scorer for LstmDecoder<'_> {
                     unsafe {
                         wl.mul(n, self.xh.as_ptr(), k, self.prod.as_mut_ptr(), 4 * hd, n * k * 4 * hd >= 1 << 17);
                         cells::lstm_fwd(
-                            n, hd, hd, Blk::new(self.acts.as_mut_ptr(), 4 * hd), Blk::new(self.prod.as_mut_ptr(), 4 * hd),
-                            Blk::new(cs[l].as_mut_ptr(), hd), Blk::new(c_new.as_mut_ptr(), hd), Blk::new(h_new.as_mut_ptr(), hd),
+                            n,
+                            hd,
+                            hd,
+                            Blk::new(self.acts.as_mut_ptr(), 4 * hd),
+                            Blk::new(self.prod.as_mut_ptr(), 4 * hd),
+                            Blk::new(cs[l].as_mut_ptr(), hd),
+                            Blk::new(c_new.as_mut_ptr(), hd),
+                            Blk::new(h_new.as_mut_ptr(), hd),
                         );
                     }
                     cs[l] = c_new;
@@ -403,8 +431,15 @@ impl Scorer for LstmDecoder<'_> {
                             }
                         }
                         cells::gru_fwd(
-                            n, hd, hd, Blk::new(self.acts.as_mut_ptr(), 3 * hd), Blk::new(self.prod.as_mut_ptr(), 3 * hd), bhn,
-                            Blk::new(hs[l].as_mut_ptr(), hd), Blk::new(ghn.as_mut_ptr(), hd), Blk::new(h_new.as_mut_ptr(), hd),
+                            n,
+                            hd,
+                            hd,
+                            Blk::new(self.acts.as_mut_ptr(), 3 * hd),
+                            Blk::new(self.prod.as_mut_ptr(), 3 * hd),
+                            bhn,
+                            Blk::new(hs[l].as_mut_ptr(), hd),
+                            Blk::new(ghn.as_mut_ptr(), hd),
+                            Blk::new(h_new.as_mut_ptr(), hd),
                         );
                     }
                 }

@@ -9,8 +9,8 @@
 //! running probability exceeds u is drawn (the reference's `sampling_distribution`).
 
 use super::{check_common, check_scores, Hyp, Scorer};
-use crate::rng::{mix64, unit_f64, GOLDEN};
 use crate::error::{Error, Result};
+use crate::rng::{mix64, unit_f64, GOLDEN};
 
 /// Options shared by [`greedy`] and [`sample`].
 #[derive(Clone, Debug)]

@@ -269,9 +269,7 @@ mod tests {
     fn reference_merge(v: &Vocab, ids: &[u32]) -> Vec<u32> {
         let mut ids = ids.to_vec();
         loop {
-            let best = (0..ids.len().saturating_sub(1))
-                .filter_map(|i| v.merge(ids[i], ids[i + 1]).map(|(r, m)| (r, i, m)))
-                .min();
+            let best = (0..ids.len().saturating_sub(1)).filter_map(|i| v.merge(ids[i], ids[i + 1]).map(|(r, m)| (r, i, m))).min();
             let Some((_, i, m)) = best else { return ids };
             ids[i] = m;
             ids.remove(i + 1);

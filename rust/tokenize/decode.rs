@@ -129,22 +129,14 @@ impl Tokenizer {
     /// Append the bytes of `ids` to `out`.
     pub fn decode_bytes_into(&self, ids: &[u32], out: &mut Vec<u8>) -> Result<()> {
         self.table.decode_into(ids, out).map_err(|i| {
-            Error::Decode(format!(
-                "unknown token id {} at index {i} (this tokenizer's ids are below {})",
-                ids[i],
-                self.vocab_size()
-            ))
+            Error::Decode(format!("unknown token id {} at index {i} (this tokenizer's ids are below {})", ids[i], self.vocab_size()))
         })
     }
 
     /// Number of bytes `ids` decode to (unknown ids are an error, as in `decode_bytes`).
     pub fn decoded_len(&self, ids: &[u32]) -> Result<usize> {
         self.table.decoded_len(ids).map_err(|i| {
-            Error::Decode(format!(
-                "unknown token id {} at index {i} (this tokenizer's ids are below {})",
-                ids[i],
-                self.vocab_size()
-            ))
+            Error::Decode(format!("unknown token id {} at index {i} (this tokenizer's ids are below {})", ids[i], self.vocab_size()))
         })
     }
 

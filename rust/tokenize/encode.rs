@@ -194,11 +194,7 @@ pub fn pad(
     left: bool,
 ) -> Result<(Vec<u32>, Vec<bool>, usize)> {
     if offsets.is_empty() || offsets[0] != 0 || offsets[offsets.len() - 1] != ids.len() as i64 {
-        return Err(Error::Shape(format!(
-            "offsets must start at 0 and end at len(ids)={} (got {} offsets)",
-            ids.len(),
-            offsets.len()
-        )));
+        return Err(Error::Shape(format!("offsets must start at 0 and end at len(ids)={} (got {} offsets)", ids.len(), offsets.len())));
     }
     if offsets.windows(2).any(|w| w[1] < w[0]) {
         return Err(Error::Shape("offsets must be non-decreasing".into()));

@@ -14,8 +14,8 @@ pub mod pairs;
 pub mod pattern;
 pub mod regex_dialect;
 pub mod special;
-pub mod stream;
 pub mod split_fast;
+pub mod stream;
 pub mod train;
 pub mod ucs;
 pub mod unicode;
@@ -48,10 +48,7 @@ impl Tokenizer {
         for (s, id) in &specials {
             if let Some(t) = vocab.token(*id) {
                 if t != s.as_bytes() {
-                    return Err(vocab_err!(
-                        "special token {s:?} has id {id}, which is already the token {}",
-                        vocab::show(t)
-                    ));
+                    return Err(vocab_err!("special token {s:?} has id {id}, which is already the token {}", vocab::show(t)));
                 }
             }
         }
@@ -81,10 +78,7 @@ impl Tokenizer {
     }
     /// Id of a token given its bytes, or of a special token given its string.
     pub fn token_to_id(&self, bytes: &[u8]) -> Option<u32> {
-        std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|s| self.specials.id_of(s))
-            .or_else(|| self.vocab.id_of(bytes))
+        std::str::from_utf8(bytes).ok().and_then(|s| self.specials.id_of(s)).or_else(|| self.vocab.id_of(bytes))
     }
     /// Bytes of an id (vocabulary token or special token).
     pub fn id_to_token(&self, id: u32) -> Option<&[u8]> {

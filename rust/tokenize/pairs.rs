@@ -22,7 +22,11 @@ const FILTER_BITS: u32 = 21;
 enum Big {
     /// `filter` has bit `h(a, b)` set for every pair present, so most pairs that do not merge
     /// are answered without touching `slots`.
-    Packed { slots: Box<[u64]>, shift: u32, filter: Box<[u64]> },
+    Packed {
+        slots: Box<[u64]>,
+        shift: u32,
+        filter: Box<[u64]>,
+    },
     General(FxHashMap<u64, (u32, u32)>),
 }
 

@@ -83,10 +83,7 @@ impl Specials {
     }
     /// Occurrences as `(start byte, end byte, id)`, leftmost-longest, non-overlapping.
     pub fn find_iter<'a>(&'a self, text: &'a str) -> impl Iterator<Item = (usize, usize, u32)> + 'a {
-        self.matcher
-            .iter()
-            .flat_map(move |m| m.find_iter(text))
-            .map(move |m| (m.start(), m.end(), self.tokens[m.pattern().as_usize()].1))
+        self.matcher.iter().flat_map(move |m| m.find_iter(text)).map(move |m| (m.start(), m.end(), self.tokens[m.pattern().as_usize()].1))
     }
     /// True if any special string contains `c`.
     pub fn any_contains(&self, c: char) -> bool {

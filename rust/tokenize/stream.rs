@@ -97,9 +97,7 @@ pub fn encode_stream<R: Read, W: Write>(
     what: &str,
 ) -> Result<u64> {
     let io_err = |e: std::io::Error| Error::Io { msg: format!("{what}: {e}"), kind: e.kind() };
-    let chunkable = tok.pretokenizer().line_cuts_are_safe()
-        && !tok.pretokenizer().add_prefix_space()
-        && !tok.specials().any_contains('\n');
+    let chunkable = tok.pretokenizer().line_cuts_are_safe() && !tok.pretokenizer().add_prefix_space() && !tok.specials().any_contains('\n');
     let mut sink = Sink { w, fmt, buf: Vec::new(), first: true, n: 0 };
     let mut buf: Vec<u8> = Vec::new();
     let (mut bytes_before, mut lines_before, mut chars_before) = (0usize, 0usize, 0usize);

@@ -102,7 +102,13 @@ impl Trainer {
     /// Count the words of UTF-8 files; each file is one text. Files are read in groups of about
     /// 64 MiB so memory stays bounded by the group, not the corpus. With `skip_invalid`, files
     /// that are not valid UTF-8 are skipped (and counted in the result) instead of failing.
-    pub fn add_files(&mut self, paths: &[PathBuf], num_threads: Option<usize>, progress: Option<Progress>, skip_invalid: bool) -> Result<usize> {
+    pub fn add_files(
+        &mut self,
+        paths: &[PathBuf],
+        num_threads: Option<usize>,
+        progress: Option<Progress>,
+        skip_invalid: bool,
+    ) -> Result<usize> {
         let total: u64 = paths.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
         let mut done = 0u64;
         let mut skipped = 0;

@@ -35,13 +35,7 @@ fn decode_at(b: &[u8], i: usize) -> (u32, usize) {
     } else if c < 0xF0 {
         ((((c & 0x0F) as u32) << 12) | (((b[i + 1] & 0x3F) as u32) << 6) | (b[i + 2] & 0x3F) as u32, 3)
     } else {
-        (
-            (((c & 0x07) as u32) << 18)
-                | (((b[i + 1] & 0x3F) as u32) << 12)
-                | (((b[i + 2] & 0x3F) as u32) << 6)
-                | (b[i + 3] & 0x3F) as u32,
-            4,
-        )
+        ((((c & 0x07) as u32) << 18) | (((b[i + 1] & 0x3F) as u32) << 12) | (((b[i + 2] & 0x3F) as u32) << 6) | (b[i + 3] & 0x3F) as u32, 4)
     }
 }
 

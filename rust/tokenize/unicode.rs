@@ -29,13 +29,9 @@ fn table() -> &'static [u8] {
     static T: OnceLock<Vec<u8>> = OnceLock::new();
     T.get_or_init(|| {
         let mut t = vec![0u8; N_CP];
-        for (pat, bit) in [
-            (r"\p{L}", L),
-            (r"\p{N}", N),
-            (r"\s", WS),
-            (r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", UP),
-            (r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]", LO),
-        ] {
+        for (pat, bit) in
+            [(r"\p{L}", L), (r"\p{N}", N), (r"\s", WS), (r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", UP), (r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]", LO)]
+        {
             for (a, b) in ranges(pat) {
                 for f in &mut t[a as usize..=b as usize] {
                     *f |= bit;
@@ -58,9 +54,7 @@ pub fn flags(cp: u32) -> u8 {
 pub fn folds(letter: char) -> &'static [u32] {
     static F: OnceLock<Vec<Vec<u32>>> = OnceLock::new();
     let f = F.get_or_init(|| {
-        (b'a'..=b'z')
-            .map(|c| ranges(&format!("(?i){}", c as char)).into_iter().flat_map(|(a, b)| a..=b).collect())
-            .collect()
+        (b'a'..=b'z').map(|c| ranges(&format!("(?i){}", c as char)).into_iter().flat_map(|(a, b)| a..=b).collect()).collect()
     });
     let i = (letter as u8).wrapping_sub(b'a') as usize;
     f.get(i).map_or(&[], |v| v.as_slice())

@@ -47,7 +47,10 @@ fn parse_pre(pre: &Value, what: &str) -> Result<(String, bool)> {
                     }
                     let behavior = split.get("behavior").and_then(Value::as_str).unwrap_or("?");
                     if behavior != "Isolated" || split.get("invert").and_then(Value::as_bool).unwrap_or(false) {
-                        return Err(fmt(what, format!("pre_tokenizer Split with behavior {behavior:?}/invert is not supported (only Isolated)")));
+                        return Err(fmt(
+                            what,
+                            format!("pre_tokenizer Split with behavior {behavior:?}/invert is not supported (only Isolated)"),
+                        ));
                     }
                     let pat = split.get("pattern").ok_or_else(|| fmt(what, "pre_tokenizer Split has no pattern".into()))?;
                     let regex = if let Some(r) = pat.get("Regex").and_then(Value::as_str) {
@@ -90,8 +93,8 @@ fn check_null_or(v: Option<&Value>, field: &str, ok: &dyn Fn(&Value) -> bool, wh
 
 /// Parse a `tokenizer.json` document.
 pub fn parse(text: &str, what: &str) -> Result<Tokenizer> {
-    let root: Value = serde_json::from_str(text)
-        .map_err(|e| fmt(what, format!("line {}: column {}: invalid JSON: {e}", e.line(), e.column())))?;
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| fmt(what, format!("line {}: column {}: invalid JSON: {e}", e.line(), e.column())))?;
     let model = root.get("model").ok_or_else(|| fmt(what, "no \"model\" field".into()))?;
     let mtype = model.get("type").and_then(Value::as_str).unwrap_or("BPE");
     if mtype != "BPE" {
@@ -126,17 +129,26 @@ pub fn parse(text: &str, what: &str) -> Result<Tokenizer> {
     let vocab_obj = model.get("vocab").and_then(Value::as_object).ok_or_else(|| fmt(what, "model.vocab must be an object".into()))?;
     let mut tokens = Vec::with_capacity(vocab_obj.len());
     for (s, id) in vocab_obj {
-        let id = id.as_u64().filter(|&x| x < u32::MAX as u64).ok_or_else(|| fmt(what, format!("model.vocab[{s:?}]: id {id} is not a valid integer")))? as u32;
+        let id = id
+            .as_u64()
+            .filter(|&x| x < u32::MAX as u64)
+            .ok_or_else(|| fmt(what, format!("model.vocab[{s:?}]: id {id} is not a valid integer")))? as u32;
         match bytelevel::decode(s) {
             Some(b) => tokens.push((b, id)),
             None if specials.iter().any(|t| t.1 == id) => {}
-            None => return Err(fmt(what, format!("model.vocab[{s:?}] (id {id}) is not in the byte-level alphabet: not a byte-level BPE vocabulary"))),
+            None => {
+                return Err(fmt(
+                    what,
+                    format!("model.vocab[{s:?}] (id {id}) is not in the byte-level alphabet: not a byte-level BPE vocabulary"),
+                ))
+            }
         }
     }
     // A vocab entry with a special token's id is that special token (HF gives the added token
     // precedence): keep it out of the BPE vocabulary so ordinary text never produces it.
     tokens.retain(|(_, id)| specials.iter().all(|(_, sid)| sid != id));
-    let index: rustc_hash::FxHashMap<&str, u32> = vocab_obj.iter().filter_map(|(s, id)| id.as_u64().map(|i| (s.as_str(), i as u32))).collect();
+    let index: rustc_hash::FxHashMap<&str, u32> =
+        vocab_obj.iter().filter_map(|(s, id)| id.as_u64().map(|i| (s.as_str(), i as u32))).collect();
     let merges_v = model.get("merges").and_then(Value::as_array).ok_or_else(|| fmt(what, "model.merges must be an array".into()))?;
     let mut merges = Vec::with_capacity(merges_v.len());
     for (i, m) in merges_v.iter().enumerate() {
@@ -148,7 +160,9 @@ pub fn parse(text: &str, what: &str) -> Result<Tokenizer> {
                     _ => return Err(fmt(what, format!("model.merges[{i}] = {s:?} is not two tokens separated by one space"))),
                 }
             }
-            Value::Array(p) if p.len() == 2 && p[0].is_string() && p[1].is_string() => (p[0].as_str().unwrap_or(""), p[1].as_str().unwrap_or("")),
+            Value::Array(p) if p.len() == 2 && p[0].is_string() && p[1].is_string() => {
+                (p[0].as_str().unwrap_or(""), p[1].as_str().unwrap_or(""))
+            }
             other => return Err(fmt(what, format!("model.merges[{i}] = {other} is not a merge"))),
         };
         let look = |t: &str| index.get(t).copied().ok_or_else(|| fmt(what, format!("model.merges[{i}] references unknown token {t:?}")));

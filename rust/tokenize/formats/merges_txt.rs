@@ -43,12 +43,7 @@ pub fn load(vocab_path: &Path, merges_path: &Path, pattern: &str, specials: Vec<
         let (Some(a), Some(b), None) = (it.next(), it.next(), it.next()) else {
             return Err(Error::Format(format!("{mwhat}: line {}: expected two tokens separated by one space, got {line:?}", i + 1)));
         };
-        let look = |t: &str| {
-            index
-                .get(t)
-                .copied()
-                .ok_or_else(|| Error::Vocab(format!("{mwhat}: line {}: unknown token {t:?}", i + 1)))
-        };
+        let look = |t: &str| index.get(t).copied().ok_or_else(|| Error::Vocab(format!("{mwhat}: line {}: unknown token {t:?}", i + 1)));
         merges.push((look(a)?, look(b)?));
         lines.push(i + 1);
     }

@@ -10,4 +10,3 @@ pub mod merges_txt;
 pub mod tiktoken;
 
 pub use crate::files::{read_file, read_text, temp_path, write_atomic};
-
