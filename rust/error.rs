@@ -28,6 +28,9 @@ pub enum Error {
     /// Token ids could not be decoded (unknown id, invalid UTF-8 under `strict`).
     #[error("{0}")]
     Decode(String),
+    /// The call was cancelled (a signal arrived while it ran; see `parallel::run_interruptible`).
+    #[error("interrupted")]
+    Interrupted,
     /// An operating-system I/O error, with the path it concerns.
     #[error("{msg}")]
     Io { msg: String, kind: std::io::ErrorKind },

@@ -108,6 +108,10 @@ class AttentionCache:
     def dtype(self) -> np.dtype:
         return self._arrays[0].dtype
 
+    def __repr__(self) -> str:
+        b, h, tq, tk, d, dv = self._dims
+        return f"AttentionCache(batch={b}, heads={h}, tq={tq}, tk={tk}, d={d}, dv={dv}, dtype={self.dtype.name})"
+
 
 def _sdpa(q, k, v, dims, layouts, out_size, lengths, mask, scale, causal, dropout, seed, num_threads):
     m, ms = mask
@@ -234,6 +238,9 @@ class MHACache:
 
     def __init__(self, x2, w, sdpa, attn, shape, batch_first):
         self._x2, self._w, self._sdpa, self._attn, self._shape, self._batch_first = x2, w, sdpa, attn, shape, batch_first
+
+    def __repr__(self) -> str:
+        return f"MHACache(shape={tuple(self._shape)}, batch_first={self._batch_first})"
 
 
 def _batch_major(x: np.ndarray, batch_first: bool) -> np.ndarray:

@@ -77,6 +77,10 @@ class RNNAttentionCache:
     def __init__(self, kind, inputs, step, has_values, extra):
         self._kind, self._inputs, self._step, self._has_values, self._extra = kind, inputs, step, has_values, extra
 
+    def __repr__(self) -> str:
+        q = self._inputs[0]
+        return f"RNNAttentionCache(kind={self._kind[0]!r}, query={tuple(q.shape)}, dtype={q.dtype.name})"
+
 
 def _check_dctx(cache, dcontext, kind):
     if not isinstance(cache, RNNAttentionCache) or cache._kind[0] != kind:

@@ -14,7 +14,7 @@ from typing import Optional, Union
 import numpy as np
 
 from seqfast import _core
-from seqfast._errors import ArgumentTypeError, SeqfastError
+from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError
 from seqfast.tokenizer import _check_threads, as_ids
 
 __all__ = ["NgramLM"]
@@ -157,7 +157,9 @@ class NgramLM:
         return None
 
     def __reduce__(self):
-        return (NgramLM.from_arpa_str, (self.to_arpa(),))
+        # A compact binary payload (the model's arrays), not ARPA text: no formatting or
+        # parsing, and every smoothing pickles, not only the ones with an ARPA form.
+        return (_restore_lm, (self._m.to_bytes(),))
 
     # ---- description --------------------------------------------------------------------
     @property
@@ -293,3 +295,10 @@ class NgramLM:
         out = self._m.generate(self._context(context), int(max_len), int(seed) % 2**64, t, int(top_k), bool(bos))
         vocab = self.vocab
         return [vocab[i] for i in out.tolist()]
+
+
+def _restore_lm(data) -> NgramLM:
+    """Unpickle an :class:`NgramLM` (bad bytes: :class:`FormatError` naming the offset)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise FormatError(f"NgramLM pickle: expected the model's bytes, got {type(data).__name__}")
+    return NgramLM(_core.NgramModel.from_bytes(bytes(data)))

@@ -123,6 +123,10 @@ class RecurrentCache:
     def cell(self) -> str:
         return self._net.cell
 
+    def __repr__(self) -> str:
+        b, t = self._dims[:2]
+        return f"RecurrentCache(cell={self.cell!r}, batch={b}, steps={t}, layers={self._net.layers}, dirs={self._net.dirs})"
+
 
 def _forward(cell, x, weights, h0, c0, lengths, batch_first, dropout, seed, requires_grad, num_threads):
     dtype = _dtype_of(x, "x")

@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from seqfast import _core
-from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
+from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError, ShapeError
 from seqfast.tokenizer import EncodingBatch, _check_threads, as_ids
 
 __all__ = ["NgramCounts", "NgramLM", "count", "words"]
@@ -116,7 +116,7 @@ class NgramCounts:
         return out
 
     def __reduce__(self):
-        return (NgramCounts, ([(g.copy(), c.copy()) for g, c in self._tables],))
+        return (_restore_counts, ([(g, c) for g, c in self._tables],))
 
     def save(self, path, vocab: Optional[Sequence[str]] = None) -> None:
         """Write an ``.npz`` file (atomically), optionally with the word list ``vocab``."""
@@ -152,6 +152,26 @@ class NgramCounts:
 
     def __repr__(self) -> str:
         return "NgramCounts(" + ", ".join(f"{n}-grams: {self.num_ngrams(n)}" for n in range(1, self.order + 1)) + ")"
+
+
+def _restore_counts(tables) -> NgramCounts:
+    """Unpickle :class:`NgramCounts`, checking the tables' types, shapes and order."""
+    if not isinstance(tables, list) or not tables:
+        raise FormatError("NgramCounts pickle: expected a non-empty list of (grams, counts) tables")
+    for n, t in enumerate(tables, 1):
+        if not (isinstance(t, tuple) and len(t) == 2 and all(isinstance(a, np.ndarray) for a in t)):
+            raise FormatError(f"NgramCounts pickle: table {n} is not a (grams, counts) pair of arrays")
+        g, c = t
+        if g.dtype != np.uint32 or c.dtype != np.uint64 or g.ndim != 2 or c.ndim != 1 or g.shape != (len(c), n):
+            raise FormatError(f"NgramCounts pickle: table {n} has grams {g.dtype}{g.shape} and counts {c.dtype}{c.shape}")
+        if len(c) > 1:
+            # Rows must be strictly increasing: the first differing column of each pair rises.
+            d = g[1:].astype(np.int64) - g[:-1].astype(np.int64)
+            nz = d != 0
+            first = nz.argmax(axis=1)
+            if not bool(np.all(nz.any(axis=1) & (d[np.arange(len(d)), first] > 0))):
+                raise FormatError(f"NgramCounts pickle: table {n} is not strictly sorted")
+    return NgramCounts([(np.ascontiguousarray(g), np.ascontiguousarray(c)) for g, c in tables])
 
 
 def count(

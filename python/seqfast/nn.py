@@ -127,6 +127,31 @@ class _Recurrent:
                 raise SeqfastError(f"state_dict[{k!r}] has shape {v.shape}, expected {self._params[k].shape}")
             self._params[k][...] = v
 
+    def __getstate__(self) -> dict:
+        # The forward cache is transient (like an autograd graph) and holds native buffers:
+        # a copy keeps weights, options, gradients and the dropout counter, not the cache.
+        state = dict(self.__dict__)
+        state["_cache"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if not isinstance(state, dict) or not isinstance(state.get("_params"), dict):
+            raise SeqfastError(f"{type(self).__name__} pickle: expected a state dict with '_params'")
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        extra = []
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            extra.append(f"nonlinearity={self.nonlinearity!r}")
+        if getattr(self, "variant", "pytorch") != "pytorch":
+            extra.append(f"variant={self.variant!r}")
+        for name, default in (("bias", True), ("batch_first", True), ("dropout", 0.0), ("bidirectional", False), ("proj_size", 0)):
+            if getattr(self, name) != default:
+                extra.append(f"{name}={getattr(self, name)!r}")
+        if self.dtype != np.float32:
+            extra.append(f"dtype={self.dtype.name}")
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}, num_layers={self.num_layers}" + "".join(f", {e}" for e in extra) + ")"
+
     def _need_cache(self) -> RecurrentCache:
         if self._cache is None:
             raise SeqfastError("backward needs a forward pass in training mode first")

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 
 from seqfast import _core
-from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
+from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError, ShapeError
 from seqfast._lm import NgramLM
 from seqfast.tokenizer import _check_threads
 
@@ -64,6 +64,10 @@ class NgramScorer:
     @property
     def vocab_size(self) -> int:
         return len(self.lm.vocab)
+
+    def __repr__(self) -> str:
+        prompts = "None" if self.prompts is None else f"{len(self.prompts)} prompts"
+        return f"NgramScorer({self.lm!r}, prompts={prompts}, allow_unk={self.allow_unk})"
 
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
         if self.prompts is not None and len(self.prompts) != batch_size:
@@ -140,8 +144,19 @@ class LSTMDecoder:
         if ow.shape[1] != hout:
             raise ShapeError(f"out_weight has shape {ow.shape}, expected (V, {hout})")
         self._w = _core.LstmDecoderWeights(self._cell, emb, layers, H, ow, ob, att)
+        # What pickling needs to rebuild the packed weights (references, not copies).
+        self._init = (emb, {k: v for k, v in lstm_weights.items()}, ow, out_bias, attention)
         self.vocab_size, self.num_layers, self.hidden_size = ow.shape[0], L, H
         self.h0 = self.c0 = self.memory = self.memory_lengths = None
+
+    def __reduce__(self):
+        state = {k: self.__dict__[k] for k in ("h0", "c0", "memory", "memory_lengths")}
+        return (_restore_decoder, (type(self), self._init, state))
+
+    def __repr__(self) -> str:
+        att = "" if self.memory_size is None else f", attention memory_size={self.memory_size}"
+        return (f"{type(self).__name__}(vocab_size={self.vocab_size}, num_layers={self.num_layers}, "
+                f"hidden_size={self.hidden_size}{att})")
 
     def with_state(self, h0=None, c0=None, memory=None, memory_lengths=None) -> "LSTMDecoder":
         """A view of this decoder whose items start from (h0, c0), each (layers, batch, H), and
@@ -180,6 +195,18 @@ class GRUDecoder(LSTMDecoder):
     _cell, _gates = "gru", 3
 
 
+def _restore_decoder(cls, init, state):
+    """Unpickle an :class:`LSTMDecoder` / :class:`GRUDecoder`: repack the weights, then restore
+    the per-search state (h0, c0, memory)."""
+    if cls not in (LSTMDecoder, GRUDecoder) or not (isinstance(init, tuple) and len(init) == 5 and isinstance(state, dict)):
+        raise FormatError("decoder pickle: expected (LSTMDecoder or GRUDecoder, constructor arguments, state)")
+    d = cls(*init)
+    if set(state) != {"h0", "c0", "memory", "memory_lengths"}:
+        raise FormatError(f"decoder pickle: unexpected state keys {sorted(state)}")
+    d.__dict__.update(state)
+    return d
+
+
 def _bad(name, a):
     raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(a).__name__}")
 
@@ -193,6 +220,9 @@ class Weighted:
         if not self.parts:
             raise SeqfastError("Weighted needs at least one (scorer, weight) pair")
         self.vocab_size = vocab_size
+
+    def __repr__(self) -> str:
+        return "Weighted([" + ", ".join(f"({s!r}, {w})" for s, w in self.parts) + "])"
 
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
         v = self.vocab_size if self.vocab_size is not None else vocab_size

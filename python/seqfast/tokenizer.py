@@ -12,7 +12,7 @@ from typing import Optional, Union
 import numpy as np
 
 from seqfast import _core
-from seqfast._errors import ArgumentTypeError, DecodeError, SeqfastError, ShapeError
+from seqfast._errors import ArgumentTypeError, DecodeError, FormatError, SeqfastError, ShapeError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -135,8 +135,23 @@ class EncodingBatch:
         """Python lists of ints (slow for big batches: prefer ``ids``/``offsets`` or ``pad``)."""
         return [row.tolist() for row in self]
 
+    def __reduce__(self):
+        return (_restore_batch, (self.ids, self.offsets))
+
     def __repr__(self) -> str:
         return f"EncodingBatch(texts={len(self)}, tokens={len(self.ids)})"
+
+
+def _restore_batch(ids, offsets) -> EncodingBatch:
+    """Unpickle an :class:`EncodingBatch`, checking what the bytes claim."""
+    if not isinstance(ids, np.ndarray) or not isinstance(offsets, np.ndarray):
+        raise FormatError("EncodingBatch pickle: ids and offsets must be arrays")
+    if ids.dtype != np.uint32 or ids.ndim != 1 or offsets.dtype != np.int64 or offsets.ndim != 1 or len(offsets) < 1:
+        raise FormatError(f"EncodingBatch pickle: ids {ids.dtype}{ids.shape}, offsets {offsets.dtype}{offsets.shape} "
+                          "are not 1-D uint32 and non-empty 1-D int64")
+    if offsets[0] != 0 or offsets[-1] != len(ids) or bool(np.any(np.diff(offsets) < 0)):
+        raise FormatError("EncodingBatch pickle: offsets must rise from 0 to len(ids)")
+    return EncodingBatch(ids, offsets)
 
 
 class StreamDecoder:
@@ -144,10 +159,11 @@ class StreamDecoder:
     bytes of a character split across tokens; ``finish()`` flushes. The concatenated output
     equals ``Tokenizer.decode`` of all the ids."""
 
-    __slots__ = ("_d",)
+    __slots__ = ("_d", "_tok")
 
-    def __init__(self, core_decoder):
+    def __init__(self, core_decoder, tokenizer: Optional["Tokenizer"] = None):
         self._d = core_decoder
+        self._tok = tokenizer
 
     def step(self, ids) -> str:
         return self._d.step(as_ids(ids))
@@ -159,6 +175,23 @@ class StreamDecoder:
     def pending(self) -> bytes:
         """Bytes held back waiting for the rest of a character."""
         return self._d.pending
+
+    def __reduce__(self):
+        if self._tok is None:
+            raise TypeError("this StreamDecoder was made without its Tokenizer and cannot be pickled")
+        errors, pending, consumed = self._d.state()
+        return (_restore_decoder, (self._tok, errors, pending, consumed))
+
+    def __repr__(self) -> str:
+        errors = self._d.state()[0]
+        return f"StreamDecoder(errors={errors!r}, pending={len(self.pending)} bytes)"
+
+
+def _restore_decoder(tok, errors, pending, consumed) -> StreamDecoder:
+    if not isinstance(tok, Tokenizer) or not isinstance(errors, str) or not isinstance(pending, bytes) \
+            or isinstance(consumed, bool) or not isinstance(consumed, int) or consumed < 0:
+        raise FormatError("StreamDecoder pickle: expected (Tokenizer, errors, pending bytes, consumed count)")
+    return StreamDecoder(tok._t.stream_decoder(_check_choice("errors", errors, _UTF8_POLICIES), pending, consumed), tok)
 
 
 class Tokenizer:
@@ -298,7 +331,7 @@ class Tokenizer:
 
     def decoder(self, *, errors: str = "replace") -> StreamDecoder:
         """A streaming decoder that never emits half a character."""
-        return StreamDecoder(self._t.stream_decoder(_check_choice("errors", errors, _UTF8_POLICIES)))
+        return StreamDecoder(self._t.stream_decoder(_check_choice("errors", errors, _UTF8_POLICIES)), self)
 
     # ---- saving -------------------------------------------------------------------------
     def save(self, path: PathLike) -> None:

@@ -112,6 +112,7 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
     let mut prev_rows: Vec<u32> = Vec::with_capacity(big_n);
     // The line that ended the previous section, when it was already the next header.
     let mut header: Option<(usize, &str)> = Some((line, s));
+    let cancel = crate::parallel::cancel_token();
     for n in 1..=big_n {
         let want = format!("\\{n}-grams:");
         let (hl, hs) = match header.take() {
@@ -137,6 +138,9 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
                 break;
             }
             found += 1;
+            if found % 65536 == 0 {
+                cancel.check()?;
+            }
             if found > declared[n - 1] {
                 return Err(l.err(ln, &format!("\\data\\ declares {} {n}-grams but the section has more", declared[n - 1])));
             }
@@ -290,6 +294,7 @@ pub fn write_to<W: Write + Send>(model: &Model, out: &mut W) -> Result<()> {
     let group = 4 * rayon::current_num_threads();
     let words = Words::new(&model.vocab);
     let mut spare: Vec<Vec<u8>> = Vec::new();
+    let cancel = crate::parallel::cancel_token();
     for n in 1..=big_n {
         out.write_all(format!("\n\\{n}-grams:\n").as_bytes()).map_err(io)?;
         let unigrams: Vec<u32> =
@@ -299,6 +304,7 @@ pub fn write_to<W: Write + Send>(model: &Model, out: &mut W) -> Result<()> {
         let mut pending: Vec<Vec<u8>> = Vec::new();
         let mut b = 0;
         while b < nblocks || !pending.is_empty() {
+            cancel.check()?;
             let next = b..(b + group).min(nblocks);
             let mut bufs: Vec<Vec<u8>> = next.clone().map(|_| spare.pop().unwrap_or_default()).collect();
             let (written, ()) = rayon::join(
@@ -391,7 +397,13 @@ fn format_rows(model: &Model, words: &Words, n: usize, rows: std::ops::Range<usi
     let mut chain = [0u32; MAX_ORDER];
     let mut ptext: Vec<u8> = Vec::new();
     const AHEAD: usize = 16;
-    let last_word = |i: usize| if n == 1 { unigrams[i] } else { model.trie.orders[n - 2].word[i] };
+    let last_word = |i: usize| {
+        if n == 1 {
+            unigrams[i]
+        } else {
+            model.trie.orders[n - 2].word[i]
+        }
+    };
     for i in rows.clone() {
         if i + AHEAD < rows.end {
             words.prefetch(last_word(i + AHEAD));

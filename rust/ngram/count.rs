@@ -7,14 +7,15 @@
 //! 100k vocabulary, order 16 for 256 ids), the keys are sorted in parallel and runs counted.
 //! The sorted multiset is unique, so the result is the same for every thread count.
 //!
-//! Cost: u64 keys (when `n * bits <= 64`) are radix sorted, O(T) per order for T windows with
-//! 16 bytes of scratch per window; u128 keys use a parallel comparison sort. Orders run in
-//! parallel.
+//! Cost: u64 keys (when `n * bits <= 64`) are LSD radix sorted, O(T) per order for T windows
+//! with 16 bytes of scratch per window; u128 keys are MSD radix sorted in place (American flag
+//! sort, buckets in parallel). Orders run in parallel. Every pass checks the call's
+//! cancellation token about every million keys.
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::parallel;
+use crate::parallel::{self, CancelToken};
 
 /// Sorted counts of one order: `grams.len() == counts.len() * n`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -124,31 +125,36 @@ pub fn count(
         fo = o;
     }
     // Orders are independent: count them in parallel (the result is the same either way).
-    parallel::install(num_threads, || (1..=order).into_par_iter().map(|n| count_order(&framed, &fo, n, bits)).collect())
+    let cancel = parallel::cancel_token();
+    cancel.check()?;
+    parallel::install(num_threads, || (1..=order).into_par_iter().map(|n| count_order(&framed, &fo, n, bits, &cancel)).collect())?
 }
 
-fn count_order(framed: &[u32], fo: &[usize], n: usize, bits: usize) -> OrderCounts {
+fn count_order(framed: &[u32], fo: &[usize], n: usize, bits: usize, cancel: &CancelToken) -> Result<OrderCounts> {
     // u64 keys when they fit (order 3 of a 100k vocabulary does): half the memory and a
     // faster sort than u128.
     if n * bits <= 64 {
-        count_keys::<u64>(framed, fo, n, bits)
+        count_keys::<u64>(framed, fo, n, bits, cancel)
     } else {
-        count_keys::<u128>(framed, fo, n, bits)
+        count_keys::<u128>(framed, fo, n, bits, cancel)
     }
 }
+
+/// Keys between two looks at the cancellation token in the sorting passes.
+const CHECK_EVERY: usize = 1 << 20;
 
 /// An unsigned key wide enough for `n * bits` bits.
 trait Key: Copy + Ord + Send + Sync {
     /// Sort keys that use only their low `nbits` bits.
-    fn sort(keys: &mut Vec<Self>, nbits: usize);
+    fn sort(keys: &mut Vec<Self>, nbits: usize, cancel: &CancelToken) -> Result<()>;
     fn push(self, bits: usize, x: u32) -> Self;
     fn field(self, shift: usize, mask: u32) -> u32;
     const ZERO: Self;
 }
 
 impl Key for u64 {
-    fn sort(keys: &mut Vec<Self>, nbits: usize) {
-        radix_sort(keys, nbits);
+    fn sort(keys: &mut Vec<Self>, nbits: usize, cancel: &CancelToken) -> Result<()> {
+        radix_sort(keys, nbits, cancel)
     }
     fn push(self, bits: usize, x: u32) -> Self {
         (self << bits) | x as u64
@@ -160,8 +166,8 @@ impl Key for u64 {
 }
 
 impl Key for u128 {
-    fn sort(keys: &mut Vec<Self>, _nbits: usize) {
-        keys.par_sort_unstable();
+    fn sort(keys: &mut Vec<Self>, nbits: usize, cancel: &CancelToken) -> Result<()> {
+        flag_sort(keys, nbits, cancel)
     }
     fn push(self, bits: usize, x: u32) -> Self {
         (self << bits) | x as u128
@@ -172,7 +178,7 @@ impl Key for u128 {
     const ZERO: Self = 0;
 }
 
-fn count_keys<K: Key>(framed: &[u32], fo: &[usize], n: usize, bits: usize) -> OrderCounts {
+fn count_keys<K: Key>(framed: &[u32], fo: &[usize], n: usize, bits: usize, cancel: &CancelToken) -> Result<OrderCounts> {
     // Window i of the whole corpus lives in the sequence s with before[s] <= i < before[s + 1];
     // keys are written in place in parallel blocks (no per-thread buffers to concatenate).
     let mut before = Vec::with_capacity(fo.len());
@@ -184,6 +190,9 @@ fn count_keys<K: Key>(framed: &[u32], fo: &[usize], n: usize, bits: usize) -> Or
     let mut keys: Vec<K> = vec![K::ZERO; total];
     const BLOCK: usize = 1 << 16;
     keys.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
+        if cancel.is_cancelled() {
+            return; // the keys are not used: the sort below returns the error
+        }
         let first = b * BLOCK;
         let mut s = before.partition_point(|&x| x <= first) - 1;
         for (j, k) in out.iter_mut().enumerate() {
@@ -195,7 +204,8 @@ fn count_keys<K: Key>(framed: &[u32], fo: &[usize], n: usize, bits: usize) -> Or
             *k = framed[p..p + n].iter().fold(K::ZERO, |k, &x| k.push(bits, x));
         }
     });
-    K::sort(&mut keys, n * bits);
+    cancel.check()?;
+    K::sort(&mut keys, n * bits, cancel)?;
     // Size the outputs exactly (one cheap pass) instead of growing them by doubling.
     let distinct = if keys.is_empty() { 0 } else { 1 + keys.windows(2).filter(|w| w[0] != w[1]).count() };
     let mask = if bits >= 32 { u32::MAX } else { (1u32 << bits) - 1 };
@@ -214,23 +224,26 @@ fn count_keys<K: Key>(framed: &[u32], fo: &[usize], n: usize, bits: usize) -> Or
         counts.push((j - i) as u64);
         i = j;
     }
-    OrderCounts { n, grams, counts }
+    Ok(OrderCounts { n, grams, counts })
 }
 
 /// LSD radix sort of keys using their low `nbits` bits, 11 bits per pass: a few linear passes
 /// instead of a comparison sort (order 3 of a 100k vocabulary takes 5).
-fn radix_sort(keys: &mut Vec<u64>, nbits: usize) {
+fn radix_sort(keys: &mut Vec<u64>, nbits: usize, cancel: &CancelToken) -> Result<()> {
     const D: usize = 11;
     if keys.len() < 1 << 12 {
         keys.sort_unstable();
-        return;
+        return Ok(());
     }
     let mut tmp = vec![0u64; keys.len()];
     let mut shift = 0;
     while shift < nbits {
         let mut hist = vec![0usize; 1 << D];
-        for &k in keys.iter() {
-            hist[((k >> shift) as usize) & ((1 << D) - 1)] += 1;
+        for part in keys.chunks(CHECK_EVERY) {
+            cancel.check()?;
+            for &k in part {
+                hist[((k >> shift) as usize) & ((1 << D) - 1)] += 1;
+            }
         }
         let mut sum = 0;
         for h in hist.iter_mut() {
@@ -238,14 +251,83 @@ fn radix_sort(keys: &mut Vec<u64>, nbits: usize) {
             *h = sum;
             sum += c;
         }
-        for &k in keys.iter() {
-            let d = ((k >> shift) as usize) & ((1 << D) - 1);
-            tmp[hist[d]] = k;
-            hist[d] += 1;
+        for part in keys.chunks(CHECK_EVERY) {
+            cancel.check()?;
+            for &k in part {
+                let d = ((k >> shift) as usize) & ((1 << D) - 1);
+                tmp[hist[d]] = k;
+                hist[d] += 1;
+            }
         }
         std::mem::swap(keys, &mut tmp);
         shift += D;
     }
+    Ok(())
+}
+
+/// In-place MSD radix sort (American flag sort) of keys using their low `nbits` bits, 8 bits a
+/// level: count the top digit, move every key into its bucket by cycles of swaps, then sort the
+/// buckets (in parallel) on the next digit; small buckets go to pdqsort. No scratch memory, so
+/// u128 keys (16 bytes per window) cost no second copy, and every pass can stop early.
+fn flag_sort<K: Key>(keys: &mut [K], nbits: usize, cancel: &CancelToken) -> Result<()> {
+    const SMALL: usize = 1 << 13;
+    if keys.len() <= SMALL || nbits == 0 {
+        keys.sort_unstable();
+        return Ok(());
+    }
+    let d = nbits.min(8);
+    let shift = nbits - d;
+    let mask = (1u32 << d) - 1;
+    let digit = |k: K| k.field(shift, mask) as usize;
+    let mut count = [0usize; 256];
+    for part in keys.chunks(CHECK_EVERY) {
+        cancel.check()?;
+        for &k in part {
+            count[digit(k)] += 1;
+        }
+    }
+    if count.contains(&keys.len()) {
+        return flag_sort(keys, shift, cancel); // one bucket: go straight to the next digit
+    }
+    let mut head = [0usize; 256];
+    let mut end = [0usize; 256];
+    let mut sum = 0;
+    for b in 0..256 {
+        head[b] = sum;
+        sum += count[b];
+        end[b] = sum;
+    }
+    let mut moved = 0;
+    for b in 0..256 {
+        while head[b] < end[b] {
+            // Carry the key at the bucket's head around its cycle until one belongs here.
+            let mut v = keys[head[b]];
+            loop {
+                let db = digit(v);
+                if db == b {
+                    break;
+                }
+                std::mem::swap(&mut v, &mut keys[head[db]]);
+                head[db] += 1;
+                moved += 1;
+                if moved % CHECK_EVERY == 0 {
+                    cancel.check()?; // the keys are scrambled, but the caller drops them
+                }
+            }
+            keys[head[b]] = v;
+            head[b] += 1;
+        }
+    }
+    let mut buckets = Vec::with_capacity(256);
+    let mut rest = keys;
+    for &c in &count {
+        let (a, b) = rest.split_at_mut(c);
+        if c > 1 {
+            buckets.push(a);
+        }
+        rest = b;
+    }
+    buckets.into_par_iter().try_for_each(|s| flag_sort(s, shift, cancel))
 }
 
 /// Merge two tables of the same order (counts add). Both must be sorted, as produced here.
@@ -321,8 +403,32 @@ mod tests {
         let mut x: Vec<u64> = (0..20_000u64).map(|i| (i * 2_654_435_761) % 1_000_003).collect();
         let mut want = x.clone();
         want.sort_unstable();
-        radix_sort(&mut x, 20);
+        radix_sort(&mut x, 20, &CancelToken::never()).unwrap();
         assert_eq!(x, want);
+    }
+
+    #[test]
+    fn flag_sort_sorts_skewed_and_wide_keys() {
+        // Zipf-like skew in the top digits, keys over 100 bits, and duplicates.
+        let mut x: Vec<u128> = (0..200_000u128)
+            .map(|i| {
+                let top = (i * 7919 % 1000).pow(2) / 997; // mostly small first ids
+                (top << 90) | ((i * 2_654_435_761) % 1_000_003) << 20 | (i % 17)
+            })
+            .collect();
+        let mut want = x.clone();
+        want.sort_unstable();
+        flag_sort(&mut x, 110, &CancelToken::never()).unwrap();
+        assert_eq!(x, want);
+    }
+
+    #[test]
+    fn cancelled_count_stops() {
+        let ids: Vec<u32> = (0..100_000u32).map(|i| i % 5000).collect();
+        let token = CancelToken::new();
+        token.cancel();
+        let r = parallel::with_token(token, || count(&ids, &[0, ids.len() as i64], 3, None, None, Some(2)));
+        assert!(matches!(r, Err(Error::Interrupted)));
     }
 
     proptest! {

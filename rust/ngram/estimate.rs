@@ -73,7 +73,9 @@ impl Tables {
         let mut orders: Vec<Option<OrderIndex>> = (2..=big_n).map(|_| None).collect();
         let mut counts: Vec<Vec<u64>> = (0..big_n).map(|_| Vec::new()).collect();
         let mut bos_rows = vec![0..0; big_n];
+        let cancel = crate::parallel::cancel_token();
         for n in (2..=big_n).rev() {
+            cancel.check()?;
             let (lower, upper) = tables.split_at_mut(n - 1);
             let (t, below) = (&mut upper[0], &lower[n - 2]);
             let first = |r: usize| t.grams[r * n];
@@ -91,6 +93,7 @@ impl Tables {
         // that, so it is dropped right after.
         let mut suffix = vec![Vec::new()];
         for n in 2..=big_n {
+            cancel.check()?;
             let s = trie.suffix_rows(n, &suffix[n - 2])?;
             if n >= 3 {
                 trie.orders[n - 3].drop_table();
@@ -171,7 +174,9 @@ fn count_based(tables: Vec<OrderCounts>, voc: Vocab, smoothing: Smoothing) -> Re
         .collect::<Vec<f32>>()];
     let mut backoff = Vec::new();
     let mut hist_below: Vec<u64> = Vec::new();
+    let cancel = crate::parallel::cancel_token();
     for n in 1..=big_n {
+        cancel.check()?;
         let rows = if n == 1 { vsize } else { t.trie.orders[n - 2].len() };
         if n > 1 {
             let o = &t.trie.orders[n - 2];
@@ -262,10 +267,15 @@ pub fn fit_ids(
 /// Fit on text: one sentence per line, whitespace-separated words; an empty line is an empty
 /// sentence (`<s> </s>`), as in lmplz.
 pub fn fit_text(text: &str, order: usize, smoothing: Smoothing, threads: Option<usize>) -> Result<Model> {
+    crate::parallel::install(threads, || fit_text_on_pool(text, order, smoothing, threads))?
+}
+
+fn fit_text_on_pool(text: &str, order: usize, smoothing: Smoothing, threads: Option<usize>) -> Result<Model> {
     check_options(order, smoothing)?;
     crate::trace::phase("fit_text start");
     let mut words: Vec<String> = ["<unk>", "<s>", "</s>"].map(String::from).to_vec();
     let (ids, offsets) = super::text::words_with(text, &mut words, true);
+    crate::parallel::cancel_token().check()?; // words_with stops early when cancelled
     if ids.is_empty() {
         return Err(Error::Value("cannot estimate a language model from an empty corpus (no words)".into()));
     }

@@ -152,7 +152,9 @@ fn uninterp(a: u64, d: &[f32; 4], denom: f32) -> f32 {
 pub fn estimate(tables: Vec<OrderCounts>, voc: Vocab, fallback: Option<[f32; 3]>, prune: &[u64]) -> Result<Model> {
     let big_n = tables.len();
     let vsize = voc.words.len();
+    let cancel = crate::parallel::cancel_token();
     let mut t = Tables::build(tables, &voc)?;
+    cancel.check()?;
     crate::trace::phase("tables (trie, suffixes)");
     // Pruned rows per order (raw counts at or below the threshold; never unigrams).
     let pruned: Vec<Vec<bool>> = (1..=big_n)
@@ -232,6 +234,7 @@ pub fn estimate(tables: Vec<OrderCounts>, voc: Vocab, fallback: Option<[f32; 3]>
     crate::trace::phase("adjusted counts, discounts");
     // Higher orders; contexts of order n-1 get their gammas from the rows of order n.
     for n in 2..=big_n {
+        cancel.check()?;
         let o = &t.trie.orders[n - 2];
         let num_prefix = if n == 2 { vsize } else { t.trie.orders[n - 3].len() };
         let mask = if pruned[n - 1].is_empty() { None } else { Some(&pruned[n - 1][..]) };
@@ -251,7 +254,13 @@ pub fn estimate(tables: Vec<OrderCounts>, voc: Vocab, fallback: Option<[f32; 3]>
         drop((a, suffix));
         // Order n - 1 is finished: its probabilities to log10, its contexts' backoffs.
         to_log10(&mut prob[n - 2], if n == 2 { Some(&t.present[..]) } else { None });
-        let last = |r: usize| if n == 2 { r as u32 } else { t.trie.orders[n - 3].word[r] };
+        let last = |r: usize| {
+            if n == 2 {
+                r as u32
+            } else {
+                t.trie.orders[n - 3].word[r]
+            }
+        };
         backoff.push(
             (0..gamma.len())
                 .into_par_iter()
@@ -271,6 +280,7 @@ pub fn estimate(tables: Vec<OrderCounts>, voc: Vocab, fallback: Option<[f32; 3]>
     }
     to_log10(&mut prob[big_n - 1], if big_n == 1 { Some(&t.present[..]) } else { None });
     crate::trace::phase("probabilities, backoffs");
+    cancel.check()?;
     let trie = if any_pruned { drop_pruned(t.trie, &pruned, &mut prob, &mut backoff)? } else { t.trie };
     let pr = if any_pruned { format!(" prune={:?}", prune) } else { String::new() };
     Ok(Model::new(voc, t.present, trie, prob, backoff, Mode::Backoff, format!("kneser_ney {}{pr}", desc.join(" "))))

@@ -8,6 +8,7 @@
 //! their n-grams in a hashed trie (`index.rs`) for constant-time extension by one word.
 
 pub mod arpa;
+pub mod binary;
 pub mod count;
 pub mod estimate;
 pub mod floatfmt;

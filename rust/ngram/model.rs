@@ -399,6 +399,7 @@ impl Model {
         let mut oov = vec![0u32; ns];
         // Fixed chunks of sentences: each chunk writes only its own output ranges.
         let chunk = 256;
+        let cancel = parallel::cancel_token();
         parallel::install(threads, || {
             let mut tok_rest: &mut [f32] = &mut token;
             let mut len_rest: &mut [u8] = &mut ngram_len;
@@ -413,9 +414,12 @@ impl Model {
                 jobs.push((s0, tot, oo, t, l));
             }
             jobs.into_par_iter().for_each(|(s0, tot, oo, t, l)| {
-                self.score_sentences(ids, offsets, &out_off, s0, bos, eos, t, l, tot, oo);
+                if !cancel.is_cancelled() {
+                    self.score_sentences(ids, offsets, &out_off, s0, bos, eos, t, l, tot, oo);
+                }
             });
         })?;
+        cancel.check()?;
         Ok(Scores { token, offsets: out_off, ngram_len, total, oov })
     }
 

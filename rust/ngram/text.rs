@@ -32,10 +32,15 @@ pub fn words_with(text: &str, vocab: &mut Vec<String>, keep_empty: bool) -> (Vec
         ids: Vec<u32>,
         lens: Vec<i64>,
     }
+    let cancel = crate::parallel::cancel_token();
     let blocks: Vec<Block> = cuts
         .par_windows(2)
         .map(|c| {
             let mut index: FxHashMap<&str, u32> = FxHashMap::default();
+            if cancel.is_cancelled() {
+                // The caller checks the token after this call and drops the result.
+                return Block { words: Vec::new(), ids: Vec::new(), lens: Vec::new() };
+            }
             let mut b = Block { words: Vec::new(), ids: Vec::with_capacity((c[1] - c[0]) / 5), lens: Vec::new() };
             for line in text[c[0]..c[1]].lines() {
                 let start = b.ids.len();

@@ -201,10 +201,13 @@ unsafe fn mul_bt<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mu
 
 pub fn forward<T: Real>(dm: &Dims, a: &Args<T>, num_threads: Option<usize>) -> Result<Forward<T>> {
     check(dm, a)?;
-    parallel::install(num_threads, || forward_impl(dm, a))
+    let cancel = parallel::cancel_token();
+    let f = parallel::install(num_threads, || forward_impl(dm, a, &cancel))?;
+    cancel.check()?;
+    Ok(f)
 }
 
-fn forward_impl<T: Real>(dm: &Dims, a: &Args<T>) -> Forward<T> {
+fn forward_impl<T: Real>(dm: &Dims, a: &Args<T>, cancel: &parallel::CancelToken) -> Forward<T> {
     let (nq, nk) = (dm.b * dm.tq, dm.b * dm.tk);
     let mut pq = vec![T::ZERO; nq * dm.da];
     let mut pk = vec![T::ZERO; nk * dm.da];
@@ -218,6 +221,9 @@ fn forward_impl<T: Real>(dm: &Dims, a: &Args<T>) -> Forward<T> {
     let mut attn = vec![T::ZERO; nq * dm.tk];
     let ap = SyncPtr(attn.as_mut_ptr());
     for_each(nq, true, |r| unsafe {
+        if cancel.is_cancelled() {
+            return;
+        }
         let (b, i) = (r / dm.tq, r % dm.tq);
         let row = std::slice::from_raw_parts_mut(ap.at(r * dm.tk), dm.tk);
         let mut ok = vec![false; dm.tk];
@@ -243,10 +249,13 @@ pub fn backward<T: Real>(dm: &Dims, a: &Args<T>, f: &Saved<T>, dctx: &[T], num_t
     if let Some(i) = dctx.iter().position(|v| !v.is_finite_()) {
         return Err(Error::Value(format!("additive attention: dcontext has a non-finite value {:?} at flat index {i}", dctx[i])));
     }
-    parallel::install(num_threads, || backward_impl(dm, a, f, dctx))
+    let cancel = parallel::cancel_token();
+    let g = parallel::install(num_threads, || backward_impl(dm, a, f, dctx, &cancel))?;
+    cancel.check()?;
+    Ok(g)
 }
 
-fn backward_impl<T: Real>(dm: &Dims, a: &Args<T>, f: &Saved<T>, dctx: &[T]) -> Grads<T> {
+fn backward_impl<T: Real>(dm: &Dims, a: &Args<T>, f: &Saved<T>, dctx: &[T], cancel: &parallel::CancelToken) -> Grads<T> {
     let (tq, tk, da) = (dm.tq, dm.tk, dm.da);
     let (nq, nk) = (dm.b * tq, dm.b * tk);
     let mut dvalues = vec![T::ZERO; nk * dm.dv];
@@ -256,6 +265,9 @@ fn backward_impl<T: Real>(dm: &Dims, a: &Args<T>, f: &Saved<T>, dctx: &[T]) -> G
     let (dvp, dqp, dkp, dwp) =
         (SyncPtr(dvalues.as_mut_ptr()), SyncPtr(dpq.as_mut_ptr()), SyncPtr(dpk.as_mut_ptr()), SyncPtr(dv_part.as_mut_ptr()));
     for_each(dm.b, true, |b| unsafe {
+        if cancel.is_cancelled() {
+            return;
+        }
         let (attn, dc, vals) =
             (&f.attn[b * tq * tk..][..tq * tk], &dctx[b * tq * dm.dv..][..tq * dm.dv], &a.values[b * tk * dm.dv..][..tk * dm.dv]);
         // dvalues = A^T dcontext; dA = dcontext values^T, turned into dS in place.

@@ -420,10 +420,12 @@ pub fn forward<T: Kern>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options,
         return Err(Error::Shape(format!("attention: lse has {} entries, needs {rows}", lse.len())));
     }
     let cx = Ctx { dm: *dm, x: *x, masks: *masks, opts: *opts, scale: T::from_f64(opts.scale), thr: drop_threshold(opts.dropout) };
-    parallel::install(opts.num_threads, || forward_impl(&cx, out, lse))
+    let cancel = parallel::cancel_token();
+    parallel::install(opts.num_threads, || forward_impl(&cx, out, lse, &cancel))?;
+    cancel.check()
 }
 
-fn forward_impl<T: Kern>(cx: &Ctx<T>, out: OutView<T>, lse: &mut [T]) {
+fn forward_impl<T: Kern>(cx: &Ctx<T>, out: OutView<T>, lse: &mut [T], cancel: &parallel::CancelToken) {
     let dm = &cx.dm;
     let bh_n = dm.b * dm.h;
     let packs: Vec<(PackedB<T>, PackedB<T>)> = (0..bh_n).into_par_iter().map(|bh| cx.pack_kv(bh / dm.h, bh % dm.h)).collect();
@@ -431,6 +433,9 @@ fn forward_impl<T: Kern>(cx: &Ctx<T>, out: OutView<T>, lse: &mut [T]) {
     let (op, lp) = (SyncPtr(out.data.as_mut_ptr()), SyncPtr(lse.as_mut_ptr()));
     let lo = out.l;
     for_each(bh_n * nqb, true, |task| {
+        if cancel.is_cancelled() {
+            return;
+        }
         let (bh, qb) = (task / nqb, task % nqb);
         let (kt, vp) = &packs[bh];
         unsafe { fwd_block(cx, bh, qb * BR, kt, vp, op.at(lo.at(bh / dm.h, bh % dm.h)), lo.st, lp.at(bh * dm.tq)) };

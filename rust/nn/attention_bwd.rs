@@ -101,10 +101,12 @@ pub fn backward<T: Kern>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options
         return Err(Error::Shape(format!("attention: lse has {} entries, needs {}", sv.lse.len(), bh_n * dm.tq)));
     }
     let cx = Ctx { dm: *dm, x: *x, masks: *masks, opts: *opts, scale: T::from_f64(opts.scale), thr: drop_threshold(opts.dropout) };
-    parallel::install(opts.num_threads, || backward_impl(&cx, sv, g))
+    let cancel = parallel::cancel_token();
+    parallel::install(opts.num_threads, || backward_impl(&cx, sv, g, &cancel))?;
+    cancel.check()
 }
 
-fn backward_impl<T: Kern>(cx: &Ctx<T>, sv: &Saved<T>, g: GradsOut<T>) {
+fn backward_impl<T: Kern>(cx: &Ctx<T>, sv: &Saved<T>, g: GradsOut<T>, cancel: &parallel::CancelToken) {
     let dm = &cx.dm;
     let bh_n = dm.b * dm.h;
     // D = rowsum(dO * O) per row.
@@ -131,6 +133,9 @@ fn backward_impl<T: Kern>(cx: &Ctx<T>, sv: &Saved<T>, g: GradsOut<T>) {
     let (lq, lk, lv) = (g.dq.l, g.dk.l, g.dv.l);
     let dsum = &dsum;
     for_each(bh_n * nc, true, |task| unsafe {
+        if cancel.is_cancelled() {
+            return;
+        }
         let (bh, c) = (task / nc, task % nc);
         let (b, h) = (bh / dm.h, bh % dm.h);
         let (dq, ldq) = if nc > 1 { (pp.at((bh * nc + c) * dm.tq * dm.d), dm.d) } else { (dqp.at(lq.at(b, h)), lq.st) };

@@ -15,7 +15,7 @@ use super::recurrent::{
     OwnedWeights, Spec, Weights,
 };
 use crate::error::{Error, Result};
-use crate::parallel;
+use crate::parallel::{self, CancelToken};
 
 fn colsum<T: Real>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
     let mut out = vec![T::ZERO; cols];
@@ -52,6 +52,7 @@ fn run_dir_bwd<T: Kern>(
     dyd: &[T],
     mut dh: Vec<T>,
     mut dcar: Vec<T>,
+    cancel: &CancelToken,
 ) -> DirGrads<T> {
     let (h, hout, gh, n_tok) = (spec.hidden, spec.hout(), spec.gh(), pack.n);
     let din = xg.len() / n_tok.max(1);
@@ -87,6 +88,9 @@ fn run_dir_bwd<T: Kern>(
     let proj = (spec.proj > 0).then(|| unsafe { ChunkedB::new(spec.proj, h, w.w_hr.as_ptr(), h, 1, 64) });
     let wn = (cell == CellKind::GruTextbook).then(|| unsafe { ChunkedB::new(h, hout, w.w_hh.as_ptr().add(2 * h * hout), hout, 1, cw) });
     for t in (0..pack.max_len()).rev() {
+        if cancel.is_cancelled() {
+            break; // the caller returns Interrupted
+        }
         let (n, k0) = (pack.sizes[t], pack.offsets[t]);
         for r in 0..n {
             for j in 0..hout {
@@ -172,7 +176,8 @@ fn run_dir_bwd<T: Kern>(
             });
         }
     }
-    // Weight gradients as large products over all tokens.
+    // Weight gradients as large products over all tokens (not split: splitting the token sum
+    // would change its rounding; a cancelled call skips them and returns zeros, then an error).
     let mut hp = Vec::with_capacity(n_tok * hout);
     for t in 0..pack.max_len() {
         let n = pack.sizes[t];
@@ -191,63 +196,69 @@ fn run_dir_bwd<T: Kern>(
         w_hr: zeros(if spec.proj > 0 { spec.proj * h } else { 0 }),
     };
     let mut dxg = zeros(n_tok * din);
-    unsafe {
-        let big = Split::Rows(halves(gh));
-        gemm_par(gh, n_tok, din, dg.as_ptr(), 1, gh, xg.as_ptr(), din, 1, T::ZERO, dw.w_ih.as_mut_ptr(), din, big);
-        match cell {
-            CellKind::Gru => gemm_par(gh, n_tok, hout, dgh.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big),
-            CellKind::GruTextbook => {
+    if !cancel.is_cancelled() {
+        // SAFETY: the products read dg/dgh/hp/xg/extra/dhb/m and write dw/dxg, every one
+        // allocated above (or in the cache) with the shapes passed.
+        unsafe {
+            let big = Split::Rows(halves(gh));
+            gemm_par(gh, n_tok, din, dg.as_ptr(), 1, gh, xg.as_ptr(), din, 1, T::ZERO, dw.w_ih.as_mut_ptr(), din, big);
+            match cell {
+                CellKind::Gru => {
+                    gemm_par(gh, n_tok, hout, dgh.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big)
+                }
+                CellKind::GruTextbook => {
+                    gemm_par(
+                        2 * h,
+                        n_tok,
+                        hout,
+                        dg.as_ptr(),
+                        1,
+                        gh,
+                        hp.as_ptr(),
+                        hout,
+                        1,
+                        T::ZERO,
+                        dw.w_hh.as_mut_ptr(),
+                        hout,
+                        Split::Rows(halves(2 * h)),
+                    );
+                    gemm_par(
+                        h,
+                        n_tok,
+                        hout,
+                        dg.as_ptr().add(2 * h),
+                        1,
+                        gh,
+                        dc_.extra.as_ptr(),
+                        h,
+                        1,
+                        T::ZERO,
+                        dw.w_hh.as_mut_ptr().add(2 * h * hout),
+                        hout,
+                        Split::Rows(halves(h)),
+                    );
+                }
+                _ => gemm_par(gh, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big),
+            }
+            if spec.proj > 0 {
                 gemm_par(
-                    2 * h,
+                    spec.proj,
                     n_tok,
-                    hout,
-                    dg.as_ptr(),
+                    h,
+                    dhb.as_ptr(),
                     1,
-                    gh,
-                    hp.as_ptr(),
                     hout,
+                    dc_.m.as_ptr(),
+                    h,
                     1,
                     T::ZERO,
-                    dw.w_hh.as_mut_ptr(),
-                    hout,
-                    Split::Rows(halves(2 * h)),
-                );
-                gemm_par(
+                    dw.w_hr.as_mut_ptr(),
                     h,
-                    n_tok,
-                    hout,
-                    dg.as_ptr().add(2 * h),
-                    1,
-                    gh,
-                    dc_.extra.as_ptr(),
-                    h,
-                    1,
-                    T::ZERO,
-                    dw.w_hh.as_mut_ptr().add(2 * h * hout),
-                    hout,
-                    Split::Rows(halves(h)),
+                    Split::Rows(halves(spec.proj)),
                 );
             }
-            _ => gemm_par(gh, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big),
+            product_all_tokens(n_tok, gh, din, dg.as_ptr(), w.w_ih.as_ptr(), din, 1, dxg.as_mut_ptr(), cancel);
         }
-        if spec.proj > 0 {
-            gemm_par(
-                spec.proj,
-                n_tok,
-                h,
-                dhb.as_ptr(),
-                1,
-                hout,
-                dc_.m.as_ptr(),
-                h,
-                1,
-                T::ZERO,
-                dw.w_hr.as_mut_ptr(),
-                h,
-                Split::Rows(halves(spec.proj)),
-            );
-        }
-        product_all_tokens(n_tok, gh, din, dg.as_ptr(), w.w_ih.as_ptr(), din, 1, dxg.as_mut_ptr());
     }
     dw.b_ih = colsum(&dg, n_tok, gh);
     dw.b_hh = if cell == CellKind::Gru { colsum(&dgh, n_tok, gh) } else { dw.b_ih.clone() };
@@ -282,10 +293,20 @@ pub fn backward<T: Kern>(
             return Err(Error::Value("the cache does not belong to these weights".into()));
         }
     }
-    parallel::install(num_threads, || backward_impl(cache, weights, dy, dh_n, dc_n))
+    let cancel = parallel::cancel_token();
+    let g = parallel::install(num_threads, || backward_impl(cache, weights, dy, dh_n, dc_n, &cancel))?;
+    cancel.check()?;
+    Ok(g)
 }
 
-fn backward_impl<T: Kern>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&[T]>, dh_n: Option<&[T]>, dc_n: Option<&[T]>) -> Grads<T> {
+fn backward_impl<T: Kern>(
+    cache: &Cache<T>,
+    weights: &[Weights<T>],
+    dy: Option<&[T]>,
+    dh_n: Option<&[T]>,
+    dc_n: Option<&[T]>,
+    cancel: &CancelToken,
+) -> Grads<T> {
     let (spec, pack, opts) = (&cache.spec, &cache.pack, &cache.opts);
     let (bsz, dirs, hout, h, n) = (pack.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
     let width = dirs * hout;
@@ -316,7 +337,7 @@ fn backward_impl<T: Kern>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&
                 if d == 0 { Cow::Borrowed(&lc.input) } else { Cow::Owned(gather_rows(&lc.input, pack.rev.iter().copied(), din)) };
             let dhi = init_state(dh_n, ld, pack, hout);
             let dci = if spec.cell == CellKind::Lstm { init_state(dc_n, ld, pack, h) } else { Vec::new() };
-            run_dir_bwd(spec, &weights[ld], pack, &lc.dirs[d], &xg, &dyd, dhi, dci)
+            run_dir_bwd(spec, &weights[ld], pack, &lc.dirs[d], &xg, &dyd, dhi, dci, cancel)
         };
         let gs = if dirs == 2 {
             let (a, b) = rayon::join(|| run(0), || run(1));
@@ -324,6 +345,9 @@ fn backward_impl<T: Kern>(cache: &Cache<T>, weights: &[Weights<T>], dy: Option<&
         } else {
             vec![run(0)]
         };
+        if cancel.is_cancelled() {
+            return Grads { dx: Vec::new(), dh0: Vec::new(), dc0: Vec::new(), dw: Vec::new() }; // the caller errors
+        }
         let mut dinput = Vec::new();
         for (d, mut g) in gs.into_iter().enumerate() {
             if d == 0 {

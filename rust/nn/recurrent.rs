@@ -29,7 +29,7 @@ use super::pack::{gather_rows, Packing};
 use super::packed::{ChunkedB, Kern, PackedB};
 use super::real::Real;
 use crate::error::{Error, Result};
-use crate::parallel;
+use crate::parallel::{self, CancelToken};
 use crate::rng::{mix64, GOLDEN};
 
 /// The cell of a recurrent network.
@@ -293,6 +293,9 @@ pub(super) fn halves(m: usize) -> usize {
 /// batch-1 sequences): packing B is most of the work, so the columns are split in two and each
 /// half packs only its own part.
 ///
+/// Rows go in groups of 4096 with a look at `cancel` before each (a row's result does not depend
+/// on the grouping), so a long product stops early once cancelled (`c` is then incomplete).
+///
 /// # Safety
 /// `a`, `b` (given by strides) and `c` must address the shapes described.
 #[allow(clippy::too_many_arguments)]
@@ -305,9 +308,18 @@ pub(super) unsafe fn product_all_tokens<T: Kern>(
     rsb: usize,
     csb: usize,
     c: *mut T,
+    cancel: &CancelToken,
 ) {
+    const GROUP: usize = 4096;
     if m >= 64 {
-        PackedB::new(k, n, b, rsb, csb).mul_rows(m, a, k, c, n, true);
+        let packed = PackedB::new(k, n, b, rsb, csb);
+        for r0 in (0..m).step_by(GROUP) {
+            if cancel.is_cancelled() {
+                return;
+            }
+            // SAFETY: rows r0.. of A and C lie inside the m rows the caller vouches for.
+            packed.mul_rows(GROUP.min(m - r0), a.add(r0 * k), k, c.add(r0 * n), n, true);
+        }
     } else {
         gemm_par(m, k, n, a, k, 1, b, rsb, csb, T::ZERO, c, n, Split::Cols(halves(n)));
     }
@@ -319,7 +331,16 @@ pub(super) fn par_step(n: usize, k: usize, cols: usize) -> bool {
 }
 
 /// Forward pass of one direction of one layer over its own packed input `xg` (N x D_in).
-fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_init: Vec<T>, c_init: Vec<T>) -> DirCache<T> {
+/// With `cancel` set the time loop stops early (the caller then returns `Interrupted`).
+fn run_dir<T: Kern>(
+    spec: &Spec,
+    w: &Weights<T>,
+    pack: &Packing,
+    xg: &[T],
+    h_init: Vec<T>,
+    c_init: Vec<T>,
+    cancel: &CancelToken,
+) -> DirCache<T> {
     let (h, hout, gh, n_tok, bsz) = (spec.hidden, spec.hout(), spec.gh(), pack.n, pack.batch);
     let din = xg.len() / n_tok.max(1);
     let cell = spec.cell;
@@ -330,8 +351,10 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
     }
     let mut acts: Vec<T> = vec![T::ZERO; n_tok * gh];
     // SAFETY: W_ih is (gh x din) row-major, read as B = W_ih^T; acts holds n_tok rows of gh.
-    unsafe { product_all_tokens(n_tok, din, gh, xg.as_ptr(), w.w_ih.as_ptr(), 1, din, acts.as_mut_ptr()) };
-    add_rows(&mut acts, &bias);
+    unsafe { product_all_tokens(n_tok, din, gh, xg.as_ptr(), w.w_ih.as_ptr(), 1, din, acts.as_mut_ptr(), cancel) };
+    if !cancel.is_cancelled() {
+        add_rows(&mut acts, &bias); // (cancelled, it would only fault in pages nobody reads)
+    }
     // 2. the time loop.
     let pg = match cell {
         CellKind::GruTextbook => 2,
@@ -362,6 +385,9 @@ fn run_dir<T: Kern>(spec: &Spec, w: &Weights<T>, pack: &Packing, xg: &[T], h_ini
     let pbhn = w.b_hh;
     let (phi, pci) = (SyncPtr(h_init.as_ptr() as *mut T), SyncPtr(c_init.as_ptr() as *mut T));
     for t in 0..pack.max_len() {
+        if cancel.is_cancelled() {
+            break;
+        }
         let (n, k0) = (pack.sizes[t], pack.offsets[t]);
         // SAFETY: every pointer below addresses rows 0..n of this step's block or the previous
         // step's block of buffers sized for all N tokens; blocks of units are disjoint.
@@ -461,10 +487,20 @@ pub fn forward<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts
     } else if st.c0.is_some() {
         return Err(Error::Value("c0 is only used by an LSTM".into()));
     }
-    parallel::install(opts.num_threads, || forward_impl(spec, weights, st, opts, pack))
+    let cancel = parallel::cancel_token();
+    let f = parallel::install(opts.num_threads, || forward_impl(spec, weights, st, opts, pack, &cancel))?;
+    cancel.check()?;
+    Ok(f)
 }
 
-fn forward_impl<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opts: &Options, pack: Packing) -> Forward<T> {
+fn forward_impl<T: Kern>(
+    spec: &Spec,
+    weights: &[Weights<T>],
+    st: &State<T>,
+    opts: &Options,
+    pack: Packing,
+    cancel: &CancelToken,
+) -> Forward<T> {
     let (bsz, dirs, hout, h, n) = (st.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
     let width = dirs * hout;
     let mut input = gather_rows(st.x, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), spec.input_size);
@@ -479,7 +515,7 @@ fn forward_impl<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opt
             let xg: Cow<[T]> = if d == 0 { Cow::Borrowed(&input) } else { Cow::Owned(gather_rows(&input, pack.rev.iter().copied(), din)) };
             let hi = init_state(st.h0, ld, &pack, hout);
             let ci = if spec.cell == CellKind::Lstm { init_state(st.c0, ld, &pack, h) } else { Vec::new() };
-            run_dir(spec, &weights[ld], &pack, &xg, hi, ci)
+            run_dir(spec, &weights[ld], &pack, &xg, hi, ci, cancel)
         };
         let dcs = if dirs == 2 {
             let (a, b) = rayon::join(|| run(0), || run(1));
@@ -487,6 +523,10 @@ fn forward_impl<T: Kern>(spec: &Spec, weights: &[Weights<T>], st: &State<T>, opt
         } else {
             vec![run(0)]
         };
+        if cancel.is_cancelled() {
+            // The caller returns Interrupted: skip assembling outputs nobody will see.
+            return Forward { y: Vec::new(), h_n: Vec::new(), c_n: Vec::new(), cache: None };
+        }
         out = vec![T::ZERO; n * width];
         for (d, dc) in dcs.iter().enumerate() {
             for k in 0..n {

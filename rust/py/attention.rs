@@ -9,6 +9,7 @@ use numpy::{IntoPyArray, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use super::errors::{IntoPyResult, ShapeError};
+use super::interrupt;
 use crate::nn::additive;
 use crate::nn::attention::{self, BoolMask, Dims, GradsOut, Inputs, Layout, Masks, Options, OutView, Saved};
 use crate::nn::gemm;
@@ -68,7 +69,10 @@ fn sdpa_fwd<'py, T: Kern + numpy::Element>(
     let masks = m.view()?;
     let mut out = vec![T::ZERO; out_size];
     let mut lse = vec![T::ZERO; dm.b * dm.h * dm.tq];
-    py.detach(|| attention::forward(&dm, &x, &masks, &opts, OutView { data: &mut out, l: lay(layouts[3]) }, &mut lse)).py()?;
+    let long = interrupt::long_work(sdpa_flops(&dm));
+    interrupt::run(py, opts.num_threads, long, || {
+        attention::forward(&dm, &x, &masks, &opts, OutView { data: &mut out, l: lay(layouts[3]) }, &mut lse)
+    })?;
     Ok((out.into_pyarray(py).into_any(), lse.into_pyarray(py).into_any()))
 }
 
@@ -120,15 +124,15 @@ fn sdpa_bwd<'py, T: Kern + numpy::Element>(
     let sv = Saved { out: sl(&a[3])?, lo: lay(layouts[3]), lse: sl(&a[4])?, dout: sl(&a[5])?, ldo: lay(layouts[4]) };
     let masks = m.view()?;
     let (mut dq, mut dk, mut dv) = (vec![T::ZERO; sizes.0], vec![T::ZERO; sizes.1], vec![T::ZERO; sizes.2]);
-    py.detach(|| {
+    let long = interrupt::long_work(2.5 * sdpa_flops(&dm));
+    interrupt::run(py, opts.num_threads, long, || {
         let g = GradsOut {
             dq: OutView { data: &mut dq, l: lay(layouts[5]) },
             dk: OutView { data: &mut dk, l: lay(layouts[6]) },
             dv: OutView { data: &mut dv, l: lay(layouts[7]) },
         };
         attention::backward(&dm, &x, &masks, &opts, &sv, g)
-    })
-    .py()?;
+    })?;
     Ok((dq.into_pyarray(py).into_any(), dk.into_pyarray(py).into_any(), dv.into_pyarray(py).into_any()))
 }
 
@@ -196,6 +200,15 @@ fn add_args<'a, T: Kern + numpy::Element>(a: &'a AddArrays<'_, T>, m: &'a MaskAr
     })
 }
 
+fn sdpa_flops(dm: &Dims) -> f64 {
+    2.0 * (dm.b * dm.h) as f64 * dm.tq as f64 * dm.tk as f64 * (dm.d + dm.dv) as f64
+}
+
+fn additive_flops(dm: &additive::Dims) -> f64 {
+    let (nq, nk) = ((dm.b * dm.tq) as f64, (dm.b * dm.tk) as f64);
+    2.0 * (nq * dm.dq as f64 + nk * dm.dk as f64) * dm.da as f64 + 4.0 * nq * dm.tk as f64 * dm.da as f64
+}
+
 fn add_dims(d: (usize, usize, usize, usize, usize, usize, usize)) -> additive::Dims {
     additive::Dims { b: d.0, tq: d.1, tk: d.2, dq: d.3, dk: d.4, dv: d.5, da: d.6 }
 }
@@ -212,7 +225,7 @@ fn add_fwd<'py, T: Kern + numpy::Element>(
 ) -> PyResult<AddFwd<'py>> {
     let arr = add_arrays::<T>(arrays, bias)?;
     let args = add_args(&arr, m)?;
-    let f = py.detach(|| additive::forward(&dm, &args, nt)).py()?;
+    let f = interrupt::run(py, nt, interrupt::long_work(additive_flops(&dm)), || additive::forward(&dm, &args, nt))?;
     Ok((
         f.context.into_pyarray(py).into_any(),
         f.pq.into_pyarray(py).into_any(),
@@ -260,7 +273,7 @@ fn add_bwd<'py, T: Kern + numpy::Element>(
     let sv = saved.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
     let f = additive::Saved { pq: sl(&sv[0])?, pk: sl(&sv[1])?, attn: sl(&sv[2])? };
     let dctx = sl(&sv[3])?;
-    let g = py.detach(|| additive::backward(&dm, &args, &f, dctx, nt)).py()?;
+    let g = interrupt::run(py, nt, interrupt::long_work(2.0 * additive_flops(&dm)), || additive::backward(&dm, &args, &f, dctx, nt))?;
     Ok([g.query, g.keys, g.values, g.w_q, g.w_k, g.v, g.bias].into_iter().map(|x| x.into_pyarray(py).into_any()).collect())
 }
 

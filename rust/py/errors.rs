@@ -3,7 +3,7 @@
 //! `SeqfastError` (a `ValueError`) is the root; each core variant has its own subclass; I/O
 //! problems become `OSError` (with `FileNotFoundError` etc. chosen by errno kind by Python).
 
-use pyo3::exceptions::{PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyValueError};
+use pyo3::exceptions::{PyFileNotFoundError, PyIsADirectoryError, PyKeyboardInterrupt, PyOSError, PyPermissionError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::error::Error;
@@ -29,6 +29,8 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Format(m) => FormatError::new_err(m),
         Error::SpecialToken(m) => SpecialTokenError::new_err(m),
         Error::Decode(m) => DecodeError::new_err(m),
+        // Normally replaced by the exception the signal handler raised (`py::interrupt`).
+        Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
         Error::Io { msg, kind } => match kind {
             std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
             std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),

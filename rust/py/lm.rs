@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::errors::{IntoPyResult, ShapeError};
+use super::interrupt::{self, LONG};
 use crate::error::Error;
 use crate::ngram::model::MAX_ORDER;
 use crate::ngram::{self, arpa, Model, Smoothing};
@@ -73,12 +74,13 @@ impl NgramModel {
         let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
         let m = if let Ok(b) = text.cast::<PyBytes>() {
             let data = b.as_bytes();
-            py.detach(|| crate::files::utf8(data, source).and_then(|t| ngram::fit_text(t, order, sm, num_threads)))
+            interrupt::run(py, num_threads, data.len() >= LONG, || {
+                crate::files::utf8(data, source).and_then(|t| ngram::fit_text(t, order, sm, num_threads))
+            })
         } else {
             let t: &str = text.extract()?;
-            py.detach(|| ngram::fit_text(t, order, sm, num_threads))
-        }
-        .py()?;
+            interrupt::run(py, num_threads, t.len() >= LONG, || ngram::fit_text(t, order, sm, num_threads))
+        }?;
         Ok(NgramModel { m })
     }
 
@@ -100,34 +102,46 @@ impl NgramModel {
     ) -> PyResult<Self> {
         let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
         let (ids, offsets) = (slice(&ids, "ids")?, slice(&offsets, "offsets")?);
-        let m = py.detach(|| ngram::fit_ids(ids, offsets, vocab_size, order, sm, num_threads)).py()?;
+        let m = interrupt::run(py, num_threads, ids.len() >= LONG, || ngram::fit_ids(ids, offsets, vocab_size, order, sm, num_threads))?;
         Ok(NgramModel { m })
     }
 
     #[staticmethod]
     fn from_arpa(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let m = py.detach(|| arpa::read_file(&path)).py()?;
+        let m = interrupt::run(py, None, true, || arpa::read_file(&path))?;
         Ok(NgramModel { m })
     }
 
     #[staticmethod]
     fn from_arpa_str(py: Python<'_>, text: &str) -> PyResult<Self> {
-        let m = py.detach(|| arpa::read(text, "<string>")).py()?;
+        let m = interrupt::run(py, None, text.len() >= LONG, || arpa::read(text, "<string>"))?;
         Ok(NgramModel { m })
     }
 
     #[pyo3(signature = (path, num_threads=None))]
     fn to_arpa(&self, py: Python<'_>, path: PathBuf, num_threads: Option<usize>) -> PyResult<()> {
-        py.detach(|| arpa::write(&self.m, &path, num_threads)).py()
+        interrupt::run(py, num_threads, true, || arpa::write(&self.m, &path, num_threads))
+    }
+
+    /// The model as compact bytes (`ngram::binary`), for pickling.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let b = py.detach(|| crate::ngram::binary::to_bytes(&self.m));
+        Ok(PyBytes::new(py, &b))
+    }
+
+    /// A model from `to_bytes` output (bad bytes: `FormatError` naming the offset).
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let m = py.detach(|| crate::ngram::binary::from_bytes(data)).py()?;
+        Ok(NgramModel { m })
     }
 
     fn to_arpa_str(&self, py: Python<'_>) -> PyResult<String> {
-        let bytes = py
-            .detach(|| {
-                let mut v = Vec::new();
-                arpa::write_to(&self.m, &mut v).map(|_| v)
-            })
-            .py()?;
+        let long = self.m.prob.iter().map(|p| p.len()).sum::<usize>() >= LONG / 16;
+        let bytes = interrupt::run(py, None, long, || {
+            let mut v = Vec::new();
+            arpa::write_to(&self.m, &mut v).map(|_| v)
+        })?;
         String::from_utf8(bytes).map_err(|e| Error::Value(format!("model words are not UTF-8: {e}"))).py()
     }
 
@@ -171,7 +185,7 @@ impl NgramModel {
         num_threads: Option<usize>,
     ) -> PyResult<ScoreArrays<'py>> {
         let (ids, offsets) = (slice(&ids, "ids")?, slice(&offsets, "offsets")?);
-        let s = py.detach(|| self.m.score_batch(ids, offsets, bos, eos, num_threads)).py()?;
+        let s = interrupt::run(py, num_threads, ids.len() >= LONG, || self.m.score_batch(ids, offsets, bos, eos, num_threads))?;
         Ok((
             s.token.into_pyarray(py),
             s.offsets.into_pyarray(py),

@@ -5,6 +5,7 @@
 
 mod attention;
 mod errors;
+mod interrupt;
 mod lm;
 mod ngram;
 mod nn;

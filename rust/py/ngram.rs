@@ -5,6 +5,7 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2,
 use pyo3::prelude::*;
 
 use super::errors::{IntoPyResult, ShapeError};
+use super::interrupt::{self, LONG};
 use crate::ngram::{self, OrderCounts};
 
 type Table<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u64>>);
@@ -39,7 +40,7 @@ fn ngram_count<'py>(
 ) -> PyResult<Vec<Table<'py>>> {
     let ids = ids.as_slice().map_err(|_| ShapeError::new_err("ids must be a contiguous 1-D uint32 array"))?;
     let offsets = offsets.as_slice().map_err(|_| ShapeError::new_err("offsets must be a contiguous 1-D int64 array"))?;
-    let tables = py.detach(|| ngram::count(ids, offsets, order, bos, eos, num_threads)).py()?;
+    let tables = interrupt::run(py, num_threads, ids.len() >= LONG, || ngram::count(ids, offsets, order, bos, eos, num_threads))?;
     tables.into_iter().map(|t| to_py(py, t)).collect()
 }
 
@@ -85,7 +86,11 @@ fn ngram_words<'py>(
     vocab: Vec<String>,
 ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>, Vec<String>)> {
     let mut vocab = vocab;
-    let (ids, offsets) = py.detach(|| ngram::text::words(text, &mut vocab));
+    let (ids, offsets) = interrupt::run(py, None, text.len() >= LONG, || {
+        let r = ngram::text::words(text, &mut vocab);
+        crate::parallel::cancel_token().check()?; // `words` stops early when cancelled
+        Ok(r)
+    })?;
     Ok((ids.into_pyarray(py), offsets.into_pyarray(py), vocab))
 }
 

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::errors::{IntoPyResult, ShapeError};
+use super::interrupt;
 use crate::error::Error;
 use crate::nn::packed::Kern;
 use crate::nn::recurrent::{self, Cache, CellKind, Options, Spec, State, Weights};
@@ -49,6 +50,12 @@ impl Elem for f64 {
     fn wrap(c: Cache<f64>) -> AnyCache {
         AnyCache::F64(c)
     }
+}
+
+/// Floating-point operations of the matrix products of a forward over `tokens` (padded) steps.
+fn rnn_flops(spec: &Spec, tokens: usize) -> f64 {
+    let per_layer = |l: usize| (spec.cell.gates() * spec.hidden * (spec.din(l) + spec.hout())) as f64;
+    2.0 * tokens as f64 * (0..spec.layers).map(per_layer).sum::<f64>() * spec.dirs() as f64
 }
 
 fn cell_kind(name: &str) -> PyResult<CellKind> {
@@ -114,7 +121,8 @@ fn fwd<'py, T: Elem>(
             None => None,
         },
     };
-    let f = py.detach(|| recurrent::forward(&spec, &wv, &st, &opts)).py()?;
+    let long = interrupt::long_work(rnn_flops(&spec, dims.0 * dims.1));
+    let f = interrupt::run(py, opts.num_threads, long, || recurrent::forward(&spec, &wv, &st, &opts))?;
     Ok((
         f.y.into_pyarray(py).into_any(),
         f.h_n.into_pyarray(py).into_any(),
@@ -172,7 +180,8 @@ fn bwd<'py, T: Elem>(
     let wv = views(&ws)?;
     let (dy, dh, dc) = (opt::<T>(dy)?, opt::<T>(dh_n)?, opt::<T>(dc_n)?);
     let (dy, dh, dc) = (dy.as_ref().map(sl).transpose()?, dh.as_ref().map(sl).transpose()?, dc.as_ref().map(sl).transpose()?);
-    let g = py.detach(|| recurrent::backward(cache, &wv, dy, dh, dc, num_threads)).py()?;
+    let long = interrupt::long_work(2.0 * rnn_flops(cache.spec(), cache.dims().0 * cache.dims().1));
+    let g = interrupt::run(py, num_threads, long, || recurrent::backward(cache, &wv, dy, dh, dc, num_threads))?;
     let dw =
         g.dw.into_iter()
             .map(|w| {

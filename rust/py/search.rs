@@ -164,9 +164,7 @@ fn run<'py, R: Send>(
     let spec = parse(spec)?;
     if let Some(n) = native(&spec) {
         // Native scorers run with the GIL released, on the requested pool.
-        return py
-            .detach(|| crate::parallel::install(threads, || build_native(&n, batch).and_then(|mut s| f(&mut *s))).and_then(|r| r))
-            .py();
+        return super::interrupt::run(py, threads, true, || build_native(&n, batch).and_then(|mut s| f(&mut *s)));
     }
     let err = Rc::new(RefCell::new(None));
     let res = build_any(&spec, batch, &err).and_then(|mut s| f(&mut *s));
@@ -264,7 +262,13 @@ fn sample<'py>(
             spec,
             batch_size,
             num_threads,
-            |s| if greedy { search::greedy(s, batch_size, &o) } else { search::sample(s, batch_size, &o) },
+            |s| {
+                if greedy {
+                    search::greedy(s, batch_size, &o)
+                } else {
+                    search::sample(s, batch_size, &o)
+                }
+            },
         )?;
     hyps_to_py(py, res.into_iter().map(|h| vec![h]).collect())
 }

@@ -10,6 +10,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyDict};
 
 use super::errors::IntoPyResult;
+use super::interrupt::{self, LONG};
 use crate::tokenize::formats::{hf, merges_txt, tiktoken};
 use crate::tokenize::stream::{encode_path, IdFormat};
 use crate::tokenize::train::Trainer;
@@ -92,7 +93,13 @@ impl PyTokenizer {
     fn encode<'py>(&self, py: Python<'py>, text: &str, special: &str) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let policy = SpecialPolicy::parse(special).py()?;
         let t = &self.inner;
-        let ids = if text.len() < 4096 { t.encode(text, policy) } else { py.detach(|| t.encode(text, policy)) }.py()?;
+        let ids = if text.len() < 4096 {
+            t.encode(text, policy).py()?
+        } else if text.len() < LONG {
+            py.detach(|| t.encode(text, policy)).py()?
+        } else {
+            interrupt::run(py, Some(1), true, || t.encode(text, policy))?
+        };
         Ok(ids.into_pyarray(py))
     }
 
@@ -107,7 +114,7 @@ impl PyTokenizer {
     ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let policy = SpecialPolicy::parse(special).py()?;
         let t = &self.inner;
-        let ids = py.detach(|| t.encode_large(text, policy, num_threads)).py()?;
+        let ids = interrupt::run(py, num_threads, text.len() >= LONG, || t.encode_large(text, policy, num_threads))?;
         Ok(ids.into_pyarray(py))
     }
 
@@ -121,7 +128,8 @@ impl PyTokenizer {
     ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
         let policy = SpecialPolicy::parse(special).py()?;
         let t = &self.inner;
-        let (ids, offsets) = py.detach(|| t.encode_batch(&texts, policy, num_threads)).py()?;
+        let long = texts.len() >= 4096 || texts.iter().map(|s| s.len()).sum::<usize>() >= LONG;
+        let (ids, offsets) = interrupt::run(py, num_threads, long, || t.encode_batch(&texts, policy, num_threads))?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
     }
 
@@ -139,13 +147,13 @@ impl PyTokenizer {
         let policy = SpecialPolicy::parse(special).py()?;
         let fmt = IdFormat::parse(format).py()?;
         let t = &self.inner;
-        py.detach(|| encode_path(t, input.as_deref(), output.as_deref(), fmt, policy, num_threads)).py()
+        interrupt::run(py, num_threads, true, || encode_path(t, input.as_deref(), output.as_deref(), fmt, policy, num_threads))
     }
 
     fn count(&self, py: Python<'_>, text: &str, special: &str) -> PyResult<usize> {
         let policy = SpecialPolicy::parse(special).py()?;
         let t = &self.inner;
-        py.detach(|| t.count(text, policy)).py()
+        interrupt::run(py, Some(1), text.len() >= LONG, || t.count(text, policy))
     }
 
     fn decode<'py>(&self, py: Python<'py>, ids: PyReadonlyArray1<'_, u32>, errors: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -241,10 +249,13 @@ impl PyTokenizer {
         Ok(v)
     }
 
-    /// Streaming decoder bound to this tokenizer.
-    fn stream_decoder(slf: Bound<'_, Self>, errors: &str) -> PyResult<PyStreamDecoder> {
+    /// Streaming decoder bound to this tokenizer, holding back `pending` bytes (a copy's state).
+    #[pyo3(signature = (errors, pending=None, consumed=0))]
+    fn stream_decoder(slf: Bound<'_, Self>, errors: &str, pending: Option<&[u8]>, consumed: usize) -> PyResult<PyStreamDecoder> {
         let policy = Utf8Policy::parse(errors).py()?;
-        Ok(PyStreamDecoder { tok: slf.get().inner.clone(), inner: StreamDecoder::new(policy) })
+        let mut inner = StreamDecoder::new(policy);
+        inner.restore(pending.unwrap_or_default(), consumed);
+        Ok(PyStreamDecoder { tok: slf.get().inner.clone(), inner })
     }
 }
 
@@ -269,6 +280,11 @@ impl PyStreamDecoder {
     #[getter]
     fn pending<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.inner.pending())
+    }
+
+    /// `(errors policy, pending bytes, bytes consumed)`: what a copy needs besides the tokenizer.
+    fn state<'py>(&self, py: Python<'py>) -> (&'static str, Bound<'py, PyBytes>, usize) {
+        (self.inner.policy().name(), PyBytes::new(py, self.inner.pending()), self.inner.consumed())
     }
 }
 
@@ -321,7 +337,8 @@ impl PyTrainer {
     #[pyo3(signature = (texts, num_threads=None))]
     fn add_texts(&mut self, py: Python<'_>, texts: Vec<PyBackedStr>, num_threads: Option<usize>) -> PyResult<()> {
         let t = &mut self.inner;
-        py.detach(|| t.add_texts(&texts, num_threads)).py()
+        let long = texts.iter().map(|s| s.len()).sum::<usize>() >= LONG;
+        interrupt::run(py, num_threads, long, || t.add_texts(&texts, num_threads))
     }
 
     /// Count words of UTF-8 files; returns the number of files skipped as invalid UTF-8.
@@ -336,7 +353,7 @@ impl PyTrainer {
     ) -> PyResult<usize> {
         let t = &mut self.inner;
         let cb = progress_fn(progress);
-        py.detach(|| t.add_files(&paths, num_threads, cb.as_ref().map(|f| f as _), skip_invalid)).py()
+        interrupt::run(py, num_threads, true, || t.add_files(&paths, num_threads, cb.as_ref().map(|f| f as _), skip_invalid))
     }
 
     #[pyo3(signature = (vocab_size, min_frequency=2, num_threads=None, progress=None))]
@@ -350,7 +367,8 @@ impl PyTrainer {
     ) -> PyResult<PyTokenizer> {
         let t = &self.inner;
         let cb = progress_fn(progress);
-        py.detach(|| t.train(vocab_size, min_frequency, num_threads, cb.as_ref().map(|f| f as _))).py().map(PyTokenizer::wrap)
+        interrupt::run(py, num_threads, true, || t.train(vocab_size, min_frequency, num_threads, cb.as_ref().map(|f| f as _)))
+            .map(PyTokenizer::wrap)
     }
 
     #[getter]

@@ -137,7 +137,9 @@ pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Re
     let mut tokens: Vec<u32> = vec![o.bos; batch];
     let mut parents: Vec<usize> = (0..batch).collect();
     let mut logp: Vec<f32> = Vec::new();
+    let cancel = crate::parallel::cancel_token();
     for t in 1..=o.max_len {
+        cancel.check()?;
         let n_live = tokens.len();
         if n_live == 0 {
             break;
@@ -157,8 +159,8 @@ pub fn beam_search(scorer: &mut dyn Scorer, batch: usize, o: &BeamOptions) -> Re
         let lvs: Vec<Vec<Live>> = live.iter_mut().map(std::mem::take).collect();
         let ctx = StepCtx { o, v, t, logp: &logp, banned: &banned_mask };
         let work = |(item, lv): (usize, &Vec<Live>)| select_item(&ctx, lv, starts[item], &pools[item]);
-        let steps: Vec<ItemStep> = if n_live * v >= 1 << 16 && rayon::current_num_threads() > 1 {
-            lvs.par_iter().enumerate().map(work).collect()
+        let steps: Vec<ItemStep> = if n_live * v >= 1 << 16 {
+            crate::parallel::install_here(|| lvs.par_iter().enumerate().map(work).collect())
         } else {
             lvs.iter().enumerate().map(work).collect()
         };

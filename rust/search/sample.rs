@@ -42,7 +42,9 @@ fn run(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions, pick: &mut Pick
     let mut parents: Vec<usize> = (0..batch).collect();
     let mut logp = Vec::new();
     let mut mask = allowed.clone();
+    let cancel = crate::parallel::cancel_token();
     for t in 1..=o.max_len {
+        cancel.check()?;
         if active.is_empty() {
             break;
         }

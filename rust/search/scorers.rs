@@ -59,14 +59,16 @@ impl Scorer for NgramScorer<'_> {
         let ln10 = std::f32::consts::LN_10;
         let (model, allow_unk) = (self.model, self.allow_unk);
         // One full distribution per hypothesis, rows in parallel (each row is independent).
-        out.par_chunks_exact_mut(v).zip(next.par_iter()).for_each(|(row, st)| {
-            let d = model.distribution(st);
-            for (o, x) in row.iter_mut().zip(d) {
-                *o = x * ln10;
-            }
-            if !allow_unk {
-                row[model.unk as usize] = f32::NEG_INFINITY;
-            }
+        crate::parallel::install_here(|| {
+            out.par_chunks_exact_mut(v).zip(next.par_iter()).for_each(|(row, st)| {
+                let d = model.distribution(st);
+                for (o, x) in row.iter_mut().zip(d) {
+                    *o = x * ln10;
+                }
+                if !allow_unk {
+                    row[model.unk as usize] = f32::NEG_INFINITY;
+                }
+            })
         });
         self.states = next;
         Ok(())

@@ -116,6 +116,15 @@ impl Utf8Policy {
             _ => Err(crate::value_err!("errors={s:?} is not one of 'strict', 'replace', 'ignore'")),
         }
     }
+
+    /// The name `parse` reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Utf8Policy::Strict => "strict",
+            Utf8Policy::Replace => "replace",
+            Utf8Policy::Ignore => "ignore",
+        }
+    }
 }
 
 impl Tokenizer {
@@ -220,6 +229,22 @@ impl StreamDecoder {
     /// Bytes held back waiting for the rest of a character.
     pub fn pending(&self) -> &[u8] {
         &self.pending
+    }
+
+    pub fn policy(&self) -> Utf8Policy {
+        self.policy
+    }
+
+    /// Bytes of the stream already turned into text (error messages count from the start).
+    pub fn consumed(&self) -> usize {
+        self.consumed
+    }
+
+    /// Continue a copied decoder: `pending` held back after `consumed` bytes (any bytes are a
+    /// valid state: the next call decodes them with the policy).
+    pub fn restore(&mut self, pending: &[u8], consumed: usize) {
+        self.pending = pending.to_vec();
+        self.consumed = consumed;
     }
 
     fn drain(&mut self, last: bool) -> Result<String> {

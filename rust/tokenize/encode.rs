@@ -12,7 +12,7 @@ use super::bpe::{encode_piece, Scratch};
 use super::special::SpecialPolicy;
 use super::Tokenizer;
 use crate::error::{Error, Result};
-use crate::parallel;
+use crate::parallel::{self, CancelToken};
 
 thread_local! {
     /// Each thread's scratch buffers and piece caches, tagged with the tokenizer they belong to,
@@ -60,25 +60,26 @@ pub(crate) fn char_pos(text: &str, byte: usize) -> usize {
 }
 
 impl Tokenizer {
-    /// Encode `text`, appending ids to `out`.
-    pub fn encode_into(&self, text: &str, policy: SpecialPolicy, out: &mut Vec<u32>, s: &mut Scratch) -> Result<()> {
+    /// Encode `text`, appending ids to `out`; a long text checks `cancel` every few thousand
+    /// pieces.
+    pub fn encode_into(&self, text: &str, policy: SpecialPolicy, out: &mut Vec<u32>, s: &mut Scratch, cancel: &CancelToken) -> Result<()> {
         if self.specials().is_empty() || policy == SpecialPolicy::Text {
-            return self.encode_ordinary_into(text, 0, out, s);
+            return self.encode_ordinary_into(text, 0, out, s, cancel);
         }
         let mut last = 0;
         for (a, b, id) in self.specials().find_iter(text) {
             if policy == SpecialPolicy::Error {
                 return Err(special_error(&text[a..b], char_pos(text, a)));
             }
-            self.encode_ordinary_into(&text[last..a], last, out, s)?;
+            self.encode_ordinary_into(&text[last..a], last, out, s, cancel)?;
             out.push(id);
             last = b;
         }
-        self.encode_ordinary_into(&text[last..], last, out, s)
+        self.encode_ordinary_into(&text[last..], last, out, s, cancel)
     }
 
     /// Encode a segment free of specials; `base` is its byte offset in the whole text (for errors).
-    fn encode_ordinary_into(&self, seg: &str, base: usize, out: &mut Vec<u32>, s: &mut Scratch) -> Result<()> {
+    fn encode_ordinary_into(&self, seg: &str, base: usize, out: &mut Vec<u32>, s: &mut Scratch, cancel: &CancelToken) -> Result<()> {
         if seg.is_empty() {
             return Ok(());
         }
@@ -91,7 +92,13 @@ impl Tokenizer {
         };
         let vocab = self.vocab();
         let start = seg.as_ptr() as usize;
+        let mut countdown = 4096u32;
         self.pretokenizer().for_each_piece(seg, |piece| {
+            countdown -= 1;
+            if countdown == 0 {
+                countdown = 4096;
+                cancel.check()?;
+            }
             encode_piece(vocab, piece.as_bytes(), out, s).map_err(|b| {
                 let at = base + (piece.as_ptr() as usize - start).saturating_sub(shift);
                 Error::Vocab(format!(
@@ -105,7 +112,8 @@ impl Tokenizer {
     /// Encode one text.
     pub fn encode(&self, text: &str, policy: SpecialPolicy) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 3 + 4);
-        with_scratch(self.uid(), |s| self.encode_into(text, policy, &mut out, s))?;
+        let cancel = parallel::cancel_token();
+        with_scratch(self.uid(), |s| self.encode_into(text, policy, &mut out, s, &cancel))?;
         Ok(out)
     }
 
@@ -122,14 +130,16 @@ impl Tokenizer {
         policy: SpecialPolicy,
         num_threads: Option<usize>,
     ) -> Result<(Vec<u32>, Vec<i64>)> {
+        let cancel = parallel::cancel_token();
         let parts: Vec<Result<Vec<u32>>> = parallel::install(num_threads, || {
             texts
                 .par_iter()
                 .with_min_len(8)
                 .map(|t| {
+                    cancel.check()?;
                     let t = t.as_ref();
                     let mut v = Vec::with_capacity(t.len() / 3 + 4);
-                    with_scratch(self.uid(), |s| self.encode_into(t, policy, &mut v, s)).map(|_| v)
+                    with_scratch(self.uid(), |s| self.encode_into(t, policy, &mut v, s, &cancel)).map(|_| v)
                 })
                 .collect()
         })?;
@@ -179,6 +189,7 @@ pub(crate) fn with_index(e: Error, i: usize) -> Error {
         Error::SpecialToken(m) => Error::SpecialToken(f(m)),
         Error::Decode(m) => Error::Decode(f(m)),
         Error::Io { msg, kind } => Error::Io { msg: f(msg), kind },
+        Error::Interrupted => Error::Interrupted,
     }
 }
 

@@ -102,7 +102,9 @@ pub fn encode_stream<R: Read, W: Write>(
     let mut buf: Vec<u8> = Vec::new();
     let (mut bytes_before, mut lines_before, mut chars_before) = (0usize, 0usize, 0usize);
     let mut eof = false;
+    let cancel = crate::parallel::cancel_token();
     while !eof {
+        cancel.check()?;
         if chunkable {
             // Top the buffer up to a block (at least 64 KiB more, so a line longer than a block
             // still makes progress); a short read means end of input.

@@ -82,10 +82,16 @@ impl Trainer {
 
     fn count_chunks(&mut self, chunks: &[&str], num_threads: Option<usize>) -> Result<()> {
         let this = &*self;
+        let cancel = parallel::cancel_token();
+        // Every chunk is counted before anything is merged into `self`, so an interrupted or
+        // failed call leaves the trainer as it was.
         let merged: Counts = parallel::install(num_threads, || {
             chunks
                 .par_iter()
-                .try_fold(Counts::default, |mut m, c| this.count_into(c, &mut m).map(|_| m))
+                .try_fold(Counts::default, |mut m, c| {
+                    cancel.check()?;
+                    this.count_into(c, &mut m).map(|_| m)
+                })
                 .try_reduce(Counts::default, |a, b| Ok(merge_counts(a, b)))
         })??;
         let mine = std::mem::take(&mut self.counts);
@@ -129,6 +135,7 @@ impl Trainer {
                 size += t.len();
                 group.push(t);
             }
+            parallel::cancel_token().check()?;
             self.add_texts(&group, num_threads)?;
             done += size as u64;
             if let Some(p) = progress {
@@ -147,7 +154,9 @@ impl Trainer {
             )));
         }
         let max_tokens = (vocab_size - n_special) as usize;
-        let (merges, tokens) = parallel::install(num_threads, || learn(&self.counts, max_tokens, min_frequency.max(1), progress))?;
+        let cancel = parallel::cancel_token();
+        let (merges, tokens) =
+            parallel::install(num_threads, || learn(&self.counts, max_tokens, min_frequency.max(1), progress, &cancel))??;
         let next = tokens.len() as u32;
         let tokens: Vec<(Vec<u8>, u32)> = tokens.into_iter().zip(0u32..).collect();
         let vocab = Vocab::from_merges(tokens, &merges, false, "trained vocabulary", &|i| format!("#{i}"))?;
@@ -185,7 +194,13 @@ struct Words {
 
 /// The merge loop: merges as `(left, right)` and the tokens by id. A merge creates the next id,
 /// unless its bytes are already a token (`(ab, c)` then `(a, bc)`), which it then reuses.
-fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Option<Progress>) -> (Vec<(u32, u32)>, Vec<Vec<u8>>) {
+fn learn(
+    counts: &Counts,
+    max_tokens: usize,
+    min_frequency: u64,
+    progress: Option<Progress>,
+    cancel: &parallel::CancelToken,
+) -> Result<(Vec<(u32, u32)>, Vec<Vec<u8>>)> {
     let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
     let mut token_ids: FxHashMap<Vec<u8>, u32> = tokens.iter().cloned().zip(0u32..).collect();
     let mut entries: Vec<(&[u8], u64)> = counts.iter().map(|(k, &v)| (&k[..], v)).filter(|(k, _)| k.len() >= 2).collect();
@@ -202,7 +217,11 @@ fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Optio
 
     let mut pair_counts: FxHashMap<u64, i64> = FxHashMap::default();
     let mut where_: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+    cancel.check()?;
     for wi in 0..words.off.len() {
+        if wi % 65536 == 0 {
+            cancel.check()?;
+        }
         let w = &words.syms[words.off[wi]..words.off[wi] + words.len[wi] as usize];
         for p in w.windows(2) {
             let k = pair_key(p[0], p[1]);
@@ -214,7 +233,9 @@ fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Optio
     let mut merges = Vec::new();
     let mut delta: FxHashMap<u64, i64> = FxHashMap::default();
     while tokens.len() < max_tokens {
-        let Some((c, Reverse(k))) = heap.pop() else { break };
+        let Some((c, Reverse(k))) = heap.pop() else {
+            break;
+        };
         let cur = pair_counts.get(&k).copied().unwrap_or(0);
         if cur != c {
             if cur > 0 {
@@ -238,6 +259,9 @@ fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Optio
             }
         };
         merges.push((a, b));
+        if merges.len() % 16 == 0 {
+            cancel.check()?;
+        }
         delta.clear();
         let mut ws = where_.remove(&k).unwrap_or_default();
         ws.sort_unstable();
@@ -294,7 +318,7 @@ fn learn(counts: &Counts, max_tokens: usize, min_frequency: u64, progress: Optio
             }
         }
     }
-    (merges, tokens)
+    Ok((merges, tokens))
 }
 
 #[cfg(test)]
