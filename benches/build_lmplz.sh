@@ -5,8 +5,10 @@
 #     PREFIX/bin/lmplz -o 3 -S 1G -T /tmp --text corpus.txt --arpa out.arpa
 #
 # Nothing from KenLM is committed to this repository: this script fetches the source with pip
-# (`pip download --no-binary :all: kenlm==0.3.0`), takes Boost from Debian
-# (libboost-program-options-dev libboost-system-dev libboost-thread-dev) and cmake from PyPI, and
+# (`pip download --no-binary kenlm kenlm==0.3.0`: the sdist of kenlm alone; its build
+# requirements such as cmake come as wheels, not built from source), takes Boost from Debian
+# (libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev: KenLM's CMakeLists asks
+# for unit_test_framework) and cmake from PyPI, and
 # builds only the lmplz target:
 #     cmake .. -DKENLM_MAX_ORDER=8 -DCMAKE_POLICY_VERSION_MINIMUM=3.5 && make lmplz
 # (the policy flag lets a CMake >= 4 accept KenLM's old cmake_minimum_required).
@@ -35,7 +37,7 @@ fi
 
 # --- system dependencies (Debian) -------------------------------------------------------------
 need_apt=()
-for pkg in build-essential libboost-program-options-dev libboost-system-dev libboost-thread-dev zlib1g-dev; do
+for pkg in build-essential libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then
@@ -61,7 +63,7 @@ CMAKE="$PREFIX/venv/bin/cmake"
 SRC="$PREFIX/src/kenlm-$KENLM_VERSION"
 if [ ! -f "$SRC/CMakeLists.txt" ]; then
     mkdir -p "$PREFIX/src"
-    "$PREFIX/venv/bin/python" -m pip download -q --no-deps --no-binary :all: \
+    "$PREFIX/venv/bin/python" -m pip download -q --no-deps --no-binary kenlm \
         "kenlm==$KENLM_VERSION" -d "$PREFIX/src"
     tar -xzf "$PREFIX/src/kenlm-$KENLM_VERSION.tar.gz" -C "$PREFIX/src"
 fi
