@@ -137,7 +137,7 @@ pub fn pool(num_threads: Option<usize>) -> Result<Arc<rayon::ThreadPool>> {
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
-            .thread_name(|i| format!("seqfast-{i}"))
+            .thread_name(move |i| format!("seqfast{n}-{i}")) // pool size in the name: tests and `top -H` tell pools apart
             .build()
             .map_err(|e| Error::Value(format!("cannot start a pool of {n} threads: {e}")))?;
         let pool = Arc::new(pool);

@@ -315,10 +315,14 @@ def test_special_policy_flag(run, trained_special):
     assert tok.special_tokens[SPECIAL] in ids
     r = run("encode", "-t", trained_special, "--special", "text", stdin=text)
     assert r.code == 0 and tok.special_tokens[SPECIAL] not in [int(x) for x in r.text.split()]
+    # count: special-token strings are ordinary text by default (tiktoken's encode_ordinary)
     r = run("count", "-t", trained_special, stdin=text)
+    assert r.code == 0 and int(r.text) == len(tok.encode(text, special="text")), r
+    r = run("count", "-t", trained_special, "--special", "error", stdin=text)
     assert_one_line_error(r, 1, SPECIAL)
     r = run("count", "-t", trained_special, "--special", "special", stdin=text)
     assert r.code == 0 and int(r.text) == len(tok.encode(text, special="special"))
+    assert "encode_ordinary" in run("count", "--help").text
 
 
 def test_tokenizer_from_directory(run, tmp_path, trained):

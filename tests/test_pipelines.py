@@ -8,6 +8,7 @@ are polled and killed after HARD_TIMEOUT, pools use ``map_async(...).get(timeout
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import threading
@@ -132,11 +133,12 @@ def test_eight_threads_share_objects():
     f = work.fixtures()
     tok, lm, lstm, lines, x = f["tok"], f["lm"], f["lstm"], f["lines"], f["x"]
     scorer = search.NgramScorer(lm)
+    shared_lstm = copy.deepcopy(lstm).eval()
     calls = {
         "encode_batch": lambda: tok.encode_batch(lines[:3000]).ids,
         "encode": lambda: np.concatenate([tok.encode(s) for s in lines[:300]]),
         "score": lambda: lm.score_batch(lines[:3000])["tokens"],
-        "lstm": lambda: nn.lstm_forward(x, lstm.parameters(), requires_grad=False)[0],
+        "lstm": lambda: shared_lstm(x)[0],  # one module in eval mode (no cache to share)
         "beam": lambda: np.concatenate([h.tokens for it in search.beam_search(scorer, batch_size=3, beam_width=3, max_len=6)
                                         for h in it]),
     }

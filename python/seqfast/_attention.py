@@ -30,7 +30,7 @@ import numpy as np
 
 from seqfast import _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
-from seqfast.tokenizer import _check_threads
+from seqfast.tokenizer import _backward_threads, _check_threads
 
 
 def _float_dtype(arrays: dict) -> np.dtype:
@@ -185,6 +185,7 @@ def attention_forward(q, k, v, *, scale=None, causal=False, lengths=None, mask=N
     # The backward needs the output (D = rowsum(dO * O)): keep a copy, since callers often
     # update the returned array in place (out += residual).
     cache = AttentionCache((qf, kf, vf, out.ravel().copy(), lse), dims, (lq, lk, lv, lo), shapes, (lens, mk), (sc, bool(causal), dropout, seed))
+    cache.num_threads = nt  # the backward's default
     return out, cache
 
 
@@ -204,7 +205,7 @@ def attention_backward(cache, dout, *, num_threads=None):
         raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache.dtype}")
     lay = cache._layouts
     sizes = (int(np.prod(qs)), int(np.prod(ks)), int(np.prod(vs)))
-    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], sizes, _check_threads(num_threads))
+    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], sizes, _backward_threads(num_threads, cache))
     return dq.reshape(qs), dk.reshape(ks), dv.reshape(vs)
 
 
@@ -299,7 +300,9 @@ def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=
     if not requires_grad:
         return out, None
     sdpa = AttentionCache((proj[0], proj[1], proj[2], attn, lse), dims, (lq, lk, lk, lq), None, (lens, mk), (sc, bool(causal), dropout, seed))
-    return out, MHACache(x2, w, sdpa, attn2, (b, tq, tk, e), batch_first)
+    cache = MHACache(x2, w, sdpa, attn2, (b, tq, tk, e), batch_first)
+    cache.num_threads = nt  # the backward's default
+    return out, cache
 
 
 def mha_backward(cache, dout, *, num_threads=None):
@@ -315,7 +318,7 @@ def mha_backward(cache, dout, *, num_threads=None):
         raise ShapeError(f"dout has shape {dout.shape}, expected {want} (the output's shape)")
     if dout.dtype != cache._attn.dtype:
         raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache._attn.dtype}")
-    nt = _check_threads(num_threads)
+    nt = _backward_threads(num_threads, cache)
     dy = _batch_major(dout, cache._batch_first).reshape(-1, e)
     dw = {"out_proj.weight": _mm(dy, cache._attn, ta=True, nt=nt)}
     if "out_proj.bias" in w:

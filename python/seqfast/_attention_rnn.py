@@ -22,7 +22,7 @@ import numpy as np
 from seqfast import _core
 from seqfast._attention import AttentionCache, _contig, _mm, _float_dtype, _lengths, _mask, _scale, _sdpa, _sdpa_grad
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
-from seqfast.tokenizer import _check_threads
+from seqfast.tokenizer import _backward_threads, _check_threads
 
 
 def _inputs(query, keys, values):
@@ -125,7 +125,9 @@ def additive_attention_forward(query, keys, weights, values=None, *, lengths=Non
     if not requires_grad:
         return ctx, None
     extra = (arrays, bias, [pq, pk, attn], dims, lens, (m, ms))
-    return ctx, RNNAttentionCache(("additive",), (q, k, v), step, values is not None, extra)
+    cache = RNNAttentionCache(("additive",), (q, k, v), step, values is not None, extra)
+    cache.num_threads = nt  # the backward's default
+    return ctx, cache
 
 
 def additive_attention_backward(cache, dcontext, *, num_threads=None):
@@ -134,7 +136,7 @@ def additive_attention_backward(cache, dcontext, *, num_threads=None):
     dc = _check_dctx(cache, dcontext, "additive")
     arrays, bias, saved, dims, lens, (m, ms) = cache._extra
     g = _core.additive_backward(arrays, None if bias is None else bias.ravel(), saved + [dc.ravel()], dims, lengths=lens, mask=m,
-                                mask_strides=ms, num_threads=_check_threads(num_threads))
+                                mask_strides=ms, num_threads=_backward_threads(num_threads, cache))
     q, k, v = cache._inputs
     dq, dk, dv = g[0].reshape(q.shape), g[1].reshape(k.shape), g[2].reshape(v.shape)
     b, tq, tk, dqn, dkn, dvn, da = dims
@@ -176,7 +178,9 @@ def luong_attention_forward(query, keys, values=None, weights=None, *, kind="dot
     if not requires_grad:
         return out, None
     sdpa = AttentionCache((qf, kf, vf, ctx.copy(), lse), dims, tuple(lay), None, (lens, mk), (sc, False, 0.0, 0))
-    return out, RNNAttentionCache(("luong",), (q, k, v), step, values is not None, (sdpa, wmat))
+    cache = RNNAttentionCache(("luong",), (q, k, v), step, values is not None, (sdpa, wmat))
+    cache.num_threads = nt  # the backward's default
+    return out, cache
 
 
 def luong_attention_backward(cache, dcontext, *, num_threads=None):
@@ -186,7 +190,7 @@ def luong_attention_backward(cache, dcontext, *, num_threads=None):
     sdpa, wmat = cache._extra
     q, k, v = cache._inputs
     lay = sdpa._layouts
-    nt = _check_threads(num_threads)
+    nt = _backward_threads(num_threads, cache)
     dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], (q.size, q.shape[0] * k.shape[1] * q.shape[2], v.size), nt)
     dq, dv = dq.reshape(q.shape), dv.reshape(v.shape)
     dkp = dkp.reshape(-1, q.shape[2])

@@ -15,7 +15,7 @@ import numpy as np
 
 from seqfast import _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
-from seqfast.tokenizer import _check_threads
+from seqfast.tokenizer import _backward_threads, _check_threads
 
 _GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_textbook": 3}
 _KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
@@ -156,6 +156,8 @@ def _forward(cell, x, weights, h0, c0, lengths, batch_first, dropout, seed, requ
     h_n = h_n.reshape(ld, b, net.hout)
     c_n = c_n.reshape(ld, b, net.hidden) if cell == "lstm" else None
     cache = RecurrentCache(core, net, (b, t), bool(batch_first)) if requires_grad else None
+    if cache is not None:
+        cache.num_threads = _check_threads(num_threads)  # the backward's default
     return y, h_n, c_n, cache
 
 
@@ -172,7 +174,7 @@ def _backward(cell, cache, dy, dh_n, dc_n, num_threads):
     dh_n = None if dh_n is None else _array(dh_n, "dh_n", net.dtype, (ld, b, net.hout)).ravel()
     if cell == "lstm":
         dc_n = None if dc_n is None else _array(dc_n, "dc_n", net.dtype, (ld, b, net.hidden)).ravel()
-    dx, dh0, dc0, dws = _core.rnn_backward(cache._core, net.tuples, dy, dh_n, dc_n, _check_threads(num_threads))
+    dx, dh0, dc0, dws = _core.rnn_backward(cache._core, net.tuples, dy, dh_n, dc_n, _backward_threads(num_threads, cache))
     dx = dx.reshape(((b, t) if cache._batch_first else (t, b)) + (net.input_size,))
     grads = {}
     gh = _GATES[cell] * net.hidden

