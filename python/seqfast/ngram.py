@@ -7,6 +7,7 @@ uint64. Counting is exact and gives the same tables for every thread count.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Optional
 
@@ -200,3 +201,7 @@ def count(
 
 
 from seqfast._lm import NgramLM  # noqa: E402  (uses _as_csr above)
+from seqfast import _kenlm_compat as kenlm_compat  # noqa: E402  (kenlm's API: seqfast.ngram.kenlm_compat)
+
+# `import seqfast.ngram.kenlm_compat` and `from seqfast.ngram.kenlm_compat import Model` work too.
+sys.modules[__name__ + ".kenlm_compat"] = kenlm_compat

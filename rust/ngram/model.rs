@@ -70,6 +70,9 @@ pub struct Model {
     /// Query tables: unigram (prob, backoff) pairs and the tables of orders 2..N, built on the
     /// first query.
     query: std::sync::OnceLock<(Vec<[f32; 2]>, Vec<query::Table>)>,
+    /// `extends[k-1][key]`: the k-gram named `key` in the query state (word id for k = 1, slot
+    /// of the order-k table above) is the context of some (k+1)-gram; built on first use.
+    extends: std::sync::OnceLock<Vec<Vec<bool>>>,
 }
 
 /// The query state after a token: the n-grams ending at it, shortest first, each named by its
@@ -115,7 +118,21 @@ impl Model {
         smoothing: String,
     ) -> Model {
         let Vocab { words: vocab, unk, bos, eos } = voc;
-        Model { vocab, unk, bos, eos, present, trie, prob, backoff, mode, smoothing, lookup: Default::default(), query: Default::default() }
+        Model {
+            vocab,
+            unk,
+            bos,
+            eos,
+            present,
+            trie,
+            prob,
+            backoff,
+            mode,
+            smoothing,
+            lookup: Default::default(),
+            query: Default::default(),
+            extends: Default::default(),
+        }
     }
 
     pub fn order(&self) -> usize {
@@ -152,7 +169,11 @@ impl Model {
         });
         let mut ids = Vec::new();
         let mut offsets = vec![0i64];
-        for s in sentences {
+        let cancel = parallel::cancel_token();
+        for (i, s) in sentences.iter().enumerate() {
+            if i % 4096 == 4095 && cancel.is_cancelled() {
+                break; // the caller checks the token and drops the partial result
+            }
             ids.extend(s.split_whitespace().map(|w| map.get(w).copied().unwrap_or(self.unk)));
             offsets.push(ids.len() as i64);
         }
@@ -279,6 +300,36 @@ impl Model {
                 }
             }
         }
+    }
+
+    /// How many of `st`'s n-grams matter for what follows: the longest k such that the k-gram
+    /// ending at the last word is the context of some (k+1)-gram or has a non-zero backoff
+    /// (KenLM's minimised state, `HasExtension`: two states score every continuation alike
+    /// when they agree on this part).
+    pub fn context_len(&self, st: &State) -> usize {
+        let ext = self.extends.get_or_init(|| {
+            let (u, t) = self.tables();
+            let mut ext: Vec<Vec<bool>> = Vec::with_capacity(t.len());
+            for (k, table) in t.iter().enumerate() {
+                // order k + 1 keys: word ids (k = 0) or the slots of the table of order k + 1
+                let mut e: Vec<bool> = if k == 0 { u.iter().map(|x| x[1] != 0.0).collect() } else { vec![false; t[k - 1].capacity()] };
+                if k > 0 {
+                    for i in t[k - 1].nonzero_backoffs() {
+                        e[i as usize] = true;
+                    }
+                }
+                for c in table.contexts() {
+                    e[c as usize] = true;
+                }
+                ext.push(e);
+            }
+            ext
+        });
+        let mut k = st.len.min(ext.len());
+        while k > 0 && !ext[k - 1][st.rows[k - 1] as usize] {
+            k -= 1;
+        }
+        k
     }
 
     /// The state after reading `context` (checked ids), starting at `<s>` if `bos`.

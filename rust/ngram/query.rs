@@ -93,6 +93,21 @@ impl Table {
         let _ = i;
     }
 
+    /// Number of slots (occupied or not): slot numbers are below it.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The slots whose n-gram has a non-zero backoff.
+    pub fn nonzero_backoffs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().enumerate().filter(|(_, s)| s.ctx != EMPTY && s.backoff != 0.0).map(|(i, _)| i as u32)
+    }
+
+    /// The context slot of every n-gram in the table.
+    pub fn contexts(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().filter(|s| s.ctx != EMPTY).map(|s| s.ctx)
+    }
+
     pub fn memory(&self) -> usize {
         self.slots.len() * std::mem::size_of::<Slot>()
     }

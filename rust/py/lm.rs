@@ -8,6 +8,7 @@ use pyo3::types::PyBytes;
 
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt::{self, LONG};
+use super::lm_state::LmState;
 use crate::error::Error;
 use crate::ngram::model::MAX_ORDER;
 use crate::ngram::{self, arpa, Model, Smoothing};
@@ -166,12 +167,14 @@ impl NgramModel {
     }
 
     /// Word strings (one sentence each) to `(ids, offsets)`.
-    fn word_ids<'py>(&self, py: Python<'py>, sentences: Vec<String>) -> (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>) {
-        let (ids, off) = py.detach(|| {
+    fn word_ids<'py>(&self, py: Python<'py>, sentences: Vec<String>) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+        let (ids, off) = interrupt::run(py, None, sentences.len() >= 4096, || {
             let refs: Vec<&str> = sentences.iter().map(|s| s.as_str()).collect();
-            self.m.word_ids(&refs)
-        });
-        (ids.into_pyarray(py), off.into_pyarray(py))
+            let r = self.m.word_ids(&refs);
+            crate::parallel::cancel_token().check()?; // word_ids stops early when cancelled
+            Ok(r)
+        })?;
+        Ok((ids.into_pyarray(py), off.into_pyarray(py)))
     }
 
     #[pyo3(signature = (ids, offsets, bos=true, eos=true, num_threads=None))]
@@ -193,6 +196,31 @@ impl NgramModel {
             s.total.into_pyarray(py),
             s.oov.into_pyarray(py),
         ))
+    }
+
+    /// Write the state of a sentence start (`bos`: `<s>` as context) or of no context.
+    fn state_begin(&self, out: &Bound<'_, LmState>, bos: bool) {
+        out.borrow_mut().set(&self.m, self.m.begin(bos));
+    }
+
+    /// Id of `word`: `<unk>`'s when the model does not know it (or it is not one word).
+    fn word_id(&self, word: &str) -> u32 {
+        let (ids, _) = self.m.word_ids(&[word]);
+        if ids.len() == 1 {
+            ids[0]
+        } else {
+            self.m.unk
+        }
+    }
+
+    /// Score word id `w` after `in_state`: `(log10 p, n-gram length)`; the state after the word
+    /// goes to `out_state` (which may be `in_state` itself).
+    fn base_full_score(&self, in_state: &Bound<'_, LmState>, w: u32, out_state: &Bound<'_, LmState>) -> PyResult<(f32, usize)> {
+        self.m.check_ids(&[w], "word").py()?;
+        let st = in_state.borrow().s;
+        let (p, n, next) = self.m.step(&st, w);
+        out_state.borrow_mut().set(&self.m, next);
+        Ok((p, n))
     }
 
     #[pyo3(signature = (context, bos=true))]

@@ -7,6 +7,7 @@ mod attention;
 mod errors;
 mod interrupt;
 mod lm;
+mod lm_state;
 mod ngram;
 mod nn;
 mod search;
@@ -21,6 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tokenizer::register(m)?;
     ngram::register(m)?;
     lm::register(m)?;
+    lm_state::register(m)?;
     nn::register(m)?;
     attention::register(m)?;
     search::register(m)?;

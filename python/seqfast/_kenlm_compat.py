@@ -1,0 +1,126 @@
+"""KenLM's Python API on a seqfast n-gram model, so code written for ``kenlm`` runs unchanged.
+
+    from seqfast.ngram import kenlm_compat as kenlm      # instead of: import kenlm (seqfast.ngram.kenlm_compat)
+    model = kenlm.Model("model.arpa")                    # ARPA, or an NgramLM
+    model.score("the cat sat", bos=True, eos=True)       # log10, as kenlm.Model.score
+    list(model.full_scores("the cat sat"))               # (log10 prob, ngram length, oov) per word and </s>
+    s, out = kenlm.State(), kenlm.State()
+    model.BeginSentenceWrite(s)                          # or NullContextWrite
+    model.BaseScore(s, "the", out)                       # log10 p(the | <s>); out = state after "the"
+    r = model.BaseFullScore(out, "cat", s)               # r.log_prob, r.ngram_length, r.oov
+
+Everything follows ``kenlm.Model``: words are split on whitespace; an unknown word scores as
+``<unk>`` and has ``oov`` True (as has ``<unk>`` itself, whose id is 0 as in KenLM); ``</s>`` is
+scored at the end when ``eos``; ``perplexity`` divides by the words plus one; ``word in model``
+is False for unknown words. Scores are the model's float32 numbers, identical to kenlm's on the
+same ARPA up to kenlm's own float rounding of the ARPA text (both read the same decimal digits).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator, NamedTuple, Union
+
+import numpy as np
+
+from seqfast import _core
+from seqfast._errors import ArgumentTypeError
+from seqfast._lm import NgramLM
+
+State = _core.LmState
+"""The context of the next word (kenlm's ``State``): ``==``, ``hash`` and ``copy.copy`` work."""
+
+
+class FullScoreReturn(NamedTuple):
+    """What ``BaseFullScore`` returns, as kenlm's: log10 probability, the length of the n-gram
+    it came from, and whether the word was out of the vocabulary."""
+
+    log_prob: float
+    ngram_length: int
+    oov: bool
+
+
+class Config:
+    """Accepted for compatibility with ``kenlm.Config``; seqfast has no load options to set."""
+
+    def __init__(self):
+        self.load_method = None
+        self.arpa_complain = None
+
+
+class Model:
+    """``kenlm.Model(path)`` on seqfast: ``path`` is an ARPA file (or an :class:`NgramLM`)."""
+
+    def __init__(self, path: Union[str, os.PathLike, NgramLM], config: Config = None):
+        if isinstance(path, NgramLM):
+            self._lm, self.path = path, None
+        else:
+            self._lm, self.path = NgramLM.from_arpa(path), os.fspath(path)
+        self._m = self._lm._m
+        self._eos = self._lm.eos
+        self._unk = self._lm.unk
+
+    @property
+    def order(self) -> int:
+        return self._lm.order
+
+    def BeginSentenceWrite(self, state: State) -> None:
+        """Set ``state`` to the start of a sentence (``<s>`` as context)."""
+        self._m.state_begin(state, True)
+
+    def NullContextWrite(self, state: State) -> None:
+        """Set ``state`` to no context at all."""
+        self._m.state_begin(state, False)
+
+    def BaseScore(self, in_state: State, word: str, out_state: State) -> float:
+        """log10 p(word | in_state); ``out_state`` becomes the state after ``word``."""
+        return self.BaseFullScore(in_state, word, out_state).log_prob
+
+    def BaseFullScore(self, in_state: State, word: str, out_state: State) -> FullScoreReturn:
+        """Like :meth:`BaseScore`, with the n-gram length and the oov flag."""
+        if not isinstance(word, str):
+            raise ArgumentTypeError(f"word must be a str, not {type(word).__name__}")
+        wid = self._m.word_id(word)
+        p, n = self._m.base_full_score(in_state, wid, out_state)
+        return FullScoreReturn(p, n, wid == self._unk)
+
+    def full_scores(self, sentence: str, bos: bool = True, eos: bool = True) -> Iterator[tuple]:
+        """``(log10 prob, ngram length, oov)`` for each word and then ``</s>`` (when ``eos``)."""
+        state, out = State(), State()
+        self._m.state_begin(state, bool(bos))
+        for word in _words(sentence):
+            wid = self._m.word_id(word)
+            p, n = self._m.base_full_score(state, wid, out)
+            yield (p, n, wid == self._unk)
+            state, out = out, state
+        if eos:
+            p, n = self._m.base_full_score(state, self._eos, out)
+            yield (p, n, False)
+
+    def score(self, sentence: str, bos: bool = True, eos: bool = True) -> float:
+        """log10 probability of the sentence (words split on whitespace), summed in float32
+        word by word as kenlm sums it."""
+        tokens = self._lm.score_batch([" ".join(_words(sentence))], bos=bool(bos), eos=bool(eos))["tokens"]
+        return float(np.cumsum(tokens, dtype=np.float32)[-1]) if len(tokens) else 0.0
+
+    def perplexity(self, sentence: str) -> float:
+        """``10 ** (-score / (words + 1))``, as kenlm."""
+        return 10.0 ** (-self.score(sentence) / (len(_words(sentence)) + 1))
+
+    def __contains__(self, word: str) -> bool:
+        return isinstance(word, str) and self._m.word_id(word) != self._unk
+
+    def __reduce__(self):
+        return (Model, (self._lm,))
+
+    def __repr__(self) -> str:
+        return f"<Model from {self.path!r}>" if self.path else f"<Model from {self._lm!r}>"
+
+
+LanguageModel = Model
+
+
+def _words(sentence) -> list:
+    if not isinstance(sentence, str):
+        raise ArgumentTypeError(f"sentence must be a str, not {type(sentence).__name__}")
+    return sentence.split()

@@ -1,0 +1,108 @@
+"""seqfast.ngram.kenlm_compat against the real kenlm module, call for call, on the golden ARPA
+files (made by lmplz, and KenLM's own test models): every return field of BaseFullScore, the
+states' equality, score / full_scores / perplexity / __contains__ / order, OOVs, </s>, the null
+context."""
+
+from __future__ import annotations
+
+import copy
+import glob
+import os
+import pickle
+import random
+
+import numpy as np
+import pytest
+
+from seqfast import ngram
+from seqfast.ngram import kenlm_compat
+
+kenlm = pytest.importorskip("kenlm")
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ngram")
+# lmplz's models (suffix-closed: every n-gram's suffix is an n-gram too). kenlm needs order >= 2.
+# KenLM's own test models (kenlm_test*.arpa) have n-grams whose suffix is missing: see the
+# xfail test at the end.
+ARPAS = sorted(p for p in glob.glob(os.path.join(DATA, "*.arpa")) if not os.path.basename(p).startswith(("kenlm_test", "students.o1")))
+
+
+def _sentences(path: str, rng: random.Random) -> list:
+    """Corpus lines, shuffled word lists of the model's words, and OOV-laden ones."""
+    m = ngram.NgramLM.from_arpa(path)
+    words = [w for w in m.vocab if w not in ("<s>", "</s>", "<unk>")]
+    stem = os.path.basename(path).split(".")[0]
+    txt = os.path.join(DATA, stem + ".txt")
+    lines = open(txt, encoding="utf-8").read().splitlines()[:40] if os.path.exists(txt) else []
+    out = lines + ["", "<unk>", "never-seen-word", "<s> " + " ".join(words[:3])]
+    for _ in range(40):
+        out.append(" ".join(rng.choice(words + ["oov1", "oov2"]) for _ in range(rng.randint(1, 12))))
+    return out
+
+
+@pytest.mark.parametrize("path", ARPAS, ids=[os.path.basename(p) for p in ARPAS])
+def test_step_by_step_like_kenlm(path):
+    k, s = kenlm.Model(path), kenlm_compat.Model(path)
+    assert s.order == k.order and s.path == path
+    rng = random.Random(0)
+    exact = total = 0
+    for sent in _sentences(path, rng):
+        for bos in (True, False):
+            ks, ko, ss, so = kenlm.State(), kenlm.State(), kenlm_compat.State(), kenlm_compat.State()
+            (k.BeginSentenceWrite if bos else k.NullContextWrite)(ks)
+            (s.BeginSentenceWrite if bos else s.NullContextWrite)(ss)
+            k_states, s_states = [], []
+            for w in sent.split() + ["</s>"]:
+                kr, sr = k.BaseFullScore(ks, w, ko), s.BaseFullScore(ss, w, so)
+                assert sr.ngram_length == kr.ngram_length and sr.oov == kr.oov, (sent, w)
+                assert sr.log_prob == pytest.approx(kr.log_prob, abs=2e-6), (sent, w)
+                exact += sr.log_prob == kr.log_prob
+                total += 1
+                assert s.BaseScore(ss, w, kenlm_compat.State()) == sr.log_prob
+                ks, ko, ss, so = ko, ks, so, ss
+                k_states.append(copy.copy(ks))
+                s_states.append(copy.copy(ss))
+            # States are equal exactly when kenlm's are (same context).
+            for i in range(len(k_states)):
+                for j in range(len(k_states)):
+                    assert (s_states[i] == s_states[j]) == (k_states[i] == k_states[j]), (sent, i, j)
+            for eos in (True, False):
+                assert s.score(sent, bos=bos, eos=eos) == pytest.approx(k.score(sent, bos=bos, eos=eos), abs=1e-5)
+                kf, sf = list(k.full_scores(sent, bos=bos, eos=eos)), list(s.full_scores(sent, bos=bos, eos=eos))
+                assert [(n, o) for _, n, o in sf] == [(n, o) for _, n, o in kf]
+                assert np.allclose([p for p, _, _ in sf], [p for p, _, _ in kf], atol=2e-6, rtol=0)
+        assert s.perplexity(sent) == pytest.approx(k.perplexity(sent), rel=1e-5)
+    assert exact / total > 0.9, f"only {exact} of {total} scores bit-identical to kenlm's"
+    for w in ["<s>", "</s>", "<unk>", "oov1", ""] + ngram.NgramLM.from_arpa(path).vocab[:20]:
+        assert (w in s) == (w in k), w
+
+
+def test_states_copy_hash_and_pickle():
+    path = os.path.join(DATA, "zipf.o3.arpa")
+    m = kenlm_compat.Model(path)
+    a, b = kenlm_compat.State(), kenlm_compat.State()
+    m.BeginSentenceWrite(a)
+    m.BaseScore(a, "w1", b)
+    c = copy.deepcopy(b)
+    assert c == b and hash(c) == hash(b) and a != b and len({a, b, c}) == 2
+    assert repr(b).startswith("State(")
+    # in_state and out_state may be one object
+    x = copy.copy(a)
+    p = m.BaseScore(x, "w1", x)
+    assert x == b and p == m.BaseScore(a, "w1", kenlm_compat.State())
+    m2 = pickle.loads(pickle.dumps(m))
+    assert m2.score("w1 w2 w3") == m.score("w1 w2 w3")
+    assert kenlm_compat.Model(ngram.NgramLM.from_arpa(path)).score("w1 w2") == m.score("w1 w2")
+    import seqfast.ngram.kenlm_compat as again
+    from seqfast.ngram.kenlm_compat import LanguageModel
+
+    assert again is kenlm_compat and LanguageModel is kenlm_compat.Model
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: an ARPA n-gram whose suffix is missing ('<unk> however <unk>' without "
+                   "'however <unk>', as in KenLM's test model) is not reached: the query stops at the first missing order. "
+                   "KenLM inserts the missing suffix as a blank entry (prob by backoff, counted in ngram_length); seqfast "
+                   "should do the same at ARPA load (and skip blanks when writing ARPA).")
+def test_missing_suffix_ngrams_like_kenlm():
+    path = os.path.join(DATA, "kenlm_test.arpa")
+    k, s = kenlm.Model(path), kenlm_compat.Model(path)
+    assert s.score("<unk> however oov", bos=False, eos=False) == pytest.approx(k.score("<unk> however oov", bos=False, eos=False), abs=1e-5)
