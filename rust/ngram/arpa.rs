@@ -232,10 +232,50 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
     };
     let present = vec![true; vocab.len()];
     let voc = Vocab { words: vocab, unk, bos, eos };
-    // the row tables served the reader; queries use their own (model.rs)
     let mut trie = trie;
+    close_suffixes(&mut trie, &mut prob, &mut backoff, &cancel)?;
+    // the row tables served the reader; queries use their own (model.rs)
     trie.orders.iter_mut().for_each(|o| o.drop_table());
     Ok(Model::new(voc, present, trie, prob, backoff, Mode::Backoff, "arpa".into()))
+}
+
+/// Make the n-grams suffix-closed, as KenLM does when it loads an ARPA file: an n-gram whose
+/// suffix (all words but the first) is missing gets that suffix inserted with the backed-off
+/// probability and backoff 0. The model's answers do not change, but the queries, which reach an
+/// n-gram through the n-grams ending at the same word one word shorter, now find it (and, as in
+/// KenLM, count the inserted entry in the matched length). lmplz's models are suffix-closed:
+/// for them this is one parallel probe per n-gram (`Trie::suffix_rows`).
+fn close_suffixes(trie: &mut Trie, prob: &mut [Vec<f32>], backoff: &mut [Vec<f32>], cancel: &crate::parallel::CancelToken) -> Result<()> {
+    let big_n = prob.len();
+    let mut suffix = vec![Vec::new()];
+    for n in 2..=big_n {
+        match trie.suffix_rows(n, &suffix[n - 2]) {
+            Ok(s) => suffix.push(s),
+            Err(_) => break,
+        }
+    }
+    if suffix.len() == big_n {
+        return Ok(());
+    }
+    drop(suffix);
+    // Highest order first: rows inserted into order n - 1 are checked when order n - 1 is.
+    let unigrams = prob[0].len();
+    let mut words = Vec::with_capacity(big_n);
+    for n in (3..=big_n).rev() {
+        let mut r = 0;
+        while r < trie.orders[n - 2].len() {
+            if r % 65536 == 0 {
+                cancel.check()?;
+            }
+            trie.words(n, r as u32, &mut words);
+            if trie.find(&words[1..], unigrams).is_none() {
+                let s = words[1..].to_vec();
+                ensure(trie, prob, backoff, &s);
+            }
+            r += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Row of the context `ids` (order `ids.len()`), inserting it and its own missing contexts with
