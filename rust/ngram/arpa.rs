@@ -496,6 +496,8 @@ pub fn write(model: &Model, path: &Path, threads: Option<usize>) -> Result<()> {
         crate::trace::phase("arpa format+write");
         f.sync_all().map_err(|e| Error::io("write", path, e))?;
         crate::trace::phase("arpa fsync");
+        // A Ctrl-C that came during the final fsync still leaves the old file in place.
+        crate::parallel::cancel_token().check()?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io("rename into", path, e))
     })
     .and_then(|r| r);
