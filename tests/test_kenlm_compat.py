@@ -90,7 +90,7 @@ def test_states_copy_hash_and_pickle():
     p = m.BaseScore(x, "w1", x)
     assert x == b and p == m.BaseScore(a, "w1", kenlm_compat.State())
     m2 = pickle.loads(pickle.dumps(m))
-    assert m2.score("w1 w2 w3") == m.score("w1 w2 w3")
+    assert m2.score("w1 w2 w3") == m.score("w1 w2 w3") and m2.path == m.path and m2.order == m.order
     assert kenlm_compat.Model(ngram.NgramLM.from_arpa(path)).score("w1 w2") == m.score("w1 w2")
     import seqfast.ngram.kenlm_compat as again
     from seqfast.ngram.kenlm_compat import LanguageModel

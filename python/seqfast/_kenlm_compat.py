@@ -111,13 +111,19 @@ class Model:
         return isinstance(word, str) and self._m.word_id(word) != self._unk
 
     def __reduce__(self):
-        return (Model, (self._lm,))
+        return (_restore_model, (self._lm, self.path))
 
     def __repr__(self) -> str:
         return f"<Model from {self.path!r}>" if self.path else f"<Model from {self._lm!r}>"
 
 
 LanguageModel = Model
+
+
+def _restore_model(lm: NgramLM, path) -> Model:
+    m = Model(lm)
+    m.path = path
+    return m
 
 
 def _words(sentence) -> list:
