@@ -249,6 +249,7 @@ fn close_suffixes(trie: &mut Trie, prob: &mut [Vec<f32>], backoff: &mut [Vec<f32
     let big_n = prob.len();
     let mut suffix = vec![Vec::new()];
     for n in 2..=big_n {
+        cancel.check()?;
         match trie.suffix_rows(n, &suffix[n - 2]) {
             Ok(s) => suffix.push(s),
             Err(_) => break,
@@ -494,10 +495,11 @@ pub fn write(model: &Model, path: &Path, threads: Option<usize>) -> Result<()> {
         write_to(model, &mut w)?;
         let f = w.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?.into_inner();
         crate::trace::phase("arpa format+write");
-        f.sync_all().map_err(|e| Error::io("write", path, e))?;
+        let cancel = crate::parallel::cancel_token();
+        files::sync_interruptible(&f, path, &cancel)?;
         crate::trace::phase("arpa fsync");
         // A Ctrl-C that came during the final fsync still leaves the old file in place.
-        crate::parallel::cancel_token().check()?;
+        cancel.check()?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io("rename into", path, e))
     })
     .and_then(|r| r);

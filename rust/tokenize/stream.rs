@@ -169,8 +169,9 @@ pub fn encode_path(
             let res = (|| {
                 let f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
                 let n = encode_stream(tok, reader, std::io::BufWriter::with_capacity(1 << 20, &f), fmt, policy, num_threads, &what)?;
-                f.sync_all().map_err(|e| Error::io("write", path, e))?;
-                crate::parallel::cancel_token().check()?; // interrupted during the fsync: keep the old file
+                let cancel = crate::parallel::cancel_token();
+                crate::files::sync_interruptible(&f, path, &cancel)?;
+                cancel.check()?; // interrupted during the fsync: keep the old file
                 std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))?;
                 Ok(n)
             })();
