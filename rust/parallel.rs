@@ -149,8 +149,14 @@ pub fn pool(num_threads: Option<usize>) -> Result<Arc<rayon::ThreadPool>> {
 /// Run `f` on the pool selected by `num_threads` (None or 0: the default pool). From a worker
 /// of that pool, `f` runs inline. `f` sees the caller's [`cancel_token`].
 pub fn install<R: Send>(num_threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R> {
+    let p = pool(num_threads)?;
+    Ok(on_pool(&p, f))
+}
+
+/// `pool.install(f)` with the caller's cancellation token carried into `f`.
+fn on_pool<R: Send>(pool: &rayon::ThreadPool, f: impl FnOnce() -> R + Send) -> R {
     let token = cancel_token();
-    Ok(pool(num_threads)?.install(move || with_token(token, f)))
+    pool.install(move || with_token(token, f))
 }
 
 /// Run `f` on the pool this thread belongs to (inline), or on the default pool from any other
@@ -161,10 +167,7 @@ pub fn install_here<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         return f();
     }
     match pool(None) {
-        Ok(p) => {
-            let token = cancel_token();
-            p.install(move || with_token(token, f))
-        }
+        Ok(p) => on_pool(&p, f),
         // No threads could be started: rayon then runs the parallel iterators on this thread.
         Err(_) => f(),
     }

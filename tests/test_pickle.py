@@ -71,7 +71,8 @@ def test_ngram_models(f, smoothing):
             assert np.array_equal(got[k], want[k], equal_nan=True), k
         if smoothing == "kneser_ney":
             assert c.to_arpa() == lm.to_arpa()
-    assert len(pickle.dumps(lm, protocol=5)) < len(lm.to_arpa()) if smoothing == "kneser_ney" else True
+    if smoothing == "kneser_ney":  # the only ones with an ARPA form
+        assert len(pickle.dumps(lm, protocol=5)) < len(lm.to_arpa())
 
 
 def test_counts(f):

@@ -39,19 +39,36 @@ fn checksum(data: &[u8]) -> u64 {
     h ^ (h >> 32)
 }
 
-fn put_u32s(out: &mut Vec<u8>, v: &[u32]) {
-    out.extend_from_slice(&(v.len() as u64).to_le_bytes());
-    out.reserve(4 * v.len());
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
+/// The 4-byte values the format stores (u32 ids and rows, f32 numbers), little-endian.
+trait Word4: Copy {
+    fn to_le(self) -> [u8; 4];
+    fn from_le(b: [u8; 4]) -> Self;
+}
+
+impl Word4 for u32 {
+    fn to_le(self) -> [u8; 4] {
+        self.to_le_bytes()
+    }
+    fn from_le(b: [u8; 4]) -> Self {
+        u32::from_le_bytes(b)
     }
 }
 
-fn put_f32s(out: &mut Vec<u8>, v: &[f32]) {
+impl Word4 for f32 {
+    fn to_le(self) -> [u8; 4] {
+        self.to_le_bytes()
+    }
+    fn from_le(b: [u8; 4]) -> Self {
+        f32::from_le_bytes(b)
+    }
+}
+
+/// A length-prefixed array of 4-byte values.
+fn put<T: Word4>(out: &mut Vec<u8>, v: &[T]) {
     out.extend_from_slice(&(v.len() as u64).to_le_bytes());
     out.reserve(4 * v.len());
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
+    for &x in v {
+        out.extend_from_slice(&x.to_le());
     }
 }
 
@@ -84,15 +101,15 @@ pub fn to_bytes(m: &Model) -> Vec<u8> {
     }
     out.extend(m.present.iter().map(|&p| p as u8));
     for p in &m.prob {
-        put_f32s(&mut out, p);
+        put(&mut out, p);
     }
     for b in &m.backoff {
-        put_f32s(&mut out, b);
+        put(&mut out, b);
     }
     for o in &m.trie.orders {
         out.extend_from_slice(&(o.len() as u64).to_le_bytes());
-        put_u32s(&mut out, &o.prefix);
-        put_u32s(&mut out, &o.word);
+        put(&mut out, &o.prefix);
+        put(&mut out, &o.word);
     }
     let sum = checksum(&out);
     out.extend_from_slice(&sum.to_le_bytes());
@@ -136,13 +153,10 @@ impl<'a> Reader<'a> {
         }
         Ok(n as usize)
     }
-    fn u32s(&mut self, what: &str) -> Result<Vec<u32>> {
+    /// A length-prefixed array of 4-byte values (see `put`).
+    fn array<T: Word4>(&mut self, what: &str) -> Result<Vec<T>> {
         let n = self.len(4, what)?;
-        Ok(self.take(4 * n, what)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
-    }
-    fn f32s(&mut self, what: &str) -> Result<Vec<f32>> {
-        let n = self.len(4, what)?;
-        Ok(self.take(4 * n, what)?.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+        Ok(self.take(4 * n, what)?.chunks_exact(4).map(|c| T::from_le(c.try_into().expect("4 bytes"))).collect())
     }
 }
 
@@ -199,11 +213,11 @@ pub fn from_bytes(data: &[u8]) -> Result<Model> {
     let present: Vec<bool> = r.take(v, "present flags")?.iter().map(|&b| b != 0).collect();
     let mut prob = Vec::with_capacity(n);
     for k in 1..=n {
-        prob.push(r.f32s(&format!("probabilities of order {k}"))?);
+        prob.push(r.array(&format!("probabilities of order {k}"))?);
     }
     let mut backoff = Vec::with_capacity(n - 1);
     for k in 1..n {
-        backoff.push(r.f32s(&format!("backoffs of order {k}"))?);
+        backoff.push(r.array(&format!("backoffs of order {k}"))?);
     }
     if prob[0].len() != v {
         return Err(r.err(&format!("{} unigram probabilities for a vocabulary of {v}", prob[0].len())));
@@ -211,8 +225,8 @@ pub fn from_bytes(data: &[u8]) -> Result<Model> {
     let mut orders = Vec::with_capacity(n.saturating_sub(1));
     for k in 2..=n {
         let rows = r.len(8, &format!("rows of order {k}"))?;
-        let prefix = r.u32s(&format!("prefixes of order {k}"))?;
-        let word = r.u32s(&format!("words of order {k}"))?;
+        let prefix: Vec<u32> = r.array(&format!("prefixes of order {k}"))?;
+        let word: Vec<u32> = r.array(&format!("words of order {k}"))?;
         let below = if k == 2 { v } else { prob[k - 2].len() };
         if prefix.len() != rows || word.len() != rows || prob[k - 1].len() != rows {
             return Err(r.err(&format!("order {k}: the row arrays disagree with {rows} rows")));

@@ -158,15 +158,25 @@ impl Model {
         }
     }
 
-    /// Whitespace-separated words of each sentence as ids (`<unk>` for unknown words), CSR.
-    pub fn word_ids(&self, sentences: &[&str]) -> (Vec<u32>, Vec<i64>) {
-        let map = self.lookup.get_or_init(|| {
+    /// Word -> id, built on first use.
+    fn lookup(&self) -> &FxHashMap<String, u32> {
+        self.lookup.get_or_init(|| {
             let mut m = FxHashMap::default();
             for (i, w) in self.vocab.iter().enumerate() {
                 m.entry(w.clone()).or_insert(i as u32);
             }
             m
-        });
+        })
+    }
+
+    /// Id of one word (`<unk>` for an unknown one; a string with whitespace is no word).
+    pub fn word_id(&self, word: &str) -> u32 {
+        self.lookup().get(word).copied().unwrap_or(self.unk)
+    }
+
+    /// Whitespace-separated words of each sentence as ids (`<unk>` for unknown words), CSR.
+    pub fn word_ids(&self, sentences: &[&str]) -> (Vec<u32>, Vec<i64>) {
+        let map = self.lookup();
         let mut ids = Vec::new();
         let mut offsets = vec![0i64];
         let cancel = parallel::cancel_token();

@@ -205,12 +205,7 @@ impl NgramModel {
 
     /// Id of `word`: `<unk>`'s when the model does not know it (or it is not one word).
     fn word_id(&self, word: &str) -> u32 {
-        let (ids, _) = self.m.word_ids(&[word]);
-        if ids.len() == 1 {
-            ids[0]
-        } else {
-            self.m.unk
-        }
+        self.m.word_id(word)
     }
 
     /// Score word id `w` after `in_state`: `(log10 p, n-gram length)`; the state after the word
