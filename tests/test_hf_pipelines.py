@@ -127,12 +127,17 @@ _PIECES = ["", " ", "  ", "   ", "\n", "\n\n", "\r\n", "\t", " \t ", "▁", "▁
            "world", "wörld", "café", "a", "Z", "क्ष", "ก่", "مر", "Ё"]
 
 
+# Every plane (private use, tags, noncharacters included); surrogates cannot cross into Rust.
+ALL_PLANES = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
+
+
 def text_strategy(b: shapes.Built):
     pieces = st.sampled_from(_PIECES + b.added[:40])
     glued = st.lists(st.one_of(pieces, pieces, mixed_text), max_size=12).map("".join)
     return st.one_of(
         glued,
         glued,
+        ALL_PLANES,
         TEXT_STRATEGIES["broad"],
         TEXT_STRATEGIES["mixed"],
         TEXT_STRATEGIES["emoji"],
@@ -410,6 +415,24 @@ def test_batch_metadata_corpus(built, sf):
     texts = corpus_texts()
     batch = sf.encode_batch(texts, **ALL_META)
     compare_rows(built.name, texts, sf_rows(batch, len(texts)), hf_rows(built.hf, texts))
+
+
+BENCH_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench-data")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corpus", ["en", "multi", "mixed"])
+def test_batch_metadata_bench_corpora(built, sf, corpus):
+    """The corpora of ../shared/corpus/build.sh (``bash ../shared/corpus/build.sh bench-data``):
+    the first 256 KB of each, as ~4 KB documents, every metadata array equal to HF's."""
+    path = os.path.join(BENCH_DATA, f"{corpus}.txt")
+    if not os.path.isfile(path):
+        pytest.skip(f"{path} not built (bash ../shared/corpus/build.sh bench-data)")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read(256 << 10)
+    docs = [text[i:i + 4096] for i in range(0, len(text), 4096)]
+    batch = sf.encode_batch(docs, **ALL_META)
+    compare_rows(built.name, docs, sf_rows(batch, len(docs)), hf_rows(built.hf, docs))
 
 
 def test_batch_only_requested_metadata(built, sf):
