@@ -574,6 +574,7 @@ def _gemma(ctx: _Ctx):
 
     f = _spm_train(ctx, "gemma", model_type="bpe", byte_fallback=True, vocab_size=ctx.vs(1500), split_digits=True,
                    allow_whitespace_only_pieces=True, remove_extra_whitespaces=False, normalization_rule_name="identity",
+                   add_dummy_prefix=False,
                    pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>",
                    unk_piece="<unk>", user_defined_symbols=["<mask>", "<start_of_turn>", "<end_of_turn>"])
     model, _ = _spm_bpe_model(f, unk_token="<unk>", fuse_unk=True, byte_fallback=True)
