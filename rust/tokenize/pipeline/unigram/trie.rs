@@ -124,11 +124,6 @@ impl PieceTrie {
         let v = u[node].value;
         (v != NONE && !key.is_empty()).then_some(v)
     }
-
-    /// Bytes of memory held.
-    pub(crate) fn heap_size(&self) -> usize {
-        self.units.len() * std::mem::size_of::<Unit>()
-    }
 }
 
 struct Builder {
