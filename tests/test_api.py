@@ -214,8 +214,8 @@ def test_batch_basics(tok, batch):
     assert isinstance(batch, seqfast.EncodingBatch)
     assert len(batch) == 4
     assert batch.ids.dtype == np.uint32 and batch.ids.ndim == 1
-    assert batch.offsets.dtype == np.int64 and batch.offsets.tolist()[0] == 0
-    assert batch.offsets[-1] == len(batch.ids)
+    assert batch.row_offsets.dtype == np.int64 and batch.row_offsets.tolist()[0] == 0
+    assert batch.row_offsets[-1] == len(batch.ids)
     want = [tok.encode(t).tolist() for t in BATCH]
     assert batch.to_list() == want
     assert [row.tolist() for row in batch] == want
@@ -416,7 +416,7 @@ def test_encode_batch_thread_invariance(tok, texts):
     for n in (None, 1, 2, 3, 8):
         b = tok.encode_batch(texts, num_threads=n)
         assert b.to_list() == want, n
-        assert b.offsets.tolist() == np.concatenate([[0], np.cumsum([len(w) for w in want])]).astype(int).tolist()
+        assert b.row_offsets.tolist() == np.concatenate([[0], np.cumsum([len(w) for w in want])]).astype(int).tolist()
 
 
 @QUICK

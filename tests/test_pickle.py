@@ -35,7 +35,7 @@ def test_tokenizer_batch_and_decoder(f):
         assert np.array_equal(t.encode_batch(lines).ids, tok.encode_batch(lines).ids)
     b = tok.encode_batch(lines)
     for c in _round_trips(b):
-        assert np.array_equal(c.ids, b.ids) and np.array_equal(c.offsets, b.offsets) and len(c) == len(b)
+        assert np.array_equal(c.ids, b.ids) and np.array_equal(c.row_offsets, b.row_offsets) and len(c) == len(b)
     ids = tok.encode("Grüße, 日本語 😀 and more")
     for errors in ("strict", "replace", "ignore"):
         d = tok.decoder(errors=errors)

@@ -232,8 +232,8 @@ def test_encode_batch_equals_loop(sf_cl100k):
     for special in ("text", "special"):
         batch = sf_cl100k.encode_batch(texts, special=special)
         assert len(batch) == len(texts)
-        assert batch.offsets[0] == 0 and batch.offsets[-1] == len(batch.ids)
-        assert np.all(np.diff(batch.offsets) >= 0)
+        assert batch.row_offsets[0] == 0 and batch.row_offsets[-1] == len(batch.ids)
+        assert np.all(np.diff(batch.row_offsets) >= 0)
         for i, text in enumerate(texts):
             expected = sf_cl100k.encode(text, special=special)
             np.testing.assert_array_equal(batch[i], expected)
@@ -263,7 +263,7 @@ def test_encode_batch_thread_invariance(sf_cl100k):
     default = sf_cl100k.encode_batch(texts, special="text")
     for other in (two, default):
         np.testing.assert_array_equal(one.ids, other.ids)
-        np.testing.assert_array_equal(one.offsets, other.offsets)
+        np.testing.assert_array_equal(one.row_offsets, other.row_offsets)
 
 
 def test_encode_batch_empty(sf_cl100k):

@@ -25,10 +25,12 @@ from seqfast._errors import (
 )
 from seqfast import ngram, nn, search
 from seqfast.tokenizer import EncodingBatch, StreamDecoder, Tokenizer, get_encoding, train_bpe
+from seqfast._hf import HFTokenizer
 
 __all__ = [
     "__version__",
     "Tokenizer",
+    "HFTokenizer",
     "EncodingBatch",
     "StreamDecoder",
     "train_bpe",

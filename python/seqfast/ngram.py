@@ -35,7 +35,7 @@ def words(text: str, vocab: Optional[Sequence[str]] = None) -> tuple[np.ndarray,
 def _as_csr(tokens) -> tuple[np.ndarray, np.ndarray]:
     """Token sequences as (uint32 ids, int64 offsets)."""
     if isinstance(tokens, EncodingBatch):
-        return as_ids(tokens.ids, "tokens"), np.ascontiguousarray(tokens.offsets, dtype=np.int64)
+        return as_ids(tokens.ids, "tokens"), np.ascontiguousarray(tokens.row_offsets, dtype=np.int64)
     if isinstance(tokens, tuple) and len(tokens) == 2 and all(isinstance(t, np.ndarray) for t in tokens):
         ids, offsets = tokens
         return as_ids(ids, "tokens"), np.ascontiguousarray(offsets, dtype=np.int64)

@@ -93,31 +93,50 @@ def as_ids(ids: object, name: str = "ids") -> np.ndarray:
 
 
 class EncodingBatch:
-    """Token ids of many texts, stored flat: text ``i`` is ``ids[offsets[i]:offsets[i+1]]``."""
+    """Token ids of many texts, stored flat: text ``i`` is ``ids[row_offsets[i]:row_offsets[i+1]]``.
 
-    __slots__ = ("ids", "offsets")
+    Batches from a Hugging Face pipeline can also carry per-token arrays aligned with ``ids``
+    (``None`` unless requested): ``offsets`` ((N, 2) int64 character offsets into the text, as
+    HF's ``Encoding.offsets``), ``type_ids`` (uint32), ``special_tokens_mask`` and
+    ``attention_mask`` (uint8), ``word_ids`` (int64, -1 where HF has None), and with overflowing
+    pieces ``overflow_to_sample`` (the text each row came from).
+    """
 
-    def __init__(self, ids: np.ndarray, offsets: np.ndarray):
+    __slots__ = ("ids", "row_offsets", "offsets", "type_ids", "special_tokens_mask", "attention_mask", "word_ids",
+                 "overflow_to_sample")
+
+    def __init__(self, ids: np.ndarray, row_offsets: np.ndarray, **extra):
         self.ids = ids
-        self.offsets = offsets
+        self.row_offsets = row_offsets
+        for k in self.__slots__[2:]:
+            setattr(self, k, extra.pop(k, None))
+        if extra:
+            raise ArgumentTypeError(f"unknown EncodingBatch fields {sorted(extra)}")
 
     def __len__(self) -> int:
-        return len(self.offsets) - 1
+        return len(self.row_offsets) - 1
 
     def __getitem__(self, i: int) -> np.ndarray:
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"index {i} out of range for a batch of {n}")
         i %= n
-        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+        return self.ids[self.row_offsets[i] : self.row_offsets[i + 1]]
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return (self[i] for i in range(len(self)))
 
+    def row(self, name: str, i: int) -> np.ndarray:
+        """Row ``i`` of a per-token array (``"offsets"``, ``"type_ids"``, ...)."""
+        a = getattr(self, name)
+        if a is None:
+            raise SeqfastError(f"{name} was not requested when this batch was encoded")
+        return a[self.row_offsets[i] : self.row_offsets[i + 1]]
+
     @property
     def lengths(self) -> np.ndarray:
         """Number of tokens of each text (int64)."""
-        return np.diff(self.offsets)
+        return np.diff(self.row_offsets)
 
     def pad(
         self, pad_id: int = 0, length: Optional[int] = None, *, truncate: bool = False, side: str = "right"
@@ -134,20 +153,21 @@ class EncodingBatch:
             raise SeqfastError(f"pad_id={pad_id} is not a valid token id (0..{_U32_MAX})")
         if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0):
             raise SeqfastError(f"length={length!r} must be a non-negative int or None")
-        return _core.pad(self.ids, self.offsets, int(pad_id), None if length is None else int(length), truncate, side == "left")
+        return _core.pad(self.ids, self.row_offsets, int(pad_id), None if length is None else int(length), truncate, side == "left")
 
     def to_list(self) -> list[list[int]]:
-        """Python lists of ints (slow for big batches: prefer ``ids``/``offsets`` or ``pad``)."""
+        """Python lists of ints (slow for big batches: prefer ``ids``/``row_offsets`` or ``pad``)."""
         return [row.tolist() for row in self]
 
     def __reduce__(self):
-        return (_restore_batch, (self.ids, self.offsets))
+        extra = {k: getattr(self, k) for k in self.__slots__[2:] if getattr(self, k) is not None}
+        return (_restore_batch, (self.ids, self.row_offsets, extra))
 
     def __repr__(self) -> str:
         return f"EncodingBatch(texts={len(self)}, tokens={len(self.ids)})"
 
 
-def _restore_batch(ids, offsets) -> EncodingBatch:
+def _restore_batch(ids, offsets, extra=None) -> EncodingBatch:
     """Unpickle an :class:`EncodingBatch`, checking what the bytes claim."""
     if not isinstance(ids, np.ndarray) or not isinstance(offsets, np.ndarray):
         raise FormatError("EncodingBatch pickle: ids and offsets must be arrays")
@@ -156,7 +176,13 @@ def _restore_batch(ids, offsets) -> EncodingBatch:
                           "are not 1-D uint32 and non-empty 1-D int64")
     if offsets[0] != 0 or offsets[-1] != len(ids) or bool(np.any(np.diff(offsets) < 0)):
         raise FormatError("EncodingBatch pickle: offsets must rise from 0 to len(ids)")
-    return EncodingBatch(ids, offsets)
+    extra = extra or {}
+    if not isinstance(extra, dict) or not set(extra) <= set(EncodingBatch.__slots__[2:]):
+        raise FormatError("EncodingBatch pickle: unknown per-token arrays")
+    for k, a in extra.items():
+        if not isinstance(a, np.ndarray) or len(a) != (len(offsets) - 1 if k == "overflow_to_sample" else len(ids)):
+            raise FormatError(f"EncodingBatch pickle: {k} does not match the ids")
+    return EncodingBatch(ids, offsets, **extra)
 
 
 class StreamDecoder:
@@ -248,13 +274,28 @@ class Tokenizer:
 
     @classmethod
     def from_file(cls, path: PathLike) -> "Tokenizer":
-        """Load a Hugging Face ``tokenizer.json`` (byte-level BPE), e.g. one saved by :meth:`save`."""
-        return cls(_core.Tokenizer.from_hf_file(os.fspath(path)))
+        """Load a Hugging Face ``tokenizer.json`` of any kind (or one saved by :meth:`save`).
+
+        Returns an :class:`~seqfast.HFTokenizer` whose ``encode`` gives exactly the ids (and
+        offsets, type ids, masks) that ``tokenizers.Tokenizer.from_file(path)`` gives.
+        """
+        from seqfast._hf import HFTokenizer
+
+        return HFTokenizer.from_file(path)
 
     @classmethod
     def from_str(cls, json_text: str) -> "Tokenizer":
-        """Parse a ``tokenizer.json`` document held in a string."""
-        return cls(_core.Tokenizer.from_hf_str(_check_text(json_text, "json_text")))
+        """Parse a ``tokenizer.json`` document held in a string (see :meth:`from_file`)."""
+        from seqfast._hf import HFTokenizer
+
+        return HFTokenizer.from_str(json_text)
+
+    @classmethod
+    def from_sentencepiece(cls, path: PathLike):
+        """Load a sentencepiece ``.model`` file: ``encode`` equals ``SentencePieceProcessor.encode``."""
+        from seqfast._sentencepiece import from_sentencepiece
+
+        return from_sentencepiece(path)
 
     @classmethod
     def from_merges(

@@ -10,7 +10,9 @@ mod lm;
 mod lm_state;
 mod ngram;
 mod nn;
+mod pipeline;
 mod search;
+mod sentencepiece;
 mod tokenizer;
 
 use pyo3::prelude::*;
@@ -20,11 +22,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     tokenizer::register(m)?;
+    pipeline::register(m)?;
     ngram::register(m)?;
     lm::register(m)?;
     lm_state::register(m)?;
     nn::register(m)?;
     attention::register(m)?;
     search::register(m)?;
+    sentencepiece::register(m)?;
     Ok(())
 }

@@ -172,6 +172,25 @@ impl Pretokenizer {
         }
     }
 
+    /// Byte ranges of the pattern's matches in `text`, in order, empty matches included (what
+    /// Hugging Face's `find_matches` sees). The built-in patterns match every piece.
+    pub fn matches(&self, text: &str, out: &mut Vec<(usize, usize)>) -> Result<()> {
+        out.clear();
+        if self.fast.is_some() {
+            let base = text.as_ptr() as usize;
+            return self.for_each_piece(text, |p| {
+                let s = p.as_ptr() as usize - base;
+                out.push((s, s + p.len()));
+                Ok(())
+            });
+        }
+        for m in self.regex.find_iter(text) {
+            let m = m.map_err(|e| Error::Value(format!("pattern {:?} failed: {e}", self.source)))?;
+            out.push((m.start(), m.end()));
+        }
+        Ok(())
+    }
+
     /// [`Self::for_each_piece`] through the regex engine, whatever the pattern.
     pub fn for_each_piece_regex<F>(&self, text: &str, mut f: F) -> Result<()>
     where

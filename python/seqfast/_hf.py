@@ -1,0 +1,301 @@
+"""Hugging Face ``tokenizer.json`` pipelines of every kind: the Python face of ``rust/tokenize/pipeline``.
+
+:meth:`seqfast.Tokenizer.from_file` returns an :class:`HFTokenizer`: ids, offsets, type ids,
+masks, word ids, truncation, padding and decoding exactly as Hugging Face ``tokenizers`` gives
+them for the same file. Everything here normalises arguments and calls the Rust core.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Optional, Union
+
+import numpy as np
+
+from seqfast import _core
+from seqfast._errors import ArgumentTypeError, SeqfastError
+from seqfast.tokenizer import (
+    EncodingBatch,
+    Tokenizer,
+    _check_choice,
+    _check_text,
+    _check_threads,
+    _fix_surrogates,
+    as_ids,
+)
+
+_WANT = (
+    ("return_offsets", "offsets"),
+    ("return_type_ids", "type_ids"),
+    ("return_special_tokens_mask", "special_tokens_mask"),
+    ("return_attention_mask", "attention_mask"),
+    ("return_word_ids", "word_ids"),
+    ("return_overflowing", "overflowing"),
+)
+
+# Methods of the byte-level core that an HF pipeline answers only when it is byte-level BPE.
+_BYTE_LEVEL_ONLY = ("encode_large", "encode_file", "count", "decode_bytes", "decoder", "save_tiktoken")
+
+
+def _bool(name: str, v: object) -> bool:
+    if not isinstance(v, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name} must be a bool, not {type(v).__name__}")
+    return bool(v)
+
+
+def _uint(name: str, v: object, lo: int = 0) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise ArgumentTypeError(f"{name} must be an int, not {type(v).__name__}")
+    if not lo <= v <= 2**32 - 1:
+        raise SeqfastError(f"{name}={v} must be between {lo} and {2**32 - 1}")
+    return int(v)
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _fix_surrogates(text)
+
+
+class HFTokenizer(Tokenizer):
+    """A Hugging Face ``tokenizer.json`` of any kind (BPE, WordPiece, WordLevel, Unigram).
+
+    ``encode(text)`` returns exactly ``tokenizers.Tokenizer.from_file(path).encode(text).ids``:
+    added tokens are matched in the text and the post-processor adds its special tokens.
+    Byte-level BPE files also keep the byte-level methods (``encode_large``, ``encode_file``,
+    ``special=`` policies, ...), which run on seqfast's byte-level core without the
+    post-processor, as before.
+    """
+
+    __slots__ = ("_p",)
+
+    def __init__(self, pipe: "_core.Pipeline", fast: Optional["_core.Tokenizer"] = None):
+        if not isinstance(pipe, _core.Pipeline):
+            raise ArgumentTypeError("use Tokenizer.from_file / from_str to build an HFTokenizer")
+        self._p = pipe
+        self._t = fast
+
+    @classmethod
+    def _build(cls, text: str) -> "HFTokenizer":
+        pipe = _core.Pipeline.from_str(text)
+        try:
+            fast = _core.Tokenizer.from_hf_str(text)
+        except SeqfastError:
+            fast = None
+        return cls(pipe, fast)
+
+    @classmethod
+    def from_file(cls, path) -> "HFTokenizer":
+        """Load a Hugging Face ``tokenizer.json``."""
+        p = os.fspath(path)
+        with open(p, "rb") as f:
+            data = f.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            from seqfast._errors import FormatError
+
+            raise FormatError(f"{p}: byte {e.start}: not UTF-8") from None
+        try:
+            return cls._build(text)
+        except SeqfastError as e:
+            raise type(e)(str(e).replace("<string>", p, 1)) from None
+
+    @classmethod
+    def from_str(cls, json_text: str) -> "HFTokenizer":
+        """Parse a ``tokenizer.json`` document held in a string."""
+        return cls._build(_check_text(json_text, "json_text"))
+
+    def _byte_level(self, what: str):
+        if self._t is None:
+            raise SeqfastError(f"{what} needs a byte-level BPE tokenizer; this one is {self._p.describe()}")
+        return self._t
+
+    # ---- encoding -----------------------------------------------------------------------
+    def encode(
+        self,
+        text: str,
+        pair: Optional[str] = None,
+        add_special_tokens: bool = True,
+        return_offsets: bool = False,
+        *,
+        special: Optional[str] = None,
+        seed: Optional[int] = None,
+    ):
+        """Token ids of ``text`` (and ``pair``) as HF gives them: a uint32 array, or
+        ``(ids, offsets)`` with ``return_offsets=True`` (offsets: (n, 2) int64 character
+        offsets into the text the token came from, HF's ``Encoding.offsets``).
+
+        ``special="error"|"special"|"text"`` (byte-level BPE files only) uses the byte-level
+        core's special-token policies instead, without the post-processor. ``seed`` seeds BPE
+        dropout when the model has it.
+        """
+        text = _utf8(_check_text(text))
+        if special is not None:
+            if pair is not None or return_offsets:
+                raise SeqfastError("special= applies to plain byte-level encoding, without pair or offsets")
+            return Tokenizer.encode(self._as_byte_level(), text, special=special)
+        if pair is not None:
+            pair = _utf8(_check_text(pair, "pair"))
+        want = "offsets" if _bool("return_offsets", return_offsets) else ""
+        d = self._p.encode(text, pair, _bool("add_special_tokens", add_special_tokens), want,
+                           None if seed is None else _uint("seed", seed))
+        ids = d["ids"][: d["row_offsets"][1]]
+        if return_offsets:
+            return ids, d["offsets"][: len(ids)]
+        return ids
+
+    def _as_byte_level(self) -> Tokenizer:
+        return Tokenizer(self._byte_level("special="))
+
+    def encode_batch(
+        self,
+        texts: Iterable[str],
+        pair: Optional[Iterable[str]] = None,
+        add_special_tokens: bool = True,
+        return_offsets: bool = False,
+        return_type_ids: bool = False,
+        return_special_tokens_mask: bool = False,
+        return_word_ids: bool = False,
+        return_attention_mask: bool = False,
+        return_overflowing: bool = False,
+        *,
+        special: Optional[str] = None,
+        num_threads: Optional[int] = None,
+    ) -> EncodingBatch:
+        """Encode many texts (and pairs) in parallel, the GIL released.
+
+        Returns an :class:`EncodingBatch`: flat ``ids`` and ``row_offsets`` plus the per-token
+        arrays asked for. With ``return_overflowing=True`` the pieces truncation cut off become
+        extra rows after their text's row, and ``overflow_to_sample`` names each row's text.
+        """
+        if isinstance(texts, str):
+            raise ArgumentTypeError("texts must be a sequence of str, not a single str (use encode)")
+        texts = [_utf8(_check_text(t, f"texts[{i}]")) for i, t in enumerate(texts)]
+        if special is not None:
+            return Tokenizer.encode_batch(self._as_byte_level(), texts, special=special, num_threads=num_threads)
+        if pair is not None:
+            if isinstance(pair, str):
+                raise ArgumentTypeError("pair must be a sequence of str, one per text")
+            pair = [_utf8(_check_text(t, f"pair[{i}]")) for i, t in enumerate(pair)]
+        args = dict(return_offsets=return_offsets, return_type_ids=return_type_ids,
+                    return_special_tokens_mask=return_special_tokens_mask, return_word_ids=return_word_ids,
+                    return_attention_mask=return_attention_mask, return_overflowing=return_overflowing)
+        want = ",".join(name for key, name in _WANT if _bool(key, args[key]))
+        d = self._p.encode_batch(texts, pair, _bool("add_special_tokens", add_special_tokens), want, _check_threads(num_threads))
+        ids, rows = d.pop("ids"), d.pop("row_offsets")
+        return EncodingBatch(ids, rows, **d)
+
+    # ---- decoding -----------------------------------------------------------------------
+    def decode(self, ids, skip_special_tokens: bool = False, *, errors: Optional[str] = None) -> str:
+        """Text of ``ids`` as HF's ``decode`` gives it (unknown ids are skipped, as HF does).
+
+        ``errors=`` (byte-level BPE files only) decodes the raw bytes with that UTF-8 policy.
+        """
+        if errors is not None:
+            return Tokenizer(self._byte_level("errors=")).decode(ids, errors=errors)
+        return self._p.decode(as_ids(ids), _bool("skip_special_tokens", skip_special_tokens))
+
+    def decode_batch(self, batch, skip_special_tokens: bool = False, *, num_threads: Optional[int] = None) -> list[str]:
+        """Decode every row of an :class:`EncodingBatch` (or a list of id sequences)."""
+        if isinstance(batch, EncodingBatch):
+            ids, rows = as_ids(batch.ids), np.ascontiguousarray(batch.row_offsets, dtype=np.int64)
+        else:
+            seqs = [as_ids(x, f"batch[{i}]") for i, x in enumerate(batch)]
+            ids = np.concatenate(seqs) if seqs else np.zeros(0, np.uint32)
+            rows = np.zeros(len(seqs) + 1, np.int64)
+            np.cumsum([len(s) for s in seqs], out=rows[1:])
+        return self._p.decode_batch(ids, rows, _bool("skip_special_tokens", skip_special_tokens), _check_threads(num_threads))
+
+    # ---- truncation and padding (HF's names) ----------------------------------------------
+    def enable_truncation(self, max_length: int, stride: int = 0, strategy: str = "longest_first",
+                          direction: str = "right") -> None:
+        """Truncate encodings to ``max_length`` tokens (special tokens included), as HF does."""
+        _check_choice("strategy", strategy, ("longest_first", "only_first", "only_second"))
+        _check_choice("direction", direction, ("right", "left"))
+        self._p = self._p.with_options((_uint("max_length", max_length), _uint("stride", stride), strategy, direction), None, True, False)
+
+    def no_truncation(self) -> None:
+        self._p = self._p.with_options(None, None, True, False)
+
+    def enable_padding(self, direction: str = "right", pad_id: int = 0, pad_type_id: int = 0, pad_token: str = "[PAD]",
+                       length: Optional[int] = None, pad_to_multiple_of: Optional[int] = None) -> None:
+        """Pad encodings (to ``length``, or to the longest of a batch), as HF does."""
+        _check_choice("direction", direction, ("right", "left"))
+        length = None if length is None else _uint("length", length)
+        multiple = None if pad_to_multiple_of is None else _uint("pad_to_multiple_of", pad_to_multiple_of, 1)
+        pad = (length, direction, multiple, _uint("pad_id", pad_id), _uint("pad_type_id", pad_type_id), _check_text(pad_token, "pad_token"))
+        self._p = self._p.with_options(None, pad, False, True)
+
+    def no_padding(self) -> None:
+        self._p = self._p.with_options(None, None, False, True)
+
+    @property
+    def truncation(self) -> Optional[dict]:
+        t = self._p.truncation()
+        return None if t is None else dict(zip(("max_length", "stride", "strategy", "direction"), t))
+
+    @property
+    def padding(self) -> Optional[dict]:
+        p = self._p.padding()
+        keys = ("length", "direction", "pad_to_multiple_of", "pad_id", "pad_type_id", "pad_token")
+        return None if p is None else dict(zip(keys, p))
+
+    # ---- files and vocabulary -----------------------------------------------------------
+    def save(self, path) -> None:
+        """Write the ``tokenizer.json`` (atomically); HF loads it and encodes identically."""
+        self._p.save(os.fspath(path))
+
+    def to_str(self) -> str:
+        return self._p.to_str()
+
+    @property
+    def vocab_size(self) -> int:
+        """HF's ``get_vocab_size(with_added_tokens=True)``."""
+        return self._p.vocab_size()
+
+    def token_to_id(self, token: Union[str, bytes]) -> Optional[int]:
+        if isinstance(token, bytes):
+            return self._byte_level("token_to_id(bytes)").token_to_id(token)
+        return self._p.token_to_id(_check_text(token, "token"))
+
+    def id_to_token(self, id: int) -> Optional[str]:
+        """The token string (HF's ``id_to_token``), or None."""
+        return self._p.id_to_token(_uint("id", id))
+
+    @property
+    def added_tokens(self) -> dict[str, int]:
+        return {c: i for c, i, _ in self._p.added_tokens()}
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        return {c: i for c, i, s in self._p.added_tokens() if s}
+
+    def __reduce__(self):
+        return (_restore_hf, (self._p.to_str(),))
+
+    def __repr__(self) -> str:
+        return f"HFTokenizer({self._p.describe()}, vocab_size={self.vocab_size})"
+
+
+def _guard(name: str):
+    base = getattr(Tokenizer, name)
+
+    def method(self, *args, **kwargs):
+        self._byte_level(name)
+        return base(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
+for _name in _BYTE_LEVEL_ONLY:
+    setattr(HFTokenizer, _name, _guard(_name))
+
+
+def _restore_hf(text: str) -> HFTokenizer:
+    return HFTokenizer._build(text)

@@ -1,0 +1,398 @@
+//! Hugging Face `tokenizer.json` pipelines of every kind: normalizers, pre-tokenizers, models
+//! (BPE, WordPiece, WordLevel, Unigram), added tokens, post-processors and decoders, with the
+//! exact semantics of Hugging Face `tokenizers` (ids, offsets, type ids, masks, word ids).
+//!
+//! Encoding follows HF's stages: split the text at added tokens (before normalization for
+//! non-normalized ones, after it for normalized ones), normalize each remaining piece while
+//! keeping a byte alignment back to the original text ([`normalized::NormStr`]), pre-tokenize
+//! into pieces, run the model inside each piece, map every token's byte range back to the
+//! original text, then post-process (special tokens, type ids) and truncate/pad.
+//!
+//! Cost: linear in the text for every component except BPE merging (n log n per piece) and
+//! WordPiece (quadratic in the word length, capped by `max_input_chars_per_word`).
+//! Everything is immutable after construction, so one pipeline serves any number of threads.
+
+pub mod added;
+pub mod decoders;
+pub mod encoding;
+pub mod json;
+pub mod models;
+pub mod normalized;
+pub mod normalizers;
+pub mod post;
+pub mod precompiled;
+pub mod pretok;
+pub mod unigram;
+
+/// A token produced by a model inside one piece: its id and its byte range in the piece's
+/// (normalized) text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tok {
+    pub id: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+use serde_json::{json, Value};
+
+use self::added::Added;
+use self::decoders::Decoder;
+use self::encoding::{Encoding, Side};
+use self::models::{DropoutRng, Model};
+use self::normalizers::Normalizer;
+use self::post::Post;
+use self::pretok::PreTok;
+use crate::error::Result;
+
+/// Which sequence of a pair gives up tokens first (HF's `TruncationStrategy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    LongestFirst,
+    OnlyFirst,
+    OnlySecond,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Truncation {
+    pub max_length: usize,
+    pub stride: usize,
+    pub strategy: Strategy,
+    pub side: Side,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Padding {
+    /// `Some(n)`: pad to n; `None`: to the longest of the batch.
+    pub fixed: Option<usize>,
+    pub side: Side,
+    pub multiple: Option<usize>,
+    pub pad_id: u32,
+    pub pad_type: u32,
+    pub pad_token: String,
+}
+
+/// A whole Hugging Face tokenizer.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    pub normalizer: Option<Normalizer>,
+    pub pre: Option<PreTok>,
+    pub model: Model,
+    pub post: Option<Post>,
+    pub decoder: Option<Decoder>,
+    pub added: Added,
+    pub truncation: Option<Truncation>,
+    pub padding: Option<Padding>,
+    /// The document it was read from (written back by `to_json`).
+    pub doc: Value,
+    /// The post-processor trims offsets (token whitespace counts are needed).
+    pub trims: bool,
+}
+
+/// Leading and trailing `Ġ`/whitespace chars of a token string (HF's `process_offsets`).
+fn spaces(t: &str) -> (u16, u16) {
+    let sp = |c: &char| *c == 'Ġ' || c.is_whitespace();
+    let lead = t.chars().take_while(sp).count().min(u16::MAX as usize) as u16;
+    let trail = t.chars().rev().take_while(sp).count().min(u16::MAX as usize) as u16;
+    (lead, trail)
+}
+
+/// Byte offsets to char offsets in `text` (HF's `BytesToCharOffsetConverter`).
+struct CharOffsets {
+    map: Option<Vec<u32>>,
+}
+
+impl CharOffsets {
+    fn new(text: &str) -> CharOffsets {
+        if text.is_ascii() {
+            return CharOffsets { map: None };
+        }
+        let mut map = vec![0u32; text.len()];
+        for (i, (b, c)) in text.char_indices().enumerate() {
+            map[b..b + c.len_utf8()].fill(i as u32);
+        }
+        CharOffsets { map: Some(map) }
+    }
+    fn convert(&self, (s, e): (u32, u32)) -> (u32, u32) {
+        let Some(map) = &self.map else { return (s, e) };
+        match (map.get(s as usize), map.get(e as usize)) {
+            (Some(&a), Some(&b)) => (a, b),
+            (Some(&a), None) => {
+                let last = e.checked_sub(1).and_then(|x| map.get(x as usize)).copied().unwrap_or(a + 1);
+                (a, last + 1)
+            }
+            _ => (s, e),
+        }
+    }
+}
+
+impl Pipeline {
+    pub fn from_json(text: &str, what: &str) -> Result<Pipeline> {
+        json::parse(text, what)
+    }
+
+    /// One sequence, before post-processing (HF's `encode_single_sequence`).
+    pub fn encode_one(&self, text: &str, type_id: u32, seed: Option<u64>) -> Result<Encoding> {
+        let mut splits = self.added.extract_and_normalize(self.normalizer.as_ref(), text, 0)?;
+        if let Some(p) = &self.pre {
+            p.apply(&mut splits)?;
+        }
+        let mut rng = seed.map(DropoutRng);
+        let conv = CharOffsets::new(text);
+        let mut enc = Encoding::default();
+        let mut toks = Vec::new();
+        for (w, sp) in splits.iter().enumerate() {
+            let toks: &[Tok] = match &sp.toks {
+                Some(t) => t,
+                None => {
+                    toks.clear();
+                    self.model.tokenize(&sp.ns.norm, &mut toks, rng.as_mut())?;
+                    &toks
+                }
+            };
+            let added = sp.toks.is_some();
+            for t in toks {
+                let off = sp.ns.original_range(t.start as usize..t.end as usize).unwrap_or((t.start, t.end));
+                enc.push(t.id, type_id, conv.convert(off), 0, w as i64);
+                if self.trims {
+                    let s = if added { Some(sp.ns.norm.as_str()) } else { self.model.id_to_token(t.id) };
+                    *enc.ws.last_mut().expect("just pushed") = s.map_or((0, 0), spaces);
+                }
+            }
+        }
+        Ok(enc)
+    }
+
+    /// The string of an id: an added token's content, else the model's token.
+    pub fn id_to_token(&self, id: u32) -> Option<&str> {
+        self.added.decoded(id).or_else(|| self.model.id_to_token(id))
+    }
+
+    pub fn token_to_id(&self, s: &str) -> Option<u32> {
+        self.added.id_of(s).or_else(|| self.model.token_to_id(s))
+    }
+
+    /// HF's `get_vocab_size(with_added_tokens=True)`.
+    pub fn vocab_size(&self) -> usize {
+        self.model.vocab_size() + self.added.tokens.iter().filter(|t| self.model.token_to_id(&t.content).is_none()).count()
+    }
+
+    fn n_added(&self, pair: bool) -> usize {
+        self.post.as_ref().map_or(0, |p| p.added_tokens(pair))
+    }
+
+    fn truncate_longest_first(&self, t: &Truncation, a: &mut Encoding, b: Option<&mut Encoding>, add_special: bool) -> Result<()> {
+        let n_added = if add_special { self.n_added(b.is_some()) } else { 0 };
+        let max = t.max_length.checked_sub(n_added).ok_or_else(|| {
+            crate::value_err!("truncation max_length {} is smaller than the {n_added} special tokens the post-processor adds", t.max_length)
+        })?;
+        if max == 0 {
+            a.truncate(0, t.stride, t.side)?;
+            if let Some(b) = b {
+                b.truncate(0, t.stride, t.side)?;
+            }
+            return Ok(());
+        }
+        let total = a.len() + b.as_ref().map_or(0, |b| b.len());
+        if total <= max {
+            return Ok(());
+        }
+        match b {
+            Some(b) => {
+                // HF: the shorter keeps its length if it can, else both get half.
+                let (mut n1, mut n2) = (a.len(), b.len());
+                let swap = n1 > n2;
+                if swap {
+                    std::mem::swap(&mut n1, &mut n2);
+                }
+                n2 = if n1 > max { n1 } else { n1.max(max - n1) };
+                if n1 + n2 > max {
+                    n1 = max / 2;
+                    n2 = n1 + max % 2;
+                }
+                if swap {
+                    std::mem::swap(&mut n1, &mut n2);
+                }
+                a.truncate(n1, t.stride, t.side)?;
+                b.truncate(n2, t.stride, t.side)?;
+            }
+            None => a.truncate(max, t.stride, t.side)?,
+        }
+        Ok(())
+    }
+
+    /// Encode a text (and a pair), HF's `Tokenizer::encode` with char offsets.
+    pub fn encode(&self, text: &str, pair: Option<&str>, add_special: bool, seed: Option<u64>) -> Result<Encoding> {
+        let mut a = self.encode_one(text, 0, seed)?;
+        let mut b = pair.map(|p| self.encode_one(p, 1, seed)).transpose()?;
+        if let Some(t) = &self.truncation {
+            match t.strategy {
+                Strategy::LongestFirst => self.truncate_longest_first(t, &mut a, b.as_mut(), add_special)?,
+                s => {
+                    let n_added = if add_special { self.n_added(b.is_some()) } else { 0 };
+                    let max = t.max_length.saturating_sub(n_added);
+                    let total = a.len() + b.as_ref().map_or(0, |b| b.len());
+                    if max == 0 || total > max {
+                        let target = match (s, b.as_mut()) {
+                            (Strategy::OnlyFirst, _) => &mut a,
+                            (_, Some(b)) => b,
+                            (_, None) => return Err(crate::value_err!("truncation strategy only_second needs a pair of sequences")),
+                        };
+                        if max == 0 {
+                            target.truncate(0, t.stride, t.side)?;
+                        } else {
+                            let remove = total - max;
+                            if target.len() <= remove {
+                                return Err(crate::value_err!(
+                                    "truncation: the sequence to truncate ({} tokens) is shorter than the {remove} tokens to remove",
+                                    target.len()
+                                ));
+                            }
+                            let keep = target.len() - remove;
+                            target.truncate(keep, t.stride, t.side)?;
+                        }
+                    }
+                }
+            }
+        }
+        let mut enc = match &self.post {
+            Some(p) => p.process(std::iter::once(a).chain(b).collect(), add_special),
+            None => post::merge(std::iter::once(a).chain(b).collect()),
+        };
+        if let Some(p) = &self.padding {
+            let target = p.fixed.unwrap_or(enc.len());
+            enc.pad(round_up(target, p.multiple), p.pad_id, p.pad_type, p.side);
+        }
+        Ok(enc)
+    }
+
+    /// Pad a batch as HF's `encode_batch` does after encoding each text.
+    pub fn pad_batch(&self, encs: &mut [Encoding]) {
+        if let Some(p) = &self.padding {
+            let target = p.fixed.unwrap_or_else(|| encs.iter().map(Encoding::len).max().unwrap_or(0));
+            let target = round_up(target, p.multiple);
+            for e in encs.iter_mut() {
+                e.pad(target, p.pad_id, p.pad_type, p.side);
+            }
+        }
+    }
+
+    /// Encode many texts in parallel (results never depend on the thread count).
+    pub fn encode_batch<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        pairs: Option<&[S]>,
+        add_special: bool,
+        num_threads: Option<usize>,
+    ) -> Result<Vec<Encoding>> {
+        let cancel = crate::parallel::cancel_token();
+        use rayon::prelude::*;
+        if let Some(p) = pairs {
+            if p.len() != texts.len() {
+                return Err(crate::error::Error::Shape(format!("{} texts but {} pairs", texts.len(), p.len())));
+            }
+        }
+        let mut encs = crate::parallel::install(num_threads, || {
+            (0..texts.len())
+                .into_par_iter()
+                .map(|i| {
+                    cancel.check()?;
+                    self.encode(texts[i].as_ref(), pairs.map(|p| p[i].as_ref()), add_special, None).map_err(|e| at_index(e, i))
+                })
+                .collect::<Result<Vec<Encoding>>>()
+        })??;
+        self.pad_batch(&mut encs);
+        Ok(encs)
+    }
+
+    /// HF's `decode`: unknown ids are skipped; special added tokens too when asked.
+    pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
+        let tokens: Vec<String> = ids
+            .iter()
+            .filter_map(|&id| self.id_to_token(id))
+            .filter(|t| !skip_special || !self.added.is_special(t))
+            .map(str::to_string)
+            .collect();
+        match &self.decoder {
+            Some(d) => Ok(d.chain(tokens)?.concat()),
+            None => Ok(tokens.join(" ")),
+        }
+    }
+
+    /// Decode every row of a flat batch (`rows` as `EncodingBatch.row_offsets`).
+    pub fn decode_batch(&self, ids: &[u32], rows: &[i64], skip_special: bool, num_threads: Option<usize>) -> Result<Vec<String>> {
+        use rayon::prelude::*;
+        if rows.is_empty() || rows[0] != 0 || rows.windows(2).any(|w| w[0] > w[1]) || *rows.last().unwrap_or(&0) != ids.len() as i64 {
+            return Err(crate::error::Error::Shape(format!(
+                "row_offsets must start at 0, never decrease and end at len(ids) = {}",
+                ids.len()
+            )));
+        }
+        let cancel = crate::parallel::cancel_token();
+        crate::parallel::install(num_threads, || {
+            rows.par_windows(2)
+                .map(|w| {
+                    cancel.check()?;
+                    self.decode(&ids[w[0] as usize..w[1] as usize], skip_special)
+                })
+                .collect::<Result<Vec<String>>>()
+        })?
+    }
+
+    /// The component kinds, for a repr.
+    pub fn describe(&self) -> String {
+        let kind = |v: Option<&Value>| v.and_then(|x| x.get("type")).and_then(Value::as_str).unwrap_or("none").to_string();
+        let model = match &self.model {
+            Model::Bpe(_) => "BPE",
+            Model::WordPiece(_) => "WordPiece",
+            Model::WordLevel(_) => "WordLevel",
+            Model::Unigram(_) => "Unigram",
+        };
+        format!(
+            "model={model}, normalizer={}, pre_tokenizer={}, post_processor={}, decoder={}",
+            kind(self.doc.get("normalizer")),
+            kind(self.doc.get("pre_tokenizer")),
+            kind(self.doc.get("post_processor")),
+            kind(self.doc.get("decoder"))
+        )
+    }
+
+    /// The `tokenizer.json` document, with truncation and padding as set now.
+    pub fn to_json(&self) -> Result<String> {
+        let mut doc = self.doc.clone();
+        let side = |s: Side| if s == Side::Left { "Left" } else { "Right" };
+        doc["truncation"] = match &self.truncation {
+            None => Value::Null,
+            Some(t) => json!({
+                "direction": side(t.side), "max_length": t.max_length,
+                "strategy": match t.strategy { Strategy::LongestFirst => "LongestFirst", Strategy::OnlyFirst => "OnlyFirst", Strategy::OnlySecond => "OnlySecond" },
+                "stride": t.stride,
+            }),
+        };
+        doc["padding"] = match &self.padding {
+            None => Value::Null,
+            Some(p) => json!({
+                "strategy": match p.fixed { Some(n) => json!({"Fixed": n}), None => json!("BatchLongest") },
+                "direction": side(p.side), "pad_to_multiple_of": p.multiple, "pad_id": p.pad_id,
+                "pad_type_id": p.pad_type, "pad_token": p.pad_token,
+            }),
+        };
+        serde_json::to_string_pretty(&doc).map_err(|e| crate::value_err!("cannot serialise tokenizer: {e}"))
+    }
+}
+
+/// Name the failing text of a batch in the error.
+fn at_index(e: crate::error::Error, i: usize) -> crate::error::Error {
+    use crate::error::Error;
+    match e {
+        Error::Value(m) => Error::Value(format!("text {i}: {m}")),
+        Error::Vocab(m) => Error::Vocab(format!("text {i}: {m}")),
+        other => other,
+    }
+}
+
+fn round_up(n: usize, multiple: Option<usize>) -> usize {
+    match multiple {
+        Some(m) if m > 0 && n % m > 0 => n + m - n % m,
+        _ => n,
+    }
+}

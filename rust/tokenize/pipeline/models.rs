@@ -1,0 +1,382 @@
+//! The models of a pipeline: BPE on strings (with continuing-subword prefix, end-of-word
+//! suffix, unknown token, byte fallback, `ignore_merges`, dropout), WordPiece (greedy longest
+//! match), WordLevel (whole pieces), and Unigram (in `unigram.rs`).
+//!
+//! Each model turns one pre-tokenized piece into tokens with byte ranges in the piece, with HF's
+//! exact rules. BPE merges the lowest-ranked adjacent pair first, leftmost on ties (HF's heap
+//! order), in O(n log n) per piece with a heap, so a whole text as one piece (Llama 2, which
+//! has no pre-tokenizer) stays fast.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap;
+
+use super::unigram::Unigram;
+use super::Tok;
+use crate::error::Result;
+use crate::vocab_err;
+
+/// Tokens as strings, both ways. Ids may be sparse.
+#[derive(Clone, Debug, Default)]
+pub struct StrVocab {
+    map: FxHashMap<String, u32>,
+    rev: Vec<Option<Box<str>>>,
+}
+
+impl StrVocab {
+    pub fn new(items: impl IntoIterator<Item = (String, u32)>) -> StrVocab {
+        let mut v = StrVocab::default();
+        for (s, id) in items {
+            let i = id as usize;
+            if v.rev.len() <= i {
+                v.rev.resize(i + 1, None);
+            }
+            v.rev[i] = Some(s.clone().into_boxed_str());
+            v.map.insert(s, id);
+        }
+        v
+    }
+    pub fn get(&self, s: &str) -> Option<u32> {
+        self.map.get(s).copied()
+    }
+    pub fn token(&self, id: u32) -> Option<&str> {
+        self.rev.get(id as usize).and_then(|x| x.as_deref())
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    /// `(token, id)` sorted by id.
+    pub fn items(&self) -> Vec<(&str, u32)> {
+        let mut v: Vec<(&str, u32)> = self.map.iter().map(|(s, &i)| (s.as_str(), i)).collect();
+        v.sort_by_key(|x| x.1);
+        v
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Bpe {
+    pub vocab: StrVocab,
+    /// `(left, right)` → `(rank, merged id)`.
+    merges: FxHashMap<(u32, u32), (u32, u32)>,
+    /// The merges as read, in rank order (for saving).
+    pub merge_list: Vec<(String, String)>,
+    pub unk_token: Option<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+    pub fuse_unk: bool,
+    pub byte_fallback: bool,
+    pub ignore_merges: bool,
+    pub dropout: Option<f32>,
+    byte_ids: Vec<Option<u32>>,
+}
+
+#[derive(Clone, Copy)]
+struct Sym {
+    id: u32,
+    start: u32,
+    end: u32,
+    prev: u32,
+    next: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The random stream of BPE dropout: a counter through `rng::mix64`, seeded per call.
+pub struct DropoutRng(pub u64);
+
+impl DropoutRng {
+    pub fn next_f32(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        crate::rng::unit_f64(crate::rng::mix64(self.0)) as f32
+    }
+}
+
+impl Bpe {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        vocab: StrVocab,
+        merge_list: Vec<(String, String)>,
+        unk_token: Option<String>,
+        prefix: Option<String>,
+        suffix: Option<String>,
+        fuse_unk: bool,
+        byte_fallback: bool,
+        ignore_merges: bool,
+        dropout: Option<f32>,
+        what: &str,
+    ) -> Result<Bpe> {
+        let plen = prefix.as_ref().map_or(0, |p| p.len());
+        let mut merges = FxHashMap::default();
+        for (i, (a, b)) in merge_list.iter().enumerate() {
+            let look = |t: &str| vocab.get(t).ok_or_else(|| vocab_err!("{what}: model.merges[{i}] references unknown token {t:?}"));
+            let (ia, ib) = (look(a)?, look(b)?);
+            let tail = b.get(plen..).ok_or_else(|| vocab_err!("{what}: model.merges[{i}]: {b:?} is shorter than the subword prefix"))?;
+            let new = format!("{a}{tail}");
+            let inew =
+                vocab.get(&new).ok_or_else(|| vocab_err!("{what}: model.merges[{i}]: merged token {new:?} is not in the vocabulary"))?;
+            merges.insert((ia, ib), (i as u32, inew));
+        }
+        let byte_ids = (0..256).map(|b| vocab.get(&format!("<0x{b:02X}>"))).collect();
+        Ok(Bpe { vocab, merges, merge_list, unk_token, prefix, suffix, fuse_unk, byte_fallback, ignore_merges, dropout, byte_ids })
+    }
+
+    fn unk_id(&self) -> Result<Option<u32>> {
+        match &self.unk_token {
+            None => Ok(None),
+            Some(u) => self.vocab.get(u).map(Some).ok_or_else(|| vocab_err!("unk_token {u:?} is not in the vocabulary")),
+        }
+    }
+
+    pub fn tokenize(&self, w: &str, out: &mut Vec<Tok>, rng: Option<&mut DropoutRng>) -> Result<()> {
+        if w.is_empty() {
+            return Ok(());
+        }
+        if self.ignore_merges {
+            if let Some(id) = self.vocab.get(w) {
+                out.push(Tok { id, start: 0, end: w.len() as u32 });
+                return Ok(());
+            }
+        }
+        // Offsets are cumulative symbol lengths, as HF's `Word` computes them: a dropped char
+        // (no unk, no byte fallback) shifts what follows, and byte-fallback tokens are one byte
+        // each (prefix bytes included).
+        let mut syms: Vec<Sym> = Vec::with_capacity(w.len());
+        let mut pos = 0u32;
+        let mut unk: Option<(u32, u32)> = None; // id, length
+        let mut buf = String::new();
+        let mut push = |syms: &mut Vec<Sym>, id: u32, len: u32| {
+            syms.push(Sym { id, start: pos, end: pos + len, prev: NONE, next: NONE });
+            pos += len;
+        };
+        let n = w.len();
+        for (i, c) in w.char_indices() {
+            let end = i + c.len_utf8();
+            let piece = &w[i..end];
+            let blen = c.len_utf8() as u32;
+            let decorated = self.prefix.is_some() && i > 0 || self.suffix.is_some() && end == n;
+            let s: &str = if decorated {
+                buf.clear();
+                if i > 0 {
+                    buf.push_str(self.prefix.as_deref().unwrap_or(""));
+                }
+                buf.push_str(piece);
+                if end == n {
+                    buf.push_str(self.suffix.as_deref().unwrap_or(""));
+                }
+                &buf
+            } else {
+                piece
+            };
+            if let Some(id) = self.vocab.get(s) {
+                if let Some((u, ul)) = unk.take() {
+                    push(&mut syms, u, ul);
+                }
+                push(&mut syms, id, blen);
+                continue;
+            }
+            if self.byte_fallback {
+                let ids: Option<Vec<u32>> = s.bytes().map(|b| self.byte_ids[b as usize]).collect();
+                if let Some(ids) = ids {
+                    // HF adds these without flushing a pending unk first.
+                    for id in ids {
+                        push(&mut syms, id, 1);
+                    }
+                    continue;
+                }
+            }
+            if let Some(uid) = self.unk_id()? {
+                unk = match unk {
+                    Some((u, ul)) if self.fuse_unk => Some((u, ul + blen)),
+                    Some((u, ul)) => {
+                        push(&mut syms, u, ul);
+                        Some((uid, blen))
+                    }
+                    None => Some((uid, blen)),
+                };
+            }
+        }
+        if let Some((u, ul)) = unk.take() {
+            push(&mut syms, u, ul);
+        }
+        self.merge_all(&mut syms, rng);
+        out.extend(syms.iter().filter(|s| s.id != NONE).map(|s| Tok { id: s.id, start: s.start, end: s.end }));
+        Ok(())
+    }
+
+    /// Merge lowest rank first, leftmost on ties; merged-away symbols get id NONE.
+    fn merge_all(&self, syms: &mut [Sym], mut rng: Option<&mut DropoutRng>) {
+        let n = syms.len();
+        if n < 2 {
+            return;
+        }
+        for (i, s) in syms.iter_mut().enumerate() {
+            s.prev = if i == 0 { NONE } else { i as u32 - 1 };
+            s.next = if i + 1 == n { NONE } else { i as u32 + 1 };
+        }
+        let mut heap: BinaryHeap<Reverse<(u32, u32, u32)>> = BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            if let Some(&(rank, new)) = self.merges.get(&(syms[i].id, syms[i + 1].id)) {
+                heap.push(Reverse((rank, i as u32, new)));
+            }
+        }
+        let dropout = self.dropout.filter(|&p| p > 0.0);
+        let mut skipped = Vec::new();
+        while let Some(Reverse((rank, pos, new))) = heap.pop() {
+            if let (Some(p), Some(r)) = (dropout, rng.as_deref_mut()) {
+                if r.next_f32() < p {
+                    skipped.push(Reverse((rank, pos, new)));
+                    continue;
+                }
+            }
+            heap.extend(skipped.drain(..));
+            let p = pos as usize;
+            let cur = syms[p];
+            if cur.id == NONE || cur.next == NONE {
+                continue;
+            }
+            let q = cur.next as usize;
+            match self.merges.get(&(cur.id, syms[q].id)) {
+                Some(&(_, id)) if id == new => {}
+                _ => continue,
+            }
+            let right = syms[q];
+            syms[p].id = new;
+            syms[p].end = right.end;
+            syms[p].next = right.next;
+            syms[q].id = NONE;
+            if right.next != NONE {
+                syms[right.next as usize].prev = pos;
+            }
+            if cur.prev != NONE {
+                if let Some(&(r, nid)) = self.merges.get(&(syms[cur.prev as usize].id, new)) {
+                    heap.push(Reverse((r, cur.prev, nid)));
+                }
+            }
+            if right.next != NONE {
+                if let Some(&(r, nid)) = self.merges.get(&(new, syms[right.next as usize].id)) {
+                    heap.push(Reverse((r, pos, nid)));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WordPiece {
+    pub vocab: StrVocab,
+    pub unk_token: String,
+    pub prefix: String,
+    pub max_chars: usize,
+}
+
+impl WordPiece {
+    fn unk(&self, w: &str, out: &mut Vec<Tok>) -> Result<()> {
+        let id = self
+            .vocab
+            .get(&self.unk_token)
+            .ok_or_else(|| vocab_err!("WordPiece unk_token {:?} is not in the vocabulary", self.unk_token))?;
+        out.push(Tok { id, start: 0, end: w.len() as u32 });
+        Ok(())
+    }
+
+    pub fn tokenize(&self, w: &str, out: &mut Vec<Tok>) -> Result<()> {
+        if w.chars().count() > self.max_chars {
+            return self.unk(w, out);
+        }
+        let mark = out.len();
+        let mut start = 0;
+        let mut buf = String::with_capacity(self.prefix.len() + w.len());
+        while start < w.len() {
+            let mut end = w.len();
+            let mut found = None;
+            while start < end {
+                let sub = &w[start..end];
+                let id = if start > 0 {
+                    buf.clear();
+                    buf.push_str(&self.prefix);
+                    buf.push_str(sub);
+                    self.vocab.get(&buf)
+                } else {
+                    self.vocab.get(sub)
+                };
+                if let Some(id) = id {
+                    found = Some(id);
+                    break;
+                }
+                end -= sub.chars().next_back().map_or(1, char::len_utf8);
+            }
+            match found {
+                Some(id) => out.push(Tok { id, start: start as u32, end: end as u32 }),
+                None => {
+                    out.truncate(mark);
+                    return self.unk(w, out);
+                }
+            }
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WordLevel {
+    pub vocab: StrVocab,
+    pub unk_token: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum Model {
+    Bpe(Bpe),
+    WordPiece(WordPiece),
+    WordLevel(WordLevel),
+    Unigram(Unigram),
+}
+
+impl Model {
+    pub fn tokenize(&self, piece: &str, out: &mut Vec<Tok>, rng: Option<&mut DropoutRng>) -> Result<()> {
+        match self {
+            Model::Bpe(m) => m.tokenize(piece, out, rng),
+            Model::WordPiece(m) => m.tokenize(piece, out),
+            Model::WordLevel(m) => {
+                let id = m.vocab.get(piece).or_else(|| m.vocab.get(&m.unk_token));
+                let id = id.ok_or_else(|| {
+                    vocab_err!("WordLevel: {piece:?} is not in the vocabulary and unk_token {:?} is missing", m.unk_token)
+                })?;
+                out.push(Tok { id, start: 0, end: piece.len() as u32 });
+                Ok(())
+            }
+            Model::Unigram(m) => m.tokenize(piece, out),
+        }
+    }
+
+    pub fn token_to_id(&self, s: &str) -> Option<u32> {
+        match self {
+            Model::Bpe(m) => m.vocab.get(s),
+            Model::WordPiece(m) => m.vocab.get(s),
+            Model::WordLevel(m) => m.vocab.get(s),
+            Model::Unigram(m) => m.token_to_id(s),
+        }
+    }
+
+    pub fn id_to_token(&self, id: u32) -> Option<&str> {
+        match self {
+            Model::Bpe(m) => m.vocab.token(id),
+            Model::WordPiece(m) => m.vocab.token(id),
+            Model::WordLevel(m) => m.vocab.token(id),
+            Model::Unigram(m) => m.id_to_token(id),
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Model::Bpe(m) => m.vocab.len(),
+            Model::WordPiece(m) => m.vocab.len(),
+            Model::WordLevel(m) => m.vocab.len(),
+            Model::Unigram(m) => m.len(),
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Pre-tokenizers: cut normalized text into pieces (HF's `PreTokenizedString::split`).
+//!
+//! The text is a list of [`Split`]s; a split that already has tokens (an added token) is never
+//! touched again. Each pre-tokenizer replaces every untouched split by the pieces it cuts it
+//! into; empty pieces are dropped, as HF drops them. The word id of a token is the index of
+//! its split in the final list. Cost: linear in the text per pre-tokenizer.
+
+use unicode_categories::UnicodeCategories;
+
+use super::normalized::{apply_behavior, char_matches, segments, Behavior, NormStr};
+use super::Tok;
+use crate::error::Result;
+use crate::tokenize::Pretokenizer;
+
+/// A piece of the text, with its tokens once a model (or the added vocabulary) has made them.
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub ns: NormStr,
+    pub toks: Option<Vec<Tok>>,
+}
+
+/// A pattern as HF's `SplitPattern`: a literal string or a regex (Oniguruma syntax).
+#[derive(Clone, Debug)]
+pub enum Pat {
+    Str(String),
+    Regex(Box<Pretokenizer>),
+}
+
+impl Pat {
+    pub fn regex(src: &str) -> Result<Pat> {
+        Ok(Pat::Regex(Box::new(Pretokenizer::new_onig(src)?)))
+    }
+    pub fn matches(&self, s: &str, out: &mut Vec<(usize, usize)>) -> Result<()> {
+        match self {
+            Pat::Str(p) if p.is_empty() => out.clear(),
+            Pat::Str(p) => {
+                out.clear();
+                out.extend(s.match_indices(p.as_str()).map(|(i, m)| (i, i + m.len())));
+            }
+            Pat::Regex(r) => r.matches(s, out)?,
+        }
+        Ok(())
+    }
+}
+
+/// Where Metaspace puts its replacement in front of a piece.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrependScheme {
+    Always,
+    First,
+    Never,
+}
+
+#[derive(Clone, Debug)]
+pub enum PreTok {
+    /// `re` is GPT-2's regex when `use_regex`, compiled once.
+    ByteLevel {
+        add_prefix_space: bool,
+        use_regex: bool,
+        trim_offsets: bool,
+        re: Option<Box<Pretokenizer>>,
+    },
+    Split {
+        pat: Pat,
+        behavior: Behavior,
+        invert: bool,
+    },
+    Metaspace {
+        replacement: char,
+        prepend: PrependScheme,
+        split: bool,
+    },
+    Bert,
+    Whitespace,
+    WhitespaceSplit,
+    Punctuation(Behavior),
+    Digits {
+        individual: bool,
+    },
+    CharDelimiter(char),
+    Sequence(Vec<PreTok>),
+}
+
+/// HF's punctuation: ASCII punctuation or any Unicode P* category.
+pub fn is_punc(c: char) -> bool {
+    c.is_ascii_punctuation() || c.is_punctuation()
+}
+
+/// Split `ns` at `matches` with `behavior` (and `invert`), appending the pieces to `out`.
+fn split_at(ns: &NormStr, matches: &[(usize, usize)], behavior: Behavior, invert: bool, out: &mut Vec<NormStr>) {
+    let mut segs = Vec::with_capacity(matches.len() * 2 + 1);
+    segments(ns.len(), matches.iter().copied(), &mut segs);
+    if invert {
+        for s in segs.iter_mut() {
+            s.2 = !s.2;
+        }
+    }
+    let mut keep = Vec::with_capacity(segs.len());
+    apply_behavior(&segs, behavior, &mut keep);
+    out.extend(keep.into_iter().filter(|r| r.0 < r.1).map(|(s, e)| ns.slice(s..e)));
+}
+
+fn split_chars(ns: &NormStr, f: impl Fn(char) -> bool, behavior: Behavior, out: &mut Vec<NormStr>) {
+    let m = char_matches(&ns.norm, f);
+    if m.is_empty() {
+        out.push(ns.clone());
+    } else {
+        split_at(ns, &m, behavior, false, out);
+    }
+}
+
+/// Replace every untouched split by what `f` cuts it into.
+fn each(splits: &mut Vec<Split>, mut f: impl FnMut(NormStr, &mut Vec<NormStr>) -> Result<()>) -> Result<()> {
+    let old = std::mem::take(splits);
+    let mut buf = Vec::new();
+    for sp in old {
+        if sp.toks.is_some() {
+            splits.push(sp);
+            continue;
+        }
+        buf.clear();
+        f(sp.ns, &mut buf)?;
+        splits.extend(buf.drain(..).filter(|n| !n.is_empty()).map(|ns| Split { ns, toks: None }));
+    }
+    Ok(())
+}
+
+fn whitespace_re() -> &'static fancy_regex::Regex {
+    static RE: std::sync::OnceLock<fancy_regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| fancy_regex::Regex::new(r"\w+|[^\w\s]+").expect("valid regex"))
+}
+
+/// GPT-2's byte-to-char table (the printable alphabet of byte-level BPE).
+pub fn byte_chars() -> &'static [char; 256] {
+    static T: std::sync::OnceLock<[char; 256]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = ['\0'; 256];
+        for (b, c) in t.iter_mut().enumerate() {
+            *c = crate::tokenize::formats::bytelevel::encode(&[b as u8]).chars().next().unwrap_or('\0');
+        }
+        t
+    })
+}
+
+impl PreTok {
+    pub fn byte_level(add_prefix_space: bool, use_regex: bool, trim_offsets: bool) -> Result<PreTok> {
+        let re = if use_regex { Some(Box::new(Pretokenizer::new("hf_gpt2")?)) } else { None };
+        Ok(PreTok::ByteLevel { add_prefix_space, use_regex, trim_offsets, re })
+    }
+
+    pub fn apply(&self, splits: &mut Vec<Split>) -> Result<()> {
+        let mut m = Vec::new();
+        match self {
+            PreTok::ByteLevel { add_prefix_space, re, .. } => {
+                each(splits, |mut ns, out| {
+                    if *add_prefix_space && !ns.norm.starts_with(' ') {
+                        ns.prepend(" ");
+                    }
+                    if let Some(re) = re {
+                        re.matches(&ns.norm, &mut m)?;
+                        split_at(&ns, &m, Behavior::Isolated, false, out);
+                    } else {
+                        out.push(ns);
+                    }
+                    Ok(())
+                })?;
+                let table = byte_chars();
+                for sp in splits.iter_mut().filter(|s| s.toks.is_none()) {
+                    sp.ns.byte_level(table);
+                }
+                Ok(())
+            }
+            PreTok::Split { pat, behavior, invert } => each(splits, |ns, out| {
+                pat.matches(&ns.norm, &mut m)?;
+                split_at(&ns, &m, *behavior, *invert, out);
+                Ok(())
+            }),
+            PreTok::Metaspace { replacement, prepend, split } => {
+                let mut rep = [0u8; 4];
+                let rep: &str = replacement.encode_utf8(&mut rep);
+                each(splits, |mut ns, out| {
+                    let spaces = char_matches(&ns.norm, |c| c == ' ');
+                    ns.replace_matches(&spaces, rep);
+                    let add = match prepend {
+                        PrependScheme::Always => true,
+                        PrependScheme::First => ns.orig.0 == 0,
+                        PrependScheme::Never => false,
+                    };
+                    if add && !ns.norm.starts_with(*replacement) {
+                        ns.prepend(rep);
+                    }
+                    if *split {
+                        split_chars(&ns, |c| c == *replacement, Behavior::MergedWithNext, out);
+                    } else {
+                        out.push(ns);
+                    }
+                    Ok(())
+                })
+            }
+            PreTok::Bert => each(splits, |ns, out| {
+                let mut words = Vec::new();
+                split_chars(&ns, char::is_whitespace, Behavior::Removed, &mut words);
+                for w in &words {
+                    split_chars(w, is_punc, Behavior::Isolated, out);
+                }
+                Ok(())
+            }),
+            PreTok::Whitespace => each(splits, |ns, out| {
+                m.clear();
+                for x in whitespace_re().find_iter(&ns.norm) {
+                    let x = x.map_err(|e| crate::value_err!("Whitespace pre-tokenizer failed: {e}"))?;
+                    m.push((x.start(), x.end()));
+                }
+                split_at(&ns, &m, Behavior::Removed, true, out);
+                Ok(())
+            }),
+            PreTok::WhitespaceSplit => each(splits, |ns, out| {
+                split_chars(&ns, char::is_whitespace, Behavior::Removed, out);
+                Ok(())
+            }),
+            PreTok::Punctuation(b) => each(splits, |ns, out| {
+                split_chars(&ns, is_punc, *b, out);
+                Ok(())
+            }),
+            PreTok::Digits { individual } => each(splits, |ns, out| {
+                let b = if *individual { Behavior::Isolated } else { Behavior::Contiguous };
+                split_chars(&ns, char::is_numeric, b, out);
+                Ok(())
+            }),
+            PreTok::CharDelimiter(d) => each(splits, |ns, out| {
+                split_chars(&ns, |c| c == *d, Behavior::Removed, out);
+                Ok(())
+            }),
+            PreTok::Sequence(v) => {
+                for p in v {
+                    p.apply(splits)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
