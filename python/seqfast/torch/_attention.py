@@ -17,8 +17,11 @@ on the attention probabilities uses seqfast's counter-based mask, seeded from to
 from __future__ import annotations
 
 import math
+import weakref
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from seqfast import _attention as A
 from seqfast import _attention_rnn as R
@@ -135,35 +138,70 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 # ----------------------------------------------------------------------------------------- MHA
-_MHA_NAMES = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
+def _heads(t, bf: bool, col: int, e: int):
+    """A (B, T, C) or (T, B, C) tensor's columns col..col+e as the kernel reads them: a flat
+    NumPy view starting at that column of the first row, the batch and row strides (elements),
+    B and T. The heads (e = heads * d) are read in place, never transposed."""
+    if t.stride(-1) != 1 or 0 in t.stride()[:2]:
+        t = t.contiguous()
+    a = np_view(t)
+    b, n = (t.shape[0], t.shape[1]) if bf else (t.shape[1], t.shape[0])
+    sb, sr = (t.stride(0), t.stride(1)) if bf else (t.stride(1), t.stride(0))
+    extent = (b - 1) * sb + (n - 1) * sr + col + e
+    flat = np.lib.stride_tricks.as_strided(a, shape=(extent,), strides=(a.itemsize,))[col:]
+    return flat, sb, sr, b, n
 
 
-class _MHAFn(torch.autograd.Function):
-    """(spec, query, key, value, in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias)."""
+class _HeadsAttnFn(torch.autograd.Function):
+    """(spec, proj) with proj = [q | k | v] projected (self-attention, one packed product), or
+    (spec, q, k, v) projected separately -> the heads' attention, shaped like the projected q.
+    Layout (B, T, E) with batch_first, else (T, B, E); the output projection is the caller's."""
 
     @staticmethod
-    def forward(ctx, spec, q, k, v, *weights):
-        out, cache = _mha_run(spec, q, k, v, weights, True)
-        stash(ctx, cache, [q, k, v, *weights])
-        return from_np(out)
+    def forward(ctx, spec, *srcs):
+        res, cache = _heads_forward(spec, srcs)
+        stash(ctx, cache, list(srcs))
+        ctx.spec, ctx.out = spec, (weakref.ref(res), res._version)
+        return res
 
     @staticmethod
     @once_differentiable("seqfast.torch.MultiheadAttention")
     def backward(ctx, dout):
         cache = unstash(ctx, "seqfast.torch.MultiheadAttention")
         need = ctx.needs_input_grad
+        out, version = ctx.out[0](), ctx.out[1]
+        if out is not None and out._version != version:
+            raise RuntimeError("seqfast.torch.MultiheadAttention: the attention output was modified in place before the backward")
         if dout is None:
             return (None,) * len(need)
-        dq, dk, dv, dw = A.mha_backward(cache, dout.detach().numpy())
-        grads = [None, dq, dk, dv] + [dw.get(n) for n in _MHA_NAMES]
-        return tuple(from_np(g) if want and g is not None else None for g, want in zip(grads, need))
+        heads, causal, lengths, mask, dropout, seed, nt, bf, e = ctx.spec
+        b, _, L, S, d, _ = cache._dims
+        df, sdb, sdr, _, _ = _heads(dout, bf, 0, e)
+        lq, lk = ((L * e, d, e), (S * e, d, e)) if bf else ((e, d, b * e), (e, d, b * e))
+        g = A._sdpa_grad(cache, df, (sdb, d, sdr), [lq, lk, lk], (b * L * e, b * S * e, b * S * e), nt)
+        shape = lambda n: (b, n, e) if bf else (n, b, e)  # noqa: E731
+        dq, dk, dv = (from_np(x.reshape(shape(n))) for x, n in zip(g, (L, S, S)))
+        if len(need) == 2:
+            return None, torch.cat([dq, dk, dv], -1) if need[1] else None
+        return (None,) + tuple(x if want else None for x, want in zip((dq, dk, dv), need[1:]))
 
 
-def _mha_run(spec, q, k, v, weights, requires_grad):
-    heads, causal, lengths, mask, dropout, seed, bf, nt = spec
-    wd = {n: np_view(w) for n, w in zip(_MHA_NAMES, weights) if w is not None}
-    return A.mha_forward(np_view(q), np_view(k), np_view(v), wd, heads, causal=causal, lengths=lengths, mask=mask, dropout=dropout,
-                         seed=seed, batch_first=bf, requires_grad=requires_grad, num_threads=nt)
+def _heads_forward(spec, srcs):
+    heads, causal, lengths, mask, dropout, seed, nt, bf, e = spec
+    if len(srcs) == 1:
+        srcs, cols = srcs * 3, (0, e, 2 * e)
+    else:
+        cols = (0, 0, 0)
+    (qf, qb, qr, b, L), (kf, kb, kr, _, S), (vf, vb, vr, _, _) = (_heads(t, bf, c, e) for t, c in zip(srcs, cols))
+    d = e // heads
+    lo = (L * e, d, e) if bf else (e, d, b * e)
+    lay = ((qb, d, qr), (kb, d, kr), (vb, d, vr), lo)
+    lens, mk = A._lengths(lengths, b, S), A._mask(mask, (b, heads), L, S)
+    sc = 1.0 / math.sqrt(d)
+    dims = (b, heads, L, S, d, d)
+    out, lse = A._sdpa(qf, kf, vf, dims, list(lay), b * L * e, lens, mk, sc, causal, dropout, seed, nt)
+    cache = A.AttentionCache((qf, kf, vf, out, lse), dims, lay, None, (lens, mk), (sc, causal, dropout, seed))
+    return from_np(out.reshape((b, L, e) if bf else (L, b, e))), cache
 
 
 class MultiheadAttention(torch.nn.MultiheadAttention):
@@ -191,8 +229,8 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
         q = check_tensor(query, "query")
         k = check_tensor(key, "key", q.dtype, "query")
         v = check_tensor(value, "value", q.dtype, "query")
-        weights = [getattr(self, "in_proj_weight"), self.in_proj_bias, self.out_proj.weight, self.out_proj.bias]
-        for n, w in zip(_MHA_NAMES, weights):
+        for n, w in (("in_proj_weight", self.in_proj_weight), ("in_proj_bias", self.in_proj_bias),
+                     ("out_proj.weight", self.out_proj.weight), ("out_proj.bias", self.out_proj.bias)):
             if w is not None:
                 check_tensor(w, n, q.dtype, "query")
         unbatched = q.dim() == 2
@@ -231,11 +269,21 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
             mask = am if mask is None else (am & mask)
         dropout = float(self.dropout) if self.training else 0.0
         seed = draw_seed() if dropout > 0 else 0
-        spec = (h, bool(is_causal), lengths, _np_mask(mask), dropout, seed, bf, threads(self.num_threads))
-        if needs_graph(q, k, v, *weights):
-            out = apply(_MHAFn, spec, q, k, v, *weights)
+        e = self.embed_dim
+        spec = (h, bool(is_causal), lengths, _np_mask(mask), dropout, seed, threads(self.num_threads), bf, e)
+        # Projections by torch (its GEMM, and autograd gives exactly the gradients asked for);
+        # the attention between them by seqfast's fused kernel, reading the heads in place.
+        w, bias = self.in_proj_weight, self.in_proj_bias
+        if query is key and key is value:
+            srcs = (F.linear(q, w, bias),)
         else:
-            out = from_np(_mha_run(spec, q, k, v, weights, False)[0])
+            bs = (None,) * 3 if bias is None else bias.chunk(3)
+            srcs = tuple(F.linear(x, wi, bi) for x, wi, bi in zip((q, k, v), w.chunk(3), bs))
+        if needs_graph(*srcs):
+            attn = apply(_HeadsAttnFn, spec, *srcs)
+        else:
+            attn = _heads_forward(spec, srcs)[0]
+        out = F.linear(attn, self.out_proj.weight, self.out_proj.bias)
         return (out.squeeze(1) if unbatched else out), None
 
 
