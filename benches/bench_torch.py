@@ -16,6 +16,8 @@ Cases (float32, batch_first):
     encoder    a Transformer encoder block, nn.TransformerEncoderLayer(d_model=512, nhead=8,
                dim_feedforward=2048, dropout=0, batch_first=True) whose self_attn is
                torch.nn.MultiheadAttention or seqfast.torch.MultiheadAttention; B=8, T=512; MSE loss
+    encoder_dropout  the same block with dropout=0.1 everywhere (attention probabilities and the
+               layer's own dropouts); checked with dropout 0 (the masks differ), timed with 0.1
 
 Only the recurrent / attention layers differ: embeddings, linears, losses and Adam are torch's
 in both, so the ratio is that of the whole step (what a user sees), not of the layer alone.
@@ -123,7 +125,7 @@ def build(case: str, sz: Sizes, torch, st, seqfast_side: bool):
                 return self.out(self.rnn(self.emb(ids))[0])
 
         return Tagger()
-    if case == "encoder":
+    if case in ("encoder", "encoder_dropout"):
         layer = nn.TransformerEncoderLayer(sz.eE, sz.eheads, dim_feedforward=sz.eff, dropout=0.0, batch_first=True)
         if seqfast_side:
             mha = st.MultiheadAttention(sz.eE, sz.eheads, batch_first=True)
@@ -142,7 +144,7 @@ class Pair:
         self.models["seqfast"].load_state_dict(self.models["torch"].state_dict())
         gen = torch.Generator().manual_seed(seed)
         self.kw = {}
-        if case == "encoder":
+        if case.startswith("encoder"):
             self.x = torch.randn(sz.eB, sz.eT, sz.eE, generator=gen)
             self.target = torch.randn(sz.eB, sz.eT, sz.eE, generator=gen)
         else:
@@ -158,7 +160,7 @@ class Pair:
     def loss(self, side: str, kw=None):
         torch = self.torch
         m = self.models[side]
-        if self.case == "encoder":
+        if self.case.startswith("encoder"):
             return torch.nn.functional.mse_loss(m(self.x), self.target)
         kw = self.kw if kw is None else kw
         out = m(self.x, **kw)
@@ -180,6 +182,9 @@ class Pair:
             loss = self.loss(side, seqfast_kw if side == "seqfast" else None)
             loss.backward()
             res[side] = [loss.detach().reshape(1)] + [p.grad.clone() for p in m.parameters()]
+        if self.case == "encoder_dropout":  # timed with dropout on, once outputs were checked without
+            for m in self.models.values():
+                m.dropout.p = m.dropout1.p = m.dropout2.p = m.self_attn.dropout = 0.1
         worst = 0.0
         for a, b in zip(res["seqfast"], res["torch"]):
             scale = max(float(b.abs().max()), 1e-30)
@@ -231,13 +236,13 @@ def overhead_rows(sz: Sizes, torch, seqfast, st, t: int, reps: int, warmup: int)
         dq + dk + dv  # the wrapper's autograd sums the three input gradients too
 
     med, _, other = timed_pair({"wrapped": wrapped_mha, "kernels": kernels_mha}, reps, warmup)
-    rows.append((f"MultiheadAttention B={sz.eB} T={sz.eT} E={sz.eE} h={sz.eheads}", med["wrapped"], med["kernels"], other))
+    rows.append((f"MHA (torch projections) vs seqfast.nn.mha B={sz.eB} T={sz.eT} E={sz.eE} h={sz.eheads}", med["wrapped"], med["kernels"], other))
     return rows
 
 
-CASES = ["lm", "lm_varlen", "lm_lengths", "gru_tagger", "encoder"]
+CASES = ["lm", "lm_varlen", "lm_lengths", "gru_tagger", "encoder", "encoder_dropout"]
 DESC = {"lm": "char LSTM LM", "lm_varlen": "LSTM LM, packed, lengths T/2..T", "lm_lengths": "LSTM LM, seqfast lengths= (vs torch packed)",
-        "gru_tagger": "bi-GRU tagger", "encoder": "Transformer encoder block"}
+        "gru_tagger": "bi-GRU tagger", "encoder": "Transformer encoder block", "encoder_dropout": "encoder block, dropout 0.1"}
 
 
 def main() -> int:
