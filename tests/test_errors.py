@@ -279,10 +279,19 @@ def test_json_missing_model(tmp_path, doc):
 
 
 @pytest.mark.parametrize("mtype", ["WordPiece", "Unigram", "WordLevel"])
-def test_json_model_not_bpe(tmp_path, doc, mtype):
+def test_json_other_model_types_read_their_own_fields(tmp_path, doc, mtype):
+    # Other model kinds load (issue 15); a BPE document relabelled lacks their fields.
     doc["model"]["type"] = mtype
+    try:
+        load_json_doc(tmp_path, doc)
+    except FormatError as e:
+        assert "model" in str(e)
+
+
+def test_json_unknown_model_type(tmp_path, doc):
+    doc["model"]["type"] = "Qzqz"
     e = raises(FormatError, load_json_doc, tmp_path, doc)
-    assert mtype in str(e)
+    assert "Qzqz" in str(e) and "model" in str(e)
 
 
 @pytest.mark.parametrize("vocab", [[], "abc", 5, None, [["a", 1]]])
@@ -335,24 +344,24 @@ def test_json_duplicate_ids(tmp_path, doc):
     assert "duplicate" in str(e) and str(vocab["h"]) in str(e)
 
 
-def test_json_token_not_byte_level(tmp_path, doc):
-    doc["model"]["vocab"]["hello\u3042"] = 5000  # U+3042 is not in the byte-level alphabet
-    e = raises(FormatError, load_json_doc, tmp_path, doc)
-    assert "byte-level" in str(e)
+def test_json_token_outside_byte_level_alphabet_loads(tmp_path, doc):
+    # HF loads such a vocabulary entry; so does seqfast (its byte-level methods refuse).
+    doc["model"]["vocab"]["hello\u3042"] = 5000
+    tok = load_json_doc(tmp_path, doc)
+    assert tok.token_to_id("hello\u3042") == 5000
 
 
 @pytest.mark.parametrize(
     "field, value, needle",
     [
-        ("normalizer", {"type": "NFC"}, "normalizer"),
-        ("normalizer", {"type": "Lowercase"}, "normalizer"),
-        ("pre_tokenizer", {"type": "Whitespace"}, "pre_tokenizer"),
-        ("pre_tokenizer", {"type": "Metaspace", "replacement": "_"}, "pre_tokenizer"),
-        ("pre_tokenizer", None, "pre_tokenizer"),
-        ("pre_tokenizer", {"type": "ByteLevel", "use_regex": False}, "pre_tokenizer"),
-        ("pre_tokenizer", {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}]}, "pre_tokenizer"),
-        ("decoder", {"type": "WordPiece"}, "decoder"),
-        ("decoder", {"type": "Metaspace"}, "decoder"),
+        ("normalizer", {"type": "Qzqz"}, "normalizer"),
+        ("normalizer", {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Qzqz"}]}, "normalizer.normalizers[1]"),
+        ("pre_tokenizer", {"type": "Qzqz"}, "pre_tokenizer"),
+        ("pre_tokenizer", {"type": "Metaspace"}, "pre_tokenizer.replacement"),
+        ("pre_tokenizer", {"type": "Sequence", "pretokenizers": [{"type": "Qzqz"}]}, "pre_tokenizer.pretokenizers[0]"),
+        ("post_processor", {"type": "Qzqz"}, "post_processor"),
+        ("decoder", {"type": "Qzqz"}, "decoder"),
+        ("decoder", {"type": "Strip", "content": "ab"}, "decoder.content"),
     ],
 )
 def test_json_unsupported_components(tmp_path, doc, field, value, needle):
@@ -363,9 +372,9 @@ def test_json_unsupported_components(tmp_path, doc, field, value, needle):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("dropout", 0.1), ("continuing_subword_prefix", "##"), ("end_of_word_suffix", "</w>"), ("byte_fallback", True)],
+    [("dropout", 1.5), ("dropout", "x"), ("continuing_subword_prefix", 5), ("end_of_word_suffix", []), ("byte_fallback", "yes")],
 )
-def test_json_unsupported_model_options(tmp_path, doc, field, value):
+def test_json_bad_model_options(tmp_path, doc, field, value):
     doc["model"][field] = value
     e = raises(FormatError, load_json_doc, tmp_path, doc)
     assert field in str(e)
@@ -762,7 +771,8 @@ def _exercise(t: seqfast.Tokenizer) -> None:
     for s in ("hello world", "héllo 🎉", "", "  \n\t x"):
         ids, e = only_seqfast_errors(t.encode, s, special="text")
         if ids is not None:
-            out, e = only_seqfast_errors(t.decode, ids)
+            # The byte-level round trip (an edited file's own decoder may legitimately differ).
+            out, e = only_seqfast_errors(t.decode, ids, errors="replace")
             if e is None:
                 assert out == s
     only_seqfast_errors(t.decode, np.arange(0, min(t.vocab_size, 600), dtype=np.uint32))

@@ -173,7 +173,8 @@ def test_hf_trained_loads(hf_trained):
     for token, i in hf.get_vocab().items():
         raw = token.encode() if token == EOT else bytes(to_byte[c] for c in token)
         assert sf.token_to_id(raw) == i, token
-        assert sf.id_to_token(i) == raw
+        assert sf.token_to_id(token) == i, token
+        assert sf.id_to_token(i) == token  # HF's token string (the byte-level alphabet)
 
 
 @pytest.mark.peer

@@ -98,7 +98,8 @@ class HFTokenizer(Tokenizer):
         except UnicodeDecodeError as e:
             from seqfast._errors import FormatError
 
-            raise FormatError(f"{p}: byte {e.start}: not UTF-8") from None
+            line = data[: e.start].count(b"\n") + 1
+            raise FormatError(f"{p}: line {line}: byte {e.start}: not UTF-8") from None
         try:
             return cls._build(text)
         except SeqfastError as e:
@@ -254,8 +255,12 @@ class HFTokenizer(Tokenizer):
 
     @property
     def vocab_size(self) -> int:
-        """HF's ``get_vocab_size(with_added_tokens=True)``."""
-        return self._p.vocab_size()
+        """One past the largest id (added tokens included): the rows an embedding table needs."""
+        return self._p.id_bound()
+
+    def get_vocab_size(self, with_added_tokens: bool = True) -> int:
+        """HF's ``get_vocab_size``: the number of distinct tokens (with or without added ones)."""
+        return self._p.vocab_size() if _bool("with_added_tokens", with_added_tokens) else self._p.model_vocab_size()
 
     def token_to_id(self, token: Union[str, bytes]) -> Optional[int]:
         if isinstance(token, bytes):

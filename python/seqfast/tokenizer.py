@@ -456,7 +456,7 @@ class Tokenizer:
         return {tok: i for i, tok in self._t.vocab_items()}
 
     def __reduce__(self):
-        return (Tokenizer.from_str, (self.to_str(),))
+        return (_restore_tokenizer, (self.to_str(),))
 
     def __repr__(self) -> str:
         return (
@@ -474,6 +474,11 @@ ENCODINGS = {
     "cl100k_base": (("cl100k_base",), "cl100k"),
     "o200k_base": (("o200k_base",), "o200k"),
 }
+
+
+def _restore_tokenizer(json_text: str) -> Tokenizer:
+    """Unpickle a byte-level :class:`Tokenizer` (its tokenizer.json text)."""
+    return Tokenizer(_core.Tokenizer.from_hf_str(_check_text(json_text, "json_text")))
 
 
 def _tiktoken_data_dirs() -> list[str]:

@@ -232,6 +232,12 @@ impl PyPipeline {
     fn vocab_size(&self) -> usize {
         self.inner.vocab_size()
     }
+    fn model_vocab_size(&self) -> usize {
+        self.inner.model.vocab_size()
+    }
+    fn id_bound(&self) -> u32 {
+        self.inner.id_bound()
+    }
     fn id_to_token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id).map(str::to_string)
     }

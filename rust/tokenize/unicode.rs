@@ -17,7 +17,7 @@ pub const LO: u8 = 16; // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
 
 const N_CP: usize = 0x11_0000;
 
-fn ranges(pattern: &str) -> Vec<(u32, u32)> {
+pub fn ranges(pattern: &str) -> Vec<(u32, u32)> {
     let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).expect("built-in class parses");
     match hir.kind() {
         HirKind::Class(Class::Unicode(c)) => c.ranges().iter().map(|r| (r.start() as u32, r.end() as u32)).collect(),

@@ -177,6 +177,7 @@ impl Ctx<'_> {
             "Punctuation" => PreTok::Punctuation(self.behavior(v, Behavior::Isolated, path)?),
             "Digits" => PreTok::Digits { individual: self.bool(v, "individual_digits", false, path)? },
             "CharDelimiterSplit" => PreTok::CharDelimiter(self.char(v, "delimiter", path)?),
+            "UnicodeScripts" => PreTok::UnicodeScripts,
             "Sequence" => {
                 let items = self.list(v, "pretokenizers", path)?;
                 PreTok::Sequence(
@@ -194,7 +195,10 @@ impl Ctx<'_> {
         for (s, id) in obj {
             items.push((s.clone(), self.id(id, &format!("{path}.vocab[{s:?}]"))?));
         }
-        Ok(StrVocab::new(items))
+        StrVocab::new(items).map_err(|e| match e {
+            Error::Vocab(m) => Error::Vocab(format!("{}: {path}.vocab: {m}", self.what)),
+            other => other,
+        })
     }
 
     fn model(&self, m: &Value, path: &str) -> Result<Model> {

@@ -171,9 +171,15 @@ impl Pipeline {
         self.added.id_of(s).or_else(|| self.model.token_to_id(s))
     }
 
-    /// HF's `get_vocab_size(with_added_tokens=True)`.
+    /// HF's `get_vocab_size(with_added_tokens=True)`: distinct token strings.
     pub fn vocab_size(&self) -> usize {
         self.model.vocab_size() + self.added.tokens.iter().filter(|t| self.model.token_to_id(&t.content).is_none()).count()
+    }
+
+    /// One past the largest id, added tokens included.
+    pub fn id_bound(&self) -> u32 {
+        let a = self.added.tokens.iter().map(|t| t.id + 1).max().unwrap_or(0);
+        a.max(self.model.id_bound())
     }
 
     fn n_added(&self, pair: bool) -> usize {

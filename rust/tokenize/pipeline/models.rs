@@ -25,17 +25,21 @@ pub struct StrVocab {
 }
 
 impl StrVocab {
-    pub fn new(items: impl IntoIterator<Item = (String, u32)>) -> StrVocab {
+    /// Two tokens with one id make decoding ambiguous (HF would pick one at random): refused.
+    pub fn new(items: impl IntoIterator<Item = (String, u32)>) -> Result<StrVocab> {
         let mut v = StrVocab::default();
         for (s, id) in items {
             let i = id as usize;
             if v.rev.len() <= i {
                 v.rev.resize(i + 1, None);
             }
+            if let Some(old) = &v.rev[i] {
+                return Err(vocab_err!("duplicate id {id}: tokens {old:?} and {s:?}"));
+            }
             v.rev[i] = Some(s.clone().into_boxed_str());
             v.map.insert(s, id);
         }
-        v
+        Ok(v)
     }
     pub fn get(&self, s: &str) -> Option<u32> {
         self.map.get(s).copied()
@@ -45,6 +49,9 @@ impl StrVocab {
     }
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+    pub fn id_bound(&self) -> u32 {
+        self.rev.len() as u32
     }
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
@@ -368,6 +375,16 @@ impl Model {
             Model::WordPiece(m) => m.vocab.token(id),
             Model::WordLevel(m) => m.vocab.token(id),
             Model::Unigram(m) => m.id_to_token(id),
+        }
+    }
+
+    /// One past the largest id.
+    pub fn id_bound(&self) -> u32 {
+        match self {
+            Model::Bpe(m) => m.vocab.id_bound(),
+            Model::WordPiece(m) => m.vocab.id_bound(),
+            Model::WordLevel(m) => m.vocab.id_bound(),
+            Model::Unigram(m) => m.len() as u32,
         }
     }
 

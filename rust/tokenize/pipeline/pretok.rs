@@ -78,7 +78,52 @@ pub enum PreTok {
         individual: bool,
     },
     CharDelimiter(char),
+    UnicodeScripts,
     Sequence(Vec<PreTok>),
+}
+
+/// Whether `c` was assigned by Unicode 9.0, the version of HF's script table (a later char
+/// has no script there: "any").
+fn in_unicode_9(c: char) -> bool {
+    static T: std::sync::OnceLock<Vec<(u32, u32)>> = std::sync::OnceLock::new();
+    let t = T.get_or_init(|| crate::tokenize::unicode::ranges(r"\p{Age=V9_0}"));
+    let cp = c as u32;
+    let i = t.partition_point(|r| r.1 < cp);
+    i < t.len() && t[i].0 <= cp
+}
+
+/// HF's `fixed_script`: Hiragana, Katakana and U+30FC count as Han; a space, and a char
+/// HF's table does not know, is "any" (None).
+fn fixed_script(c: char) -> Option<unicode_script::Script> {
+    use unicode_script::{Script, UnicodeScript};
+    if c == '\u{30FC}' {
+        return Some(Script::Han);
+    }
+    if c == ' ' || !in_unicode_9(c) {
+        return None;
+    }
+    Some(match c.script() {
+        Script::Hiragana | Script::Katakana => Script::Han,
+        s => s,
+    })
+}
+
+/// HF's UnicodeScripts split: a cut wherever the script changes (spaces belong to no script;
+/// text before the first cut, such as leading spaces, is dropped as HF drops it).
+fn script_cuts(s: &str) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut last: Option<Option<unicode_script::Script>> = None;
+    for (i, c) in s.char_indices() {
+        let sc = fixed_script(c);
+        if sc.is_some() && last != Some(None) && last != Some(sc) {
+            cuts.push(i);
+        }
+        if sc.is_some() {
+            last = Some(sc);
+        }
+    }
+    cuts.push(s.len());
+    cuts
 }
 
 /// HF's punctuation: ASCII punctuation or any Unicode P* category.
@@ -231,6 +276,11 @@ impl PreTok {
                 split_chars(&ns, |c| c == *d, Behavior::Removed, out);
                 Ok(())
             }),
+            PreTok::UnicodeScripts => each(splits, |ns, out| {
+                let cuts = script_cuts(&ns.norm);
+                out.extend(cuts.windows(2).map(|w| ns.slice(w[0]..w[1])));
+                Ok(())
+            }),
             PreTok::Sequence(v) => {
                 for p in v {
                     p.apply(splits)?;
@@ -238,5 +288,16 @@ impl PreTok {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_table_is_unicode_9() {
+        assert!(in_unicode_9('A') && in_unicode_9('\u{1E900}'));
+        assert!(!in_unicode_9('\u{11A50}') && !in_unicode_9('\u{18B00}'));
     }
 }
