@@ -491,7 +491,7 @@ pub fn parse_value(root: Value, what: &str) -> Result<Pipeline> {
     let truncation = c.truncation(root.get("truncation").unwrap_or(&Value::Null))?;
     let padding = c.padding(root.get("padding").unwrap_or(&Value::Null))?;
     let trims = post.as_ref().is_some_and(Post::trims_offsets);
-    Ok(Pipeline { normalizer, pre, model, post, decoder, added, truncation, padding, doc: root, trims })
+    Ok(Pipeline { normalizer, pre, model, post, decoder, added, truncation, padding, doc: root, trims, uid: super::next_uid() })
 }
 
 /// Parse `tokenizer.json` text.

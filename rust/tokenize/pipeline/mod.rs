@@ -86,6 +86,29 @@ pub struct Pipeline {
     pub doc: Value,
     /// The post-processor trims offsets (token whitespace counts are needed).
     pub trims: bool,
+    /// Identifies the model for the per-thread piece cache (clones share it).
+    pub uid: u64,
+}
+
+/// Per-thread cache of model output per piece string (HF caches BPE words the same way). The
+/// model is a pure function of the piece (without dropout), so cached and fresh tokens are
+/// identical; the cache is dropped when it grows past `CACHE_MAX` entries or another model
+/// uses the thread.
+const CACHE_MAX: usize = 1 << 16;
+
+struct PieceCache {
+    uid: u64,
+    map: rustc_hash::FxHashMap<Box<str>, Box<[Tok]>>,
+}
+
+thread_local! {
+    static CACHE: std::cell::RefCell<PieceCache> = std::cell::RefCell::new(PieceCache { uid: 0, map: Default::default() });
+}
+
+/// A new model id for the piece cache.
+pub fn next_uid() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Leading and trailing `Ġ`/whitespace chars of a token string (HF's `process_offsets`).
@@ -136,7 +159,8 @@ impl Pipeline {
         if let Some(p) = &self.pre {
             p.apply(&mut splits)?;
         }
-        let mut rng = seed.map(DropoutRng);
+        let dropout = matches!(&self.model, Model::Bpe(b) if b.dropout.is_some_and(|p| p > 0.0));
+        let mut rng = seed.filter(|_| dropout).map(DropoutRng);
         let conv = CharOffsets::new(text);
         let mut enc = Encoding::default();
         let mut toks = Vec::new();
@@ -145,7 +169,7 @@ impl Pipeline {
                 Some(t) => t,
                 None => {
                     toks.clear();
-                    self.model.tokenize(&sp.ns.norm, &mut toks, rng.as_mut())?;
+                    self.tokenize_piece(&sp.ns.norm, &mut toks, rng.as_mut())?;
                     &toks
                 }
             };
@@ -160,6 +184,39 @@ impl Pipeline {
             }
         }
         Ok(enc)
+    }
+
+    /// The model's tokens of one piece, through the per-thread cache (not with dropout).
+    fn tokenize_piece(&self, piece: &str, out: &mut Vec<Tok>, rng: Option<&mut DropoutRng>) -> Result<()> {
+        if rng.is_some() || piece.len() > 256 {
+            return self.model.tokenize(piece, out, rng);
+        }
+        let hit = CACHE.with(|c| {
+            let c = c.borrow();
+            if c.uid != self.uid {
+                return false;
+            }
+            match c.map.get(piece) {
+                Some(t) => {
+                    out.extend_from_slice(t);
+                    true
+                }
+                None => false,
+            }
+        });
+        if hit {
+            return Ok(());
+        }
+        self.model.tokenize(piece, out, None)?;
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.uid != self.uid || c.map.len() >= CACHE_MAX {
+                c.map.clear();
+                c.uid = self.uid;
+            }
+            c.map.insert(piece.into(), out.as_slice().into());
+        });
+        Ok(())
     }
 
     /// The string of an id: an added token's content, else the model's token.

@@ -214,16 +214,19 @@ impl NormStr {
     }
 
     /// Map every byte-level char: each byte of each char becomes one char of GPT-2's byte
-    /// alphabet (the first replaces the char, the others are inserted).
+    /// alphabet. (HF's transform gives the first byte the char's alignment and inserts the
+    /// others with the alignment of the byte before them: every byte of a char shares one
+    /// alignment, so each output char simply takes its source byte's.)
     pub fn byte_level(&mut self, table: &[char; 256]) {
-        let mut dest = Vec::with_capacity(self.norm.len());
-        for c in self.norm.chars() {
-            let mut buf = [0u8; 4];
-            for (i, b) in c.encode_utf8(&mut buf).bytes().enumerate() {
-                dest.push((table[b as usize], isize::from(i > 0)));
-            }
+        let mut norm = String::with_capacity(self.norm.len() * 2);
+        let mut align = Vec::with_capacity(self.norm.len() * 2);
+        for (i, &b) in self.norm.as_bytes().iter().enumerate() {
+            let c = table[b as usize];
+            norm.push(c);
+            align.extend(std::iter::repeat_n(self.align[i], c.len_utf8()));
         }
-        self.transform(dest, 0);
+        self.norm = norm;
+        self.align = align;
     }
 }
 

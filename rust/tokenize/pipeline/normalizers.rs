@@ -43,7 +43,10 @@ fn bert_whitespace(c: char) -> bool {
 }
 
 fn bert_control(c: char) -> bool {
-    !matches!(c, '\t' | '\n' | '\r') && c.is_other()
+    if c.is_ascii() {
+        return c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r');
+    }
+    c.is_other()
 }
 
 fn nfd(ns: &mut NormStr) {
@@ -56,14 +59,14 @@ fn nfd(ns: &mut NormStr) {
 /// BERT's accent stripping: drop non-spacing marks (Mn).
 fn strip_nonspacing(ns: &mut NormStr) {
     if !ns.norm.is_ascii() {
-        ns.filter(|c| !c.is_mark_nonspacing());
+        ns.filter(|c| c.is_ascii() || !c.is_mark_nonspacing());
     }
 }
 
 /// The StripAccents normalizer: drop every combining mark (Mn, Mc, Me).
 fn strip_combining(ns: &mut NormStr) {
     if !ns.norm.is_ascii() {
-        ns.filter(|c| !unicode_normalization_alignments::char::is_combining_mark(c));
+        ns.filter(|c| c.is_ascii() || !unicode_normalization_alignments::char::is_combining_mark(c));
     }
 }
 
@@ -95,8 +98,10 @@ impl Normalizer {
             Normalizer::Prepend(s) => ns.prepend(s),
             Normalizer::Bert { clean_text, chinese_chars, strip_accents, lowercase } => {
                 if *clean_text {
-                    ns.filter(|c| !(c == '\0' || c == '\u{fffd}' || bert_control(c)));
-                    ns.map(|c| if bert_whitespace(c) { ' ' } else { c });
+                    if ns.norm.bytes().any(|b| b < 0x20 || b >= 0x7f) {
+                        ns.filter(|c| !(c == '\0' || c == '\u{fffd}' || bert_control(c)));
+                        ns.map(|c| if bert_whitespace(c) { ' ' } else { c });
+                    }
                 }
                 if *chinese_chars && ns.norm.chars().any(is_chinese_char) {
                     let mut d = Vec::with_capacity(ns.norm.len() + 8);

@@ -132,6 +132,26 @@ impl Charsmap {
         Some((n, self.replacement(v)?))
     }
 
+    /// Whether some key could match a string that starts with `prefix` (a key ends inside it,
+    /// or the walk is still alive after it). `false` lets a caller copy such text unchanged.
+    pub fn may_match(&self, prefix: &[u8]) -> bool {
+        let a = &self.units;
+        let Some(&root) = a.first() else { return false };
+        let mut pos = offset(root);
+        for &c in prefix {
+            pos ^= c as usize;
+            let Some(&u) = a.get(pos) else { return false };
+            if label(u) != c as u32 {
+                return false;
+            }
+            pos ^= offset(u);
+            if has_leaf(u) && a.get(pos).is_some() {
+                return true;
+            }
+        }
+        true
+    }
+
     /// HF's lookup of one chunk: the shortest key that is a prefix of it (NUL ends the key).
     #[inline]
     fn hf_lookup(&self, chunk: &str) -> Option<&str> {

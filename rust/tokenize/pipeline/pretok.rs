@@ -128,7 +128,10 @@ fn script_cuts(s: &str) -> Vec<usize> {
 
 /// HF's punctuation: ASCII punctuation or any Unicode P* category.
 pub fn is_punc(c: char) -> bool {
-    c.is_ascii_punctuation() || c.is_punctuation()
+    if c.is_ascii() {
+        return c.is_ascii_punctuation();
+    }
+    c.is_punctuation()
 }
 
 /// Split `ns` at `matches` with `behavior` (and `invert`), appending the pieces to `out`.
@@ -243,10 +246,25 @@ impl PreTok {
                 })
             }
             PreTok::Bert => each(splits, |ns, out| {
-                let mut words = Vec::new();
-                split_chars(&ns, char::is_whitespace, Behavior::Removed, &mut words);
-                for w in &words {
-                    split_chars(w, is_punc, Behavior::Isolated, out);
+                // Whitespace removed, then punctuation isolated, in one pass (same pieces as
+                // HF's two splits).
+                let mut start = None;
+                for (i, c) in ns.norm.char_indices() {
+                    if c.is_whitespace() {
+                        if let Some(s) = start.take() {
+                            out.push(ns.slice(s..i));
+                        }
+                    } else if is_punc(c) {
+                        if let Some(s) = start.take() {
+                            out.push(ns.slice(s..i));
+                        }
+                        out.push(ns.slice(i..i + c.len_utf8()));
+                    } else if start.is_none() {
+                        start = Some(i);
+                    }
+                }
+                if let Some(s) = start {
+                    out.push(ns.slice(s..ns.norm.len()));
                 }
                 Ok(())
             }),

@@ -28,26 +28,31 @@ use self::trie::PieceTrie;
 use super::Tok;
 use crate::error::{Error, Result};
 
-/// One position of the Viterbi table: the best path ending here.
+/// One position of the Viterbi table: the best path ending here (`T`: f64 for HF, f32 for
+/// sentencepiece).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Best {
-    pub score: f64,
+pub(crate) struct Best<T> {
+    pub score: T,
     /// Start byte of the last node of that path; `u32::MAX` while unset.
     pub start: u32,
     pub id: u32,
 }
 
-const UNSET: u32 = u32::MAX;
+pub(crate) const UNSET: u32 = u32::MAX;
 
 /// How a Viterbi variant scores a step (HF in f64; sentencepiece in f32 with its bonuses).
+/// Candidates are f64 (exact for f32 sums); `Acc` is what the table stores.
 pub(crate) trait Scorer {
+    type Acc: Copy;
     /// Score of the best path to here extended by piece `id` of `len` bytes; `None` skips the
     /// piece (it neither scores nor counts as covering its character).
-    fn piece(&self, till: f64, id: u32, len: usize) -> Option<f64>;
+    fn piece(&self, till: Self::Acc, id: u32, len: usize) -> Option<f64>;
     /// Score of the path extended by the unknown token.
-    fn unk(&self, till: f64) -> f64;
+    fn unk(&self, till: Self::Acc) -> f64;
+    /// Whether a candidate beats the stored best.
+    fn better(cand: f64, stored: Self::Acc) -> bool;
     /// The value stored in the table for a winning candidate.
-    fn store(&self, x: f64) -> f64;
+    fn store(cand: f64) -> Self::Acc;
 }
 
 /// Bytes of the character starting with byte `b`, as sentencepiece's `OneCharLen` computes
@@ -58,18 +63,19 @@ pub(crate) fn one_char_len(b: u8) -> usize {
     T[(b >> 4) as usize] as usize
 }
 
-/// Fill `best[0..=text.len()]` with the Viterbi table. `Err(pos)` when the unknown token is
-/// needed at byte `pos` but `unk_id` is `None`.
+/// Fill `best[0..=text.len()]` with the Viterbi table, starting from score `init` at 0.
+/// `Err(pos)` when the unknown token is needed at byte `pos` but `unk_id` is `None`.
 pub(crate) fn viterbi<S: Scorer>(
     text: &[u8],
     trie: &PieceTrie,
     sc: &S,
     unk_id: Option<u32>,
-    best: &mut Vec<Best>,
+    init: S::Acc,
+    best: &mut Vec<Best<S::Acc>>,
 ) -> std::result::Result<(), usize> {
     let n = text.len();
     best.clear();
-    best.resize(n + 1, Best { score: 0.0, start: UNSET, id: 0 });
+    best.resize(n + 1, Best { score: init, start: UNSET, id: 0 });
     let mut p = 0;
     while p < n {
         let till = best[p].score;
@@ -78,8 +84,8 @@ pub(crate) fn viterbi<S: Scorer>(
         trie.prefixes(&text[p..], |len, id| {
             if let Some(cand) = sc.piece(till, id, len) {
                 let t = &mut best[p + len];
-                if t.start == UNSET || cand > t.score {
-                    *t = Best { score: sc.store(cand), start: p as u32, id };
+                if t.start == UNSET || S::better(cand, t.score) {
+                    *t = Best { score: S::store(cand), start: p as u32, id };
                 }
                 single |= len == mblen;
             }
@@ -87,9 +93,9 @@ pub(crate) fn viterbi<S: Scorer>(
         if !single {
             let cand = sc.unk(till);
             let t = &mut best[p + mblen];
-            if t.start == UNSET || cand > t.score {
+            if t.start == UNSET || S::better(cand, t.score) {
                 let id = unk_id.ok_or(p)?;
-                *t = Best { score: sc.store(cand), start: p as u32, id };
+                *t = Best { score: S::store(cand), start: p as u32, id };
             }
         }
         p += mblen;
@@ -98,11 +104,11 @@ pub(crate) fn viterbi<S: Scorer>(
 }
 
 thread_local! {
-    static LATTICE: RefCell<Vec<Best>> = const { RefCell::new(Vec::new()) };
+    static LATTICE: RefCell<Vec<Best<f64>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Run `f` with this thread's lattice scratch (a fresh one when re-entered).
-pub(crate) fn with_lattice<R>(f: impl FnOnce(&mut Vec<Best>) -> R) -> R {
+fn with_lattice<R>(f: impl FnOnce(&mut Vec<Best<f64>>) -> R) -> R {
     LATTICE.with(|cell| match cell.try_borrow_mut() {
         Ok(mut v) => {
             let r = f(&mut v);
@@ -122,6 +128,7 @@ struct HfScorer<'a> {
 }
 
 impl Scorer for HfScorer<'_> {
+    type Acc = f64;
     #[inline(always)]
     fn piece(&self, till: f64, id: u32, _len: usize) -> Option<f64> {
         Some(till + self.scores[id as usize])
@@ -131,8 +138,12 @@ impl Scorer for HfScorer<'_> {
         till + self.unk_score
     }
     #[inline(always)]
-    fn store(&self, x: f64) -> f64 {
-        x
+    fn better(cand: f64, stored: f64) -> bool {
+        cand > stored
+    }
+    #[inline(always)]
+    fn store(cand: f64) -> f64 {
+        cand
     }
 }
 
@@ -186,7 +197,7 @@ impl Unigram {
         let sc = HfScorer { scores: &self.scores, unk_score: self.min_score - 10.0 };
         let text = piece.as_bytes();
         with_lattice(|best| {
-            viterbi(text, &self.trie, &sc, self.unk_id, best).map_err(|p| missing_unk(piece, p))?;
+            viterbi(text, &self.trie, &sc, self.unk_id, 0.0, best).map_err(|p| missing_unk(piece, p))?;
             let first = out.len();
             // Walk back from the end, emitting tokens in reverse; a run of unk nodes is
             // emitted once, when it closes.

@@ -2,15 +2,16 @@
 //! behind Unigram's Viterbi (every vocabulary piece that starts at a position) and behind
 //! sentencepiece's user-defined-symbol matcher and piece lookups.
 //!
-//! Layout: one array of units `{base, check, value}`. The child of node `s` by byte `c` is
-//! `t = base[s] + c`, valid when `check[t] == s`; the root is unit 0. `value` is the key's id
-//! when a key ends at that node, else `NONE`. The array is padded so that `base + 255` is
+//! Layout: an array of 8-byte units `{base, check}` and a parallel array of values. The child
+//! of node `s` by byte `c` is `t = base[s] + c`, valid when `check[t] == s`; the root is unit
+//! 0. Bit 31 of `base` marks a node where a key ends; its id is `values[node]` (read only
+//! then, so the walk touches 8 bytes per step). The array is padded so that `base + 255` is
 //! always in range: a transition is one load, one compare, no bounds miss.
 //!
 //! Build: keys are sorted (stable, so for a repeated key the last one given wins, as Hugging
 //! Face's `token_to_ids` map does), then nodes are placed depth-first; each node's children
-//! go at the first base where all their slots are free (a linear scan from the first free
-//! slot). Cost O(total key bytes x scan), a few ms for 250k pieces; lookup O(key length).
+//! go at the first base where all their slots are free (a scan over a linked list of the
+//! free slots). Cost O(total key bytes x scan), a few ms for 250k pieces; lookup O(key length).
 //! Invariants: `check[0] == ROOT_CHECK`, free slots have `check == FREE`, every `base` is
 //! `< units.len() - 255`.
 
@@ -22,14 +23,15 @@ const ROOT_CHECK: u32 = u32::MAX - 1;
 struct Unit {
     base: u32,
     check: u32,
-    value: u32,
 }
 
-const EMPTY: Unit = Unit { base: 0, check: FREE, value: NONE };
+const EMPTY: Unit = Unit { base: 0, check: FREE };
+const LEAF: u32 = 1 << 31;
 
 #[derive(Clone, Debug)]
 pub(crate) struct PieceTrie {
     units: Vec<Unit>,
+    values: Vec<u32>,
 }
 
 impl PieceTrie {
@@ -46,14 +48,13 @@ impl PieceTrie {
                 _ => dedup.push(k),
             }
         }
-        let mut b = Builder { units: vec![EMPTY; 512], first_free: 1 };
-        b.units[0].check = ROOT_CHECK;
+        let mut b = Builder::new();
         // Depth-first: (node, lo, hi, depth) where keys[lo..hi] share the node's prefix.
         let mut stack = vec![(0u32, 0usize, dedup.len(), 0usize)];
         let mut labels: Vec<(u8, usize, usize)> = Vec::new();
         while let Some((node, mut lo, hi, depth)) = stack.pop() {
             if lo < hi && dedup[lo].0.len() == depth {
-                b.units[node as usize].value = dedup[lo].1;
+                b.values.push((node, dedup[lo].1));
                 lo += 1;
             }
             if lo == hi {
@@ -78,25 +79,34 @@ impl PieceTrie {
         // Trim trailing free slots but keep 256 of padding past the last base.
         let last_used = b.units.iter().rposition(|u| u.check != FREE).unwrap_or(0);
         let max_base = b.units[..=last_used].iter().filter(|u| u.check != FREE).map(|u| u.base as usize).max().unwrap_or(0);
+        // 2^31 slots would need 16 GB: out of memory long before the flag bit is reached.
+        debug_assert!(max_base < LEAF as usize - 256);
         b.units.truncate((last_used + 1).max(max_base + 256));
         b.units.resize((last_used + 1).max(max_base + 256), EMPTY);
-        PieceTrie { units: b.units }
+        let mut values = vec![NONE; b.units.len()];
+        for &(node, id) in &b.values {
+            values[node as usize] = id;
+            b.units[node as usize].base |= LEAF;
+        }
+        PieceTrie { units: b.units, values }
     }
 
     /// Call `f(len, id)` for every key that is a prefix of `s`, shortest first.
     #[inline]
     pub(crate) fn prefixes(&self, s: &[u8], mut f: impl FnMut(usize, u32)) {
         let u = &self.units;
-        let mut node = 0usize;
+        let mut node = 0u32;
+        let mut base = (u[0].base & !LEAF) as usize;
         for (i, &c) in s.iter().enumerate() {
-            let t = u[node].base as usize + c as usize;
+            let t = base + c as usize;
             let unit = u[t];
-            if unit.check != node as u32 {
+            if unit.check != node {
                 return;
             }
-            node = t;
-            if unit.value != NONE {
-                f(i + 1, unit.value);
+            node = t as u32;
+            base = (unit.base & !LEAF) as usize;
+            if unit.base & LEAF != 0 {
+                f(i + 1, self.values[t]);
             }
         }
     }
@@ -109,59 +119,124 @@ impl PieceTrie {
         best
     }
 
+    /// Whether some key starts with `p`.
+    pub(crate) fn has_prefix(&self, p: &[u8]) -> bool {
+        let u = &self.units;
+        let mut node = 0usize;
+        for &c in p {
+            let t = (u[node].base & !LEAF) as usize + c as usize;
+            if u[t].check != node as u32 {
+                return false;
+            }
+            node = t;
+        }
+        true
+    }
+
     /// The id of exactly `key`.
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Option<u32> {
         let u = &self.units;
         let mut node = 0usize;
         for &c in key {
-            let t = u[node].base as usize + c as usize;
+            let t = (u[node].base & !LEAF) as usize + c as usize;
             if u[t].check != node as u32 {
                 return None;
             }
             node = t;
         }
-        let v = u[node].value;
-        (v != NONE && !key.is_empty()).then_some(v)
+        (u[node].base & LEAF != 0 && !key.is_empty()).then(|| self.values[node])
     }
 }
 
 struct Builder {
     units: Vec<Unit>,
-    /// No slot below this is free.
-    first_free: usize,
+    /// `(node, id)` of every key end.
+    values: Vec<(u32, u32)>,
+    /// Free slots as a doubly linked list in increasing order (`next[i]`, `prev[i]` valid
+    /// for free `i`; `head` the first, `tail` the last), so a base search visits free slots
+    /// only: slots low in the array that no label fits stay free forever and a plain scan
+    /// would cross the whole used region for every node.
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    head: u32,
+    tail: u32,
 }
 
+const NIL: u32 = u32::MAX;
+
 impl Builder {
+    fn new() -> Builder {
+        let mut b = Builder { units: Vec::new(), values: Vec::new(), next: Vec::new(), prev: Vec::new(), head: NIL, tail: NIL };
+        b.ensure(512);
+        b.take(0);
+        b.units[0].check = ROOT_CHECK;
+        b
+    }
+
     /// Find a base where every label's slot is free, claim the slots for `parent`, return it.
     fn place(&mut self, labels: &[(u8, usize, usize)], parent: u32) -> u32 {
         let first = labels[0].0 as usize;
-        let mut pos = self.first_free.max(first + 1);
+        let mut pos = self.head;
         let base = loop {
-            self.ensure(pos + 256);
-            if self.units[pos].check == FREE {
-                let base = pos - first;
+            if pos == NIL {
+                // Everything is taken: grow and continue from the old end.
+                let old = self.units.len();
+                self.ensure(old + 256);
+                pos = old as u32;
+                continue;
+            }
+            let p = pos as usize;
+            if p > first {
+                let base = p - first;
+                self.ensure(base + 256);
                 if labels.iter().all(|l| self.units[base + l.0 as usize].check == FREE) {
                     break base;
                 }
             }
-            pos += 1;
+            pos = self.next[p];
         };
-        self.ensure(base + 256);
         self.units[parent as usize].base = base as u32;
         for l in labels {
+            self.take(base + l.0 as usize);
             self.units[base + l.0 as usize].check = parent;
-        }
-        while self.first_free < self.units.len() && self.units[self.first_free].check != FREE {
-            self.first_free += 1;
         }
         base as u32
     }
 
+    /// Unlink free slot `i`.
+    fn take(&mut self, i: usize) {
+        let (p, n) = (self.prev[i], self.next[i]);
+        if p == NIL {
+            self.head = n;
+        } else {
+            self.next[p as usize] = n;
+        }
+        if n == NIL {
+            self.tail = p;
+        } else {
+            self.prev[n as usize] = p;
+        }
+    }
+
+    /// Grow to at least `n` slots, appending the new ones to the free list.
     fn ensure(&mut self, n: usize) {
-        if self.units.len() < n {
-            let new = (n * 2).max(1024);
-            self.units.resize(new, EMPTY);
+        let old = self.units.len();
+        if old >= n {
+            return;
+        }
+        let new = (n * 2).max(1024);
+        self.units.resize(new, EMPTY);
+        self.next.resize(new, NIL);
+        self.prev.resize(new, NIL);
+        for i in old..new {
+            self.prev[i] = self.tail;
+            if self.tail == NIL {
+                self.head = i as u32;
+            } else {
+                self.next[self.tail as usize] = i as u32;
+            }
+            self.tail = i as u32;
         }
     }
 }
