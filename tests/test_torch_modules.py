@@ -516,3 +516,60 @@ def test_errors_name_the_tensor():
         st.MultiheadAttention(4, 2, kdim=3)
     with pytest.raises(seqfast.SeqfastError, match="kind"):
         st.LuongAttention(4, kind="concat")
+
+
+def test_cache_freed_by_backward_kept_by_retain_graph(monkeypatch):
+    m = st.GRU(3, 4)
+    y, _ = m(torch.randn(5, 2, 3))
+    node = y.grad_fn  # the autograd.Function's ctx
+    assert node.seqfast_saved() is not None
+    y.sum().backward(retain_graph=True)
+    assert node.seqfast_saved() is not None
+    y.sum().backward()
+    assert node.seqfast_saved() is None  # released with torch's saved tensors
+
+
+def test_no_grad_asks_the_kernel_for_no_cache(monkeypatch):
+    flags = []
+    orig = seqfast._recurrent._forward
+
+    def spy(*a):
+        flags.append(a[9])  # requires_grad
+        return orig(*a)
+
+    monkeypatch.setattr(seqfast._recurrent, "_forward", spy)
+    m = st.LSTM(3, 4)
+    x = torch.randn(5, 2, 3)
+    with torch.no_grad():
+        m(x)
+    with torch.inference_mode():
+        m(x)
+    m.requires_grad_(False)
+    m(x)  # nothing requires grad: no graph, no cache
+    m.requires_grad_(True)
+    m(x)
+    assert flags == [False, False, False, True]
+
+
+def test_more_argument_errors():
+    m = st.LSTM(3, 4)
+    x = torch.randn(5, 2, 3)
+    packed = pack_padded_sequence(x, torch.tensor([5, 3]))
+    with pytest.raises(seqfast.SeqfastError, match="lengths must be None for a PackedSequence"):
+        m(packed, lengths=[5, 3])
+    with pytest.raises(seqfast.ShapeError, match="expected 3 dimensions"):
+        m(torch.randn(5, 2, 3, 1))
+    with pytest.raises(seqfast.ArgumentTypeError, match="hx must be a tuple"):
+        m(x, torch.zeros(1, 2, 4))
+    mha = st.MultiheadAttention(4, 2)
+    q = torch.randn(3, 2, 4)
+    with pytest.raises(seqfast.ShapeError, match="key_padding_mask has shape"):
+        mha(q, q, q, need_weights=False, key_padding_mask=torch.zeros(2, 4, dtype=torch.bool))
+    with pytest.raises(seqfast.ShapeError, match="attn_mask has shape"):
+        mha(q, q, q, need_weights=False, attn_mask=torch.zeros(2, 2, dtype=torch.bool))
+    with pytest.raises(seqfast.SeqfastError, match="enable_gqa"):
+        st.scaled_dot_product_attention(q, q, q, enable_gqa=True)
+    with pytest.raises(seqfast.SeqfastError, match="not both"):
+        st.scaled_dot_product_attention(q, q, q, attn_mask=torch.ones(2, 2, dtype=torch.bool), is_causal=True)
+    with pytest.raises(seqfast.ShapeError, match="does not broadcast"):
+        st.scaled_dot_product_attention(q, q, q, attn_mask=torch.ones(4, 2, 2, dtype=torch.bool))
