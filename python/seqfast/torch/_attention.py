@@ -208,16 +208,16 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
     """``torch.nn.MultiheadAttention`` (same arguments, parameters and state_dict) computed by
     seqfast's fused attention kernel; the attention weights are never formed, so ``forward``
     needs ``need_weights=False`` (what ``torch.nn.TransformerEncoderLayer`` passes) and returns
-    ``(output, None)``. Not supported: ``kdim``/``vdim`` other than ``embed_dim``,
-    ``add_bias_kv``, ``add_zero_attn``. Extra argument: ``num_threads``."""
+    ``(output, None)``. The projections are torch's (``F.linear``), the attention between them
+    seqfast's fused kernel. Not supported: ``add_bias_kv``, ``add_zero_attn``. Extra argument:
+    ``num_threads``."""
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None,
                  batch_first=False, device=None, dtype=None, *, num_threads=None):
         if add_bias_kv or add_zero_attn:
             raise SeqfastError("seqfast.torch.MultiheadAttention does not support add_bias_kv or add_zero_attn")
-        if (kdim is not None and kdim != embed_dim) or (vdim is not None and vdim != embed_dim):
-            raise SeqfastError(f"seqfast.torch.MultiheadAttention needs kdim = vdim = embed_dim ({embed_dim}); got kdim={kdim}, vdim={vdim}")
-        super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=batch_first, device=device, dtype=dtype)
+        super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, kdim=kdim, vdim=vdim, batch_first=batch_first, device=device,
+                         dtype=dtype)
         self.num_threads = num_threads
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True,
@@ -229,10 +229,8 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
         q = check_tensor(query, "query")
         k = check_tensor(key, "key", q.dtype, "query")
         v = check_tensor(value, "value", q.dtype, "query")
-        for n, w in (("in_proj_weight", self.in_proj_weight), ("in_proj_bias", self.in_proj_bias),
-                     ("out_proj.weight", self.out_proj.weight), ("out_proj.bias", self.out_proj.bias)):
-            if w is not None:
-                check_tensor(w, n, q.dtype, "query")
+        for n, w in self.named_parameters():
+            check_tensor(w, n, q.dtype, "query")
         unbatched = q.dim() == 2
         if unbatched:
             q, k, v = (t.unsqueeze(1) for t in (q, k, v))
@@ -273,12 +271,13 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
         spec = (h, bool(is_causal), lengths, _np_mask(mask), dropout, seed, threads(self.num_threads), bf, e)
         # Projections by torch (its GEMM, and autograd gives exactly the gradients asked for);
         # the attention between them by seqfast's fused kernel, reading the heads in place.
-        w, bias = self.in_proj_weight, self.in_proj_bias
-        if query is key and key is value:
-            srcs = (F.linear(q, w, bias),)
+        bias = self.in_proj_bias
+        if query is key and key is value and self._qkv_same_embed_dim:
+            srcs = (F.linear(q, self.in_proj_weight, bias),)
         else:
+            ws = self.in_proj_weight.chunk(3) if self._qkv_same_embed_dim else (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
             bs = (None,) * 3 if bias is None else bias.chunk(3)
-            srcs = tuple(F.linear(x, wi, bi) for x, wi, bi in zip((q, k, v), w.chunk(3), bs))
+            srcs = tuple(F.linear(x, wi, bi) for x, wi, bi in zip((q, k, v), ws, bs))
         if needs_graph(*srcs):
             attn = apply(_HeadsAttnFn, spec, *srcs)
         else:
