@@ -617,14 +617,24 @@ def _overflow_pieces(result) -> list:
     raise AssertionError("no overflow pieces in the result")
 
 
-@pytest.mark.xfail(strict=False, reason="overflow API not settled in issue 15: expects encode_batch(..., "
-                   "return_overflowing=True) with .overflowing (pieces per row) or flat overflow_ids/"
-                   "overflow_row_offsets/overflow_source; HF: Encoding.overflowing, stride tokens repeated")
 def test_trunc_overflow(built_tp, sf_tp):
+    # seqfast's form: with return_overflowing=True, each text's overflowing pieces follow its row,
+    # and overflow_to_sample names the text of every row (transformers' convention).
     texts = _TP_TEXTS
-    want = [[o.ids for o in e.overflowing] for e in built_tp.hf.encode_batch(texts)]
+    hf = built_tp.hf.encode_batch(texts)
+    want_rows = []
+    for e in hf:
+        want_rows.append(e.ids)
+        want_rows.extend(o.ids for o in e.overflowing)
+    want_sample = [i for i, e in enumerate(hf) for _ in range(1 + len(e.overflowing))]
     result = sf_tp.encode_batch(texts, return_overflowing=True)
-    assert _overflow_pieces(result) == want
+    assert result.to_list() == want_rows
+    assert result.overflow_to_sample.tolist() == want_sample
+    # the single-text form: its first row is encode's result
+    one = sf_tp.encode_batch(texts[:1], return_overflowing=True, return_offsets=True)
+    h1 = built_tp.hf.encode_batch(texts[:1])[0]
+    want_off = [list(o) for o in h1.offsets] + [list(o) for x in h1.overflowing for o in x.offsets]
+    assert one.offsets.tolist() == want_off
 
 
 # ---------------------------------------------------------------------------

@@ -139,7 +139,7 @@ impl PyPipeline {
         let p = &self.inner;
         let long = text.len() + pair.map_or(0, str::len) >= LONG;
         let flat = interrupt::run(py, Some(1), long, || {
-            let e = p.encode(text, pair, add_special_tokens, seed)?;
+            let e = p.encode_with(text, pair, add_special_tokens, seed, !(w.offsets || w.words))?;
             Ok(Flat::new(std::slice::from_ref(&e), w))
         })?;
         to_dict(py, flat, w)
@@ -159,7 +159,7 @@ impl PyPipeline {
         let p = &self.inner;
         let long = texts.len() >= 4096 || texts.iter().map(|s| s.len()).sum::<usize>() >= LONG;
         let flat = interrupt::run(py, num_threads, long, || {
-            let encs = p.encode_batch(&texts, pairs.as_deref(), add_special_tokens, num_threads)?;
+            let encs = p.encode_batch(&texts, pairs.as_deref(), add_special_tokens, !(w.offsets || w.words), num_threads)?;
             Ok(Flat::new(&encs, w))
         })?;
         to_dict(py, flat, w)

@@ -491,7 +491,18 @@ pub fn parse_value(root: Value, what: &str) -> Result<Pipeline> {
     let truncation = c.truncation(root.get("truncation").unwrap_or(&Value::Null))?;
     let padding = c.padding(root.get("padding").unwrap_or(&Value::Null))?;
     let trims = post.as_ref().is_some_and(Post::trims_offsets);
-    Ok(Pipeline { normalizer, pre, model, post, decoder, added, truncation, padding, doc: root, trims, uid: super::next_uid() })
+    let plain_bpe = matches!(&model, Model::Bpe(b) if b.unk_token.is_none() && !b.dropout.is_some_and(|p| p > 0.0));
+    let plain_added = added.tokens.iter().all(|t| !t.lstrip && !t.rstrip && !t.single_word);
+    // The byte-level core accepts exactly the plain byte-level BPE files (no normalizer); the
+    // pipeline's own checks above add what it does not look at.
+    let fast = if normalizer.is_none() && plain_bpe && plain_added {
+        let mut doc = root.clone();
+        doc["post_processor"] = Value::Null;
+        crate::tokenize::formats::hf::parse(&doc.to_string(), what).ok().map(std::sync::Arc::new)
+    } else {
+        None
+    };
+    Ok(Pipeline { normalizer, pre, model, post, decoder, added, truncation, padding, doc: root, trims, uid: super::next_uid(), fast })
 }
 
 /// Parse `tokenizer.json` text.

@@ -88,6 +88,11 @@ pub struct Pipeline {
     pub trims: bool,
     /// Identifies the model for the per-thread piece cache (clones share it).
     pub uid: u64,
+    /// seqfast's byte-level BPE core, when the file is plain byte-level BPE (no normalizer,
+    /// ByteLevel pre-tokenization, BPE without unk, prefix, suffix, fallback or dropout, added
+    /// tokens without strip or single-word rules): it gives the same ids far faster, and is
+    /// used when no offsets or word ids are asked for.
+    pub fast: Option<std::sync::Arc<crate::tokenize::Tokenizer>>,
 }
 
 /// Per-thread cache of model output per piece string (HF caches BPE words the same way). The
@@ -153,8 +158,36 @@ impl Pipeline {
         json::parse(text, what)
     }
 
+    /// Ids of one sequence through the byte-level core: the text is split at added tokens
+    /// exactly as the pipeline does, and each remaining piece is one byte-level segment
+    /// (HF's ByteLevel pre-tokenizer also works per piece). Offsets and word ids are left 0.
+    fn encode_one_fast(&self, fast: &crate::tokenize::Tokenizer, text: &str, type_id: u32) -> Result<Encoding> {
+        let splits = self.added.extract_and_normalize(None, text, 0)?;
+        let mut enc = Encoding::default();
+        for sp in &splits {
+            match &sp.toks {
+                Some(t) => t.iter().for_each(|t| enc.push(t.id, type_id, (0, 0), 0, 0)),
+                None => {
+                    for id in fast.encode(&sp.ns.norm, crate::tokenize::SpecialPolicy::Text)? {
+                        enc.push(id, type_id, (0, 0), 0, 0);
+                    }
+                }
+            }
+        }
+        Ok(enc)
+    }
+
     /// One sequence, before post-processing (HF's `encode_single_sequence`).
     pub fn encode_one(&self, text: &str, type_id: u32, seed: Option<u64>) -> Result<Encoding> {
+        self.encode_one_with(text, type_id, seed, false)
+    }
+
+    fn encode_one_with(&self, text: &str, type_id: u32, seed: Option<u64>, ids_only: bool) -> Result<Encoding> {
+        if ids_only {
+            if let Some(f) = &self.fast {
+                return self.encode_one_fast(f, text, type_id);
+            }
+        }
         let mut splits = self.added.extract_and_normalize(self.normalizer.as_ref(), text, 0)?;
         if let Some(p) = &self.pre {
             p.apply(&mut splits)?;
@@ -285,8 +318,14 @@ impl Pipeline {
 
     /// Encode a text (and a pair), HF's `Tokenizer::encode` with char offsets.
     pub fn encode(&self, text: &str, pair: Option<&str>, add_special: bool, seed: Option<u64>) -> Result<Encoding> {
-        let mut a = self.encode_one(text, 0, seed)?;
-        let mut b = pair.map(|p| self.encode_one(p, 1, seed)).transpose()?;
+        self.encode_with(text, pair, add_special, seed, false)
+    }
+
+    /// [`Self::encode`]; with `ids_only`, offsets and word ids may be left 0 (ids, type ids and
+    /// masks stay exact), which lets a byte-level file take the fast core.
+    pub fn encode_with(&self, text: &str, pair: Option<&str>, add_special: bool, seed: Option<u64>, ids_only: bool) -> Result<Encoding> {
+        let mut a = self.encode_one_with(text, 0, seed, ids_only)?;
+        let mut b = pair.map(|p| self.encode_one_with(p, 1, seed, ids_only)).transpose()?;
         if let Some(t) = &self.truncation {
             match t.strategy {
                 Strategy::LongestFirst => self.truncate_longest_first(t, &mut a, b.as_mut(), add_special)?,
@@ -345,6 +384,7 @@ impl Pipeline {
         texts: &[S],
         pairs: Option<&[S]>,
         add_special: bool,
+        ids_only: bool,
         num_threads: Option<usize>,
     ) -> Result<Vec<Encoding>> {
         let cancel = crate::parallel::cancel_token();
@@ -359,7 +399,8 @@ impl Pipeline {
                 .into_par_iter()
                 .map(|i| {
                     cancel.check()?;
-                    self.encode(texts[i].as_ref(), pairs.map(|p| p[i].as_ref()), add_special, None).map_err(|e| at_index(e, i))
+                    self.encode_with(texts[i].as_ref(), pairs.map(|p| p[i].as_ref()), add_special, None, ids_only)
+                        .map_err(|e| at_index(e, i))
                 })
                 .collect::<Result<Vec<Encoding>>>()
         })??;
