@@ -82,6 +82,12 @@ class SentencePieceTokenizer:
             ids, offsets = self._m.encode_batch([_fix_surrogates(t) for t in texts], threads)
         return EncodingBatch(ids, offsets)
 
+    @staticmethod
+    def clear_caches() -> None:
+        """Drop every thread's BPE word cache (it refills on the next encode; for cold-cache
+        benchmarks)."""
+        _core.SentencePiece.clear_caches()
+
     def normalize(self, text: str) -> str:
         """sentencepiece's normalized form of ``text`` (with U+2581 for spaces)."""
         return _retry_surrogates(self._m.normalize, _check_text(text))

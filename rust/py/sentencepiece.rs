@@ -129,6 +129,11 @@ impl PySentencePiece {
     fn pad_id(&self) -> Option<u32> {
         self.inner.pad_id()
     }
+    /// Drop every thread's BPE word cache (it refills on the next encode).
+    #[staticmethod]
+    fn clear_caches() {
+        crate::tokenize::sentencepiece::model::clear_caches();
+    }
     /// The serialized model, as loaded (pickling stores these bytes).
     fn model_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.inner.model_bytes())

@@ -105,13 +105,32 @@ impl NormStr {
         self.transform_range(0..self.norm.len(), dest, initial_offset)
     }
 
-    /// Map every char to one char (HF's `map`).
+    /// Map every char to one char (HF's `map`: each new char keeps its char's alignment).
     pub fn map(&mut self, f: impl Fn(char) -> char) {
         if self.norm.chars().all(|c| f(c) == c) {
             return;
         }
-        let dest: Vec<(char, isize)> = self.norm.chars().map(|c| (f(c), 0)).collect();
-        self.transform(dest, 0);
+        self.rebuild(|c, out| out.push(f(c)));
+    }
+
+    /// Replace every char by what `f` writes (one or more chars, possibly none is not allowed):
+    /// the first replaces the char, the others are inserted after it, so all take the char's
+    /// alignment (what HF's transform gives changes 0, 1, 1, ...).
+    fn rebuild(&mut self, mut f: impl FnMut(char, &mut Vec<char>)) {
+        let mut norm = String::with_capacity(self.norm.len() + 8);
+        let mut align = Vec::with_capacity(self.align.len() + 8);
+        let mut buf = Vec::with_capacity(4);
+        for (i, c) in self.norm.char_indices() {
+            buf.clear();
+            f(c, &mut buf);
+            let a = self.align[i];
+            for &n in &buf {
+                norm.push(n);
+                align.extend(std::iter::repeat_n(a, n.len_utf8()));
+            }
+        }
+        self.norm = norm;
+        self.align = align;
     }
 
     /// Keep only the chars for which `keep` is true (HF's `filter`: a removed char is charged to
@@ -142,7 +161,7 @@ impl NormStr {
         self.transform(dest, removed_start);
     }
 
-    /// Lowercase (a char may become several).
+    /// Lowercase (a char may become several, all aligned with it).
     pub fn lowercase(&mut self) {
         if self.norm.bytes().all(|b| !b.is_ascii_uppercase() && b < 0x80) {
             return;
@@ -151,13 +170,13 @@ impl NormStr {
             self.norm.make_ascii_lowercase();
             return;
         }
-        let mut dest = Vec::with_capacity(self.norm.len());
-        for c in self.norm.chars() {
-            for (i, l) in c.to_lowercase().enumerate() {
-                dest.push((l, isize::from(i > 0)));
+        self.rebuild(|c, out| {
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase())
+            } else {
+                out.extend(c.to_lowercase())
             }
-        }
-        self.transform(dest, 0);
+        });
     }
 
     /// Strip whitespace on the left and/or right (HF's `lrstrip`).

@@ -152,6 +152,21 @@ impl Charsmap {
         true
     }
 
+    /// Whether the walk along `prefix` ends at a node with children (a longer key may match).
+    pub fn continues(&self, prefix: &[u8]) -> bool {
+        let a = &self.units;
+        let Some(&root) = a.first() else { return false };
+        let mut pos = offset(root);
+        for &c in prefix {
+            pos ^= c as usize;
+            match a.get(pos) {
+                Some(&u) if label(u) == c as u32 => pos ^= offset(u),
+                _ => return false,
+            }
+        }
+        (1..=255u8).any(|c| a.get(pos ^ c as usize).is_some_and(|&u| label(u) == c as u32))
+    }
+
     /// HF's lookup of one chunk: the shortest key that is a prefix of it (NUL ends the key).
     #[inline]
     fn hf_lookup(&self, chunk: &str) -> Option<&str> {

@@ -39,14 +39,17 @@ pub(crate) struct Best<T> {
 }
 
 pub(crate) const UNSET: u32 = u32::MAX;
+const NO_ID: u32 = u32::MAX;
 
 /// How a Viterbi variant scores a step (HF in f64; sentencepiece in f32 with its bonuses).
 /// Candidates are f64 (exact for f32 sums); `Acc` is what the table stores.
 pub(crate) trait Scorer {
     type Acc: Copy;
-    /// Score of the best path to here extended by piece `id` of `len` bytes; `None` skips the
-    /// piece (it neither scores nor counts as covering its character).
-    fn piece(&self, till: Self::Acc, id: u32, len: usize) -> Option<f64>;
+    /// What the trie holds per piece.
+    type Leaf: Copy + Default;
+    /// Score of the best path to here extended by the piece `leaf` of `len` bytes, and the
+    /// piece's id; `None` skips the piece (it neither scores nor covers its character).
+    fn piece(&self, till: Self::Acc, leaf: Self::Leaf, len: usize) -> Option<(f64, u32)>;
     /// Score of the path extended by the unknown token.
     fn unk(&self, till: Self::Acc) -> f64;
     /// Whether a candidate beats the stored best.
@@ -67,7 +70,7 @@ pub(crate) fn one_char_len(b: u8) -> usize {
 /// `Err(pos)` when the unknown token is needed at byte `pos` but `unk_id` is `None`.
 pub(crate) fn viterbi<S: Scorer>(
     text: &[u8],
-    trie: &PieceTrie,
+    trie: &PieceTrie<S::Leaf>,
     sc: &S,
     unk_id: Option<u32>,
     init: S::Acc,
@@ -81,8 +84,8 @@ pub(crate) fn viterbi<S: Scorer>(
         let till = best[p].score;
         let mblen = one_char_len(text[p]).min(n - p);
         let mut single = false;
-        trie.prefixes(&text[p..], |len, id| {
-            if let Some(cand) = sc.piece(till, id, len) {
+        trie.prefixes(&text[p..], |len, leaf| {
+            if let Some((cand, id)) = sc.piece(till, leaf, len) {
                 let t = &mut best[p + len];
                 if t.start == UNSET || S::better(cand, t.score) {
                     *t = Best { score: S::store(cand), start: p as u32, id };
@@ -129,9 +132,10 @@ struct HfScorer<'a> {
 
 impl Scorer for HfScorer<'_> {
     type Acc = f64;
+    type Leaf = u32;
     #[inline(always)]
-    fn piece(&self, till: f64, id: u32, _len: usize) -> Option<f64> {
-        Some(till + self.scores[id as usize])
+    fn piece(&self, till: f64, id: u32, _len: usize) -> Option<(f64, u32)> {
+        Some((till + self.scores[id as usize], id))
     }
     #[inline(always)]
     fn unk(&self, till: f64) -> f64 {
@@ -179,9 +183,9 @@ impl Unigram {
         let scores: Vec<f64> = pieces.iter().map(|p| p.1).collect();
         // HF folds with `<`, so NaN scores never become the minimum.
         let min_score = scores.iter().fold(f64::INFINITY, |m, &s| if s < m { s } else { m });
-        let mut byte_ids = Box::new([trie::NONE; 256]);
+        let mut byte_ids = Box::new([NO_ID; 256]);
         for (b, slot) in byte_ids.iter_mut().enumerate() {
-            *slot = trie.get(format!("<0x{b:02X}>").as_bytes()).unwrap_or(trie::NONE);
+            *slot = trie.get(format!("<0x{b:02X}>").as_bytes()).unwrap_or(NO_ID);
         }
         Ok(Unigram { pieces, scores, trie, unk_id, byte_fallback, min_score, byte_ids })
     }
@@ -232,7 +236,7 @@ impl Unigram {
             out.push(Tok { id, start, end });
             return Ok(());
         }
-        if self.byte_fallback && s.iter().all(|&c| self.byte_ids[c as usize] != trie::NONE) {
+        if self.byte_fallback && s.iter().all(|&c| self.byte_ids[c as usize] != NO_ID) {
             out.extend(s.iter().rev().map(|&c| Tok { id: self.byte_ids[c as usize], start, end }));
             return Ok(());
         }

@@ -2,8 +2,9 @@
 //! does (`sentencepiece_processor.cc`), without the C++ library.
 //!
 //! Encode: normalize (`normalize.rs`: charsmap, whitespace rules, user-defined symbols kept
-//! verbatim), run the model over the whole normalized string (`model.rs`: Unigram Viterbi,
-//! score-ordered BPE, CHAR or WORD), then map segments to ids as `PopulateSentencePieceText`
+//! verbatim), run the model over the normalized string (`unigram.rs`: Viterbi; `model.rs`:
+//! score-ordered BPE, CHAR, WORD; both cut the string into words at U+2581 when no piece can
+//! span one and cache words per thread, exactly), then map segments to ids as `PopulateSentencePieceText`
 //! does: a run of unknown segments becomes one unknown id, or with `byte_fallback` each
 //! unknown segment becomes its UTF-8 bytes' `<0xXX>` pieces. Decode: pieces with U+2581 as
 //! space, the first leading U+2581 dropped (every leading one while the text is empty with
@@ -21,6 +22,7 @@
 pub mod model;
 pub mod normalize;
 pub mod proto;
+pub mod unigram;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -30,6 +32,7 @@ use rayon::prelude::*;
 use self::model::BpeScratch;
 use self::normalize::{valid_char_len, Normalizer, SPACE};
 use self::proto::{ModelType, PieceType};
+use self::unigram::UniScratch;
 use crate::error::{Error, Result};
 use crate::parallel::{self, CancelToken};
 use crate::tokenize::encode::with_index;
@@ -43,9 +46,14 @@ pub struct SentencePiece {
     pieces: Vec<String>,
     pub(crate) scores: Vec<f32>,
     pub(crate) kinds: Vec<PieceType>,
+    /// `(score, kind)` per id, together for the Viterbi's one load per match.
+    pub(crate) info: Vec<(f32, PieceType)>,
     kind: ModelType,
     /// NORMAL, USER_DEFINED and UNUSED pieces.
     pub(crate) trie: PieceTrie,
+    /// The dictionary again, with scores and kinds at hand, for the Unigram Viterbi (empty
+    /// for other models).
+    pub(crate) vtrie: PieceTrie<unigram::Leaf>,
     /// CONTROL, UNKNOWN and BYTE pieces.
     reserved: PieceTrie,
     /// USER_DEFINED pieces, when there are any.
@@ -61,6 +69,11 @@ pub struct SentencePiece {
     denormalizer: Option<Option<Normalizer>>,
     unk_surface: String,
     specials: [Option<u32>; 3],
+    /// How Unigram and BPE may split the normalized text into cacheable words.
+    pub(crate) uni_split: model::WsSplit,
+    pub(crate) bpe_split: model::WsSplit,
+    /// Unique per loaded model (clones share it), so per-thread word caches never mix models.
+    pub(crate) uid: u64,
 }
 
 #[derive(Default)]
@@ -68,7 +81,10 @@ struct Scratch {
     norm: Vec<u8>,
     seg: Vec<(u32, u32, u32)>,
     bpe: BpeScratch,
+    uni: UniScratch,
 }
+
+static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -101,7 +117,7 @@ impl SentencePiece {
     pub fn from_bytes(bytes: Vec<u8>, src: &str) -> Result<SentencePiece> {
         let m = proto::parse(&bytes, src)?;
         let bad = |m: String| Error::Format(format!("{src}: {m}"));
-        if m.pieces.len() >= u32::MAX as usize / 2 {
+        if m.pieces.len() >= 1 << 30 {
             return Err(bad(format!("{} pieces", m.pieces.len())));
         }
         let t = &m.trainer_spec;
@@ -158,30 +174,32 @@ impl SentencePiece {
             min_score = if p.score < min_score { p.score } else { min_score };
             max_score = if p.score > max_score { p.score } else { max_score };
         }
-        let normalizer = Normalizer {
-            charsmap: charsmap(&m.normalizer_spec, src, "normalizer's")?,
-            add_dummy_prefix: m.normalizer_spec.add_dummy_prefix,
-            remove_extra_whitespaces: m.normalizer_spec.remove_extra_whitespaces,
-            escape_whitespaces: m.normalizer_spec.escape_whitespaces,
-            treat_whitespace_as_suffix: t.treat_whitespace_as_suffix,
-        };
+        let ns = &m.normalizer_spec;
+        let normalizer = Normalizer::new(
+            charsmap(ns, src, "normalizer's")?,
+            ns.add_dummy_prefix,
+            ns.remove_extra_whitespaces,
+            ns.escape_whitespaces,
+            t.treat_whitespace_as_suffix,
+            user.clone(),
+        );
         let denormalizer = m.denormalizer_spec.as_ref().filter(|d| !d.precompiled_charsmap.is_empty()).map(|d| {
-            charsmap(d, src, "denormalizer's").ok().map(|cm| Normalizer {
-                charsmap: cm,
-                add_dummy_prefix: d.add_dummy_prefix,
-                remove_extra_whitespaces: d.remove_extra_whitespaces,
-                escape_whitespaces: d.escape_whitespaces,
-                treat_whitespace_as_suffix: false,
-            })
+            charsmap(d, src, "denormalizer's")
+                .ok()
+                .map(|cm| Normalizer::new(cm, d.add_dummy_prefix, d.remove_extra_whitespaces, d.escape_whitespaces, false, None))
         });
         let trie = PieceTrie::build(dict);
+        let vtrie = if t.model_type == ModelType::Unigram { unigram::leaf_trie(&m.pieces) } else { PieceTrie::build([]) };
+        let dict_pieces = || m.pieces.iter().filter(|p| matches!(p.kind, PieceType::Normal | PieceType::UserDefined | PieceType::Unused));
         let reserved = PieceTrie::build(reserved);
         let mut sp = SentencePiece {
             pieces: m.pieces.iter().map(|p| p.piece.clone()).collect(),
             scores: m.pieces.iter().map(|p| p.score).collect(),
             kinds: m.pieces.iter().map(|p| p.kind).collect(),
+            info: m.pieces.iter().map(|p| (p.score, p.kind)).collect(),
             kind: t.model_type,
             trie,
+            vtrie,
             reserved,
             user,
             unk_id,
@@ -193,6 +211,13 @@ impl SentencePiece {
             denormalizer,
             unk_surface: t.unk_surface.clone().unwrap_or_else(|| " \u{2047} ".into()),
             specials: [None; 3],
+            uni_split: model::ws_split(dict_pieces().map(|p| p.piece.as_str())),
+            bpe_split: if dict_pieces().any(|p| p.kind == PieceType::Unused) {
+                model::WsSplit::None
+            } else {
+                model::ws_split(dict_pieces().map(|p| p.piece.as_str()))
+            },
+            uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             bytes: Vec::new(),
         };
         let piece_or = |p: &Option<String>, d: &str| p.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| d.to_string());
@@ -255,16 +280,16 @@ impl SentencePiece {
     /// sentencepiece's normalized form of `text` (as `SentencePieceProcessor.normalize`).
     pub fn normalize(&self, text: &str) -> String {
         let mut out = Vec::new();
-        self.normalizer.normalize(text, self.user.as_ref(), &mut out);
+        self.normalizer.normalize(text, &mut out);
         String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     fn encode_with(&self, text: &str, out: &mut Vec<u32>, s: &mut Scratch) -> Result<()> {
-        let Scratch { norm, seg, bpe } = s;
-        self.normalizer.normalize(text, self.user.as_ref(), norm);
+        let Scratch { norm, seg, bpe, uni } = s;
+        self.normalizer.normalize(text, norm);
         seg.clear();
         match self.kind {
-            ModelType::Unigram => self.unigram_segments(norm, seg),
+            ModelType::Unigram => self.unigram_segments(norm, uni, seg),
             ModelType::Bpe => self.bpe_segments(norm, bpe, seg),
             ModelType::Char => self.char_segments(norm, seg),
             ModelType::Word => self.word_segments(norm, seg),
@@ -383,7 +408,7 @@ impl SentencePiece {
             Some(None) => String::new(),
             Some(Some(d)) => {
                 let mut out = Vec::new();
-                d.normalize(&text, None, &mut out);
+                d.normalize(&text, &mut out);
                 String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
             }
         })

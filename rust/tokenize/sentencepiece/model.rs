@@ -1,63 +1,133 @@
-//! sentencepiece's models over a normalized string: Unigram (`unigram_model.cc`,
-//! `EncodeOptimized`), BPE (`bpe_model.cc`), CHAR and WORD; each yields `(start, end, id)`
+//! sentencepiece's models over a normalized string: BPE (`bpe_model.cc`), CHAR and WORD (and
+//! Unigram, `unigram.rs`); each yields `(start, end, id)`
 //! segments of the normalized bytes, which `mod.rs` turns into ids (unknown runs merged, or
 //! split into byte pieces).
 //!
-//! - Unigram: the Viterbi of `pipeline::unigram` over the whole string, scored as
-//!   sentencepiece does: f32 sums, unknown at `min_score - 10` (min over NORMAL pieces),
-//!   UNUSED pieces skipped, a USER_DEFINED piece of n bytes scored `n * max_score - 0.1` in
-//!   double precision (max over NORMAL pieces, starting from FLT_MIN).
+//! - Unigram: in `unigram.rs`.
 //! - BPE: not HF's merge ranks. Symbols are characters (a user-defined symbol is one frozen
 //!   symbol); repeatedly the adjacent pair whose concatenation is a piece with the highest
 //!   score is merged, the leftmost on ties; a merged UNUSED piece is split back along the
-//!   pair that last formed it. The whole string is one sequence (no word split), as there.
+//!   pair that last formed it. The whole string is one sequence there; here it is cut into
+//!   words where no merge can cross (see `WsSplit`), each word encoded once per thread (a
+//!   cache) by a flat scan with the same merge order.
 //! - CHAR: one symbol per character (or user-defined symbol); WORD: split before each U+2581.
 //!
-//! Cost: Unigram O(n k); BPE O(n log n) with a binary heap of candidate pairs, stale entries
-//! recognised by their size as sentencepiece does. Scratch buffers are reused per thread.
+//! Cost: BPE O(n log n) with a binary heap of candidate pairs (stale entries recognised by
+//! their size as sentencepiece does), O(w^2) per uncached short word. Scratch is per thread.
 
 use std::collections::BinaryHeap;
 
 use super::proto::PieceType;
 use super::SentencePiece;
-use crate::tokenize::pipeline::unigram::{one_char_len, viterbi, with_lattice, Scorer};
+use crate::tokenize::pipeline::unigram::one_char_len;
 
-/// sentencepiece's Unigram scores (see the module docs).
-pub(crate) struct SpmScorer<'a> {
-    pub scores: &'a [f32],
-    pub kinds: &'a [PieceType],
-    pub max_score: f32,
-    pub unk_score: f32,
+/// Words cached per thread before the cache is cleared.
+pub(crate) const CACHE_MAX: usize = 1 << 17;
+/// Bumped by [`clear_caches`]: every thread drops its word caches at its next use.
+pub(crate) static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Drop every thread's word caches at their next use (cold-cache benchmarks).
+pub fn clear_caches() {
+    EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
-impl Scorer for SpmScorer<'_> {
-    #[inline(always)]
-    fn piece(&self, till: f64, id: u32, len: usize) -> Option<f64> {
-        match self.kinds[id as usize] {
-            PieceType::Unused => None,
-            PieceType::UserDefined => Some((len as f32 * self.max_score) as f64 - 0.1 + till),
-            _ => Some((till as f32 + self.scores[id as usize]) as f64),
+/// Longer words are not cached.
+pub(crate) const CACHE_WORD_MAX: usize = 64;
+
+/// A per-thread word cache: words of up to 15 bytes under a packed `u128` key (one compare,
+/// no `memcmp`), longer ones under their bytes.
+pub(crate) struct WordCache<V> {
+    short: rustc_hash::FxHashMap<u128, V>,
+    long: rustc_hash::FxHashMap<Box<[u8]>, V>,
+}
+
+impl<V> Default for WordCache<V> {
+    fn default() -> Self {
+        WordCache { short: Default::default(), long: Default::default() }
+    }
+}
+
+#[inline(always)]
+fn pack(w: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    b[..w.len()].copy_from_slice(w);
+    b[15] = w.len() as u8;
+    u128::from_le_bytes(b)
+}
+
+impl<V: Copy> WordCache<V> {
+    #[inline]
+    pub(crate) fn get(&self, w: &[u8]) -> Option<V> {
+        if w.len() <= 15 {
+            self.short.get(&pack(w)).copied()
+        } else {
+            self.long.get(w).copied()
         }
     }
-    #[inline(always)]
-    fn unk(&self, till: f64) -> f64 {
-        (till as f32 + self.unk_score) as f64
+    pub(crate) fn insert(&mut self, w: &[u8], v: V) {
+        if w.len() <= 15 {
+            self.short.insert(pack(w), v);
+        } else {
+            self.long.insert(w.into(), v);
+        }
     }
-    #[inline(always)]
-    fn store(&self, x: f64) -> f64 {
-        x as f32 as f64
+    pub(crate) fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+    pub(crate) fn clear(&mut self) {
+        self.short.clear();
+        self.long.clear();
     }
 }
 
-/// Per-thread buffers for BPE.
+/// Where the normalized string falls into independent words: before every U+2581 when no
+/// piece has one past its start, after every U+2581 when no piece has one before its end (no
+/// BPE merge and no Unigram piece can then span two words), and not at all otherwise. BPE
+/// also needs a model without UNUSED pieces (their split-back record is global).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WsSplit {
+    None,
+    Before,
+    After,
+}
+
+/// Choose the `WsSplit` for these dictionary pieces.
+pub(crate) fn ws_split<'a>(pieces: impl Iterator<Item = &'a str> + Clone) -> WsSplit {
+    let ws = super::normalize::SPACE;
+    if pieces.clone().all(|p| p.match_indices(ws).all(|(i, _)| i == 0)) {
+        return WsSplit::Before;
+    }
+    if pieces.clone().all(|p| p.match_indices(ws).all(|(i, _)| i + ws.len() == p.len())) {
+        return WsSplit::After;
+    }
+    WsSplit::None
+}
+
 #[derive(Default)]
 pub(crate) struct BpeScratch {
+    /// Uid of the model the cache belongs to, and the `EPOCH` it was filled in.
+    owner: u64,
+    epoch: u64,
+    /// Word -> `(start, len)` of its segments (relative to the word) in `arena`.
+    cache: WordCache<(u32, u32)>,
+    arena: Vec<(u32, u32, u32)>,
+    tmp: Vec<(u32, u32, u32)>,
+    flat: Vec<FlatSym>,
     /// `(start, len, prev, next, frozen)` per symbol; `len == 0` once merged away.
     syms: Vec<Sym>,
     heap: BinaryHeap<Cand>,
     /// For UNUSED pieces: `(id, left length)` of the latest pair pushed that forms them.
     rev: Vec<(u32, u32)>,
     stack: Vec<(u32, u32)>,
+}
+
+#[derive(Clone, Copy)]
+struct FlatSym {
+    start: u32,
+    len: u32,
+    frozen: bool,
+    /// Key of the pair (this, next): `score_key` of its piece, 0 when it is not a piece.
+    key: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -91,25 +161,6 @@ fn score_key(s: f32) -> u32 {
 }
 
 impl SentencePiece {
-    /// Unigram segments of `norm`.
-    pub(crate) fn unigram_segments(&self, norm: &[u8], seg: &mut Vec<(u32, u32, u32)>) {
-        let sc = SpmScorer { scores: &self.scores, kinds: &self.kinds, max_score: self.max_score, unk_score: self.min_score - 10.0 };
-        with_lattice(|best| {
-            // The unknown id always exists (checked at load), so this cannot fail.
-            if viterbi(norm, &self.trie, &sc, Some(self.unk_id), best).is_err() {
-                return;
-            }
-            let first = seg.len();
-            let mut end = norm.len();
-            while end > 0 {
-                let node = best[end];
-                seg.push((node.start, end as u32, node.id));
-                end = node.start as usize;
-            }
-            seg[first..].reverse();
-        })
-    }
-
     /// The next symbol of `s`: a user-defined symbol (frozen) or one character.
     #[inline]
     fn symbol_len(&self, s: &[u8]) -> (usize, bool) {
@@ -147,8 +198,131 @@ impl SentencePiece {
         }
     }
 
-    /// BPE segments of `norm`.
+    /// BPE segments of `norm`: word by word through the cache when pieces cannot cross a
+    /// U+2581 boundary (see `WsSplit`), else the whole string at once.
     pub(crate) fn bpe_segments(&self, norm: &[u8], s: &mut BpeScratch, seg: &mut Vec<(u32, u32, u32)>) {
+        let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+        if s.owner != self.uid || s.epoch != epoch || s.cache.len() >= CACHE_MAX {
+            s.epoch = epoch;
+            s.cache.clear();
+            s.arena.clear();
+            s.owner = self.uid;
+        }
+        let ws = super::normalize::SPACE.as_bytes();
+        let mut start = 0;
+        let flush = |a: usize, b: usize, s: &mut BpeScratch, seg: &mut Vec<(u32, u32, u32)>| {
+            let word = &norm[a..b];
+            if word.len() > CACHE_WORD_MAX {
+                let first = seg.len();
+                self.bpe_run(word, s, seg);
+                seg[first..].iter_mut().for_each(|x| (x.0, x.1) = (x.0 + a as u32, x.1 + a as u32));
+                return;
+            }
+            let (at, n) = match s.cache.get(word) {
+                Some(v) => v,
+                None => {
+                    let mut tmp = std::mem::take(&mut s.tmp);
+                    tmp.clear();
+                    self.bpe_flat(word, s, &mut tmp);
+                    let v = (s.arena.len() as u32, tmp.len() as u32);
+                    s.arena.extend_from_slice(&tmp);
+                    s.cache.insert(word, v);
+                    s.tmp = tmp;
+                    v
+                }
+            };
+            seg.extend(s.arena[at as usize..(at + n) as usize].iter().map(|x| (x.0 + a as u32, x.1 + a as u32, x.2)));
+        };
+        match self.bpe_split {
+            WsSplit::None => self.bpe_run(norm, s, seg),
+            WsSplit::Before => {
+                let mut p = 1;
+                while p < norm.len() {
+                    if norm[p] == ws[0] && norm[p..].starts_with(ws) {
+                        flush(start, p, s, seg);
+                        start = p;
+                        p += ws.len();
+                    } else {
+                        p += 1;
+                    }
+                }
+                if start < norm.len() {
+                    flush(start, norm.len(), s, seg);
+                }
+            }
+            WsSplit::After => {
+                let mut p = 0;
+                while p < norm.len() {
+                    if norm[p] == ws[0] && norm[p..].starts_with(ws) {
+                        p += ws.len();
+                        flush(start, p, s, seg);
+                        start = p;
+                    } else {
+                        p += 1;
+                    }
+                }
+                if start < norm.len() {
+                    flush(start, norm.len(), s, seg);
+                }
+            }
+        }
+    }
+
+    /// BPE of a short word without a heap: the same merges (the current pair of highest
+    /// score, leftmost on ties) found by a scan, O(n^2) in the word's few symbols. Only used
+    /// when the model has no UNUSED pieces (no split-back).
+    fn bpe_flat(&self, word: &[u8], s: &mut BpeScratch, seg: &mut Vec<(u32, u32, u32)>) {
+        let syms = &mut s.flat;
+        syms.clear();
+        let mut p = 0;
+        while p < word.len() {
+            let (n, frozen) = self.symbol_len(&word[p..]);
+            syms.push(FlatSym { start: p as u32, len: n as u32, frozen, key: 0 });
+            p += n;
+        }
+        let pair_key = |syms: &[FlatSym], i: usize| -> u32 {
+            let (l, r) = (syms[i], syms[i + 1]);
+            if l.frozen || r.frozen {
+                return 0;
+            }
+            let piece = &word[l.start as usize..(l.start + l.len + r.len) as usize];
+            // Keys of real pieces are >= 1 (score_key sets or flips the top bit, and a
+            // score's key is never 0 for a finite score); 0 means "no pair".
+            self.trie.get(piece).map_or(0, |id| score_key(self.scores[id as usize]).max(1))
+        };
+        for i in 0..syms.len().saturating_sub(1) {
+            syms[i].key = pair_key(syms, i);
+        }
+        loop {
+            let mut best = 0;
+            let mut at = usize::MAX;
+            for (i, x) in syms[..syms.len().saturating_sub(1)].iter().enumerate() {
+                if x.key > best {
+                    best = x.key;
+                    at = i;
+                }
+            }
+            if at == usize::MAX {
+                break;
+            }
+            syms[at].len += syms[at + 1].len;
+            syms.remove(at + 1);
+            if at + 1 < syms.len() {
+                syms[at].key = pair_key(syms, at);
+            } else {
+                syms[at].key = 0;
+            }
+            if at > 0 {
+                syms[at - 1].key = pair_key(syms, at - 1);
+            }
+        }
+        for x in syms.iter() {
+            seg.push((x.start, x.start + x.len, self.piece_to_id_bytes(&word[x.start as usize..(x.start + x.len) as usize])));
+        }
+    }
+
+    /// BPE over `norm` as one sequence (sentencepiece's loop), segments relative to it.
+    fn bpe_run(&self, norm: &[u8], s: &mut BpeScratch, seg: &mut Vec<(u32, u32, u32)>) {
         s.syms.clear();
         s.heap.clear();
         s.rev.clear();

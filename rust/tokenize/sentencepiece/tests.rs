@@ -176,3 +176,50 @@ proptest! {
         }
     }
 }
+
+/// A random model over a small alphabet with scores from a small set (many exact and near
+/// ties), as Unigram (1) or BPE (2).
+fn tie_model(pieces: &[(String, u8)], kind: u64) -> SentencePiece {
+    let scores = [-1.0f32, -2.0, -3.0, -1.5, -0.5, -2.5, -1.0000001, -7.25];
+    let mut p: Vec<(String, f32, u64)> = vec![("<unk>".into(), 0.0, 2), ("▁".into(), -1.0, 1)];
+    for (s, k) in pieces {
+        if !p.iter().any(|x| &x.0 == s) {
+            p.push((s.clone(), scores[*k as usize % scores.len()], 1));
+        }
+    }
+    let refs: Vec<(&str, f32, u64)> = p.iter().map(|x| (x.0.as_str(), x.1, x.2)).collect();
+    SentencePiece::from_bytes(model(&refs, kind, false, true), "t").unwrap()
+}
+
+proptest! {
+    /// The word split and caches give exactly the whole-string results (ties included).
+    #[test]
+    fn word_cache_is_exact(pieces in proptest::collection::vec(("▁?[abc]{1,3}", any::<u8>()), 1..20),
+                           texts in proptest::collection::vec("[abc x]{0,40}", 1..6)) {
+        for kind in [1u64, 2] {
+            let sp = tie_model(&pieces, kind);
+            let mut whole = sp.clone();
+            whole.uni_split = model::WsSplit::None;
+            whole.bpe_split = model::WsSplit::None;
+            prop_assert!(kind == 2 || sp.uni_split == model::WsSplit::Before);
+            for _ in 0..2 {
+                for t in &texts {
+                    prop_assert_eq!(sp.encode(t).unwrap(), whole.encode(t).unwrap(), "{} {:?}", kind, t);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn large_offsets_fall_back_exactly() {
+    // A long text makes the accumulated score large, where f32 rounding can break near-ties
+    // differently than in a word alone; the result must still be the whole-string Viterbi's.
+    let pieces: Vec<(String, u8)> =
+        ["▁a", "a", "b", "ab", "▁ab", "ba", "▁b", "abc", "c", "bc"].iter().enumerate().map(|(i, s)| (s.to_string(), i as u8)).collect();
+    let sp = tie_model(&pieces, 1);
+    let mut whole = sp.clone();
+    whole.uni_split = model::WsSplit::None;
+    let text: String = (0..3000).map(|i| ["ab", "abc", "ba", "cab", "bcab", "a"][i % 6]).collect::<Vec<_>>().join(" ");
+    assert_eq!(sp.encode(&text).unwrap(), whole.encode(&text).unwrap());
+}

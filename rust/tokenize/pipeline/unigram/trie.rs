@@ -2,11 +2,11 @@
 //! behind Unigram's Viterbi (every vocabulary piece that starts at a position) and behind
 //! sentencepiece's user-defined-symbol matcher and piece lookups.
 //!
-//! Layout: an array of 8-byte units `{base, check}` and a parallel array of values. The child
-//! of node `s` by byte `c` is `t = base[s] + c`, valid when `check[t] == s`; the root is unit
-//! 0. Bit 31 of `base` marks a node where a key ends; its id is `values[node]` (read only
-//! then, so the walk touches 8 bytes per step). The array is padded so that `base + 255` is
-//! always in range: a transition is one load, one compare, no bounds miss.
+//! Layout: one array of units `{base, check, value}` (`value` generic: an id, or for the
+//! sentencepiece Viterbi the piece's score and kind, so a match costs no second load). The
+//! child of node `s` by byte `c` is `t = base[s] + c`, valid when `check[t] == s`; the root
+//! is unit 0. Bit 31 of `base` marks a node where a key ends. The array is padded so that
+//! `base + 255` is always in range: a transition is one load, one compare, no bounds miss.
 //!
 //! Build: keys are sorted (stable, so for a repeated key the last one given wins, as Hugging
 //! Face's `token_to_ids` map does), then nodes are placed depth-first; each node's children
@@ -15,33 +15,42 @@
 //! Invariants: `check[0] == ROOT_CHECK`, free slots have `check == FREE`, every `base` is
 //! `< units.len() - 255`.
 
-pub(crate) const NONE: u32 = u32::MAX;
 const FREE: u32 = u32::MAX;
 const ROOT_CHECK: u32 = u32::MAX - 1;
 
+/// A unit of the built trie: the transition fields and the value of a key ending here (read
+/// in the same load as the transition).
 #[derive(Clone, Copy, Debug)]
-struct Unit {
+struct Unit<P> {
+    base: u32,
+    check: u32,
+    value: P,
+}
+
+/// A unit while building.
+#[derive(Clone, Copy, Debug)]
+struct BUnit {
     base: u32,
     check: u32,
 }
 
-const EMPTY: Unit = Unit { base: 0, check: FREE };
+const EMPTY: BUnit = BUnit { base: 0, check: FREE };
 const LEAF: u32 = 1 << 31;
 
+/// The trie; `P` is the value of a key (an id, or whatever a walk wants at hand).
 #[derive(Clone, Debug)]
-pub(crate) struct PieceTrie {
-    units: Vec<Unit>,
-    values: Vec<u32>,
+pub(crate) struct PieceTrie<P = u32> {
+    units: Vec<Unit<P>>,
 }
 
-impl PieceTrie {
-    /// Build from `(key, id)` pairs; empty keys are ignored (no lookup ever yields one, as in
-    /// Hugging Face's trie). For a repeated key the last pair wins.
-    pub(crate) fn build<'a>(keys: impl IntoIterator<Item = (&'a [u8], u32)>) -> PieceTrie {
-        let mut keys: Vec<(&[u8], u32)> = keys.into_iter().filter(|k| !k.0.is_empty()).collect();
+impl<P: Copy + Default> PieceTrie<P> {
+    /// Build from `(key, value)` pairs; empty keys are ignored (no lookup ever yields one, as
+    /// in Hugging Face's trie). For a repeated key the last pair wins.
+    pub(crate) fn build<'a>(keys: impl IntoIterator<Item = (&'a [u8], P)>) -> PieceTrie<P> {
+        let mut keys: Vec<(&[u8], P)> = keys.into_iter().filter(|k| !k.0.is_empty()).collect();
         keys.sort_by(|a, b| a.0.cmp(b.0));
         // Keep the last of each run of equal keys.
-        let mut dedup: Vec<(&[u8], u32)> = Vec::with_capacity(keys.len());
+        let mut dedup: Vec<(&[u8], P)> = Vec::with_capacity(keys.len());
         for k in keys {
             match dedup.last_mut() {
                 Some(last) if last.0 == k.0 => *last = k,
@@ -54,7 +63,7 @@ impl PieceTrie {
         let mut labels: Vec<(u8, usize, usize)> = Vec::new();
         while let Some((node, mut lo, hi, depth)) = stack.pop() {
             if lo < hi && dedup[lo].0.len() == depth {
-                b.values.push((node, dedup[lo].1));
+                b.values.push((node, lo as u32));
                 lo += 1;
             }
             if lo == hi {
@@ -83,17 +92,17 @@ impl PieceTrie {
         debug_assert!(max_base < LEAF as usize - 256);
         b.units.truncate((last_used + 1).max(max_base + 256));
         b.units.resize((last_used + 1).max(max_base + 256), EMPTY);
-        let mut values = vec![NONE; b.units.len()];
-        for &(node, id) in &b.values {
-            values[node as usize] = id;
-            b.units[node as usize].base |= LEAF;
+        let mut units: Vec<Unit<P>> = b.units.iter().map(|u| Unit { base: u.base, check: u.check, value: P::default() }).collect();
+        for &(node, k) in &b.values {
+            units[node as usize].value = dedup[k as usize].1;
+            units[node as usize].base |= LEAF;
         }
-        PieceTrie { units: b.units, values }
+        PieceTrie { units }
     }
 
-    /// Call `f(len, id)` for every key that is a prefix of `s`, shortest first.
+    /// Call `f(len, value)` for every key that is a prefix of `s`, shortest first.
     #[inline]
-    pub(crate) fn prefixes(&self, s: &[u8], mut f: impl FnMut(usize, u32)) {
+    pub(crate) fn prefixes(&self, s: &[u8], mut f: impl FnMut(usize, P)) {
         let u = &self.units;
         let mut node = 0u32;
         let mut base = (u[0].base & !LEAF) as usize;
@@ -106,14 +115,14 @@ impl PieceTrie {
             node = t as u32;
             base = (unit.base & !LEAF) as usize;
             if unit.base & LEAF != 0 {
-                f(i + 1, self.values[t]);
+                f(i + 1, unit.value);
             }
         }
     }
 
-    /// The longest key that is a prefix of `s`: `(len, id)`.
+    /// The longest key that is a prefix of `s`: `(len, value)`.
     #[inline]
-    pub(crate) fn longest(&self, s: &[u8]) -> Option<(usize, u32)> {
+    pub(crate) fn longest(&self, s: &[u8]) -> Option<(usize, P)> {
         let mut best = None;
         self.prefixes(s, |n, id| best = Some((n, id)));
         best
@@ -133,9 +142,9 @@ impl PieceTrie {
         true
     }
 
-    /// The id of exactly `key`.
+    /// The value of exactly `key`.
     #[inline]
-    pub(crate) fn get(&self, key: &[u8]) -> Option<u32> {
+    pub(crate) fn get(&self, key: &[u8]) -> Option<P> {
         let u = &self.units;
         let mut node = 0usize;
         for &c in key {
@@ -145,13 +154,13 @@ impl PieceTrie {
             }
             node = t;
         }
-        (u[node].base & LEAF != 0 && !key.is_empty()).then(|| self.values[node])
+        (u[node].base & LEAF != 0 && !key.is_empty()).then(|| u[node].value)
     }
 }
 
 struct Builder {
-    units: Vec<Unit>,
-    /// `(node, id)` of every key end.
+    units: Vec<BUnit>,
+    /// `(node, key index)` of every key end.
     values: Vec<(u32, u32)>,
     /// Free slots as a doubly linked list in increasing order (`next[i]`, `prev[i]` valid
     /// for free `i`; `head` the first, `tail` the last), so a base search visits free slots
