@@ -11,7 +11,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::normalized::NormStr;
 use super::normalizers::Normalizer;
-use super::pretok::Split;
+use super::pretok::{Pieces, Split};
 use super::Tok;
 use crate::error::Result;
 use crate::value_err;
@@ -161,49 +161,65 @@ impl Added {
         }
     }
 
-    fn split_with(&self, m: &Matcher, ns: NormStr, out: &mut Vec<Split>, buf: &mut Vec<(Option<usize>, usize, usize)>) {
-        if ns.is_empty() {
+    /// Split piece `sp` of `p` at this matcher's tokens, appending the new pieces.
+    fn split_with(&self, m: &Matcher, p: &Pieces, sp: &Split, out: &mut Vec<Split>, buf: &mut Vec<(Option<usize>, usize, usize)>) {
+        if sp.start == sp.end {
             return;
         }
-        self.find(m, &ns.norm, buf);
-        if buf.len() == 1 && buf[0].0.is_none() {
-            out.push(Split { ns, toks: None });
-            return;
-        }
-        for &(ti, s, e) in buf.iter() {
-            let piece = ns.slice(s..e);
-            if piece.is_empty() {
+        self.find(m, p.text(sp), buf);
+        for &(ti, a, b) in buf.iter() {
+            if a == b {
                 continue;
             }
-            let toks = ti.map(|i| vec![Tok { id: self.tokens[i].id, start: 0, end: piece.len() as u32 }]);
-            out.push(Split { ns: piece, toks });
+            let toks = ti.map(|i| vec![Tok { id: self.tokens[i].id, start: 0, end: (b - a) as u32 }]);
+            out.push(Split { base: sp.base, start: sp.start + a as u32, end: sp.start + b as u32, toks });
         }
     }
 
     /// Split `text` at added tokens and normalize the rest (HF's `extract_and_normalize`).
-    pub fn extract_and_normalize(&self, normalizer: Option<&Normalizer>, text: &str, shift: usize) -> Result<Vec<Split>> {
-        let whole = NormStr::new(text, shift);
+    pub fn extract_and_normalize(&self, normalizer: Option<&Normalizer>, text: &str, shift: usize) -> Result<Pieces> {
+        let mut p = Pieces::default();
+        p.push_owned(NormStr::new(text, shift), None);
         let mut buf = Vec::new();
-        let mut first = Vec::new();
-        match &self.raw {
-            Some(m) => self.split_with(m, whole, &mut first, &mut buf),
-            None => first.push(Split { ns: whole, toks: None }),
+        if let Some(m) = &self.raw {
+            let whole = std::mem::take(&mut p.splits);
+            let mut out = Vec::new();
+            for sp in &whole {
+                self.split_with(m, &p, sp, &mut out, &mut buf);
+            }
+            p.splits = out;
         }
-        let mut out = Vec::with_capacity(first.len());
-        for mut sp in first {
+        if normalizer.is_none() && self.norm.is_none() {
+            return Ok(p);
+        }
+        let first = std::mem::take(&mut p.splits);
+        for sp in first {
             if sp.toks.is_some() {
-                out.push(sp);
+                p.splits.push(sp);
                 continue;
             }
-            if let Some(n) = normalizer {
-                n.apply(&mut sp.ns)?;
-            }
+            let sp = match normalizer {
+                Some(n) => {
+                    let mut ns = p.owned(&sp);
+                    n.apply(&mut ns)?;
+                    if ns.is_empty() {
+                        continue;
+                    }
+                    let end = ns.len() as u32;
+                    p.bases.push(ns);
+                    Split { base: p.bases.len() as u32 - 1, start: 0, end, toks: None }
+                }
+                None => sp,
+            };
             match &self.norm {
-                Some(m) => self.split_with(m, sp.ns, &mut out, &mut buf),
-                None if sp.ns.is_empty() => {}
-                None => out.push(sp),
+                Some(m) => {
+                    let mut out = Vec::new();
+                    self.split_with(m, &p, &sp, &mut out, &mut buf);
+                    p.splits.extend(out);
+                }
+                None => p.splits.push(sp),
             }
         }
-        Ok(out)
+        Ok(p)
     }
 }

@@ -162,13 +162,13 @@ impl Pipeline {
     /// exactly as the pipeline does, and each remaining piece is one byte-level segment
     /// (HF's ByteLevel pre-tokenizer also works per piece). Offsets and word ids are left 0.
     fn encode_one_fast(&self, fast: &crate::tokenize::Tokenizer, text: &str, type_id: u32) -> Result<Encoding> {
-        let splits = self.added.extract_and_normalize(None, text, 0)?;
+        let p = self.added.extract_and_normalize(None, text, 0)?;
         let mut enc = Encoding::default();
-        for sp in &splits {
+        for sp in &p.splits {
             match &sp.toks {
                 Some(t) => t.iter().for_each(|t| enc.push(t.id, type_id, (0, 0), 0, 0)),
                 None => {
-                    for id in fast.encode(&sp.ns.norm, crate::tokenize::SpecialPolicy::Text)? {
+                    for id in fast.encode(p.text(sp), crate::tokenize::SpecialPolicy::Text)? {
                         enc.push(id, type_id, (0, 0), 0, 0);
                     }
                 }
@@ -188,30 +188,31 @@ impl Pipeline {
                 return self.encode_one_fast(f, text, type_id);
             }
         }
-        let mut splits = self.added.extract_and_normalize(self.normalizer.as_ref(), text, 0)?;
+        let mut pieces = self.added.extract_and_normalize(self.normalizer.as_ref(), text, 0)?;
         if let Some(p) = &self.pre {
-            p.apply(&mut splits)?;
+            p.apply(&mut pieces)?;
         }
         let dropout = matches!(&self.model, Model::Bpe(b) if b.dropout.is_some_and(|p| p > 0.0));
         let mut rng = seed.filter(|_| dropout).map(DropoutRng);
         let conv = CharOffsets::new(text);
         let mut enc = Encoding::default();
         let mut toks = Vec::new();
-        for (w, sp) in splits.iter().enumerate() {
+        for (w, sp) in pieces.splits.iter().enumerate() {
+            let piece = pieces.text(sp);
             let toks: &[Tok] = match &sp.toks {
                 Some(t) => t,
                 None => {
                     toks.clear();
-                    self.tokenize_piece(&sp.ns.norm, &mut toks, rng.as_mut())?;
+                    self.tokenize_piece(piece, &mut toks, rng.as_mut())?;
                     &toks
                 }
             };
             let added = sp.toks.is_some();
             for t in toks {
-                let off = sp.ns.original_range(t.start as usize..t.end as usize).unwrap_or((t.start, t.end));
+                let off = pieces.original_range(sp, t.start, t.end).unwrap_or((t.start, t.end));
                 enc.push(t.id, type_id, conv.convert(off), 0, w as i64);
                 if self.trims {
-                    let s = if added { Some(sp.ns.norm.as_str()) } else { self.model.id_to_token(t.id) };
+                    let s = if added { Some(piece) } else { self.model.id_to_token(t.id) };
                     *enc.ws.last_mut().expect("just pushed") = s.map_or((0, 0), spaces);
                 }
             }

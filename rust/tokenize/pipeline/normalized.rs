@@ -170,13 +170,7 @@ impl NormStr {
             self.norm.make_ascii_lowercase();
             return;
         }
-        self.rebuild(|c, out| {
-            if c.is_ascii() {
-                out.push(c.to_ascii_lowercase())
-            } else {
-                out.extend(c.to_lowercase())
-            }
-        });
+        self.rebuild(|c, out| if c.is_ascii() { out.push(c.to_ascii_lowercase()) } else { out.extend(c.to_lowercase()) });
     }
 
     /// Strip whitespace on the left and/or right (HF's `lrstrip`).

@@ -12,11 +12,50 @@ use super::Tok;
 use crate::error::Result;
 use crate::tokenize::Pretokenizer;
 
-/// A piece of the text, with its tokens once a model (or the added vocabulary) has made them.
+/// A piece of the text: bytes `start..end` of base text `base`, with its tokens once a model
+/// (or the added vocabulary) has made them. Splitting a piece makes sub-ranges of the same
+/// base (no copy); only a pre-tokenizer that rewrites a piece (ByteLevel, Metaspace) gives it a
+/// base of its own.
 #[derive(Clone, Debug)]
 pub struct Split {
-    pub ns: NormStr,
+    pub base: u32,
+    pub start: u32,
+    pub end: u32,
     pub toks: Option<Vec<Tok>>,
+}
+
+/// The pieces of one text and the base texts they are ranges of (HF's `PreTokenizedString`).
+#[derive(Clone, Debug, Default)]
+pub struct Pieces {
+    pub bases: Vec<NormStr>,
+    pub splits: Vec<Split>,
+}
+
+impl Pieces {
+    /// Add `ns` as a base covered by one piece (nothing if it is empty).
+    pub fn push_owned(&mut self, ns: NormStr, toks: Option<Vec<Tok>>) {
+        if ns.is_empty() {
+            return;
+        }
+        let end = ns.len() as u32;
+        self.bases.push(ns);
+        self.splits.push(Split { base: self.bases.len() as u32 - 1, start: 0, end, toks });
+    }
+    pub fn text(&self, sp: &Split) -> &str {
+        &self.bases[sp.base as usize].norm[sp.start as usize..sp.end as usize]
+    }
+    /// Original byte range of bytes `a..b` of a piece (None past its end, as HF's
+    /// `convert_offsets` of the piece gives).
+    pub fn original_range(&self, sp: &Split, a: u32, b: u32) -> Option<(u32, u32)> {
+        if a > b || b > sp.end - sp.start {
+            return None;
+        }
+        self.bases[sp.base as usize].original_range((sp.start + a) as usize..(sp.start + b) as usize)
+    }
+    /// The piece as a text of its own (a copy).
+    pub fn owned(&self, sp: &Split) -> NormStr {
+        self.bases[sp.base as usize].slice(sp.start as usize..sp.end as usize)
+    }
 }
 
 /// A pattern as HF's `SplitPattern`: a literal string or a regex (Oniguruma syntax).
@@ -104,6 +143,8 @@ fn fixed_script(c: char) -> Option<unicode_script::Script> {
     }
     Some(match c.script() {
         Script::Hiragana | Script::Katakana => Script::Han,
+        // Not in Scripts.txt (noncharacters, private use, ...): not in HF's table either.
+        Script::Unknown => return None,
         s => s,
     })
 }
@@ -134,10 +175,11 @@ pub fn is_punc(c: char) -> bool {
     c.is_punctuation()
 }
 
-/// Split `ns` at `matches` with `behavior` (and `invert`), appending the pieces to `out`.
-fn split_at(ns: &NormStr, matches: &[(usize, usize)], behavior: Behavior, invert: bool, out: &mut Vec<NormStr>) {
+/// Cut a text of `len` bytes at `matches` with `behavior` (and `invert`): the kept non-empty
+/// byte ranges, appended to `out`.
+fn split_at(len: usize, matches: &[(usize, usize)], behavior: Behavior, invert: bool, out: &mut Vec<(usize, usize)>) {
     let mut segs = Vec::with_capacity(matches.len() * 2 + 1);
-    segments(ns.len(), matches.iter().copied(), &mut segs);
+    segments(len, matches.iter().copied(), &mut segs);
     if invert {
         for s in segs.iter_mut() {
             s.2 = !s.2;
@@ -145,30 +187,50 @@ fn split_at(ns: &NormStr, matches: &[(usize, usize)], behavior: Behavior, invert
     }
     let mut keep = Vec::with_capacity(segs.len());
     apply_behavior(&segs, behavior, &mut keep);
-    out.extend(keep.into_iter().filter(|r| r.0 < r.1).map(|(s, e)| ns.slice(s..e)));
+    out.extend(keep.into_iter().filter(|r| r.0 < r.1));
 }
 
-fn split_chars(ns: &NormStr, f: impl Fn(char) -> bool, behavior: Behavior, out: &mut Vec<NormStr>) {
-    let m = char_matches(&ns.norm, f);
+fn split_chars(s: &str, f: impl Fn(char) -> bool, behavior: Behavior, out: &mut Vec<(usize, usize)>) {
+    let m = char_matches(s, f);
     if m.is_empty() {
-        out.push(ns.clone());
+        out.push((0, s.len()));
     } else {
-        split_at(ns, &m, behavior, false, out);
+        split_at(s.len(), &m, behavior, false, out);
     }
 }
 
-/// Replace every untouched split by what `f` cuts it into.
-fn each(splits: &mut Vec<Split>, mut f: impl FnMut(NormStr, &mut Vec<NormStr>) -> Result<()>) -> Result<()> {
-    let old = std::mem::take(splits);
+/// Replace every untouched piece by the sub-ranges `f` cuts its text into.
+fn each(p: &mut Pieces, mut f: impl FnMut(&str, &mut Vec<(usize, usize)>) -> Result<()>) -> Result<()> {
+    let old = std::mem::take(&mut p.splits);
     let mut buf = Vec::new();
     for sp in old {
         if sp.toks.is_some() {
-            splits.push(sp);
+            p.splits.push(sp);
             continue;
         }
         buf.clear();
-        f(sp.ns, &mut buf)?;
-        splits.extend(buf.drain(..).filter(|n| !n.is_empty()).map(|ns| Split { ns, toks: None }));
+        f(p.text(&sp), &mut buf)?;
+        for &(a, b) in buf.iter().filter(|r| r.0 < r.1) {
+            p.splits.push(Split { base: sp.base, start: sp.start + a as u32, end: sp.start + b as u32, toks: None });
+        }
+    }
+    Ok(())
+}
+
+/// Replace every untouched piece by the texts `f` makes of a copy of it.
+fn each_owned(p: &mut Pieces, mut f: impl FnMut(NormStr, &mut Vec<NormStr>) -> Result<()>) -> Result<()> {
+    let old = std::mem::take(&mut p.splits);
+    let mut buf = Vec::new();
+    for sp in old {
+        if sp.toks.is_some() {
+            p.splits.push(sp);
+            continue;
+        }
+        buf.clear();
+        f(p.owned(&sp), &mut buf)?;
+        for ns in buf.drain(..) {
+            p.push_owned(ns, None);
+        }
     }
     Ok(())
 }
@@ -196,37 +258,42 @@ impl PreTok {
         Ok(PreTok::ByteLevel { add_prefix_space, use_regex, trim_offsets, re })
     }
 
-    pub fn apply(&self, splits: &mut Vec<Split>) -> Result<()> {
+    pub fn apply(&self, p: &mut Pieces) -> Result<()> {
         let mut m = Vec::new();
         match self {
             PreTok::ByteLevel { add_prefix_space, re, .. } => {
-                each(splits, |mut ns, out| {
-                    if *add_prefix_space && !ns.norm.starts_with(' ') {
-                        ns.prepend(" ");
-                    }
-                    if let Some(re) = re {
-                        re.matches(&ns.norm, &mut m)?;
-                        split_at(&ns, &m, Behavior::Isolated, false, out);
-                    } else {
+                if *add_prefix_space && p.splits.iter().any(|sp| sp.toks.is_none() && !p.text(sp).starts_with(' ')) {
+                    each_owned(p, |mut ns, out| {
+                        if !ns.norm.starts_with(' ') {
+                            ns.prepend(" ");
+                        }
                         out.push(ns);
-                    }
-                    Ok(())
-                })?;
-                let table = byte_chars();
-                for sp in splits.iter_mut().filter(|s| s.toks.is_none()) {
-                    sp.ns.byte_level(table);
+                        Ok(())
+                    })?;
                 }
-                Ok(())
+                if let Some(re) = re {
+                    each(p, |s, out| {
+                        re.matches(s, &mut m)?;
+                        split_at(s.len(), &m, Behavior::Isolated, false, out);
+                        Ok(())
+                    })?;
+                }
+                let table = byte_chars();
+                each_owned(p, |mut ns, out| {
+                    ns.byte_level(table);
+                    out.push(ns);
+                    Ok(())
+                })
             }
-            PreTok::Split { pat, behavior, invert } => each(splits, |ns, out| {
-                pat.matches(&ns.norm, &mut m)?;
-                split_at(&ns, &m, *behavior, *invert, out);
+            PreTok::Split { pat, behavior, invert } => each(p, |s, out| {
+                pat.matches(s, &mut m)?;
+                split_at(s.len(), &m, *behavior, *invert, out);
                 Ok(())
             }),
             PreTok::Metaspace { replacement, prepend, split } => {
                 let mut rep = [0u8; 4];
                 let rep: &str = replacement.encode_utf8(&mut rep);
-                each(splits, |mut ns, out| {
+                each_owned(p, |mut ns, out| {
                     let spaces = char_matches(&ns.norm, |c| c == ' ');
                     ns.replace_matches(&spaces, rep);
                     let add = match prepend {
@@ -237,71 +304,75 @@ impl PreTok {
                     if add && !ns.norm.starts_with(*replacement) {
                         ns.prepend(rep);
                     }
-                    if *split {
-                        split_chars(&ns, |c| c == *replacement, Behavior::MergedWithNext, out);
-                    } else {
-                        out.push(ns);
-                    }
+                    out.push(ns);
                     Ok(())
-                })
+                })?;
+                if *split {
+                    let r = *replacement;
+                    each(p, |s, out| {
+                        split_chars(s, |c| c == r, Behavior::MergedWithNext, out);
+                        Ok(())
+                    })?;
+                }
+                Ok(())
             }
-            PreTok::Bert => each(splits, |ns, out| {
-                // Whitespace removed, then punctuation isolated, in one pass (same pieces as
-                // HF's two splits).
+            PreTok::Bert => each(p, |s, out| {
+                // Whitespace removed, then punctuation isolated, in one pass (the same pieces
+                // as HF's two splits).
                 let mut start = None;
-                for (i, c) in ns.norm.char_indices() {
+                for (i, c) in s.char_indices() {
                     if c.is_whitespace() {
-                        if let Some(s) = start.take() {
-                            out.push(ns.slice(s..i));
+                        if let Some(a) = start.take() {
+                            out.push((a, i));
                         }
                     } else if is_punc(c) {
-                        if let Some(s) = start.take() {
-                            out.push(ns.slice(s..i));
+                        if let Some(a) = start.take() {
+                            out.push((a, i));
                         }
-                        out.push(ns.slice(i..i + c.len_utf8()));
+                        out.push((i, i + c.len_utf8()));
                     } else if start.is_none() {
                         start = Some(i);
                     }
                 }
-                if let Some(s) = start {
-                    out.push(ns.slice(s..ns.norm.len()));
+                if let Some(a) = start {
+                    out.push((a, s.len()));
                 }
                 Ok(())
             }),
-            PreTok::Whitespace => each(splits, |ns, out| {
+            PreTok::Whitespace => each(p, |s, out| {
                 m.clear();
-                for x in whitespace_re().find_iter(&ns.norm) {
+                for x in whitespace_re().find_iter(s) {
                     let x = x.map_err(|e| crate::value_err!("Whitespace pre-tokenizer failed: {e}"))?;
                     m.push((x.start(), x.end()));
                 }
-                split_at(&ns, &m, Behavior::Removed, true, out);
+                split_at(s.len(), &m, Behavior::Removed, true, out);
                 Ok(())
             }),
-            PreTok::WhitespaceSplit => each(splits, |ns, out| {
-                split_chars(&ns, char::is_whitespace, Behavior::Removed, out);
+            PreTok::WhitespaceSplit => each(p, |s, out| {
+                split_chars(s, char::is_whitespace, Behavior::Removed, out);
                 Ok(())
             }),
-            PreTok::Punctuation(b) => each(splits, |ns, out| {
-                split_chars(&ns, is_punc, *b, out);
+            PreTok::Punctuation(b) => each(p, |s, out| {
+                split_chars(s, is_punc, *b, out);
                 Ok(())
             }),
-            PreTok::Digits { individual } => each(splits, |ns, out| {
+            PreTok::Digits { individual } => each(p, |s, out| {
                 let b = if *individual { Behavior::Isolated } else { Behavior::Contiguous };
-                split_chars(&ns, char::is_numeric, b, out);
+                split_chars(s, char::is_numeric, b, out);
                 Ok(())
             }),
-            PreTok::CharDelimiter(d) => each(splits, |ns, out| {
-                split_chars(&ns, |c| c == *d, Behavior::Removed, out);
+            PreTok::CharDelimiter(d) => each(p, |s, out| {
+                split_chars(s, |c| c == *d, Behavior::Removed, out);
                 Ok(())
             }),
-            PreTok::UnicodeScripts => each(splits, |ns, out| {
-                let cuts = script_cuts(&ns.norm);
-                out.extend(cuts.windows(2).map(|w| ns.slice(w[0]..w[1])));
+            PreTok::UnicodeScripts => each(p, |s, out| {
+                let cuts = script_cuts(s);
+                out.extend(cuts.windows(2).map(|w| (w[0], w[1])));
                 Ok(())
             }),
             PreTok::Sequence(v) => {
-                for p in v {
-                    p.apply(splits)?;
+                for x in v {
+                    x.apply(p)?;
                 }
                 Ok(())
             }
