@@ -295,7 +295,14 @@ impl SentencePiece {
             ModelType::Word => self.word_segments(norm, seg),
         }
         let mut prev_unk = false;
+        // Only BPE, CHAR and WORD can meet a reserved piece's string (through PieceToId).
+        let reserved_possible = self.kind != ModelType::Unigram;
         for &(a, b, id) in seg.iter() {
+            if id != self.unk_id && !reserved_possible {
+                out.push(id);
+                prev_unk = false;
+                continue;
+            }
             match self.kinds[id as usize] {
                 PieceType::Control => {
                     return Err(Error::Value(format!(

@@ -43,6 +43,8 @@ pub struct Normalizer {
     /// depend on what follows: its replacement (itself when unmapped). Spaces and newlines
     /// then skip the walk.
     ascii: Vec<Option<Box<[u8]>>>,
+    /// ASCII bytes whose fixed replacement is " " or "": dropped right after a space.
+    ascii_gone: [bool; 256],
 }
 
 /// Characters below this are classified in `plain` (the BMP and the next two planes: 24 KB).
@@ -99,7 +101,7 @@ impl Normalizer {
                 }
             }
         }
-        let ascii = (0..128u8)
+        let ascii: Vec<Option<Box<[u8]>>> = (0..128u8)
             .map(|b| {
                 if user_lead[b as usize] {
                     return None;
@@ -115,7 +117,12 @@ impl Normalizer {
                 }
             })
             .collect();
+        let mut ascii_gone = [false; 256];
+        for (b, r) in ascii.iter().enumerate() {
+            ascii_gone[b] = matches!(r.as_deref(), Some(b" ") | Some(b""));
+        }
         Normalizer {
+            ascii_gone,
             charsmap,
             add_dummy_prefix,
             remove_extra_whitespaces,
@@ -220,6 +227,15 @@ impl Normalizer {
                 input = &input[run..];
                 prev_space = false;
                 continue;
+            }
+            if prev_space {
+                // After a space every byte that becomes one space (or nothing) is dropped:
+                // skip such runs (indentation, blank lines) without the general path.
+                let skip = input.iter().take_while(|&&b| self.ascii_gone[b as usize]).count();
+                if skip > 0 {
+                    input = &input[skip..];
+                    continue;
+                }
             }
             let (mut sp, n) = self.prefix(input);
             while prev_space && sp.first() == Some(&b' ') {
