@@ -35,7 +35,7 @@ _WANT = (
 )
 
 # Methods of the byte-level core that an HF pipeline answers only when it is byte-level BPE.
-_BYTE_LEVEL_ONLY = ("encode_large", "encode_file", "count", "decode_bytes", "decoder", "save_tiktoken")
+_BYTE_LEVEL_ONLY = ("encode_large", "encode_file", "count", "decode_bytes", "save_tiktoken")
 
 
 def _bool(name: str, v: object) -> bool:
@@ -211,6 +211,17 @@ class HFTokenizer(Tokenizer):
             np.cumsum([len(s) for s in seqs], out=rows[1:])
         return self._p.decode_batch(ids, rows, _bool("skip_special_tokens", skip_special_tokens), _check_threads(num_threads))
 
+    def decoder(self, skip_special_tokens: bool = False, *, errors: Optional[str] = None):
+        """A streaming decoder for any model (HF's ``DecodeStream``): ``step(ids)`` returns the
+        text those ids complete, never half a character; the pieces add up to ``decode`` of all
+        the ids whenever the decoder only appends (every HF decoder but a Strip from the right).
+
+        ``errors=`` (byte-level BPE files only) gives the byte-level :class:`StreamDecoder`.
+        """
+        if errors is not None:
+            return Tokenizer.decoder(Tokenizer(self._byte_level("errors=")), errors=errors)
+        return HFStreamDecoder(self, _bool("skip_special_tokens", skip_special_tokens))
+
     # ---- truncation and padding (HF's names) ----------------------------------------------
     def enable_truncation(self, max_length: int, stride: int = 0, strategy: str = "longest_first",
                           direction: str = "right") -> None:
@@ -284,6 +295,39 @@ class HFTokenizer(Tokenizer):
 
     def __repr__(self) -> str:
         return f"HFTokenizer({self._p.describe()}, vocab_size={self.vocab_size})"
+
+
+class HFStreamDecoder:
+    """Streaming decoder of an :class:`HFTokenizer` (HF's ``DecodeStream`` semantics)."""
+
+    __slots__ = ("_s", "_tok", "_skip")
+
+    def __init__(self, tok: HFTokenizer, skip_special_tokens: bool, state=None):
+        self._tok, self._skip = tok, skip_special_tokens
+        self._s = tok._p.stream(skip_special_tokens, state)
+
+    def step(self, ids) -> str:
+        """Feed one id or many; the text they complete ("" while a character is incomplete)."""
+        return self._s.step(as_ids(ids))
+
+    def finish(self) -> str:
+        return ""
+
+    def __reduce__(self):
+        ids, prefix, index, skip = self._s.state()
+        return (_restore_stream, (self._tok, skip, (ids, prefix, index)))
+
+    def __repr__(self) -> str:
+        ids, _, _, skip = self._s.state()
+        return f"HFStreamDecoder(skip_special_tokens={skip}, window={len(ids)} ids)"
+
+
+def _restore_stream(tok, skip, state) -> HFStreamDecoder:
+    if not isinstance(tok, HFTokenizer) or not isinstance(skip, bool):
+        from seqfast._errors import FormatError
+
+        raise FormatError("HFStreamDecoder pickle: expected (HFTokenizer, skip flag, state)")
+    return HFStreamDecoder(tok, skip, state)
 
 
 def _guard(name: str):

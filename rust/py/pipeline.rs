@@ -14,6 +14,7 @@ use super::errors::IntoPyResult;
 use super::interrupt::{self, LONG};
 use crate::files::{read_text, write_atomic};
 use crate::tokenize::pipeline::encoding::{Flat, Want};
+use crate::tokenize::pipeline::stream::PipelineStream;
 use crate::tokenize::pipeline::Pipeline;
 
 #[pyclass(name = "Pipeline", module = "seqfast._core", frozen)]
@@ -248,9 +249,44 @@ impl PyPipeline {
     fn added_tokens(&self) -> Vec<(String, u32, bool)> {
         self.inner.added.tokens.iter().map(|t| (t.content.clone(), t.id, t.special)).collect()
     }
+    /// A streaming decoder (HF's `DecodeStream`), fresh or restored from `state()`.
+    #[pyo3(signature = (skip_special_tokens=false, state=None))]
+    fn stream(&self, skip_special_tokens: bool, state: Option<(Vec<u32>, String, usize)>) -> PyResult<PyPipelineStream> {
+        let mut st = PipelineStream::new(skip_special_tokens);
+        if let Some((ids, prefix, prefix_index)) = state {
+            if prefix_index > ids.len() {
+                return Err(super::errors::FormatError::new_err("stream state: prefix index past the ids"));
+            }
+            st = PipelineStream { ids, prefix, prefix_index, skip_special: skip_special_tokens };
+        }
+        Ok(PyPipelineStream { pipe: self.inner.clone(), state: st })
+    }
+
     /// Kinds of the components, for repr: `(normalizer, pre_tokenizer, model, post, decoder)`.
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+}
+
+/// HF's `DecodeStream` over a pipeline (state kept here, steps in the core).
+#[pyclass(name = "PipelineStream", module = "seqfast._core")]
+pub struct PyPipelineStream {
+    pipe: Arc<Pipeline>,
+    state: PipelineStream,
+}
+
+#[pymethods]
+impl PyPipelineStream {
+    /// Feed ids; returns the text they complete ("" if none yet).
+    fn step(&mut self, py: Python<'_>, ids: PyReadonlyArray1<'_, u32>) -> PyResult<String> {
+        let ids = ids.as_slice().map_err(|_| super::errors::ShapeError::new_err("ids must be a contiguous 1-D uint32 array"))?;
+        let (p, st) = (&self.pipe, &mut self.state);
+        py.detach(|| st.step_many(p, ids)).py()
+    }
+    /// `(ids, prefix, prefix_index, skip_special_tokens)` for pickling.
+    fn state(&self) -> (Vec<u32>, String, usize, bool) {
+        let s = &self.state;
+        (s.ids.clone(), s.prefix.clone(), s.prefix_index, s.skip_special)
     }
 }
 
@@ -262,5 +298,6 @@ fn side_name(s: crate::tokenize::pipeline::encoding::Side) -> &'static str {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyPipeline>()
+    m.add_class::<PyPipeline>()?;
+    m.add_class::<PyPipelineStream>()
 }

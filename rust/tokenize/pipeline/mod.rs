@@ -22,6 +22,7 @@ pub mod normalizers;
 pub mod post;
 pub mod precompiled;
 pub mod pretok;
+pub mod stream;
 pub mod unigram;
 
 /// A token produced by a model inside one piece: its id and its byte range in the piece's
