@@ -200,3 +200,27 @@ impl Decoder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(d: Decoder, t: &[&str]) -> String {
+        d.chain(t.iter().map(|s| s.to_string()).collect()).unwrap().concat()
+    }
+
+    #[test]
+    fn byte_fallback_and_strip() {
+        assert_eq!(run(Decoder::ByteFallback, &["<0xC3>", "<0xA9>", "x"]), "éx");
+        assert_eq!(run(Decoder::ByteFallback, &["<0xE6>", "<0x97>"]), "\u{fffd}\u{fffd}");
+        assert_eq!(run(Decoder::Strip { content: ' ', start: 1, stop: 0 }, &[" a", "  b"]), "a b");
+    }
+
+    #[test]
+    fn metaspace_wordpiece_ctc() {
+        assert_eq!(run(Decoder::Metaspace { replacement: '▁', prepend: true }, &["▁hi", "▁there"]), "hi there");
+        assert_eq!(run(Decoder::WordPiece { prefix: "##".into(), cleanup: true }, &["un", "##aff", ",", "x"]), "unaff, x");
+        let ctc = Decoder::Ctc { pad: "<pad>".into(), delimiter: "|".into(), cleanup: true };
+        assert_eq!(run(ctc, &["h", "h", "<pad>", "i", "|", "y"]), "hi y");
+    }
+}

@@ -514,3 +514,28 @@ pub fn parse(text: &str, what: &str) -> Result<Pipeline> {
     }
     parse_value(root, what)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"{"model": {"type": "WordLevel", "vocab": {"[UNK]": 0, "hello": 1, "world": 2}, "unk_token": "[UNK]"},
+        "pre_tokenizer": {"type": "WhitespaceSplit"}, "normalizer": {"type": "Lowercase"},
+        "added_tokens": [{"id": 3, "content": "<s>", "special": true}]}"#;
+
+    #[test]
+    fn word_level_pipeline() {
+        let p = parse(DOC, "t").unwrap();
+        let e = p.encode("Hello <s>world x", None, true, None).unwrap();
+        assert_eq!(e.ids, vec![1, 3, 2, 0]);
+        assert_eq!(e.offsets, vec![(0, 5), (6, 9), (9, 14), (15, 16)]);
+        assert_eq!(p.decode(&e.ids, true).unwrap(), "hello world [UNK]");
+    }
+
+    #[test]
+    fn unknown_component_named_with_its_path() {
+        let doc = DOC.replace(r#"{"type": "Lowercase"}"#, r#"{"type": "Sequence", "normalizers": [{"type": "Qz"}]}"#);
+        let e = parse(&doc, "f.json").unwrap_err().to_string();
+        assert!(e.contains("f.json") && e.contains("normalizer.normalizers[0]") && e.contains("Qz"), "{e}");
+    }
+}

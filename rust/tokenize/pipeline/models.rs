@@ -397,3 +397,49 @@ impl Model {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab(items: &[&str]) -> StrVocab {
+        StrVocab::new(items.iter().enumerate().map(|(i, s)| (s.to_string(), i as u32))).unwrap()
+    }
+
+    fn ids(m: &Model, w: &str) -> Vec<(u32, u32, u32)> {
+        let mut out = Vec::new();
+        m.tokenize(w, &mut out, None).unwrap();
+        out.iter().map(|t| (t.id, t.start, t.end)).collect()
+    }
+
+    #[test]
+    fn bpe_lowest_rank_leftmost_first() {
+        let v = vocab(&["a", "b", "ab", "ba", "aba"]);
+        let merges = vec![("b".into(), "a".into()), ("a".into(), "b".into()), ("ab".into(), "a".into())];
+        let m = Model::Bpe(Bpe::new(v, merges, None, None, None, false, false, false, None, "t").unwrap());
+        // "aba": (b,a) has rank 0 -> a + ba; then no merge "a"+"ba".
+        assert_eq!(ids(&m, "aba"), vec![(0, 0, 1), (3, 1, 3)]);
+    }
+
+    #[test]
+    fn bpe_byte_fallback_and_unk() {
+        let v = vocab(&["<unk>", "a", "<0xC3>", "<0xA9>"]);
+        let m = Model::Bpe(Bpe::new(v, vec![], Some("<unk>".into()), None, None, true, true, false, None, "t").unwrap());
+        assert_eq!(ids(&m, "aé"), vec![(1, 0, 1), (2, 1, 2), (3, 2, 3)]);
+        // no byte tokens for 'z': unk, fused over consecutive unknowns
+        assert_eq!(ids(&m, "zza"), vec![(0, 0, 2), (1, 2, 3)]);
+    }
+
+    #[test]
+    fn wordpiece_greedy_and_unk() {
+        let v = vocab(&["[UNK]", "un", "##aff", "##able", "a"]);
+        let m = Model::WordPiece(WordPiece { vocab: v, unk_token: "[UNK]".into(), prefix: "##".into(), max_chars: 100 });
+        assert_eq!(ids(&m, "unaffable"), vec![(1, 0, 2), (2, 2, 5), (3, 5, 9)]);
+        assert_eq!(ids(&m, "unx"), vec![(0, 0, 3)]);
+    }
+
+    #[test]
+    fn duplicate_ids_refused() {
+        assert!(StrVocab::new([("a".to_string(), 0), ("b".to_string(), 0)]).is_err());
+    }
+}
