@@ -10,7 +10,8 @@ first (every document), then timed side by side: one `encode(doc)` call per ~4 K
 (both single-threaded), and the batch call over all documents at 1 and 2 threads (spm's
 `encode(list, num_threads=n)` against seqfast's `encode_batch(docs, num_threads=n)`). Medians
 of `--repeat` runs, order alternated; MB/s of UTF-8 input and the ratio are printed. seqfast's
-BPE word caches are cleared before each of its runs (cold, as sentencepiece has no cache).
+word caches are cleared before each of its runs (cold, as sentencepiece has none) unless
+`--warm`.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--max-mb", type=int, default=4, help="MiB of each corpus to use")
     ap.add_argument("--smoke", action="store_true", help="tiny run (CI)")
+    ap.add_argument("--warm", action="store_true", help="keep seqfast's word caches between runs")
     args = ap.parse_args()
     if args.smoke:
         args.repeat = 1
@@ -142,7 +144,8 @@ def main() -> int:
                 b = ours.encode_batch(docs, num_threads=2)
                 if [r.tolist() for r in b] != want:
                     sys.exit(f"batch ids differ on {mname}/{cname}")
-                clear = ours.clear_caches  # BPE word caches dropped before every seqfast run
+                # seqfast's word caches are dropped before each of its runs unless --warm.
+                clear = (lambda: None) if args.warm else ours.clear_caches
 
                 cases = {
                     "encode x docs": ({"sp": lambda: [ref.encode(x) for x in docs],
