@@ -133,32 +133,22 @@ impl NormStr {
         self.align = align;
     }
 
-    /// Keep only the chars for which `keep` is true (HF's `filter`: a removed char is charged to
-    /// the kept char before it, leading removed chars to the initial offset).
+    /// Keep only the chars for which `keep` is true (HF's `filter`: every kept char keeps its
+    /// own alignment; removed chars are charged to a neighbour's change, which moves nothing).
     pub fn filter(&mut self, keep: impl Fn(char) -> bool) {
         if self.norm.chars().all(&keep) {
             return;
         }
-        let mut removed = 0isize;
-        let mut removed_start = 0usize;
-        let mut dest = Vec::with_capacity(self.norm.len());
-        let mut last: Option<char> = None;
-        for c in self.norm.chars() {
+        let mut norm = String::with_capacity(self.norm.len());
+        let mut align = Vec::with_capacity(self.align.len());
+        for (i, c) in self.norm.char_indices() {
             if keep(c) {
-                match last {
-                    Some(lc) => dest.push((lc, -removed)),
-                    None => removed_start = removed as usize,
-                }
-                last = Some(c);
-                removed = 0;
-            } else {
-                removed += 1;
+                norm.push(c);
+                align.extend_from_slice(&self.align[i..i + c.len_utf8()]);
             }
         }
-        if let Some(lc) = last {
-            dest.push((lc, -removed));
-        }
-        self.transform(dest, removed_start);
+        self.norm = norm;
+        self.align = align;
     }
 
     /// Lowercase (a char may become several, all aligned with it).

@@ -7,7 +7,7 @@
 //! on ASCII). Cost: linear in the text.
 
 use unicode_categories::UnicodeCategories;
-use unicode_normalization_alignments::UnicodeNormalization;
+use unicode_normalization_alignments::{IsNormalized, UnicodeNormalization};
 
 use super::normalized::NormStr;
 use super::precompiled::Charsmap;
@@ -49,8 +49,14 @@ fn bert_control(c: char) -> bool {
     c.is_other()
 }
 
+/// Text the quick check proves normalized is left as it is: the form maps every char to itself
+/// with change 0, which leaves the alignment unchanged too.
+fn normalized_already(s: &str, quick: impl Fn(std::str::Chars<'_>) -> IsNormalized) -> bool {
+    s.is_ascii() || quick(s.chars()) == IsNormalized::Yes
+}
+
 fn nfd(ns: &mut NormStr) {
-    if !ns.norm.is_ascii() {
+    if !normalized_already(&ns.norm, |c| unicode_normalization_alignments::is_nfd_quick(c)) {
         let d: Vec<(char, isize)> = ns.norm.nfd().collect();
         ns.transform(d, 0);
     }
@@ -74,15 +80,15 @@ impl Normalizer {
     pub fn apply(&self, ns: &mut NormStr) -> Result<()> {
         match self {
             Normalizer::Nfd => nfd(ns),
-            Normalizer::Nfc if !ns.norm.is_ascii() => {
+            Normalizer::Nfc if !normalized_already(&ns.norm, |c| unicode_normalization_alignments::is_nfc_quick(c)) => {
                 let d: Vec<(char, isize)> = ns.norm.nfc().collect();
                 ns.transform(d, 0);
             }
-            Normalizer::Nfkd if !ns.norm.is_ascii() => {
+            Normalizer::Nfkd if !normalized_already(&ns.norm, |c| unicode_normalization_alignments::is_nfkd_quick(c)) => {
                 let d: Vec<(char, isize)> = ns.norm.nfkd().collect();
                 ns.transform(d, 0);
             }
-            Normalizer::Nfkc if !ns.norm.is_ascii() => {
+            Normalizer::Nfkc if !normalized_already(&ns.norm, |c| unicode_normalization_alignments::is_nfkc_quick(c)) => {
                 let d: Vec<(char, isize)> = ns.norm.nfkc().collect();
                 ns.transform(d, 0);
             }
