@@ -495,9 +495,12 @@ pub fn parse_value(root: Value, what: &str) -> Result<Pipeline> {
     let plain_added = added.tokens.iter().all(|t| !t.lstrip && !t.rstrip && !t.single_word);
     // The byte-level core accepts exactly the plain byte-level BPE files (no normalizer); the
     // pipeline's own checks above add what it does not look at.
-    let fast = if normalizer.is_none() && plain_bpe && plain_added {
+    // NFC (Qwen2) is the identity on text already in NFC, which the fast path checks per text.
+    let nfc_only = matches!(&normalizer, Some(Normalizer::Nfc));
+    let fast = if (normalizer.is_none() || nfc_only) && plain_bpe && plain_added {
         let mut doc = root.clone();
         doc["post_processor"] = Value::Null;
+        doc["normalizer"] = Value::Null;
         crate::tokenize::formats::hf::parse(&doc.to_string(), what).ok().map(std::sync::Arc::new)
     } else {
         None

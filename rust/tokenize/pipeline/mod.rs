@@ -186,7 +186,15 @@ impl Pipeline {
     fn encode_one_with(&self, text: &str, type_id: u32, seed: Option<u64>, ids_only: bool) -> Result<Encoding> {
         if ids_only {
             if let Some(f) = &self.fast {
-                return self.encode_one_fast(f, text, type_id);
+                // The fast core has no normalizer: usable when there is none, or when it is NFC
+                // and the text is already in NFC (then NFC changes nothing, added tokens included).
+                let identity = match &self.normalizer {
+                    None => true,
+                    Some(_) => text.is_ascii() || unicode_normalization_alignments::is_nfc_quick(text.chars()) == unicode_normalization_alignments::IsNormalized::Yes,
+                };
+                if identity {
+                    return self.encode_one_fast(f, text, type_id);
+                }
             }
         }
         let mut pieces = self.added.extract_and_normalize(self.normalizer.as_ref(), text, 0)?;
