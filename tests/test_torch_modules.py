@@ -14,7 +14,6 @@ torch runs with one thread here (tests are small); skips when torch is missing.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -22,11 +21,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import seqfast  # noqa: E402
-
-# Before the package is rebuilt with seqfast/torch/ in it, find it in the source tree.
-_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "python", "seqfast")
-if os.path.isdir(os.path.join(_SRC, "torch")) and not any(os.path.isdir(os.path.join(p, "torch")) for p in seqfast.__path__):
-    seqfast.__path__.append(os.path.normpath(_SRC))
 
 import seqfast.torch as st  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import pickle
 import subprocess
 import sys
@@ -16,18 +15,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import seqfast  # noqa: E402
 
-_SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "python", "seqfast"))
-if os.path.isdir(os.path.join(_SRC, "torch")) and not any(os.path.isdir(os.path.join(p, "torch")) for p in seqfast.__path__):
-    seqfast.__path__.append(_SRC)
 
 import seqfast.torch as st  # noqa: E402
 
-# Makes the source-tree package importable in a child process too (see above).
-_CHILD_PATH = (f"import seqfast, os; p = {_SRC!r}; "
-               "(os.path.isdir(os.path.join(p, 'torch')) and not any(os.path.isdir(os.path.join(q, 'torch')) for q in seqfast.__path__)"
-               " and seqfast.__path__.append(p)); ")
 
 TEXT = ("the quick brown fox jumps over the lazy dog. pack my box with five dozen liquor jugs. "
         "how vexingly quick daft zebras jump! sphinx of black quartz, judge my vow. ") * 8
@@ -174,6 +165,6 @@ def test_import_seqfast_does_not_import_torch():
 
 
 def test_seqfast_torch_without_torch_says_what_to_install():
-    code = _CHILD_PATH + "import sys; sys.modules['torch'] = None\ntry:\n import seqfast.torch\nexcept ImportError as e:\n print(e)"
+    code = "import sys; sys.modules['torch'] = None\ntry:\n import seqfast.torch\nexcept ImportError as e:\n print(e)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'seqfast[torch]'" in out.stdout, out.stdout + out.stderr
