@@ -190,7 +190,11 @@ impl Pipeline {
                 // and the text is already in NFC (then NFC changes nothing, added tokens included).
                 let identity = match &self.normalizer {
                     None => true,
-                    Some(_) => text.is_ascii() || unicode_normalization_alignments::is_nfc_quick(text.chars()) == unicode_normalization_alignments::IsNormalized::Yes,
+                    Some(_) => {
+                        text.is_ascii()
+                            || unicode_normalization_alignments::is_nfc_quick(text.chars())
+                                == unicode_normalization_alignments::IsNormalized::Yes
+                    }
                 };
                 if identity {
                     return self.encode_one_fast(f, text, type_id);

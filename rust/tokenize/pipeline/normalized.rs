@@ -221,15 +221,23 @@ impl NormStr {
     /// others with the alignment of the byte before them: every byte of a char shares one
     /// alignment, so each output char simply takes its source byte's.)
     pub fn byte_level(&mut self, table: &[char; 256]) {
-        let mut norm = String::with_capacity(self.norm.len() * 2);
-        let mut align = Vec::with_capacity(self.norm.len() * 2);
-        for (i, &b) in self.norm.as_bytes().iter().enumerate() {
+        *self = self.byte_level_of(0..self.norm.len(), table);
+    }
+
+    /// [`Self::byte_level`] of the slice `r` (one copy instead of a slice and a rewrite).
+    pub fn byte_level_of(&self, r: Range<usize>, table: &[char; 256]) -> NormStr {
+        let orig = self.original_range(r.clone()).unwrap_or((self.orig.0, self.orig.0));
+        let mut norm = String::with_capacity(r.len() * 2);
+        let mut align = Vec::with_capacity(r.len() * 2);
+        for (&b, &a) in self.norm.as_bytes()[r.clone()].iter().zip(&self.align[r]) {
             let c = table[b as usize];
             norm.push(c);
-            align.extend(std::iter::repeat_n(self.align[i], c.len_utf8()));
+            align.push(a);
+            if c.len_utf8() == 2 {
+                align.push(a);
+            }
         }
-        self.norm = norm;
-        self.align = align;
+        NormStr { norm, align, orig }
     }
 }
 

@@ -279,11 +279,16 @@ impl PreTok {
                     })?;
                 }
                 let table = byte_chars();
-                each_owned(p, |mut ns, out| {
-                    ns.byte_level(table);
-                    out.push(ns);
-                    Ok(())
-                })
+                let old = std::mem::take(&mut p.splits);
+                for sp in old {
+                    if sp.toks.is_some() {
+                        p.splits.push(sp);
+                        continue;
+                    }
+                    let ns = p.bases[sp.base as usize].byte_level_of(sp.start as usize..sp.end as usize, table);
+                    p.push_owned(ns, None);
+                }
+                Ok(())
             }
             PreTok::Split { pat, behavior, invert } => each(p, |s, out| {
                 pat.matches(s, &mut m)?;
