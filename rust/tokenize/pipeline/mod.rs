@@ -233,8 +233,35 @@ impl Pipeline {
         Ok(enc)
     }
 
-    /// The model's tokens of one piece, through the per-thread cache (not with dropout).
+    /// The model's tokens of one piece: cut into words before each `▁` that follows another char
+    /// when the model's merges never cross one (the same tokens, offsets shifted back), each word through the cache.
     fn tokenize_piece(&self, piece: &str, out: &mut Vec<Tok>, rng: Option<&mut DropoutRng>) -> Result<()> {
+        let split = rng.is_none() && matches!(&self.model, Model::Bpe(b) if b.word_split);
+        if !split || piece.len() <= 64 {
+            return self.tokenize_cached(piece, out, rng);
+        }
+        let mut start = 0;
+        // Cut before each `▁` that follows another char (runs of `▁` may merge among themselves).
+        let b = piece.as_bytes();
+        let cuts = piece
+            .match_indices('\u{2581}')
+            .map(|(i, _)| i)
+            .filter(|&i| i > 0 && !(i >= 3 && &b[i - 3..i] == "\u{2581}".as_bytes()))
+            .chain([piece.len()]);
+        for end in cuts {
+            let mark = out.len();
+            self.tokenize_cached(&piece[start..end], out, None)?;
+            for t in &mut out[mark..] {
+                t.start += start as u32;
+                t.end += start as u32;
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// The model's tokens of one piece, through the per-thread cache (not with dropout).
+    fn tokenize_cached(&self, piece: &str, out: &mut Vec<Tok>, rng: Option<&mut DropoutRng>) -> Result<()> {
         if rng.is_some() || piece.len() > 256 {
             return self.model.tokenize(piece, out, rng);
         }
@@ -254,6 +281,7 @@ impl Pipeline {
         if hit {
             return Ok(());
         }
+        let mark = out.len();
         self.model.tokenize(piece, out, None)?;
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
@@ -261,7 +289,7 @@ impl Pipeline {
                 c.map.clear();
                 c.uid = self.uid;
             }
-            c.map.insert(piece.into(), out.as_slice().into());
+            c.map.insert(piece.into(), out[mark..].into());
         });
         Ok(())
     }

@@ -79,6 +79,11 @@ pub struct Bpe {
     pub ignore_merges: bool,
     pub dropout: Option<f32>,
     byte_ids: Vec<Option<u32>>,
+    /// Merges never cross into a `▁` that follows another char (sentencepiece-converted
+    /// vocabularies): a token holding `▁` after its first char is all `▁`, `▁` itself is a token, every char becomes some token
+    /// (unk or all 256 byte tokens), and no prefix or suffix depends on the position. Then a
+    /// piece can be cut before each `▁` into words merged independently (and cached).
+    pub word_split: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -127,8 +132,28 @@ impl Bpe {
                 vocab.get(&new).ok_or_else(|| vocab_err!("{what}: model.merges[{i}]: merged token {new:?} is not in the vocabulary"))?;
             merges.insert((ia, ib), (i as u32, inew));
         }
-        let byte_ids = (0..256).map(|b| vocab.get(&format!("<0x{b:02X}>"))).collect();
-        Ok(Bpe { vocab, merges, merge_list, unk_token, prefix, suffix, fuse_unk, byte_fallback, ignore_merges, dropout, byte_ids })
+        let byte_ids: Vec<Option<u32>> = (0..256).map(|b| vocab.get(&format!("<0x{b:02X}>"))).collect();
+        let no_drop = unk_token.as_ref().is_some_and(|u| vocab.get(u).is_some()) || byte_fallback && byte_ids.iter().all(Option::is_some);
+        let word_split = prefix.is_none()
+            && suffix.is_none()
+            && !ignore_merges
+            && no_drop
+            && vocab.get("\u{2581}").is_some()
+            && vocab.map.keys().all(|t| !t.chars().skip(1).any(|c| c == '\u{2581}') || t.chars().all(|c| c == '\u{2581}'));
+        Ok(Bpe {
+            vocab,
+            merges,
+            merge_list,
+            unk_token,
+            prefix,
+            suffix,
+            fuse_unk,
+            byte_fallback,
+            ignore_merges,
+            dropout,
+            byte_ids,
+            word_split,
+        })
     }
 
     fn unk_id(&self) -> Result<Option<u32>> {
