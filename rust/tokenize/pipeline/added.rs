@@ -172,7 +172,7 @@ impl Added {
                 continue;
             }
             let toks = ti.map(|i| vec![Tok { id: self.tokens[i].id, start: 0, end: (b - a) as u32 }]);
-            out.push(Split { base: sp.base, start: sp.start + a as u32, end: sp.start + b as u32, toks });
+            out.push(Split { base: sp.base, start: sp.start + a as u32, end: sp.start + b as u32, toks, bytes: false });
         }
     }
 
@@ -207,7 +207,7 @@ impl Added {
                     }
                     let end = ns.len() as u32;
                     p.bases.push(ns);
-                    Split { base: p.bases.len() as u32 - 1, start: 0, end, toks: None }
+                    Split { base: p.bases.len() as u32 - 1, start: 0, end, toks: None, bytes: false }
                 }
                 None => sp,
             };

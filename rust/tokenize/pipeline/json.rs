@@ -492,12 +492,12 @@ pub fn parse_value(root: Value, what: &str) -> Result<Pipeline> {
     let padding = c.padding(root.get("padding").unwrap_or(&Value::Null))?;
     let trims = post.as_ref().is_some_and(Post::trims_offsets);
     let plain_bpe = matches!(&model, Model::Bpe(b) if b.unk_token.is_none() && !b.dropout.is_some_and(|p| p > 0.0));
-    let plain_added = added.tokens.iter().all(|t| !t.lstrip && !t.rstrip && !t.single_word);
     // The byte-level core accepts exactly the plain byte-level BPE files (no normalizer); the
-    // pipeline's own checks above add what it does not look at.
+    // pipeline's own checks above add what it does not look at. Added tokens (with their strip
+    // and single-word rules) are split out by the pipeline before the core sees a piece.
     // NFC (Qwen2) is the identity on text already in NFC, which the fast path checks per text.
     let nfc_only = matches!(&normalizer, Some(Normalizer::Nfc));
-    let fast = if (normalizer.is_none() || nfc_only) && plain_bpe && plain_added {
+    let fast = if (normalizer.is_none() || nfc_only) && plain_bpe {
         let mut doc = root.clone();
         doc["post_processor"] = Value::Null;
         doc["normalizer"] = Value::Null;

@@ -40,6 +40,7 @@ use self::added::Added;
 use self::decoders::Decoder;
 use self::encoding::{Encoding, Side};
 use self::models::{DropoutRng, Model};
+use self::normalized::NormStr;
 use self::normalizers::Normalizer;
 use self::post::Post;
 use self::pretok::PreTok;
@@ -90,9 +91,8 @@ pub struct Pipeline {
     /// Identifies the model for the per-thread piece cache (clones share it).
     pub uid: u64,
     /// seqfast's byte-level BPE core, when the file is plain byte-level BPE (no normalizer,
-    /// ByteLevel pre-tokenization, BPE without unk, prefix, suffix, fallback or dropout, added
-    /// tokens without strip or single-word rules): it gives the same ids far faster, and is
-    /// used when no offsets or word ids are asked for.
+    /// ByteLevel pre-tokenization, BPE without unk, prefix, suffix, fallback or dropout): it
+    /// gives the same ids far faster, and is used when no offsets or word ids are asked for.
     pub fast: Option<std::sync::Arc<crate::tokenize::Tokenizer>>,
 }
 
@@ -212,17 +212,31 @@ impl Pipeline {
         let mut toks = Vec::new();
         for (w, sp) in pieces.splits.iter().enumerate() {
             let piece = pieces.text(sp);
+            // A lazily byte-level piece: tokens come in raw byte units (cached by the raw text);
+            // `own` is the mapped piece when that does not work out (then offsets use it).
+            let mut own: Option<NormStr> = None;
             let toks: &[Tok] = match &sp.toks {
                 Some(t) => t,
                 None => {
                     toks.clear();
-                    self.tokenize_piece(piece, &mut toks, rng.as_mut())?;
+                    if sp.bytes && (rng.is_some() || !self.tokenize_raw_bytes(piece, &mut toks)?) {
+                        toks.clear();
+                        let ns = pieces.owned(sp);
+                        self.tokenize_piece(&ns.norm, &mut toks, rng.as_mut())?;
+                        own = Some(ns);
+                    } else if !sp.bytes {
+                        self.tokenize_piece(piece, &mut toks, rng.as_mut())?;
+                    }
                     &toks
                 }
             };
             let added = sp.toks.is_some();
             for t in toks {
-                let off = pieces.original_range(sp, t.start, t.end).unwrap_or((t.start, t.end));
+                let off = match &own {
+                    Some(ns) => ns.original_range(t.start as usize..t.end as usize),
+                    None => pieces.original_range(sp, t.start, t.end),
+                };
+                let off = off.unwrap_or((t.start, t.end));
                 enc.push(t.id, type_id, conv.convert(off), 0, w as i64);
                 if self.trims {
                     let s = if added { Some(piece) } else { self.model.id_to_token(t.id) };
@@ -231,6 +245,66 @@ impl Pipeline {
             }
         }
         Ok(enc)
+    }
+
+    /// Tokens of a raw piece that the model reads through GPT-2's byte alphabet, with offsets in
+    /// raw bytes (each raw byte is one mapped char, and every mapped char of a token keeps its
+    /// source byte's alignment, so raw ranges give HF's offsets). Cached by the raw text. False
+    /// if a token does not fall on mapped char boundaries inside the piece (a dropped byte
+    /// shifts HF's cumulative offsets): the caller then uses the mapped piece itself.
+    fn tokenize_raw_bytes(&self, raw: &str, out: &mut Vec<Tok>) -> Result<bool> {
+        if raw.len() <= 256 {
+            let hit = CACHE.with(|c| {
+                let c = c.borrow();
+                if c.uid != self.uid {
+                    return false;
+                }
+                c.map.get(raw).map(|t| out.extend_from_slice(t)).is_some()
+            });
+            if hit {
+                return Ok(true);
+            }
+        }
+        let table = pretok::byte_chars();
+        let mut mapped = String::with_capacity(raw.len() * 2);
+        // raw byte index of each mapped byte offset that starts a char (u32::MAX elsewhere)
+        let mut rev = Vec::with_capacity(raw.len() * 2 + 1);
+        for (i, &b) in raw.as_bytes().iter().enumerate() {
+            let c = table[b as usize];
+            rev.push(i as u32);
+            if c.len_utf8() == 2 {
+                rev.push(u32::MAX);
+            }
+            mapped.push(c);
+        }
+        rev.push(raw.len() as u32);
+        let mark = out.len();
+        // The model directly: the cache holds raw keys here, never mapped ones.
+        self.model.tokenize(&mapped, out, None)?;
+        for t in &mut out[mark..] {
+            let (s, e) = (rev.get(t.start as usize).copied(), rev.get(t.end as usize).copied());
+            match (s, e) {
+                (Some(s), Some(e)) if s != u32::MAX && e != u32::MAX => {
+                    t.start = s;
+                    t.end = e;
+                }
+                _ => {
+                    out.truncate(mark);
+                    return Ok(false);
+                }
+            }
+        }
+        if raw.len() <= 256 {
+            CACHE.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.uid != self.uid || c.map.len() >= CACHE_MAX {
+                    c.map.clear();
+                    c.uid = self.uid;
+                }
+                c.map.insert(raw.into(), out[mark..].into());
+            });
+        }
+        Ok(true)
     }
 
     /// The model's tokens of one piece: cut into words before each `▁` that follows another char

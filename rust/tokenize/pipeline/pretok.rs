@@ -22,6 +22,9 @@ pub struct Split {
     pub start: u32,
     pub end: u32,
     pub toks: Option<Vec<Tok>>,
+    /// The piece goes to the model through GPT-2's byte alphabet (ByteLevel), which is applied
+    /// lazily: its text in `base` is still the raw text (see [`Pieces::materialize`]).
+    pub bytes: bool,
 }
 
 /// The pieces of one text and the base texts they are ranges of (HF's `PreTokenizedString`).
@@ -39,7 +42,7 @@ impl Pieces {
         }
         let end = ns.len() as u32;
         self.bases.push(ns);
-        self.splits.push(Split { base: self.bases.len() as u32 - 1, start: 0, end, toks });
+        self.splits.push(Split { base: self.bases.len() as u32 - 1, start: 0, end, toks, bytes: false });
     }
     pub fn text(&self, sp: &Split) -> &str {
         &self.bases[sp.base as usize].norm[sp.start as usize..sp.end as usize]
@@ -52,9 +55,32 @@ impl Pieces {
         }
         self.bases[sp.base as usize].original_range((sp.start + a) as usize..(sp.start + b) as usize)
     }
-    /// The piece as a text of its own (a copy).
+    /// The piece as a text of its own (a copy; byte-level mapped if it is lazily so).
     pub fn owned(&self, sp: &Split) -> NormStr {
-        self.bases[sp.base as usize].slice(sp.start as usize..sp.end as usize)
+        let base = &self.bases[sp.base as usize];
+        let r = sp.start as usize..sp.end as usize;
+        if sp.bytes {
+            base.byte_level_of(r, byte_chars())
+        } else {
+            base.slice(r)
+        }
+    }
+
+    /// Give every lazily byte-level piece its mapped text (before another pre-tokenizer reads
+    /// the pieces).
+    pub fn materialize(&mut self) {
+        if !self.splits.iter().any(|s| s.bytes) {
+            return;
+        }
+        let old = std::mem::take(&mut self.splits);
+        for sp in old {
+            if sp.bytes {
+                let ns = self.owned(&sp);
+                self.push_owned(ns, None);
+            } else {
+                self.splits.push(sp);
+            }
+        }
     }
 }
 
@@ -201,6 +227,7 @@ fn split_chars(s: &str, f: impl Fn(char) -> bool, behavior: Behavior, out: &mut 
 
 /// Replace every untouched piece by the sub-ranges `f` cuts its text into.
 fn each(p: &mut Pieces, mut f: impl FnMut(&str, &mut Vec<(usize, usize)>) -> Result<()>) -> Result<()> {
+    p.materialize();
     let old = std::mem::take(&mut p.splits);
     let mut buf = Vec::new();
     for sp in old {
@@ -211,7 +238,7 @@ fn each(p: &mut Pieces, mut f: impl FnMut(&str, &mut Vec<(usize, usize)>) -> Res
         buf.clear();
         f(p.text(&sp), &mut buf)?;
         for &(a, b) in buf.iter().filter(|r| r.0 < r.1) {
-            p.splits.push(Split { base: sp.base, start: sp.start + a as u32, end: sp.start + b as u32, toks: None });
+            p.splits.push(Split { base: sp.base, start: sp.start + a as u32, end: sp.start + b as u32, toks: None, bytes: false });
         }
     }
     Ok(())
@@ -219,6 +246,7 @@ fn each(p: &mut Pieces, mut f: impl FnMut(&str, &mut Vec<(usize, usize)>) -> Res
 
 /// Replace every untouched piece by the texts `f` makes of a copy of it.
 fn each_owned(p: &mut Pieces, mut f: impl FnMut(NormStr, &mut Vec<NormStr>) -> Result<()>) -> Result<()> {
+    p.materialize();
     let old = std::mem::take(&mut p.splits);
     let mut buf = Vec::new();
     for sp in old {
@@ -278,15 +306,11 @@ impl PreTok {
                         Ok(())
                     })?;
                 }
-                let table = byte_chars();
-                let old = std::mem::take(&mut p.splits);
-                for sp in old {
-                    if sp.toks.is_some() {
-                        p.splits.push(sp);
-                        continue;
-                    }
-                    let ns = p.bases[sp.base as usize].byte_level_of(sp.start as usize..sp.end as usize, table);
-                    p.push_owned(ns, None);
+                // The byte-level mapping itself is applied lazily (the model's input for a piece is
+                // made only when the piece cache misses).
+                p.materialize();
+                for sp in p.splits.iter_mut().filter(|s| s.toks.is_none()) {
+                    sp.bytes = true;
                 }
                 Ok(())
             }
