@@ -263,9 +263,55 @@ fn each_owned(p: &mut Pieces, mut f: impl FnMut(NormStr, &mut Vec<NormStr>) -> R
     Ok(())
 }
 
-fn whitespace_re() -> &'static fancy_regex::Regex {
-    static RE: std::sync::OnceLock<fancy_regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| fancy_regex::Regex::new(r"\w+|[^\w\s]+").expect("valid regex"))
+/// Whether `c` is in the regex class `\w` (Unicode; the tables the regex engines use).
+fn is_word(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
+    static T: std::sync::OnceLock<Vec<(u32, u32)>> = std::sync::OnceLock::new();
+    let t = T.get_or_init(|| crate::tokenize::unicode::ranges(r"\w"));
+    let cp = c as u32;
+    let i = t.partition_point(|r| r.1 < cp);
+    i < t.len() && t[i].0 <= cp
+}
+
+/// HF's Whitespace pre-tokenizer, `\w+|[^\w\s]+` kept and the rest removed, as a scan: the
+/// matches are the maximal runs of word chars and the maximal runs of other non-space chars.
+fn whitespace_pieces(s: &str, out: &mut Vec<(usize, usize)>) {
+    #[derive(PartialEq, Clone, Copy)]
+    enum K {
+        Word,
+        Space,
+        Other,
+    }
+    let kind = |c: char| {
+        if is_word(c) {
+            K::Word
+        } else if crate::tokenize::unicode::flags(c as u32) & crate::tokenize::unicode::WS != 0 {
+            K::Space
+        } else {
+            K::Other
+        }
+    };
+    let mut run: Option<(usize, K)> = None;
+    for (i, c) in s.char_indices() {
+        let k = kind(c);
+        match run {
+            Some((_, rk)) if rk == k => {}
+            Some((a, rk)) => {
+                if rk != K::Space {
+                    out.push((a, i));
+                }
+                run = Some((i, k));
+            }
+            None => run = Some((i, k)),
+        }
+    }
+    if let Some((a, rk)) = run {
+        if rk != K::Space {
+            out.push((a, s.len()));
+        }
+    }
 }
 
 /// GPT-2's byte-to-char table (the printable alphabet of byte-level BPE).
@@ -369,12 +415,7 @@ impl PreTok {
                 Ok(())
             }),
             PreTok::Whitespace => each(p, |s, out| {
-                m.clear();
-                for x in whitespace_re().find_iter(s) {
-                    let x = x.map_err(|e| crate::value_err!("Whitespace pre-tokenizer failed: {e}"))?;
-                    m.push((x.start(), x.end()));
-                }
-                split_at(s.len(), &m, Behavior::Removed, true, out);
+                whitespace_pieces(s, out);
                 Ok(())
             }),
             PreTok::WhitespaceSplit => each(p, |s, out| {
@@ -412,6 +453,17 @@ impl PreTok {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whitespace_scan_equals_the_regex() {
+        let re = fancy_regex::Regex::new(r"\w+|[^\w\s]+").unwrap();
+        for s in ["Hello, world!! a_b 12.5", "  x\u{3000}y\u{0301}z\t\u{00a0}!?", "日本語。テスト", "", "   "] {
+            let want: Vec<(usize, usize)> = re.find_iter(s).map(|m| m.unwrap()).map(|m| (m.start(), m.end())).collect();
+            let mut got = Vec::new();
+            whitespace_pieces(s, &mut got);
+            assert_eq!(got, want, "{s:?}");
+        }
+    }
 
     #[test]
     fn script_table_is_unicode_9() {
