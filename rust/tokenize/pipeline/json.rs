@@ -501,7 +501,12 @@ pub fn parse_value(root: Value, what: &str) -> Result<Pipeline> {
         let mut doc = root.clone();
         doc["post_processor"] = Value::Null;
         doc["normalizer"] = Value::Null;
-        crate::tokenize::formats::hf::parse(&doc.to_string(), what).ok().map(std::sync::Arc::new)
+        // Only where the core has a hand-written splitter for the pattern (GPT-2's, cl100k's,
+        // o200k's): with a general regex the pipeline's own cached path is as fast or faster.
+        crate::tokenize::formats::hf::parse(&doc.to_string(), what)
+            .ok()
+            .filter(|t| t.pretokenizer().name().is_some())
+            .map(std::sync::Arc::new)
     } else {
         None
     };

@@ -111,6 +111,27 @@ thread_local! {
     static CACHE: std::cell::RefCell<PieceCache> = std::cell::RefCell::new(PieceCache { uid: 0, map: Default::default() });
 }
 
+/// Append the cached tokens of `key` to `out` (true) if this thread's cache holds them.
+fn cache_get(uid: u64, key: &str, out: &mut Vec<Tok>) -> bool {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        c.uid == uid && c.map.get(key).map(|t| out.extend_from_slice(t)).is_some()
+    })
+}
+
+/// Remember the tokens of `key` (the cache restarts when another model uses the thread or it
+/// is full).
+fn cache_put(uid: u64, key: &str, toks: &[Tok]) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.uid != uid || c.map.len() >= CACHE_MAX {
+            c.map.clear();
+            c.uid = uid;
+        }
+        c.map.insert(key.into(), toks.into());
+    })
+}
+
 /// A new model id for the piece cache.
 pub fn next_uid() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -253,17 +274,8 @@ impl Pipeline {
     /// if a token does not fall on mapped char boundaries inside the piece (a dropped byte
     /// shifts HF's cumulative offsets): the caller then uses the mapped piece itself.
     fn tokenize_raw_bytes(&self, raw: &str, out: &mut Vec<Tok>) -> Result<bool> {
-        if raw.len() <= 256 {
-            let hit = CACHE.with(|c| {
-                let c = c.borrow();
-                if c.uid != self.uid {
-                    return false;
-                }
-                c.map.get(raw).map(|t| out.extend_from_slice(t)).is_some()
-            });
-            if hit {
-                return Ok(true);
-            }
+        if raw.len() <= 256 && cache_get(self.uid, raw, out) {
+            return Ok(true);
         }
         let table = pretok::byte_chars();
         let mut mapped = String::with_capacity(raw.len() * 2);
@@ -295,14 +307,7 @@ impl Pipeline {
             }
         }
         if raw.len() <= 256 {
-            CACHE.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.uid != self.uid || c.map.len() >= CACHE_MAX {
-                    c.map.clear();
-                    c.uid = self.uid;
-                }
-                c.map.insert(raw.into(), out[mark..].into());
-            });
+            cache_put(self.uid, raw, &out[mark..]);
         }
         Ok(true)
     }
@@ -339,32 +344,12 @@ impl Pipeline {
         if rng.is_some() || piece.len() > 256 {
             return self.model.tokenize(piece, out, rng);
         }
-        let hit = CACHE.with(|c| {
-            let c = c.borrow();
-            if c.uid != self.uid {
-                return false;
-            }
-            match c.map.get(piece) {
-                Some(t) => {
-                    out.extend_from_slice(t);
-                    true
-                }
-                None => false,
-            }
-        });
-        if hit {
+        if cache_get(self.uid, piece, out) {
             return Ok(());
         }
         let mark = out.len();
         self.model.tokenize(piece, out, None)?;
-        CACHE.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.uid != self.uid || c.map.len() >= CACHE_MAX {
-                c.map.clear();
-                c.uid = self.uid;
-            }
-            c.map.insert(piece.into(), out[mark..].into());
-        });
+        cache_put(self.uid, piece, &out[mark..]);
         Ok(())
     }
 
