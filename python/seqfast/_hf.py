@@ -342,8 +342,21 @@ def _guard(name: str):
     return method
 
 
+def _guard_property(name: str):
+    base = getattr(Tokenizer, name)
+
+    def get(self):
+        self._byte_level(name)
+        return base.fget(self)
+
+    return property(get, doc=base.__doc__)
+
+
 for _name in _BYTE_LEVEL_ONLY:
     setattr(HFTokenizer, _name, _guard(_name))
+for _name in ("n_merges", "pattern", "pattern_regex", "merge_rule", "vocab"):
+    _wrap = _guard_property if isinstance(getattr(Tokenizer, _name), property) else _guard
+    setattr(HFTokenizer, _name, _wrap(_name))
 
 
 def _restore_hf(text: str) -> HFTokenizer:
