@@ -69,7 +69,8 @@ def test_cli_ctrl_c_exits_130(tmp_path, capsys, cmd):
         text.write_text(work.zipf_text(4_000_000, seed=3))
         args = ["lm", "build", "-o", "5", str(text), "--arpa", str(tmp_path / "out.arpa")]
     else:
-        text.write_text(work.zipf_text(6_000_000, vocab=2_000_000, seed=4, letters=True))
+        # ~3 s of training on a quiet machine (6M words took 1.2 s: it could end before the 1 s wait)
+        text.write_text(work.zipf_text(12_000_000, vocab=2_000_000, seed=4, letters=True))
         args = ["train", str(text), "--vocab-size", "100000", "-o", str(tmp_path / "tok.json"), "-q"]
     code, took, err = _cli_interrupt(args, tmp_path)
     _report(capsys, [f"seqfast {cmd:<33} {1000 * took:7.1f} ms to exit {code}"])
