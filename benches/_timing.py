@@ -157,3 +157,14 @@ def numpy_blas() -> str:
         if info:
             return ", ".join(info) + f", OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} and threadpoolctl 1"
     return f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} (threadpoolctl not installed)"
+
+
+def docs_of(text: str, size: int = 4096) -> list[str]:
+    """Split a corpus into ~size-byte documents at line ends (for batch encoding)."""
+    docs, start = [], 0
+    while start < len(text):
+        end = text.find("\n", start + size)
+        end = len(text) if end < 0 else end + 1
+        docs.append(text[start:end])
+        start = end
+    return docs

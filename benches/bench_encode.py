@@ -24,6 +24,7 @@ import seqfast
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import CL100K, cpu_name, ranks_path, timed  # noqa: E402
+from _timing import docs_of  # noqa: E402
 
 
 def median_time(fn, repeat: int) -> float:
@@ -59,17 +60,6 @@ def load_corpora(args) -> dict[str, str]:
         out["stdlib"] = "".join(parts)[: 20 << 20]
         print(f"(no corpora in {args.corpus_dir}; using {len(out['stdlib']) >> 20} MiB of stdlib source)")
     return out
-
-
-def docs_of(text: str, size: int = 4096) -> list[str]:
-    """Split a corpus into ~size-byte documents at line ends (for batch encoding)."""
-    docs, start = [], 0
-    while start < len(text):
-        end = text.find("\n", start + size)
-        end = len(text) if end < 0 else end + 1
-        docs.append(text[start:end])
-        start = end
-    return docs
 
 
 def main() -> int:

@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-from _timing import NOISY, PAUSE, _cpu_snapshot, cpu_name, other_load, print_table, wait_quiet  # noqa: E402
+from _timing import NOISY, PAUSE, _cpu_snapshot, cpu_name, docs_of, other_load, print_table, wait_quiet  # noqa: E402
 
 TARGET = {1: 5.0, 2: 3.0}
 
@@ -86,16 +86,6 @@ def _interleave(texts: list[str], block: int = 64 << 10) -> str:
             out.append(t[cursors[i]:end])
             cursors[i] = end
     return "".join(out)
-
-
-def docs_of(text: str, size: int = 4096) -> list[str]:
-    docs, start = [], 0
-    while start < len(text):
-        end = text.find("\n", start + size)
-        end = len(text) if end < 0 else end + 1
-        docs.append(text[start:end])
-        start = end
-    return docs
 
 
 def take_mb(text: str, mb: float) -> str:

@@ -24,7 +24,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from _timing import cpu_name, fmt, print_table, timed_pair  # noqa: E402
+from _timing import cpu_name, docs_of, fmt, print_table, timed_pair  # noqa: E402
 
 import seqfast  # noqa: E402
 from seqfast._sentencepiece import from_sentencepiece  # noqa: E402
@@ -87,16 +87,6 @@ def load_corpora(args) -> dict[str, str]:
                     pass
     print(f"(no corpora in {args.corpus_dir}; using generated text: stdlib source and multilingual sentences)")
     return {"stdlib": "".join(parts)[: args.max_mb << 20], "multi": generated_multi(args.max_mb << 20)}
-
-
-def docs_of(text: str, size: int = 4096) -> list[str]:
-    docs, start = [], 0
-    while start < len(text):
-        end = text.find("\n", start + size)
-        end = len(text) if end < 0 else end + 1
-        docs.append(text[start:end])
-        start = end
-    return docs
 
 
 def train(text: str, d: str, name: str, **kw) -> str:

@@ -280,12 +280,18 @@ def test_json_missing_model(tmp_path, doc):
 
 @pytest.mark.parametrize("mtype", ["WordPiece", "Unigram", "WordLevel"])
 def test_json_other_model_types_read_their_own_fields(tmp_path, doc, mtype):
-    # Other model kinds load (issue 15); a BPE document relabelled lacks their fields.
+    # Other model kinds load (issue 15) and read their own fields from the relabelled BPE
+    # document: Unigram needs a list of [piece, score] and refuses the object vocabulary;
+    # WordPiece and WordLevel take the object, and their missing unk token is a VocabError.
     doc["model"]["type"] = mtype
-    try:
-        load_json_doc(tmp_path, doc)
-    except FormatError as e:
-        assert "model" in str(e)
+    if mtype == "Unigram":
+        e = raises(FormatError, load_json_doc, tmp_path, doc)
+        assert "model.vocab" in str(e), str(e)
+        return
+    tok = load_json_doc(tmp_path, doc)
+    assert tok.token_to_id("h") == doc["model"]["vocab"]["h"]
+    ids, e = only_seqfast_errors(tok.encode, "h")
+    assert (ids is not None and ids.tolist() == [doc["model"]["vocab"]["h"]]) or isinstance(e, VocabError), (ids, e)
 
 
 def test_json_unknown_model_type(tmp_path, doc):

@@ -81,11 +81,7 @@ class HFTokenizer(Tokenizer):
     @classmethod
     def _build(cls, text: str) -> "HFTokenizer":
         pipe = _core.Pipeline.from_str(text)
-        try:
-            fast = _core.Tokenizer.from_hf_str(text)
-        except SeqfastError:
-            fast = None
-        return cls(pipe, fast)
+        return cls(pipe, pipe.byte_level_core())
 
     @classmethod
     def from_file(cls, path) -> "HFTokenizer":

@@ -262,6 +262,11 @@ impl PyPipeline {
         Ok(PyPipelineStream { pipe: self.inner.clone(), state: st })
     }
 
+    /// The byte-level core of a plain byte-level BPE file (shared, not a copy), else None.
+    fn byte_level_core(&self) -> Option<super::tokenizer::PyTokenizer> {
+        self.inner.byte_level.clone().map(super::tokenizer::PyTokenizer::from_arc)
+    }
+
     /// Kinds of the components, for repr: `(normalizer, pre_tokenizer, model, post, decoder)`.
     fn describe(&self) -> String {
         self.inner.describe()

@@ -25,6 +25,11 @@ impl PyTokenizer {
     fn wrap(t: Tokenizer) -> Self {
         PyTokenizer { inner: Arc::new(t) }
     }
+
+    /// A handle on a core tokenizer another object also holds (no copy).
+    pub(super) fn from_arc(inner: Arc<Tokenizer>) -> Self {
+        PyTokenizer { inner }
+    }
 }
 
 /// A Python `str` built directly in CPython's canonical layout (1, 2 or 4 bytes per

@@ -143,16 +143,7 @@ impl Tokenizer {
                 })
                 .collect()
         })?;
-        let total: usize = parts.iter().map(|p| p.as_ref().map_or(0, |v| v.len())).sum();
-        let mut ids = Vec::with_capacity(total);
-        let mut offsets = Vec::with_capacity(texts.len() + 1);
-        offsets.push(0i64);
-        for (i, p) in parts.into_iter().enumerate() {
-            let v = p.map_err(|e| with_index(e, i))?;
-            ids.extend_from_slice(&v);
-            offsets.push(ids.len() as i64);
-        }
-        Ok((ids, offsets))
+        flatten_rows(parts)
     }
 
     /// Encode one large text using all threads: it is cut at line boundaries that provably do
@@ -179,6 +170,20 @@ impl Tokenizer {
 }
 
 /// Prefix an error message with the index of the text it concerns.
+/// Per-text results of a batch as flat ids and row offsets (len = texts + 1); the first error
+/// is returned naming its text's index.
+pub(crate) fn flatten_rows(parts: Vec<Result<Vec<u32>>>) -> Result<(Vec<u32>, Vec<i64>)> {
+    let total: usize = parts.iter().map(|p| p.as_ref().map_or(0, |v| v.len())).sum();
+    let mut ids = Vec::with_capacity(total);
+    let mut offsets = Vec::with_capacity(parts.len() + 1);
+    offsets.push(0i64);
+    for (i, p) in parts.into_iter().enumerate() {
+        ids.extend_from_slice(&p.map_err(|e| with_index(e, i))?);
+        offsets.push(ids.len() as i64);
+    }
+    Ok((ids, offsets))
+}
+
 pub(crate) fn with_index(e: Error, i: usize) -> Error {
     let f = |m: String| format!("text {i}: {m}");
     match e {

@@ -95,6 +95,11 @@ fn check_null_or(v: Option<&Value>, field: &str, ok: &dyn Fn(&Value) -> bool, wh
 pub fn parse(text: &str, what: &str) -> Result<Tokenizer> {
     let root: Value =
         serde_json::from_str(text).map_err(|e| fmt(what, format!("line {}: column {}: invalid JSON: {e}", e.line(), e.column())))?;
+    parse_value(&root, what)
+}
+
+/// [`parse`] of an already parsed document.
+pub fn parse_value(root: &Value, what: &str) -> Result<Tokenizer> {
     let model = root.get("model").ok_or_else(|| fmt(what, "no \"model\" field".into()))?;
     let mtype = model.get("type").and_then(Value::as_str).unwrap_or("BPE");
     if mtype != "BPE" {

@@ -20,6 +20,7 @@ use super::pretok::{Pat, PreTok, PrependScheme};
 use super::unigram::Unigram;
 use super::{Padding, Pipeline, Strategy, Truncation};
 use crate::error::{Error, Result};
+use crate::tokenize::formats::hf;
 
 struct Ctx<'a> {
     what: &'a str,
@@ -496,21 +497,37 @@ pub fn parse_value(root: Value, what: &str) -> Result<Pipeline> {
     // pipeline's own checks above add what it does not look at. Added tokens (with their strip
     // and single-word rules) are split out by the pipeline before the core sees a piece.
     // NFC (Qwen2) is the identity on text already in NFC, which the fast path checks per text.
-    let nfc_only = matches!(&normalizer, Some(Normalizer::Nfc));
-    let fast = if (normalizer.is_none() || nfc_only) && plain_bpe {
-        let mut doc = root.clone();
-        doc["post_processor"] = Value::Null;
-        doc["normalizer"] = Value::Null;
-        // Only where the core has a hand-written splitter for the pattern (GPT-2's, cl100k's,
-        // o200k's): with a general regex the pipeline's own cached path is as fast or faster.
-        crate::tokenize::formats::hf::parse(&doc.to_string(), what)
-            .ok()
-            .filter(|t| t.pretokenizer().name().is_some())
-            .map(std::sync::Arc::new)
-    } else {
-        None
+    // The core is parsed once from this document; only an NFC file needs a second parse (the
+    // core refuses normalizers, and HFTokenizer's byte-level methods must not skip NFC).
+    let byte_level = hf::parse_value(&root, what).ok().map(std::sync::Arc::new);
+    // Only where the core has a hand-written splitter for the pattern (GPT-2's, cl100k's,
+    // o200k's): with a general regex the pipeline's own cached path is as fast or faster.
+    let builtin = |t: &std::sync::Arc<crate::tokenize::Tokenizer>| t.pretokenizer().name().is_some();
+    let fast = match &normalizer {
+        _ if !plain_bpe => None,
+        None => byte_level.clone().filter(builtin),
+        Some(Normalizer::Nfc) => {
+            let mut doc = root.clone();
+            doc["normalizer"] = Value::Null;
+            hf::parse_value(&doc, what).ok().map(std::sync::Arc::new).filter(builtin)
+        }
+        Some(_) => None,
     };
-    Ok(Pipeline { normalizer, pre, model, post, decoder, added, truncation, padding, doc: root, trims, uid: super::next_uid(), fast })
+    Ok(Pipeline {
+        normalizer,
+        pre,
+        model,
+        post,
+        decoder,
+        added,
+        truncation,
+        padding,
+        doc: root,
+        trims,
+        uid: super::next_uid(),
+        fast,
+        byte_level,
+    })
 }
 
 /// Parse `tokenizer.json` text.

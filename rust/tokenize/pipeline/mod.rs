@@ -94,6 +94,9 @@ pub struct Pipeline {
     /// ByteLevel pre-tokenization, BPE without unk, prefix, suffix, fallback or dropout): it
     /// gives the same ids far faster, and is used when no offsets or word ids are asked for.
     pub fast: Option<std::sync::Arc<crate::tokenize::Tokenizer>>,
+    /// The byte-level core of the file as it stands, if it is plain byte-level BPE (the one
+    /// `HFTokenizer`'s byte-level methods run on; `fast` shares it when it can).
+    pub byte_level: Option<std::sync::Arc<crate::tokenize::Tokenizer>>,
 }
 
 /// Per-thread cache of model output per piece string (HF caches BPE words the same way). The
@@ -501,7 +504,7 @@ impl Pipeline {
                 .map(|i| {
                     cancel.check()?;
                     self.encode_with(texts[i].as_ref(), pairs.map(|p| p[i].as_ref()), add_special, None, ids_only)
-                        .map_err(|e| at_index(e, i))
+                        .map_err(|e| crate::tokenize::encode::with_index(e, i))
                 })
                 .collect::<Result<Vec<Encoding>>>()
         })??;
@@ -582,16 +585,6 @@ impl Pipeline {
             }),
         };
         serde_json::to_string_pretty(&doc).map_err(|e| crate::value_err!("cannot serialise tokenizer: {e}"))
-    }
-}
-
-/// Name the failing text of a batch in the error.
-fn at_index(e: crate::error::Error, i: usize) -> crate::error::Error {
-    use crate::error::Error;
-    match e {
-        Error::Value(m) => Error::Value(format!("text {i}: {m}")),
-        Error::Vocab(m) => Error::Vocab(format!("text {i}: {m}")),
-        other => other,
     }
 }
 

@@ -35,7 +35,7 @@ use self::proto::{ModelType, PieceType};
 use self::unigram::UniScratch;
 use crate::error::{Error, Result};
 use crate::parallel::{self, CancelToken};
-use crate::tokenize::encode::with_index;
+use crate::tokenize::encode::flatten_rows;
 use crate::tokenize::pipeline::precompiled::Charsmap;
 use crate::tokenize::pipeline::unigram::trie::PieceTrie;
 
@@ -353,15 +353,7 @@ impl SentencePiece {
                 })
                 .collect()
         })?;
-        let total: usize = parts.iter().map(|p| p.as_ref().map_or(0, |v| v.len())).sum();
-        let mut ids = Vec::with_capacity(total);
-        let mut offsets = Vec::with_capacity(texts.len() + 1);
-        offsets.push(0i64);
-        for (i, p) in parts.into_iter().enumerate() {
-            ids.extend_from_slice(&p.map_err(|e| with_index(e, i))?);
-            offsets.push(ids.len() as i64);
-        }
-        Ok((ids, offsets))
+        flatten_rows(parts)
     }
 
     /// Decode ids to text as `SentencePieceProcessor.decode` does.
