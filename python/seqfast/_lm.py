@@ -156,6 +156,25 @@ class NgramLM:
         self._m.to_arpa(os.fspath(path), _check_threads(num_threads))
         return None
 
+    def save(self, path) -> None:
+        """Write the model to ``path`` in seqfast's binary format (atomically: an interrupted
+        save leaves any previous file intact). :meth:`load` reads it back with bit-identical
+        scores; every smoothing can be saved.
+
+        >>> lm = NgramLM.fit("a b a c", order=2)
+        >>> import tempfile, os; path = os.path.join(tempfile.mkdtemp(), "m.sfb")
+        >>> lm.save(path); NgramLM.load(path).score("a b") == lm.score("a b")
+        True
+        """
+        self._m.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path) -> "NgramLM":
+        """Read a binary model: seqfast's own format (:meth:`save`) or a KenLM binary file made
+        by ``build_binary``. ARPA text is read by :meth:`from_arpa`. A truncated, corrupt or
+        foreign file raises :class:`FormatError` naming the file and the offset."""
+        return cls(_core.NgramModel.load(os.fspath(path)))
+
     def __reduce__(self):
         # A compact binary payload (the model's arrays), not ARPA text: no formatting or
         # parsing, and every smoothing pickles, not only the ones with an ARPA form.

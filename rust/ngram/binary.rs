@@ -22,7 +22,7 @@ use super::index::{OrderIndex, Trie};
 use super::model::{Mode, Model, Vocab, MAX_ORDER};
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"SQFNGRAM";
+pub const MAGIC: &[u8; 8] = b"SQFNGRAM";
 const VERSION: u32 = 1;
 
 /// 64-bit checksum of `data` (word-wise multiply-rotate mixing; detects corruption, not attacks).

@@ -124,6 +124,19 @@ impl NgramModel {
         interrupt::run(py, num_threads, true, || arpa::write(&self.m, &path, num_threads))
     }
 
+    /// Write the model to `path` in seqfast's binary format (atomically).
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        interrupt::run(py, None, true, || crate::ngram::load::save(&self.m, &path))
+    }
+
+    /// A model from a seqfast binary file or a KenLM binary file (`FormatError` naming the
+    /// file and offset otherwise).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let m = interrupt::run(py, None, true, || crate::ngram::load::open(&path))?;
+        Ok(NgramModel { m })
+    }
+
     /// The model as compact bytes (`ngram::binary`), for pickling.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let b = py.detach(|| crate::ngram::binary::to_bytes(&self.m));
