@@ -55,6 +55,19 @@ def _check_prune(prune, order: int):
     return [int(v) for v in vals]
 
 
+def _options(order: int, smoothing, k, alpha, discount_fallback, prune, num_threads):
+    """The estimation options of :meth:`NgramLM.fit` and :meth:`NgramLM.fit_counts`, checked."""
+    if smoothing not in SMOOTHINGS:
+        raise SeqfastError(f"smoothing={smoothing!r} is not one of {', '.join(map(repr, SMOOTHINGS))}")
+    k, alpha = _check_real("k", k), _check_real("alpha", alpha)
+    fb = None
+    if discount_fallback is not None:
+        fb = tuple(_check_real("discount_fallback", x) for x in discount_fallback)
+        if len(fb) != 3:
+            raise SeqfastError(f"discount_fallback needs three discounts (d1, d2, d3+), got {len(fb)}")
+    return smoothing, k, alpha, fb, _check_threads(num_threads), _check_prune(prune, order)
+
+
 class NgramLM:
     """An n-gram language model: fit it, read or write ARPA, score, sample.
 
@@ -108,16 +121,7 @@ class NgramLM:
         with the same numbers as ``lmplz --prune``.
         """
         order = _check_order(order)
-        if smoothing not in SMOOTHINGS:
-            raise SeqfastError(f"smoothing={smoothing!r} is not one of {', '.join(map(repr, SMOOTHINGS))}")
-        k, alpha = _check_real("k", k), _check_real("alpha", alpha)
-        fb = None
-        if discount_fallback is not None:
-            fb = tuple(_check_real("discount_fallback", x) for x in discount_fallback)
-            if len(fb) != 3:
-                raise SeqfastError(f"discount_fallback needs three discounts (d1, d2, d3+), got {len(fb)}")
-        threads = _check_threads(num_threads)
-        pr = _check_prune(prune, order)
+        smoothing, k, alpha, fb, threads, pr = _options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
         if isinstance(sentences, str):
             return cls(_core.NgramModel.fit_text(sentences, order, smoothing, k, alpha, fb, threads, pr))
         if isinstance(sentences, os.PathLike):
@@ -138,6 +142,45 @@ class NgramLM:
         if vocab_size is not None and (isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1):
             raise SeqfastError(f"vocab_size={vocab_size!r} must be a positive integer")
         return cls(_core.NgramModel.fit_ids(ids, offsets, order, smoothing, vocab_size, k, alpha, fb, threads, pr))
+
+    @classmethod
+    def fit_counts(
+        cls,
+        counts,
+        smoothing: str = "kneser_ney",
+        *,
+        k: float = 1.0,
+        alpha: float = 0.4,
+        discount_fallback: Optional[Sequence[float]] = None,
+        prune: Optional[Sequence[int]] = None,
+        vocab_size: Optional[int] = None,
+        num_threads: Optional[int] = None,
+    ) -> "NgramLM":
+        r"""Estimate a model from :class:`~seqfast.ngram.NgramCounts` (the model's order is the
+        counts' order). Word-level counts (:func:`~seqfast.ngram.count_words`, possibly summed
+        over shards) give exactly the model :meth:`fit` gives on the whole text (the same ARPA
+        bytes); id-level counts (:func:`~seqfast.ngram.count` with ``bos=`` and ``eos=``) give
+        the model :meth:`fit` gives on the ids with the same ``vocab_size``. The options are
+        :meth:`fit`'s.
+
+        >>> from seqfast.ngram import count_words
+        >>> text = "a b c a\nb a d\nc a b\n"
+        >>> shards = count_words(text[:8]) + count_words(text[8:])
+        >>> fb = dict(discount_fallback=(0.5, 1.0, 1.5))
+        >>> NgramLM.fit_counts(shards, **fb).to_arpa() == NgramLM.fit(text, **fb).to_arpa()
+        True
+        """
+        from seqfast.ngram import NgramCounts
+
+        if not isinstance(counts, NgramCounts):
+            raise ArgumentTypeError(f"counts must be NgramCounts (from count_words or count), not {type(counts).__name__}")
+        order = counts.order
+        sm, k, alpha, fb, threads, pr = _options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
+        if vocab_size is not None and (isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1):
+            raise SeqfastError(f"vocab_size={vocab_size!r} must be a positive integer")
+        tables = [counts.ngrams(n) for n in range(1, order + 1)]
+        m = _core.NgramModel.fit_counts(tables, counts.vocab, counts.bos, counts.eos, sm, vocab_size, k, alpha, fb, threads, pr)
+        return cls(m)
 
     @classmethod
     def from_arpa(cls, path) -> "NgramLM":
@@ -161,7 +204,7 @@ class NgramLM:
         save leaves any previous file intact). :meth:`load` reads it back with bit-identical
         scores; every smoothing can be saved.
 
-        >>> lm = NgramLM.fit("a b a c", order=2)
+        >>> lm = NgramLM.fit("a b a c", order=2, smoothing="mle")
         >>> import tempfile, os; path = os.path.join(tempfile.mkdtemp(), "m.sfb")
         >>> lm.save(path); NgramLM.load(path).score("a b") == lm.score("a b")
         True

@@ -18,8 +18,9 @@ pub mod kn;
 pub mod load;
 pub mod model;
 pub mod query;
+pub mod shards;
 pub mod text;
 
 pub use count::{count, lookup, merge, OrderCounts};
-pub use estimate::{fit_ids, fit_text, from_counts, Smoothing, Vocab};
+pub use estimate::{count_text, fit_ids, fit_text, from_counts, Smoothing, Vocab};
 pub use model::{Mode, Model, Scores, State};
