@@ -83,12 +83,15 @@ class NgramLM:
     - ``"stupid_backoff"`` (``alpha=0.4``): Brants et al. (2007); scores, not probabilities.
     """
 
-    __slots__ = ("_m",)
+    __slots__ = ("_m", "quantization_error")
 
     def __init__(self, model: "_core.NgramModel"):
         if not isinstance(model, _core.NgramModel):
-            raise ArgumentTypeError("use NgramLM.fit, NgramLM.from_arpa or NgramLM.from_arpa_str")
+            raise ArgumentTypeError("use NgramLM.fit, NgramLM.load, NgramLM.from_arpa or NgramLM.from_arpa_str")
         self._m = model
+        #: Largest change of a stored log10 probability or backoff made by quantization (a
+        #: model loaded from a file saved with ``quantize=True``); 0.0 otherwise.
+        self.quantization_error = 0.0
 
     # ---- building -----------------------------------------------------------------------
     @classmethod
@@ -199,24 +202,40 @@ class NgramLM:
         self._m.to_arpa(os.fspath(path), _check_threads(num_threads))
         return None
 
-    def save(self, path) -> None:
+    def save(self, path, *, quantize: bool = False) -> None:
         """Write the model to ``path`` in seqfast's binary format (atomically: an interrupted
-        save leaves any previous file intact). :meth:`load` reads it back with bit-identical
-        scores; every smoothing can be saved.
+        save leaves any previous file intact). :meth:`load` maps it back and scores
+        bit-identically to this model; every smoothing can be saved. The file holds the query
+        tables, so a loaded model answers its first query at once (about 48 bytes per n-gram).
+
+        ``quantize=True`` stores each order's probabilities and backoffs as 8-bit codes (like
+        KenLM's ``build_binary -q 8 -b 8``; 0, -inf and NaN stay exact) and no query tables
+        (about 10 bytes per n-gram; the tables are rebuilt on the first query). Each stored
+        number moves by at most the error recorded in the file (``quantization_error`` of the
+        loaded model), so a token's log10 probability moves by at most ``order`` times it.
 
         >>> lm = NgramLM.fit("a b a c", order=2, smoothing="mle")
         >>> import tempfile, os; path = os.path.join(tempfile.mkdtemp(), "m.sfb")
         >>> lm.save(path); NgramLM.load(path).score("a b") == lm.score("a b")
         True
         """
-        self._m.save(os.fspath(path))
+        self._m.save(os.fspath(path), bool(quantize))
 
     @classmethod
-    def load(cls, path) -> "NgramLM":
-        """Read a binary model: seqfast's own format (:meth:`save`) or a KenLM binary file made
-        by ``build_binary``. ARPA text is read by :meth:`from_arpa`. A truncated, corrupt or
-        foreign file raises :class:`FormatError` naming the file and the offset."""
-        return cls(_core.NgramModel.load(os.fspath(path)))
+    def load(cls, path, *, verify: bool = False) -> "NgramLM":
+        """Read a binary model: seqfast's own format (:meth:`save`), mapped into memory (no
+        parse: the first query is answered at once, pages are read as queries touch them), or a
+        KenLM binary file made by ``build_binary``. ARPA text is read by :meth:`from_arpa`.
+
+        A truncated, foreign or corrupt header raises :class:`FormatError` naming the file and
+        the offset. The arrays of a mapped file are checked against their checksums only with
+        ``verify=True`` (which reads the whole file); without it, a corrupted array can change
+        scores but never crash: code that walks the n-gram trie (ARPA writing) checks it first.
+        """
+        m, err = _core.NgramModel.load(os.fspath(path), bool(verify))
+        lm = cls(m)
+        lm.quantization_error = float(err)
+        return lm
 
     def __reduce__(self):
         # A compact binary payload (the model's arrays), not ARPA text: no formatting or

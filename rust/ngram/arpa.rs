@@ -317,7 +317,8 @@ fn backed_off(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>], ids: &[u32])
 /// Rows are formatted in parallel blocks into reused buffers; each group of blocks is written
 /// (on the calling thread) while the next group is formatted, so the copy into the file
 /// overlaps the formatting.
-pub fn write_to<W: Write + Send>(model: &Model, out: &mut W) -> Result<()> {
+pub fn write_to<W: Write + Send + ?Sized>(model: &Model, out: &mut W) -> Result<()> {
+    model.check_structure()?;
     if model.mode != Mode::Backoff {
         return Err(Error::Value(format!(
             "only back-off models (kneser_ney, or read from ARPA) can be written as ARPA; this one is {}",
@@ -488,25 +489,7 @@ fn format_rows(model: &Model, words: &Words, n: usize, rows: std::ops::Range<usi
 
 /// Write `model` to `path` atomically.
 pub fn write(model: &Model, path: &Path, threads: Option<usize>) -> Result<()> {
-    let tmp = files::temp_path(path)?;
-    let res = crate::parallel::install(threads, || -> Result<()> {
-        let f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, files::EagerWriteback::new(f));
-        write_to(model, &mut w)?;
-        let f = w.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?.into_inner();
-        crate::trace::phase("arpa format+write");
-        let cancel = crate::parallel::cancel_token();
-        files::sync_interruptible(&f, path, &cancel)?;
-        crate::trace::phase("arpa fsync");
-        // A Ctrl-C that came during the final fsync still leaves the old file in place.
-        cancel.check()?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io("rename into", path, e))
-    })
-    .and_then(|r| r);
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    crate::parallel::install(threads, || files::write_atomic_stream(path, |w| write_to(model, w)))?
 }
 
 /// Read an ARPA file.

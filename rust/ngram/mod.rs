@@ -9,6 +9,7 @@
 
 pub mod arpa;
 pub mod binary;
+pub mod binary_v1;
 pub mod count;
 pub mod estimate;
 pub mod floatfmt;
@@ -17,6 +18,7 @@ pub mod kenlm_binary;
 pub mod kn;
 pub mod load;
 pub mod model;
+pub mod quantize;
 pub mod query;
 pub mod shards;
 pub mod text;

@@ -160,17 +160,21 @@ impl NgramModel {
         interrupt::run(py, num_threads, true, || arpa::write(&self.m, &path, num_threads))
     }
 
-    /// Write the model to `path` in seqfast's binary format (atomically).
-    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        interrupt::run(py, None, true, || crate::ngram::load::save(&self.m, &path))
+    /// Write the model to `path` in seqfast's binary format (atomically); `quantize`: 8-bit
+    /// probabilities and backoffs, without query tables.
+    #[pyo3(signature = (path, quantize=false))]
+    fn save(&self, py: Python<'_>, path: PathBuf, quantize: bool) -> PyResult<()> {
+        let opts = crate::ngram::binary::Options { tables: !quantize, quantize };
+        interrupt::run(py, None, true, || crate::ngram::load::save(&self.m, &path, opts))
     }
 
-    /// A model from a seqfast binary file or a KenLM binary file (`FormatError` naming the
-    /// file and offset otherwise).
+    /// A model from a seqfast binary file (mapped) or a KenLM binary file, with the
+    /// quantization error bound of a quantized file (0 otherwise).
     #[staticmethod]
-    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let m = interrupt::run(py, None, true, || crate::ngram::load::open(&path))?;
-        Ok(NgramModel { m })
+    #[pyo3(signature = (path, verify=false))]
+    fn load(py: Python<'_>, path: PathBuf, verify: bool) -> PyResult<(Self, f32)> {
+        let (m, err) = interrupt::run(py, None, true, || crate::ngram::load::open(&path, verify))?;
+        Ok((NgramModel { m }, err))
     }
 
     /// The model as compact bytes (`ngram::binary`), for pickling.
