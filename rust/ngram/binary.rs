@@ -10,7 +10,8 @@
 //! header checksum u64 (of bytes 0..H-8)
 //! sections: words (UTF-8 bytes), word ends (u64), present (u8), unigram (prob, backoff) pairs,
 //!   per order: prob f32, backoff f32 (orders < N), prefix u32 and word u32 (orders >= 2),
-//!   query table slots (orders >= 2, when flag 1), or quantized codes u8 + 256 centres f32
+//!   query table slots (orders >= 2) and the word index (`words.rs`) when flag 1, or quantized
+//!   codes u8 + 256 centres f32 per order
 //! ```
 //! Loading a file maps it: the header, the vocabulary and the section bounds are checked (a
 //! short or foreign file is a `Format` error naming the offset, before any mapped byte past the
@@ -34,6 +35,7 @@ use super::binary_v1::{checksum, Reader};
 use super::index::{OrderIndex, Trie};
 use super::model::{Mode, Model, Vocab, MAX_ORDER};
 use super::query::{Slot, Table};
+use super::words::WordIndex;
 use crate::error::{Error, Result};
 use crate::mapped::{as_bytes, Buf, Mapping, Pod};
 
@@ -59,9 +61,10 @@ enum Kind {
     BackoffCodes = 11,
     ProbCentres = 12,
     BackoffCentres = 13,
+    WordIndex = 14,
 }
 
-const KINDS: [Kind; 13] = [
+const KINDS: [Kind; 14] = [
     Kind::Words,
     Kind::WordEnds,
     Kind::Present,
@@ -75,6 +78,7 @@ const KINDS: [Kind; 13] = [
     Kind::BackoffCodes,
     Kind::ProbCentres,
     Kind::BackoffCentres,
+    Kind::WordIndex,
 ];
 
 /// What to write.
@@ -146,6 +150,7 @@ pub fn write_to<W: Write + ?Sized>(m: &Model, out: &mut W, opts: Options) -> Res
     if tables {
         let (u, t) = m.query_tables();
         secs.push(sec(Kind::Unigrams, 1, u));
+        secs.push(sec(Kind::WordIndex, 0, m.word_index().slots()));
         for (i, table) in t.iter().enumerate() {
             secs.push(sec(Kind::Slots, i + 2, table.slots()));
         }
@@ -256,6 +261,7 @@ pub fn load(path: &Path, verify: bool) -> Result<Loaded> {
 fn elem_size(kind: Kind) -> usize {
     match kind {
         Kind::Words | Kind::Present | Kind::ProbCodes | Kind::BackoffCodes => 1,
+        Kind::WordIndex => 4,
         Kind::WordEnds | Kind::Unigrams => 8,
         Kind::Slots => std::mem::size_of::<Slot>(),
         _ => 4,
@@ -458,6 +464,13 @@ fn read(src: Source<'_>, verify: bool) -> Result<Loaded> {
             check(&ue)?;
         }
         model.set_query_tables(get(&src, &ue)?, tables);
+        if let Some(wi) = find(Kind::WordIndex, 0) {
+            if verify {
+                check(&wi)?;
+            }
+            let ix = WordIndex::from_slots(get(&src, &wi)?).ok_or_else(|| fmt(wi.offset, format!("a word index of {} slots", wi.count)))?;
+            model.set_word_index(ix);
+        }
     }
     if verify || !has_tables {
         // (without stored tables the first query builds them by walking the trie)

@@ -22,6 +22,7 @@ pub mod quantize;
 pub mod query;
 pub mod shards;
 pub mod text;
+pub mod words;
 
 pub use count::{count, lookup, merge, OrderCounts};
 pub use estimate::{count_text, fit_ids, fit_text, from_counts, Smoothing, Vocab};

@@ -23,10 +23,9 @@
 
 use rayon::prelude::*;
 
-use rustc_hash::FxHashMap;
-
 use super::index::Trie;
 use super::query;
+use super::words::WordIndex;
 use crate::error::{Error, Result};
 use crate::mapped::Buf;
 use crate::parallel;
@@ -67,7 +66,7 @@ pub struct Model {
     /// Description of how it was made (smoothing, discounts), for `info` and ARPA comments.
     pub smoothing: String,
     /// Word -> id, built on first use.
-    pub lookup: std::sync::OnceLock<FxHashMap<String, u32>>,
+    lookup: std::sync::OnceLock<WordIndex>,
     /// Query tables: unigram (prob, backoff) pairs and the tables of orders 2..N, built on the
     /// first query.
     query: std::sync::OnceLock<(Buf<[f32; 2]>, Vec<query::Table>)>,
@@ -220,20 +219,24 @@ impl Model {
         }
     }
 
-    /// Word -> id, built on first use.
-    fn lookup(&self) -> &FxHashMap<String, u32> {
-        self.lookup.get_or_init(|| {
-            let mut m = FxHashMap::default();
-            for (i, w) in self.vocab.iter().enumerate() {
-                m.entry(w.clone()).or_insert(i as u32);
-            }
-            m
-        })
+    /// Word -> id, built on first use (or read from a model file).
+    fn lookup(&self) -> &WordIndex {
+        self.lookup.get_or_init(|| WordIndex::build(&self.vocab))
+    }
+
+    /// The word index (built now if it is not yet), for writing it to a file.
+    pub fn word_index(&self) -> &WordIndex {
+        self.lookup()
+    }
+
+    /// Give the model its word index (read from a file).
+    pub fn set_word_index(&self, ix: WordIndex) {
+        let _ = self.lookup.set(ix);
     }
 
     /// Id of one word (`<unk>` for an unknown one; a string with whitespace is no word).
     pub fn word_id(&self, word: &str) -> u32 {
-        self.lookup().get(word).copied().unwrap_or(self.unk)
+        self.lookup().get(&self.vocab, word).unwrap_or(self.unk)
     }
 
     /// Whitespace-separated words of each sentence as ids (`<unk>` for unknown words), CSR.
@@ -246,7 +249,7 @@ impl Model {
             if i % 4096 == 4095 && cancel.is_cancelled() {
                 break; // the caller checks the token and drops the partial result
             }
-            ids.extend(s.split_whitespace().map(|w| map.get(w).copied().unwrap_or(self.unk)));
+            ids.extend(s.split_whitespace().map(|w| map.get(&self.vocab, w).unwrap_or(self.unk)));
             offsets.push(ids.len() as i64);
         }
         (ids, offsets)
