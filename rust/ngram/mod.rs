@@ -8,6 +8,7 @@
 //! their n-grams in a hashed trie (`index.rs`) for constant-time extension by one word.
 
 pub mod arpa;
+pub mod arpa_par;
 pub mod binary;
 pub mod binary_v1;
 pub mod count;
