@@ -4,6 +4,7 @@
 //! (`py.detach`), and converts the result. No loops over data live here.
 
 mod attention;
+mod bpe_counts;
 mod errors;
 mod interrupt;
 mod lm;
@@ -30,5 +31,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     attention::register(m)?;
     search::register(m)?;
     sentencepiece::register(m)?;
+    bpe_counts::register(m)?;
     Ok(())
 }

@@ -165,6 +165,119 @@ impl Trainer {
     }
 }
 
+/// Magic of the piece-count table's byte form (`Trainer::counts_to_bytes`).
+const COUNTS_MAGIC: &[u8; 8] = b"SFBPC\x001\n";
+
+/// The piece-count table as a mergeable, portable value: what a worker sends for one partition.
+///
+/// Byte form: the magic, the number of pieces (u64 LE), then per piece in byte order its length
+/// (LEB128), the bytes shared with the previous piece's prefix (LEB128, front coding), the rest
+/// of its bytes and its count (LEB128). Sorting makes the form canonical (equal tables, equal
+/// bytes) and front coding keeps it near the size of a compressed word list.
+impl Trainer {
+    /// The counted pieces and their counts, in byte order.
+    pub fn piece_counts(&self) -> Vec<(&[u8], u64)> {
+        let mut v: Vec<(&[u8], u64)> = self.counts.iter().map(|(k, &c)| (&k[..], c)).collect();
+        v.par_sort_unstable();
+        v
+    }
+
+    /// Total number of pieces counted (with multiplicity).
+    pub fn n_pieces(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Add every count of `other` (counted with the same pattern and specials) to this table.
+    pub fn add_counts_from(&mut self, other: &Trainer) {
+        for (k, &v) in &other.counts {
+            match self.counts.get_mut(k) {
+                Some(c) => *c += v,
+                None => {
+                    self.counts.insert(k.clone(), v);
+                }
+            }
+        }
+    }
+
+    /// The canonical byte form of the piece-count table (see the `impl` block's header).
+    pub fn counts_to_bytes(&self) -> Vec<u8> {
+        let pieces = self.piece_counts();
+        let mut out = Vec::with_capacity(16 + pieces.iter().map(|p| p.0.len() / 2 + 4).sum::<usize>());
+        out.extend_from_slice(COUNTS_MAGIC);
+        out.extend_from_slice(&(pieces.len() as u64).to_le_bytes());
+        let mut prev: &[u8] = &[];
+        for (k, c) in pieces {
+            let shared = prev.iter().zip(k).take_while(|(a, b)| a == b).count();
+            put_leb(&mut out, k.len() as u64);
+            put_leb(&mut out, shared as u64);
+            out.extend_from_slice(&k[shared..]);
+            put_leb(&mut out, c);
+            prev = k;
+        }
+        out
+    }
+
+    /// Add a table in the byte form of [`Trainer::counts_to_bytes`]. The whole input is checked
+    /// before anything is added, so a bad table leaves this one as it was.
+    pub fn add_counts_bytes(&mut self, data: &[u8]) -> Result<()> {
+        let bad = |pos: usize, what: &str| Error::Format(format!("BPE piece counts: {what} at byte {pos}"));
+        if data.len() < 16 || &data[..8] != COUNTS_MAGIC {
+            return Err(bad(0, "not a piece-count table (bad magic or too short)"));
+        }
+        let n = u64::from_le_bytes(data[8..16].try_into().expect("8 bytes"));
+        let mut pos = 16;
+        let mut parsed: Counts = Counts::default();
+        let mut prev: Vec<u8> = Vec::new();
+        for _ in 0..n {
+            let at = pos;
+            let len = get_leb(data, &mut pos).ok_or_else(|| bad(at, "truncated piece length"))? as usize;
+            let shared = get_leb(data, &mut pos).ok_or_else(|| bad(at, "truncated prefix length"))? as usize;
+            if shared > prev.len() || shared > len || len - shared > data.len() - pos {
+                return Err(bad(at, "piece length out of range"));
+            }
+            let mut k = prev[..shared].to_vec();
+            k.extend_from_slice(&data[pos..pos + len - shared]);
+            pos += len - shared;
+            if k <= prev && at > 16 {
+                return Err(bad(at, "pieces not in strictly increasing byte order"));
+            }
+            let c = get_leb(data, &mut pos).ok_or_else(|| bad(at, "truncated count"))?;
+            if c == 0 {
+                return Err(bad(at, "zero count"));
+            }
+            parsed.insert(k.clone().into_boxed_slice(), c);
+            prev = k;
+        }
+        if pos != data.len() {
+            return Err(bad(pos, "trailing bytes after the last piece"));
+        }
+        let mine = std::mem::take(&mut self.counts);
+        self.counts = merge_counts(mine, parsed);
+        Ok(())
+    }
+}
+
+fn put_leb(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_leb(data: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *data.get(*pos)?;
+        *pos += 1;
+        v |= ((b & 0x7f) as u64).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
 /// Record that word `wi` contains pair `pk` (consecutive duplicates are skipped here, the rest
 /// when the list is used).
 #[inline]
@@ -348,5 +461,37 @@ mod tests {
             tok.vocab().merge_list()
         };
         assert_eq!(run(1), run(2));
+    }
+    #[test]
+    fn piece_counts_split_merge_and_bytes() {
+        let texts = ["the cat sat on the mat", "the hat <|x|> that cat", "", "héllo wörld the the"];
+        let specials = ["<|x|>".to_string()];
+        let mut whole = Trainer::new("cl100k", &specials).unwrap();
+        whole.add_texts(&texts, Some(1)).unwrap();
+        let mut a = Trainer::new("cl100k", &specials).unwrap();
+        a.add_texts(&texts[..1], Some(1)).unwrap();
+        let mut b = Trainer::new("cl100k", &specials).unwrap();
+        b.add_texts(&texts[1..], Some(1)).unwrap();
+        let mut m = Trainer::new("cl100k", &specials).unwrap();
+        m.add_counts_bytes(&a.counts_to_bytes()).unwrap();
+        m.add_counts_from(&b);
+        assert_eq!(m.piece_counts(), whole.piece_counts());
+        assert_eq!(m.counts_to_bytes(), whole.counts_to_bytes());
+        assert_eq!(m.n_pieces(), whole.n_pieces());
+        let merges = |t: &Trainer| t.train(300, 1, Some(1), None).unwrap().vocab().merge_list();
+        assert_eq!(merges(&m), merges(&whole));
+        // An empty table round-trips; corrupt tables are errors and change nothing.
+        let empty = Trainer::new("cl100k", &[]).unwrap();
+        let mut e2 = Trainer::new("cl100k", &[]).unwrap();
+        e2.add_counts_bytes(&empty.counts_to_bytes()).unwrap();
+        assert_eq!(e2.n_words(), 0);
+        let good = whole.counts_to_bytes();
+        for cut in [0, 5, 16, 17, good.len() - 1] {
+            assert!(matches!(e2.add_counts_bytes(&good[..cut]), Err(Error::Format(_))), "cut {cut}");
+        }
+        let mut extra = good.clone();
+        extra.push(0);
+        assert!(e2.add_counts_bytes(&extra).is_err());
+        assert_eq!(e2.n_words(), 0);
     }
 }

@@ -1,0 +1,303 @@
+"""Building blocks of distributed work: pure functions of one partition of texts, and exact,
+associative merges of their results. Any engine (Dask, Ray, multiprocessing, a batch job per
+file) can map the first and reduce with the second; the Dask front ends in ``_dask.py`` do.
+
+A partition is a sequence of text strings (a list, a ``dask.bag`` partition, a pandas Series).
+``partition=`` (its index) only serves error messages, which name the partition and the item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Optional
+
+import numpy as np
+
+from seqfast import _core
+from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError
+from seqfast.ngram import NgramCounts, count, count_words
+from seqfast.tokenizer import _U32_MAX, Tokenizer, _check_text, _check_threads
+
+__all__ = [
+    "PieceCounts",
+    "piece_counts",
+    "train_bpe_from_counts",
+    "word_counts",
+    "id_counts",
+    "merge_counts",
+    "encode_texts",
+]
+
+
+def _where(partition: Optional[int], i: int) -> str:
+    return f"partition {partition}, item {i}" if partition is not None else f"item {i}"
+
+
+def _as_texts(texts, partition: Optional[int], what: str = "text") -> list:
+    """The partition as a list of str; a non-str item is an error naming partition and item."""
+    if isinstance(texts, (str, bytes)):
+        raise ArgumentTypeError(f"a partition must be a sequence of str, not a single {type(texts).__name__}")
+    if hasattr(texts, "tolist") and not isinstance(texts, list):
+        texts = texts.tolist()  # pandas Series / NumPy / Arrow arrays of str
+    texts = texts if isinstance(texts, list) else list(texts)
+    return texts
+
+
+def _find_bad(texts: list, partition: Optional[int], what: str = "text"):
+    """Raise a clear error for the first item the core could not take (not a str, or a str with
+    lone surrogates, which have no UTF-8 form)."""
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ArgumentTypeError(f"{_where(partition, i)}: expected a {what} str, got {type(t).__name__} {t!r:.60}")
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise SeqfastError(f"{_where(partition, i)}: the {what} has no UTF-8 form ({e.reason} at character {e.start})") from None
+
+
+def _checked_call(fn, texts: list, partition: Optional[int], what: str = "text"):
+    try:
+        return fn(texts)
+    except (TypeError, UnicodeEncodeError):
+        _find_bad(texts, partition, what)
+        raise
+
+
+# ---- BPE piece counts ---------------------------------------------------------------------
+
+
+class PieceCounts:
+    """Counts of pre-tokenized pieces (the words BPE training merges within), with the pattern and
+    special tokens they were counted with. ``a + b`` and :meth:`merge` sum counts exactly, in any
+    grouping and order; :func:`train_bpe_from_counts` of the sum of the partitions' counts gives
+    the tokenizer :func:`seqfast.train_bpe` gives on all their texts. Pickles as its canonical
+    bytes (sorted, front-coded pieces), so equal counts pickle equally.
+    """
+
+    __slots__ = ("_c",)
+
+    def __init__(self, pattern: str = "cl100k", special_tokens: Iterable[str] = ()):
+        if isinstance(special_tokens, str):
+            raise ArgumentTypeError("special_tokens must be a sequence of str, not a single str")
+        specials = list(special_tokens)
+        for s in specials:
+            _check_text(s, "special token")
+        self._c = _core.BpeCounts(_check_text(pattern, "pattern"), specials)
+
+    @classmethod
+    def _wrap(cls, core) -> "PieceCounts":
+        out = cls.__new__(cls)
+        out._c = core
+        return out
+
+    @property
+    def pattern(self) -> str:
+        return self._c.pattern
+
+    @property
+    def special_tokens(self) -> list:
+        return self._c.special_tokens
+
+    def __len__(self) -> int:
+        """Number of distinct pieces."""
+        return self._c.n_words
+
+    @property
+    def total(self) -> int:
+        """Number of pieces counted, with multiplicity."""
+        return self._c.n_pieces
+
+    def items(self) -> dict:
+        """``{piece bytes: count}`` (for inspection; large tables make large dicts)."""
+        return dict(self._c.items())
+
+    def to_bytes(self) -> bytes:
+        """The canonical byte form (what pickling sends)."""
+        return self._c.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, pattern: str = "cl100k", special_tokens: Iterable[str] = ()) -> "PieceCounts":
+        out = cls(pattern, special_tokens)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ArgumentTypeError(f"data must be bytes, not {type(data).__name__}")
+        out._c.add_bytes(bytes(data))
+        return out
+
+    def __add__(self, other: "PieceCounts") -> "PieceCounts":
+        if not isinstance(other, PieceCounts):
+            return NotImplemented
+        return PieceCounts._wrap(self._c.merged([other._c]))
+
+    @staticmethod
+    def merge(parts: Iterable["PieceCounts"]) -> "PieceCounts":
+        """The sum of several counts (one pass; inputs are left unchanged)."""
+        parts = [p for p in parts]
+        if not parts:
+            raise SeqfastError("merge needs at least one PieceCounts")
+        for i, p in enumerate(parts):
+            if not isinstance(p, PieceCounts):
+                raise ArgumentTypeError(f"parts[{i}] must be PieceCounts, not {type(p).__name__}")
+        return PieceCounts._wrap(parts[0]._c.merged([p._c for p in parts[1:]]))
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, PieceCounts):
+            return NotImplemented
+        return (self.pattern, self.special_tokens) == (other.pattern, other.special_tokens) and self.to_bytes() == other.to_bytes()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self):
+        return (_restore_piece_counts, (self.pattern, self.special_tokens, self.to_bytes()))
+
+    def __repr__(self) -> str:
+        return f"PieceCounts(pattern={self.pattern!r}, pieces={len(self)}, total={self.total})"
+
+
+def _restore_piece_counts(pattern, special_tokens, data) -> PieceCounts:
+    if not isinstance(data, bytes):
+        raise FormatError("PieceCounts pickle: the table must be bytes")
+    return PieceCounts.from_bytes(data, pattern, special_tokens)
+
+
+def piece_counts(
+    texts: Sequence[str],
+    *,
+    pattern: str = "cl100k",
+    special_tokens: Iterable[str] = (),
+    num_threads: Optional[int] = None,
+    partition: Optional[int] = None,
+) -> PieceCounts:
+    """BPE piece counts of one partition of texts (each text pre-tokenized on its own, special
+    tokens cut out, as :func:`seqfast.train_bpe` does)."""
+    out = PieceCounts(pattern, special_tokens)
+    threads = _check_threads(num_threads)
+    texts = _as_texts(texts, partition)
+    _checked_call(lambda t: out._c.add_texts(t, threads), texts, partition)
+    return out
+
+
+def train_bpe_from_counts(
+    counts: PieceCounts, vocab_size: int = 32000, *, min_frequency: int = 2, num_threads: Optional[int] = None
+) -> Tokenizer:
+    """Learn a byte-level BPE tokenizer from piece counts: the same merges, tie-break (smallest
+    ``(left id, right id)``), special tokens and stopping rule as :func:`seqfast.train_bpe`
+    trained on the texts the counts came from."""
+    if not isinstance(counts, PieceCounts):
+        raise ArgumentTypeError(f"counts must be PieceCounts, not {type(counts).__name__}")
+    vocab_size, min_frequency = _check_train_args(vocab_size, min_frequency)
+    return Tokenizer(counts._c.train(vocab_size, min_frequency, _check_threads(num_threads)))
+
+
+def _check_train_args(vocab_size, min_frequency) -> tuple:
+    """``train_bpe``'s checks of ``vocab_size`` and ``min_frequency``."""
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
+        raise ArgumentTypeError(f"vocab_size must be an int, not {type(vocab_size).__name__}")
+    if not 0 < vocab_size < _U32_MAX:
+        raise SeqfastError(f"vocab_size={vocab_size} is out of range")
+    if isinstance(min_frequency, bool) or not isinstance(min_frequency, (int, np.integer)) or min_frequency < 0:
+        raise SeqfastError(f"min_frequency={min_frequency!r} must be a non-negative int")
+    return int(vocab_size), int(min_frequency)
+
+
+# ---- n-gram counts ------------------------------------------------------------------------
+
+
+def _lines(texts: list, partition: Optional[int]) -> str:
+    """The partition as text for ``count_words``: every item followed by a newline, so the
+    partitions' texts concatenated in order are ``"\\n".join(all texts) + "\\n"``."""
+    try:
+        return "\n".join(texts) + "\n" if texts else ""
+    except TypeError:
+        _find_bad(texts, partition)
+        raise
+
+
+def word_counts(
+    texts: Sequence[str], order: int = 3, *, num_threads: Optional[int] = None, partition: Optional[int] = None
+) -> NgramCounts:
+    """Word-level n-gram counts of one partition (each text is one or more sentences, one per
+    line), framed as ``NgramLM.fit`` frames text. Summing the partitions' counts in text order
+    gives ``count_words("\\n".join(all texts) + "\\n")``."""
+    texts = _as_texts(texts, partition)
+    text = _lines(texts, partition)
+    try:
+        return count_words(text, order, num_threads=num_threads)
+    except UnicodeEncodeError:
+        _find_bad(texts, partition)
+        raise
+
+
+def id_counts(
+    tokenizer: Tokenizer,
+    texts: Sequence[str],
+    order: int = 3,
+    *,
+    bos: Optional[int] = None,
+    eos: Optional[int] = None,
+    special: str = "error",
+    num_threads: Optional[int] = None,
+    partition: Optional[int] = None,
+) -> NgramCounts:
+    """Id-level n-gram counts of one partition: each text encoded with ``tokenizer`` is one
+    sequence, framed with ``bos``/``eos`` when given (as :func:`seqfast.ngram.count`)."""
+    batch = _encode(tokenizer, texts, special, num_threads, partition)
+    return count(batch, order, bos=bos, eos=eos, num_threads=num_threads)
+
+
+def merge_counts(*parts):
+    """Sum of n-gram or piece counts in the order given (word vocabularies are remapped; the
+    order of parts must be the order of the text for the vocabulary to come out the same)."""
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    if isinstance(parts[0], PieceCounts):
+        return PieceCounts.merge(parts)
+    return NgramCounts.merge([aligned(p) for p in parts])
+
+
+def aligned(counts: NgramCounts) -> NgramCounts:
+    """``counts`` with every table C-contiguous and aligned, copying only tables that are not.
+
+    Engines pack small arrays of a message into one buffer (Dask's worker-to-worker transfers
+    do), so an unpickled uint32 table can start at an unaligned address, which the core (which
+    reads it as a slice) refuses."""
+    if not isinstance(counts, NgramCounts):
+        raise ArgumentTypeError(f"expected NgramCounts, not {type(counts).__name__}")
+    ok = all(a.flags.c_contiguous and a.flags.aligned for t in counts._tables for a in t)
+    if ok:
+        return counts
+    tables = [(np.require(g, requirements="CA"), np.require(c, requirements="CA")) for g, c in counts._tables]
+    return NgramCounts(tables, counts.vocab, bos=counts.bos, eos=counts.eos)
+
+
+# ---- encoding -----------------------------------------------------------------------------
+
+
+def _encode(tokenizer, texts, special, num_threads, partition):
+    if not isinstance(tokenizer, Tokenizer):
+        raise ArgumentTypeError(f"tokenizer must be a seqfast.Tokenizer, not {type(tokenizer).__name__}")
+    texts = _as_texts(texts, partition)
+    try:
+        return tokenizer.encode_batch(texts, special=special, num_threads=num_threads)
+    except TypeError:
+        _find_bad(texts, partition)
+        raise
+    except SeqfastError as e:
+        # The core names the item within the batch; add the partition.
+        if partition is None:
+            raise
+        raise type(e)(f"partition {partition}: {e}") from None
+
+
+def encode_texts(
+    tokenizer: Tokenizer,
+    texts: Sequence[str],
+    *,
+    special: str = "error",
+    num_threads: Optional[int] = None,
+    partition: Optional[int] = None,
+) -> list:
+    """Encode one partition: a list of uint32 id arrays (views of one buffer), one per text."""
+    batch = _encode(tokenizer, texts, special, num_threads, partition)
+    ids, offsets = batch.ids, batch.row_offsets
+    return np.split(ids, offsets[1:-1]) if len(offsets) > 1 else []
