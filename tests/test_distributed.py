@@ -134,6 +134,54 @@ def test_blocks_encode_and_id_counts(tok):
         encode_texts(tok, ["a", "b", None], partition=5)
 
 
+@pytest.mark.parametrize("kind", ["string", "large_string", "chunked"])
+def test_encode_arrow_round_trip(tok, kind, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from seqfast.distributed import encode_arrow
+
+    texts = corpus(80)
+    arr = pa.array(texts, type=pa.large_string() if kind == "large_string" else pa.string())
+    if kind == "chunked":
+        arr = pa.chunked_array([arr[:30], arr[30:]])
+    out = encode_arrow(tok, arr, special="special")
+    assert out.type == pa.large_list(pa.uint32()) and len(out) == len(texts)
+    flat = out.values.to_numpy()  # zero-copy view of the ids
+    offs = out.offsets.to_numpy()
+    for i, t in enumerate(texts):
+        ids = flat[offs[i] : offs[i + 1]]
+        assert np.array_equal(ids, tok.encode(t, special="special"))
+        assert tok.decode(ids) == t
+    path = tmp_path / "ids.parquet"
+    pq.write_table(pa.table({"text": arr, "ids": out}), path)
+    back = pq.read_table(path)
+    assert back.column("ids").combine_chunks().equals(out)
+    with pytest.raises(seqfast.SeqfastError, match="partition 1, item 2: null"):
+        encode_arrow(tok, pa.array(["a", "b", None]), partition=1)
+    with pytest.raises(seqfast.ArgumentTypeError, match="strings"):
+        encode_arrow(tok, pa.array([1, 2]))
+
+
+def _hf_encode(batch, tok):
+    import pyarrow as pa
+
+    from seqfast.distributed import encode_arrow
+
+    # With the "arrow" format a batch is a pyarrow Table: text in, a Table of id lists out.
+    return pa.table({"ids": encode_arrow(tok, batch["text"], special="special")})
+
+
+def test_hf_datasets_map_num_proc_2(tok):
+    datasets = pytest.importorskip("datasets")
+    texts = corpus(120)
+    ds = datasets.Dataset.from_dict({"text": texts}).with_format("arrow")
+    out = ds.map(_hf_encode, batched=True, batch_size=16, num_proc=2, fn_kwargs={"tok": tok}, load_from_cache_file=False)
+    ids = out.with_format(None)["ids"]
+    assert len(ids) == len(texts)
+    for row, t in zip(ids, texts):
+        assert row == tok.encode(t, special="special").tolist()
+
+
 @pytest.fixture(scope="module")
 def tok():
     return seqfast.train_bpe(texts=corpus(400), vocab_size=320, special_tokens=SPECIALS)

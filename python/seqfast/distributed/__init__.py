@@ -21,6 +21,7 @@ True
 
 from seqfast.distributed._blocks import (
     PieceCounts,
+    encode_arrow,
     encode_texts,
     id_counts,
     merge_counts,
@@ -37,6 +38,7 @@ __all__ = [
     "id_counts",
     "merge_counts",
     "encode_texts",
+    "encode_arrow",
     "tokenize",
     "count_ngrams",
     "train_bpe",

@@ -26,6 +26,7 @@ __all__ = [
     "id_counts",
     "merge_counts",
     "encode_texts",
+    "encode_arrow",
 ]
 
 
@@ -301,3 +302,37 @@ def encode_texts(
     batch = _encode(tokenizer, texts, special, num_threads, partition)
     ids, offsets = batch.ids, batch.row_offsets
     return np.split(ids, offsets[1:-1]) if len(offsets) > 1 else []
+
+
+def encode_arrow(
+    tokenizer: Tokenizer,
+    array,
+    *,
+    special: str = "error",
+    num_threads: Optional[int] = None,
+    partition: Optional[int] = None,
+):
+    """Encode a ``pyarrow`` string array (``string``, ``large_string`` or ``string_view``, or a
+    ChunkedArray of one of them) to a ``pyarrow.LargeListArray`` of uint32 ids, one list per
+    text, ready for Parquet or a Hugging Face ``datasets`` column.
+
+    The output wraps the core's id and offset buffers without copying them. The input is read
+    through Python strings (one copy of the text): a zero-copy path needs a binding that takes
+    Arrow's data and offset buffers directly (not built yet). A null item is an error naming it.
+    """
+    import pyarrow as pa
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    if not isinstance(array, pa.Array):
+        raise ArgumentTypeError(f"array must be a pyarrow string array, not {type(array).__name__}")
+    t = array.type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or getattr(pa.types, "is_string_view", lambda _: False)(t)):
+        raise ArgumentTypeError(f"array must hold strings, not {t}")
+    if array.null_count:
+        import pyarrow.compute as pc
+
+        i = pc.index(pc.is_null(array), True).as_py()
+        raise SeqfastError(f"{_where(partition, i)}: null where a text str was expected")
+    batch = _encode(tokenizer, array.to_pylist(), special, num_threads, partition)
+    return pa.LargeListArray.from_arrays(pa.array(batch.row_offsets, type=pa.int64()), pa.array(batch.ids, type=pa.uint32()))

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""seqfast.distributed on a Dask LocalCluster: throughput at 1 and 2 workers against single-process
+seqfast and Hugging Face ``datasets.map`` with HF ``tokenizers`` (issue 20).
+
+The corpus's lines are written to shard files which the workers read themselves
+(``dask.bag.read_text``), as on a real cluster. For each job the distributed result is checked
+against the single-process result first (equal ids / counts / merges), then timed (best of
+``--repeat``; the machine is shared, so the best run is the least disturbed one). Printed: MB/s,
+the 2-worker / 1-worker speed-up and the engine overhead at 1 worker (single-process time /
+1-worker time).
+
+    python benches/bench_distributed.py                       # bench-data/mixed.txt, 8 MB
+    python benches/bench_distributed.py --mb 0 --scale 10     # the whole corpus, 10x concatenated
+    python benches/bench_distributed.py --smoke               # tiny, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import seqfast
+from seqfast.ngram import count_words
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def load(path: str, mb: float, scale: int) -> list:
+    with open(path, encoding="utf-8") as f:
+        text = f.read(int(mb * 2**20)) if mb > 0 else f.read()
+    lines = text.split("\n")[:-1] if mb > 0 else text.splitlines()
+    return lines * scale
+
+
+def write_shards(lines: list, n: int, folder: str) -> list:
+    paths = []
+    bounds = [len(lines) * i // n for i in range(n + 1)]
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        p = os.path.join(folder, f"shard{i:03d}.txt")
+        with open(p, "w", encoding="utf-8", newline="\n") as f:
+            f.write("".join(t + "\n" for t in lines[a:b]))
+        paths.append(p)
+    return paths
+
+
+def n_ids(part) -> list:
+    """Ids in a partition of id arrays (the timed job keeps the ids on the workers)."""
+    return [sum(map(len, part))]
+
+
+def strip_nl(s: str) -> str:
+    return s[:-1] if s.endswith("\n") else s
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", default=os.path.join(HERE, "..", "bench-data", "mixed.txt"))
+    ap.add_argument("--mb", type=float, default=8.0, help="MB of the corpus to use (0: all)")
+    ap.add_argument("--scale", type=int, default=1, help="concatenate the corpus this many times")
+    ap.add_argument("--shards", type=int, default=16)
+    ap.add_argument("--vocab-size", type=int, default=4096)
+    ap.add_argument("--order", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--no-hf", action="store_true", help="skip the datasets.map peer")
+    ap.add_argument("--smoke", action="store_true")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.mb, args.repeat, args.vocab_size, args.shards = 0.2, 1, 300, 4
+
+    import dask.bag as db
+    import distributed
+
+    import seqfast.distributed as sd
+
+    lines = load(args.corpus, args.mb, args.scale)
+    size_mb = sum(len(t.encode()) + 1 for t in lines) / 2**20
+    print(f"corpus {os.path.basename(args.corpus)}: {len(lines)} lines, {size_mb:.1f} MB; {args.shards} shards; best of {args.repeat}")
+    tok = seqfast.train_bpe(texts=lines[: max(1, len(lines) // 8)], vocab_size=args.vocab_size)
+
+    # ---- single process (one thread: a worker has one thread too) ----
+    ref_ids = tok.encode_batch(lines, special="text", num_threads=1)
+    ref_counts = count_words("\n".join(lines) + "\n", args.order, num_threads=1)
+    ref_tok = seqfast.train_bpe(texts=lines, vocab_size=args.vocab_size, num_threads=1)
+    single = {
+        "tokenize": best(lambda: tok.encode_batch(lines, special="text", num_threads=1), args.repeat),
+        "count": best(lambda: count_words("\n".join(lines) + "\n", args.order, num_threads=1), args.repeat),
+        "train_bpe": best(lambda: seqfast.train_bpe(texts=lines, vocab_size=args.vocab_size, num_threads=1), args.repeat),
+    }
+    rows = {("seqfast 1 process", k): v for k, v in single.items()}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_shards(lines, args.shards, tmp)
+        for w in [int(x) for x in args.workers.split(",")]:
+            with distributed.LocalCluster(
+                n_workers=w, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                silence_logs=logging.ERROR, env={"SEQFAST_NUM_THREADS": "1"},
+            ) as cluster, distributed.Client(cluster) as client:
+                client.wait_for_workers(w, timeout=60)
+
+                def bag():
+                    return db.read_text(paths).map(strip_nl)
+
+                # Correctness first.
+                got = sd.tokenize(bag(), tok, special="text").compute()
+                assert len(got) == len(lines)
+                assert np.array_equal(np.concatenate(got), ref_ids.ids), "distributed ids differ"
+                assert sd.count_ngrams(bag(), args.order) == ref_counts, "distributed counts differ"
+                assert sd.train_bpe(bag(), args.vocab_size).to_str() == ref_tok.to_str(), "distributed merges differ"
+                jobs = {
+                    "tokenize": lambda: sd.tokenize(bag(), tok, special="text").map_partitions(n_ids).sum().compute(),
+                    "count": lambda: sd.count_ngrams(bag(), args.order),
+                    "train_bpe": lambda: sd.train_bpe(bag(), args.vocab_size),
+                }
+                for k, fn in jobs.items():
+                    rows[(f"dask {w} worker(s)", k)] = best(fn, args.repeat)
+
+    if not args.no_hf:
+        try:
+            import datasets
+            import tokenizers
+        except ImportError as e:
+            print(f"HF peer skipped: {e}")
+        else:
+            hf = tokenizers.Tokenizer.from_str(tok.to_str())
+            ds = datasets.Dataset.from_dict({"text": lines})
+            datasets.disable_progress_bars()
+
+            def hf_map(n):
+                def enc(batch):
+                    return {"ids": [e.ids for e in hf.encode_batch(batch["text"], add_special_tokens=False)]}
+
+                return ds.map(enc, batched=True, num_proc=n if n > 1 else None, remove_columns=["text"], load_from_cache_file=False)
+
+            out = hf_map(1)
+            same = all(np.array_equal(np.asarray(a, dtype=np.uint32), b) for a, b in zip(out["ids"][:2000], ref_ids))
+            print(f"HF ids equal seqfast's on the first 2000 lines: {same}")
+            os.environ["TOKENIZERS_PARALLELISM"] = "false"
+            for n in (1, 2):
+                rows[(f"HF datasets.map num_proc={n}", "tokenize")] = best(lambda: hf_map(n), args.repeat)
+
+    print(f"\n{'engine':32} {'job':10} {'seconds':>8} {'MB/s':>8}")
+    for (eng, job), t in rows.items():
+        print(f"{eng:32} {job:10} {t:8.2f} {size_mb / t:8.2f}")
+    print()
+    for job in single:
+        one, two = rows.get(("dask 1 worker(s)", job)), rows.get(("dask 2 worker(s)", job))
+        if one and two:
+            print(f"{job:10} 2 workers / 1 worker speed-up {one / two:5.2f}x;  engine overhead at 1 worker {one / single[job] - 1:+.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
