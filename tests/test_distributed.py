@@ -156,8 +156,17 @@ def test_encode_arrow_round_trip(tok, kind, tmp_path):
     pq.write_table(pa.table({"text": arr, "ids": out}), path)
     back = pq.read_table(path)
     assert back.column("ids").combine_chunks().equals(out)
+    # A slice of an array (non-zero offset into its buffers) reads the right texts.
+    part = encode_arrow(tok, pa.array(texts)[7:19], special="special")
+    assert part.equals(out[7:19] if kind != "chunked" else pa.concat_arrays([out.slice(7, 12)]))
     with pytest.raises(seqfast.SeqfastError, match="partition 1, item 2: null"):
         encode_arrow(tok, pa.array(["a", "b", None]), partition=1)
+    with pytest.raises(seqfast.SpecialTokenError, match="partition 3"):
+        encode_arrow(tok, pa.array(["a", "x <pad>"]), partition=3)
+    # Buffers from a producer that did not validate UTF-8: named, not trusted.
+    bad = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(np.array([0, 1, 3], np.int32)), pa.py_buffer(b"a\xff\xfe")])
+    with pytest.raises(seqfast.SeqfastError, match="item 1: not UTF-8"):
+        encode_arrow(tok, bad)
     with pytest.raises(seqfast.ArgumentTypeError, match="strings"):
         encode_arrow(tok, pa.array([1, 2]))
 
@@ -322,7 +331,7 @@ def test_bad_input_names_partition_and_item(client, tok):
     parts = chunks(texts, 7)
     parts[3] = parts[3][:2] + [None] + parts[3][2:]
     b = db.from_delayed([dask.delayed(list)(p) for p in parts])
-    for call in (lambda: sd.count_ngrams(b, 2), lambda: sd.train_bpe(b, 300), lambda: sd.tokenize(b, tok).compute()):
+    for call in (lambda: sd.count_ngrams(b, 2), lambda: sd.train_bpe(b, 300), lambda: sd.tokenize(b, tok, special="special").compute()):
         with pytest.raises(seqfast.ArgumentTypeError, match="partition 3, item 2: expected a text str, got NoneType"):
             call()
     # A special token's string under special="error": the core names the text, we the partition.
@@ -344,3 +353,26 @@ def test_front_end_argument_errors(client, tok):
         sd.tokenize(b, "tok")
     lazy = sd.count_ngrams(b, 2, compute=False)
     assert lazy.compute() == count_words("a b\n", 2)
+
+
+@pytest.mark.slow
+def test_ray_data(tok):
+    """The same building blocks on Ray Data (a local Ray started and stopped here)."""
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    pa = pytest.importorskip("pyarrow")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        texts = corpus()
+        ds = ray.data.from_arrow(pa.table({"text": texts})).repartition(7)
+        enc = sd.ray_tokenize(ds, tok, special="special").take_all()
+        assert [r["text"] for r in enc] == texts
+        for r, t in zip(enc, texts):
+            assert list(r["ids"]) == tok.encode(t, special="special").tolist()
+        assert sd.ray_count_ngrams(ds, 3, batch_size=50) == count_words(whole(texts), 3)
+        lm = sd.ray_fit_lm(ds, 3, discount_fallback=FB)
+        assert lm.to_arpa() == NgramLM.fit(whole(texts), 3, discount_fallback=FB).to_arpa()
+        got = sd.ray_train_bpe(ds, 330, special_tokens=SPECIALS)
+        assert got.to_str() == seqfast.train_bpe(texts=texts, vocab_size=330, special_tokens=SPECIALS).to_str()
+    finally:
+        ray.shutdown()

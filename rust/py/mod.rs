@@ -3,6 +3,7 @@
 //! Each binding extracts and validates its arguments, releases the GIL around the core call
 //! (`py.detach`), and converts the result. No loops over data live here.
 
+mod arrow_encode;
 mod attention;
 mod bpe_counts;
 mod errors;
@@ -32,5 +33,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     search::register(m)?;
     sentencepiece::register(m)?;
     bpe_counts::register(m)?;
+    arrow_encode::register(m)?;
     Ok(())
 }

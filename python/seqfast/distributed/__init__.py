@@ -43,6 +43,10 @@ __all__ = [
     "count_ngrams",
     "train_bpe",
     "fit_lm",
+    "ray_tokenize",
+    "ray_count_ngrams",
+    "ray_fit_lm",
+    "ray_train_bpe",
 ]
 
 
@@ -52,4 +56,8 @@ def __getattr__(name):
         from seqfast.distributed import _dask
 
         return getattr(_dask, name)
+    if name in ("ray_tokenize", "ray_count_ngrams", "ray_fit_lm", "ray_train_bpe"):
+        from seqfast.distributed import _ray
+
+        return getattr(_ray, name)
     raise AttributeError(f"module 'seqfast.distributed' has no attribute {name!r}")

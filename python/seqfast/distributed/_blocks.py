@@ -253,7 +253,12 @@ def merge_counts(*parts):
         return None
     if isinstance(parts[0], PieceCounts):
         return PieceCounts.merge(parts)
-    return NgramCounts.merge([aligned(p) for p in parts])
+    # Neighbours pairwise, level by level: text order is kept, and each count is merged
+    # log2(k) times instead of up to k - 1 times (NgramCounts.merge folds left).
+    parts = [aligned(p) for p in parts]
+    while len(parts) > 1:
+        parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+    return parts[0]
 
 
 def aligned(counts: NgramCounts) -> NgramCounts:
@@ -304,6 +309,21 @@ def encode_texts(
     return np.split(ids, offsets[1:-1]) if len(offsets) > 1 else []
 
 
+_ENCODERS: list = []  # [(tokenizer, core ArrowEncoder)], most recent last, a few at most
+
+
+def _arrow_encoder(tokenizer: Tokenizer):
+    """The core encoder reading Arrow buffers for ``tokenizer`` (built once and cached: a
+    worker encoding many partitions with one tokenizer builds it once)."""
+    for t, e in _ENCODERS:
+        if t is tokenizer:
+            return e
+    e = _core.ArrowEncoder(tokenizer.to_str())
+    _ENCODERS.append((tokenizer, e))
+    del _ENCODERS[:-4]
+    return e
+
+
 def encode_arrow(
     tokenizer: Tokenizer,
     array,
@@ -312,27 +332,49 @@ def encode_arrow(
     num_threads: Optional[int] = None,
     partition: Optional[int] = None,
 ):
-    """Encode a ``pyarrow`` string array (``string``, ``large_string`` or ``string_view``, or a
-    ChunkedArray of one of them) to a ``pyarrow.LargeListArray`` of uint32 ids, one list per
-    text, ready for Parquet or a Hugging Face ``datasets`` column.
+    """Encode a ``pyarrow`` string array (``string`` or ``large_string``, a ChunkedArray of
+    them, or ``string_view``, which is cast first) to a ``pyarrow.LargeListArray`` of uint32
+    ids, one list per text, ready for Parquet or a Hugging Face ``datasets`` column.
 
-    The output wraps the core's id and offset buffers without copying them. The input is read
-    through Python strings (one copy of the text): a zero-copy path needs a binding that takes
-    Arrow's data and offset buffers directly (not built yet). A null item is an error naming it.
+    No copy of the text: the core reads it in place from the array's data buffer through its
+    offsets (Arrow's buffers seen as NumPy arrays), and the result wraps the core's id and
+    offset buffers. A null item is an error naming it.
     """
     import pyarrow as pa
 
+    if not isinstance(tokenizer, Tokenizer):
+        raise ArgumentTypeError(f"tokenizer must be a seqfast.Tokenizer, not {type(tokenizer).__name__}")
     if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+        chunks = [encode_arrow(tokenizer, c, special=special, num_threads=num_threads, partition=partition) for c in array.chunks]
+        return pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_list(pa.uint32()))
     if not isinstance(array, pa.Array):
         raise ArgumentTypeError(f"array must be a pyarrow string array, not {type(array).__name__}")
     t = array.type
-    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or getattr(pa.types, "is_string_view", lambda _: False)(t)):
+    if getattr(pa.types, "is_string_view", lambda _: False)(t):
+        array, t = array.cast(pa.large_string()), pa.large_string()
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
         raise ArgumentTypeError(f"array must hold strings, not {t}")
     if array.null_count:
         import pyarrow.compute as pc
 
         i = pc.index(pc.is_null(array), True).as_py()
         raise SeqfastError(f"{_where(partition, i)}: null where a text str was expected")
-    batch = _encode(tokenizer, array.to_pylist(), special, num_threads, partition)
-    return pa.LargeListArray.from_arrays(pa.array(batch.row_offsets, type=pa.int64()), pa.array(batch.ids, type=pa.uint32()))
+    bufs = array.buffers()
+    width = np.int64 if pa.types.is_large_string(t) else np.int32
+    # Views of Arrow's buffers (a sliced array starts `array.offset` entries in); int32 offsets
+    # are widened, 8 bytes a text: the text itself is never copied.
+    offsets = np.frombuffer(bufs[1], dtype=width)[array.offset : array.offset + len(array) + 1] if len(array) else np.zeros(1, width)
+    if offsets.dtype != np.int64:
+        offsets = offsets.astype(np.int64)
+    buf = bufs[2]
+    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
+    policy = special if isinstance(special, str) else None
+    if policy is None:
+        raise ArgumentTypeError(f"special must be a str, not {type(special).__name__}")
+    try:
+        ids, row_offsets = _arrow_encoder(tokenizer).encode(data, offsets, policy, _check_threads(num_threads))
+    except SeqfastError as e:
+        if partition is None:
+            raise
+        raise type(e)(f"partition {partition}: {e}") from None
+    return pa.LargeListArray.from_arrays(pa.array(row_offsets, type=pa.int64()), pa.array(ids, type=pa.uint32()))
