@@ -48,9 +48,12 @@ def ray_tokenize(ds, tokenizer, *, column: str = "text", output: str = "ids", sp
 
 
 def _take_in_order(ds) -> list:
-    """All rows of ``ds`` in the dataset's order (Ray may reorder blocks unless asked not to)."""
+    """All rows of ``ds`` in the dataset's order. Ray may reorder blocks unless the dataset's
+    own context (a copy each Dataset keeps, ``_context``) asks it not to; the option is set
+    for this run and put back after."""
     ray = _ray()
-    opts = ray.data.DataContext.get_current().execution_options
+    ctx = getattr(ds, "_context", None) or ray.data.DataContext.get_current()
+    opts = ctx.execution_options
     old = opts.preserve_order
     opts.preserve_order = True
     try:
