@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 use crate::tokenize::formats::hf;
 use crate::tokenize::{SpecialPolicy, Tokenizer};
 
+/// Flat ids and row offsets, as NumPy arrays.
+type IdsOffsets<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
+
 #[pyclass(name = "ArrowEncoder", module = "seqfast._core", frozen)]
 pub struct PyArrowEncoder {
     inner: Arc<Tokenizer>,
@@ -61,7 +64,7 @@ impl PyArrowEncoder {
         offsets: PyReadonlyArray1<'py, i64>,
         special: &str,
         num_threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<IdsOffsets<'py>> {
         let policy = SpecialPolicy::parse(special).py()?;
         let data = data.as_slice().map_err(|_| ShapeError::new_err("Arrow data must be a contiguous uint8 buffer"))?;
         let offsets = offsets.as_slice().map_err(|_| ShapeError::new_err("Arrow offsets must be a contiguous int64 array"))?;
