@@ -244,14 +244,20 @@ impl Model {
         let map = self.lookup();
         let mut ids = Vec::new();
         let mut offsets = vec![0i64];
+        let mut words: Vec<&str> = Vec::with_capacity(1024);
         let cancel = parallel::cancel_token();
         for (i, s) in sentences.iter().enumerate() {
             if i % 4096 == 4095 && cancel.is_cancelled() {
                 break; // the caller checks the token and drops the partial result
             }
-            ids.extend(s.split_whitespace().map(|w| map.get(&self.vocab, w).unwrap_or(self.unk)));
-            offsets.push(ids.len() as i64);
+            words.extend(s.split_whitespace());
+            offsets.push((ids.len() + words.len()) as i64);
+            if words.len() >= 512 {
+                map.get_many(&self.vocab, &words, self.unk, &mut ids);
+                words.clear();
+            }
         }
+        map.get_many(&self.vocab, &words, self.unk, &mut ids);
         (ids, offsets)
     }
 
