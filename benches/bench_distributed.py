@@ -60,7 +60,8 @@ def write_shards(lines: list, n: int, folder: str) -> list:
 
 def n_ids(part) -> list:
     """Ids in a partition of id arrays (the timed job keeps the ids on the workers)."""
-    return [sum(map(len, part))]
+    ids = getattr(part, "ids", None)  # an EncodingBatch: flat ids
+    return [len(ids) if ids is not None else sum(map(len, part))]
 
 
 def strip_nl(s: str) -> str:

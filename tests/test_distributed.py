@@ -256,8 +256,12 @@ def test_dask_train_bpe(client, n):
 @pytest.mark.parametrize("n", [1, 2, 7])
 def test_dask_tokenize(client, tok, n):
     texts = corpus()
-    got = sd.tokenize(bag(texts, n), tok, special="special").compute()
+    lazy = sd.tokenize(bag(texts, n), tok, special="special")
+    got = lazy.compute()
     assert len(got) == len(texts)
+    sizes = lazy.map_partitions(lambda b: [(type(b).__name__, len(b), len(b.ids))]).compute()
+    assert [s[1] for s in sizes] == [len(p) for p in chunks(texts, n)]
+    assert {s[0] for s in sizes} == {"EncodingBatch"} and sum(s[2] for s in sizes) == sum(map(len, got))
     for a, t in zip(got, texts):
         assert a.dtype == np.uint32 and np.array_equal(a, tok.encode(t, special="special"))
     ids = sd.count_ngrams(bag(texts, n), 2, tokenizer=tok, special="special", bos=0, eos=1)

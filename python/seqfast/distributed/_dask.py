@@ -134,7 +134,9 @@ def _piece_counts_task(part, pattern, specials, partition):
 
 
 def _encode_bag_task(tok, part, special, partition):
-    return _blocks.encode_texts(tok.obj, part, special=special, num_threads=1, partition=partition)
+    # The partition is the EncodingBatch itself: a sequence of id arrays (len, [i], iter) held
+    # as two flat arrays, so nothing is made per text until a consumer asks for the rows.
+    return _blocks._encode(tok.obj, part, special, 1, partition)
 
 
 def _encode_series_task(tok, part, special, partition):
@@ -158,7 +160,8 @@ def _train_task(counts, vocab_size, min_frequency):
 
 def tokenize(texts, tokenizer, *, column: Optional[str] = None, special: str = "error"):
     """Encode every text; returns a lazy collection in the input's order: for a ``dask.bag``, a
-    bag of uint32 id arrays; for a ``dask.dataframe`` column (or ``column=`` of a DataFrame), a
+    bag of uint32 id arrays (each partition an :class:`~seqfast.EncodingBatch`, a sequence of
+    id arrays stored flat: ``map_partitions`` gets ``batch.ids`` / ``batch.row_offsets``); for a ``dask.dataframe`` column (or ``column=`` of a DataFrame), a
     Series of id arrays with the same index and divisions. Each array equals
     ``tokenizer.encode(text, special=special)``. The tokenizer is shipped once per worker."""
     from seqfast.tokenizer import Tokenizer
