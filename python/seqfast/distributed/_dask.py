@@ -2,7 +2,9 @@
 ``dask.bag`` of texts or a ``dask.dataframe`` text column, merged by an ordered tree reduction,
 and computed on the current ``distributed`` client (or Dask's default scheduler without one).
 
-Every task is a pure function of its partition, so a task lost with a worker is simply rerun
+Task keys are fresh for every call (``pure=False``): a repeated call recomputes instead of
+picking up results of an earlier one still held by the cluster, so timings mean something.
+Every task is still a pure function of its partition, so a task lost with a worker is rerun
 elsewhere; merges are exact integer sums in text order, so results never depend on the number
 of partitions or workers. Tokenizers and models enter the graph as one value (``_Shipped``):
 Dask sends it to each worker once, not once per task.
@@ -85,7 +87,7 @@ def _tree(parts: list, merge, split_every: int):
     while len(parts) > 1:
         level += 1
         parts = [
-            dask.delayed(merge, pure=True)(*parts[i : i + split_every]) if len(parts[i : i + split_every]) > 1 else parts[i]
+            dask.delayed(merge, pure=False)(*parts[i : i + split_every]) if len(parts[i : i + split_every]) > 1 else parts[i]
             for i in range(0, len(parts), split_every)
         ]
     return parts[0]
@@ -174,12 +176,12 @@ def tokenize(texts, tokenizer, *, column: Optional[str] = None, special: str = "
     if kind == "bag":
         import dask.bag as db
 
-        task = dask.delayed(_encode_bag_task, pure=True)
+        task = dask.delayed(_encode_bag_task, pure=False)
         return db.from_delayed([task(tok, p, special, i) for i, p in enumerate(parts)])
     import dask.dataframe as dd
     import pandas as pd
 
-    task = dask.delayed(_encode_series_task, pure=True)
+    task = dask.delayed(_encode_series_task, pure=False)
     meta = pd.Series([], dtype=object, name=series.name)
     # Object columns of id arrays must stay objects: keep Dask from turning them into strings.
     with dask.config.set({"dataframe.convert-string": False}):
@@ -216,11 +218,11 @@ def count_ngrams(
     if tokenizer is None:
         if bos is not None or eos is not None:
             raise SeqfastError("bos=/eos= apply to id-level counting (tokenizer=); word counts are framed with <s> and </s>")
-        task = dask.delayed(_word_counts_task, pure=True)
+        task = dask.delayed(_word_counts_task, pure=False)
         counted = [task(p, order, i) for i, p in enumerate(parts)]
     else:
         tok = _ship(tokenizer)
-        task = dask.delayed(_id_counts_task, pure=True)
+        task = dask.delayed(_id_counts_task, pure=False)
         counted = [task(tok, p, order, bos, eos, special, i) for i, p in enumerate(parts)]
     return _compute(_tree(counted, _blocks.merge_counts, split_every), client, compute)
 
@@ -245,10 +247,10 @@ def train_bpe(
     vocab_size, min_frequency = _blocks._check_train_args(vocab_size, min_frequency)
     dask = _dask()
     parts, _, _ = _partitions(texts, column)
-    task = dask.delayed(_piece_counts_task, pure=True)
+    task = dask.delayed(_piece_counts_task, pure=False)
     counted = [task(p, pattern, specials, i) for i, p in enumerate(parts)]
     total = _tree(counted, _blocks.merge_counts, split_every)
-    return _compute(dask.delayed(_train_task, pure=True)(total, vocab_size, min_frequency), client, compute)
+    return _compute(dask.delayed(_train_task, pure=False)(total, vocab_size, min_frequency), client, compute)
 
 
 def fit_lm(
@@ -273,4 +275,4 @@ def fit_lm(
     _options(_check_order(order), smoothing, o.get("k", 1.0), o.get("alpha", 0.4), o.get("discount_fallback"), o.get("prune"), None)
     counts = count_ngrams(texts, order, column=column, split_every=split_every, compute=False)
     opts = dict(options, smoothing=smoothing)
-    return _compute(dask.delayed(_fit_task, pure=True)(counts, opts), client, compute)
+    return _compute(dask.delayed(_fit_task, pure=False)(counts, opts), client, compute)
