@@ -10,6 +10,7 @@
 pub mod arpa;
 pub mod binary;
 pub mod count;
+pub mod dist;
 pub mod estimate;
 pub mod floatfmt;
 pub mod index;

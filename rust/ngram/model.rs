@@ -73,6 +73,8 @@ pub struct Model {
     /// `extends[k-1][key]`: the k-gram named `key` in the query state (word id for k = 1, slot
     /// of the order-k table above) is the context of some (k+1)-gram; built on first use.
     extends: std::sync::OnceLock<Vec<Vec<bool>>>,
+    /// The index behind [`Model::distribution`] (`dist.rs`), built on first use.
+    pub(crate) dist: std::sync::OnceLock<super::dist::Dist>,
 }
 
 /// The query state after a token: the n-grams ending at it, shortest first, each named by its
@@ -132,6 +134,7 @@ impl Model {
             lookup: Default::default(),
             query: Default::default(),
             extends: Default::default(),
+            dist: Default::default(),
         }
     }
 
@@ -215,7 +218,7 @@ impl Model {
 
     /// The query tables (built now on first use).
     #[inline(always)]
-    fn tables(&self) -> (&[[f32; 2]], &[query::Table]) {
+    pub(crate) fn tables(&self) -> (&[[f32; 2]], &[query::Table]) {
         let (u, t) =
             self.query.get_or_init(|| (query::unigrams(&self.prob, &self.backoff), query::build(&self.trie, &self.prob, &self.backoff)));
         (u, t)
@@ -353,9 +356,7 @@ impl Model {
 
     /// log10 p(w | state) for every id (absent ids and `<s>` get -inf).
     pub fn distribution(&self, st: &State) -> Vec<f32> {
-        (0..self.vocab.len() as u32)
-            .map(|w| if !self.present[w as usize] || w == self.bos { f32::NEG_INFINITY } else { self.step(st, w).0 })
-            .collect()
+        super::dist::distribution(self, st)
     }
 
     /// Score sentences `s0..s0 + tot.len()` into their slices of `tok`/`len` (which start at
