@@ -129,7 +129,7 @@ impl Dist {
 
         // 1. every id as a unigram match
         match fin {
-            Finish::Backoff { .. } => match bo {
+            Finish::Backoff => match bo {
                 [] => out.iter_mut().zip(&self.uni).for_each(|(o, &u)| *o = u * scale),
                 [b0] => out.iter_mut().zip(&self.uni).for_each(|(o, &u)| *o = (u + b0) * scale),
                 [b0, b1] => out.iter_mut().zip(&self.uni).for_each(|(o, &u)| *o = (u + b0 + b1) * scale),
