@@ -13,13 +13,15 @@ Model: order-3 Kneser-Ney fitted on bench-data/en.txt (160,141 words; the issue'
 order-3 model"), else on Python's stdlib sources. Prompts: the first 3 words of random lines
 (seed 0), as in bench_search.py.
 
-Cases (sizes for the full run):
-    greedy_b1    greedy, 1 prompt, max length 30                 target after/before >= 100x
-    greedy_b8    greedy, 8 prompts, max length 30                target after/before >= 100x
-    beam8        beam search, beam 8, 2 prompts, max length 10   (no target)
-    beam16       beam search, beam 16, 1 prompt, max length 10   (no target)
-tokens/s = generated tokens of the returned (best) hypothesis of each prompt, </s> included,
-per second of the whole search call (for greedy: one scorer row per token).
+Cases (sizes for the full run), all with min_len = max_len (</s> banned until then), so that
+every search runs its full length and the work is known:
+    greedy_b1    greedy, 1 prompt, 30 tokens                     target after/before >= 100x
+    greedy_b8    greedy, 8 prompts, 30 tokens each               target after/before >= 100x
+    beam8        beam search, beam 8, 2 prompts, 10 steps        (no target)
+    beam16       beam search, beam 16, 1 prompt, 10 steps        (no target)
+rows = distribution rows the scorer computes (greedy: one per generated token; beam: per item
+1 at step 1, then `beam` per step); rows/s of the whole search call (Python call, search
+bookkeeping and the argmax/top-k over V included).
 
 Timing: "after" is the median of --reps runs after one warm-up, "before" one run (it is ~400x
 slower; --before-reps to change), alternating. The first run builds the index (once per model,
@@ -66,10 +68,10 @@ def run_fn(search, lm, prompts, mode, beam, max_len, threads, per_word):
     def run():
         sc = search.NgramScorer(lm, prompts)
         sc._per_word = per_word
+        kw = dict(batch_size=len(prompts), max_len=max_len, min_len=max_len, num_threads=threads)
         if mode == "greedy":
-            return search.greedy(sc, batch_size=len(prompts), max_len=max_len, num_threads=threads)
-        return [h[0] for h in search.beam_search(sc, batch_size=len(prompts), beam_width=beam, max_len=max_len,
-                                                 num_threads=threads)]
+            return search.greedy(sc, **kw)
+        return [h[0] for h in search.beam_search(sc, beam_width=beam, **kw)]
     return run
 
 
@@ -135,8 +137,11 @@ def main() -> int:
             rb, ra = before(), after()
             bad = check(lm, prompt_ids, rb, ra)
             tokens = sum(len(h.tokens) for h in ra)
+            nrows = P * max_len if mode == "greedy" else P * (1 + beam * (max_len - 1))
+            if tokens != P * max_len:
+                bad.append(f"{tokens} tokens generated, expected {P * max_len} (min_len = max_len)")
             print(f"check {name} t={t}: {'OK' if not bad else 'MISMATCH'}: before == after for {len(ra)} items, "
-                  f"{tokens} tokens; logprobs = LM scores", flush=True)
+                  f"{tokens} tokens, {nrows} rows; logprobs = LM scores", flush=True)
             for b in bad[:5]:
                 print(f"    {b}")
             failed |= bool(bad)
@@ -159,13 +164,13 @@ def main() -> int:
             met = "-" if not has_target else ("(quick)" if args.quick else ("yes" if ratio >= TARGET else "NO"))
             if bad:
                 met = "MISMATCH"
-            rows.append([name, str(P), str(beam), str(t), f"{tokens / mb:,.1f}", f"{tokens / ma:,.0f}", f"{mb * 1e3:,.0f}",
+            rows.append([name, str(P), str(beam), str(t), str(nrows), f"{nrows / mb:,.1f}", f"{nrows / ma:,.0f}", f"{mb * 1e3:,.0f}",
                          f"{ma * 1e3:,.1f}", f"{ratio:,.0f}x", f">= {TARGET:g}x" if has_target else "", met,
                          fmt(other, ".2f", "?") + (" !" if other is not None and other > NOISY else "")])
-            print(f"  {name:<10} t={t} before {mb * 1e3:9.1f} ms ({tokens / mb:8.1f} tokens/s)  after {ma * 1e3:8.2f} ms "
-                  f"({tokens / ma:9.0f} tokens/s)  {ratio:6.0f}x  (other processes {fmt(other, '.2f', '?')} CPUs)", flush=True)
+            print(f"  {name:<10} t={t} before {mb * 1e3:9.1f} ms ({nrows / mb:8.1f} rows/s)  after {ma * 1e3:8.2f} ms "
+                  f"({nrows / ma:9.0f} rows/s)  {ratio:6.0f}x  (other processes {fmt(other, '.2f', '?')} CPUs)", flush=True)
     print()
-    print_table(["case", "prompts", "beam", "thr", "before tok/s", "after tok/s", "before ms", "after ms", "after/before",
+    print_table(["case", "prompts", "beam", "thr", "rows", "before rows/s", "after rows/s", "before ms", "after ms", "after/before",
                  "target", "met", "other CPUs"], rows, right_from=1)
     print()
     print("before: NgramScorer._per_word = True (the old rule: one query per word per row); after: the default; the same "
