@@ -88,7 +88,7 @@ impl Dist {
             .map(|(i, t)| {
                 let keys = if i == 0 { v } else { tables[i - 1].capacity() };
                 let mut start = vec![0u32; keys + 1];
-                let ok = |s: &&super::query::Slot| allowed(s.word) && (s.ctx as usize) < keys;
+                let ok = |s: &&super::query::Slot| allowed(t.word_of(s)) && (s.ctx as usize) < keys;
                 for s in t.entries().filter(ok) {
                     start[s.ctx as usize + 1] += 1;
                 }
@@ -99,7 +99,7 @@ impl Dist {
                 let mut next = vec![Child { word: 0, prob: 0.0 }; start[keys] as usize];
                 for s in t.entries().filter(ok) {
                     let at = &mut fill[s.ctx as usize];
-                    next[*at as usize] = Child { word: s.word, prob: s.prob };
+                    next[*at as usize] = Child { word: t.word_of(s), prob: s.prob };
                     *at += 1;
                 }
                 for c in 0..keys {
