@@ -18,6 +18,7 @@ pub mod kn;
 pub mod load;
 pub mod model;
 pub mod query;
+pub mod stream;
 pub mod text;
 
 pub use count::{count, lookup, merge, OrderCounts};
