@@ -74,14 +74,14 @@ def main() -> int:
     lmplz = find_lmplz(args.lmplz)
     if not lmplz:
         sys.exit("lmplz not found: bash benches/build_lmplz.sh (or --lmplz PATH)")
-    seq = shutil.which("seqfast") or os.path.join(os.path.dirname(sys.executable), "seqfast")
+    seq = os.path.join(os.path.dirname(sys.executable), "seqfast")  # this Python's seqfast, not another on PATH
     if not os.access(seq, os.X_OK):
-        sys.exit("the seqfast console script is not installed next to this Python")
+        sys.exit(f"the seqfast console script is not installed next to this Python ({seq})")
     work = args.workdir or tempfile.mkdtemp(prefix="bench_lm_cli_")
     os.makedirs(work, exist_ok=True)
     data = make_data(args.corpus, args.tokens, 0, work)
     train = data["train"]
-    print(f"# {platform.node()}: {cpu_name()}, {os.cpu_count()} CPUs; seqfast {seqfast.__version__}; lmplz {lmplz}; "
+    print(f"# {platform.node()}: {cpu_name()}, {os.cpu_count()} CPUs; seqfast {seqfast.__version__} ({seq}); lmplz {lmplz}; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"text: {data['train_tokens']:,} tokens, {data['train_lines']:,} lines, {os.path.getsize(train) / 1e6:.1f} MB; order {args.order}")
 

@@ -63,7 +63,8 @@ pub fn read_stdin(buf: &mut [u8], cancel: &CancelToken) -> Result<usize> {
             return Ok(n as usize);
         }
         let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
+        // EAGAIN: stdin left non-blocking by another process; poll again
+        if !matches!(e.kind(), std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock) {
             return Err(io_err("read <stdin>", e));
         }
     }

@@ -42,7 +42,9 @@ pub fn words_inputs(inputs: &[Input<'_>], vocab: &mut Vec<String>) -> Result<(Ve
 pub fn write_arpa<W: Write + Send>(model: &Model, out: W) -> Result<()> {
     let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
     arpa::write_to(model, &mut w)?;
-    w.flush().map_err(write_err)
+    w.flush().map_err(write_err)?;
+    crate::trace::phase("arpa format+write");
+    Ok(())
 }
 
 /// What scoring options a command gave.
@@ -53,11 +55,22 @@ pub struct ScoreOptions {
     pub threads: Option<usize>,
 }
 
-/// Score the sentences (lines) of one block of text.
+/// Score the sentences (lines) of one block of text; words are looked up in parallel chunks of
+/// lines, joined in order.
 fn score_block(model: &Model, text: &str, o: ScoreOptions) -> Result<Scores> {
+    const LINES: usize = 8192;
     let lines: Vec<&str> = text.split_terminator('\n').collect();
-    let (ids, offsets) = crate::parallel::install(o.threads, || model.word_ids(&lines))?;
+    let parts: Vec<(Vec<u32>, Vec<i64>)> =
+        crate::parallel::install(o.threads, || lines.par_chunks(LINES).map(|c| model.word_ids(c)).collect())?;
     crate::parallel::cancel_token().check()?; // `word_ids` stops early when cancelled
+    let mut ids = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    let mut offsets = Vec::with_capacity(lines.len() + 1);
+    offsets.push(0i64);
+    for (pi, po) in &parts {
+        let base = ids.len() as i64;
+        ids.extend_from_slice(pi);
+        offsets.extend(po[1..].iter().map(|&x| base + x));
+    }
     model.score_batch(&ids, &offsets, o.bos, o.eos, o.threads)
 }
 
@@ -184,13 +197,33 @@ pub fn push_g6(buf: &mut Vec<u8>, x: f64, tmp: &mut String) {
     write!(tmp, "{x:.5e}").expect("writing to a String");
     let e = tmp.find('e').expect("exponent notation");
     let exp: i32 = tmp[e + 1..].parse().expect("an exponent");
+    let (neg, mant) = match tmp[..e].strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, &tmp[..e]),
+    };
+    if neg {
+        buf.push(b'-');
+    }
     if (-4..6).contains(&exp) {
-        // the same correctly rounded digits, in fixed notation
-        tmp.clear();
-        write!(tmp, "{:.*}", (5 - exp) as usize, x).expect("writing to a String");
-        buf.extend_from_slice(trim(tmp).as_bytes());
+        // the same 6 correctly rounded digits, placed in fixed notation: "d.ddddd" -> digits
+        let mut digits = [0u8; 6];
+        digits[0] = mant.as_bytes()[0];
+        digits[1..].copy_from_slice(&mant.as_bytes()[2..7]);
+        let last = digits.iter().rposition(|&d| d != b'0').unwrap_or(0);
+        if exp >= 0 {
+            let int = exp as usize + 1;
+            buf.extend_from_slice(&digits[..int]);
+            if last >= int {
+                buf.push(b'.');
+                buf.extend_from_slice(&digits[int..=last]);
+            }
+        } else {
+            buf.extend_from_slice(b"0.");
+            buf.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
+            buf.extend_from_slice(&digits[..=last]);
+        }
     } else {
-        buf.extend_from_slice(trim(&tmp[..e]).as_bytes());
+        buf.extend_from_slice(trim(mant).as_bytes());
         buf.push(b'e');
         buf.push(if exp < 0 { b'-' } else { b'+' });
         let a = exp.unsigned_abs();
@@ -232,9 +265,42 @@ mod tests {
             (f64::NEG_INFINITY, "-inf"),
             (0.0078125, "0.0078125"),
             (2.5e-5, "2.5e-05"),
+            (-0.000123456789, "-0.000123457"),
+            (-1.0e-4, "-0.0001"),
+            (-0.00009999996, "-0.0001"),
+            (10.5, "10.5"),
+            (-20.0, "-20"),
+            (100000.0, "100000"),
+            (-12.000001, "-12"),
+            (3.4028234663852886e38, "3.40282e+38"),
         ];
         for &(x, want) in cases {
             assert_eq!(g6(x), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn g6_matches_glibc_on_many_values() {
+        // f32 values (what the scores are) of every magnitude, against snprintf("%.6g")
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut tmp = String::new();
+        for i in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let bits = state as u32;
+            let x = f32::from_bits(bits) as f64;
+            let x = if i % 2 == 0 { x } else { -((state >> 40) as f64) / (1u64 << (state % 40)) as f64 };
+            if x.is_nan() {
+                continue;
+            }
+            let mut c = [0u8; 64];
+            // SAFETY: a 64-byte buffer and a C format with one double argument.
+            let n = unsafe { libc::snprintf(c.as_mut_ptr().cast(), c.len(), c"%.6g".as_ptr(), x) };
+            let want = std::str::from_utf8(&c[..n as usize]).unwrap();
+            let mut b = Vec::new();
+            push_g6(&mut b, x, &mut tmp);
+            assert_eq!(std::str::from_utf8(&b).unwrap(), want, "{x:e}");
         }
     }
 
