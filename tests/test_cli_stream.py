@@ -159,6 +159,27 @@ def test_score_many_blocks(tmp_path, model):
     assert by_path.stdout == _py_score_lines(model, data, False)
 
 
+@pytest.mark.parametrize("quantize", [False, True])
+def test_binary_model_scores_like_arpa(tmp_path, model, quantize):
+    """`lm binary` writes seqfast's binary model; `-m` reads it (by its first bytes) and scores
+    exactly as the ARPA does (a quantized one within its error bound)."""
+    sfb = tmp_path / "m.sfb"
+    r = _seqfast(["lm", "binary", str(model), str(sfb), "-q"] + (["--quantize"] if quantize else []))
+    assert r.returncode == 0 and r.stdout == b"" and r.stderr == b"", r.stderr
+    data = VARIANTS["plain"]
+    by_arpa = _seqfast(["lm", "score", "-m", str(model), "--per-token"], input=data)
+    by_bin = _seqfast(["lm", "score", "-m", str(sfb), "--per-token"], input=data)
+    assert by_bin.returncode == 0, by_bin.stderr
+    if not quantize:
+        assert by_bin.stdout == by_arpa.stdout
+    else:
+        a = np.array(by_arpa.stdout.split(), dtype=np.float64)
+        b = np.array(by_bin.stdout.split(), dtype=np.float64)
+        assert a.shape == b.shape and np.abs(a - b).max() <= 3 * NgramLM.load(sfb).quantization_error + 1e-5
+    bad = _seqfast(["lm", "ppl", "-m", str(tmp_path / "missing.sfb")], input=data)
+    assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_ppl_pipe_equals_file_path(tmp_path, model, name):
     path, by_path, redirected, piped = _three_ways(tmp_path, name, VARIANTS[name], ["lm", "ppl", "-m", str(model)])

@@ -79,13 +79,36 @@ def cmd_lm_build(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_BINARY_MAGIC = (b"SQFNGRAM", b"mmap lm http://kheafield.com/code")  # seqfast's, KenLM's
+
+
+def load_model(path: str) -> NgramLM:
+    """``-m``: a binary model (seqfast's or KenLM's, told by their first bytes) or ARPA text."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(_BINARY_MAGIC):
+        return NgramLM.load(path)
+    return NgramLM.from_arpa(path)
+
+
+def cmd_lm_binary(a: argparse.Namespace) -> int:
+    from seqfast.cli import EXIT_OK
+
+    t0 = time.perf_counter()
+    lm = load_model(a.model)
+    _stage(a, f"read {lm.num_ngrams()} n-grams; writing {a.output}", t0)
+    lm.save(a.output, quantize=a.quantize)
+    _stage(a, "done", t0)
+    return EXIT_OK
+
+
 def cmd_lm_score(a: argparse.Namespace) -> int:
     """Lines are read, scored and printed by the core in blocks (memory: the model plus a block)."""
     from seqfast import _core
     from seqfast.cli import EXIT_OK
     from seqfast.tokenizer import _check_threads
 
-    lm = NgramLM.from_arpa(a.model)
+    lm = load_model(a.model)
     inputs, threads = stream_inputs(a.inputs), _check_threads(a.threads)
     fd1 = _to_fd1()
     out = _core.lm_score_inputs(lm._m, inputs, a.per_token, not a.no_bos, not a.no_eos, threads, fd1)
@@ -100,7 +123,7 @@ def cmd_lm_ppl(a: argparse.Namespace) -> int:
     from seqfast.cli import EXIT_OK
     from seqfast.tokenizer import _check_threads
 
-    lm = NgramLM.from_arpa(a.model)
+    lm = load_model(a.model)
     sentences, n, oov, total = _core.lm_ppl_inputs(lm._m, stream_inputs(a.inputs), not a.no_bos, not a.no_eos, _check_threads(a.threads))
     ppl = 10.0 ** (-total / n) if n else float("nan")
     print(f"sentences: {sentences}\ttokens: {n}\toov: {oov}\tlog10: {total:.4f}\tperplexity: {ppl:.4f}")
@@ -160,7 +183,7 @@ def add_parsers(sub, positive_int) -> None:
     g.set_defaults(func=cmd_generate)
 
 
-    lm = sub.add_parser("lm", help="n-gram language models (build ARPA like lmplz, score, perplexity)")
+    lm = sub.add_parser("lm", help="n-gram language models (build ARPA like lmplz, binary models, score, perplexity)")
     lsub = lm.add_subparsers(dest="lm_command", metavar="LM_COMMAND", required=True)
 
     b = lsub.add_parser("build", help="estimate a model from text (one sentence per line) and write ARPA")
@@ -177,13 +200,19 @@ def add_parsers(sub, positive_int) -> None:
     for name, fn, what in (("score", cmd_lm_score, "log10 probability of each sentence"), ("ppl", cmd_lm_ppl, "perplexity of the text")):
         sp = lsub.add_parser(name, help=what)
         sp.add_argument("inputs", nargs="*", help="UTF-8 text, one sentence per line (default stdin)")
-        sp.add_argument("-m", "--model", required=True, help="ARPA model file")
+        sp.add_argument("-m", "--model", required=True, help="model: ARPA, or binary (seqfast's from 'lm binary', or KenLM's)")
         sp.add_argument("--no-bos", action="store_true", help="do not start sentences with <s>")
         sp.add_argument("--no-eos", action="store_true", help="do not score </s> at the end")
         if name == "score":
             sp.add_argument("--per-token", action="store_true", help="print every token's log10 probability")
         sp.set_defaults(func=fn)
 
-    for sp in (b, *[lsub.choices[n] for n in ("score", "ppl")]):
+    bn = lsub.add_parser("binary", help="convert a model (ARPA) to seqfast's binary format, which NgramLM.load and -m map at once")
+    bn.add_argument("model", help="input model: ARPA, or a binary model")
+    bn.add_argument("output", help="output binary model file (written atomically)")
+    bn.add_argument("--quantize", action="store_true", help="8-bit probabilities and backoffs (like KenLM's build_binary -q 8 -b 8)")
+    bn.set_defaults(func=cmd_lm_binary)
+
+    for sp in (b, bn, *[lsub.choices[n] for n in ("score", "ppl")]):
         sp.add_argument("--threads", type=positive_int, default=None)
         sp.add_argument("-q", "--quiet", action="store_true")
