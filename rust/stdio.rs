@@ -55,10 +55,19 @@ fn wait_ready(fd: i32, events: libc::c_short, cancel: &CancelToken) -> Result<()
 /// One `read(2)` of up to `buf.len()` bytes from stdin (0 at the end), retried on `EINTR`;
 /// waits for data in steps that look at `cancel`.
 pub fn read_stdin(buf: &mut [u8], cancel: &CancelToken) -> Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` writable bytes.
+    unsafe { read_stdin_into(buf.as_mut_ptr(), buf.len(), cancel) }
+}
+
+/// [`read_stdin`] into `len` bytes at `dst`, which may be uninitialised.
+///
+/// # Safety
+/// `dst` must be valid for `len` bytes of writes.
+unsafe fn read_stdin_into(dst: *mut u8, len: usize, cancel: &CancelToken) -> Result<usize> {
     loop {
         wait_ready(0, libc::POLLIN, cancel)?;
-        // SAFETY: `buf` is valid for `buf.len()` writable bytes.
-        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: the caller guarantees `dst` is writable for `len` bytes.
+        let n = unsafe { libc::read(0, dst.cast(), len) };
         if n >= 0 {
             return Ok(n as usize);
         }
@@ -199,26 +208,31 @@ pub fn read_bytes<'a>(input: &Input<'a>) -> Result<Cow<'a, [u8]>> {
     match input {
         Input::Path(p) => crate::files::read_file(p).map(Cow::Owned),
         Input::Bytes(b) => Ok(Cow::Borrowed(b)),
-        Input::Stdin => {
-            const CHUNK: usize = 1 << 20;
-            let mut buf: Vec<u8> = Vec::with_capacity(stdin_size_hint().map_or(CHUNK, |n| n + 1));
-            let mut filled = 0;
-            let cancel = cancel_token();
-            loop {
-                if buf.len() - filled < CHUNK / 4 {
-                    // grow geometrically; every byte is zeroed once
-                    let more = buf.len().max(CHUNK);
-                    buf.resize(buf.len() + more, 0);
-                }
-                let n = read_stdin(&mut buf[filled..], &cancel)?;
-                if n == 0 {
-                    buf.truncate(filled);
-                    buf.shrink_to_fit();
-                    return Ok(Cow::Owned(buf));
-                }
-                filled += n;
-            }
+        Input::Stdin => read_stdin_to_end().map(Cow::Owned),
+    }
+}
+
+/// All of stdin. The buffer grows by `reserve` (a `realloc`, which moves large blocks by
+/// remapping pages, not copying) and is read into its spare capacity, so memory is the input
+/// plus untouched (not resident) slack; a regular file (`< file`) is sized up front.
+fn read_stdin_to_end() -> Result<Vec<u8>> {
+    const CHUNK: usize = 1 << 20;
+    let mut buf: Vec<u8> = Vec::with_capacity(stdin_size_hint().map_or(CHUNK, |n| n + 1));
+    let cancel = cancel_token();
+    loop {
+        if buf.capacity() - buf.len() < CHUNK / 4 {
+            buf.reserve(buf.len().max(CHUNK)); // geometric growth
         }
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: the spare capacity is valid for `spare.len()` bytes of writes (`MaybeUninit<u8>`
+        // has the layout of `u8`); only the `n` bytes `read` reports become part of the vector.
+        let n = unsafe { read_stdin_into(spare.as_mut_ptr().cast::<u8>(), spare.len(), &cancel)? };
+        if n == 0 {
+            buf.shrink_to_fit();
+            return Ok(buf);
+        }
+        // SAFETY: `read` initialised the first `n` bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + n) };
     }
 }
 
