@@ -3,7 +3,8 @@
 //! Layout (little-endian; every array section starts at a multiple of 64 bytes, so a mapped
 //! file is used in place):
 //! ```text
-//! magic "SQFNGRAM" | version u32 = 2 | flags u32 (1: query tables, 2: quantized) | header length u64 H
+//! magic "SQFNGRAM" | version u32 = 2 | flags u32 (1: query tables, 2: quantized, 4: the table
+//!   slots carry extension bits, `query::EXTENDS`) | header length u64 H
 //! order u32 | mode u8 | alpha f32 | unk, bos, eos u32 | vocab u64 | smoothing: len u64, UTF-8
 //! quantization error bound f32 (0 if not quantized) | sections u32
 //! per section: kind u32 | order u32 | count u64 | offset u64 | checksum u64
@@ -43,6 +44,8 @@ pub const MAGIC: &[u8; 8] = b"SQFNGRAM";
 const VERSION: u32 = 2;
 const TABLES: u32 = 1;
 const QUANTIZED: u32 = 2;
+/// The stored slots carry `query::EXTENDS` bits.
+const EXT_BITS: u32 = 4;
 const ALIGN: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,7 +162,8 @@ pub fn write_to<W: Write + ?Sized>(m: &Model, out: &mut W, opts: Options) -> Res
     let mut h = Vec::new();
     h.extend_from_slice(MAGIC);
     h.extend_from_slice(&VERSION.to_le_bytes());
-    h.extend_from_slice(&((tables as u32) * TABLES | (opts.quantize as u32) * QUANTIZED).to_le_bytes());
+    let ext = tables && m.vocab.len() < super::query::EXTENDS as usize;
+    h.extend_from_slice(&((tables as u32) * TABLES | (opts.quantize as u32) * QUANTIZED | (ext as u32) * EXT_BITS).to_le_bytes());
     h.extend_from_slice(&0u64.to_le_bytes()); // header length, filled in below
     h.extend_from_slice(&(n as u32).to_le_bytes());
     let (mode, alpha) = match m.mode {
@@ -458,7 +462,9 @@ fn read(src: Source<'_>, verify: bool) -> Result<Loaded> {
             if verify {
                 check(&se)?;
             }
-            tables.push(Table::from_slots(get(&src, &se)?).map_err(|e| fmt(se.offset, e.to_string()))?);
+            // without the flag bits, no n-gram is marked as extending: use none of them
+            let vocab_for_bits = if flags & EXT_BITS != 0 { v } else { usize::MAX };
+            tables.push(Table::from_slots(get(&src, &se)?, vocab_for_bits).map_err(|e| fmt(se.offset, e.to_string()))?);
         }
         if verify {
             check(&ue)?;

@@ -72,7 +72,7 @@ pub struct Model {
     query: std::sync::OnceLock<(Buf<[f32; 2]>, Vec<query::Table>)>,
     /// `extends[k-1][key]`: the k-gram named `key` in the query state (word id for k = 1, slot
     /// of the order-k table above) is the context of some (k+1)-gram; built on first use.
-    extends: std::sync::OnceLock<Vec<Vec<bool>>>,
+    extends: std::sync::OnceLock<Vec<bool>>,
     /// Set once the trie's rows are known to name existing contexts and words (always for
     /// models built in memory; for a mapped file, after [`Model::check_structure`]).
     verified: std::sync::OnceLock<()>,
@@ -244,14 +244,20 @@ impl Model {
         let map = self.lookup();
         let mut ids = Vec::new();
         let mut offsets = vec![0i64];
+        let mut words: Vec<&str> = Vec::with_capacity(1024);
         let cancel = parallel::cancel_token();
         for (i, s) in sentences.iter().enumerate() {
             if i % 4096 == 4095 && cancel.is_cancelled() {
                 break; // the caller checks the token and drops the partial result
             }
-            ids.extend(s.split_whitespace().map(|w| map.get(&self.vocab, w).unwrap_or(self.unk)));
-            offsets.push(ids.len() as i64);
+            words.extend(s.split_whitespace());
+            offsets.push((ids.len() + words.len()) as i64);
+            if words.len() >= 512 {
+                map.get_many(&self.vocab, &words, self.unk, &mut ids);
+                words.clear();
+            }
         }
+        map.get_many(&self.vocab, &words, self.unk, &mut ids);
         (ids, offsets)
     }
 
@@ -281,9 +287,9 @@ impl Model {
     /// The query tables (built now on first use).
     #[inline(always)]
     fn tables(&self) -> (&[[f32; 2]], &[query::Table]) {
-        let (u, t) = self
-            .query
-            .get_or_init(|| (query::unigrams(&self.prob, &self.backoff).into(), query::build(&self.trie, &self.prob, &self.backoff)));
+        let (u, t) = self.query.get_or_init(|| {
+            (query::unigrams(&self.prob, &self.backoff).into(), query::build(&self.trie, &self.prob, &self.backoff, self.vocab.len()))
+        });
         (u, t)
     }
 
@@ -332,18 +338,25 @@ impl Model {
         let [mut p, bo] = u[w as usize];
         out.bo[0] = bo;
         let mut matched = 1;
+        let mut keep = 1; // the longest n-gram ending at w that extends (unigrams always kept)
         while matched <= max_ctx {
-            match t[matched - 1].get(st.rows[matched - 1], w) {
+            let table = &t[matched - 1];
+            match table.get(st.rows[matched - 1], w) {
                 Some((at, slot)) => {
                     out.rows[matched] = at;
                     out.bo[matched] = slot.backoff;
                     p = slot.prob;
                     matched += 1;
+                    if table.extends(slot) {
+                        keep = matched;
+                    }
                 }
                 None => break,
             }
         }
-        out.len = matched.min(n - 1);
+        // n-grams that do not extend have backoff 0 and can never be matched by a longer one:
+        // dropping them from the state changes no score and saves the next token their probes
+        out.len = keep.min(matched).min(n - 1);
         out.hist = (st.hist + 1).min(n - 1);
         (matched, p)
     }
@@ -383,29 +396,31 @@ impl Model {
     /// (KenLM's minimised state, `HasExtension`: two states score every continuation alike
     /// when they agree on this part).
     pub fn context_len(&self, st: &State) -> usize {
-        let ext = self.extends.get_or_init(|| {
-            let (u, t) = self.tables();
-            let mut ext: Vec<Vec<bool>> = Vec::with_capacity(t.len());
-            for (k, table) in t.iter().enumerate() {
-                // order k + 1 keys: word ids (k = 0) or the slots of the table of order k + 1
-                let mut e: Vec<bool> = if k == 0 { u.iter().map(|x| x[1] != 0.0).collect() } else { vec![false; t[k - 1].capacity()] };
-                if k > 0 {
-                    for i in t[k - 1].nonzero_backoffs() {
-                        e[i as usize] = true;
-                    }
-                }
-                for c in table.contexts() {
-                    // (a slot read from a file may name no slot below: ignore it, never panic)
+        let (_, t) = self.tables();
+        let uni = self.extends.get_or_init(|| {
+            // unigrams: a non-zero backoff, or the context of a bigram
+            let (u, _) = self.tables();
+            let mut e: Vec<bool> = u.iter().map(|x| x[1] != 0.0).collect();
+            if let Some(t2) = t.first() {
+                for c in t2.contexts() {
+                    // (a slot read from a file may name no word: ignore it, never panic)
                     if let Some(x) = e.get_mut(c as usize) {
                         *x = true;
                     }
                 }
-                ext.push(e);
             }
-            ext
+            e
         });
-        let mut k = st.len.min(ext.len());
-        while k > 0 && !ext[k - 1][st.rows[k - 1] as usize] {
+        let mut k = st.len.min(t.len());
+        while k > 0 {
+            let ext = if k == 1 {
+                uni.get(st.rows[0] as usize).copied().unwrap_or(true)
+            } else {
+                t[k - 2].slots().get(st.rows[k - 1] as usize).is_none_or(|s| t[k - 2].extends(s))
+            };
+            if ext {
+                break;
+            }
             k -= 1;
         }
         k

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt::{self, LONG};
@@ -220,9 +220,24 @@ impl NgramModel {
     }
 
     /// Word strings (one sentence each) to `(ids, offsets)`.
-    fn word_ids<'py>(&self, py: Python<'py>, sentences: Vec<String>) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
-        let (ids, off) = interrupt::run(py, None, sentences.len() >= 4096, || {
-            let refs: Vec<&str> = sentences.iter().map(|s| s.as_str()).collect();
+    /// `sentences`: a list of `str` (read in place, not copied).
+    fn word_ids<'py>(
+        &self,
+        py: Python<'py>,
+        sentences: &Bound<'py, PyList>,
+    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+        let mut refs: Vec<&str> = Vec::with_capacity(sentences.len());
+        let items: Vec<Bound<'py, PyAny>> = sentences.iter().collect();
+        for (i, x) in items.iter().enumerate() {
+            let s = x.cast::<PyString>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "sentences[{i}] must be a str, not {}",
+                    x.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                ))
+            })?;
+            refs.push(s.to_str()?);
+        }
+        let (ids, off) = interrupt::run(py, None, refs.len() >= 4096, || {
             let r = self.m.word_ids(&refs);
             crate::parallel::cancel_token().check()?; // word_ids stops early when cancelled
             Ok(r)
