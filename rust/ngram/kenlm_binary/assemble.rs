@@ -33,6 +33,8 @@ pub(crate) struct Builder {
     pub trie: Trie,
     pub prob: Vec<Vec<f32>>,
     pub backoff: Vec<Vec<f32>>,
+    /// The words of the last order added, row by row (rows are sorted by them).
+    sorted: Vec<u32>,
 }
 
 impl Builder {
@@ -42,7 +44,7 @@ impl Builder {
         prob.resize(order, Vec::new());
         let mut backoff = vec![uni_backoff];
         backoff.resize(order - 1, Vec::new());
-        Builder { order, bound, trie: Trie::default(), prob, backoff }
+        Builder { order, bound, trie: Trie::default(), prob, backoff, sorted: Vec::new() }
     }
 
     /// Orders added so far (1 = unigrams only).
@@ -51,8 +53,9 @@ impl Builder {
     }
 
     /// Add the next order: rows are sorted by their words (so the model, and its ARPA text,
-    /// do not depend on KenLM's storage order) and appended below their contexts. `table`
-    /// names where they came from, for errors.
+    /// do not depend on KenLM's storage order) and appended below their contexts, which a merge
+    /// walk over the order below (sorted the same way) finds. `table` names where the rows
+    /// came from, for errors.
     pub fn add(&mut self, b: &Bytes, g: &Grams, table: usize) -> Result<()> {
         let n = g.n;
         debug_assert_eq!(n, self.done() + 1);
@@ -63,52 +66,53 @@ impl Builder {
         }
         let mut idx: Vec<u32> = (0..rows as u32).collect();
         idx.par_sort_unstable_by(|&a, &c| w[a as usize * n..][..n].cmp(&w[c as usize * n..][..n]));
-        let mut o = OrderIndex::with_capacity(rows);
-        let mut prob = Vec::with_capacity(rows);
-        let mut backoff = Vec::with_capacity(if n < self.order { rows } else { 0 });
-        let mut last: Option<(&[u32], u32)> = None;
+        let mut sorted = Vec::with_capacity(rows * n);
         for &i in &idx {
-            let i = i as usize;
-            let gram = &w[i * n..][..n];
-            let ctx = &gram[..n - 1];
-            let row = match last {
-                Some((c, r)) if c == ctx => r,
-                _ => match self.trie.find(ctx, self.bound) {
-                    Some(r) => r,
-                    None => {
-                        return Err(
-                            b.err(table, &format!("the context of the {n}-gram {gram:?} (word ids) is not in the model (corrupt file?)"))
-                        )
-                    }
-                },
-            };
-            last = Some((ctx, row));
-            let before = o.len();
-            if (o.push(row, gram[n - 1]) as usize) < before {
+            sorted.extend_from_slice(&w[i as usize * n..][..n]);
+        }
+        let mut prefix = Vec::with_capacity(rows);
+        let mut word = Vec::with_capacity(rows);
+        let below = &self.sorted; // the (n-1)-grams by row, n - 1 words each
+        let mut j = 0usize;
+        for r in 0..rows {
+            let gram = &sorted[r * n..][..n];
+            if r > 0 && sorted[(r - 1) * n..][..n] == *gram {
                 return Err(b.err(table, &format!("the {n}-gram {gram:?} (word ids) is stored twice (corrupt file?)")));
             }
-            prob.push(g.prob[i]);
-            if n < self.order {
-                backoff.push(g.backoff[i]);
-            }
+            let ctx = &gram[..n - 1];
+            let row = if n == 2 {
+                ctx[0] as usize
+            } else {
+                while j * (n - 1) < below.len() && below[j * (n - 1)..][..n - 1] < *ctx {
+                    j += 1;
+                }
+                if j * (n - 1) >= below.len() || below[j * (n - 1)..][..n - 1] != *ctx {
+                    return Err(
+                        b.err(table, &format!("the context of the {n}-gram {gram:?} (word ids) is not in the model (corrupt file?)"))
+                    );
+                }
+                j
+            };
+            prefix.push(row as u32);
+            word.push(gram[n - 1]);
         }
-        self.trie.orders.push(o);
-        self.prob[n - 1] = prob;
+        self.trie.orders.push(OrderIndex::new(prefix, word)?);
+        self.prob[n - 1] = idx.iter().map(|&i| g.prob[i as usize]).collect();
         if n < self.order {
-            self.backoff[n - 1] = backoff;
+            self.backoff[n - 1] = idx.iter().map(|&i| g.backoff[i as usize]).collect();
         }
+        self.sorted = sorted;
         Ok(())
     }
 
     /// The model over `words` (id order; `<unk>` is id 0).
-    pub fn finish(mut self, b: &Bytes, words: Vec<String>, what: &str) -> Result<Model> {
+    pub fn finish(self, b: &Bytes, words: Vec<String>, what: &str) -> Result<Model> {
         debug_assert_eq!(self.done(), self.order);
         let find = |s: &str| words.iter().position(|w| w == s).map(|i| i as u32);
         let (bos, eos) = match (find("<s>"), find("</s>")) {
             (Some(x), Some(y)) => (x, y),
             _ => return Err(b.err(b.data.len(), "the model has no <s> or </s> in its vocabulary")),
         };
-        self.trie.orders.iter_mut().for_each(|o| o.drop_table());
         let present = vec![true; words.len()];
         let voc = Vocab { words, unk: 0, bos, eos };
         Ok(Model::new(voc, present, self.trie, self.prob, self.backoff, Mode::Backoff, format!("kenlm binary ({what})")))

@@ -44,9 +44,29 @@ const MUL_CURRENT: u64 = 8978948897894561157;
 const MUL_NEXT: u64 = 17894857484156487943;
 const NEG_ZERO: u32 = 0x8000_0000;
 
-#[inline(always)]
-fn combine(current: u64, next: u32) -> u64 {
-    current.wrapping_mul(MUL_CURRENT) ^ (1 + next as u64).wrapping_mul(MUL_NEXT)
+/// A bit per value of a key's top bits: 32 bits per key, so about 1 in 32 absent keys passes.
+struct Filter {
+    bits: Vec<u64>,
+    shift: u32,
+}
+
+impl Filter {
+    fn new(keys: impl ExactSizeIterator<Item = u64>) -> Filter {
+        let lg = (keys.len().max(1) * 32).next_power_of_two().trailing_zeros().clamp(12, 34);
+        let mut bits = vec![0u64; 1 << (lg - 6)];
+        let shift = 64 - lg;
+        for k in keys {
+            let i = (k >> shift) as usize;
+            bits[i >> 6] |= 1 << (i & 63);
+        }
+        Filter { bits, shift }
+    }
+    #[inline(always)]
+    fn maybe(&self, key: u64) -> bool {
+        let i = (key >> self.shift) as usize;
+        // `i < 2^lg`, so `i >> 6` indexes `bits`
+        self.bits[i >> 6] >> (i & 63) & 1 != 0
+    }
 }
 
 /// Bytes of a probing table of `entries` entries of `size` bytes (KenLM's `Size`).
@@ -68,27 +88,8 @@ impl Table<'_> {
     fn key(&self, i: u64) -> u64 {
         le64(self.data, i as usize * self.entry)
     }
-    /// Slot of `key`, if present.
-    #[inline(always)]
-    fn find(&self, key: u64) -> Option<u64> {
-        if key == 0 {
-            return None;
-        }
-        let mut i = key % self.buckets;
-        for _ in 0..self.buckets {
-            match self.key(i) {
-                k if k == key => return Some(i),
-                0 => return None,
-                _ => i = if i + 1 == self.buckets { 0 } else { i + 1 },
-            }
-        }
-        None
-    }
     fn value(&self, i: u64, field: usize) -> u32 {
         le32(self.data, i as usize * self.entry + 8 + 4 * field)
-    }
-    fn occupied(&self) -> usize {
-        (0..self.buckets).filter(|&i| self.key(i) != 0).count()
     }
 }
 
@@ -150,7 +151,9 @@ pub(crate) fn read(b: &Bytes, h: &Header, what: &str) -> Result<Model> {
     for n in 2..=order {
         let t = &tables[n - 2];
         let next = recover(b, &level, t, n, n == order)?;
+        crate::trace::phase(&format!("kenlm probing: {n}-grams"));
         builder.add(b, &next.g, t.at)?;
+        crate::trace::phase(&format!("kenlm probing: {n}-gram trie"));
         level = next;
     }
     builder.finish(b, words, what)
@@ -173,6 +176,7 @@ fn recover(b: &Bytes, prev: &Level, t: &Table, n: usize, longest: bool) -> Resul
     }
     let groups: Vec<(Vec<u32>, Vec<u32>)> = groups.into_values().filter(|(l, r)| !l.is_empty() && !r.is_empty()).collect();
     let cost: u64 = groups.iter().map(|(l, r)| l.len() as u64 * r.len() as u64).sum();
+    crate::trace::phase(&format!("kenlm probing: {n}-gram candidates {cost}"));
     if cost > MAX_CANDIDATES {
         return Err(b.err(
             t.at,
@@ -182,6 +186,16 @@ fn recover(b: &Bytes, prev: &Level, t: &Table, n: usize, longest: bool) -> Resul
             ),
         ));
     }
+    // The stored keys, for membership: a bit filter on their top bits (about 1 false hit in 32
+    // candidates) in front of a hash map key -> slot. A candidate costs an XOR of two products
+    // computed once (`key(s) * A` per suffix, `(w1 + 1) * B` per context) and one filter bit.
+    let keys: FxHashMap<u64, u64> = (0..t.buckets).filter_map(|i| Some((t.key(i), i)).filter(|x| x.0 != 0)).collect();
+    let occupied = (0..t.buckets).filter(|&i| t.key(i) != 0).count();
+    if keys.len() != occupied {
+        return Err(b.err(t.at, &format!("the {n}-gram table stores a key twice (corrupt file?)")));
+    }
+    let filter = Filter::new(keys.keys().copied());
+    let suffix_mul: Vec<u64> = prev.keys.iter().map(|k| k.wrapping_mul(MUL_CURRENT)).collect();
     // work items: a group's contexts in chunks, so one big group still runs in parallel
     const CHUNK: usize = 256;
     let items: Vec<(usize, usize)> =
@@ -196,11 +210,15 @@ fn recover(b: &Bytes, prev: &Level, t: &Table, n: usize, longest: bool) -> Resul
             if cancel.is_cancelled() {
                 return out;
             }
+            let sm: Vec<u64> = r.iter().map(|&sr| suffix_mul[sr as usize]).collect();
             for &c in &l[s..(s + CHUNK).min(l.len())] {
-                let w1 = w[c as usize * m];
-                for &sr in r {
-                    if let Some(slot) = t.find(combine(prev.keys[sr as usize], w1)) {
-                        out.push((c, sr, slot));
+                let wm = (1 + w[c as usize * m] as u64).wrapping_mul(MUL_NEXT);
+                for (j, &x) in sm.iter().enumerate() {
+                    let key = x ^ wm;
+                    if filter.maybe(key) {
+                        if let Some(&slot) = keys.get(&key) {
+                            out.push((c, r[j], slot));
+                        }
                     }
                 }
             }
@@ -208,7 +226,6 @@ fn recover(b: &Bytes, prev: &Level, t: &Table, n: usize, longest: bool) -> Resul
         })
         .collect();
     cancel.check()?;
-    let occupied = t.occupied();
     found.par_sort_unstable_by_key(|x| x.2);
     if let Some(d) = found.windows(2).find(|p| p[0].2 == p[1].2) {
         return Err(b.err(t.at + d[0].2 as usize * t.entry, &format!("two {n}-grams share one hash key (corrupt file or hash collision)")));

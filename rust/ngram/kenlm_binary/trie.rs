@@ -211,7 +211,9 @@ pub(crate) fn read(b: &Bytes, h: &Header, what: &str) -> Result<Model> {
             parent_at = m.at;
         }
         let table_at = if n < order { middles[n - 2].at } else { long_at };
+        crate::trace::phase(&format!("kenlm trie: {n}-grams"));
         builder.add(b, &g, table_at)?;
+        crate::trace::phase(&format!("kenlm trie: {n}-gram index"));
         fwd = g.words;
         parent_next = child_next;
     }
