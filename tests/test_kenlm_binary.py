@@ -7,6 +7,12 @@ build_binary comes from $SEQFAST_BUILD_BINARY, else ./.lmplz/bin/build_binary (m
 ``bash benches/build_lmplz.sh``), else PATH; the tests skip, saying so, when none is found.
 Order 1 is not covered: KenLM's binary formats need at least a bigram model (build_binary
 refuses an order-1 ARPA).
+
+Three small binaries are committed (tests/data/ngram, x86-64 little-endian, made by kenlm 0.3.0's
+build_binary from KenLM's own test models) so that part of this runs without build_binary:
+    build_binary -s kenlm_test.arpa kenlm_test.probing.binary
+    build_binary -s -S 16M -q 8 -b 8 -a 64 trie kenlm_test.arpa kenlm_test.trie_q8b8a64.binary
+    build_binary -s -S 16M trie kenlm_test_nounk.arpa kenlm_test_nounk.trie.binary
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from seqfast import FormatError
 from seqfast.ngram import NgramLM
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ngram_data import FALLBACK, arpa_path, sentences  # noqa: E402
+from _ngram_data import DATA, FALLBACK, arpa_path, sentences  # noqa: E402
 
 kenlm = pytest.importorskip("kenlm")
 
@@ -43,7 +49,7 @@ def _find_build_binary():
 
 
 BUILD_BINARY = _find_build_binary()
-pytestmark = pytest.mark.skipif(
+needs_build_binary = pytest.mark.skipif(
     BUILD_BINARY is None,
     reason="KenLM's build_binary not found (set SEQFAST_BUILD_BINARY, or run bash benches/build_lmplz.sh)",
 )
@@ -117,6 +123,25 @@ def assert_same_scores(path: str, sents: list):
     return m
 
 
+KENLM_TEST_VOCAB = ["looking", "on", "a", "little", "more", "loin", "also", "would", "consider", "higher", "to", "look",
+                    "good", "unknown", "the", "screening", "foo", "bar", "in", "<unk>", ",", ".", "biarritz", "call"]
+
+
+def kenlm_test_sentences() -> list:
+    rng = random.Random(5)
+    train = [" ".join(rng.choice(KENLM_TEST_VOCAB) for _ in range(i % 11)) for i in range(300)]
+    return probe_sentences(train, KENLM_TEST_VOCAB)
+
+
+@pytest.mark.parametrize("name", ["kenlm_test.probing", "kenlm_test.trie_q8b8a64", "kenlm_test_nounk.trie"])
+def test_committed_binaries_score_like_kenlm(name):
+    path = os.path.join(DATA, name + ".binary")
+    m = assert_same_scores(path, kenlm_test_sentences())
+    a = NgramLM.from_arpa(arpa_path(name.split(".")[0]))
+    for s in kenlm_test_sentences()[:100]:
+        assert m.score(s) == pytest.approx(a.score(s), abs=1e-5)
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """ARPA files of seqfast models on generated text: orders 2-6, and a pruned one."""
@@ -137,6 +162,7 @@ def generated(tmp_path_factory):
     return d, paths, probe_sentences(train, vocab)
 
 
+@needs_build_binary
 @pytest.mark.parametrize("fmt", [*FORMATS, "rest_probing"])
 @pytest.mark.parametrize("model", ["o2", "o3", "o4", "o5", "o6", "o4_pruned"])
 def test_generated_models_score_like_kenlm(generated, model, fmt):
@@ -158,14 +184,15 @@ def test_generated_models_score_like_kenlm(generated, model, fmt):
 GOLDEN = ["kenlm_test", "kenlm_test_nounk", "zipf.o2", "zipf.o3", "zipf.o5", "zipf.o5.p0012", "zipf.o3.p01", "students.o3.p01"]
 
 
+@needs_build_binary
 @pytest.mark.parametrize("fmt", ["probing", "trie", "trie_q8b8", "trie_q10b6_a64"])
 @pytest.mark.parametrize("name", GOLDEN)
 def test_golden_models_score_like_kenlm(tmp_path, name, fmt):
     out = build_binary(arpa_path(name), str(tmp_path / f"{name}.{fmt}.binary"), fmt)
     corpus_name = name.split(".")[0]
     if corpus_name.startswith("kenlm_test"):
-        vocab = ["looking", "on", "a", "little", "more", "loin", "also", "would", "consider", "higher", "to", "look", "good", "unknown", "the", "screening", "foo", "bar", "in", "<unk>"]
-        train = [" ".join(random.Random(i).choice(vocab) for _ in range(i % 9)) for i in range(200)]
+        assert_same_scores(out, kenlm_test_sentences())
+        return
     else:
         train = [" ".join(s) for s in sentences(corpus_name)[:300]]
         vocab = sorted({w for s in train for w in s.split()}) or ["a"]
@@ -196,6 +223,7 @@ def _cut_points(n: int) -> list:
     return sorted(p for p in pts if p < n)
 
 
+@needs_build_binary
 @pytest.mark.parametrize("fmt", ["probing", "rest_probing", "trie", "trie_q8b8", "trie_a22", "trie_q4b2_a8"])
 def test_truncated_files_raise_format_error(small_binaries, fmt):
     d, files = small_binaries
@@ -207,6 +235,7 @@ def test_truncated_files_raise_format_error(small_binaries, fmt):
             NgramLM.load(str(p))
 
 
+@needs_build_binary
 @pytest.mark.parametrize("fmt", ["probing", "trie", "trie_q8b8", "trie_a22"])
 def test_flipped_bytes_never_crash(small_binaries, fmt):
     """A flipped byte either still loads (a changed value cannot always be detected; the model
@@ -231,13 +260,17 @@ def test_flipped_bytes_never_crash(small_binaries, fmt):
     assert errors > len(positions) // 4  # the header and structure checks do fire
 
 
-def test_foreign_and_incomplete_headers(tmp_path, small_binaries):
-    _, files = small_binaries
-    data = files["trie"]
+@pytest.mark.parametrize("name", ["kenlm_test.probing", "kenlm_test_nounk.trie"])
+def test_foreign_and_incomplete_headers(tmp_path, name):
+    with open(os.path.join(DATA, name + ".binary"), "rb") as f:
+        data = f.read()
     cases = {
         "incomplete": b"mmap lm http://kheafield.com/code incomplete\n" + b"\0" * 200,
         "version4": data.replace(b"format version 5", b"format version 4", 1),
         "bad_type": data[:96] + (7).to_bytes(4, "little") + data[100:],
+        "probing_as_trie": data[:96] + (2 if "probing" in name else 0).to_bytes(4, "little") + data[100:],
+        "huge_count": data[:108] + (2**60).to_bytes(8, "little") + data[116:],
+        "cut_words": data[:-3],
         "no_vocab": data[:100] + b"\0" + data[101:],
         "order_0": data[:88] + b"\0" + data[89:],
     }

@@ -22,6 +22,8 @@
 mod assemble;
 mod bytes;
 mod probing;
+#[cfg(test)]
+mod tests;
 mod trie;
 
 use super::model::Model;
