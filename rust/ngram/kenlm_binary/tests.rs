@@ -72,20 +72,20 @@ fn bit_flips_never_panic() {
     for (bin, _) in BINARIES {
         let bytes = std::fs::read(data(bin)).unwrap();
         let mut failed = 0;
-        for pos in 0..bytes.len() {
-            for bit in [pos % 8, (pos + 5) % 8] {
-                let mut b = bytes.clone();
-                b[pos] ^= 1 << bit;
-                match read(&b, bin) {
-                    Ok(m) => {
-                        let _ = scores(&m);
-                    }
-                    Err(Error::Format(m)) => {
-                        assert!(m.contains("offset "), "{m}");
-                        failed += 1;
-                    }
-                    Err(e) => panic!("{bin} flip at {pos}: not a format error: {e}"),
+        // every header byte, then every third byte (debug builds make each load slow)
+        for pos in (0..bytes.len()).filter(|&p| p < 200 || p % 3 == 0) {
+            let bit = pos % 8;
+            let mut b = bytes.clone();
+            b[pos] ^= 1 << bit;
+            match read(&b, bin) {
+                Ok(m) => {
+                    let _ = scores(&m);
                 }
+                Err(Error::Format(m)) => {
+                    assert!(m.contains("offset "), "{m}");
+                    failed += 1;
+                }
+                Err(e) => panic!("{bin} flip at {pos}: not a format error: {e}"),
             }
         }
         assert!(failed > 0);
