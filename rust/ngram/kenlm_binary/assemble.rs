@@ -64,8 +64,7 @@ impl Builder {
         if let Some(&bad) = w.iter().find(|&&x| x as usize >= self.bound) {
             return Err(b.err(table, &format!("a {n}-gram has word id {bad}, outside the vocabulary of {}", self.bound)));
         }
-        let mut idx: Vec<u32> = (0..rows as u32).collect();
-        idx.par_sort_unstable_by(|&a, &c| w[a as usize * n..][..n].cmp(&w[c as usize * n..][..n]));
+        let idx = sort_rows(w, n, self.bound);
         let mut sorted = Vec::with_capacity(rows * n);
         for &i in &idx {
             sorted.extend_from_slice(&w[i as usize * n..][..n]);
@@ -116,5 +115,22 @@ impl Builder {
         let present = vec![true; words.len()];
         let voc = Vocab { words, unk: 0, bos, eos };
         Ok(Model::new(voc, present, self.trie, self.prob, self.backoff, Mode::Backoff, format!("kenlm binary ({what})")))
+    }
+}
+
+/// Row numbers of the `n`-word rows of `w` in lexicographic order of their words. When the
+/// words fit in 128 bits (ids below `bound`), rows sort by one packed integer each.
+fn sort_rows(w: &[u32], n: usize, bound: usize) -> Vec<u32> {
+    let bits = (usize::BITS - bound.saturating_sub(1).leading_zeros()).max(1) as usize;
+    let rows = w.len() / n.max(1);
+    if n * bits <= 128 {
+        let mut keyed: Vec<(u128, u32)> =
+            (0..rows).into_par_iter().map(|r| (w[r * n..][..n].iter().fold(0u128, |k, &x| (k << bits) | x as u128), r as u32)).collect();
+        keyed.par_sort_unstable();
+        keyed.into_iter().map(|(_, r)| r).collect()
+    } else {
+        let mut idx: Vec<u32> = (0..rows as u32).collect();
+        idx.par_sort_unstable_by(|&a, &c| w[a as usize * n..][..n].cmp(&w[c as usize * n..][..n]));
+        idx
     }
 }
