@@ -7,6 +7,7 @@
 pub mod error;
 pub mod files;
 pub mod hugepage;
+pub mod mapped;
 pub mod ngram;
 pub mod nn;
 pub mod parallel;

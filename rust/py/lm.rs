@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -11,6 +11,7 @@ use super::interrupt::{self, LONG};
 use super::lm_state::LmState;
 use crate::error::Error;
 use crate::ngram::model::MAX_ORDER;
+use crate::ngram::shards::Labels;
 use crate::ngram::{self, arpa, Model, Smoothing};
 
 fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>, prune: Option<Vec<u64>>) -> PyResult<Smoothing> {
@@ -107,6 +108,41 @@ impl NgramModel {
         Ok(NgramModel { m })
     }
 
+    /// Fit from count tables: word-level (`vocab` given; `<unk> <s> </s>` are ids 0-2) or
+    /// id-level (framed with `bos`/`eos`; ids below `vocab_size` are the words).
+    #[staticmethod]
+    #[pyo3(signature = (tables, vocab, bos, eos, smoothing_name, vocab_size=None, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit_counts(
+        py: Python<'_>,
+        tables: Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>,
+        vocab: Option<Vec<String>>,
+        bos: Option<u32>,
+        eos: Option<u32>,
+        smoothing_name: &str,
+        vocab_size: Option<usize>,
+        k: f64,
+        alpha: f64,
+        discount_fallback: Option<(f32, f32, f32)>,
+        num_threads: Option<usize>,
+        prune: Option<Vec<u64>>,
+    ) -> PyResult<Self> {
+        let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
+        let tables = super::ngram::tables_from_py(&tables)?;
+        let labels = match (vocab, bos, eos) {
+            (Some(words), _, _) => Labels::Words(words),
+            (None, Some(bos), Some(eos)) => Labels::Ids { bos, eos, vocab_size },
+            _ => {
+                return Err(Error::Value(
+                    "id-level counts must be framed: count them with bos= and eos= (or use count_words for text)".into(),
+                ))
+                .py()
+            }
+        };
+        let m = interrupt::run(py, num_threads, true, || ngram::shards::fit_counts(tables, labels, sm))?;
+        Ok(NgramModel { m })
+    }
+
     #[staticmethod]
     fn from_arpa(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let m = interrupt::run(py, None, true, || arpa::read_file(&path))?;
@@ -124,17 +160,21 @@ impl NgramModel {
         interrupt::run(py, num_threads, true, || arpa::write(&self.m, &path, num_threads))
     }
 
-    /// Write the model to `path` in seqfast's binary format (atomically).
-    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        interrupt::run(py, None, true, || crate::ngram::load::save(&self.m, &path))
+    /// Write the model to `path` in seqfast's binary format (atomically); `quantize`: 8-bit
+    /// probabilities and backoffs, without query tables.
+    #[pyo3(signature = (path, quantize=false))]
+    fn save(&self, py: Python<'_>, path: PathBuf, quantize: bool) -> PyResult<()> {
+        let opts = crate::ngram::binary::Options { tables: !quantize, quantize };
+        interrupt::run(py, None, true, || crate::ngram::load::save(&self.m, &path, opts))
     }
 
-    /// A model from a seqfast binary file or a KenLM binary file (`FormatError` naming the
-    /// file and offset otherwise).
+    /// A model from a seqfast binary file (mapped) or a KenLM binary file, with the
+    /// quantization error bound of a quantized file (0 otherwise).
     #[staticmethod]
-    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let m = interrupt::run(py, None, true, || crate::ngram::load::open(&path))?;
-        Ok(NgramModel { m })
+    #[pyo3(signature = (path, verify=false))]
+    fn load(py: Python<'_>, path: PathBuf, verify: bool) -> PyResult<(Self, f32)> {
+        let (m, err) = interrupt::run(py, None, true, || crate::ngram::load::open(&path, verify))?;
+        Ok((NgramModel { m }, err))
     }
 
     /// The model as compact bytes (`ngram::binary`), for pickling.
