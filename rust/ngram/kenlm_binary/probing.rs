@@ -48,6 +48,8 @@ const NEG_ZERO: u32 = 0x8000_0000;
 struct Filter {
     bits: Vec<u64>,
     shift: u32,
+    /// log2 of the number of bits
+    lg: u32,
 }
 
 impl Filter {
@@ -59,7 +61,7 @@ impl Filter {
             let i = (k >> shift) as usize;
             bits[i >> 6] |= 1 << (i & 63);
         }
-        Filter { bits, shift }
+        Filter { bits, shift, lg }
     }
     #[inline(always)]
     fn maybe(&self, key: u64) -> bool {
@@ -90,6 +92,24 @@ impl Table<'_> {
     }
     fn value(&self, i: u64, field: usize) -> u32 {
         le32(self.data, i as usize * self.entry + 8 + 4 * field)
+    }
+}
+
+/// One side of a group of candidates: products sorted, with their rows, split into `2^t`
+/// parts by their top `t` bits (`bounds[p]..bounds[p + 1]`).
+struct Side {
+    mul: Vec<u64>,
+    row: Vec<u32>,
+    bounds: Vec<usize>,
+}
+
+impl Side {
+    fn new(it: impl Iterator<Item = (u64, u32)>, t: u32) -> Side {
+        let mut v: Vec<(u64, u32)> = it.collect();
+        v.sort_unstable();
+        let top = |x: u64| if t == 0 { 0 } else { (x >> (64 - t)) as usize };
+        let bounds = (0..=1usize << t).map(|p| v.partition_point(|e| top(e.0) < p)).collect();
+        Side { mul: v.iter().map(|e| e.0).collect(), row: v.iter().map(|e| e.1).collect(), bounds }
     }
 }
 
@@ -196,28 +216,55 @@ fn recover(b: &Bytes, prev: &Level, t: &Table, n: usize, longest: bool) -> Resul
     }
     let filter = Filter::new(keys.keys().copied());
     let suffix_mul: Vec<u64> = prev.keys.iter().map(|k| k.wrapping_mul(MUL_CURRENT)).collect();
-    // work items: a group's contexts in chunks, so one big group still runs in parallel
-    const CHUNK: usize = 256;
-    let items: Vec<(usize, usize)> =
-        groups.iter().enumerate().flat_map(|(g, (l, _))| (0..l.len()).step_by(CHUNK).map(move |s| (g, s))).collect();
+    // Each side of a group sorted by its product and split into 2^t parts by the top t bits:
+    // the keys of the candidates from context part `p` and suffix part `q` all have top bits
+    // `p ^ q`, so they test one 1/2^t slice of the filter, which stays in cache while the
+    // pair of parts is worked through.
+    let t_bits = |l: usize, r: usize| -> u32 {
+        let fit = filter.lg.saturating_sub(18); // slices of 32 KB
+        let small = (l.min(r) / 64).max(1).ilog2();
+        fit.min(small).min(12)
+    };
+    let sides: Vec<(Side, Side, u32)> = groups
+        .par_iter()
+        .map(|(l, r)| {
+            let tb = t_bits(l.len(), r.len());
+            let ls = Side::new(l.iter().map(|&c| ((1 + w[c as usize * m] as u64).wrapping_mul(MUL_NEXT), c)), tb);
+            let rs = Side::new(r.iter().map(|&sr| (suffix_mul[sr as usize], sr)), tb);
+            (ls, rs, tb)
+        })
+        .collect();
+    drop(groups);
+    // work items: (group, context part, chunk of it), so one big group still runs in parallel
+    const CHUNK: usize = 512;
+    let items: Vec<(usize, usize, usize)> = sides
+        .iter()
+        .enumerate()
+        .flat_map(|(g, (ls, _, tb))| {
+            (0..1usize << tb).flat_map(move |p| (ls.bounds[p]..ls.bounds[p + 1]).step_by(CHUNK).map(move |s| (g, p, s)))
+        })
+        .collect();
     let cancel = crate::parallel::cancel_token();
     // (context row, suffix row, slot)
     let mut found: Vec<(u32, u32, u64)> = items
         .par_iter()
-        .flat_map_iter(|&(g, s)| {
-            let (l, r) = &groups[g];
+        .flat_map_iter(|&(g, p, s)| {
+            let (ls, rs, tb) = &sides[g];
             let mut out = Vec::new();
             if cancel.is_cancelled() {
                 return out;
             }
-            let sm: Vec<u64> = r.iter().map(|&sr| suffix_mul[sr as usize]).collect();
-            for &c in &l[s..(s + CHUNK).min(l.len())] {
-                let wm = (1 + w[c as usize * m] as u64).wrapping_mul(MUL_NEXT);
-                for (j, &x) in sm.iter().enumerate() {
-                    let key = x ^ wm;
-                    if filter.maybe(key) {
-                        if let Some(&slot) = keys.get(&key) {
-                            out.push((c, r[j], slot));
+            let end = (s + CHUNK).min(ls.bounds[p + 1]);
+            for q in 0..1usize << tb {
+                let (r0, r1) = (rs.bounds[q], rs.bounds[q + 1]);
+                for ci in s..end {
+                    let wm = ls.mul[ci];
+                    for (j, &x) in rs.mul[r0..r1].iter().enumerate() {
+                        let key = x ^ wm;
+                        if filter.maybe(key) {
+                            if let Some(&slot) = keys.get(&key) {
+                                out.push((ls.row[ci], rs.row[r0 + j], slot));
+                            }
                         }
                     }
                 }
