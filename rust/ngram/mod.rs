@@ -23,6 +23,7 @@ pub mod model;
 pub mod quantize;
 pub mod query;
 pub mod shards;
+pub mod stream;
 pub mod text;
 pub mod words;
 

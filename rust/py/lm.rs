@@ -14,7 +14,7 @@ use crate::ngram::model::MAX_ORDER;
 use crate::ngram::shards::Labels;
 use crate::ngram::{self, arpa, Model, Smoothing};
 
-fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>, prune: Option<Vec<u64>>) -> PyResult<Smoothing> {
+pub(super) fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>, prune: Option<Vec<u64>>) -> PyResult<Smoothing> {
     let kn = matches!(name, "kneser_ney" | "kn" | "modified_kneser_ney");
     // lmplz's --prune: one threshold per order, the last one repeated for the orders above.
     let mut thresholds = [0u64; MAX_ORDER];
