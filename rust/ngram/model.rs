@@ -309,6 +309,23 @@ impl Model {
         (self.finish(st, matched, p), matched, out)
     }
 
+    /// [`Model::step`] for many `(state, word)` pairs (checked ids): every pair's probes are
+    /// started before any is read, so their memory latencies overlap.
+    pub fn step_many(&self, states: &[State], ws: &[u32]) -> Vec<(f32, usize, State)> {
+        const BLOCK: usize = 16;
+        let mut out = Vec::with_capacity(states.len());
+        for (sb, wb) in states.chunks(BLOCK).zip(ws.chunks(BLOCK)) {
+            for (st, &w) in sb.iter().zip(wb) {
+                self.prefetch_step(st, w);
+            }
+            for (st, &w) in sb.iter().zip(wb) {
+                let (matched, p, next) = self.find(st, w);
+                out.push((self.finish(st, matched, p), matched, next));
+            }
+        }
+        out
+    }
+
     /// Start the cache misses of `step(st, w)`: every probe key (context, w) is known before
     /// any lookup.
     #[inline(always)]
