@@ -13,11 +13,12 @@ pub mod attention_bwd;
 pub mod backward;
 pub mod cells;
 pub mod gemm;
+pub mod kernels;
 pub mod pack;
 pub mod packed;
 pub mod real;
 pub mod recurrent;
-pub mod simd;
+pub use kernels::simd;
 
 pub use real::Real;
 pub use recurrent::{backward, forward, CellKind, Forward, Grads, Options, Spec, State, Weights};
