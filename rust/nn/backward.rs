@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use super::cells::{self, Blk};
 use super::gemm::{for_each, gemm_par, Split, SyncPtr};
 use super::pack::{gather_rows, Packing};
-use super::packed::{ChunkedB, Kern};
+use super::packed::{ChunkedB, Kern, PackedB};
 use super::real::Real;
 use super::recurrent::{
     apply_dropout, check_len, check_weights, chunk, halves, init_state, par_step, product_all_tokens, Cache, CellKind, DirCache, Grads,
@@ -176,18 +176,21 @@ fn run_dir_bwd<T: Kern>(
             });
         }
     }
-    // Weight gradients as large products over all tokens (not split: splitting the token sum
-    // would change its rounding; a cancelled call skips them and returns zeros, then an error).
-    let mut hp = Vec::with_capacity(n_tok * hout);
-    for t in 0..pack.max_len() {
-        let n = pack.sizes[t];
+    // Weight gradients as large products over all tokens (not split over tokens: that would
+    // change the rounding; a cancelled call skips them and returns zeros, then an error). The
+    // right-hand sides are packed straight from X and the previous-h rows: with one dG (RNN,
+    // LSTM) dW_ih and dW_hh are one product dG^T [X | H_prev]; A = dG^T is read in place.
+    let hprev_row = |kk: usize| -> &[T] {
+        let t = pack.tok_t[kk];
+        let r = kk - pack.offsets[t];
         if t == 0 {
-            hp.extend_from_slice(&dc_.h_init[..n * hout]);
+            &dc_.h_init[r * hout..(r + 1) * hout]
         } else {
-            let kp = pack.offsets[t - 1];
-            hp.extend_from_slice(&dc_.y[kp * hout..(kp + n) * hout]);
+            let kp = pack.offsets[t - 1] + r;
+            &dc_.y[kp * hout..(kp + 1) * hout]
         }
-    }
+    };
+    let x_row = |kk: usize| -> &[T] { &xg[kk * din..(kk + 1) * din] };
     let mut dw = OwnedWeights {
         w_ih: zeros(gh * din),
         w_hh: zeros(gh * hout),
@@ -197,16 +200,34 @@ fn run_dir_bwd<T: Kern>(
     };
     let mut dxg = zeros(n_tok * din);
     if !cancel.is_cancelled() {
-        // SAFETY: the products read dg/dgh/hp/xg/extra/dhb/m and write dw/dxg, every one
-        // allocated above (or in the cache) with the shapes passed.
-        unsafe {
-            let big = Split::Rows(halves(gh));
-            gemm_par(gh, n_tok, din, dg.as_ptr(), 1, gh, xg.as_ptr(), din, 1, T::ZERO, dw.w_ih.as_mut_ptr(), din, big);
-            match cell {
-                CellKind::Gru => {
-                    gemm_par(gh, n_tok, hout, dgh.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big)
+        match cell {
+            CellKind::RnnTanh | CellKind::RnnRelu | CellKind::Lstm => {
+                let wide = din + hout;
+                let b = PackedB::from_row_pairs(n_tok, wide, |kk| [x_row(kk), hprev_row(kk)], true);
+                let mut cat = zeros(gh * wide);
+                // SAFETY: dg is (n_tok x gh), read as A = dG^T (gh x n_tok); cat is gh x wide.
+                unsafe { b.mul_rows_strided(gh, dg.as_ptr(), 1, gh, cat.as_mut_ptr(), wide, true) };
+                for (r, row) in cat.chunks_exact(wide).enumerate() {
+                    dw.w_ih[r * din..(r + 1) * din].copy_from_slice(&row[..din]);
+                    dw.w_hh[r * hout..(r + 1) * hout].copy_from_slice(&row[din..]);
                 }
-                CellKind::GruTextbook => {
+            }
+            CellKind::Gru => {
+                let bx = PackedB::from_row_pairs(n_tok, din, |kk| [x_row(kk), &[]], true);
+                let bh = PackedB::from_row_pairs(n_tok, hout, |kk| [hprev_row(kk), &[]], true);
+                // SAFETY: dg and dgh are (n_tok x gh), read transposed; dw.* are gh x din / hout.
+                unsafe {
+                    bx.mul_rows_strided(gh, dg.as_ptr(), 1, gh, dw.w_ih.as_mut_ptr(), din, true);
+                    bh.mul_rows_strided(gh, dgh.as_ptr(), 1, gh, dw.w_hh.as_mut_ptr(), hout, true);
+                }
+            }
+            CellKind::GruTextbook => {
+                let hp: Vec<T> = (0..n_tok).flat_map(|kk| hprev_row(kk).iter().copied()).collect();
+                let big = Split::Rows(halves(gh));
+                // SAFETY: the products read dg/hp/xg/extra and write dw, every one allocated
+                // above (or in the cache) with the shapes passed.
+                unsafe {
+                    gemm_par(gh, n_tok, din, dg.as_ptr(), 1, gh, xg.as_ptr(), din, 1, T::ZERO, dw.w_ih.as_mut_ptr(), din, big);
                     gemm_par(
                         2 * h,
                         n_tok,
@@ -238,8 +259,11 @@ fn run_dir_bwd<T: Kern>(
                         Split::Rows(halves(h)),
                     );
                 }
-                _ => gemm_par(gh, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big),
             }
+        }
+        // SAFETY: dhb (n_tok x hout), m (n_tok x h), dg (n_tok x gh), W_ih (gh x din) and
+        // dxg (n_tok x din) have the shapes passed.
+        unsafe {
             if spec.proj > 0 {
                 gemm_par(
                     spec.proj,

@@ -65,6 +65,34 @@ impl<T: Kern> PackedB<T> {
         PackedB { k, n, data, off }
     }
 
+    /// B (k x n) whose row `kk` is the concatenation of the two slices `row(kk)` (n values in
+    /// all): e.g. [X | H_prev] for the fused weight gradient, without building it first.
+    /// Panels are filled on the current pool when `parallel`.
+    pub fn from_row_pairs<'a>(k: usize, n: usize, row: impl Fn(usize) -> [&'a [T]; 2] + Sync, parallel: bool) -> Self {
+        use rayon::prelude::*;
+        let nr = T::NR;
+        let (mut data, off) = aligned_zeros(n.div_ceil(nr) * k * nr);
+        let fill = |(p, panel): (usize, &mut [T])| {
+            let cols = nr.min(n - p * nr);
+            for kk in 0..k {
+                let [s1, s2] = row(kk);
+                debug_assert_eq!(s1.len() + s2.len(), n);
+                let dst = &mut panel[kk * nr..kk * nr + cols];
+                for (jj, d) in dst.iter_mut().enumerate() {
+                    let j = p * nr + jj;
+                    *d = if j < s1.len() { s1[j] } else { s2[j - s1.len()] };
+                }
+            }
+        };
+        let panels = &mut data[off..off + n.div_ceil(nr) * k * nr];
+        if parallel && k * n >= 1 << 16 {
+            panels.par_chunks_mut((k * nr).max(1)).enumerate().for_each(fill);
+        } else {
+            panels.chunks_mut((k * nr).max(1)).enumerate().for_each(fill);
+        }
+        PackedB { k, n, data, off }
+    }
+
     /// B (k x rows.len()) whose column j is row `rows[j]` of the row-major matrix `w` (k wide).
     pub fn from_rows(k: usize, rows: &[usize], w: &[T]) -> Self {
         let (nr, n) = (T::NR, rows.len());
