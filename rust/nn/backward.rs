@@ -14,6 +14,7 @@ use super::recurrent::{
     apply_dropout, check_len, check_weights, chunk, halves, init_state, par_step, product_all_tokens, Cache, CellKind, DirCache, Grads,
     OwnedWeights, Spec, Weights,
 };
+use super::workspace;
 use crate::error::{Error, Result};
 use crate::parallel::{self, CancelToken};
 
@@ -33,9 +34,9 @@ fn colsum<T: Real>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
     out
 }
 
-struct DirGrads<T> {
+struct DirGrads<T: workspace::Pooled> {
     dw: OwnedWeights<T>,
-    dxg: Vec<T>,
+    dxg: workspace::Scratch<T>,
     dh0: Vec<T>,
     dc0: Vec<T>,
 }
@@ -60,9 +61,9 @@ fn run_dir_bwd<T: Kern>(
     let cw = chunk(h);
     let nch = h.div_ceil(cw);
     let zeros = |len: usize| vec![T::ZERO; len];
-    let mut dg = zeros(n_tok * gh);
-    let mut dgh = if cell == CellKind::Gru { zeros(n_tok * gh) } else { Vec::new() };
-    let mut dhb = zeros(n_tok * hout);
+    let mut dg = workspace::zeros::<T>(n_tok * gh);
+    let mut dgh = workspace::zeros::<T>(if cell == CellKind::Gru { n_tok * gh } else { 0 });
+    let mut dhb = workspace::zeros::<T>(n_tok * hout);
     let mut dm = if spec.proj > 0 { zeros(pack.batch * h) } else { Vec::new() };
     let mut drh = if cell == CellKind::GruTextbook { zeros(pack.batch * h) } else { Vec::new() };
     let (pdg, pdgh, pdhb, pdm, pdrh, pdh, pdc) = (
@@ -198,13 +199,13 @@ fn run_dir_bwd<T: Kern>(
         b_hh: Vec::new(),
         w_hr: zeros(if spec.proj > 0 { spec.proj * h } else { 0 }),
     };
-    let mut dxg = zeros(n_tok * din);
+    let mut dxg = workspace::zeros::<T>(n_tok * din);
     if !cancel.is_cancelled() {
         match cell {
             CellKind::RnnTanh | CellKind::RnnRelu | CellKind::Lstm => {
                 let wide = din + hout;
                 let b = PackedB::from_row_pairs(n_tok, wide, |kk| [x_row(kk), hprev_row(kk)], true);
-                let mut cat = zeros(gh * wide);
+                let mut cat = workspace::zeros::<T>(gh * wide);
                 // SAFETY: dg is (n_tok x gh), read as A = dG^T (gh x n_tok); cat is gh x wide.
                 unsafe { b.mul_rows_strided(gh, dg.as_ptr(), 1, gh, cat.as_mut_ptr(), wide, true) };
                 for (r, row) in cat.chunks_exact(wide).enumerate() {
@@ -335,8 +336,8 @@ fn backward_impl<T: Kern>(
     let (bsz, dirs, hout, h, n) = (pack.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
     let width = dirs * hout;
     let mut dout = match dy {
-        Some(dy) => gather_rows(dy, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), width),
-        None => vec![T::ZERO; n * width],
+        Some(dy) => workspace::gather_rows(dy, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), n, width),
+        None => workspace::zeros(n * width),
     };
     let mut dh0 = vec![T::ZERO; spec.layers * dirs * bsz * hout];
     let mut dc0 = if spec.cell == CellKind::Lstm { vec![T::ZERO; spec.layers * dirs * bsz * h] } else { Vec::new() };
@@ -373,7 +374,7 @@ fn backward_impl<T: Kern>(
             // The caller returns Interrupted: skip assembling gradients nobody will see.
             return Grads { dx: Vec::new(), dh0: Vec::new(), dc0: Vec::new(), dw: Vec::new() };
         }
-        let mut dinput = Vec::new();
+        let mut dinput = workspace::Scratch::default();
         for (d, mut g) in gs.into_iter().enumerate() {
             if d == 0 {
                 dinput = std::mem::take(&mut g.dxg);

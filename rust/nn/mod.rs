@@ -18,6 +18,7 @@ pub mod pack;
 pub mod packed;
 pub mod real;
 pub mod recurrent;
+pub mod workspace;
 pub use kernels::simd;
 
 pub use real::Real;

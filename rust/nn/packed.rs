@@ -14,22 +14,22 @@
 
 pub use super::kernels::micro::Kern;
 use super::kernels::micro::{panels_take, MR};
-use super::real::Real;
+use super::workspace::{self, Pooled, Scratch};
 
 /// A k x n matrix packed in panels of `T::NR` columns.
-pub struct PackedB<T> {
+pub struct PackedB<T: Pooled> {
     pub k: usize,
     pub n: usize,
     /// The panels start at `data[off]`, a 64-byte boundary: every panel row is then one
     /// cache line (f32 and f64 alike), and no vector load splits across two lines.
-    data: Vec<T>,
+    data: Scratch<T>,
     off: usize,
 }
 
 /// `len` zeros starting on a 64-byte boundary: the buffer and the offset of that start.
-fn aligned_zeros<T: Real>(len: usize) -> (Vec<T>, usize) {
+fn aligned_zeros<T: Pooled>(len: usize) -> (Scratch<T>, usize) {
     let lanes = 64 / std::mem::size_of::<T>();
-    let data = vec![T::ZERO; len + lanes];
+    let data = workspace::zeros(len + lanes);
     let off = (data.as_ptr() as usize).next_multiple_of(64) - data.as_ptr() as usize;
     (data, off / std::mem::size_of::<T>())
 }
@@ -70,25 +70,38 @@ impl<T: Kern> PackedB<T> {
     /// Panels are filled on the current pool when `parallel`.
     pub fn from_row_pairs<'a>(k: usize, n: usize, row: impl Fn(usize) -> [&'a [T]; 2] + Sync, parallel: bool) -> Self {
         use rayon::prelude::*;
+        const GROUP: usize = 8; // panels filled together: rows are read once, 8 write streams
         let nr = T::NR;
-        let (mut data, off) = aligned_zeros(n.div_ceil(nr) * k * nr);
-        let fill = |(p, panel): (usize, &mut [T])| {
-            let cols = nr.min(n - p * nr);
+        let np = n.div_ceil(nr);
+        let (mut data, off) = aligned_zeros(np * k * nr);
+        let fill = |(g, panels): (usize, &mut [T])| {
+            let p0 = g * GROUP;
             for kk in 0..k {
                 let [s1, s2] = row(kk);
                 debug_assert_eq!(s1.len() + s2.len(), n);
-                let dst = &mut panel[kk * nr..kk * nr + cols];
-                for (jj, d) in dst.iter_mut().enumerate() {
-                    let j = p * nr + jj;
-                    *d = if j < s1.len() { s1[j] } else { s2[j - s1.len()] };
+                for (i, panel) in panels.chunks_exact_mut(k * nr).enumerate() {
+                    let j0 = (p0 + i) * nr;
+                    let cols = nr.min(n - j0);
+                    let dst = &mut panel[kk * nr..kk * nr + cols];
+                    if j0 + cols <= s1.len() {
+                        dst.copy_from_slice(&s1[j0..j0 + cols]);
+                    } else if j0 >= s1.len() {
+                        dst.copy_from_slice(&s2[j0 - s1.len()..j0 - s1.len() + cols]);
+                    } else {
+                        for (jj, d) in dst.iter_mut().enumerate() {
+                            let j = j0 + jj;
+                            *d = if j < s1.len() { s1[j] } else { s2[j - s1.len()] };
+                        }
+                    }
                 }
             }
         };
-        let panels = &mut data[off..off + n.div_ceil(nr) * k * nr];
+        let groups = &mut data[off..off + np * k * nr];
+        let size = (GROUP * k * nr).max(1);
         if parallel && k * n >= 1 << 16 {
-            panels.par_chunks_mut((k * nr).max(1)).enumerate().for_each(fill);
+            groups.par_chunks_mut(size).enumerate().for_each(fill);
         } else {
-            panels.chunks_mut((k * nr).max(1)).enumerate().for_each(fill);
+            groups.chunks_mut(size).enumerate().for_each(fill);
         }
         PackedB { k, n, data, off }
     }
@@ -235,7 +248,7 @@ impl<T: Kern> PackedB<T> {
 
 /// B split into blocks of `width` columns, each packed on its own, so that a block of
 /// output columns can be computed (and followed by its element-wise work) independently.
-pub struct ChunkedB<T> {
+pub struct ChunkedB<T: Pooled> {
     pub width: usize,
     chunks: Vec<PackedB<T>>,
 }

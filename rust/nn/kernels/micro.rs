@@ -16,7 +16,7 @@ use crate::nn::real::Real;
 pub const MR: usize = 6;
 
 /// f32 or f64 with a packed-panel micro-kernel.
-pub trait Kern: Real {
+pub trait Kern: Real + crate::nn::workspace::Pooled {
     /// Panel width.
     const NR: usize;
     /// C[0..rows, ..] (+)= A[0..rows, 0..k] * `np` consecutive panels (rows <= [`MR`]): `acc`

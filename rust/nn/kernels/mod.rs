@@ -12,6 +12,7 @@
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+pub mod mem;
 pub mod micro;
 pub mod peak;
 pub mod simd;

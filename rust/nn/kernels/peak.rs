@@ -55,6 +55,7 @@ pub fn fma_flops(level: Level, f64: bool, iters: usize) -> (f64, f64) {
 }
 
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::incompatible_msrv)] // AVX-512 intrinsics: Rust 1.89 (see avx512.rs)
 mod x86 {
     use std::arch::x86_64::*;
     use std::hint::black_box;
