@@ -12,6 +12,11 @@ Python module to score) and NLTK (`nltk.lm`), on the same text, after checking t
    str (the word lookup included). Per-sentence totals must agree to 1e-4 first. Tokens/s count
    the words plus one `</s>` per sentence (what both score), the same for every row. Done for the
    full model and a ~1/10 model, to show how lookups scale with model size.
+4. Deployment (`--parts deploy`): the lmplz ARPA saved as seqfast binary (and quantized), and
+   as KenLM probing/trie binaries by `build_binary`; each loaded in a fresh process (file in the
+   page cache) with its first query: `NgramLM.load`, `NgramLM.from_arpa`, `kenlm.Model`;
+   2000 held-out sentence totals checked against kenlm's; file sizes; scoring from the mapped
+   file against the ARPA-loaded model.
 3. NLTK (KneserNeyInterpolated, order 3, 20k tokens): fit time and per-token `logscore` of 2k
    held-out tokens against seqfast on the same sentences. NLTK's KN is not KenLM's, so only
    finiteness is checked; an MLE model is compared number for number instead.
@@ -372,6 +377,91 @@ def bench_scoring(args, data, arpa: str, label: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# 4. deployment: binary files, load time, first query
+
+
+# One load in its own process: the model file is in the page cache (written just before, and
+# loaded once untimed first), as on a server that restarts; the time covers the load and the
+# first query (a string sentence), the result the total of the first `k` held-out sentences.
+LOAD_CHILD = r"""
+import json, sys, time
+kind, path, held = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(held, encoding="utf-8") as f:
+    sents = f.read().splitlines()[:2000]
+if kind == "kenlm":
+    import kenlm, os
+    t0 = time.perf_counter()
+    m = kenlm.Model(path)
+    first = m.score(sents[0], bos=True, eos=True)
+    t1 = time.perf_counter()
+    total = sum(m.score(s, bos=True, eos=True) for s in sents)
+else:
+    from seqfast.ngram import NgramLM
+    t0 = time.perf_counter()
+    lm = NgramLM.load(path) if kind == "load" else NgramLM.from_arpa(path)
+    first = lm.score(sents[0])
+    t1 = time.perf_counter()
+    total = float(lm.score_batch(sents, num_threads=1)["total"].sum())
+print(json.dumps({"load": t1 - t0, "total": total}))
+"""
+
+
+def bench_deploy(args, data, arpa: str, work: str) -> None:
+    build_binary = os.path.join(os.path.dirname(find_lmplz(args.lmplz) or ""), "build_binary")
+    sfb, sfbq = os.path.join(work, "model.sfb"), os.path.join(work, "model_q8.sfb")
+    t0 = time.perf_counter()
+    lm = NgramLM.from_arpa(arpa)
+    t_arpa = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lm.save(sfb)
+    t_save = time.perf_counter() - t0
+    lm.save(sfbq, quantize=True)
+    files = {"seqfast binary (save)": ("load", sfb), "seqfast binary, quantized 8-bit": ("load", sfbq),
+             "seqfast from_arpa": ("arpa", arpa), "kenlm ARPA": ("kenlm", arpa)}
+    if os.access(build_binary, os.X_OK):
+        for name, opts in (("probing", ["probing"]), ("trie", ["trie"]), ("trie -q 8 -b 8", ["-q", "8", "-b", "8", "trie"])):
+            out = os.path.join(work, f"kenlm_{name.split()[0]}{'_q8' if '-q' in name else ''}.binary")
+            run_child([build_binary, "-s", *opts, arpa, out], os.path.join(work, "build_binary.log"))
+            files[f"kenlm binary {name}"] = ("kenlm", out)
+            files[f"seqfast load(kenlm {name})"] = ("load", out)
+    else:
+        print(f"   (no {build_binary}: bash benches/build_lmplz.sh builds it; KenLM binaries skipped)")
+    print(f"\n4. Deployment: {lm!r}"[:300])
+    print(f"   from_arpa {t_arpa:.1f} s in this process; save {t_save:.1f} s (with the query tables and fsync)")
+    res = {}
+    ref = None
+    for name, (kind, path) in files.items():
+        argv = [sys.executable, "-c", LOAD_CHILD, kind, path, data["held_path"]]
+        warm = subprocess.run(argv, capture_output=True, text=True)  # warms the page cache
+        if warm.returncode != 0:  # e.g. a KenLM probing file of a large vocabulary (see the README)
+            print(f"   {name}: {warm.stderr.strip().splitlines()[-1][:200]}")
+            continue
+        runs = [run_child(argv, os.path.join(work, "load.log")) for _ in range(args.repeat)]
+        out = [json.loads(r[2]) for r in runs]
+        res[name] = (statistics.median(o["load"] for o in out), max(r[1] for r in runs), out[0]["total"], os.path.getsize(path))
+        if name == "kenlm ARPA":
+            ref = out[0]["total"]
+    print(f"   {'':36} {'load+1st query s':>16} {'peak RSS MB':>11} {'file MB':>8} {'2000-sentence total vs kenlm':>30}")
+    for name, (t, rss, total, size) in res.items():
+        d = abs(total - ref) if ref is not None else float("nan")
+        print(f"   {name:36} {t:16.3f} {rss:11.0f} {size / 1e6:8.0f} {d:30.3g}")
+    print("   (quantized files differ by design: the bound is printed below; every other row must be ~0)")
+    q = NgramLM.load(sfbq)
+    print(f"   quantization error bound {q.quantization_error:.4g} log10 per stored number (<= order x that per token)")
+    ids, offsets = lm._m.word_ids(data["held"])
+    n_tok = int(ids.size) + len(data["held"])
+    mapped = NgramLM.load(sfb)
+    assert np.array_equal(mapped.score_batch((ids, offsets), num_threads=1)["tokens"], lm.score_batch((ids, offsets), num_threads=1)["tokens"])
+    times = interleaved({
+        "from_arpa model, NumPy ids, 1 thread": lambda: lm.score_batch((ids, offsets), num_threads=1),
+        "mapped binary, NumPy ids, 1 thread": lambda: mapped.score_batch((ids, offsets), num_threads=1),
+        "mapped binary, list[str], 1 thread": lambda: mapped.score_batch(data["held"], num_threads=1),
+    }, 3 * args.repeat)
+    for k, t in times.items():
+        print(f"   scoring {k:40} {fmt_rate(n_tok / t)} tokens/s")
+
+
+# ---------------------------------------------------------------------------------------------
 # 3. NLTK
 
 
@@ -475,11 +565,11 @@ def main() -> int:
     ap.add_argument("--nltk-score-tokens", type=int, default=2_000)
     ap.add_argument("--workdir", default=None, help="where the text and ARPA files go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
-    ap.add_argument("--parts", default="estimate,score,nltk", help="comma-separated subset of estimate,score,nltk")
+    ap.add_argument("--parts", default="estimate,score,deploy,nltk", help="comma-separated subset of estimate,score,deploy,nltk")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
-    if parts - {"estimate", "score", "nltk"}:
-        sys.exit(f"--parts: unknown {sorted(parts - {'estimate', 'score', 'nltk'})}")
+    if parts - {"estimate", "score", "deploy", "nltk"}:
+        sys.exit(f"--parts: unknown {sorted(parts - {'estimate', 'score', 'deploy', 'nltk'})}")
     if args.quick:
         args.tokens, args.heldout_tokens, args.repeat = 200_000, 50_000, 1
         args.nltk_tokens, args.nltk_score_tokens, args.small_model = 5_000, 300, 0
@@ -530,6 +620,8 @@ def main() -> int:
             run_child([lmplz, "-o", str(args.order), "-S", args.lmplz_mem.split(",")[0], "-T", work, "--text", small_txt,
                        "--arpa", small_arpa], os.path.join(work, "lmplz_small.log"))
             bench_scoring(args, data, small_arpa, f"small model (every {step}th training line, {n:,} tokens)")
+        if "deploy" in parts:
+            bench_deploy(args, data, arpa, work)
         if "nltk" in parts:
             bench_nltk(args, data)
         print(f"load average at the end {os.getloadavg()[0]:.2f}")

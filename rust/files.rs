@@ -54,6 +54,30 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     })
 }
 
+/// Write `path` atomically through a buffered writer: `fill` writes the content into a temp
+/// file beside `path` (written back to disk as it goes), which is fsynced (interruptibly) and
+/// renamed over `path`; on any error or Ctrl-C the temp file is removed and `path` untouched.
+pub fn write_atomic_stream(path: &Path, fill: impl FnOnce(&mut (dyn Write + Send)) -> Result<()>) -> Result<()> {
+    let tmp = temp_path(path)?;
+    let res = (|| -> Result<()> {
+        let f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, EagerWriteback::new(f));
+        fill(&mut w)?;
+        let f = w.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?.into_inner();
+        crate::trace::phase("format+write");
+        let cancel = crate::parallel::cancel_token();
+        sync_interruptible(&f, path, &cancel)?;
+        crate::trace::phase("fsync");
+        // A Ctrl-C that came during the final fsync still leaves the old file in place.
+        cancel.check()?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io("rename into", path, e))
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
 /// fsync `file` (the temp file of an atomic write to `path`) in 8 MB steps, looking at `cancel`
 /// between them, so a Ctrl-C during the flush of a large file is noticed within one step instead
 /// of after the whole flush; then a final fsync for the rest and the metadata.

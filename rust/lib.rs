@@ -7,11 +7,13 @@
 pub mod error;
 pub mod files;
 pub mod hugepage;
+pub mod mapped;
 pub mod ngram;
 pub mod nn;
 pub mod parallel;
 pub mod rng;
 pub mod search;
+pub mod stdio;
 pub mod tokenize;
 pub mod trace;
 

@@ -67,6 +67,8 @@ def _files(d: pathlib.Path) -> None:
     (d / "a.txt").write_text("Hello world, this is a.txt.\n" * 50)
     (d / "b.txt").write_text("And b.txt: more words, numbers 12345 and ünïcödé.\n" * 50)
     (d / "in.txt").write_text("hello world\nsecond line\n")
+    for i in range(7):  # the shards of "count on many machines"
+        (d / f"shard{i}.txt").write_text("\n".join(lines[i * 300 : (i + 1) * 300]) + "\n")
     (d / "prompts.txt").write_text(" ".join(lines[0].split()[:2]) + "\n" + lines[1].split()[0] + "\n")
     shutil.copy(README, d / "README.md")
     tok = seqfast.train_bpe(texts=lines[:3000], vocab_size=400)

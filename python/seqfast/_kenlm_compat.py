@@ -55,7 +55,8 @@ class Model:
         if isinstance(path, NgramLM):
             self._lm, self.path = path, None
         else:
-            self._lm, self.path = NgramLM.from_arpa(path), os.fspath(path)
+            self.path = os.fspath(path)
+            self._lm = NgramLM.load(path) if _is_binary(self.path) else NgramLM.from_arpa(path)
         self._m = self._lm._m
         self._eos = self._lm.eos
         self._unk = self._lm.unk
@@ -130,3 +131,11 @@ def _words(sentence) -> list:
     if not isinstance(sentence, str):
         raise ArgumentTypeError(f"sentence must be a str, not {type(sentence).__name__}")
     return sentence.split()
+
+
+def _is_binary(path: str) -> bool:
+    """Whether ``path`` is a binary model (seqfast's or KenLM's), by its first bytes, as
+    ``kenlm.Model`` tells ARPA from binary."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    return head.startswith(b"SQFNGRAM") or head.startswith(b"mmap lm ")

@@ -55,6 +55,19 @@ def _check_prune(prune, order: int):
     return [int(v) for v in vals]
 
 
+def _options(order: int, smoothing, k, alpha, discount_fallback, prune, num_threads):
+    """The estimation options of :meth:`NgramLM.fit` and :meth:`NgramLM.fit_counts`, checked."""
+    if smoothing not in SMOOTHINGS:
+        raise SeqfastError(f"smoothing={smoothing!r} is not one of {', '.join(map(repr, SMOOTHINGS))}")
+    k, alpha = _check_real("k", k), _check_real("alpha", alpha)
+    fb = None
+    if discount_fallback is not None:
+        fb = tuple(_check_real("discount_fallback", x) for x in discount_fallback)
+        if len(fb) != 3:
+            raise SeqfastError(f"discount_fallback needs three discounts (d1, d2, d3+), got {len(fb)}")
+    return smoothing, k, alpha, fb, _check_threads(num_threads), _check_prune(prune, order)
+
+
 class NgramLM:
     """An n-gram language model: fit it, read or write ARPA, score, sample.
 
@@ -70,12 +83,15 @@ class NgramLM:
     - ``"stupid_backoff"`` (``alpha=0.4``): Brants et al. (2007); scores, not probabilities.
     """
 
-    __slots__ = ("_m",)
+    __slots__ = ("_m", "quantization_error")
 
     def __init__(self, model: "_core.NgramModel"):
         if not isinstance(model, _core.NgramModel):
-            raise ArgumentTypeError("use NgramLM.fit, NgramLM.from_arpa or NgramLM.from_arpa_str")
+            raise ArgumentTypeError("use NgramLM.fit, NgramLM.load, NgramLM.from_arpa or NgramLM.from_arpa_str")
         self._m = model
+        #: Largest change of a stored log10 probability or backoff made by quantization (a
+        #: model loaded from a file saved with ``quantize=True``); 0.0 otherwise.
+        self.quantization_error = 0.0
 
     # ---- building -----------------------------------------------------------------------
     @classmethod
@@ -108,16 +124,7 @@ class NgramLM:
         with the same numbers as ``lmplz --prune``.
         """
         order = _check_order(order)
-        if smoothing not in SMOOTHINGS:
-            raise SeqfastError(f"smoothing={smoothing!r} is not one of {', '.join(map(repr, SMOOTHINGS))}")
-        k, alpha = _check_real("k", k), _check_real("alpha", alpha)
-        fb = None
-        if discount_fallback is not None:
-            fb = tuple(_check_real("discount_fallback", x) for x in discount_fallback)
-            if len(fb) != 3:
-                raise SeqfastError(f"discount_fallback needs three discounts (d1, d2, d3+), got {len(fb)}")
-        threads = _check_threads(num_threads)
-        pr = _check_prune(prune, order)
+        smoothing, k, alpha, fb, threads, pr = _options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
         if isinstance(sentences, str):
             return cls(_core.NgramModel.fit_text(sentences, order, smoothing, k, alpha, fb, threads, pr))
         if isinstance(sentences, os.PathLike):
@@ -140,6 +147,45 @@ class NgramLM:
         return cls(_core.NgramModel.fit_ids(ids, offsets, order, smoothing, vocab_size, k, alpha, fb, threads, pr))
 
     @classmethod
+    def fit_counts(
+        cls,
+        counts,
+        smoothing: str = "kneser_ney",
+        *,
+        k: float = 1.0,
+        alpha: float = 0.4,
+        discount_fallback: Optional[Sequence[float]] = None,
+        prune: Optional[Sequence[int]] = None,
+        vocab_size: Optional[int] = None,
+        num_threads: Optional[int] = None,
+    ) -> "NgramLM":
+        r"""Estimate a model from :class:`~seqfast.ngram.NgramCounts` (the model's order is the
+        counts' order). Word-level counts (:func:`~seqfast.ngram.count_words`, possibly summed
+        over shards) give exactly the model :meth:`fit` gives on the whole text (the same ARPA
+        bytes); id-level counts (:func:`~seqfast.ngram.count` with ``bos=`` and ``eos=``) give
+        the model :meth:`fit` gives on the ids with the same ``vocab_size``. The options are
+        :meth:`fit`'s.
+
+        >>> from seqfast.ngram import count_words
+        >>> text = "a b c a\nb a d\nc a b\n"
+        >>> shards = count_words(text[:8]) + count_words(text[8:])
+        >>> fb = dict(discount_fallback=(0.5, 1.0, 1.5))
+        >>> NgramLM.fit_counts(shards, **fb).to_arpa() == NgramLM.fit(text, **fb).to_arpa()
+        True
+        """
+        from seqfast.ngram import NgramCounts
+
+        if not isinstance(counts, NgramCounts):
+            raise ArgumentTypeError(f"counts must be NgramCounts (from count_words or count), not {type(counts).__name__}")
+        order = counts.order
+        sm, k, alpha, fb, threads, pr = _options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
+        if vocab_size is not None and (isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1):
+            raise SeqfastError(f"vocab_size={vocab_size!r} must be a positive integer")
+        tables = [counts.ngrams(n) for n in range(1, order + 1)]
+        m = _core.NgramModel.fit_counts(tables, counts.vocab, counts.bos, counts.eos, sm, vocab_size, k, alpha, fb, threads, pr)
+        return cls(m)
+
+    @classmethod
     def from_arpa(cls, path) -> "NgramLM":
         """Read an ARPA file (KenLM, SRILM, or seqfast's own)."""
         return cls(_core.NgramModel.from_arpa(os.fspath(path)))
@@ -156,24 +202,40 @@ class NgramLM:
         self._m.to_arpa(os.fspath(path), _check_threads(num_threads))
         return None
 
-    def save(self, path) -> None:
+    def save(self, path, *, quantize: bool = False) -> None:
         """Write the model to ``path`` in seqfast's binary format (atomically: an interrupted
-        save leaves any previous file intact). :meth:`load` reads it back with bit-identical
-        scores; every smoothing can be saved.
+        save leaves any previous file intact). :meth:`load` maps it back and scores
+        bit-identically to this model; every smoothing can be saved. The file holds the query
+        tables, so a loaded model answers its first query at once (about 48 bytes per n-gram).
 
-        >>> lm = NgramLM.fit("a b a c", order=2)
+        ``quantize=True`` stores each order's probabilities and backoffs as 8-bit codes (like
+        KenLM's ``build_binary -q 8 -b 8``; 0, -inf and NaN stay exact) and no query tables
+        (about 10 bytes per n-gram; the tables are rebuilt on the first query). Each stored
+        number moves by at most the error recorded in the file (``quantization_error`` of the
+        loaded model), so a token's log10 probability moves by at most ``order`` times it.
+
+        >>> lm = NgramLM.fit("a b a c", order=2, smoothing="mle")
         >>> import tempfile, os; path = os.path.join(tempfile.mkdtemp(), "m.sfb")
         >>> lm.save(path); NgramLM.load(path).score("a b") == lm.score("a b")
         True
         """
-        self._m.save(os.fspath(path))
+        self._m.save(os.fspath(path), bool(quantize))
 
     @classmethod
-    def load(cls, path) -> "NgramLM":
-        """Read a binary model: seqfast's own format (:meth:`save`) or a KenLM binary file made
-        by ``build_binary``. ARPA text is read by :meth:`from_arpa`. A truncated, corrupt or
-        foreign file raises :class:`FormatError` naming the file and the offset."""
-        return cls(_core.NgramModel.load(os.fspath(path)))
+    def load(cls, path, *, verify: bool = False) -> "NgramLM":
+        """Read a binary model: seqfast's own format (:meth:`save`), mapped into memory (no
+        parse: the first query is answered at once, pages are read as queries touch them), or a
+        KenLM binary file made by ``build_binary``. ARPA text is read by :meth:`from_arpa`.
+
+        A truncated, foreign or corrupt header raises :class:`FormatError` naming the file and
+        the offset. The arrays of a mapped file are checked against their checksums only with
+        ``verify=True`` (which reads the whole file); without it, a corrupted array can change
+        scores but never crash: code that walks the n-gram trie (ARPA writing) checks it first.
+        """
+        m, err = _core.NgramModel.load(os.fspath(path), bool(verify))
+        lm = cls(m)
+        lm.quantization_error = float(err)
+        return lm
 
     def __reduce__(self):
         # A compact binary payload (the model's arrays), not ARPA text: no formatting or

@@ -7,6 +7,7 @@ uint64. Counting is exact and gives the same tables for every thread count.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Optional
@@ -17,7 +18,7 @@ from seqfast import _core
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError, ShapeError
 from seqfast.tokenizer import EncodingBatch, _check_threads, as_ids
 
-__all__ = ["NgramCounts", "NgramLM", "count", "words"]
+__all__ = ["NgramCounts", "NgramLM", "count", "count_words", "words"]
 
 
 def words(text: str, vocab: Optional[Sequence[str]] = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -57,12 +58,36 @@ def _as_csr(tokens) -> tuple[np.ndarray, np.ndarray]:
 
 
 class NgramCounts:
-    """Counts of all n-grams of orders 1..order, as sorted NumPy tables (see module doc)."""
+    r"""Counts of all n-grams of orders 1..order, as sorted NumPy tables (see module doc).
 
-    __slots__ = ("_tables",)
+    Counts made by :func:`count_words` carry their word vocabulary (``vocab[id]`` is the word;
+    ``<unk>``, ``<s>``, ``</s>`` are ids 0, 1, 2) and their framing (``bos`` 1, ``eos`` 2);
+    counts made by :func:`count` carry the ``bos``/``eos`` ids they were framed with (or None).
+    ``a + b`` sums two counts: word-level counts are merged with vocabulary remapping (``a``'s
+    ids are kept and ``b``'s new words appended in ``b``'s order, so counts of consecutive
+    pieces of a text, summed in order, are the counts of the whole text and
+    :meth:`NgramLM.fit_counts` gives exactly the model :meth:`NgramLM.fit` gives on it).
 
-    def __init__(self, tables: Sequence[tuple[np.ndarray, np.ndarray]]):
+    >>> a = count_words("the cat sat\n", order=2)
+    >>> b = count_words("the dog sat\n", order=2)
+    >>> (a + b).vocab[3:], (a + b)[[3]]  # 'the' has id 3 and was seen twice
+    (['the', 'cat', 'sat', 'dog'], 2)
+    """
+
+    __slots__ = ("_tables", "vocab", "bos", "eos", "_index")
+
+    def __init__(
+        self,
+        tables: Sequence[tuple[np.ndarray, np.ndarray]],
+        vocab: Optional[Sequence[str]] = None,
+        *,
+        bos: Optional[int] = None,
+        eos: Optional[int] = None,
+    ):
         self._tables = list(tables)
+        self.vocab: Optional[list[str]] = None if vocab is None else list(vocab)
+        self.bos, self.eos = (1, 2) if vocab is not None else (bos, eos)
+        self._index: Optional[dict[str, int]] = None
 
     @property
     def order(self) -> int:
@@ -83,7 +108,16 @@ class NgramCounts:
         return int(self.ngrams(n)[1].sum())
 
     def __getitem__(self, gram) -> int:
-        """Count of one n-gram given as a sequence of ids (0 if unseen)."""
+        """Count of one n-gram given as a sequence of ids, or of words for word-level counts
+        (0 if unseen)."""
+        if self.vocab is not None and isinstance(gram, (str, list, tuple)) and any(isinstance(w, str) for w in ([gram] if isinstance(gram, str) else gram)):
+            words = gram.split() if isinstance(gram, str) else list(gram)
+            if self._index is None:
+                self._index = {w: i for i, w in enumerate(self.vocab)}
+            index = self._index
+            if any(w not in index for w in words):
+                return 0
+            gram = [index[w] for w in words]
         g = as_ids(gram, "ngram")
         if not 1 <= g.size <= self.order:
             raise SeqfastError(f"an n-gram of length {g.size} does not fit counts of order {self.order}")
@@ -103,11 +137,19 @@ class NgramCounts:
             return NotImplemented
         if other.order != self.order:
             raise ShapeError(f"cannot add counts of order {self.order} and {other.order}")
-        return NgramCounts([_core.ngram_merge(a[0], a[1], b[0], b[1]) for a, b in zip(self._tables, other._tables)])
+        if (self.vocab is None) != (other.vocab is None):
+            raise SeqfastError("cannot add word-level counts (with a vocabulary) and id-level counts")
+        if self.vocab is not None:
+            tables, vocab = _core.ngram_merge_words(self._tables, self.vocab, other._tables, other.vocab)
+            return NgramCounts(tables, vocab)
+        if (self.bos, self.eos) != (other.bos, other.eos):
+            raise SeqfastError(f"cannot add counts framed differently: bos/eos {self.bos}/{self.eos} and {other.bos}/{other.eos}")
+        tables = [_core.ngram_merge(a[0], a[1], b[0], b[1]) for a, b in zip(self._tables, other._tables)]
+        return NgramCounts(tables, bos=self.bos, eos=self.eos)
 
     @staticmethod
     def merge(parts: Iterable["NgramCounts"]) -> "NgramCounts":
-        """Sum of several counts (shards counted separately combine exactly)."""
+        """Sum of several counts, in order (shards counted separately combine exactly)."""
         parts = list(parts)
         if not parts:
             raise SeqfastError("merge needs at least one NgramCounts")
@@ -116,22 +158,36 @@ class NgramCounts:
             out = out + p
         return out
 
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, NgramCounts):
+            return NotImplemented
+        return (
+            (self.vocab, self.bos, self.eos, self.order) == (other.vocab, other.bos, other.eos, other.order)
+            and all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(self._tables, other._tables))
+        )
+
+    __hash__ = None  # mutable tables: not hashable
+
     def __reduce__(self):
-        return (_restore_counts, ([(g, c) for g, c in self._tables],))
+        return (_restore_counts, ([(g, c) for g, c in self._tables], self.vocab, self.bos, self.eos))
 
     def save(self, path, vocab: Optional[Sequence[str]] = None) -> None:
-        """Write an ``.npz`` file (atomically), optionally with the word list ``vocab``."""
-        import os
-
+        """Write an ``.npz`` file (atomically), with the counts' vocabulary and framing (``vocab``
+        overrides the stored vocabulary)."""
         arrays = {}
+        vocab = self.vocab if vocab is None else vocab
         if vocab:
             arrays["vocab"] = np.asarray(list(vocab), dtype=str)
+        if self.bos is not None and self.eos is not None:
+            arrays["framing"] = np.array([self.bos, self.eos], dtype=np.int64)
         for n, (g, c) in enumerate(self._tables, 1):
             arrays[f"grams{n}"], arrays[f"counts{n}"] = g, c
         tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
         try:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -149,13 +205,19 @@ class NgramCounts:
                 if g.dtype != np.uint32 or c.dtype != np.uint64 or g.ndim != 2 or g.shape != (len(c), i):
                     raise ShapeError(f"{path}: table of order {i} has the wrong shape or dtype")
                 tables.append((np.ascontiguousarray(g), np.ascontiguousarray(c)))
-        return NgramCounts(tables)
+            vocab = [str(w) for w in z["vocab"]] if "vocab" in z.files else None
+            bos, eos = (int(x) for x in z["framing"]) if "framing" in z.files else (None, None)
+        if vocab is not None and vocab[:3] != ["<unk>", "<s>", "</s>"]:
+            # a vocabulary saved beside id-level counts (the old `save(path, vocab)` form)
+            return NgramCounts(tables, bos=bos, eos=eos)
+        return NgramCounts(tables, vocab, bos=bos, eos=eos)
 
     def __repr__(self) -> str:
-        return "NgramCounts(" + ", ".join(f"{n}-grams: {self.num_ngrams(n)}" for n in range(1, self.order + 1)) + ")"
+        kind = f", {len(self.vocab)} words" if self.vocab is not None else ""
+        return "NgramCounts(" + ", ".join(f"{n}-grams: {self.num_ngrams(n)}" for n in range(1, self.order + 1)) + kind + ")"
 
 
-def _restore_counts(tables) -> NgramCounts:
+def _restore_counts(tables, vocab=None, bos=None, eos=None) -> NgramCounts:
     """Unpickle :class:`NgramCounts`, checking the tables' types, shapes and order."""
     if not isinstance(tables, list) or not tables:
         raise FormatError("NgramCounts pickle: expected a non-empty list of (grams, counts) tables")
@@ -172,7 +234,9 @@ def _restore_counts(tables) -> NgramCounts:
             first = nz.argmax(axis=1)
             if not bool(np.all(nz.any(axis=1) & (d[np.arange(len(d)), first] > 0))):
                 raise FormatError(f"NgramCounts pickle: table {n} is not strictly sorted")
-    return NgramCounts([(np.ascontiguousarray(g), np.ascontiguousarray(c)) for g, c in tables])
+    if vocab is not None and not (isinstance(vocab, list) and all(isinstance(w, str) for w in vocab)):
+        raise FormatError("NgramCounts pickle: the vocabulary is not a list of str")
+    return NgramCounts([(np.ascontiguousarray(g), np.ascontiguousarray(c)) for g, c in tables], vocab, bos=bos, eos=eos)
 
 
 def count(
@@ -197,7 +261,42 @@ def count(
             raise SeqfastError(f"{name}={v!r} must be a token id (0..2**32-1) or None")
     ids, offsets = _as_csr(tokens)
     tables = _core.ngram_count(ids, offsets, int(order), bos, eos, _check_threads(num_threads))
-    return NgramCounts(tables)
+    return NgramCounts(tables, bos=bos, eos=eos)
+
+
+def count_words(text, order: int = 3, *, num_threads: Optional[int] = None) -> NgramCounts:
+    r"""Word-level counts of a text, framed as :meth:`NgramLM.fit` frames it, with their vocabulary.
+
+    ``text``: a ``str`` (one sentence per line, whitespace-separated words; an empty line is an
+    empty sentence ``<s> </s>``, as in lmplz), UTF-8 ``bytes``, a file path
+    (``pathlib.Path``, read as bytes) or a list of sentence strings. Counts of consecutive pieces
+    of a text summed in order (``a + b`` or :meth:`NgramCounts.merge`) equal the counts of the
+    whole text, and ``NgramLM.fit_counts(counts)`` equals ``NgramLM.fit(text)``: count on many
+    machines (or in several passes), fit on one.
+
+    >>> c = count_words("a b a\n", order=2)
+    >>> c.vocab, c["a"], c["a b"], c.total(1)
+    (['<unk>', '<s>', '</s>', 'a', 'b'], 2, 1, 5)
+    """
+    from seqfast._lm import _check_order
+
+    order = _check_order(order)
+    threads = _check_threads(num_threads)
+    source = "bytes"
+    if isinstance(text, os.PathLike):
+        source = os.fspath(text)
+        with open(text, "rb") as f:
+            text = f.read()
+    elif isinstance(text, bytearray):
+        text = bytes(text)
+    elif isinstance(text, (list, tuple)) and text and all(isinstance(s, str) for s in text):
+        if any("\n" in s for s in text):
+            raise SeqfastError("a sentence string contains a newline; pass one sentence per list item")
+        text = "\n".join(text) + "\n"
+    elif not isinstance(text, (str, bytes)):
+        raise ArgumentTypeError(f"text must be a str, bytes, a path or a list of sentence strings, not {type(text).__name__}")
+    tables, vocab = _core.ngram_count_text(text, order, threads, source)
+    return NgramCounts(tables, vocab)
 
 
 from seqfast._lm import NgramLM  # noqa: E402  (uses _as_csr above)

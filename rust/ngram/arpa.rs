@@ -32,7 +32,8 @@ use crate::error::{Error, Result};
 use crate::files;
 
 struct Lines<'a> {
-    it: std::iter::Enumerate<std::str::Lines<'a>>,
+    /// The text not read yet.
+    rest: &'a str,
     src: &'a str,
     last: usize,
 }
@@ -40,9 +41,16 @@ struct Lines<'a> {
 impl<'a> Lines<'a> {
     /// Next line (trimmed of trailing whitespace) with its 1-based number.
     fn next(&mut self) -> Option<(usize, &'a str)> {
-        let (i, l) = self.it.next()?;
-        self.last = i + 1;
-        Some((i + 1, l.trim_end()))
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (line, rest) = match self.rest.find('\n') {
+            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+            None => (self.rest, ""),
+        };
+        self.rest = rest;
+        self.last += 1;
+        Some((self.last, line.trim_end()))
     }
     /// Next non-blank line, or an error saying what was expected.
     fn next_nonblank(&mut self, expected: &str) -> Result<(usize, &'a str)> {
@@ -69,7 +77,12 @@ fn parse_num(l: &Lines, line: usize, s: &str, what: &str) -> Result<f32> {
 
 /// Read an ARPA model from text; `src` names it in errors.
 pub fn read(text: &str, src: &str) -> Result<Model> {
-    let mut l = Lines { it: text.lines().enumerate(), src, last: 0 };
+    read_opts(text, src, 1 << 16)
+}
+
+/// [`read`], parsing sections of at least `par_min` bytes in parallel (`arpa_par.rs`).
+fn read_opts(text: &str, src: &str, par_min: usize) -> Result<Model> {
+    let mut l = Lines { rest: text, src, last: 0 };
     // Header: anything before \data\ is a comment.
     loop {
         match l.next() {
@@ -124,6 +137,22 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
         }
         let mut found = 0usize;
         prev_words.clear();
+        if n >= 2 {
+            // A well-formed section is parsed in parallel and inserted here; anything else is
+            // left to the line-by-line loop below, which names the line of the problem.
+            if let Some(body) = section_body(l.rest).filter(|b| b.len() >= par_min) {
+                if let Some(parsed) = super::arpa_par::parse(body, n, n < big_n, &ids, declared[n - 1], &cancel)? {
+                    let first = l.last + 1;
+                    insert_parsed(&mut trie, &mut prob, &mut backoff, n, big_n, &parsed).map_err(|(i, gram)| {
+                        let words: Vec<&str> = gram.iter().map(|&w| vocab[w as usize].as_str()).collect();
+                        l.err(first + i, &format!("duplicate {n}-gram {:?}", words.join(" ")))
+                    })?;
+                    found = parsed.p.len();
+                    l.last += found;
+                    l.rest = &l.rest[body.len()..];
+                }
+            }
+        }
         loop {
             let Some((ln, row)) = l.next() else {
                 return Err(l.err(l.last, &format!("file ends inside the {n}-grams (truncated file?)")));
@@ -239,6 +268,70 @@ pub fn read(text: &str, src: &str) -> Result<Model> {
     Ok(Model::new(voc, present, trie, prob, backoff, Mode::Backoff, "arpa".into()))
 }
 
+/// The lines of an n-gram section up to (not including) the line that ends it (a blank line or
+/// a `\` header), including its final newline; `None` if the text ends first.
+fn section_body(rest: &str) -> Option<&str> {
+    let b = rest.as_bytes();
+    if matches!(b.first(), Some(b'\n' | b'\r' | b'\\')) {
+        return Some("");
+    }
+    let mut from = 0;
+    while let Some(i) = rest[from..].find('\n') {
+        let at = from + i + 1;
+        if matches!(b.get(at), Some(b'\n' | b'\r' | b'\\') | None) {
+            return Some(&rest[..at]);
+        }
+        from = at;
+    }
+    None
+}
+
+/// Insert the entries of a section parsed by `arpa_par::parse`; a duplicate n-gram gives its
+/// index in the section and its ids.
+fn insert_parsed(
+    trie: &mut Trie,
+    prob: &mut [Vec<f32>],
+    backoff: &mut [Vec<f32>],
+    n: usize,
+    big_n: usize,
+    parsed: &super::arpa_par::Section,
+) -> std::result::Result<(), (usize, Vec<u32>)> {
+    let mut prev_rows: Vec<u32> = Vec::with_capacity(n);
+    let mut prev: &[u32] = &[];
+    let (cap_p, cap_b) = (parsed.p.len(), if n < big_n { parsed.p.len() } else { 0 });
+    prob[n - 1].reserve(cap_p);
+    if n < big_n {
+        backoff[n - 1].reserve(cap_b);
+    }
+    for (i, gram) in parsed.grams.chunks_exact(n).enumerate() {
+        // ids shared with the previous line keep their context rows
+        let same = prev.iter().zip(gram).take_while(|(a, b)| a == b).count();
+        prev = gram;
+        prev_rows.truncate(same.min(n - 1));
+        if prev_rows.is_empty() {
+            prev_rows.push(gram[0]);
+        }
+        while prev_rows.len() < n - 1 {
+            let k = prev_rows.len() + 1;
+            let r = match trie.orders[k - 2].get(prev_rows[k - 2], gram[k - 1]) {
+                Some(r) => r,
+                None => ensure(trie, prob, backoff, &gram[..k]),
+            };
+            prev_rows.push(r);
+        }
+        let o = &mut trie.orders[n - 2];
+        let before = o.len();
+        if (o.push(prev_rows[n - 2], gram[n - 1]) as usize) < before {
+            return Err((i, gram.to_vec()));
+        }
+        prob[n - 1].push(parsed.p[i]);
+        if n < big_n {
+            backoff[n - 1].push(parsed.bo[i]);
+        }
+    }
+    Ok(())
+}
+
 /// Make the n-grams suffix-closed, as KenLM does when it loads an ARPA file: an n-gram whose
 /// suffix (all words but the first) is missing gets that suffix inserted with the backed-off
 /// probability and backoff 0. The model's answers do not change, but the queries, which reach an
@@ -317,7 +410,8 @@ fn backed_off(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>], ids: &[u32])
 /// Rows are formatted in parallel blocks into reused buffers; each group of blocks is written
 /// (on the calling thread) while the next group is formatted, so the copy into the file
 /// overlaps the formatting.
-pub fn write_to<W: Write + Send>(model: &Model, out: &mut W) -> Result<()> {
+pub fn write_to<W: Write + Send + ?Sized>(model: &Model, out: &mut W) -> Result<()> {
+    model.check_structure()?;
     if model.mode != Mode::Backoff {
         return Err(Error::Value(format!(
             "only back-off models (kneser_ney, or read from ARPA) can be written as ARPA; this one is {}",
@@ -488,29 +582,72 @@ fn format_rows(model: &Model, words: &Words, n: usize, rows: std::ops::Range<usi
 
 /// Write `model` to `path` atomically.
 pub fn write(model: &Model, path: &Path, threads: Option<usize>) -> Result<()> {
-    let tmp = files::temp_path(path)?;
-    let res = crate::parallel::install(threads, || -> Result<()> {
-        let f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, files::EagerWriteback::new(f));
-        write_to(model, &mut w)?;
-        let f = w.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?.into_inner();
-        crate::trace::phase("arpa format+write");
-        let cancel = crate::parallel::cancel_token();
-        files::sync_interruptible(&f, path, &cancel)?;
-        crate::trace::phase("arpa fsync");
-        // A Ctrl-C that came during the final fsync still leaves the old file in place.
-        cancel.check()?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io("rename into", path, e))
-    })
-    .and_then(|r| r);
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    crate::parallel::install(threads, || files::write_atomic_stream(path, |w| write_to(model, w)))?
 }
 
 /// Read an ARPA file.
 pub fn read_file(path: &Path) -> Result<Model> {
     let text = files::read_text(path)?;
     read(&text, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ngram::{fit_text, Smoothing};
+
+    fn arpa_text() -> String {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut text = String::new();
+        for _ in 0..400 {
+            s = crate::rng::mix64(s);
+            for j in 0..(s % 9) {
+                text.push_str(&format!("w{} ", crate::rng::mix64(s + j) % 60));
+            }
+            text.push('\n');
+        }
+        let sm = Smoothing::KneserNey { discount_fallback: Some([0.5, 1.0, 1.5]), prune: [0; MAX_ORDER] };
+        let m = fit_text(&text, 4, sm, Some(1)).unwrap();
+        let mut out = Vec::new();
+        write_to(&m, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn both(text: &str) -> (std::result::Result<Vec<u8>, String>, std::result::Result<Vec<u8>, String>) {
+        let f = |par_min| read_opts(text, "t", par_min).map(|m| super::super::binary::to_bytes(&m)).map_err(|e| e.to_string());
+        (f(0), f(usize::MAX))
+    }
+
+    #[test]
+    fn parallel_sections_read_like_line_by_line() {
+        let good = arpa_text();
+        let (a, b) = both(&good);
+        assert!(a.is_ok());
+        assert_eq!(a, b);
+        assert_eq!(both(&good.replace('\n', "\r\n")).0, b, "CRLF");
+        let lines: Vec<&str> = good.lines().collect();
+        let at = lines.iter().position(|l| l.starts_with("\\3-grams:")).unwrap() + 5;
+        let edit = |i: usize, new: &str| {
+            let mut v = lines.clone();
+            v[i] = new;
+            v.join("\n") + "\n"
+        };
+        let fields: Vec<&str> = lines[at].split('\t').collect();
+        for (bad_i, bad) in [
+            edit(at, lines[at + 1]),                               // duplicate
+            edit(at, &lines[at].replace(fields[0], "x")),          // bad number
+            edit(at, &lines[at].replace(fields[0], "0.5")),        // positive
+            edit(at, &format!("{}\t9", lines[at])),                // extra field
+            edit(at, &lines[at].replacen(" ", " nosuchword ", 1)), // unknown word
+            edit(at, "   "),                                       // blank-looking line
+            edit(at, &lines[at].replace(fields[0], "-inf")),       // -inf is fine
+        ]
+        .iter()
+        .enumerate()
+        {
+            let (a, b) = both(bad);
+            assert_eq!(a, b);
+            assert_eq!(a.is_ok(), bad_i == 6, "case {bad_i}");
+        }
+    }
 }

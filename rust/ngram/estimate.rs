@@ -220,6 +220,9 @@ fn check_options(order: usize, smoothing: Smoothing) -> Result<()> {
     }
 }
 
+/// The refusal of a text without words.
+pub(crate) const NO_WORDS: &str = "cannot estimate a language model from an empty corpus (no words)";
+
 /// Estimate from counts (framed with `voc.bos`/`voc.eos`).
 pub fn from_counts(tables: Vec<OrderCounts>, voc: Vocab, smoothing: Smoothing) -> Result<Model> {
     check_options(tables.len(), smoothing)?;
@@ -272,13 +275,30 @@ pub fn fit_text(text: &str, order: usize, smoothing: Smoothing, threads: Option<
 
 fn fit_text_on_pool(text: &str, order: usize, smoothing: Smoothing, threads: Option<usize>) -> Result<Model> {
     check_options(order, smoothing)?;
-    crate::trace::phase("fit_text start");
-    let mut words: Vec<String> = ["<unk>", "<s>", "</s>"].map(String::from).to_vec();
+    let (tables, words) = count_text_on_pool(text, order, threads)?;
+    crate::trace::phase("count");
+    if words.len() == 3 {
+        return Err(Error::Value(NO_WORDS.into()));
+    }
+    from_counts(tables, Vocab { words, unk: 0, bos: 1, eos: 2 }, smoothing)
+}
+
+/// The counts `fit_text` estimates from, with their vocabulary (`<unk> <s> </s>` first, then the
+/// words by first appearance): sentences framed with `<s>`/`</s>`, empty lines kept as empty
+/// sentences (a text without words gives counts of `<s> </s>` only). Counts of consecutive pieces of a text, summed with `shards::merge_words`, equal
+/// the counts of the whole text.
+pub fn count_text(text: &str, order: usize, threads: Option<usize>) -> Result<(Vec<OrderCounts>, Vec<String>)> {
+    crate::parallel::install(threads, || count_text_on_pool(text, order, threads))?
+}
+
+fn count_text_on_pool(text: &str, order: usize, threads: Option<usize>) -> Result<(Vec<OrderCounts>, Vec<String>)> {
+    if order == 0 || order > MAX_ORDER {
+        return Err(Error::Value(format!("order must be between 1 and {MAX_ORDER}, got {order}")));
+    }
+    crate::trace::phase("count_text start");
+    let mut words: Vec<String> = super::shards::SPECIALS.map(String::from).to_vec();
     let (ids, offsets) = super::text::words_with(text, &mut words, true);
     crate::parallel::cancel_token().check()?; // words_with stops early when cancelled
-    if ids.is_empty() {
-        return Err(Error::Value("cannot estimate a language model from an empty corpus (no words)".into()));
-    }
     if ids.iter().any(|&w| w < 3) {
         for (i, line) in text.lines().enumerate() {
             if let Some(w) = line.split_whitespace().find(|w| matches!(*w, "<unk>" | "<s>" | "</s>")) {
@@ -289,10 +309,7 @@ fn fit_text_on_pool(text: &str, order: usize, smoothing: Smoothing, threads: Opt
             }
         }
     }
-    let voc = Vocab { words, unk: 0, bos: 1, eos: 2 };
     crate::trace::phase("words");
-    let tables = count::count(&ids, &offsets, order, Some(voc.bos), Some(voc.eos), threads)?;
-    drop((ids, offsets));
-    crate::trace::phase("count");
-    crate::parallel::install(threads, || from_counts(tables, voc, smoothing))?
+    let tables = count::count(&ids, &offsets, order, Some(1), Some(2), threads)?;
+    Ok((tables, words))
 }

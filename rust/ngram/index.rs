@@ -14,6 +14,7 @@
 //! builders guarantee (counting yields every prefix; the ARPA reader inserts missing contexts).
 
 use crate::error::{Error, Result};
+use crate::mapped::Buf;
 
 const EMPTY: u32 = u32::MAX;
 
@@ -28,8 +29,8 @@ struct Slot {
 /// The rows of one order and their `(prefix, word) -> row` table (built on first use).
 #[derive(Clone, Debug, Default)]
 pub struct OrderIndex {
-    pub prefix: Vec<u32>,
-    pub word: Vec<u32>,
+    pub prefix: Buf<u32>,
+    pub word: Buf<u32>,
     table: std::sync::OnceLock<Table>,
 }
 
@@ -53,13 +54,25 @@ impl OrderIndex {
         if prefix.len() >= EMPTY as usize {
             return Err(Error::Value(format!("{} n-grams of one order exceed the 2^32-1 limit", prefix.len())));
         }
+        Self::from_bufs(prefix.into(), word.into())
+    }
+
+    /// Rows given as arrays that may be views of a mapped file.
+    pub fn from_bufs(prefix: Buf<u32>, word: Buf<u32>) -> Result<OrderIndex> {
+        if prefix.len() >= EMPTY as usize || prefix.len() != word.len() {
+            return Err(Error::Value(format!(
+                "{} prefixes and {} words: not the rows of one order (at most 2^32-1)",
+                prefix.len(),
+                word.len()
+            )));
+        }
         Ok(OrderIndex { prefix, word, table: Default::default() })
     }
 
     /// No rows yet, with room for `rows` pushes without rehashing (the ARPA reader knows the
     /// counts from the header).
     pub fn with_capacity(rows: usize) -> OrderIndex {
-        let ix = OrderIndex { prefix: Vec::with_capacity(rows), word: Vec::with_capacity(rows), table: Default::default() };
+        let ix = OrderIndex { prefix: Vec::with_capacity(rows).into(), word: Vec::with_capacity(rows).into(), table: Default::default() };
         let _ = ix.table.set(Table::build(&[], &[], rows));
         ix
     }
@@ -83,8 +96,8 @@ impl OrderIndex {
         match t.insert(p, w, row) {
             Some(r) => r,
             None => {
-                self.prefix.push(p);
-                self.word.push(w);
+                self.prefix.to_mut().push(p);
+                self.word.to_mut().push(w);
                 row
             }
         }
@@ -224,7 +237,7 @@ impl Trie {
         use rayon::prelude::*;
         let o = &self.orders[n - 2];
         if n == 2 {
-            return Ok(o.word.clone());
+            return Ok(o.word.to_vec());
         }
         let below = &self.orders[n - 3];
         let key = |r: usize| (suffix_below[o.prefix[r] as usize], o.word[r]);

@@ -7,19 +7,29 @@ use super::model::Model;
 use super::{binary, kenlm_binary};
 use crate::error::{Error, Result};
 
-/// A model from a seqfast binary file or a KenLM binary file.
-pub fn open(path: &Path) -> Result<Model> {
+/// A model from a seqfast binary file (mapped; `verify` reads it all to check it now) or a
+/// KenLM binary file, with the quantization error bound of a quantized seqfast file (else 0).
+pub fn open(path: &Path, verify: bool) -> Result<(Model, f32)> {
     let src = path.display().to_string();
-    let data = crate::files::read_file(path)?;
-    if kenlm_binary::is_kenlm(&data) {
-        return kenlm_binary::read(&data, &src);
+    let named = |e: Error| match e {
+        Error::Format(m) => Error::Format(format!("{src}: {m}")),
+        e => e,
+    };
+    let mut head = [0u8; 64];
+    let got = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+        f.read(&mut head).map_err(|e| Error::io("read", path, e))?
+    };
+    let head = &head[..got];
+    if head.starts_with(binary::MAGIC) {
+        return binary::load(path, verify).map(|l| (l.model, l.quant_error)).map_err(named);
     }
-    if data.starts_with(binary::MAGIC) {
-        return binary::from_bytes(&data).map_err(|e| match e {
-            Error::Format(m) => Error::Format(format!("{src}: {m}")),
-            e => e,
-        });
+    if kenlm_binary::is_kenlm(head) {
+        let data = crate::files::read_file(path)?;
+        return kenlm_binary::read(&data, &src).map(|m| (m, 0.0));
     }
+    let data = head;
     let what = if data.starts_with(b"\\data\\") || data.iter().take(4096).any(|&c| c == b'\\') {
         "looks like ARPA text: read it with NgramLM.from_arpa"
     } else {
@@ -29,6 +39,6 @@ pub fn open(path: &Path) -> Result<Model> {
 }
 
 /// Write `model` to `path` in seqfast's binary format, atomically.
-pub fn save(model: &Model, path: &Path) -> Result<()> {
-    crate::files::write_atomic(path, &binary::to_bytes(model))
+pub fn save(model: &Model, path: &Path, opts: binary::Options) -> Result<()> {
+    binary::save(model, path, opts)
 }

@@ -8,7 +8,9 @@
 //! their n-grams in a hashed trie (`index.rs`) for constant-time extension by one word.
 
 pub mod arpa;
+pub mod arpa_par;
 pub mod binary;
+pub mod binary_v1;
 pub mod count;
 pub mod estimate;
 pub mod floatfmt;
@@ -17,9 +19,13 @@ pub mod kenlm_binary;
 pub mod kn;
 pub mod load;
 pub mod model;
+pub mod quantize;
 pub mod query;
+pub mod shards;
+pub mod stream;
 pub mod text;
+pub mod words;
 
 pub use count::{count, lookup, merge, OrderCounts};
-pub use estimate::{fit_ids, fit_text, from_counts, Smoothing, Vocab};
+pub use estimate::{count_text, fit_ids, fit_text, from_counts, Smoothing, Vocab};
 pub use model::{Mode, Model, Scores, State};

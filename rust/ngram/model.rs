@@ -23,11 +23,11 @@
 
 use rayon::prelude::*;
 
-use rustc_hash::FxHashMap;
-
 use super::index::Trie;
 use super::query;
+use super::words::WordIndex;
 use crate::error::{Error, Result};
+use crate::mapped::Buf;
 use crate::parallel;
 
 /// Longest order supported by the query state.
@@ -60,19 +60,22 @@ pub struct Model {
     /// Unigram present (has a probability) for each id.
     pub present: Vec<bool>,
     pub trie: Trie,
-    pub prob: Vec<Vec<f32>>,
-    pub backoff: Vec<Vec<f32>>,
+    pub prob: Vec<Buf<f32>>,
+    pub backoff: Vec<Buf<f32>>,
     pub mode: Mode,
     /// Description of how it was made (smoothing, discounts), for `info` and ARPA comments.
     pub smoothing: String,
     /// Word -> id, built on first use.
-    pub lookup: std::sync::OnceLock<FxHashMap<String, u32>>,
+    lookup: std::sync::OnceLock<WordIndex>,
     /// Query tables: unigram (prob, backoff) pairs and the tables of orders 2..N, built on the
     /// first query.
-    query: std::sync::OnceLock<(Vec<[f32; 2]>, Vec<query::Table>)>,
+    query: std::sync::OnceLock<(Buf<[f32; 2]>, Vec<query::Table>)>,
     /// `extends[k-1][key]`: the k-gram named `key` in the query state (word id for k = 1, slot
     /// of the order-k table above) is the context of some (k+1)-gram; built on first use.
-    extends: std::sync::OnceLock<Vec<Vec<bool>>>,
+    extends: std::sync::OnceLock<Vec<bool>>,
+    /// Set once the trie's rows are known to name existing contexts and words (always for
+    /// models built in memory; for a mapped file, after [`Model::check_structure`]).
+    verified: std::sync::OnceLock<()>,
 }
 
 /// The query state after a token: the n-grams ending at it, shortest first, each named by its
@@ -118,6 +121,51 @@ impl Model {
         smoothing: String,
     ) -> Model {
         let Vocab { words: vocab, unk, bos, eos } = voc;
+        let (prob, backoff) = (prob.into_iter().map(Buf::from).collect(), backoff.into_iter().map(Buf::from).collect());
+        let m = Model::from_bufs(Vocab { words: vocab, unk, bos, eos }, present, trie, prob, backoff, mode, smoothing);
+        m.mark_verified();
+        m
+    }
+
+    /// Record that the trie's invariants hold (its builder or a full check made sure).
+    pub fn mark_verified(&self) {
+        let _ = self.verified.set(());
+    }
+
+    /// Check once that every trie row names an existing context and word (a model mapped from
+    /// a file is not read in full at load); code that walks the trie calls this first.
+    pub fn check_structure(&self) -> Result<()> {
+        if self.verified.get().is_some() {
+            return Ok(());
+        }
+        let v = self.vocab.len();
+        for (i, o) in self.trie.orders.iter().enumerate() {
+            let below = if i == 0 { v } else { self.trie.orders[i - 1].len() };
+            if o.prefix.len() != self.prob.get(i + 1).map_or(0, |p| p.len()) {
+                return Err(Error::Format(format!("order {}: the rows and the probabilities disagree (corrupt model file?)", i + 2)));
+            }
+            if o.prefix.iter().any(|&p| p as usize >= below) || o.word.iter().any(|&w| w as usize >= v) {
+                return Err(Error::Format(format!(
+                    "order {}: a row names a context or word that does not exist (corrupt model file?)",
+                    i + 2
+                )));
+            }
+        }
+        self.mark_verified();
+        Ok(())
+    }
+
+    /// [`Model::new`] from arrays that may be views of a mapped file.
+    pub fn from_bufs(
+        voc: Vocab,
+        present: Vec<bool>,
+        trie: Trie,
+        prob: Vec<Buf<f32>>,
+        backoff: Vec<Buf<f32>>,
+        mode: Mode,
+        smoothing: String,
+    ) -> Model {
+        let Vocab { words: vocab, unk, bos, eos } = voc;
         Model {
             vocab,
             unk,
@@ -132,7 +180,20 @@ impl Model {
             lookup: Default::default(),
             query: Default::default(),
             extends: Default::default(),
+            verified: Default::default(),
         }
+    }
+
+    /// Give the model its query tables (read from a file) instead of building them on the
+    /// first query. The caller has checked their sizes: `unigrams` has one pair per id and
+    /// table `k` serves order `k + 2`.
+    pub fn set_query_tables(&self, unigrams: Buf<[f32; 2]>, tables: Vec<query::Table>) {
+        let _ = self.query.set((unigrams, tables));
+    }
+
+    /// The query tables (built now if they are not yet), for writing them to a file.
+    pub fn query_tables(&self) -> (&[[f32; 2]], &[query::Table]) {
+        self.tables()
     }
 
     pub fn order(&self) -> usize {
@@ -158,20 +219,24 @@ impl Model {
         }
     }
 
-    /// Word -> id, built on first use.
-    fn lookup(&self) -> &FxHashMap<String, u32> {
-        self.lookup.get_or_init(|| {
-            let mut m = FxHashMap::default();
-            for (i, w) in self.vocab.iter().enumerate() {
-                m.entry(w.clone()).or_insert(i as u32);
-            }
-            m
-        })
+    /// Word -> id, built on first use (or read from a model file).
+    fn lookup(&self) -> &WordIndex {
+        self.lookup.get_or_init(|| WordIndex::build(&self.vocab))
+    }
+
+    /// The word index (built now if it is not yet), for writing it to a file.
+    pub fn word_index(&self) -> &WordIndex {
+        self.lookup()
+    }
+
+    /// Give the model its word index (read from a file).
+    pub fn set_word_index(&self, ix: WordIndex) {
+        let _ = self.lookup.set(ix);
     }
 
     /// Id of one word (`<unk>` for an unknown one; a string with whitespace is no word).
     pub fn word_id(&self, word: &str) -> u32 {
-        self.lookup().get(word).copied().unwrap_or(self.unk)
+        self.lookup().get(&self.vocab, word).unwrap_or(self.unk)
     }
 
     /// Whitespace-separated words of each sentence as ids (`<unk>` for unknown words), CSR.
@@ -179,14 +244,20 @@ impl Model {
         let map = self.lookup();
         let mut ids = Vec::new();
         let mut offsets = vec![0i64];
+        let mut words: Vec<&str> = Vec::with_capacity(1024);
         let cancel = parallel::cancel_token();
         for (i, s) in sentences.iter().enumerate() {
             if i % 4096 == 4095 && cancel.is_cancelled() {
                 break; // the caller checks the token and drops the partial result
             }
-            ids.extend(s.split_whitespace().map(|w| map.get(w).copied().unwrap_or(self.unk)));
-            offsets.push(ids.len() as i64);
+            words.extend(s.split_whitespace());
+            offsets.push((ids.len() + words.len()) as i64);
+            if words.len() >= 512 {
+                map.get_many(&self.vocab, &words, self.unk, &mut ids);
+                words.clear();
+            }
         }
+        map.get_many(&self.vocab, &words, self.unk, &mut ids);
         (ids, offsets)
     }
 
@@ -216,8 +287,9 @@ impl Model {
     /// The query tables (built now on first use).
     #[inline(always)]
     fn tables(&self) -> (&[[f32; 2]], &[query::Table]) {
-        let (u, t) =
-            self.query.get_or_init(|| (query::unigrams(&self.prob, &self.backoff), query::build(&self.trie, &self.prob, &self.backoff)));
+        let (u, t) = self.query.get_or_init(|| {
+            (query::unigrams(&self.prob, &self.backoff).into(), query::build(&self.trie, &self.prob, &self.backoff, self.vocab.len()))
+        });
         (u, t)
     }
 
@@ -266,18 +338,25 @@ impl Model {
         let [mut p, bo] = u[w as usize];
         out.bo[0] = bo;
         let mut matched = 1;
+        let mut keep = 1; // the longest n-gram ending at w that extends (unigrams always kept)
         while matched <= max_ctx {
-            match t[matched - 1].get(st.rows[matched - 1], w) {
+            let table = &t[matched - 1];
+            match table.get(st.rows[matched - 1], w) {
                 Some((at, slot)) => {
                     out.rows[matched] = at;
                     out.bo[matched] = slot.backoff;
                     p = slot.prob;
                     matched += 1;
+                    if table.extends(slot) {
+                        keep = matched;
+                    }
                 }
                 None => break,
             }
         }
-        out.len = matched.min(n - 1);
+        // n-grams that do not extend have backoff 0 and can never be matched by a longer one:
+        // dropping them from the state changes no score and saves the next token their probes
+        out.len = keep.min(matched).min(n - 1);
         out.hist = (st.hist + 1).min(n - 1);
         (matched, p)
     }
@@ -317,26 +396,31 @@ impl Model {
     /// (KenLM's minimised state, `HasExtension`: two states score every continuation alike
     /// when they agree on this part).
     pub fn context_len(&self, st: &State) -> usize {
-        let ext = self.extends.get_or_init(|| {
-            let (u, t) = self.tables();
-            let mut ext: Vec<Vec<bool>> = Vec::with_capacity(t.len());
-            for (k, table) in t.iter().enumerate() {
-                // order k + 1 keys: word ids (k = 0) or the slots of the table of order k + 1
-                let mut e: Vec<bool> = if k == 0 { u.iter().map(|x| x[1] != 0.0).collect() } else { vec![false; t[k - 1].capacity()] };
-                if k > 0 {
-                    for i in t[k - 1].nonzero_backoffs() {
-                        e[i as usize] = true;
+        let (_, t) = self.tables();
+        let uni = self.extends.get_or_init(|| {
+            // unigrams: a non-zero backoff, or the context of a bigram
+            let (u, _) = self.tables();
+            let mut e: Vec<bool> = u.iter().map(|x| x[1] != 0.0).collect();
+            if let Some(t2) = t.first() {
+                for c in t2.contexts() {
+                    // (a slot read from a file may name no word: ignore it, never panic)
+                    if let Some(x) = e.get_mut(c as usize) {
+                        *x = true;
                     }
                 }
-                for c in table.contexts() {
-                    e[c as usize] = true;
-                }
-                ext.push(e);
             }
-            ext
+            e
         });
-        let mut k = st.len.min(ext.len());
-        while k > 0 && !ext[k - 1][st.rows[k - 1] as usize] {
+        let mut k = st.len.min(t.len());
+        while k > 0 {
+            let ext = if k == 1 {
+                uni.get(st.rows[0] as usize).copied().unwrap_or(true)
+            } else {
+                t[k - 2].slots().get(st.rows[k - 1] as usize).is_none_or(|s| t[k - 2].extends(s))
+            };
+            if ext {
+                break;
+            }
             k -= 1;
         }
         k

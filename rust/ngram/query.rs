@@ -11,6 +11,8 @@
 //! arrays on the first query and are independent of everything else (ARPA writing, estimation).
 
 use super::index::Trie;
+use crate::error::{Error, Result};
+use crate::mapped::Buf;
 
 const EMPTY: u32 = u32::MAX;
 const SECOND_LINE: bool = false;
@@ -24,9 +26,21 @@ pub struct Slot {
     pub backoff: f32,
 }
 
+// SAFETY: four 4-byte fields, 16 bytes, no padding; every bit pattern is a valid Slot.
+unsafe impl crate::mapped::Pod for Slot {}
+
+/// The bit of `Slot::word` that marks an n-gram that *extends*: it is the context of some
+/// longer n-gram or has a non-zero backoff (KenLM's `HasExtension`). A query state drops the
+/// n-grams that do not extend, so the next token skips probes that cannot match. Used only when
+/// word ids stay below it (vocabularies under 2^31 words); otherwise no bit is set and every
+/// n-gram counts as extending.
+pub const EXTENDS: u32 = 1 << 31;
+
 #[derive(Clone, Debug)]
 pub struct Table {
-    slots: Vec<Slot>,
+    slots: Buf<Slot>,
+    /// `EXTENDS`, or 0 when the flag is not used.
+    ext_bit: u32,
 }
 
 #[inline(always)]
@@ -39,31 +53,60 @@ impl Table {
     fn with_rows(rows: usize) -> Table {
         // slots are named by u32 (and u32::MAX marks empty): beyond 2^31 rows the load rises
         let cap = ((2 * rows).max(8) + 1).min(u32::MAX as usize - 1);
-        Table { slots: crate::hugepage::filled_vec(cap, Slot { ctx: EMPTY, word: 0, prob: 0.0, backoff: 0.0 }) }
+        Table { slots: crate::hugepage::filled_vec(cap, Slot { ctx: EMPTY, word: 0, prob: 0.0, backoff: 0.0 }).into(), ext_bit: 0 }
+    }
+
+    /// A table from its slots (as `slots` gave them, e.g. from a mapped file). Probes stop
+    /// after `capacity` slots, so even a table without an empty slot cannot loop forever.
+    /// `vocab`: the model's vocabulary size (the extension flags are used below 2^31 words).
+    pub fn from_slots(slots: Buf<Slot>, vocab: usize) -> Result<Table> {
+        if slots.is_empty() || slots.len() >= u32::MAX as usize {
+            return Err(Error::Format(format!("a query table of {} slots (must be 1 to 2^32-2)", slots.len())));
+        }
+        Ok(Table { slots, ext_bit: ext_bit(vocab) })
+    }
+
+    /// Whether the n-gram in `s` (a slot of this table) extends (see [`EXTENDS`]).
+    #[inline(always)]
+    pub fn extends(&self, s: &Slot) -> bool {
+        self.ext_bit == 0 || s.word & self.ext_bit != 0
+    }
+
+    /// The word id of slot `s` (without the extension flag).
+    #[inline(always)]
+    pub fn word_of(&self, s: &Slot) -> u32 {
+        s.word & !self.ext_bit
+    }
+
+    /// The slots, for writing the table to a file.
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
     }
 
     /// Insert a new key; returns its slot.
     fn insert(&mut self, s: Slot) -> u32 {
-        let cap = self.slots.len();
+        let slots = self.slots.to_mut();
+        let cap = slots.len();
         let mut i = home(s.ctx, s.word, cap);
-        while self.slots[i].ctx != EMPTY {
+        while slots[i].ctx != EMPTY {
             i += 1;
             if i == cap {
                 i = 0;
             }
         }
-        self.slots[i] = s;
+        slots[i] = s;
         i as u32
     }
 
     /// The slot of `(ctx, word)`, if present.
     #[inline(always)]
     pub fn get(&self, ctx: u32, word: u32) -> Option<(u32, &Slot)> {
-        let cap = self.slots.len();
+        let slots: &[Slot] = &self.slots;
+        let cap = slots.len();
         let mut i = home(ctx, word, cap);
-        loop {
-            let s = &self.slots[i];
-            if s.ctx == ctx && s.word == word {
+        for _ in 0..cap {
+            let s = &slots[i];
+            if s.ctx == ctx && s.word & !self.ext_bit == word {
                 return Some((i as u32, s));
             }
             if s.ctx == EMPTY {
@@ -74,6 +117,7 @@ impl Table {
                 i = 0;
             }
         }
+        None
     }
 
     /// Hint the CPU to fetch the home slot of `(ctx, word)`.
@@ -114,7 +158,7 @@ impl Table {
 }
 
 /// Unigram `(log10 prob, log10 backoff)` pairs by id, one cache line access per word.
-pub fn unigrams(prob: &[Vec<f32>], backoff: &[Vec<f32>]) -> Vec<[f32; 2]> {
+pub fn unigrams(prob: &[Buf<f32>], backoff: &[Buf<f32>]) -> Vec<[f32; 2]> {
     let bo = backoff.first().filter(|b| !b.is_empty());
     prob[0].iter().enumerate().map(|(w, &p)| [p, bo.map_or(0.0, |b| b[w])]).collect()
 }
@@ -131,9 +175,18 @@ pub fn prefetch_at<T>(v: &[T], i: usize) {
     let _ = (v, i);
 }
 
+fn ext_bit(vocab: usize) -> u32 {
+    if vocab < EXTENDS as usize {
+        EXTENDS
+    } else {
+        0
+    }
+}
+
 /// Build the tables of orders `2..=N` from the row arrays. `backoff[n-1]` may be empty (stupid
-/// backoff, or the highest order): those slots hold 0.
-pub fn build(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>]) -> Vec<Table> {
+/// backoff, or the highest order): those slots hold 0. Slots of orders below N that extend
+/// carry the [`EXTENDS`] bit.
+pub fn build(trie: &Trie, prob: &[Buf<f32>], backoff: &[Buf<f32>], vocab: usize) -> Vec<Table> {
     let mut tables = Vec::with_capacity(trie.orders.len());
     let mut slot_of_below: Vec<u32> = Vec::new(); // row of order n - 1 -> its slot (n >= 3)
     for (i, o) in trie.orders.iter().enumerate() {
@@ -156,6 +209,25 @@ pub fn build(trie: &Trie, prob: &[Vec<f32>], backoff: &[Vec<f32>]) -> Vec<Table>
         }
         slot_of_below = slot_of;
         tables.push(t);
+    }
+    let bit = ext_bit(vocab);
+    if bit != 0 {
+        for i in 0..tables.len() {
+            let (lower, upper) = tables.split_at_mut(i + 1);
+            let t = &mut lower[i];
+            t.ext_bit = bit;
+            let slots = t.slots.to_mut();
+            for s in slots.iter_mut() {
+                if s.ctx != EMPTY && s.backoff != 0.0 {
+                    s.word |= bit;
+                }
+            }
+            if let Some(above) = upper.first() {
+                for c in above.contexts() {
+                    slots[c as usize].word |= bit;
+                }
+            }
+        }
     }
     tables
 }

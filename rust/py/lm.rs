@@ -2,18 +2,19 @@
 
 use std::path::PathBuf;
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt::{self, LONG};
 use super::lm_state::LmState;
 use crate::error::Error;
 use crate::ngram::model::MAX_ORDER;
+use crate::ngram::shards::Labels;
 use crate::ngram::{self, arpa, Model, Smoothing};
 
-fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>, prune: Option<Vec<u64>>) -> PyResult<Smoothing> {
+pub(super) fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>, prune: Option<Vec<u64>>) -> PyResult<Smoothing> {
     let kn = matches!(name, "kneser_ney" | "kn" | "modified_kneser_ney");
     // lmplz's --prune: one threshold per order, the last one repeated for the orders above.
     let mut thresholds = [0u64; MAX_ORDER];
@@ -107,6 +108,41 @@ impl NgramModel {
         Ok(NgramModel { m })
     }
 
+    /// Fit from count tables: word-level (`vocab` given; `<unk> <s> </s>` are ids 0-2) or
+    /// id-level (framed with `bos`/`eos`; ids below `vocab_size` are the words).
+    #[staticmethod]
+    #[pyo3(signature = (tables, vocab, bos, eos, smoothing_name, vocab_size=None, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit_counts(
+        py: Python<'_>,
+        tables: Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>,
+        vocab: Option<Vec<String>>,
+        bos: Option<u32>,
+        eos: Option<u32>,
+        smoothing_name: &str,
+        vocab_size: Option<usize>,
+        k: f64,
+        alpha: f64,
+        discount_fallback: Option<(f32, f32, f32)>,
+        num_threads: Option<usize>,
+        prune: Option<Vec<u64>>,
+    ) -> PyResult<Self> {
+        let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
+        let tables = super::ngram::tables_from_py(&tables)?;
+        let labels = match (vocab, bos, eos) {
+            (Some(words), _, _) => Labels::Words(words),
+            (None, Some(bos), Some(eos)) => Labels::Ids { bos, eos, vocab_size },
+            _ => {
+                return Err(Error::Value(
+                    "id-level counts must be framed: count them with bos= and eos= (or use count_words for text)".into(),
+                ))
+                .py()
+            }
+        };
+        let m = interrupt::run(py, num_threads, true, || ngram::shards::fit_counts(tables, labels, sm))?;
+        Ok(NgramModel { m })
+    }
+
     #[staticmethod]
     fn from_arpa(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let m = interrupt::run(py, None, true, || arpa::read_file(&path))?;
@@ -124,17 +160,21 @@ impl NgramModel {
         interrupt::run(py, num_threads, true, || arpa::write(&self.m, &path, num_threads))
     }
 
-    /// Write the model to `path` in seqfast's binary format (atomically).
-    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        interrupt::run(py, None, true, || crate::ngram::load::save(&self.m, &path))
+    /// Write the model to `path` in seqfast's binary format (atomically); `quantize`: 8-bit
+    /// probabilities and backoffs, without query tables.
+    #[pyo3(signature = (path, quantize=false))]
+    fn save(&self, py: Python<'_>, path: PathBuf, quantize: bool) -> PyResult<()> {
+        let opts = crate::ngram::binary::Options { tables: !quantize, quantize };
+        interrupt::run(py, None, true, || crate::ngram::load::save(&self.m, &path, opts))
     }
 
-    /// A model from a seqfast binary file or a KenLM binary file (`FormatError` naming the
-    /// file and offset otherwise).
+    /// A model from a seqfast binary file (mapped) or a KenLM binary file, with the
+    /// quantization error bound of a quantized file (0 otherwise).
     #[staticmethod]
-    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let m = interrupt::run(py, None, true, || crate::ngram::load::open(&path))?;
-        Ok(NgramModel { m })
+    #[pyo3(signature = (path, verify=false))]
+    fn load(py: Python<'_>, path: PathBuf, verify: bool) -> PyResult<(Self, f32)> {
+        let (m, err) = interrupt::run(py, None, true, || crate::ngram::load::open(&path, verify))?;
+        Ok((NgramModel { m }, err))
     }
 
     /// The model as compact bytes (`ngram::binary`), for pickling.
@@ -180,9 +220,24 @@ impl NgramModel {
     }
 
     /// Word strings (one sentence each) to `(ids, offsets)`.
-    fn word_ids<'py>(&self, py: Python<'py>, sentences: Vec<String>) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
-        let (ids, off) = interrupt::run(py, None, sentences.len() >= 4096, || {
-            let refs: Vec<&str> = sentences.iter().map(|s| s.as_str()).collect();
+    /// `sentences`: a list of `str` (read in place, not copied).
+    fn word_ids<'py>(
+        &self,
+        py: Python<'py>,
+        sentences: &Bound<'py, PyList>,
+    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+        let mut refs: Vec<&str> = Vec::with_capacity(sentences.len());
+        let items: Vec<Bound<'py, PyAny>> = sentences.iter().collect();
+        for (i, x) in items.iter().enumerate() {
+            let s = x.cast::<PyString>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "sentences[{i}] must be a str, not {}",
+                    x.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                ))
+            })?;
+            refs.push(s.to_str()?);
+        }
+        let (ids, off) = interrupt::run(py, None, refs.len() >= 4096, || {
             let r = self.m.word_ids(&refs);
             crate::parallel::cancel_token().check()?; // word_ids stops early when cancelled
             Ok(r)

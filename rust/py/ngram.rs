@@ -3,20 +3,21 @@
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt::{self, LONG};
 use crate::ngram::{self, OrderCounts};
 
-type Table<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u64>>);
+pub(crate) type Table<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u64>>);
 
-fn to_py<'py>(py: Python<'py>, t: OrderCounts) -> PyResult<Table<'py>> {
+pub(crate) fn to_py<'py>(py: Python<'py>, t: OrderCounts) -> PyResult<Table<'py>> {
     let rows = t.counts.len();
     let grams = Array2::from_shape_vec((rows, t.n), t.grams).map_err(|e| ShapeError::new_err(e.to_string()))?;
     Ok((grams.into_pyarray(py), t.counts.into_pyarray(py)))
 }
 
-fn from_py(grams: &PyReadonlyArray2<'_, u32>, counts: &PyReadonlyArray1<'_, u64>) -> PyResult<OrderCounts> {
+pub(crate) fn from_py(grams: &PyReadonlyArray2<'_, u32>, counts: &PyReadonlyArray1<'_, u64>) -> PyResult<OrderCounts> {
     let n = grams.shape()[1];
     let g = grams.as_slice().map_err(|_| ShapeError::new_err("n-gram table must be a C-contiguous (k, n) uint32 array"))?;
     let c = counts.as_slice().map_err(|_| ShapeError::new_err("counts must be a contiguous uint64 array"))?;
@@ -94,10 +95,54 @@ fn ngram_words<'py>(
     Ok((ids.into_pyarray(py), offsets.into_pyarray(py), vocab))
 }
 
+/// Python count tables (a list of `(grams, counts)` pairs) as Rust tables.
+pub(crate) fn tables_from_py(tables: &[(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)]) -> PyResult<Vec<OrderCounts>> {
+    tables.iter().map(|(g, c)| from_py(g, c)).collect()
+}
+
+/// Word-level counts of a text (`str`, or UTF-8 `bytes` named `source` in errors), framed as
+/// `NgramLM.fit` frames it: `(tables, vocab)`.
+#[pyfunction]
+#[pyo3(signature = (text, order, num_threads=None, source="bytes"))]
+fn ngram_count_text<'py>(
+    py: Python<'py>,
+    text: &Bound<'_, PyAny>,
+    order: usize,
+    num_threads: Option<usize>,
+    source: &str,
+) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
+    let (tables, vocab) = if let Ok(b) = text.cast::<PyBytes>() {
+        let data = b.as_bytes();
+        interrupt::run(py, num_threads, data.len() >= LONG, || {
+            crate::files::utf8(data, source).and_then(|t| ngram::count_text(t, order, num_threads))
+        })
+    } else {
+        let t: &str = text.extract()?;
+        interrupt::run(py, num_threads, t.len() >= LONG, || ngram::count_text(t, order, num_threads))
+    }?;
+    Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
+}
+
+/// Sum of two word-level counts with their vocabularies (`b`'s ids remapped): `(tables, vocab)`.
+#[pyfunction]
+fn ngram_merge_words<'py>(
+    py: Python<'py>,
+    a: Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>,
+    a_vocab: Vec<String>,
+    b: Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>,
+    b_vocab: Vec<String>,
+) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
+    let (a, b) = (tables_from_py(&a)?, tables_from_py(&b)?);
+    let (tables, vocab) = py.detach(|| ngram::shards::merge_words(&a, &a_vocab, &b, &b_vocab)).py()?;
+    Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_words, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_lookup, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_count, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_merge, m)?)?;
+    m.add_function(wrap_pyfunction!(ngram_count_text, m)?)?;
+    m.add_function(wrap_pyfunction!(ngram_merge_words, m)?)?;
     Ok(())
 }

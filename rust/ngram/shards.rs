@@ -1,0 +1,198 @@
+//! Counting in shards and fitting from the summed counts: word-level counts that carry their
+//! own vocabulary, merging them with id remapping, and a model from counts that equals the
+//! model fitted on the whole text.
+//!
+//! Why the result is exact: a text model numbers its words by first appearance in the text.
+//! Merging shard `a` (earlier text) with shard `b` keeps `a`'s ids and appends `b`'s new words
+//! in `b`'s order, which is the first-appearance order of `a` followed by `b`; the remapped
+//! tables are re-sorted and summed, so they are the tables that counting the whole text gives.
+//! Kneser-Ney, MLE, add-k and stupid backoff depend on nothing else.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use super::count::{merge, OrderCounts};
+use super::estimate::{from_counts, Smoothing, Vocab};
+use super::model::Model;
+use crate::error::{Error, Result};
+
+/// The words every text vocabulary starts with (KenLM's ids 0, 1, 2).
+pub const SPECIALS: [&str; 3] = ["<unk>", "<s>", "</s>"];
+
+/// `t` with every id `x` replaced by `map[x]`, re-sorted. `map` must be injective on the ids
+/// present (it is: a vocabulary remap), so no two rows collapse.
+pub fn remap(t: &OrderCounts, map: &[u32]) -> Result<OrderCounts> {
+    let n = t.n;
+    let mut grams = Vec::with_capacity(t.grams.len());
+    for (i, &x) in t.grams.iter().enumerate() {
+        let y = *map.get(x as usize).ok_or_else(|| {
+            Error::Value(format!("order {n} table: row {} has id {x}, outside its vocabulary of {}", i / n.max(1), map.len()))
+        })?;
+        grams.push(y);
+    }
+    let mut rows: Vec<u32> = (0..t.len() as u32).collect();
+    rows.par_sort_unstable_by(|&a, &b| grams[a as usize * n..(a as usize + 1) * n].cmp(&grams[b as usize * n..(b as usize + 1) * n]));
+    let mut out = OrderCounts { n, grams: Vec::with_capacity(grams.len()), counts: Vec::with_capacity(t.len()) };
+    for &r in &rows {
+        let r = r as usize;
+        out.grams.extend_from_slice(&grams[r * n..(r + 1) * n]);
+        out.counts.push(t.counts[r]);
+    }
+    if (1..out.len()).any(|i| out.gram(i - 1) == out.gram(i)) {
+        return Err(Error::Value(format!("order {n} table: the vocabulary remap made two n-grams equal (duplicate words?)")));
+    }
+    Ok(out)
+}
+
+/// Check that `vocab` starts with `<unk> <s> </s>` and has no duplicate word.
+pub fn check_vocab<'a>(vocab: &'a [String], what: &str) -> Result<FxHashMap<&'a str, u32>> {
+    if vocab.len() < 3 || vocab[..3].iter().zip(SPECIALS).any(|(a, b)| a != b) {
+        return Err(Error::Value(format!("{what}: a word vocabulary must start with <unk>, <s>, </s> (ids 0, 1, 2)")));
+    }
+    let mut index = FxHashMap::default();
+    for (i, w) in vocab.iter().enumerate() {
+        if index.insert(w.as_str(), i as u32).is_some() {
+            return Err(Error::Value(format!("{what}: word {w:?} appears twice in the vocabulary (id {i})")));
+        }
+    }
+    Ok(index)
+}
+
+/// Sum of word-level counts `a` (earlier text) and `b`, each with its vocabulary: `a`'s ids are
+/// kept, `b`'s new words get the next ids in `b`'s order, and `b`'s tables are remapped.
+pub fn merge_words(
+    a: &[OrderCounts],
+    a_vocab: &[String],
+    b: &[OrderCounts],
+    b_vocab: &[String],
+) -> Result<(Vec<OrderCounts>, Vec<String>)> {
+    if a.len() != b.len() {
+        return Err(Error::Shape(format!("cannot add counts of order {} and {}", a.len(), b.len())));
+    }
+    let index = check_vocab(a_vocab, "left counts")?;
+    check_vocab(b_vocab, "right counts")?;
+    let mut vocab = a_vocab.to_vec();
+    let mut map = Vec::with_capacity(b_vocab.len());
+    let mut added: FxHashMap<&str, u32> = FxHashMap::default();
+    for w in b_vocab {
+        let id = match index.get(w.as_str()).or_else(|| added.get(w.as_str())) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(vocab.len()).map_err(|_| Error::Value("merged vocabulary exceeds 2^32 words".into()))?;
+                vocab.push(w.clone());
+                added.insert(w, id);
+                id
+            }
+        };
+        map.push(id);
+    }
+    let identity = map.iter().enumerate().all(|(i, &m)| i as u32 == m);
+    let tables = a
+        .par_iter()
+        .zip(b.par_iter())
+        .map(|(ta, tb)| if identity { merge(ta, tb) } else { merge(ta, &remap(tb, &map)?) })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((tables, vocab))
+}
+
+/// How count tables are framed and labelled, for [`fit_counts`].
+pub enum Labels {
+    /// Word-level counts: `vocab[id]` is the word, `<unk> <s> </s>` are ids 0, 1, 2.
+    Words(Vec<String>),
+    /// Id-level counts framed with `bos`/`eos`; ids below `vocab_size` (default: the largest
+    /// other id + 1) are the model's words, as in `fit_ids`.
+    Ids { bos: u32, eos: u32, vocab_size: Option<usize> },
+}
+
+/// A model from summed counts: equal to `fit_text` (word labels) or `fit_ids` (id labels) on the
+/// text the counts were made from.
+pub fn fit_counts(tables: Vec<OrderCounts>, labels: Labels, smoothing: Smoothing) -> Result<Model> {
+    for (i, t) in tables.iter().enumerate() {
+        if t.n != i + 1 || t.grams.len() != t.counts.len() * t.n {
+            return Err(Error::Shape(format!(
+                "count table {} is not a table of order {} ({} ids, {} counts)",
+                i + 1,
+                i + 1,
+                t.grams.len(),
+                t.counts.len()
+            )));
+        }
+        if (1..t.len()).any(|r| t.gram(r - 1) >= t.gram(r)) {
+            return Err(Error::Value(format!("count table of order {} is not strictly sorted", i + 1)));
+        }
+    }
+    match labels {
+        Labels::Words(words) => {
+            check_vocab(&words, "counts")?;
+            let v = words.len();
+            if let Some(t) = tables.iter().find(|t| t.grams.iter().any(|&x| x as usize >= v)) {
+                return Err(Error::Value(format!("order {} counts hold an id outside their vocabulary of {v} words", t.n)));
+            }
+            if tables.first().is_none_or(|t| t.grams.iter().all(|&x| x < 3)) {
+                return Err(Error::Value(super::estimate::NO_WORDS.into()));
+            }
+            from_counts(tables, Vocab { words, unk: 0, bos: 1, eos: 2 }, smoothing)
+        }
+        Labels::Ids { bos, eos, vocab_size } => {
+            if bos == eos {
+                return Err(Error::Value(format!("bos and eos are the same id ({bos})")));
+            }
+            let unigrams = tables.first().map_or(&[][..], |t| &t.grams[..]);
+            let max = unigrams.iter().copied().filter(|&x| x != bos && x != eos).max();
+            let v = vocab_size.unwrap_or(max.map_or(0, |m| m as usize + 1));
+            if let Some(m) = max.filter(|&m| m as usize >= v) {
+                return Err(Error::Value(format!("the counts hold token id {m}, outside vocab_size={v}")));
+            }
+            if v + 3 > u32::MAX as usize {
+                return Err(Error::Value(format!("vocab_size={v} is too large")));
+            }
+            // bos/eos move to V+1, V+2 (where fit_ids puts them); the other ids stay.
+            let top = unigrams.iter().copied().max().unwrap_or(0).max(bos).max(eos) as usize;
+            let mut map: Vec<u32> = (0..=top as u32).collect();
+            map[bos as usize] = v as u32 + 1;
+            map[eos as usize] = v as u32 + 2;
+            let moved = bos as usize != v + 1 || eos as usize != v + 2;
+            let tables = if moved { tables.par_iter().map(|t| remap(t, &map)).collect::<Result<Vec<_>>>()? } else { tables };
+            let mut words: Vec<String> = (0..v).map(|i| i.to_string()).collect();
+            words.extend(SPECIALS.map(String::from));
+            from_counts(tables, Vocab { words, unk: v as u32, bos: v as u32 + 1, eos: v as u32 + 2 }, smoothing)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ngram::{arpa, count_text, fit_text};
+
+    fn kn() -> Smoothing {
+        Smoothing::KneserNey { discount_fallback: Some([0.5, 1.0, 1.5]), prune: [0; super::super::model::MAX_ORDER] }
+    }
+
+    #[test]
+    fn shards_sum_to_the_whole_text() {
+        let text = "a b c a\nb b a d\n\nc a b e f\na b c\nd e f a b\n";
+        let whole = fit_text(text, 3, kn(), Some(1)).unwrap();
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        for cut in 1..lines.len() {
+            let (x, y) = (lines[..cut].concat(), lines[cut..].concat());
+            let (ta, va) = count_text(&x, 3, Some(1)).unwrap();
+            let (tb, vb) = count_text(&y, 3, Some(1)).unwrap();
+            let (t, v) = merge_words(&ta, &va, &tb, &vb).unwrap();
+            let m = fit_counts(t, Labels::Words(v), kn()).unwrap();
+            let (mut p, mut q) = (Vec::new(), Vec::new());
+            arpa::write_to(&whole, &mut p).unwrap();
+            arpa::write_to(&m, &mut q).unwrap();
+            assert_eq!(String::from_utf8(p).unwrap(), String::from_utf8(q).unwrap(), "cut at line {cut}");
+        }
+    }
+
+    #[test]
+    fn remap_resorts_and_refuses_collisions() {
+        let t = OrderCounts { n: 2, grams: vec![0, 1, 1, 0, 2, 2], counts: vec![3, 4, 5] };
+        let r = remap(&t, &[2, 0, 1]).unwrap();
+        assert_eq!((r.grams, r.counts), (vec![0, 2, 1, 1, 2, 0], vec![4, 5, 3]));
+        assert!(remap(&t, &[0, 0, 1]).is_err());
+        assert!(remap(&t, &[0, 1]).is_err());
+    }
+}
