@@ -13,6 +13,8 @@ pub mod attention_bwd;
 pub mod backward;
 pub mod cells;
 pub mod gemm;
+#[cfg(test)]
+mod grad_check;
 pub mod kernels;
 pub mod pack;
 pub mod packed;
