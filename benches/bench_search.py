@@ -19,7 +19,8 @@ Cases (one item of the issue each; sizes for the full run):
                  generation from an order-3 NgramLM (Kneser-Ney) fitted on bench-data/en.txt
                  (else on Python's stdlib sources), 64 prompts (3 words each), max length 50,
                  search.NgramScorer: greedy, sample (seed 0, temperature 1), beam_search
-                 (beam 5); generated tokens per second (no peer, no target)
+                 (beam 5); generated tokens per second (no peer, no target; NgramScorer
+                 before/after its children index, with the >= 100x target: bench_ngram_scorer.py)
 and for lstm_b16 and lstm_b1: seqfast at 2 threads >= 1.7x seqfast at 1 thread.
 
 The torch peer (torch_beam_search below) is what one writes in plain batched torch: nn.Embedding,

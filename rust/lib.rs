@@ -13,6 +13,7 @@ pub mod nn;
 pub mod parallel;
 pub mod rng;
 pub mod search;
+pub mod stdio;
 pub mod tokenize;
 pub mod trace;
 

@@ -14,6 +14,7 @@ import random
 import numpy as np
 import pytest
 
+import seqfast
 from seqfast import ngram
 from seqfast.ngram import kenlm_compat
 
@@ -74,6 +75,40 @@ def test_step_by_step_like_kenlm(path):
     assert exact / total > 0.9, f"only {exact} of {total} scores bit-identical to kenlm's"
     for w in ["<s>", "</s>", "<unk>", "oov1", ""] + ngram.NgramLM.from_arpa(path).vocab[:20]:
         assert (w in s) == (w in k), w
+
+
+@pytest.mark.parametrize("path", ARPAS[:4], ids=[os.path.basename(p) for p in ARPAS[:4]])
+def test_batch_of_states_like_one_at_a_time(path):
+    """BaseFullScoreBatch (many (state, word) pairs per call) equals BaseFullScore pair by pair."""
+    s = kenlm_compat.Model(path)
+    rng = random.Random(1)
+    words = [w for w in s._lm.vocab if w not in ("<s>", "<unk>")] + ["oov1"]
+    states = []
+    for sent in _sentences(path, rng)[:30]:  # states after the prefixes of real sentences
+        st, out = kenlm_compat.State(), kenlm_compat.State()
+        s.BeginSentenceWrite(st)
+        states.append(copy.copy(st))
+        for w in sent.split():
+            s.BaseFullScore(st, w, out)
+            st, out = out, st
+            states.append(copy.copy(st))
+    null = kenlm_compat.State()
+    s.NullContextWrite(null)
+    states.append(null)
+    pick = [rng.choice(words) for _ in states]
+    p, n, oov, after = s.BaseFullScoreBatch(states, pick)
+    ids = np.array([s._m.word_id(w) for w in pick], dtype=np.uint32)
+    p2, n2, oov2, after2 = s.BaseFullScoreBatch(states, ids)
+    assert np.array_equal(p, p2) and np.array_equal(n, n2) and np.array_equal(oov, oov2) and after == after2
+    for i, (st, w) in enumerate(zip(states, pick)):
+        out = kenlm_compat.State()
+        r = s.BaseFullScore(st, w, out)
+        assert (p[i], n[i], bool(oov[i])) == (np.float32(r.log_prob), r.ngram_length, r.oov)
+        assert after[i] == out and after[i].length == out.length
+    with pytest.raises(seqfast.ShapeError):
+        s.BaseFullScoreBatch(states, pick[:-1])
+    with pytest.raises(seqfast.ArgumentTypeError):
+        s.BaseFullScoreBatch(["no state"], ["a"])
 
 
 def test_states_copy_hash_and_pickle():

@@ -169,17 +169,52 @@ def test_bit_identical_for_any_thread_count(mode, variant, proj):
             assert np.array_equal(outs[0][3][k], other[3][k]), k
 
 
+def _levels():
+    """The SIMD levels this CPU runs (forcing a level it lacks falls back to the best)."""
+    before = snn.simd_level()
+    try:
+        return sorted({snn.simd_level(lv) for lv in ("scalar", "avx2", "avx512")})
+    finally:
+        snn.simd_level(before)
+
+
+@pytest.mark.parametrize("level", ["scalar", "avx2", "avx512"])
 @pytest.mark.parametrize("mode,variant,proj", CELLS, ids=IDS)
-def test_scalar_path_agrees(mode, variant, proj):
+def test_every_simd_level_agrees(mode, variant, proj, level):
+    if level not in _levels():
+        pytest.skip(f"this CPU has no {level}")
     case = make_case(mode, proj, B=5, T=6, D=8, H=20, L=2, bidir=True, lengths=True, seed=11)
     before = snn.simd_level()
     try:
-        snn.simd_level("scalar")
-        assert snn.simd_level() == "scalar"
+        assert snn.simd_level(level) == level
         compare(mode, variant, case, np.float32, 2e-5)
         compare(mode, variant, case, np.float64, 1e-11)
     finally:
         snn.simd_level(before)
+
+
+@pytest.mark.parametrize("mode,variant,proj", CELLS, ids=IDS)
+def test_avx2_and_avx512_are_bit_identical(mode, variant, proj):
+    """Both micro-kernels run each output as one FMA chain over k in order: same bits."""
+    if "avx512" not in _levels():
+        pytest.skip("this CPU has no avx512")
+    # H = 70: partial panels (masked at AVX-512) and several row/unit blocks.
+    case = make_case(mode, proj, B=9, T=5, D=33, H=70, L=2, bidir=True, lengths=True, seed=5)
+    cv = {k: (None if v is None else np.asarray(v, np.float32)) for k, v in case.items() if k in ("x", "h0", "c0", "dy", "dhn", "dcn")}
+    w = {k: v.astype(np.float32) for k, v in case["w"].items()}
+    before = snn.simd_level()
+    outs = []
+    try:
+        for lv in ("avx2", "avx512"):
+            snn.simd_level(lv)
+            outs.append(run_seqfast(mode, variant, cv["x"], w, cv["h0"], cv["c0"], case["lengths"], cv["dy"], cv["dhn"], cv["dcn"], num_threads=2))
+    finally:
+        snn.simd_level(before)
+    for a, b in zip(outs[0][:3], outs[1][:3]):
+        if a is not None:
+            assert np.array_equal(a, b)
+    for k in outs[0][3]:
+        assert np.array_equal(outs[0][3][k], outs[1][3][k]), k
 
 
 def test_worked_lstm_step_by_hand():

@@ -7,8 +7,6 @@ ARPA out (``--arpa FILE`` or stdout). Stage messages go to stderr on a TTY unles
 from __future__ import annotations
 
 import argparse
-import os
-import pathlib
 import sys
 import time
 
@@ -29,65 +27,106 @@ def _text(a: argparse.Namespace) -> str:
     return "".join(p if p.endswith("\n") or not p else p + "\n" for p in parts)
 
 
+def stream_inputs(inputs) -> list:
+    """The command's inputs for the Rust readers (``rust/stdio.rs``): ``None`` for the process's
+    own stdin (fd 0, read in Rust), the bytes of a replaced ``sys.stdin`` (an embedding, the
+    in-process tests), else the path."""
+    from seqfast.cli import _is_fd
+
+    out = []
+    for p in inputs or ["-"]:
+        if p == "-":
+            out.append(None if _is_fd(sys.stdin, 0) else sys.stdin.buffer.read())
+        else:
+            out.append(p)
+    return out
+
+
+def _to_fd1() -> bool:
+    """Whether output goes to the process's own stdout (fd 1), which Rust then writes directly."""
+    from seqfast.cli import _is_fd
+
+    if not _is_fd(sys.stdout, 1):
+        return False
+    sys.stdout.flush()  # anything Python buffered goes first
+    return True
+
+
 def cmd_lm_build(a: argparse.Namespace) -> int:
+    """Text (files or stdin) is read and the ARPA written to stdout or a file by the core, in
+    bounded buffers: no Python strings of the corpus or of the model."""
+    from seqfast import _core
+    from seqfast._lm import _check_prune, _check_real
     from seqfast.cli import EXIT_OK
+    from seqfast.tokenizer import _check_threads
 
     t0 = time.perf_counter()
-    if a.inputs and len(a.inputs) == 1 and a.inputs[0] != "-":
-        # one file: the core reads its bytes in place (no Python str copies of a large corpus)
-        text = pathlib.Path(a.inputs[0])
-        _stage(a, f"estimating order {a.order} ({a.smoothing}) from {os.path.getsize(text):,} bytes", t0)
-    else:
-        text = _text(a)
-        _stage(a, f"read {len(text):,} characters; estimating order {a.order} ({a.smoothing})", t0)
-    fb = tuple(a.discount_fallback) if a.discount_fallback else None
-    lm = NgramLM.fit(text, order=a.order, smoothing=a.smoothing, discount_fallback=fb, prune=a.prune, num_threads=a.threads)
+    names = ", ".join(a.inputs) if a.inputs else "<stdin>"
+    _stage(a, f"estimating order {a.order} ({a.smoothing}) from {names}", t0)
+    fb = tuple(_check_real("discount_fallback", x) for x in a.discount_fallback) if a.discount_fallback else None
+    threads = _check_threads(a.threads)
+    m = _core.lm_fit_inputs(stream_inputs(a.inputs), a.order, a.smoothing, fb, _check_prune(a.prune, a.order), threads)
+    lm = NgramLM(m)
     _stage(a, f"estimated {lm.num_ngrams()} n-grams; writing ARPA", t0)
-    if a.arpa in (None, "-"):
+    if a.arpa not in (None, "-"):
+        lm.to_arpa(a.arpa, num_threads=threads)
+    elif _to_fd1():
+        _core.lm_write_arpa_stdout(m, threads)
+    else:
         sys.stdout.write(lm.to_arpa())
         sys.stdout.flush()
-    else:
-        lm.to_arpa(a.arpa, num_threads=a.threads)
     _stage(a, "done", t0)
     return EXIT_OK
 
 
-def _score(a: argparse.Namespace):
-    lm = NgramLM.from_arpa(a.model)
-    sentences = _text(a).split("\n")
-    if sentences and sentences[-1] == "":
-        sentences.pop()
-    if not sentences:
-        from seqfast import SeqfastError
+_BINARY_MAGIC = (b"SQFNGRAM", b"mmap lm http://kheafield.com/code")  # seqfast's, KenLM's
 
-        raise SeqfastError("no sentences to score")
-    return lm.score_batch(sentences, bos=not a.no_bos, eos=not a.no_eos, num_threads=a.threads)
+
+def load_model(path: str) -> NgramLM:
+    """``-m``: a binary model (seqfast's or KenLM's, told by their first bytes) or ARPA text."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(_BINARY_MAGIC):
+        return NgramLM.load(path)
+    return NgramLM.from_arpa(path)
+
+
+def cmd_lm_binary(a: argparse.Namespace) -> int:
+    from seqfast.cli import EXIT_OK
+
+    t0 = time.perf_counter()
+    lm = load_model(a.model)
+    _stage(a, f"read {lm.num_ngrams()} n-grams; writing {a.output}", t0)
+    lm.save(a.output, quantize=a.quantize)
+    _stage(a, "done", t0)
+    return EXIT_OK
 
 
 def cmd_lm_score(a: argparse.Namespace) -> int:
+    """Lines are read, scored and printed by the core in blocks (memory: the model plus a block)."""
+    from seqfast import _core
     from seqfast.cli import EXIT_OK
+    from seqfast.tokenizer import _check_threads
 
-    s = _score(a)
-    out = sys.stdout
-    if a.per_token:
-        tok, off = s["tokens"], s["offsets"]
-        for i in range(len(s["total"])):
-            out.write(" ".join(f"{x:.6g}" for x in tok[off[i] : off[i + 1]].tolist()) + "\n")
-    else:
-        out.write("".join(f"{x:.6f}\n" for x in s["total"].tolist()))
-    out.flush()
+    lm = load_model(a.model)
+    inputs, threads = stream_inputs(a.inputs), _check_threads(a.threads)
+    fd1 = _to_fd1()
+    out = _core.lm_score_inputs(lm._m, inputs, a.per_token, not a.no_bos, not a.no_eos, threads, fd1)
+    if not fd1:
+        sys.stdout.buffer.write(out)
+        sys.stdout.flush()
     return EXIT_OK
 
 
 def cmd_lm_ppl(a: argparse.Namespace) -> int:
+    from seqfast import _core
     from seqfast.cli import EXIT_OK
+    from seqfast.tokenizer import _check_threads
 
-    s = _score(a)
-    n = len(s["tokens"])
-    total = float(s["total"].sum())
-    oov = int(s["oov"].sum())
+    lm = load_model(a.model)
+    sentences, n, oov, total = _core.lm_ppl_inputs(lm._m, stream_inputs(a.inputs), not a.no_bos, not a.no_eos, _check_threads(a.threads))
     ppl = 10.0 ** (-total / n) if n else float("nan")
-    print(f"sentences: {len(s['total'])}\ttokens: {n}\toov: {oov}\tlog10: {total:.4f}\tperplexity: {ppl:.4f}")
+    print(f"sentences: {sentences}\ttokens: {n}\toov: {oov}\tlog10: {total:.4f}\tperplexity: {ppl:.4f}")
     return EXIT_OK
 
 
@@ -144,7 +183,7 @@ def add_parsers(sub, positive_int) -> None:
     g.set_defaults(func=cmd_generate)
 
 
-    lm = sub.add_parser("lm", help="n-gram language models (build ARPA like lmplz, score, perplexity)")
+    lm = sub.add_parser("lm", help="n-gram language models (build ARPA like lmplz, binary models, score, perplexity)")
     lsub = lm.add_subparsers(dest="lm_command", metavar="LM_COMMAND", required=True)
 
     b = lsub.add_parser("build", help="estimate a model from text (one sentence per line) and write ARPA")
@@ -161,13 +200,19 @@ def add_parsers(sub, positive_int) -> None:
     for name, fn, what in (("score", cmd_lm_score, "log10 probability of each sentence"), ("ppl", cmd_lm_ppl, "perplexity of the text")):
         sp = lsub.add_parser(name, help=what)
         sp.add_argument("inputs", nargs="*", help="UTF-8 text, one sentence per line (default stdin)")
-        sp.add_argument("-m", "--model", required=True, help="ARPA model file")
+        sp.add_argument("-m", "--model", required=True, help="model: ARPA, or binary (seqfast's from 'lm binary', or KenLM's)")
         sp.add_argument("--no-bos", action="store_true", help="do not start sentences with <s>")
         sp.add_argument("--no-eos", action="store_true", help="do not score </s> at the end")
         if name == "score":
             sp.add_argument("--per-token", action="store_true", help="print every token's log10 probability")
         sp.set_defaults(func=fn)
 
-    for sp in (b, *[lsub.choices[n] for n in ("score", "ppl")]):
+    bn = lsub.add_parser("binary", help="convert a model (ARPA) to seqfast's binary format, which NgramLM.load and -m map at once")
+    bn.add_argument("model", help="input model: ARPA, or a binary model")
+    bn.add_argument("output", help="output binary model file (written atomically)")
+    bn.add_argument("--quantize", action="store_true", help="8-bit probabilities and backoffs (like KenLM's build_binary -q 8 -b 8)")
+    bn.set_defaults(func=cmd_lm_binary)
+
+    for sp in (b, bn, *[lsub.choices[n] for n in ("score", "ppl")]):
         sp.add_argument("--threads", type=positive_int, default=None)
         sp.add_argument("-q", "--quiet", action="store_true")

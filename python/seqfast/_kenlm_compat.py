@@ -26,6 +26,7 @@ import numpy as np
 from seqfast import _core
 from seqfast._errors import ArgumentTypeError
 from seqfast._lm import NgramLM
+from seqfast.tokenizer import as_ids
 
 State = _core.LmState
 """The context of the next word (kenlm's ``State``): ``==``, ``hash`` and ``copy.copy`` work."""
@@ -84,6 +85,35 @@ class Model:
         wid = self._m.word_id(word)
         p, n = self._m.base_full_score(in_state, wid, out_state)
         return FullScoreReturn(p, n, wid == self._unk)
+
+    def BaseFullScoreBatch(self, states, words):
+        r""":meth:`BaseFullScore` for many ``(state, word)`` pairs in one call (a seqfast
+        extension; beam-search decoders score every hypothesis's next word this way).
+
+        ``states``: a sequence of :class:`State`; ``words``: as many words (``str``) or word
+        ids (an integer array). Returns ``(log_probs float32, ngram_lengths uint8, oovs bool,
+        out_states list of State)``; the input states are not changed.
+
+        >>> import numpy as np
+        >>> from seqfast.ngram import NgramLM
+        >>> m = Model(NgramLM.fit("a b c\na c b\n", order=2, smoothing="mle"))
+        >>> s = State(); m.BeginSentenceWrite(s)
+        >>> p, n, oov, after = m.BaseFullScoreBatch([s, s], ["a", "zzz"])
+        >>> (round(float(p[0]), 4), n.tolist(), oov.tolist(), after[0] == after[1])
+        (0.0, [2, 1], [False, True], False)
+        """
+        states = list(states)
+        if not all(isinstance(s, State) for s in states):
+            raise ArgumentTypeError("states must be a sequence of State")
+        if isinstance(words, np.ndarray):
+            ids = as_ids(words, "words")
+        else:
+            words = list(words)
+            if not all(isinstance(w, str) for w in words):
+                raise ArgumentTypeError("words must be str (or pass an array of word ids)")
+            ids = np.fromiter((self._m.word_id(w) for w in words), dtype=np.uint32, count=len(words))
+        p, n, after = self._m.base_full_score_batch(states, ids)
+        return p, n, ids == self._unk, after
 
     def full_scores(self, sentence: str, bos: bool = True, eos: bool = True) -> Iterator[tuple]:
         """``(log10 prob, ngram length, oov)`` for each word and then ``</s>`` (when ``eos``)."""

@@ -254,6 +254,7 @@ def rnn_backward(cache, dy=None, dh_n=None, *, num_threads=None):
 
 
 def simd_level(force: Optional[str] = None) -> str:
-    """The SIMD level of the nn kernels ("avx2" or "scalar"); ``force`` sets it (for tests).
-    The environment variable ``SEQFAST_SIMD=scalar`` forces the scalar path at start-up."""
+    """The SIMD level of the nn kernels ("avx512", "avx2" or "scalar"); ``force`` sets it (for
+    tests; a level the CPU lacks falls back to the best it has). The environment variable
+    ``SEQFAST_SIMD=scalar|avx2|avx512`` forces a level at start-up."""
     return _core.simd_level(force)

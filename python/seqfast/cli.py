@@ -287,19 +287,23 @@ def cmd_count(a: argparse.Namespace) -> int:
 
 
 def cmd_ngram_count(a: argparse.Namespace) -> int:
-    from seqfast import ngram
+    """Word counts read their text in Rust (``_core.ngram_words_inputs``: no Python string of the
+    corpus); counting a tokenizer's ids goes through ``encode_batch`` of the lines."""
+    from seqfast import _core, ngram
+    from seqfast._cli_lm import stream_inputs
+    from seqfast.tokenizer import _check_threads
 
     inputs = a.inputs or ["-"]
-    text = "".join(_as_text(_read_input(p), "<stdin>" if p == "-" else p) + "\n" for p in inputs)
     vocab: list[str] = []
     if a.tokenizer:
         if a.frame:
             raise UsageError("--frame needs word input (no -t): a tokenizer has no <s>/</s> ids")
+        text = "".join(_as_text(_read_input(p), "<stdin>" if p == "-" else p) + "\n" for p in inputs)
         tok = load_tokenizer(a.tokenizer, a.pattern)
         batch = tok.encode_batch([ln for ln in text.splitlines() if ln.strip()], special="text", num_threads=a.threads)
         counts = ngram.count(batch, order=a.order, num_threads=a.threads)
     else:
-        ids, offsets, vocab = ngram.words(text, ["<s>", "</s>"] if a.frame else [])
+        ids, offsets, vocab = _core.ngram_words_inputs(stream_inputs(inputs), ["<s>", "</s>"] if a.frame else [], _check_threads(a.threads))
         bos, eos = (0, 1) if a.frame else (None, None)
         counts = ngram.count((ids, offsets), order=a.order, bos=bos, eos=eos, num_threads=a.threads)
     counts.save(a.output, vocab=vocab)

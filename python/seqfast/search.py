@@ -46,7 +46,13 @@ class Hypothesis(NamedTuple):
 class NgramScorer:
     """An n-gram LM as a native scorer: p(w | <s> prompt y_1 .. y_t) for every word of the
     LM's vocabulary (``<s>`` never; ``<unk>`` only with ``allow_unk``). ``prompts``: one word
-    string, word list or id array per batch item (None: every item starts at ``<s>``)."""
+    string, word list or id array per batch item (None: every item starts at ``<s>``).
+
+    Each row is computed from the unigram row plus the context's backoffs, overwritten at the
+    words seen after each context (an index built once per model, on first use: about 8 bytes
+    per n-gram of orders 2..N plus 4 per context key). ``_per_word = True`` on an instance
+    selects the old rule (one query per word, V per row; same numbers), kept for tests and
+    benchmarks."""
 
     def __init__(self, lm: NgramLM, prompts: Optional[Sequence[Any]] = None, *, allow_unk: bool = False):
         if not isinstance(lm, NgramLM):
@@ -63,7 +69,7 @@ class NgramScorer:
 
     @property
     def vocab_size(self) -> int:
-        return len(self.lm.vocab)
+        return _core.ngram_vocab_size(self.lm._m)
 
     def __repr__(self) -> str:
         prompts = "None" if self.prompts is None else f"{len(self.prompts)} prompts"
@@ -72,7 +78,7 @@ class NgramScorer:
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
         if self.prompts is not None and len(self.prompts) != batch_size:
             raise SeqfastError(f"NgramScorer has {len(self.prompts)} prompts for batch_size={batch_size}")
-        return ("ngram", self.lm._m, self.prompts or [], self.allow_unk)
+        return ("ngram", self.lm._m, self.prompts or [], self.allow_unk, bool(getattr(self, "_per_word", False)))
 
 
 class LSTMDecoder:
@@ -261,7 +267,7 @@ def _ids_and_size(scorer, bos, eos, vocab_size):
     if lm is not None:
         bos = lm.bos if bos is None else bos
         eos = lm.eos if eos is None else eos
-        vocab_size = len(lm.vocab) if vocab_size is None else vocab_size
+        vocab_size = _core.ngram_vocab_size(lm._m) if vocab_size is None else vocab_size  # no list of V words
     if bos is None or eos is None:
         raise SeqfastError("bos= and eos= are required (they default to the LM's <s> and </s> only for n-gram scorers)")
     for name, v in (("bos", bos), ("eos", eos)):

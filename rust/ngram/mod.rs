@@ -12,6 +12,7 @@ pub mod arpa_par;
 pub mod binary;
 pub mod binary_v1;
 pub mod count;
+pub mod dist;
 pub mod estimate;
 pub mod floatfmt;
 pub mod index;
@@ -22,6 +23,7 @@ pub mod model;
 pub mod quantize;
 pub mod query;
 pub mod shards;
+pub mod stream;
 pub mod text;
 pub mod words;
 

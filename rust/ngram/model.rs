@@ -76,6 +76,8 @@ pub struct Model {
     /// Set once the trie's rows are known to name existing contexts and words (always for
     /// models built in memory; for a mapped file, after [`Model::check_structure`]).
     verified: std::sync::OnceLock<()>,
+    /// The index behind [`Model::distribution`] (`dist.rs`), built on first use.
+    pub(crate) dist: std::sync::OnceLock<super::dist::Dist>,
 }
 
 /// The query state after a token: the n-grams ending at it, shortest first, each named by its
@@ -181,6 +183,7 @@ impl Model {
             query: Default::default(),
             extends: Default::default(),
             verified: Default::default(),
+            dist: Default::default(),
         }
     }
 
@@ -286,7 +289,7 @@ impl Model {
 
     /// The query tables (built now on first use).
     #[inline(always)]
-    fn tables(&self) -> (&[[f32; 2]], &[query::Table]) {
+    pub(crate) fn tables(&self) -> (&[[f32; 2]], &[query::Table]) {
         let (u, t) = self.query.get_or_init(|| {
             (query::unigrams(&self.prob, &self.backoff).into(), query::build(&self.trie, &self.prob, &self.backoff, self.vocab.len()))
         });
@@ -304,6 +307,23 @@ impl Model {
         self.prefetch_step(st, w);
         let (matched, p, out) = self.find(st, w);
         (self.finish(st, matched, p), matched, out)
+    }
+
+    /// [`Model::step`] for many `(state, word)` pairs (checked ids): every pair's probes are
+    /// started before any is read, so their memory latencies overlap.
+    pub fn step_many(&self, states: &[State], ws: &[u32]) -> Vec<(f32, usize, State)> {
+        const BLOCK: usize = 16;
+        let mut out = Vec::with_capacity(states.len());
+        for (sb, wb) in states.chunks(BLOCK).zip(ws.chunks(BLOCK)) {
+            for (st, &w) in sb.iter().zip(wb) {
+                self.prefetch_step(st, w);
+            }
+            for (st, &w) in sb.iter().zip(wb) {
+                let (matched, p, next) = self.find(st, w);
+                out.push((self.finish(st, matched, p), matched, next));
+            }
+        }
+        out
     }
 
     /// Start the cache misses of `step(st, w)`: every probe key (context, w) is known before
@@ -437,9 +457,7 @@ impl Model {
 
     /// log10 p(w | state) for every id (absent ids and `<s>` get -inf).
     pub fn distribution(&self, st: &State) -> Vec<f32> {
-        (0..self.vocab.len() as u32)
-            .map(|w| if !self.present[w as usize] || w == self.bos { f32::NEG_INFINITY } else { self.step(st, w).0 })
-            .collect()
+        super::dist::distribution(self, st)
     }
 
     /// Score sentences `s0..s0 + tot.len()` into their slices of `tok`/`len` (which start at

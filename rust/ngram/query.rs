@@ -147,6 +147,11 @@ impl Table {
         self.slots.iter().enumerate().filter(|(_, s)| s.ctx != EMPTY && s.backoff != 0.0).map(|(i, _)| i as u32)
     }
 
+    /// Every n-gram in the table (occupied slots, in slot order).
+    pub fn entries(&self) -> impl Iterator<Item = &Slot> + '_ {
+        self.slots.iter().filter(|s| s.ctx != EMPTY)
+    }
+
     /// The context slot of every n-gram in the table.
     pub fn contexts(&self) -> impl Iterator<Item = u32> + '_ {
         self.slots.iter().filter(|s| s.ctx != EMPTY).map(|s| s.ctx)

@@ -611,7 +611,7 @@ mod tests {
     #[test]
     fn matches_naive_attention() {
         let mask: Vec<bool> = (0..2 * 3 * 70 * 130).map(|i| (i * 2654435761usize) % 7 != 0).collect();
-        for lv in [Level::Avx2, Level::Scalar] {
+        for lv in [Level::Avx512, Level::Avx2, Level::Scalar] {
             set_level(lv);
             for &(tq, tk, d, dv) in &[(70, 130, 16, 24), (5, 3, 3, 5), (130, 70, 9, 8)] {
                 let dm = Dims { b: 2, h: 3, tq, tk, d, dv };
@@ -625,6 +625,6 @@ mod tests {
                 }
             }
         }
-        set_level(Level::Avx2);
+        set_level(crate::nn::simd::best());
     }
 }

@@ -8,12 +8,13 @@ use std::borrow::Cow;
 use super::cells::{self, Blk};
 use super::gemm::{for_each, gemm_par, Split, SyncPtr};
 use super::pack::{gather_rows, Packing};
-use super::packed::{ChunkedB, Kern};
+use super::packed::{ChunkedB, Kern, PackedB};
 use super::real::Real;
 use super::recurrent::{
     apply_dropout, check_len, check_weights, chunk, halves, init_state, par_step, product_all_tokens, Cache, CellKind, DirCache, Grads,
     OwnedWeights, Spec, Weights,
 };
+use super::workspace;
 use crate::error::{Error, Result};
 use crate::parallel::{self, CancelToken};
 
@@ -33,9 +34,9 @@ fn colsum<T: Real>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
     out
 }
 
-struct DirGrads<T> {
+struct DirGrads<T: workspace::Pooled> {
     dw: OwnedWeights<T>,
-    dxg: Vec<T>,
+    dxg: workspace::Scratch<T>,
     dh0: Vec<T>,
     dc0: Vec<T>,
 }
@@ -60,9 +61,9 @@ fn run_dir_bwd<T: Kern>(
     let cw = chunk(h);
     let nch = h.div_ceil(cw);
     let zeros = |len: usize| vec![T::ZERO; len];
-    let mut dg = zeros(n_tok * gh);
-    let mut dgh = if cell == CellKind::Gru { zeros(n_tok * gh) } else { Vec::new() };
-    let mut dhb = zeros(n_tok * hout);
+    let mut dg = workspace::zeros::<T>(n_tok * gh);
+    let mut dgh = workspace::zeros::<T>(if cell == CellKind::Gru { n_tok * gh } else { 0 });
+    let mut dhb = workspace::zeros::<T>(n_tok * hout);
     let mut dm = if spec.proj > 0 { zeros(pack.batch * h) } else { Vec::new() };
     let mut drh = if cell == CellKind::GruTextbook { zeros(pack.batch * h) } else { Vec::new() };
     let (pdg, pdgh, pdhb, pdm, pdrh, pdh, pdc) = (
@@ -176,18 +177,21 @@ fn run_dir_bwd<T: Kern>(
             });
         }
     }
-    // Weight gradients as large products over all tokens (not split: splitting the token sum
-    // would change its rounding; a cancelled call skips them and returns zeros, then an error).
-    let mut hp = Vec::with_capacity(n_tok * hout);
-    for t in 0..pack.max_len() {
-        let n = pack.sizes[t];
+    // Weight gradients as large products over all tokens (not split over tokens: that would
+    // change the rounding; a cancelled call skips them and returns zeros, then an error). The
+    // right-hand sides are packed straight from X and the previous-h rows: with one dG (RNN,
+    // LSTM) dW_ih and dW_hh are one product dG^T [X | H_prev]; A = dG^T is read in place.
+    let hprev_row = |kk: usize| -> &[T] {
+        let t = pack.tok_t[kk];
+        let r = kk - pack.offsets[t];
         if t == 0 {
-            hp.extend_from_slice(&dc_.h_init[..n * hout]);
+            &dc_.h_init[r * hout..(r + 1) * hout]
         } else {
-            let kp = pack.offsets[t - 1];
-            hp.extend_from_slice(&dc_.y[kp * hout..(kp + n) * hout]);
+            let kp = pack.offsets[t - 1] + r;
+            &dc_.y[kp * hout..(kp + 1) * hout]
         }
-    }
+    };
+    let x_row = |kk: usize| -> &[T] { &xg[kk * din..(kk + 1) * din] };
     let mut dw = OwnedWeights {
         w_ih: zeros(gh * din),
         w_hh: zeros(gh * hout),
@@ -195,18 +199,36 @@ fn run_dir_bwd<T: Kern>(
         b_hh: Vec::new(),
         w_hr: zeros(if spec.proj > 0 { spec.proj * h } else { 0 }),
     };
-    let mut dxg = zeros(n_tok * din);
+    let mut dxg = workspace::zeros::<T>(n_tok * din);
     if !cancel.is_cancelled() {
-        // SAFETY: the products read dg/dgh/hp/xg/extra/dhb/m and write dw/dxg, every one
-        // allocated above (or in the cache) with the shapes passed.
-        unsafe {
-            let big = Split::Rows(halves(gh));
-            gemm_par(gh, n_tok, din, dg.as_ptr(), 1, gh, xg.as_ptr(), din, 1, T::ZERO, dw.w_ih.as_mut_ptr(), din, big);
-            match cell {
-                CellKind::Gru => {
-                    gemm_par(gh, n_tok, hout, dgh.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big)
+        match cell {
+            CellKind::RnnTanh | CellKind::RnnRelu | CellKind::Lstm => {
+                let wide = din + hout;
+                let b = PackedB::from_row_pairs(n_tok, wide, |kk| [x_row(kk), hprev_row(kk)], true);
+                let mut cat = workspace::zeros::<T>(gh * wide);
+                // SAFETY: dg is (n_tok x gh), read as A = dG^T (gh x n_tok); cat is gh x wide.
+                unsafe { b.mul_rows_strided(gh, dg.as_ptr(), 1, gh, cat.as_mut_ptr(), wide, true) };
+                for (r, row) in cat.chunks_exact(wide).enumerate() {
+                    dw.w_ih[r * din..(r + 1) * din].copy_from_slice(&row[..din]);
+                    dw.w_hh[r * hout..(r + 1) * hout].copy_from_slice(&row[din..]);
                 }
-                CellKind::GruTextbook => {
+            }
+            CellKind::Gru => {
+                let bx = PackedB::from_row_pairs(n_tok, din, |kk| [x_row(kk), &[]], true);
+                let bh = PackedB::from_row_pairs(n_tok, hout, |kk| [hprev_row(kk), &[]], true);
+                // SAFETY: dg and dgh are (n_tok x gh), read transposed; dw.* are gh x din / hout.
+                unsafe {
+                    bx.mul_rows_strided(gh, dg.as_ptr(), 1, gh, dw.w_ih.as_mut_ptr(), din, true);
+                    bh.mul_rows_strided(gh, dgh.as_ptr(), 1, gh, dw.w_hh.as_mut_ptr(), hout, true);
+                }
+            }
+            CellKind::GruTextbook => {
+                let hp: Vec<T> = (0..n_tok).flat_map(|kk| hprev_row(kk).iter().copied()).collect();
+                let big = Split::Rows(halves(gh));
+                // SAFETY: the products read dg/hp/xg/extra and write dw, every one allocated
+                // above (or in the cache) with the shapes passed.
+                unsafe {
+                    gemm_par(gh, n_tok, din, dg.as_ptr(), 1, gh, xg.as_ptr(), din, 1, T::ZERO, dw.w_ih.as_mut_ptr(), din, big);
                     gemm_par(
                         2 * h,
                         n_tok,
@@ -238,8 +260,11 @@ fn run_dir_bwd<T: Kern>(
                         Split::Rows(halves(h)),
                     );
                 }
-                _ => gemm_par(gh, n_tok, hout, dg.as_ptr(), 1, gh, hp.as_ptr(), hout, 1, T::ZERO, dw.w_hh.as_mut_ptr(), hout, big),
             }
+        }
+        // SAFETY: dhb (n_tok x hout), m (n_tok x h), dg (n_tok x gh), W_ih (gh x din) and
+        // dxg (n_tok x din) have the shapes passed.
+        unsafe {
             if spec.proj > 0 {
                 gemm_par(
                     spec.proj,
@@ -311,8 +336,8 @@ fn backward_impl<T: Kern>(
     let (bsz, dirs, hout, h, n) = (pack.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
     let width = dirs * hout;
     let mut dout = match dy {
-        Some(dy) => gather_rows(dy, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), width),
-        None => vec![T::ZERO; n * width],
+        Some(dy) => workspace::gather_rows(dy, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), n, width),
+        None => workspace::zeros(n * width),
     };
     let mut dh0 = vec![T::ZERO; spec.layers * dirs * bsz * hout];
     let mut dc0 = if spec.cell == CellKind::Lstm { vec![T::ZERO; spec.layers * dirs * bsz * h] } else { Vec::new() };
@@ -349,7 +374,7 @@ fn backward_impl<T: Kern>(
             // The caller returns Interrupted: skip assembling gradients nobody will see.
             return Grads { dx: Vec::new(), dh0: Vec::new(), dc0: Vec::new(), dw: Vec::new() };
         }
-        let mut dinput = Vec::new();
+        let mut dinput = workspace::Scratch::default();
         for (d, mut g) in gs.into_iter().enumerate() {
             if d == 0 {
                 dinput = std::mem::take(&mut g.dxg);

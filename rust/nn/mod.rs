@@ -13,11 +13,15 @@ pub mod attention_bwd;
 pub mod backward;
 pub mod cells;
 pub mod gemm;
+#[cfg(test)]
+mod grad_check;
+pub mod kernels;
 pub mod pack;
 pub mod packed;
 pub mod real;
 pub mod recurrent;
-pub mod simd;
+pub mod workspace;
+pub use kernels::simd;
 
 pub use real::Real;
 pub use recurrent::{backward, forward, CellKind, Forward, Grads, Options, Spec, State, Weights};

@@ -12,207 +12,26 @@
 //! split the panels across threads. Without AVX2 (or with `SEQFAST_SIMD=scalar`) a plain loop
 //! over the same packed layout runs instead.
 
-use super::real::Real;
-use super::simd::{level, Level};
-
-const MR: usize = 6;
-
-/// f32 or f64 with a packed-panel micro-kernel.
-pub trait Kern: Real {
-    /// Panel width.
-    const NR: usize;
-    /// C[0..rows, ..] (+)= A[0..rows, 0..k] * `np` consecutive panels (rows <= 6): `acc`
-    /// adds to C instead of overwriting it. A's element (r, kk) is at `a + r * rsa + kk * csa`;
-    /// panel p starts at `b + p * pstride`. With np > 1 all panels are full; with np = 1 the
-    /// panel has `ncols` valid columns.
-    ///
-    /// # Safety
-    /// `a` addresses `rows` x `k` values as described, `b` starts a packed panel followed by
-    /// `np - 1` more, `c` has room for the columns written (row stride `ldc`).
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn kernel(
-        rows: usize,
-        np: usize,
-        k: usize,
-        a: *const Self,
-        rsa: usize,
-        csa: usize,
-        b: *const Self,
-        pstride: usize,
-        c: *mut Self,
-        ldc: usize,
-        ncols: usize,
-        acc: bool,
-    );
-}
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel_scalar<T: Real>(
-    rows: usize,
-    np: usize,
-    k: usize,
-    a: *const T,
-    rsa: usize,
-    csa: usize,
-    b: *const T,
-    pstride: usize,
-    nr: usize,
-    c: *mut T,
-    ldc: usize,
-    ncols: usize,
-    acc: bool,
-) {
-    for p in 0..np {
-        let (b, c) = (b.add(p * pstride), c.add(p * nr));
-        for r in 0..rows {
-            for j in 0..ncols {
-                let mut s = if acc { *c.add(r * ldc + j) } else { T::ZERO };
-                for kk in 0..k {
-                    s += *a.add(r * rsa + kk * csa) * *b.add(kk * nr + j);
-                }
-                *c.add(r * ldc + j) = s;
-            }
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::*;
-
-    /// R rows x P panels (P * NR columns, all full) or, with P = 1, one panel of `ncols`.
-    /// Several panels at once give few-row blocks enough independent accumulators to hide
-    /// the FMA latency; each output is still one sequential sum over k.
-    macro_rules! kern {
-        ($name:ident, $t:ty, $v:ty, $w:expr, $zero:ident, $load:ident, $set1:ident, $fma:ident, $store:ident) => {
-            #[target_feature(enable = "avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $name<const R: usize, const P: usize>(
-                k: usize,
-                a: *const $t,
-                rsa: usize,
-                csa: usize,
-                b: *const $t,
-                pstride: usize,
-                c: *mut $t,
-                ldc: usize,
-                ncols: usize,
-                add: bool,
-            ) {
-                const NR: usize = 2 * $w;
-                let mut acc = [[[$zero(); 2]; P]; R];
-                if add {
-                    for (r, row) in acc.iter_mut().enumerate() {
-                        for (p, cell) in row.iter_mut().enumerate() {
-                            let cp = c.add(r * ldc + p * NR);
-                            if P > 1 || ncols == NR {
-                                cell[0] = $load(cp);
-                                cell[1] = $load(cp.add($w));
-                            } else {
-                                let mut tmp = [0 as $t; NR];
-                                std::ptr::copy_nonoverlapping(cp, tmp.as_mut_ptr(), ncols);
-                                cell[0] = $load(tmp.as_ptr());
-                                cell[1] = $load(tmp.as_ptr().add($w));
-                            }
-                        }
-                    }
-                }
-                for kk in 0..k {
-                    let mut bv = [[$zero(); 2]; P];
-                    for (p, v) in bv.iter_mut().enumerate() {
-                        v[0] = $load(b.add(p * pstride + kk * NR));
-                        v[1] = $load(b.add(p * pstride + kk * NR + $w));
-                    }
-                    for (r, row) in acc.iter_mut().enumerate() {
-                        let av = $set1(*a.add(r * rsa + kk * csa));
-                        for (p, cell) in row.iter_mut().enumerate() {
-                            cell[0] = $fma(av, bv[p][0], cell[0]);
-                            cell[1] = $fma(av, bv[p][1], cell[1]);
-                        }
-                    }
-                }
-                for (r, row) in acc.iter().enumerate() {
-                    for (p, cell) in row.iter().enumerate() {
-                        let cp = c.add(r * ldc + p * NR);
-                        if P > 1 || ncols == NR {
-                            $store(cp, cell[0]);
-                            $store(cp.add($w), cell[1]);
-                        } else {
-                            let mut tmp = [0 as $t; NR];
-                            $store(tmp.as_mut_ptr(), cell[0]);
-                            $store(tmp.as_mut_ptr().add($w), cell[1]);
-                            std::ptr::copy_nonoverlapping(tmp.as_ptr(), cp, ncols);
-                        }
-                    }
-                }
-            }
-        };
-    }
-    kern!(f32k, f32, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
-    kern!(f64k, f64, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_storeu_pd);
-}
-
-/// Panels per kernel call for a block of `rows` rows (enough accumulators in flight).
-fn panels_for(rows: usize) -> usize {
-    match rows {
-        1 => 4,
-        2 | 3 => 2,
-        _ => 1,
-    }
-}
-
-macro_rules! dispatch_rows {
-    ($f:ident, $rows:expr, $np:expr, $($args:expr),*) => {
-        match ($rows, $np) {
-            (1, 4) => avx2::$f::<1, 4>($($args),*),
-            (1, _) => avx2::$f::<1, 1>($($args),*),
-            (2, 2) => avx2::$f::<2, 2>($($args),*),
-            (2, _) => avx2::$f::<2, 1>($($args),*),
-            (3, 2) => avx2::$f::<3, 2>($($args),*),
-            (3, _) => avx2::$f::<3, 1>($($args),*),
-            (4, _) => avx2::$f::<4, 1>($($args),*),
-            (5, _) => avx2::$f::<5, 1>($($args),*),
-            _ => avx2::$f::<6, 1>($($args),*),
-        }
-    };
-}
-
-macro_rules! impl_kern {
-    ($t:ty, $nr:expr, $k:ident) => {
-        impl Kern for $t {
-            const NR: usize = $nr;
-            unsafe fn kernel(
-                rows: usize,
-                np: usize,
-                k: usize,
-                a: *const $t,
-                rsa: usize,
-                csa: usize,
-                b: *const $t,
-                pstride: usize,
-                c: *mut $t,
-                ldc: usize,
-                ncols: usize,
-                acc: bool,
-            ) {
-                #[cfg(target_arch = "x86_64")]
-                if level() == Level::Avx2 {
-                    return dispatch_rows!($k, rows, np, k, a, rsa, csa, b, pstride, c, ldc, ncols, acc);
-                }
-                kernel_scalar(rows, np, k, a, rsa, csa, b, pstride, Self::NR, c, ldc, ncols, acc)
-            }
-        }
-    };
-}
-impl_kern!(f32, 16, f32k);
-impl_kern!(f64, 8, f64k);
+pub use super::kernels::micro::Kern;
+use super::kernels::micro::{panels_take, MR};
+use super::workspace::{self, Pooled, Scratch};
 
 /// A k x n matrix packed in panels of `T::NR` columns.
-pub struct PackedB<T> {
+pub struct PackedB<T: Pooled> {
     pub k: usize,
     pub n: usize,
-    data: Vec<T>,
+    /// The panels start at `data[off]`, a 64-byte boundary: every panel row is then one
+    /// cache line (f32 and f64 alike), and no vector load splits across two lines.
+    data: Scratch<T>,
+    off: usize,
+}
+
+/// `len` zeros starting on a 64-byte boundary: the buffer and the offset of that start.
+fn aligned_zeros<T: Pooled>(len: usize) -> (Scratch<T>, usize) {
+    let lanes = 64 / std::mem::size_of::<T>();
+    let data = workspace::zeros(len + lanes);
+    let off = (data.as_ptr() as usize).next_multiple_of(64) - data.as_ptr() as usize;
+    (data, off / std::mem::size_of::<T>())
 }
 
 impl<T: Kern> PackedB<T> {
@@ -223,10 +42,10 @@ impl<T: Kern> PackedB<T> {
     pub unsafe fn new(k: usize, n: usize, b: *const T, rsb: usize, csb: usize) -> Self {
         let nr = T::NR;
         let np = n.div_ceil(nr);
-        let mut data = vec![T::ZERO; np * k * nr];
+        let (mut data, off) = aligned_zeros(np * k * nr);
         for p in 0..np {
             let cols = nr.min(n - p * nr);
-            let panel = &mut data[p * k * nr..(p + 1) * k * nr];
+            let panel = &mut data[off + p * k * nr..off + (p + 1) * k * nr];
             if rsb < csb {
                 // B given transposed (columns contiguous): read each column in order.
                 for j in 0..cols {
@@ -243,21 +62,62 @@ impl<T: Kern> PackedB<T> {
                 }
             }
         }
-        PackedB { k, n, data }
+        PackedB { k, n, data, off }
+    }
+
+    /// B (k x n) whose row `kk` is the concatenation of the two slices `row(kk)` (n values in
+    /// all): e.g. [X | H_prev] for the fused weight gradient, without building it first.
+    /// Panels are filled on the current pool when `parallel`.
+    pub fn from_row_pairs<'a>(k: usize, n: usize, row: impl Fn(usize) -> [&'a [T]; 2] + Sync, parallel: bool) -> Self {
+        use rayon::prelude::*;
+        const GROUP: usize = 8; // panels filled together: rows are read once, 8 write streams
+        let nr = T::NR;
+        let np = n.div_ceil(nr);
+        let (mut data, off) = aligned_zeros(np * k * nr);
+        let fill = |(g, panels): (usize, &mut [T])| {
+            let p0 = g * GROUP;
+            for kk in 0..k {
+                let [s1, s2] = row(kk);
+                debug_assert_eq!(s1.len() + s2.len(), n);
+                for (i, panel) in panels.chunks_exact_mut(k * nr).enumerate() {
+                    let j0 = (p0 + i) * nr;
+                    let cols = nr.min(n - j0);
+                    let dst = &mut panel[kk * nr..kk * nr + cols];
+                    if j0 + cols <= s1.len() {
+                        dst.copy_from_slice(&s1[j0..j0 + cols]);
+                    } else if j0 >= s1.len() {
+                        dst.copy_from_slice(&s2[j0 - s1.len()..j0 - s1.len() + cols]);
+                    } else {
+                        for (jj, d) in dst.iter_mut().enumerate() {
+                            let j = j0 + jj;
+                            *d = if j < s1.len() { s1[j] } else { s2[j - s1.len()] };
+                        }
+                    }
+                }
+            }
+        };
+        let groups = &mut data[off..off + np * k * nr];
+        let size = (GROUP * k * nr).max(1);
+        if parallel && k * n >= 1 << 16 {
+            groups.par_chunks_mut(size).enumerate().for_each(fill);
+        } else {
+            groups.chunks_mut(size).enumerate().for_each(fill);
+        }
+        PackedB { k, n, data, off }
     }
 
     /// B (k x rows.len()) whose column j is row `rows[j]` of the row-major matrix `w` (k wide).
     pub fn from_rows(k: usize, rows: &[usize], w: &[T]) -> Self {
         let (nr, n) = (T::NR, rows.len());
-        let mut data = vec![T::ZERO; n.div_ceil(nr) * k * nr];
+        let (mut data, off) = aligned_zeros(n.div_ceil(nr) * k * nr);
         for (j, &r) in rows.iter().enumerate() {
             let (p, jj) = (j / nr, j % nr);
-            let panel = &mut data[p * k * nr..(p + 1) * k * nr];
+            let panel = &mut data[off + p * k * nr..off + (p + 1) * k * nr];
             for (kk, v) in w[r * k..(r + 1) * k].iter().enumerate() {
                 panel[kk * nr + jj] = *v;
             }
         }
-        PackedB { k, n, data }
+        PackedB { k, n, data, off }
     }
 
     /// C (m x n, row stride ldc) = A (m x k, row stride lda) B.
@@ -297,7 +157,7 @@ impl<T: Kern> PackedB<T> {
             }
             return;
         }
-        let base = self.data.as_ptr().add(k0 * nr + (c0 / nr) * k * nr);
+        let base = self.data.as_ptr().add(self.off + k0 * nr + (c0 / nr) * k * nr);
         let full = ncols / nr;
         let np = ncols.div_ceil(nr);
         // Groups of up to 4 panels; each row block takes them `panels_for(rows)` at a time.
@@ -306,10 +166,9 @@ impl<T: Kern> PackedB<T> {
             let mut i = 0;
             while i < m {
                 let rows = MR.min(m - i);
-                let step = panels_for(rows);
                 let mut p = g0;
                 while p < g1 {
-                    let take = if p + step <= g1.min(full) { step } else { 1 };
+                    let take = panels_take(rows, g1.min(full).saturating_sub(p));
                     let cols = nr.min(ncols - p * nr);
                     T::kernel(
                         rows,
@@ -334,32 +193,62 @@ impl<T: Kern> PackedB<T> {
 }
 
 impl<T: Kern> PackedB<T> {
-    /// Rows per block of a large product: the block of A (rows x k) stays in L2 (~160 KB)
+    /// Depth of one pass of a large product (1 KB of each panel row pass: 256 f32, 128 f64):
+    /// a group of panels at this depth stays in L2 next to the block of A.
+    pub fn depth_block(&self) -> usize {
+        (1024 / std::mem::size_of::<T>()).min(self.k).max(1)
+    }
+
+    /// Rows per block of a large product: the block of A (rows x depth) stays in L2 (~160 KB)
     /// while every panel of B passes over it. Depends only on k.
     pub fn block_rows(&self) -> usize {
-        let bytes = 160 * 1024 / (self.k.max(1) * std::mem::size_of::<T>());
+        let bytes = 160 * 1024 / (self.depth_block() * std::mem::size_of::<T>());
         (bytes / MR * MR).clamp(MR, 32 * MR)
     }
 
     /// C = A B for many rows: blocks of [`block_rows`](Self::block_rows) rows, run on the
-    /// current pool when `parallel` (each block is one sequential product, so the result does
-    /// not depend on the thread count).
+    /// current pool when `parallel`, each over k in passes of [`depth_block`](Self::depth_block)
+    /// that add to C. A pass continues each output's FMA chain from the value stored in C, so
+    /// the result is one sequential sum over k, whatever the blocking or the thread count.
     ///
     /// # Safety
     /// As [`PackedB::mul`].
     pub unsafe fn mul_rows(&self, m: usize, a: *const T, lda: usize, c: *mut T, ldc: usize, parallel: bool) {
-        let mc = self.block_rows();
+        // SAFETY: the caller's contract.
+        unsafe { self.mul_rows_strided(m, a, lda, 1, c, ldc, parallel) }
+    }
+
+    /// [`mul_rows`](Self::mul_rows) with A's element (r, kk) at `a + r * rsa + kk * csa`
+    /// (so A may be a transposed view).
+    ///
+    /// # Safety
+    /// `a` addresses m x k values as described, `c` m rows of n (row stride ldc).
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn mul_rows_strided(&self, m: usize, a: *const T, rsa: usize, csa: usize, c: *mut T, ldc: usize, parallel: bool) {
+        let (mc, kc, k) = (self.block_rows(), self.depth_block(), self.k);
         let (a, c) = (super::gemm::SyncPtr(a as *mut T), super::gemm::SyncPtr(c));
         super::gemm::for_each(m.div_ceil(mc), parallel, |b| {
             let r0 = b * mc;
-            self.mul(mc.min(m - r0), a.at(r0 * lda), lda, c.at(r0 * ldc), ldc);
+            let rows = mc.min(m - r0);
+            let mut k0 = 0;
+            loop {
+                // One pass (with k = 0, a single pass that zeroes C).
+                let kb = kc.min(k - k0);
+                // SAFETY: rows r0.. and depth k0.. of A, rows r0.. of C: inside the shapes the
+                // caller vouches for; row blocks are disjoint across threads.
+                unsafe { self.mul_sub(rows, a.at(r0 * rsa + k0 * csa), rsa, csa, k0, kb, 0, self.n, c.at(r0 * ldc), ldc, k0 > 0) };
+                k0 += kb;
+                if k0 >= k {
+                    break;
+                }
+            }
         });
     }
 }
 
 /// B split into blocks of `width` columns, each packed on its own, so that a block of
 /// output columns can be computed (and followed by its element-wise work) independently.
-pub struct ChunkedB<T> {
+pub struct ChunkedB<T: Pooled> {
     pub width: usize,
     chunks: Vec<PackedB<T>>,
 }
@@ -431,14 +320,14 @@ impl<T: Kern> ChunkedB<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::simd::set_level;
+    use crate::nn::kernels::simd::{set_level, Level};
 
     fn check<T: Kern + Into<f64>>() {
         for &(m, k, n) in &[(1, 5, 3), (7, 33, 17), (13, 64, 40), (6, 1, 16), (1, 20, 100), (2, 9, 70), (3, 7, 64), (1, 3, 128)] {
             let a: Vec<T> = (0..m * k).map(|i| T::from_f64(((i * 7919) % 13) as f64 - 6.0)).collect();
             let bt: Vec<T> = (0..n * k).map(|i| T::from_f64(((i * 104729) % 11) as f64 - 5.0)).collect();
             let pb = unsafe { PackedB::new(k, n, bt.as_ptr(), 1, k) };
-            for lv in [Level::Scalar, Level::Avx2] {
+            for lv in [Level::Scalar, Level::Avx2, Level::Avx512] {
                 set_level(lv);
                 let mut c = vec![T::from_f64(99.0); m * (n + 2)];
                 unsafe { pb.mul(m, a.as_ptr(), k, c.as_mut_ptr(), n + 2) };
@@ -451,7 +340,7 @@ mod tests {
                 }
             }
         }
-        set_level(Level::Avx2);
+        set_level(crate::nn::kernels::simd::best());
     }
 
     #[test]

@@ -28,6 +28,7 @@ use super::gemm::{for_each, gemm_par, Split, SyncPtr};
 use super::pack::{gather_rows, Packing};
 use super::packed::{ChunkedB, Kern, PackedB};
 use super::real::Real;
+use super::workspace::{self, Pooled, Scratch};
 use crate::error::{Error, Result};
 use crate::parallel::{self, CancelToken};
 use crate::rng::{mix64, GOLDEN};
@@ -192,32 +193,32 @@ pub struct State<'a, T> {
     pub lengths: Option<&'a [i64]>,
 }
 
-pub(super) struct DirCache<T> {
-    pub(super) acts: Vec<T>,
-    pub(super) c: Vec<T>,
-    pub(super) y: Vec<T>,
-    pub(super) m: Vec<T>,
+pub(super) struct DirCache<T: Pooled> {
+    pub(super) acts: Scratch<T>,
+    pub(super) c: Scratch<T>,
+    pub(super) y: Scratch<T>,
+    pub(super) m: Scratch<T>,
     /// GRU: W_hn h + b_hn; textbook GRU: r * h.
-    pub(super) extra: Vec<T>,
+    pub(super) extra: Scratch<T>,
     pub(super) h_init: Vec<T>,
     pub(super) c_init: Vec<T>,
 }
 
-pub(super) struct LayerCache<T> {
+pub(super) struct LayerCache<T: Pooled> {
     /// Layer input in forward-packed order (after dropout).
-    pub(super) input: Vec<T>,
+    pub(super) input: Scratch<T>,
     pub(super) dirs: Vec<DirCache<T>>,
 }
 
 /// What the backward needs (opaque to users).
-pub struct Cache<T> {
+pub struct Cache<T: Pooled> {
     pub(super) spec: Spec,
     pub(super) opts: Options,
     pub(super) pack: Packing,
     pub(super) layers: Vec<LayerCache<T>>,
 }
 
-impl<T> Cache<T> {
+impl<T: Pooled> Cache<T> {
     pub fn spec(&self) -> &Spec {
         &self.spec
     }
@@ -231,7 +232,7 @@ impl<T> Cache<T> {
 }
 
 /// Result of a forward pass.
-pub struct Forward<T> {
+pub struct Forward<T: Pooled> {
     pub y: Vec<T>,
     pub h_n: Vec<T>,
     /// Empty unless LSTM.
@@ -349,7 +350,7 @@ fn run_dir<T: Kern>(
     if cell == CellKind::Gru {
         bias[2 * h..].copy_from_slice(&w.b_ih[2 * h..]);
     }
-    let mut acts: Vec<T> = vec![T::ZERO; n_tok * gh];
+    let mut acts = workspace::zeros::<T>(n_tok * gh);
     // SAFETY: W_ih is (gh x din) row-major, read as B = W_ih^T; acts holds n_tok rows of gh.
     unsafe { product_all_tokens(n_tok, din, gh, xg.as_ptr(), w.w_ih.as_ptr(), 1, din, acts.as_mut_ptr(), cancel) };
     if !cancel.is_cancelled() {
@@ -367,10 +368,11 @@ fn run_dir<T: Kern>(
     let proj = (spec.proj > 0).then(|| unsafe { ChunkedB::new(h, hout, w.w_hr.as_ptr(), 1, h, 64) });
     let wn = (cell == CellKind::GruTextbook).then(|| unsafe { ChunkedB::new(h, h, w.w_hh.as_ptr().add(2 * h * hout), 1, hout, cw) });
     let zeros = |len: usize| vec![T::ZERO; len];
-    let mut y = zeros(n_tok * hout);
-    let mut c = if cell == CellKind::Lstm { zeros(n_tok * h) } else { Vec::new() };
-    let mut m = if spec.proj > 0 { zeros(n_tok * h) } else { Vec::new() };
-    let mut extra = if matches!(cell, CellKind::Gru | CellKind::GruTextbook) { zeros(n_tok * h) } else { Vec::new() };
+    // The cached arrays come from (and, when the cache is dropped, go back to) the pool.
+    let mut y = workspace::zeros::<T>(n_tok * hout);
+    let mut c = workspace::zeros::<T>(if cell == CellKind::Lstm { n_tok * h } else { 0 });
+    let mut m = workspace::zeros::<T>(if spec.proj > 0 { n_tok * h } else { 0 });
+    let mut extra = workspace::zeros::<T>(if matches!(cell, CellKind::Gru | CellKind::GruTextbook) { n_tok * h } else { 0 });
     let mut s = zeros(nch * bsz * pg * cw);
     let mut s2 = if cell == CellKind::GruTextbook { zeros(nch * bsz * cw) } else { Vec::new() };
     let (pa, py, pc, pm, pe, ps, ps2) = (
@@ -503,11 +505,11 @@ fn forward_impl<T: Kern>(
 ) -> Forward<T> {
     let (bsz, dirs, hout, h, n) = (st.batch, spec.dirs(), spec.hout(), spec.hidden, pack.n);
     let width = dirs * hout;
-    let mut input = gather_rows(st.x, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), spec.input_size);
+    let mut input = workspace::gather_rows(st.x, (0..n).map(|k| pack.padded_row(k, opts.batch_first)), n, spec.input_size);
     let mut h_n = vec![T::ZERO; spec.layers * dirs * bsz * hout];
     let mut c_n = if spec.cell == CellKind::Lstm { vec![T::ZERO; spec.layers * dirs * bsz * h] } else { Vec::new() };
     let mut caches = Vec::new();
-    let mut out = Vec::new();
+    let mut out = workspace::zeros::<T>(0);
     for l in 0..spec.layers {
         let din = spec.din(l);
         let run = |d: usize| {
@@ -527,7 +529,7 @@ fn forward_impl<T: Kern>(
             // The caller returns Interrupted: skip assembling outputs nobody will see.
             return Forward { y: Vec::new(), h_n: Vec::new(), c_n: Vec::new(), cache: None };
         }
-        out = vec![T::ZERO; n * width];
+        out = workspace::zeros(n * width);
         for (d, dc) in dcs.iter().enumerate() {
             for k in 0..n {
                 let dst = if d == 0 { k } else { pack.rev[k] };
@@ -543,9 +545,9 @@ fn forward_impl<T: Kern>(
             }
         }
         let last = l + 1 == spec.layers;
-        let mut next = Vec::new();
+        let mut next = Scratch::default();
         if !last {
-            next = out.clone();
+            next = workspace::copy_of(&out);
             apply_dropout(&mut next, width, &pack, opts, l);
         }
         if opts.keep_cache {

@@ -14,7 +14,7 @@ use crate::ngram::model::MAX_ORDER;
 use crate::ngram::shards::Labels;
 use crate::ngram::{self, arpa, Model, Smoothing};
 
-fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>, prune: Option<Vec<u64>>) -> PyResult<Smoothing> {
+pub(super) fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f32, f32)>, prune: Option<Vec<u64>>) -> PyResult<Smoothing> {
     let kn = matches!(name, "kneser_ney" | "kn" | "modified_kneser_ney");
     // lmplz's --prune: one threshold per order, the last one repeated for the orders above.
     let mut thresholds = [0u64; MAX_ORDER];
@@ -284,6 +284,34 @@ impl NgramModel {
         let (p, n, next) = self.m.step(&st, w);
         out_state.borrow_mut().set(&self.m, next);
         Ok((p, n))
+    }
+
+    /// [`base_full_score`] for many `(state, word id)` pairs at once (the GIL released, the
+    /// memory accesses of all pairs overlapped): `(log10 p, n-gram lengths, states after)`.
+    fn base_full_score_batch<'py>(
+        &self,
+        py: Python<'py>,
+        states: Vec<PyRef<'py, LmState>>,
+        ids: PyReadonlyArray1<'_, u32>,
+    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<u8>>, Vec<LmState>)> {
+        let ids = slice(&ids, "words")?;
+        if ids.len() != states.len() {
+            return Err(ShapeError::new_err(format!("{} states but {} words", states.len(), ids.len())));
+        }
+        self.m.check_ids(ids, "words").py()?;
+        let ins: Vec<ngram::State> = states.iter().map(|s| s.s).collect();
+        let outs = py.detach(|| self.m.step_many(&ins, ids));
+        let mut probs = Vec::with_capacity(outs.len());
+        let mut lens = Vec::with_capacity(outs.len());
+        let mut after = Vec::with_capacity(outs.len());
+        for (p, n, st) in outs {
+            probs.push(p);
+            lens.push(n as u8);
+            let mut s = LmState::new();
+            s.set(&self.m, st);
+            after.push(s);
+        }
+        Ok((probs.into_pyarray(py), lens.into_pyarray(py), after))
     }
 
     #[pyo3(signature = (context, bos=true))]

@@ -35,7 +35,7 @@ impl LmState {
 #[pymethods]
 impl LmState {
     #[new]
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         LmState { s: State::EMPTY, klen: 0, khist: 0 }
     }
 

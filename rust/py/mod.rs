@@ -10,6 +10,7 @@ mod errors;
 mod interrupt;
 mod lm;
 mod lm_state;
+mod lm_stream;
 mod ngram;
 mod nn;
 mod pipeline;
@@ -27,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pipeline::register(m)?;
     ngram::register(m)?;
     lm::register(m)?;
+    lm_stream::register(m)?;
     lm_state::register(m)?;
     nn::register(m)?;
     attention::register(m)?;

@@ -216,20 +216,19 @@ fn rnn_backward<'py>(
     }
 }
 
-/// The SIMD level of the nn kernels: "avx2" or "scalar"; `force` sets it (for tests).
+/// The SIMD level of the nn kernels: "avx512", "avx2" or "scalar"; `force` sets it (for
+/// tests; a level the CPU lacks falls back to the best it has).
 #[pyfunction]
 #[pyo3(signature = (force=None))]
 fn simd_level(force: Option<&str>) -> PyResult<&'static str> {
     let l = match force {
         None => simd::level(),
-        Some("scalar") => simd::set_level(simd::Level::Scalar),
-        Some("avx2") => simd::set_level(simd::Level::Avx2),
-        Some(o) => return Err(Error::Value(format!("unknown SIMD level {o:?}; use 'scalar' or 'avx2'"))).py(),
+        Some(s) => match simd::Level::parse(s) {
+            Some(l) => simd::set_level(l),
+            None => return Err(Error::Value(format!("unknown SIMD level {s:?}; use 'scalar', 'avx2' or 'avx512'"))).py(),
+        },
     };
-    Ok(match l {
-        simd::Level::Scalar => "scalar",
-        simd::Level::Avx2 => "avx2",
-    })
+    Ok(l.name())
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -2,7 +2,7 @@
 //! sampling.
 //!
 //! A scorer spec from `seqfast/search.py` is a tuple tree: ("call", fn, V) for a Python
-//! callable, ("ngram", NgramModel, prompts, allow_unk), ("sum", [(spec, weight), ...]). Trees
+//! callable, ("ngram", NgramModel, prompts, allow_unk[, per_word]), ("sum", [(spec, weight), ...]). Trees
 //! without a Python callable run with the GIL released. An exception raised by a Python scorer
 //! is re-raised as is (with its traceback).
 
@@ -24,7 +24,7 @@ use crate::search::{self, BeamOptions, Hyp, LengthPenalty, SampleOptions, Scorer
 enum Spec<'py> {
     Call(Bound<'py, PyAny>, usize),
     Lstm(Bound<'py, LstmDecoderWeights>, Vec<f32>, Vec<f32>, Vec<f32>, usize, Vec<i64>),
-    Ngram(Bound<'py, NgramModel>, Vec<Vec<u32>>, bool),
+    Ngram(Bound<'py, NgramModel>, Vec<Vec<u32>>, bool, bool),
     Sum(Vec<(Spec<'py>, f32)>),
 }
 
@@ -33,7 +33,12 @@ fn parse<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Spec<'py>> {
     let kind: String = t.get_item(0)?.extract()?;
     Ok(match kind.as_str() {
         "call" => Spec::Call(t.get_item(1)?, t.get_item(2)?.extract()?),
-        "ngram" => Spec::Ngram(t.get_item(1)?.cast_into::<NgramModel>()?, t.get_item(2)?.extract()?, t.get_item(3)?.extract()?),
+        "ngram" => Spec::Ngram(
+            t.get_item(1)?.cast_into::<NgramModel>()?,
+            t.get_item(2)?.extract()?,
+            t.get_item(3)?.extract()?,
+            if t.len() > 4 { t.get_item(4)?.extract()? } else { false },
+        ),
         "lstm" => Spec::Lstm(
             t.get_item(1)?.cast_into::<LstmDecoderWeights>()?,
             t.get_item(2)?.extract()?,
@@ -52,7 +57,7 @@ fn parse<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Spec<'py>> {
 
 /// The same tree with the models borrowed (Send: no Python objects).
 enum Native<'a> {
-    Ngram(&'a Model, &'a [Vec<u32>], bool),
+    Ngram(&'a Model, &'a [Vec<u32>], bool, bool),
     Lstm(&'a DecoderWeights, [&'a [f32]; 3], usize, &'a [i64]),
     Sum(Vec<(Native<'a>, f32)>),
 }
@@ -60,7 +65,7 @@ enum Native<'a> {
 fn native<'a>(s: &'a Spec<'_>) -> Option<Native<'a>> {
     match s {
         Spec::Call(..) => None,
-        Spec::Ngram(m, p, u) => Some(Native::Ngram(&m.get().m, p, *u)),
+        Spec::Ngram(m, p, u, pw) => Some(Native::Ngram(&m.get().m, p, *u, *pw)),
         Spec::Lstm(w, h0, c0, mem, s, ml) => Some(Native::Lstm(&w.get().w, [h0, c0, mem], *s, ml)),
         Spec::Sum(parts) => Some(Native::Sum(parts.iter().map(|(s, w)| Some((native(s)?, *w))).collect::<Option<_>>()?)),
     }
@@ -68,12 +73,12 @@ fn native<'a>(s: &'a Spec<'_>) -> Option<Native<'a>> {
 
 fn build_native<'a>(n: &Native<'a>, batch: usize) -> Result<Box<dyn Scorer + Send + 'a>> {
     Ok(match n {
-        Native::Ngram(m, prompts, allow_unk) => {
+        Native::Ngram(m, prompts, allow_unk, per_word) => {
             let p: Vec<&[u32]> = if prompts.is_empty() { vec![&[][..]; batch] } else { prompts.iter().map(|p| &p[..]).collect() };
             if p.len() != batch {
                 return Err(Error::Shape(format!("{} prompts for a batch of {batch}", p.len())));
             }
-            Box::new(NgramScorer::new(m, &p, *allow_unk)?)
+            Box::new(NgramScorer::new(m, &p, *allow_unk)?.per_word(*per_word))
         }
         Native::Lstm(w, [h0, c0, mem], s, ml) => Box::new(LstmDecoder::new(w, batch, h0, c0, mem, *s, ml)?),
         Native::Sum(parts) => {
@@ -342,7 +347,14 @@ impl LstmDecoderWeights {
     }
 }
 
+/// The vocabulary size of an n-gram model (without building the list of its words).
+#[pyfunction]
+fn ngram_vocab_size(model: &Bound<'_, NgramModel>) -> usize {
+    model.get().m.vocab.len()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(ngram_vocab_size, m)?)?;
     m.add_class::<LstmDecoderWeights>()?;
     m.add_function(wrap_pyfunction!(beam_search, m)?)?;
     m.add_function(wrap_pyfunction!(sample, m)?)?;

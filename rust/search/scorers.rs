@@ -11,12 +11,18 @@ use crate::ngram::model::{Model, State};
 /// An n-gram model as a scorer: natural-log p(w | context) for every word of its vocabulary
 /// (`<s>` and words without a probability get -inf; `<unk>` too unless `allow_unk`). Each
 /// item starts from `<s>` followed by its prompt.
+///
+/// Each row is the model's distribution (`ngram/dist.rs`: the unigram row plus the state's
+/// backoffs, overwritten at the continuations of its contexts) times ln 10, rows in parallel.
+/// [`NgramScorer::per_word`] switches to the old rule (`Model::step` for each of V words), kept
+/// as the reference of tests and the "before" row of `benches/bench_search.py`.
 pub struct NgramScorer<'m> {
     model: &'m Model,
     init: Vec<State>,
     states: Vec<State>,
     started: bool,
     allow_unk: bool,
+    per_word: bool,
 }
 
 impl<'m> NgramScorer<'m> {
@@ -26,7 +32,13 @@ impl<'m> NgramScorer<'m> {
             model.check_ids(p, "prompt")?;
         }
         let init = prompts.iter().map(|p| model.state_after(p, true)).collect();
-        Ok(NgramScorer { model, init, states: Vec::new(), started: false, allow_unk })
+        Ok(NgramScorer { model, init, states: Vec::new(), started: false, allow_unk, per_word: false })
+    }
+
+    /// Score with one `Model::step` per word (the slow reference rule; same results).
+    pub fn per_word(mut self, on: bool) -> Self {
+        self.per_word = on;
+        self
     }
 
     /// Number of items the prompts were given for.
@@ -58,12 +70,20 @@ impl Scorer for NgramScorer<'_> {
         self.started = true;
         let ln10 = std::f32::consts::LN_10;
         let (model, allow_unk) = (self.model, self.allow_unk);
+        if out.len() != next.len() * v {
+            return Err(Error::Shape(format!("the output holds {} values, not {} rows of {v}", out.len(), next.len())));
+        }
+        let dist = (!self.per_word).then(|| model.dist());
         // One full distribution per hypothesis, rows in parallel (each row is independent).
         crate::parallel::install_here(|| {
-            out.par_chunks_exact_mut(v).zip(next.par_iter()).for_each(|(row, st)| {
-                let d = model.distribution(st);
-                for (o, x) in row.iter_mut().zip(d) {
-                    *o = x * ln10;
+            out.par_chunks_exact_mut(v).zip(next.par_iter()).for_each_init(Vec::new, |lvl, (row, st)| {
+                match dist {
+                    Some(d) => d.fill(model, st, ln10, row, lvl),
+                    None => {
+                        for (o, x) in row.iter_mut().zip(crate::ngram::dist::per_word(model, st)) {
+                            *o = x * ln10;
+                        }
+                    }
                 }
                 if !allow_unk {
                     row[model.unk as usize] = f32::NEG_INFINITY;
