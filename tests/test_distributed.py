@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import seqfast
-from seqfast.distributed import PieceCounts, encode_texts, merge_counts, piece_counts, train_bpe_from_counts, word_counts
+from seqfast.distributed import PieceCounts, encode_texts, merge_counts, piece_counts, split_counts, train_bpe_from_counts, word_counts
 from seqfast.ngram import NgramCounts, NgramLM, count, count_words
 
 FB = (0.5, 1.0, 1.5)
@@ -117,6 +117,33 @@ def test_word_counts_blocks(n):
     assert NgramLM.fit_counts(total, discount_fallback=FB).to_arpa() == ref.to_arpa()
     # Empty partitions are neutral.
     assert merge_counts(word_counts([], 3), total, word_counts([], 3)) == total
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 5), st.integers(1, 4), st.integers(0, 10**6))
+def test_split_counts_buckets_merge_to_the_whole(n, buckets, order, seed):
+    """Bucket k of every partition merged on its own, then the buckets added: the whole's counts.
+    Buckets are disjoint, and an n-gram's bucket does not depend on the partition's word ids."""
+    texts = corpus(60, seed)
+    parts = [word_counts(p, order) for p in chunks(texts, n)]
+    split = [split_counts(c, buckets) for c in parts]
+    merged = [merge_counts(*[s[k] for s in split]) for k in range(buckets)]
+    assert merge_counts(*merged) == count_words(whole(texts), order)
+    if buckets > 1:
+        for o in range(1, order + 1):
+            keys = [{tuple(merged[k].vocab[i] for i in g) for g in merged[k].ngrams(o)[0]} for k in range(buckets)]
+            assert sum(map(len, keys)) == len(set().union(*keys))
+
+
+def test_split_counts_ids_and_errors():
+    texts = [[1, 2, 3, 2, 1], [3, 3, 4]]
+    whole_ids = count(texts, 3, bos=0, eos=5)
+    parts = split_counts(whole_ids, 3)
+    assert len(parts) == 3 and all(p.bos == 0 and p.eos == 5 and p.vocab is None for p in parts)
+    assert merge_counts(*parts) == whole_ids
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(seqfast.SeqfastError, match="buckets"):
+            split_counts(whole_ids, bad)
 
 
 def test_blocks_encode_and_id_counts(tok):
@@ -240,6 +267,9 @@ def test_dask_count_and_fit(client, n):
     assert sd.count_ngrams(b, 3) == count_words(whole(texts), 3)
     lm = sd.fit_lm(b, 3, discount_fallback=FB)
     assert lm.to_arpa() == NgramLM.fit(whole(texts), 3, discount_fallback=FB).to_arpa()
+    # The shuffle (merge by n-gram hash buckets) gives the same counts and model.
+    assert sd.count_ngrams(b, 3, buckets=3) == count_words(whole(texts), 3)
+    assert sd.fit_lm(b, 3, discount_fallback=FB, buckets=2).to_arpa() == lm.to_arpa()
     one_line = [t.replace("\n", " ") for t in texts]
     lm2 = sd.fit_lm(bag(one_line, n), 2, "add_k", k=0.5)
     assert pickle.dumps(lm2) == pickle.dumps(NgramLM.fit(one_line, 2, "add_k", k=0.5))
@@ -355,6 +385,8 @@ def test_front_end_argument_errors(client, tok):
         sd.count_ngrams(b, 2, bos=1)
     with pytest.raises(seqfast.ArgumentTypeError, match="Tokenizer"):
         sd.tokenize(b, "tok")
+    with pytest.raises(seqfast.SeqfastError, match="buckets"):
+        sd.count_ngrams(b, 2, buckets=0)
     lazy = sd.count_ngrams(b, 2, compute=False)
     assert lazy.compute() == count_words("a b\n", 2)
 

@@ -5,8 +5,8 @@ Two layers:
 * **Building blocks** (no engine needed): pure functions of one partition of texts and exact,
   associative merges of their results — :func:`piece_counts` + :class:`PieceCounts` (``+``,
   :meth:`PieceCounts.merge`) + :func:`train_bpe_from_counts` for BPE training;
-  :func:`word_counts` / :func:`id_counts` + :func:`merge_counts` + ``NgramLM.fit_counts`` for
-  n-gram LMs; :func:`encode_texts` for tokenization. Map them with any engine.
+  :func:`word_counts` / :func:`id_counts` + :func:`merge_counts` (and :func:`split_counts` to merge by n-gram hash buckets) +
+  ``NgramLM.fit_counts`` for n-gram LMs; :func:`encode_texts` for tokenization. Map them with any engine.
 * **Dask front ends** (``pip install 'seqfast[dask]'``): :func:`tokenize`,
   :func:`count_ngrams`, :func:`train_bpe`, :func:`fit_lm` over a ``dask.bag`` of texts or a
   ``dask.dataframe`` text column, on the current ``distributed`` client. Results equal the
@@ -26,6 +26,7 @@ from seqfast.distributed._blocks import (
     id_counts,
     merge_counts,
     piece_counts,
+    split_counts,
     train_bpe_from_counts,
     word_counts,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "word_counts",
     "id_counts",
     "merge_counts",
+    "split_counts",
     "encode_texts",
     "encode_arrow",
     "tokenize",

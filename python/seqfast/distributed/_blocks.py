@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Optional
 
+import zlib
+
 import numpy as np
 
 from seqfast import _core
@@ -25,6 +27,7 @@ __all__ = [
     "word_counts",
     "id_counts",
     "merge_counts",
+    "split_counts",
     "encode_texts",
     "encode_arrow",
 ]
@@ -259,6 +262,50 @@ def merge_counts(*parts):
     while len(parts) > 1:
         parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
     return parts[0]
+
+
+# Odd 64-bit multipliers of the bucket hash: one per position of an n-gram (wrapping products).
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64)
+
+
+def _word_keys(counts: NgramCounts) -> np.ndarray:
+    """A 64-bit key per id that is the same in every process and partition: for word-level
+    counts a hash of the word (ids differ between partitions, words do not), else the id."""
+    if counts.vocab is None:
+        return None
+    # CRC-32 of each word's UTF-8 in C, spread over 64 bits below; not Python's hash(), which
+    # differs between processes.
+    return np.fromiter(map(zlib.crc32, map(str.encode, counts.vocab)), dtype=np.uint64, count=len(counts.vocab))
+
+
+def split_counts(counts: NgramCounts, buckets: int) -> list:
+    """``counts`` cut into ``buckets`` disjoint parts by a hash of each n-gram's words (or ids):
+    a given n-gram lands in the same bucket in every partition and process, so bucket ``k`` of
+    many partitions can be merged on its own worker, and the merged buckets, added together,
+    are the merged counts. Each part keeps the full vocabulary (word ids stay valid, and
+    vocabularies merge to the same order in every bucket)."""
+    if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 1:
+        raise SeqfastError(f"buckets={buckets!r} must be a positive int")
+    counts = aligned(counts)
+    if buckets == 1:
+        return [counts]
+    keys = _word_keys(counts)
+    parts = [[] for _ in range(buckets)]
+    with np.errstate(over="ignore"):
+        for grams, cnt in counts._tables:
+            h = np.zeros(len(cnt), dtype=np.uint64)
+            for j in range(grams.shape[1]):  # a few columns; each step is vectorised over n-grams
+                col = grams[:, j].astype(np.uint64) if keys is None else keys[grams[:, j]]
+                h = (h ^ col) * _MIX[j % len(_MIX)]
+            b = ((h >> np.uint64(33)) % np.uint64(buckets)).astype(np.intp)
+            order = np.argsort(b, kind="stable")  # keeps each bucket's rows sorted
+            ends = np.searchsorted(b[order], np.arange(1, buckets + 1), side="left")
+            start = 0
+            for k, end in enumerate(ends):
+                rows = order[start:end]
+                parts[k].append((np.ascontiguousarray(grams[rows]), np.ascontiguousarray(cnt[rows])))
+                start = end
+    return [NgramCounts(t, counts.vocab, bos=counts.bos, eos=counts.eos) for t in parts]
 
 
 def aligned(counts: NgramCounts) -> NgramCounts:

@@ -200,10 +200,16 @@ def count_ngrams(
     eos: Optional[int] = None,
     special: str = "error",
     split_every: int = SPLIT_EVERY,
+    buckets: int = 1,
     client=None,
     compute: bool = True,
 ):
     """N-gram counts of all the texts, counted per partition and merged in a tree.
+
+    ``buckets=k`` (k > 1) merges by n-gram hash instead, for count tables too big for one
+    worker: each partition's counts are cut into k disjoint buckets and each bucket is merged on
+    its own (the workers share the large merges), then the buckets are added together. The
+    result is the same.
 
     Without ``tokenizer``: word level, equal to ``seqfast.ngram.count_words("\\n".join(texts) +
     "\\n", order)`` (each text one or more sentences, one per line). With ``tokenizer``: id level,
@@ -213,6 +219,7 @@ def count_ngrams(
     from seqfast._lm import _check_order
 
     order = _check_order(order)
+    buckets = _check_buckets(buckets)
     dask = _dask()
     parts, _, _ = _partitions(texts, column)
     if tokenizer is None:
@@ -224,7 +231,27 @@ def count_ngrams(
         tok = _ship(tokenizer)
         task = dask.delayed(_id_counts_task, pure=False)
         counted = [task(tok, p, order, bos, eos, special, i) for i, p in enumerate(parts)]
-    return _compute(_tree(counted, _blocks.merge_counts, split_every), client, compute)
+    return _compute(_reduce_counts(counted, buckets, split_every), client, compute)
+
+
+def _reduce_counts(counted: list, buckets: int, split_every: int):
+    """Merge per-partition counts: one ordered tree, or with ``buckets`` > 1 a shuffle: each
+    partition's counts are cut by n-gram hash (``split_counts``), bucket k of every partition is
+    merged in its own tree (so the large merges run on different workers, each holding 1/k of
+    the table), and the disjoint buckets are added together at the end."""
+    if buckets == 1:
+        return _tree(counted, _blocks.merge_counts, split_every)
+    dask = _dask()
+    split = dask.delayed(_blocks.split_counts, pure=False, nout=buckets)
+    pieces = [split(c, buckets) for c in counted]
+    merged = [_tree([p[k] for p in pieces], _blocks.merge_counts, split_every) for k in range(buckets)]
+    return dask.delayed(_blocks.merge_counts, pure=False)(*merged)
+
+
+def _check_buckets(buckets) -> int:
+    if isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1:
+        raise SeqfastError(f"buckets={buckets!r} must be a positive int")
+    return buckets
 
 
 def train_bpe(
@@ -260,19 +287,20 @@ def fit_lm(
     *,
     column: Optional[str] = None,
     split_every: int = SPLIT_EVERY,
+    buckets: int = 1,
     client=None,
     compute: bool = True,
     **options,
 ):
     """Fit a word-level n-gram LM: counts per partition, merged in a tree, fitted on one worker.
     Equal (same ARPA bytes) to ``NgramLM.fit("\\n".join(texts) + "\\n", order, smoothing,
-    **options)``; ``options`` are :meth:`NgramLM.fit_counts`'s (``discount_fallback``,
+    **options)`` (``buckets``: see :func:`count_ngrams`); ``options`` are :meth:`NgramLM.fit_counts`'s (``discount_fallback``,
     ``prune``, ``k``, ``alpha``)."""
     from seqfast._lm import _check_order, _options
 
     dask = _dask()
     o = options
     _options(_check_order(order), smoothing, o.get("k", 1.0), o.get("alpha", 0.4), o.get("discount_fallback"), o.get("prune"), None)
-    counts = count_ngrams(texts, order, column=column, split_every=split_every, compute=False)
+    counts = count_ngrams(texts, order, column=column, split_every=split_every, buckets=buckets, compute=False)
     opts = dict(options, smoothing=smoothing)
     return _compute(dask.delayed(_fit_task, pure=False)(counts, opts), client, compute)
