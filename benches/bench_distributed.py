@@ -3,7 +3,7 @@
 seqfast and Hugging Face ``datasets.map`` with HF ``tokenizers`` (issue 20).
 
 The corpus's lines are written to shard files which the workers read themselves
-(``dask.bag.read_text``), as on a real cluster. For each job the distributed result is checked
+(``seqfast.distributed.read_text``: one partition per file), as on a real cluster. For each job the distributed result is checked
 against the single-process result first (equal ids / counts / merges), then timed (best of
 ``--repeat``; the machine is shared, so the best run is the least disturbed one). Printed: MB/s,
 the 2-worker / 1-worker speed-up and the engine overhead at 1 worker (single-process time /
@@ -12,6 +12,7 @@ the 2-worker / 1-worker speed-up and the engine overhead at 1 worker (single-pro
     python benches/bench_distributed.py                       # bench-data/mixed.txt, 8 MB
     python benches/bench_distributed.py --mb 0 --scale 10     # the whole corpus, 10x concatenated
     python benches/bench_distributed.py --smoke               # tiny, for CI
+    python benches/bench_distributed.py --memory 8,28         # peak memory of each task per GB / per item
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ def best(fn, repeat: int) -> float:
 def load(path: str, mb: float, scale: int) -> list:
     with open(path, encoding="utf-8") as f:
         text = f.read(int(mb * 2**20)) if mb > 0 else f.read()
-    lines = text.split("\n")[:-1] if mb > 0 else text.splitlines()
+    lines = text.split("\n")[:-1]  # without the last line, which --mb may cut (or the empty one after the final newline)
+    # Words the n-gram model reserves (the corpus's Python and HTML source has a few) would make
+    # count_words refuse the text, as lmplz does; rename them.
+    for w in ("<s>", "</s>", "<unk>"):
+        lines = [t.replace(w, w.upper().replace("<", "<_")) if w in t else t for t in lines]
     return lines * scale
 
 
@@ -64,10 +69,54 @@ def n_ids(part) -> list:
     return [len(ids) if ids is not None else sum(map(len, part))]
 
 
-def strip_nl(s: str, run: int = 0) -> str:
-    """A line without its newline (``run`` only makes each timed run's task keys new, so Dask
-    cannot reuse the previous run's partitions)."""
-    return s[:-1] if s.endswith("\n") else s
+_MEMORY_CHILD = r"""
+import resource, sys, time
+import numpy as np
+import seqfast
+from seqfast.distributed import merge_counts, piece_counts, word_counts
+job, path, mb, order = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+with open(path, encoding="utf-8") as f:
+    lines = f.read(int(mb * 2**20)).split("\n")[:-1]
+for w in ("<s>", "</s>", "<unk>"):
+    lines = [t.replace(w, w.upper().replace("<", "<_")) for t in lines]
+half = len(lines) // 2
+tok = seqfast.train_bpe(texts=lines[:5000], vocab_size=2000) if job == "tokenize" else None
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB; the text is already loaded
+if job == "count":
+    c = word_counts(lines, order, num_threads=1)
+    size = sum(c.num_ngrams(n) for n in range(1, order + 1))
+elif job == "merge":  # two halves counted, then merged: what a merge task holds
+    a, b = word_counts(lines[:half], order, num_threads=1), word_counts(lines[half:], order, num_threads=1)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    c = merge_counts(a, b)
+    size = sum(c.num_ngrams(n) for n in range(1, order + 1))
+elif job == "pieces":
+    c = piece_counts(lines, num_threads=1)
+    size = len(c)
+else:
+    ids = tok.encode_batch(lines, special="text", num_threads=1)
+    size = len(ids.ids)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(peak - base, size)
+"""
+
+
+def memory(corpus: str, mbs: list, order: int) -> None:
+    """Peak memory of each building block as a worker task runs it: each in a fresh process,
+    peak RSS above the process's RSS with its partition's text loaded."""
+    import subprocess
+
+    print(f"\nmemory of one task (fresh process each; peak RSS above the loaded text), order {order}")
+    print(f"{'task':34} {'MB text':>8} {'peak MB':>8} {'MB per GB text':>15} {'items':>12} {'bytes/item':>11}")
+    for job, what in (("count", "n-grams"), ("merge", "n-grams out"), ("pieces", "pieces"), ("tokenize", "ids")):
+        for mb in mbs:
+            out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, job, corpus, str(mb), str(order)], capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"memory child {job} {mb} MB failed:\n{out.stderr}")
+            kb, items = map(int, out.stdout.split())
+            label = {"count": "word_counts (order-%d counts)" % order, "merge": "merge_counts of two halves",
+                     "pieces": "piece_counts (BPE training)", "tokenize": "encode (ids of the partition)"}[job]
+            print(f"{label:34} {mb:8.1f} {kb / 1024:8.0f} {kb / 1024 / mb * 1024:15.0f} {items:12,d} {kb * 1024 / max(items, 1):11.1f}  ({what})")
 
 
 def main(argv=None) -> int:
@@ -75,18 +124,21 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus", default=os.path.join(HERE, "..", "bench-data", "mixed.txt"))
     ap.add_argument("--mb", type=float, default=8.0, help="MB of the corpus to use (0: all)")
     ap.add_argument("--scale", type=int, default=1, help="concatenate the corpus this many times")
-    ap.add_argument("--shards", type=int, default=16)
+    ap.add_argument("--shards", type=int, default=8, help="shard files = partitions (default 8: 4 per worker at 2 workers)")
     ap.add_argument("--vocab-size", type=int, default=4096)
     ap.add_argument("--order", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--no-hf", action="store_true", help="skip the datasets.map peer")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--memory", default="", help="only measure each task's memory, on these MB of the corpus (e.g. 8,32)")
     args = ap.parse_args(argv)
+    if args.memory:
+        memory(args.corpus, [float(x) for x in args.memory.split(",")], args.order)
+        return 0
     if args.smoke:
         args.mb, args.repeat, args.vocab_size, args.shards = 0.2, 1, 300, 4
 
-    import dask.bag as db
     import distributed
 
     import seqfast.distributed as sd
@@ -116,10 +168,10 @@ def main(argv=None) -> int:
             ) as cluster, distributed.Client(cluster) as client:
                 client.wait_for_workers(w, timeout=60)
 
-                runs = iter(range(1 << 30))
-
                 def bag():
-                    return db.read_text(paths).map(strip_nl, run=next(runs))
+                    # One partition per shard file, read and split in C on the worker (fresh
+                    # task keys on every call, so no run reuses an earlier one's partitions).
+                    return sd.read_text(paths)
 
                 # Correctness first.
                 got = sd.tokenize(bag(), tok, special="text").compute()
@@ -153,8 +205,11 @@ def main(argv=None) -> int:
                 return ds.map(enc, batched=True, num_proc=n if n > 1 else None, remove_columns=["text"], load_from_cache_file=False)
 
             out = hf_map(1)
-            same = all(np.array_equal(np.asarray(a, dtype=np.uint32), b) for a, b in zip(out["ids"][:2000], ref_ids))
-            print(f"HF ids equal seqfast's on the first 2000 lines: {same}")
+            hf_ids = out["ids"]
+            same = len(hf_ids) == len(ref_ids) and all(np.array_equal(np.asarray(a, dtype=np.uint32), b) for a, b in zip(hf_ids, ref_ids))
+            print(f"HF ids equal seqfast's on all {len(ref_ids)} lines: {same}")
+            if not same:
+                sys.exit("HF datasets.map ids differ from seqfast's: no timing")
             os.environ["TOKENIZERS_PARALLELISM"] = "false"
             for n in (1, 2):
                 rows[(f"HF datasets.map num_proc={n}", "tokenize")] = best(lambda: hf_map(n), args.repeat)

@@ -298,6 +298,28 @@ def test_dask_tokenize(client, tok, n):
     assert ids == count(tok.encode_batch(texts, special="special"), 2, bos=0, eos=1)
 
 
+def test_read_text_partitions_per_file(client, tmp_path):
+    texts = corpus()
+    files = [texts[:100], [], texts[100:101], texts[101:]]
+    for i, part in enumerate(files):
+        body = "".join(t.replace("\n", " ") + "\n" for t in part)
+        if i == 3:
+            body = body[:-1]  # no final newline
+        (tmp_path / f"f{i}.txt").write_bytes(body.encode())
+    lines = [t.replace("\n", " ") for t in texts]
+    b = sd.read_text(str(tmp_path / "f*.txt"))
+    assert b.npartitions == 4 and b.compute() == lines
+    assert sd.count_ngrams(b, 3) == count_words(whole(lines), 3)
+    assert sd.read_text([tmp_path / "f2.txt"]).compute() == lines[100:101]
+    (tmp_path / "crlf.txt").write_bytes(b"a b\r\nc\r\n")
+    assert sd.read_text(tmp_path / "crlf.txt").compute() == ["a b\r", "c\r"]
+    (tmp_path / "bad.txt").write_bytes(b"good line\nbad \xff here\n")
+    with pytest.raises(seqfast.FormatError, match=r"bad.txt: line 2 \(byte offset 14\)"):
+        sd.read_text(tmp_path / "bad.txt").compute()
+    with pytest.raises(seqfast.SeqfastError, match="no file matches"):
+        sd.read_text(str(tmp_path / "none*.txt"))
+
+
 def test_dask_dataframe_column(client, tok):
     pd = pytest.importorskip("pandas")
     dd = pytest.importorskip("dask.dataframe")

@@ -153,6 +153,12 @@ class NgramCounts:
         parts = list(parts)
         if not parts:
             raise SeqfastError("merge needs at least one NgramCounts")
+        if len(parts) > 2 and all(isinstance(p, NgramCounts) and p.vocab is not None for p in parts):
+            # Word-level: one vocabulary merge and one remap per part (the core's k-way merge).
+            if len({p.order for p in parts}) > 1:
+                raise ShapeError(f"cannot add counts of orders {sorted({p.order for p in parts})}")
+            tables, vocab = _core.ngram_merge_words_many([(p._tables, p.vocab) for p in parts])
+            return NgramCounts(tables, vocab)
         out = parts[0]
         for p in parts[1:]:
             out = out + p

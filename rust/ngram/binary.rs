@@ -163,7 +163,7 @@ pub fn write_to<W: Write + ?Sized>(m: &Model, out: &mut W, opts: Options) -> Res
     h.extend_from_slice(MAGIC);
     h.extend_from_slice(&VERSION.to_le_bytes());
     let ext = tables && m.vocab.len() < super::query::EXTENDS as usize;
-    h.extend_from_slice(&((tables as u32) * TABLES | (opts.quantize as u32) * QUANTIZED | (ext as u32) * EXT_BITS).to_le_bytes());
+    h.extend_from_slice(&(((tables as u32) * TABLES) | ((opts.quantize as u32) * QUANTIZED) | ((ext as u32) * EXT_BITS)).to_le_bytes());
     h.extend_from_slice(&0u64.to_le_bytes()); // header length, filled in below
     h.extend_from_slice(&(n as u32).to_le_bytes());
     let (mode, alpha) = match m.mode {
@@ -525,7 +525,7 @@ mod tests {
                     for verify in [false, true] {
                         let l = load(&p, verify).unwrap();
                         assert_eq!(scores(&m), scores(&l.model), "{sm:?} order {order} tables {tables}");
-                        assert_eq!(l.model.prob[0].is_mapped(), true);
+                        assert!(l.model.prob[0].is_mapped());
                     }
                 }
             }

@@ -112,9 +112,10 @@ fn check(cell: CellKind, proj: usize) {
     let mut case = Case::new(cell, proj);
     let grads = case.grads();
     let eps = 1e-6;
-    for v in 0..case.vars.len() {
-        assert_eq!(grads[v].len(), case.vars[v].len(), "{cell:?} variable {v}: gradient length");
-        for i in 0..case.vars[v].len() {
+    assert_eq!(grads.len(), case.vars.len(), "{cell:?}: number of gradients");
+    for (v, gv) in grads.iter().enumerate() {
+        assert_eq!(gv.len(), case.vars[v].len(), "{cell:?} variable {v}: gradient length");
+        for (i, &g) in gv.iter().enumerate() {
             let x0 = case.vars[v][i];
             case.vars[v][i] = x0 + eps;
             let lp = case.loss();
@@ -122,7 +123,6 @@ fn check(cell: CellKind, proj: usize) {
             let lm = case.loss();
             case.vars[v][i] = x0;
             let fd = (lp - lm) / (2.0 * eps);
-            let g = grads[v][i];
             assert!(
                 (fd - g).abs() <= 1e-7 + 1e-6 * fd.abs(),
                 "{cell:?} proj={proj}: variable {v}[{i}]: finite difference {fd}, backward {g}"

@@ -137,6 +137,17 @@ fn ngram_merge_words<'py>(
     Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
 }
 
+/// Sum of many word-level counts in text order: `[(tables, vocab), ...]` -> `(tables, vocab)`.
+#[pyfunction]
+fn ngram_merge_words_many<'py>(
+    py: Python<'py>,
+    parts: Vec<(Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>, Vec<String>)>,
+) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
+    let parts = parts.into_iter().map(|(t, v)| Ok((tables_from_py(&t)?, v))).collect::<PyResult<Vec<_>>>()?;
+    let (tables, vocab) = py.detach(|| ngram::shards::merge_words_many(parts)).py()?;
+    Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_words, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_lookup, m)?)?;
@@ -144,5 +155,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_merge, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_count_text, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_merge_words, m)?)?;
+    m.add_function(wrap_pyfunction!(ngram_merge_words_many, m)?)?;
     Ok(())
 }

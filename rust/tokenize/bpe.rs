@@ -281,8 +281,7 @@ mod tests {
     fn both(v: &Vocab, piece: &[u8]) -> (Vec<u32>, Vec<u32>) {
         let bytes: Vec<u32> = piece.iter().map(|&b| v.byte_id(b)).collect();
         let want = reference_merge(v, &bytes);
-        let mut s = Scratch::default();
-        s.ids = bytes.clone();
+        let mut s = Scratch { ids: bytes.clone(), ..Scratch::default() };
         let mut long = Vec::new();
         merge_long(v, &mut s, &mut long);
         if bytes.len() <= FLAT_MAX {

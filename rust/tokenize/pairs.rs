@@ -92,6 +92,10 @@ impl PairTable {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// `(rank, merged id)`, or `(NONE, NONE)` if the pair does not merge.
     #[inline(always)]
     pub fn get(&self, a: u32, b: u32) -> (u32, u32) {

@@ -307,13 +307,16 @@ struct Words {
 
 /// The merge loop: merges as `(left, right)` and the tokens by id. A merge creates the next id,
 /// unless its bytes are already a token (`(ab, c)` then `(a, bc)`), which it then reuses.
+/// The merges learned, in order, and every token's bytes (ids 0..=255 the single bytes).
+type Learned = (Vec<(u32, u32)>, Vec<Vec<u8>>);
+
 fn learn(
     counts: &Counts,
     max_tokens: usize,
     min_frequency: u64,
     progress: Option<Progress>,
     cancel: &parallel::CancelToken,
-) -> Result<(Vec<(u32, u32)>, Vec<Vec<u8>>)> {
+) -> Result<Learned> {
     let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
     let mut token_ids: FxHashMap<Vec<u8>, u32> = tokens.iter().cloned().zip(0u32..).collect();
     let mut entries: Vec<(&[u8], u64)> = counts.iter().map(|(k, &v)| (&k[..], v)).filter(|(k, _)| k.len() >= 2).collect();

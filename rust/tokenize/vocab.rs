@@ -6,6 +6,7 @@
 //!   tokens, so the lookup is the same O(1) probe as for an explicit merge list.
 //! - *merge list* (Hugging Face, GPT-2 `merges.txt`, seqfast training): only listed pairs merge,
 //!   with the list index as the rank.
+//!
 //! Encoding always merges the leftmost pair of minimal rank (both tiktoken and Hugging Face do).
 //! Ids may have gaps (cl100k has none below 100256, but files are free to); a gap decodes as an
 //! error. Every id maps to distinct bytes and vice versa: duplicates are rejected at build time.

@@ -7,7 +7,8 @@ Two layers:
   :meth:`PieceCounts.merge`) + :func:`train_bpe_from_counts` for BPE training;
   :func:`word_counts` / :func:`id_counts` + :func:`merge_counts` (and :func:`split_counts` to merge by n-gram hash buckets) +
   ``NgramLM.fit_counts`` for n-gram LMs; :func:`encode_texts` for tokenization. Map them with any engine.
-* **Dask front ends** (``pip install 'seqfast[dask]'``): :func:`tokenize`,
+* **Dask front ends** (``pip install 'seqfast[dask]'``): :func:`read_text` (a bag of the lines
+  of files, one partition per file), :func:`tokenize`,
   :func:`count_ngrams`, :func:`train_bpe`, :func:`fit_lm` over a ``dask.bag`` of texts or a
   ``dask.dataframe`` text column, on the current ``distributed`` client. Results equal the
   single-process ones exactly, whatever the number of partitions or workers.
@@ -26,6 +27,7 @@ from seqfast.distributed._blocks import (
     id_counts,
     merge_counts,
     piece_counts,
+    read_lines,
     split_counts,
     train_bpe_from_counts,
     word_counts,
@@ -41,6 +43,8 @@ __all__ = [
     "split_counts",
     "encode_texts",
     "encode_arrow",
+    "read_lines",
+    "read_text",
     "tokenize",
     "count_ngrams",
     "train_bpe",
@@ -54,7 +58,7 @@ __all__ = [
 
 def __getattr__(name):
     # The Dask front ends import Dask only when first used.
-    if name in ("tokenize", "count_ngrams", "train_bpe", "fit_lm"):
+    if name in ("read_text", "tokenize", "count_ngrams", "train_bpe", "fit_lm"):
         from seqfast.distributed import _dask
 
         return getattr(_dask, name)

@@ -30,6 +30,7 @@ __all__ = [
     "split_counts",
     "encode_texts",
     "encode_arrow",
+    "read_lines",
 ]
 
 
@@ -256,9 +257,11 @@ def merge_counts(*parts):
         return None
     if isinstance(parts[0], PieceCounts):
         return PieceCounts.merge(parts)
-    # Neighbours pairwise, level by level: text order is kept, and each count is merged
-    # log2(k) times instead of up to k - 1 times (NgramCounts.merge folds left).
+    # In text order; word-level counts merge k-way in the core (one vocabulary merge, one remap
+    # per part), id-level counts pairwise (sorted tables, linear merges).
     parts = [aligned(p) for p in parts]
+    if len(parts) > 2 and all(p.vocab is not None for p in parts):
+        return NgramCounts.merge(parts)
     while len(parts) > 1:
         parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
     return parts[0]
@@ -321,6 +324,28 @@ def aligned(counts: NgramCounts) -> NgramCounts:
         return counts
     tables = [(np.require(g, requirements="CA"), np.require(c, requirements="CA")) for g, c in counts._tables]
     return NgramCounts(tables, counts.vocab, bos=counts.bos, eos=counts.eos)
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+
+def read_lines(path, encoding: str = "utf-8") -> list:
+    """The lines of a text file without their ``\\n`` (a ``\\r`` before it stays, as the
+    counters see it), read and split in C: the partition of one file. Bad UTF-8 is an error
+    naming the file, the line and the byte offset."""
+    import os
+
+    with open(os.fspath(path), "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise FormatError(f"{os.fspath(path)}: line {line} (byte offset {e.start}): not valid {encoding} ({e.reason})") from None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not start an empty one
+    return lines
 
 
 # ---- encoding -----------------------------------------------------------------------------

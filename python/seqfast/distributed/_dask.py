@@ -17,7 +17,7 @@ from typing import Optional
 from seqfast._errors import ArgumentTypeError, SeqfastError
 from seqfast.distributed import _blocks
 
-__all__ = ["tokenize", "count_ngrams", "train_bpe", "fit_lm"]
+__all__ = ["read_text", "tokenize", "count_ngrams", "train_bpe", "fit_lm"]
 
 #: How many results each merge task combines (the fan-in of the tree reduction).
 SPLIT_EVERY = 8
@@ -158,6 +158,30 @@ def _train_task(counts, vocab_size, min_frequency):
 
 
 # ---- front ends ---------------------------------------------------------------------------
+
+
+def read_text(paths, *, encoding: str = "utf-8"):
+    """A ``dask.bag`` of the lines of text files (without their newlines), one partition per
+    file, in the order given (a glob pattern is expanded and sorted). Each file is read and split
+    in one task, in C: several times faster than ``dask.bag.read_text(...).map(str.rstrip)``,
+    which handles every line in Python. Files are read on the workers, so they must be visible
+    there (a shared file system, or ``s3://`` through ``dask.bag.read_text`` instead)."""
+    import glob
+    import os
+
+    dask = _dask()
+    import dask.bag as db
+
+    if isinstance(paths, (str, os.PathLike)):
+        pattern = os.fspath(paths)
+        paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not paths:
+            raise SeqfastError(f"no file matches {pattern!r}")
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise SeqfastError("read_text needs at least one path")
+    task = dask.delayed(_blocks.read_lines, pure=False)
+    return db.from_delayed([task(p, encoding) for p in paths])
 
 
 def tokenize(texts, tokenizer, *, column: Optional[str] = None, special: str = "error"):

@@ -55,7 +55,7 @@ impl Added {
     pub fn new(tokens: Vec<AddedToken>, normalizer: Option<&Normalizer>) -> Result<Added> {
         let mut kept: Vec<AddedToken> = Vec::with_capacity(tokens.len());
         for t in tokens {
-            if t.content.is_empty() || kept.iter().any(|k| *k == t) {
+            if t.content.is_empty() || kept.contains(&t) {
                 continue;
             }
             kept.push(t);

@@ -103,11 +103,9 @@ impl Normalizer {
             }
             Normalizer::Prepend(s) => ns.prepend(s),
             Normalizer::Bert { clean_text, chinese_chars, strip_accents, lowercase } => {
-                if *clean_text {
-                    if ns.norm.bytes().any(|b| b < 0x20 || b >= 0x7f) {
-                        ns.filter(|c| !(c == '\0' || c == '\u{fffd}' || bert_control(c)));
-                        ns.map(|c| if bert_whitespace(c) { ' ' } else { c });
-                    }
+                if *clean_text && ns.norm.bytes().any(|b| !(0x20..0x7f).contains(&b)) {
+                    ns.filter(|c| !(c == '\0' || c == '\u{fffd}' || bert_control(c)));
+                    ns.map(|c| if bert_whitespace(c) { ' ' } else { c });
                 }
                 if *chinese_chars && ns.norm.chars().any(is_chinese_char) {
                     let mut d = Vec::with_capacity(ns.norm.len() + 8);

@@ -167,8 +167,8 @@ fn wrap(e: &Encoding, first: Option<u32>, last: u32, types: &dyn Fn(&Encoding) -
         out.push(f, 0, (0, 0), 1, -1);
     }
     let ty = types(e);
-    for i in 0..e.len() {
-        out.push(e.ids[i], ty[i], e.offsets[i], 0, e.words[i]);
+    for (i, &t) in ty.iter().enumerate().take(e.len()) {
+        out.push(e.ids[i], t, e.offsets[i], 0, e.words[i]);
     }
     out.push(last, t_end, (0, 0), 1, -1);
     out.overflowing = e.overflowing.iter().map(|o| wrap(o, first, last, types, index)).collect();

@@ -210,6 +210,8 @@ impl SentencePiece {
     }
 
     /// Segments of the word `norm[a..e]` entered with score `b`; returns the score after it.
+    // `!(x > y)` on purpose: a NaN margin must take the exact path.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn word(&self, norm: &[u8], a: usize, e: usize, b: f32, s: &mut UniScratch, seg: &mut Vec<(u32, u32, u32)>) -> f32 {
         let w = &norm[a..e];
         if w.len() > CACHE_WORD_MAX {
@@ -266,6 +268,8 @@ impl SentencePiece {
     }
 
     /// The exact best path of `w` from 0, appended to the arena, with its margin.
+    // `!(cand <= second)` on purpose: a NaN candidate counts as a close second (the safe side).
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn exact_word(&self, w: &[u8], s: &mut UniScratch) -> Entry {
         let sc = self.spm_scorer();
         let n = w.len();
