@@ -173,6 +173,7 @@ def test_encode_arrow_round_trip(tok, kind, tmp_path):
         arr = pa.chunked_array([arr[:30], arr[30:]])
     out = encode_arrow(tok, arr, special="special")
     assert out.type == pa.large_list(pa.uint32()) and len(out) == len(texts)
+    assert tok.encode_batch(arr, special="special").equals(out)  # Tokenizer.encode_batch takes Arrow too
     flat = out.values.to_numpy()  # zero-copy view of the ids
     offs = out.offsets.to_numpy()
     for i, t in enumerate(texts):

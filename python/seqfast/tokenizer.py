@@ -324,7 +324,14 @@ class Tokenizer:
     def encode_batch(
         self, texts: Iterable[str], *, special: str = "error", num_threads: Optional[int] = None
     ) -> EncodingBatch:
-        """Encode many texts in parallel (GIL released); returns flat ids + offsets."""
+        """Encode many texts in parallel (GIL released); returns flat ids + offsets.
+
+        A ``pyarrow`` string array (or ChunkedArray) is read in place, without a copy, and gives
+        a ``pyarrow.LargeListArray`` of uint32 ids (see ``seqfast.distributed.encode_arrow``)."""
+        if type(texts).__module__.startswith("pyarrow"):
+            from seqfast.distributed._blocks import encode_arrow
+
+            return encode_arrow(self, texts, special=special, num_threads=num_threads)
         if isinstance(texts, str):
             raise ArgumentTypeError("texts must be a sequence of str, not a single str (use encode)")
         texts = texts if isinstance(texts, list) else list(texts)
