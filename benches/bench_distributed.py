@@ -70,7 +70,7 @@ def n_ids(part) -> list:
 
 
 _MEMORY_CHILD = r"""
-import resource, sys, time
+import sys
 import numpy as np
 import seqfast
 from seqfast.distributed import merge_counts, piece_counts, word_counts
@@ -81,13 +81,21 @@ for w in ("<s>", "</s>", "<unk>"):
     lines = [t.replace(w, w.upper().replace("<", "<_")) for t in lines]
 half = len(lines) // 2
 tok = seqfast.train_bpe(texts=lines[:5000], vocab_size=2000) if job == "tokenize" else None
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB; the text is already loaded
+def status(key):  # KB, from /proc/self/status
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith(key + ":"))
+def reset_peak():  # Linux >= 4.0: writing 5 resets the peak RSS (VmHWM) to the current RSS
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return status("VmRSS")
+import gc; gc.collect()
+base = reset_peak()  # the text is already loaded
 if job == "count":
     c = word_counts(lines, order, num_threads=1)
     size = sum(c.num_ngrams(n) for n in range(1, order + 1))
 elif job == "merge":  # two halves counted, then merged: what a merge task holds
     a, b = word_counts(lines[:half], order, num_threads=1), word_counts(lines[half:], order, num_threads=1)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = reset_peak()
     c = merge_counts(a, b)
     size = sum(c.num_ngrams(n) for n in range(1, order + 1))
 elif job == "pieces":
@@ -96,14 +104,13 @@ elif job == "pieces":
 else:
     ids = tok.encode_batch(lines, special="text", num_threads=1)
     size = len(ids.ids)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(peak - base, size)
+print(status("VmHWM") - base, size)
 """
 
 
 def memory(corpus: str, mbs: list, order: int) -> None:
     """Peak memory of each building block as a worker task runs it: each in a fresh process,
-    peak RSS above the process's RSS with its partition's text loaded."""
+    peak RSS (VmHWM, reset once the partition's text is loaded) above the RSS at that point."""
     import subprocess
 
     print(f"\nmemory of one task (fresh process each; peak RSS above the loaded text), order {order}")
@@ -117,6 +124,11 @@ def memory(corpus: str, mbs: list, order: int) -> None:
             label = {"count": "word_counts (order-%d counts)" % order, "merge": "merge_counts of two halves",
                      "pieces": "piece_counts (BPE training)", "tokenize": "encode (ids of the partition)"}[job]
             print(f"{label:34} {mb:8.1f} {kb / 1024:8.0f} {kb / 1024 / mb * 1024:15.0f} {items:12,d} {kb * 1024 / max(items, 1):11.1f}  ({what})")
+
+
+def flat_ids(part) -> list:
+    """A tokenized partition as one item: its flat ids and row offsets."""
+    return [(part.ids, part.row_offsets)]
 
 
 def main(argv=None) -> int:
@@ -174,9 +186,12 @@ def main(argv=None) -> int:
                     return sd.read_text(paths)
 
                 # Correctness first.
-                got = sd.tokenize(bag(), tok, special="text").compute()
-                assert len(got) == len(lines)
-                assert np.array_equal(np.concatenate(got), ref_ids.ids), "distributed ids differ"
+                # (Each partition's flat ids and row offsets, not millions of small arrays.)
+                got = sd.tokenize(bag(), tok, special="text").map_partitions(flat_ids).compute()
+                ids = np.concatenate([g[0] for g in got])
+                bases = np.cumsum([0] + [len(g[0]) for g in got])
+                ends = np.concatenate([[0]] + [g[1][1:].astype(np.int64) + b for g, b in zip(got, bases)])
+                assert np.array_equal(ids, ref_ids.ids) and np.array_equal(ends, ref_ids.row_offsets), "distributed ids differ"
                 assert sd.count_ngrams(bag(), args.order) == ref_counts, "distributed counts differ"
                 assert sd.train_bpe(bag(), args.vocab_size).to_str() == ref_tok.to_str(), "distributed merges differ"
                 jobs = {
