@@ -109,7 +109,11 @@ def test_structural_edits_never_crash(docs, data):
     for _ in range(data.draw(st.integers(1, 3))):
         paths = list(_paths(doc))
         path = data.draw(st.sampled_from(paths))
-        doc = _apply(doc, path, data.draw(REPLACEMENTS), data.draw(st.booleans()))
+        # A copy: sampled_from hands out the same list/dict objects to every test case, and a
+        # later edit inside the inserted value would change them for the next case (hypothesis
+        # then sees data generation differ between runs: FlakyStrategyDefinition).
+        value = copy.deepcopy(data.draw(REPLACEMENTS))
+        doc = _apply(doc, path, value, data.draw(st.booleans()))
     _exercise(json.dumps(doc))
 
 

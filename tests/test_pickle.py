@@ -194,6 +194,8 @@ def test_bad_states_are_seqfast_errors(f):
         (_restore_counts, ([(np.array([[2], [1]], np.uint32), np.array([1, 1], np.uint64))],)),
         (_restore_counts, ([(np.array([[1], [1]], np.uint32), np.array([1, 1], np.uint64))],)),
         (_restore_counts, ([(np.array([[1, 2]], np.uint32), np.array([1], np.uint64))],)),
+        (_restore_counts, ([(np.array([[1], [2]], np.uint32), np.array([1, 1], np.uint64)), (np.array([[1, 3], [1, 2]], np.uint32), np.array([1, 1], np.uint64))],)),
+        (_restore_counts, ([(np.array([[1], [2]], np.uint32), np.array([1, 1], np.uint64)), (np.array([[1, 3], [1, 3]], np.uint32), np.array([1, 1], np.uint64))],)),
         (restore_dec, (dict, (), {})),
         (seqfast.Tokenizer.from_str, ('{"model": 3}',)),
     ]

@@ -233,16 +233,15 @@ def _restore_counts(tables, vocab=None, bos=None, eos=None) -> NgramCounts:
         g, c = t
         if g.dtype != np.uint32 or c.dtype != np.uint64 or g.ndim != 2 or c.ndim != 1 or g.shape != (len(c), n):
             raise FormatError(f"NgramCounts pickle: table {n} has grams {g.dtype}{g.shape} and counts {c.dtype}{c.shape}")
-        if len(c) > 1:
-            # Rows must be strictly increasing: the first differing column of each pair rises.
-            d = g[1:].astype(np.int64) - g[:-1].astype(np.int64)
-            nz = d != 0
-            first = nz.argmax(axis=1)
-            if not bool(np.all(nz.any(axis=1) & (d[np.arange(len(d)), first] > 0))):
-                raise FormatError(f"NgramCounts pickle: table {n} is not strictly sorted")
+        # Aligned copies only where needed: engines unpickle small arrays from packed frames
+        # (Dask's transfers do), at addresses the core cannot read a uint32/uint64 slice from.
+        g, c = np.require(g, requirements="CA"), np.require(c, requirements="CA")
+        tables[n - 1] = (g, c)
+        if len(c) > 1 and not _core.ngram_strictly_sorted(g):
+            raise FormatError(f"NgramCounts pickle: table {n} is not strictly sorted")
     if vocab is not None and not (isinstance(vocab, list) and all(isinstance(w, str) for w in vocab)):
         raise FormatError("NgramCounts pickle: the vocabulary is not a list of str")
-    return NgramCounts([(np.ascontiguousarray(g), np.ascontiguousarray(c)) for g, c in tables], vocab, bos=bos, eos=eos)
+    return NgramCounts(tables, vocab, bos=bos, eos=eos)
 
 
 def count(

@@ -32,24 +32,56 @@ pub fn remap(t: &OrderCounts, map: &[u32]) -> Result<OrderCounts> {
     }
     let top = map.iter().copied().max().unwrap_or(0);
     let bits = (32 - top.leading_zeros()).max(1) as usize;
-    let out = if n >= 1 && n * bits <= 128 { sort_packed(n, bits, &grams, &t.counts) } else { sort_rows(n, &grams, &t.counts) };
+    let out = if n >= 1 && n * bits <= 64 {
+        sort_packed::<u64>(n, bits, &grams, &t.counts)
+    } else if n >= 1 && n * bits <= 128 {
+        sort_packed::<u128>(n, bits, &grams, &t.counts)
+    } else {
+        sort_rows(n, &grams, &t.counts)
+    };
     if (1..out.len()).any(|i| out.gram(i - 1) == out.gram(i)) {
         return Err(Error::Value(format!("order {n} table: the vocabulary remap made two n-grams equal (duplicate words?)")));
     }
     Ok(out)
 }
 
-/// Rows sorted through one packed key per row (the ids, `bits` each, first id highest), which
-/// orders as the rows do: a plain sort of 16+8-byte pairs instead of comparing slices.
-fn sort_packed(n: usize, bits: usize, grams: &[u32], counts: &[u64]) -> OrderCounts {
-    let mut keyed: Vec<(u128, u64)> =
-        grams.chunks_exact(n).zip(counts).map(|(g, &c)| (g.iter().fold(0u128, |k, &x| (k << bits) | x as u128), c)).collect();
+/// A packed sort key: ids of `bits` bits each, the first id in the highest bits.
+trait PackedKey: Copy + Ord + Send + Sync {
+    const ZERO: Self;
+    fn push(self, bits: usize, x: u32) -> Self;
+    fn id(self, shift: usize, bits: usize) -> u32;
+}
+
+impl PackedKey for u64 {
+    const ZERO: Self = 0;
+    fn push(self, bits: usize, x: u32) -> Self {
+        (self << bits) | x as u64
+    }
+    fn id(self, shift: usize, bits: usize) -> u32 {
+        ((self >> shift) & ((1u64 << bits) - 1)) as u32
+    }
+}
+
+impl PackedKey for u128 {
+    const ZERO: Self = 0;
+    fn push(self, bits: usize, x: u32) -> Self {
+        (self << bits) | x as u128
+    }
+    fn id(self, shift: usize, bits: usize) -> u32 {
+        ((self >> shift) & ((1u128 << bits) - 1)) as u32
+    }
+}
+
+/// Rows sorted through one packed key per row, which orders as the rows do: a plain sort of
+/// (key, count) pairs instead of comparing slices (`u64` keys when the row fits in 64 bits).
+fn sort_packed<K: PackedKey>(n: usize, bits: usize, grams: &[u32], counts: &[u64]) -> OrderCounts {
+    let mut keyed: Vec<(K, u64)> =
+        grams.chunks_exact(n).zip(counts).map(|(g, &c)| (g.iter().fold(K::ZERO, |k, &x| k.push(bits, x)), c)).collect();
     keyed.par_sort_unstable_by_key(|&(k, _)| k);
-    let mask = (1u128 << bits) - 1;
     let mut out = OrderCounts { n, grams: Vec::with_capacity(grams.len()), counts: Vec::with_capacity(counts.len()) };
     for &(k, c) in &keyed {
         for j in (0..n).rev() {
-            out.grams.push(((k >> (bits * j)) & mask) as u32);
+            out.grams.push(k.id(bits * j, bits));
         }
         out.counts.push(c);
     }
@@ -303,9 +335,11 @@ mod tests {
     fn packed_and_slice_sorts_agree() {
         let grams: Vec<u32> = (0..300u32).map(|i| (i * 7919) % 97).collect();
         let counts: Vec<u64> = (0..100).collect();
-        let a = sort_packed(3, 7, &grams, &counts);
+        let a = sort_packed::<u64>(3, 7, &grams, &counts);
+        let w = sort_packed::<u128>(3, 7, &grams, &counts);
         let b = sort_rows(3, &grams, &counts);
-        assert_eq!((a.grams, a.counts), (b.grams, b.counts));
+        assert_eq!((&a.grams, &a.counts), (&b.grams, &b.counts));
+        assert_eq!((w.grams, w.counts), (b.grams, b.counts));
     }
 
     #[test]

@@ -137,6 +137,17 @@ fn ngram_merge_words<'py>(
     Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
 }
 
+/// Whether the rows of a C-contiguous `(k, n)` table are strictly increasing (checked on load).
+#[pyfunction]
+fn ngram_strictly_sorted(py: Python<'_>, grams: PyReadonlyArray2<'_, u32>) -> PyResult<bool> {
+    let n = grams.shape()[1];
+    let g = grams.as_slice().map_err(|_| ShapeError::new_err("n-gram table must be a C-contiguous (k, n) uint32 array"))?;
+    if n == 0 {
+        return Ok(grams.shape()[0] <= 1);
+    }
+    Ok(py.detach(|| g.chunks_exact(n).zip(g.chunks_exact(n).skip(1)).all(|(a, b)| a < b)))
+}
+
 /// Sum of many word-level counts in text order: `[(tables, vocab), ...]` -> `(tables, vocab)`.
 #[pyfunction]
 fn ngram_merge_words_many<'py>(
@@ -156,5 +167,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_count_text, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_merge_words, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_merge_words_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ngram_strictly_sorted, m)?)?;
     Ok(())
 }
