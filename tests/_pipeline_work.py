@@ -71,6 +71,9 @@ def heavy_calls() -> dict:
     out["train_bpe"] = np.array(seqfast.train_bpe(texts=lines[:2000], vocab_size=400, num_threads=2).encode(lines[0]))
     counts = ngram.count(b, order=3, num_threads=2)
     out["ngram_count"] = counts.ngrams(3)[1]
+    parts = [ngram.count_words("\n".join(lines[i::3]) + "\n", order=3, num_threads=2) for i in range(3)]
+    out["count_merge"] = ngram.NgramCounts.merge(parts).ngrams(3)[1]  # the core's k-way merge
+    out["count_add"] = (parts[0] + parts[1]).ngrams(2)[1]  # pairwise, with vocabulary remapping
     fitted = ngram.NgramLM.fit(f["text"], order=3, num_threads=2)
     out["lm_fit"] = np.frombuffer(fitted.to_arpa().encode(), np.uint8)
     out["score_batch"] = lm.score_batch(lines, num_threads=2)["tokens"]

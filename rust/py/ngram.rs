@@ -133,7 +133,8 @@ fn ngram_merge_words<'py>(
     b_vocab: Vec<String>,
 ) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
     let (a, b) = (tables_from_py(&a)?, tables_from_py(&b)?);
-    let (tables, vocab) = py.detach(|| ngram::shards::merge_words(&a, &a_vocab, &b, &b_vocab)).py()?;
+    // Through seqfast's pools (never rayon's global one, which a forked child could not use).
+    let (tables, vocab) = interrupt::run(py, None, false, || ngram::shards::merge_words(&a, &a_vocab, &b, &b_vocab))?;
     Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
 }
 
@@ -155,7 +156,7 @@ fn ngram_merge_words_many<'py>(
     parts: Vec<(Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>, Vec<String>)>,
 ) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
     let parts = parts.into_iter().map(|(t, v)| Ok((tables_from_py(&t)?, v))).collect::<PyResult<Vec<_>>>()?;
-    let (tables, vocab) = py.detach(|| ngram::shards::merge_words_many(parts)).py()?;
+    let (tables, vocab) = interrupt::run(py, None, false, || ngram::shards::merge_words_many(parts))?;
     Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
 }
 
