@@ -71,14 +71,12 @@ def n_ids(part) -> list:
 
 _MEMORY_CHILD = r"""
 import sys
-import numpy as np
 import seqfast
 from seqfast.distributed import merge_counts, piece_counts, word_counts
-job, path, mb, order = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-with open(path, encoding="utf-8") as f:
-    lines = f.read(int(mb * 2**20)).split("\n")[:-1]
-for w in ("<s>", "</s>", "<unk>"):
-    lines = [t.replace(w, w.upper().replace("<", "<_")) for t in lines]
+job, path, mb, order, here = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+sys.path.insert(0, here)
+from bench_distributed import load  # the same text as the timed runs
+lines = load(path, mb, 1)
 half = len(lines) // 2
 tok = seqfast.train_bpe(texts=lines[:5000], vocab_size=2000) if job == "tokenize" else None
 def status(key):  # KB, from /proc/self/status
@@ -117,7 +115,7 @@ def memory(corpus: str, mbs: list, order: int) -> None:
     print(f"{'task':34} {'MB text':>8} {'peak MB':>8} {'MB per GB text':>15} {'items':>12} {'bytes/item':>11}")
     for job, what in (("count", "n-grams"), ("merge", "n-grams out"), ("pieces", "pieces"), ("tokenize", "ids")):
         for mb in mbs:
-            out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, job, corpus, str(mb), str(order)], capture_output=True, text=True)
+            out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, job, corpus, str(mb), str(order), HERE], capture_output=True, text=True)
             if out.returncode != 0:
                 sys.exit(f"memory child {job} {mb} MB failed:\n{out.stderr}")
             kb, items = map(int, out.stdout.split())

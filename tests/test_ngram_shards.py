@@ -121,6 +121,19 @@ def test_errors():
         i + count([np.array([0, 1], dtype=np.uint32)], 2, bos=6, eos=5)
     with pytest.raises(seqfast.ShapeError):
         w + count_words("a b\n", 3)
+    # The same rules for many parts at once (one core call for words, a pairwise tree for ids).
+    with pytest.raises(seqfast.ShapeError, match="order 2 and 3"):
+        NgramCounts.merge([w, w, count_words("a b\n", 3)])
+    with pytest.raises(seqfast.SeqfastError, match="word-level"):
+        NgramCounts.merge([w, w, i])
+    with pytest.raises(seqfast.ArgumentTypeError, match="NgramCounts"):
+        NgramCounts.merge([w, w, "a b"])
+    seqs = [np.array(x, dtype=np.uint32) for x in ([0, 1, 2], [2, 2], [1], [0, 2, 1, 2], [3])]
+    parts = [count([s], 3, bos=5, eos=6) for s in seqs]
+    folded = parts[0]
+    for p in parts[1:]:
+        folded = folded + p
+    assert NgramCounts.merge(parts) == folded == count(seqs, 3, bos=5, eos=6)
     with pytest.raises(seqfast.ArgumentTypeError):
         NgramLM.fit_counts("a b")
     with pytest.raises(seqfast.ArgumentTypeError):

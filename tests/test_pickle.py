@@ -81,6 +81,22 @@ def test_counts(f):
         for n in (1, 2, 3):
             assert all(np.array_equal(a, b) for a, b in zip(c.ngrams(n), counts.ngrams(n)))
 
+    # Tables unpickled from packed buffers (as Dask's transfers hand them over) may start at
+    # unaligned addresses: restoring them must still work (it once failed, and Dask retried
+    # the transfer forever), giving aligned tables.
+    from seqfast.ngram import _restore_counts
+
+    def unaligned(a):
+        raw = np.zeros(a.nbytes + 1, np.uint8)
+        view = raw[1:].view(a.dtype).reshape(a.shape)
+        view[...] = a
+        return view
+
+    tables = [(unaligned(g), unaligned(c)) for g, c in (counts.ngrams(n) for n in (1, 2, 3))]
+    assert not tables[1][0].flags.aligned
+    back = _restore_counts(tables, None, counts.bos, counts.eos)
+    assert back == counts and all(a.flags.aligned for t in back._tables for a in t)
+
 
 def test_scorers_and_decoders(f):
     lm = f["lm"]

@@ -135,34 +135,39 @@ class NgramCounts:
     def __add__(self, other: "NgramCounts") -> "NgramCounts":
         if not isinstance(other, NgramCounts):
             return NotImplemented
-        if other.order != self.order:
-            raise ShapeError(f"cannot add counts of order {self.order} and {other.order}")
-        if (self.vocab is None) != (other.vocab is None):
-            raise SeqfastError("cannot add word-level counts (with a vocabulary) and id-level counts")
-        if self.vocab is not None:
-            tables, vocab = _core.ngram_merge_words(self._tables, self.vocab, other._tables, other.vocab)
-            return NgramCounts(tables, vocab)
-        if (self.bos, self.eos) != (other.bos, other.eos):
-            raise SeqfastError(f"cannot add counts framed differently: bos/eos {self.bos}/{self.eos} and {other.bos}/{other.eos}")
-        tables = [_core.ngram_merge(a[0], a[1], b[0], b[1]) for a, b in zip(self._tables, other._tables)]
-        return NgramCounts(tables, bos=self.bos, eos=self.eos)
+        return NgramCounts.merge([self, other])
 
     @staticmethod
     def merge(parts: Iterable["NgramCounts"]) -> "NgramCounts":
-        """Sum of several counts, in order (shards counted separately combine exactly)."""
+        """Sum of several counts, in order (shards counted separately combine exactly).
+
+        Word-level counts merge in one call to the core (one vocabulary merge, one remap per
+        part; the order of the parts must be the text's); id-level counts merge pairwise,
+        neighbours level by level, so each table is merged log2(k) times, not k - 1."""
         parts = list(parts)
         if not parts:
             raise SeqfastError("merge needs at least one NgramCounts")
-        if len(parts) > 2 and all(isinstance(p, NgramCounts) and p.vocab is not None for p in parts):
-            # Word-level: one vocabulary merge and one remap per part (the core's k-way merge).
-            if len({p.order for p in parts}) > 1:
-                raise ShapeError(f"cannot add counts of orders {sorted({p.order for p in parts})}")
-            tables, vocab = _core.ngram_merge_words_many([(p._tables, p.vocab) for p in parts])
-            return NgramCounts(tables, vocab)
-        out = parts[0]
+        for p in parts:
+            if not isinstance(p, NgramCounts):
+                raise ArgumentTypeError(f"merge takes NgramCounts, not {type(p).__name__}")
+        first = parts[0]
         for p in parts[1:]:
-            out = out + p
-        return out
+            if p.order != first.order:
+                raise ShapeError(f"cannot add counts of order {first.order} and {p.order}")
+            if (p.vocab is None) != (first.vocab is None):
+                raise SeqfastError("cannot add word-level counts (with a vocabulary) and id-level counts")
+            if p.vocab is None and (p.bos, p.eos) != (first.bos, first.eos):
+                raise SeqfastError(f"cannot add counts framed differently: bos/eos {first.bos}/{first.eos} and {p.bos}/{p.eos}")
+        if len(parts) == 1:
+            return first
+        if first.vocab is not None:
+            tables, vocab = _core.ngram_merge_words([(p._tables, p.vocab) for p in parts])
+            return NgramCounts(tables, vocab)
+        tables = [p._tables for p in parts]
+        while len(tables) > 1:
+            pairs = [tables[i : i + 2] for i in range(0, len(tables), 2)]
+            tables = [[_core.ngram_merge(a[0], a[1], b[0], b[1]) for a, b in zip(*pr)] if len(pr) == 2 else pr[0] for pr in pairs]
+        return NgramCounts(tables[0], bos=first.bos, eos=first.eos)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, NgramCounts):

@@ -52,25 +52,21 @@ trait PackedKey: Copy + Ord + Send + Sync {
     fn id(self, shift: usize, bits: usize) -> u32;
 }
 
-impl PackedKey for u64 {
-    const ZERO: Self = 0;
-    fn push(self, bits: usize, x: u32) -> Self {
-        (self << bits) | x as u64
-    }
-    fn id(self, shift: usize, bits: usize) -> u32 {
-        ((self >> shift) & ((1u64 << bits) - 1)) as u32
-    }
+macro_rules! packed_key {
+    ($t:ty) => {
+        impl PackedKey for $t {
+            const ZERO: Self = 0;
+            fn push(self, bits: usize, x: u32) -> Self {
+                (self << bits) | x as $t
+            }
+            fn id(self, shift: usize, bits: usize) -> u32 {
+                ((self >> shift) & ((1 << bits) - 1)) as u32
+            }
+        }
+    };
 }
-
-impl PackedKey for u128 {
-    const ZERO: Self = 0;
-    fn push(self, bits: usize, x: u32) -> Self {
-        (self << bits) | x as u128
-    }
-    fn id(self, shift: usize, bits: usize) -> u32 {
-        ((self >> shift) & ((1u128 << bits) - 1)) as u32
-    }
-}
+packed_key!(u64);
+packed_key!(u128);
 
 /// Rows sorted through one packed key per row, which orders as the rows do: a plain sort of
 /// (key, count) pairs instead of comparing slices (`u64` keys when the row fits in 64 bits).
@@ -103,9 +99,7 @@ fn sort_rows(n: usize, grams: &[u32], counts: &[u64]) -> OrderCounts {
 
 /// Check that `vocab` starts with `<unk> <s> </s>` and has no duplicate word.
 pub fn check_vocab<'a>(vocab: &'a [String], what: &str) -> Result<FxHashMap<&'a str, u32>> {
-    if vocab.len() < 3 || vocab[..3].iter().zip(SPECIALS).any(|(a, b)| a != b) {
-        return Err(Error::Value(format!("{what}: a word vocabulary must start with <unk>, <s>, </s> (ids 0, 1, 2)")));
-    }
+    check_specials(vocab, what)?;
     let mut index = FxHashMap::default();
     for (i, w) in vocab.iter().enumerate() {
         if index.insert(w.as_str(), i as u32).is_some() {
@@ -115,48 +109,21 @@ pub fn check_vocab<'a>(vocab: &'a [String], what: &str) -> Result<FxHashMap<&'a 
     Ok(index)
 }
 
-/// Sum of word-level counts `a` (earlier text) and `b`, each with its vocabulary: `a`'s ids are
-/// kept, `b`'s new words get the next ids in `b`'s order, and `b`'s tables are remapped.
-pub fn merge_words(
-    a: &[OrderCounts],
-    a_vocab: &[String],
-    b: &[OrderCounts],
-    b_vocab: &[String],
-) -> Result<(Vec<OrderCounts>, Vec<String>)> {
-    if a.len() != b.len() {
-        return Err(Error::Shape(format!("cannot add counts of order {} and {}", a.len(), b.len())));
+/// Check that `vocab` starts with `<unk> <s> </s>` (ids 0, 1, 2).
+fn check_specials(vocab: &[String], what: &str) -> Result<()> {
+    if vocab.len() < 3 || vocab[..3].iter().zip(SPECIALS).any(|(a, b)| a != b) {
+        return Err(Error::Value(format!("{what}: a word vocabulary must start with <unk>, <s>, </s> (ids 0, 1, 2)")));
     }
-    let index = check_vocab(a_vocab, "left counts")?;
-    check_vocab(b_vocab, "right counts")?;
-    let mut vocab = a_vocab.to_vec();
-    let mut map = Vec::with_capacity(b_vocab.len());
-    let mut added: FxHashMap<&str, u32> = FxHashMap::default();
-    for w in b_vocab {
-        let id = match index.get(w.as_str()).or_else(|| added.get(w.as_str())) {
-            Some(&id) => id,
-            None => {
-                let id = u32::try_from(vocab.len()).map_err(|_| Error::Value("merged vocabulary exceeds 2^32 words".into()))?;
-                vocab.push(w.clone());
-                added.insert(w, id);
-                id
-            }
-        };
-        map.push(id);
-    }
-    let identity = map.iter().enumerate().all(|(i, &m)| i as u32 == m);
-    let tables = a
-        .par_iter()
-        .zip(b.par_iter())
-        .map(|(ta, tb)| if identity { merge(ta, tb) } else { merge(ta, &remap(tb, &map)?) })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((tables, vocab))
+    Ok(())
 }
 
-/// Sum of many word-level counts given in text order (`parts[0]` the earliest): equal to adding
-/// them left to right with [`merge_words`], at a fraction of the cost. The merged vocabulary is
-/// built once (first appearance over the parts in order), each part's tables are remapped and
-/// re-sorted once, and the sorted tables of each order are merged pairwise in a balanced tree.
-pub fn merge_words_many(parts: Vec<(Vec<OrderCounts>, Vec<String>)>) -> Result<(Vec<OrderCounts>, Vec<String>)> {
+/// Sum of word-level counts, each with its vocabulary, given in text order (`parts[0]` the
+/// earliest). The merged vocabulary keeps the first part's ids and appends each later part's new
+/// words in its order (first appearance over the text), so summing consecutive pieces of a text
+/// gives the counts of the whole. The vocabulary is merged once, each part's tables are remapped
+/// and re-sorted once (not at all where its ids are kept), and the sorted tables of each order
+/// are merged pairwise in a balanced tree.
+pub fn merge_words(parts: Vec<(Vec<OrderCounts>, Vec<String>)>) -> Result<(Vec<OrderCounts>, Vec<String>)> {
     let order = match parts.first() {
         Some(p) => p.0.len(),
         None => return Err(Error::Value("merging counts needs at least one part".into())),
@@ -171,9 +138,7 @@ pub fn merge_words_many(parts: Vec<(Vec<OrderCounts>, Vec<String>)>) -> Result<(
         if t.len() != order {
             return Err(Error::Shape(format!("{what}: cannot add counts of order {order} and {}", t.len())));
         }
-        if v.len() < 3 || v[..3].iter().zip(SPECIALS).any(|(a, b)| a != b) {
-            return Err(Error::Value(format!("{what}: a word vocabulary must start with <unk>, <s>, </s> (ids 0, 1, 2)")));
-        }
+        check_specials(v, &what)?;
         let mut map = Vec::with_capacity(v.len());
         for (i, w) in v.iter().enumerate() {
             let id = match index.get(w.as_str()) {
@@ -194,26 +159,26 @@ pub fn merge_words_many(parts: Vec<(Vec<OrderCounts>, Vec<String>)>) -> Result<(
         }
         maps.push(map);
     }
-    let merged = (0..order)
+    let keep: Vec<bool> = maps.iter().map(|m| m.iter().enumerate().all(|(i, &x)| i as u32 == x)).collect();
+    let mut per_order: Vec<Vec<OrderCounts>> = (0..order).map(|_| Vec::with_capacity(maps.len())).collect();
+    for t in tables {
+        for (o, x) in t.into_iter().enumerate() {
+            per_order[o].push(x);
+        }
+    }
+    let merged = per_order
         .into_par_iter()
-        .map(|o| {
-            let mut level = tables
-                .par_iter()
-                .zip(maps.par_iter())
-                .map(|(t, map)| {
-                    let identity = map.iter().enumerate().all(|(i, &m)| i as u32 == m);
-                    if identity {
-                        Ok(t[o].clone())
-                    } else {
-                        remap(&t[o], map)
-                    }
-                })
+        .map(|level| {
+            let mut level = level
+                .into_par_iter()
+                .zip(maps.par_iter().zip(keep.par_iter()))
+                .map(|(t, (map, &keep))| if keep { Ok(t) } else { remap(&t, map) })
                 .collect::<Result<Vec<_>>>()?;
             while level.len() > 1 {
-                level = level
-                    .par_chunks(2)
-                    .map(|pair| if pair.len() == 2 { merge(&pair[0], &pair[1]) } else { Ok(pair[0].clone()) })
-                    .collect::<Result<Vec<_>>>()?;
+                let odd = if level.len() % 2 == 1 { level.pop() } else { None }; // stays last
+                let mut next = level.par_chunks(2).map(|p| merge(&p[0], &p[1])).collect::<Result<Vec<_>>>()?;
+                next.extend(odd);
+                level = next;
             }
             Ok(level.pop().expect("at least one part"))
         })
@@ -304,7 +269,7 @@ mod tests {
             let (x, y) = (lines[..cut].concat(), lines[cut..].concat());
             let (ta, va) = count_text(&x, 3, Some(1)).unwrap();
             let (tb, vb) = count_text(&y, 3, Some(1)).unwrap();
-            let (t, v) = merge_words(&ta, &va, &tb, &vb).unwrap();
+            let (t, v) = merge_words(vec![(ta, va), (tb, vb)]).unwrap();
             let m = fit_counts(t, Labels::Words(v), kn()).unwrap();
             let (mut p, mut q) = (Vec::new(), Vec::new());
             arpa::write_to(&whole, &mut p).unwrap();
@@ -319,16 +284,16 @@ mod tests {
         let lines: Vec<&str> = text.split_inclusive('\n').collect();
         let parts: Vec<_> = lines.iter().map(|l| count_text(l, 3, Some(1)).unwrap()).collect();
         let (whole, wv) = count_text(text, 3, Some(1)).unwrap();
-        let (t, v) = merge_words_many(parts.clone()).unwrap();
+        let (t, v) = merge_words(parts.clone()).unwrap();
         assert_eq!(v, wv);
         for (a, b) in t.iter().zip(&whole) {
             assert_eq!((&a.grams, &a.counts), (&b.grams, &b.counts));
         }
         let mut dup = parts[0].clone();
         dup.1.push("a".into());
-        let e = merge_words_many(vec![parts[1].clone(), dup]).unwrap_err().to_string();
+        let e = merge_words(vec![parts[1].clone(), dup]).unwrap_err().to_string();
         assert!(e.contains("counts 1") && e.contains("twice"), "{e}");
-        assert!(merge_words_many(vec![]).is_err());
+        assert!(merge_words(vec![]).is_err());
     }
 
     #[test]

@@ -123,21 +123,6 @@ fn ngram_count_text<'py>(
     Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
 }
 
-/// Sum of two word-level counts with their vocabularies (`b`'s ids remapped): `(tables, vocab)`.
-#[pyfunction]
-fn ngram_merge_words<'py>(
-    py: Python<'py>,
-    a: Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>,
-    a_vocab: Vec<String>,
-    b: Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>,
-    b_vocab: Vec<String>,
-) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
-    let (a, b) = (tables_from_py(&a)?, tables_from_py(&b)?);
-    // Through seqfast's pools (never rayon's global one, which a forked child could not use).
-    let (tables, vocab) = interrupt::run(py, None, false, || ngram::shards::merge_words(&a, &a_vocab, &b, &b_vocab))?;
-    Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
-}
-
 /// Whether the rows of a C-contiguous `(k, n)` table are strictly increasing (checked on load).
 #[pyfunction]
 fn ngram_strictly_sorted(py: Python<'_>, grams: PyReadonlyArray2<'_, u32>) -> PyResult<bool> {
@@ -149,14 +134,15 @@ fn ngram_strictly_sorted(py: Python<'_>, grams: PyReadonlyArray2<'_, u32>) -> Py
     Ok(py.detach(|| g.chunks_exact(n).zip(g.chunks_exact(n).skip(1)).all(|(a, b)| a < b)))
 }
 
-/// Sum of many word-level counts in text order: `[(tables, vocab), ...]` -> `(tables, vocab)`.
+/// Sum of word-level counts in text order: `[(tables, vocab), ...]` -> `(tables, vocab)`.
 #[pyfunction]
-fn ngram_merge_words_many<'py>(
+fn ngram_merge_words<'py>(
     py: Python<'py>,
     parts: Vec<(Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>, Vec<String>)>,
 ) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
     let parts = parts.into_iter().map(|(t, v)| Ok((tables_from_py(&t)?, v))).collect::<PyResult<Vec<_>>>()?;
-    let (tables, vocab) = interrupt::run(py, None, false, || ngram::shards::merge_words_many(parts))?;
+    // Through seqfast's pools (never rayon's global one, which a forked child could not use).
+    let (tables, vocab) = interrupt::run(py, None, false, || ngram::shards::merge_words(parts))?;
     Ok((tables.into_iter().map(|t| to_py(py, t)).collect::<PyResult<_>>()?, vocab))
 }
 
@@ -167,7 +153,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_merge, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_count_text, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_merge_words, m)?)?;
-    m.add_function(wrap_pyfunction!(ngram_merge_words_many, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_strictly_sorted, m)?)?;
     Ok(())
 }

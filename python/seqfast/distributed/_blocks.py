@@ -8,10 +8,10 @@ A partition is a sequence of text strings (a list, a ``dask.bag`` partition, a p
 
 from __future__ import annotations
 
+import os
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Optional
-
-import zlib
 
 import numpy as np
 
@@ -257,23 +257,23 @@ def merge_counts(*parts):
         return None
     if isinstance(parts[0], PieceCounts):
         return PieceCounts.merge(parts)
-    # In text order; word-level counts merge k-way in the core (one vocabulary merge, one remap
-    # per part), id-level counts pairwise (sorted tables, linear merges).
-    parts = [aligned(p) for p in parts]
-    if len(parts) > 2 and all(p.vocab is not None for p in parts):
-        return NgramCounts.merge(parts)
-    while len(parts) > 1:
-        parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
-    return parts[0]
+    return NgramCounts.merge(aligned(p) for p in parts)
+
+
+def _check_buckets(buckets) -> int:
+    if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 1:
+        raise SeqfastError(f"buckets={buckets!r} must be a positive int")
+    return int(buckets)
 
 
 # Odd 64-bit multipliers of the bucket hash: one per position of an n-gram (wrapping products).
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64)
 
 
-def _word_keys(counts: NgramCounts) -> np.ndarray:
-    """A 64-bit key per id that is the same in every process and partition: for word-level
-    counts a hash of the word (ids differ between partitions, words do not), else the id."""
+def _word_keys(counts: NgramCounts) -> Optional[np.ndarray]:
+    """For word-level counts, a 64-bit key per id that is the same in every process and
+    partition: a hash of the word (ids differ between partitions, words do not). None for
+    id-level counts, whose ids are the keys."""
     if counts.vocab is None:
         return None
     # CRC-32 of each word's UTF-8 in C, spread over 64 bits below; not Python's hash(), which
@@ -287,8 +287,7 @@ def split_counts(counts: NgramCounts, buckets: int) -> list:
     many partitions can be merged on its own worker, and the merged buckets, added together,
     are the merged counts. Each part keeps the full vocabulary (word ids stay valid, and
     vocabularies merge to the same order in every bucket)."""
-    if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 1:
-        raise SeqfastError(f"buckets={buckets!r} must be a positive int")
+    buckets = _check_buckets(buckets)
     counts = aligned(counts)
     if buckets == 1:
         return [counts]
@@ -333,8 +332,6 @@ def read_lines(path, encoding: str = "utf-8") -> list:
     """The lines of a text file without their ``\\n`` (a ``\\r`` before it stays, as the
     counters see it), read and split in C: the partition of one file. Bad UTF-8 is an error
     naming the file, the line and the byte offset."""
-    import os
-
     with open(os.fspath(path), "rb") as f:
         data = f.read()
     try:

@@ -243,7 +243,7 @@ def count_ngrams(
     from seqfast._lm import _check_order
 
     order = _check_order(order)
-    buckets = _check_buckets(buckets)
+    buckets = _blocks._check_buckets(buckets)
     dask = _dask()
     parts, _, _ = _partitions(texts, column)
     if tokenizer is None:
@@ -270,12 +270,6 @@ def _reduce_counts(counted: list, buckets: int, split_every: int):
     pieces = [split(c, buckets) for c in counted]
     merged = [_tree([p[k] for p in pieces], _blocks.merge_counts, split_every) for k in range(buckets)]
     return dask.delayed(_blocks.merge_counts, pure=False)(*merged)
-
-
-def _check_buckets(buckets) -> int:
-    if isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1:
-        raise SeqfastError(f"buckets={buckets!r} must be a positive int")
-    return buckets
 
 
 def train_bpe(
