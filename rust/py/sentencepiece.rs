@@ -132,7 +132,7 @@ impl PySentencePiece {
     /// Drop every thread's BPE word cache (it refills on the next encode).
     #[staticmethod]
     fn clear_caches() {
-        crate::tokenize::sentencepiece::model::clear_caches();
+        crate::tokenize::encode::clear_caches();
     }
     /// The serialized model, as loaded (pickling stores these bytes).
     fn model_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

@@ -24,9 +24,17 @@ thread_local! {
 /// Bumped by [`clear_caches`]: every thread drops its caches at its next use.
 static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Drop every thread's piece caches at their next use (cold-cache benchmarks, releasing memory).
+/// Drop every thread's piece and word caches, of every tokenizer kind (byte-level core,
+/// tokenizer.json pipelines, sentencepiece models), at their next use (cold-cache benchmarks,
+/// releasing memory).
 pub fn clear_caches() {
     EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The current cache generation: a cache filled under another one is stale.
+#[inline]
+pub(crate) fn cache_epoch() -> u64 {
+    EPOCH.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Run `f` with this thread's scratch for tokenizer `uid` (caches are dropped when another

@@ -10,6 +10,7 @@ pub mod bpe;
 pub mod decode;
 pub mod encode;
 pub mod formats;
+mod packed;
 pub mod pairs;
 pub mod pattern;
 pub mod pipeline;

@@ -26,6 +26,8 @@ fn fast_of(name: Option<&str>) -> Option<Fast> {
         "gpt2" | "hf_gpt2" => Some(Fast::Gpt2),
         "cl100k" => Some(Fast::Cl100k),
         "o200k" => Some(Fast::O200k),
+        "llama3" => Some(Fast::Llama3),
+        "qwen2" => Some(Fast::Qwen2),
         _ => None,
     }
 }
@@ -45,6 +47,12 @@ pub const O200K: &str = concat!(
     r"|\s+(?!\S)",
     r"|\s+"
 );
+/// The Split regex of Hugging Face's Llama 3 tokenizer.json (no `$`, nothing possessive: the
+/// same text for Oniguruma and fancy-regex).
+pub const LLAMA3: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// Qwen2's: Llama 3's with single digits.
+pub const QWEN2: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 /// Hugging Face ByteLevel's built-in GPT-2 regex (equivalent to [`GPT2`] on every input).
 pub const HF_GPT2: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
@@ -56,6 +64,8 @@ pub fn portable(name: &str) -> Option<&'static str> {
         "gpt2" | "hf_gpt2" => HF_GPT2,
         "cl100k" => r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+\z|\s*[\r\n]|\s+(?!\S)|\s",
         "o200k" => O200K,
+        "llama3" => LLAMA3,
+        "qwen2" => QWEN2,
         _ => return None,
     })
 }
@@ -67,6 +77,8 @@ pub fn builtin_name(spec: &str) -> Option<&'static str> {
         "cl100k" | "cl100k_base" => "cl100k",
         "o200k" | "o200k_base" => "o200k",
         "hf_gpt2" | "bytelevel" => "hf_gpt2",
+        "llama3" => "llama3",
+        "qwen2" => "qwen2",
         _ => return None,
     })
 }
@@ -76,6 +88,8 @@ fn builtin_source(name: &str) -> &'static str {
         "gpt2" => GPT2,
         "cl100k" => CL100K,
         "o200k" => O200K,
+        "llama3" => LLAMA3,
+        "qwen2" => QWEN2,
         _ => HF_GPT2,
     }
 }
@@ -96,7 +110,7 @@ impl Pretokenizer {
     /// A built-in name (`gpt2`, `cl100k`, `o200k`, `hf_gpt2` and aliases) or a regex.
     pub fn new(spec: &str) -> Result<Self> {
         // The built-in regexes written out in full are the built-ins (fast path, portable save).
-        let by_source = [("gpt2", GPT2), ("cl100k", CL100K), ("o200k", O200K), ("hf_gpt2", HF_GPT2)]
+        let by_source = [("gpt2", GPT2), ("cl100k", CL100K), ("o200k", O200K), ("hf_gpt2", HF_GPT2), ("llama3", LLAMA3), ("qwen2", QWEN2)]
             .into_iter()
             .find(|(_, src)| *src == spec)
             .map(|(n, _)| n);
@@ -119,7 +133,7 @@ impl Pretokenizer {
     /// A regex written for Oniguruma (Hugging Face `tokenizer.json`), where `^` and `$` match at
     /// line boundaries: compiled in multi-line mode; `source()` stays the original text.
     pub fn new_onig(regex: &str) -> Result<Self> {
-        if let Some(name) = ["cl100k", "o200k", "hf_gpt2"].into_iter().find(|n| portable(n) == Some(regex)) {
+        if let Some(name) = ["cl100k", "o200k", "hf_gpt2", "llama3", "qwen2"].into_iter().find(|n| portable(n) == Some(regex)) {
             return Self::new(name);
         }
         let wrapped = format!("(?m:{})", super::regex_dialect::from_onig(regex));

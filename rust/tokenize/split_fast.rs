@@ -16,6 +16,10 @@ pub enum Fast {
     Gpt2,
     Cl100k,
     O200k,
+    /// Hugging Face's Llama 3 Split regex: cl100k without `\s++$` (see [`next_cl100k_like`]).
+    Llama3,
+    /// Qwen2's: Llama 3's with single digits.
+    Qwen2,
 }
 
 /// Decode the UTF-8 character at byte `i` of a valid string: (code point, length).
@@ -171,6 +175,18 @@ fn nl_run(s: &[u8], mut e: usize, slash: bool) -> usize {
 /// ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`
 #[inline]
 pub fn next_cl100k(s: &[u8], i: usize) -> usize {
+    next_cl100k_like(s, i, true, true)
+}
+
+/// cl100k's alternatives, with `\s++$` only if `dollar` and `\p{N}{1,3}` or (`!digits3`)
+/// `\p{N}`. Without `dollar` this is Hugging Face's Llama 3 regex
+/// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+/// \s*[\r\n]+|\s+(?!\S)|\s+` (Qwen2's with `\p{N}`): the same contractions; the plain `?`,
+/// `+` and `*` there match what the possessive ones do (nothing after them can fail);
+/// `\s*[\r\n]+` ends at the run's last newline as `\s*[\r\n]` does; and `\s+` only runs where
+/// `\s+(?!\S)` failed, on a single whitespace character, as `\s` does.
+#[inline]
+pub fn next_cl100k_like(s: &[u8], i: usize, dollar: bool, digits3_on: bool) -> usize {
     let (c, lc) = ch(s, i);
     let f = flags(c);
     let j = i + lc;
@@ -191,7 +207,7 @@ pub fn next_cl100k(s: &[u8], i: usize) -> usize {
         }
     }
     if f & N != 0 {
-        return digits3(s, j);
+        return if digits3_on { digits3(s, j) } else { j };
     }
     if c == ' ' as u32 && j < s.len() {
         let (c2, l2) = ch(s, j);
@@ -202,7 +218,7 @@ pub fn next_cl100k(s: &[u8], i: usize) -> usize {
     if other(f) {
         return nl_run(s, run(s, j, other), false);
     }
-    ws_tail(s, i, j, true, true)
+    ws_tail(s, i, j, dollar, true)
 }
 
 /// o200k alternative 1 from `p`: `[UP]*[LO]+` with backtracking, then the contraction.
@@ -344,6 +360,8 @@ pub fn for_each<E>(kind: Fast, text: &str, mut f: impl FnMut(&str) -> Result<(),
     while i < s.len() {
         let e = match kind {
             Fast::Cl100k => next_cl100k(s, i),
+            Fast::Llama3 => next_cl100k_like(s, i, false, true),
+            Fast::Qwen2 => next_cl100k_like(s, i, false, false),
             Fast::O200k => next_o200k(s, i),
             Fast::Gpt2 => next_gpt2(s, i),
         };
@@ -357,7 +375,7 @@ pub fn for_each<E>(kind: Fast, text: &str, mut f: impl FnMut(&str) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokenize::pattern::{CL100K, GPT2, HF_GPT2, O200K};
+    use crate::tokenize::pattern::{CL100K, GPT2, HF_GPT2, LLAMA3, O200K, QWEN2};
     use proptest::prelude::*;
 
     fn by_regex(pat: &str, t: &str) -> Vec<String> {
@@ -385,7 +403,15 @@ mod tests {
     }
 
     fn check_all(t: &str) {
-        for (k, p) in [(Fast::Cl100k, CL100K), (Fast::O200k, O200K), (Fast::Gpt2, GPT2), (Fast::Gpt2, HF_GPT2)] {
+        let all = [
+            (Fast::Cl100k, CL100K),
+            (Fast::O200k, O200K),
+            (Fast::Gpt2, GPT2),
+            (Fast::Gpt2, HF_GPT2),
+            (Fast::Llama3, LLAMA3),
+            (Fast::Qwen2, QWEN2),
+        ];
+        for (k, p) in all {
             assert_eq!(by_fast(k, t), by_regex(p, t), "{k:?} on {t:?}");
         }
     }

@@ -45,6 +45,8 @@ use self::normalizers::Normalizer;
 use self::post::Post;
 use self::pretok::PreTok;
 use crate::error::Result;
+use crate::tokenize::encode;
+use crate::tokenize::packed::{pack, PACK_MAX};
 
 /// Which sequence of a pair gives up tokens first (HF's `TruncationStrategy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,35 +105,61 @@ pub struct Pipeline {
 /// model is a pure function of the piece (without dropout), so cached and fresh tokens are
 /// identical; the cache is dropped when it grows past `CACHE_MAX` entries or another model
 /// uses the thread.
+///
+/// Layout: pieces of up to 15 bytes under a packed `u128` key (the key is compared inside the
+/// table, no pointer to follow), longer ones under their text; the tokens of every entry in
+/// one arena (no allocation per entry).
 const CACHE_MAX: usize = 1 << 16;
 
+#[derive(Default)]
 struct PieceCache {
     uid: u64,
-    map: rustc_hash::FxHashMap<Box<str>, Box<[Tok]>>,
+    /// The cache epoch it was filled in (`Tokenizer.clear_caches` starts a new one).
+    epoch: u64,
+    short: rustc_hash::FxHashMap<u128, (u32, u32)>,
+    long: rustc_hash::FxHashMap<Box<str>, (u32, u32)>,
+    toks: Vec<Tok>,
+}
+
+impl PieceCache {
+    fn get(&self, key: &str) -> Option<&[Tok]> {
+        let &(at, n) = if key.len() <= PACK_MAX { self.short.get(&pack(key.as_bytes())) } else { self.long.get(key) }?;
+        Some(&self.toks[at as usize..(at + n) as usize])
+    }
 }
 
 thread_local! {
-    static CACHE: std::cell::RefCell<PieceCache> = std::cell::RefCell::new(PieceCache { uid: 0, map: Default::default() });
+    static CACHE: std::cell::RefCell<PieceCache> = std::cell::RefCell::new(PieceCache::default());
 }
 
-/// Append the cached tokens of `key` to `out` (true) if this thread's cache holds them.
+/// Append the cached tokens of `key` (not empty) to `out` (true) if this thread's cache holds
+/// them.
 fn cache_get(uid: u64, key: &str, out: &mut Vec<Tok>) -> bool {
     CACHE.with(|c| {
         let c = c.borrow();
-        c.uid == uid && c.map.get(key).map(|t| out.extend_from_slice(t)).is_some()
+        c.uid == uid && c.epoch == encode::cache_epoch() && c.get(key).map(|t| out.extend_from_slice(t)).is_some()
     })
 }
 
-/// Remember the tokens of `key` (the cache restarts when another model uses the thread or it
-/// is full).
+/// Remember the tokens of `key` (not empty; the cache restarts when another model uses the
+/// thread or it is full).
 fn cache_put(uid: u64, key: &str, toks: &[Tok]) {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.uid != uid || c.map.len() >= CACHE_MAX {
-            c.map.clear();
-            c.uid = uid;
+        let epoch = encode::cache_epoch();
+        if c.uid != uid || c.epoch != epoch || c.short.len() + c.long.len() >= CACHE_MAX || c.toks.len() + toks.len() > u32::MAX as usize {
+            c.short.clear();
+            c.long.clear();
+            c.toks.clear();
+            (c.uid, c.epoch) = (uid, epoch);
         }
-        c.map.insert(key.into(), toks.into());
+        let v = (c.toks.len() as u32, toks.len() as u32);
+        c.toks.extend_from_slice(toks);
+        if key.len() <= PACK_MAX {
+            c.short.insert(pack(key.as_bytes()), v);
+        } else {
+            c.long.insert(key.into(), v);
+        }
     })
 }
 

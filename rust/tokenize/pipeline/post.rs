@@ -100,16 +100,18 @@ impl Post {
             Post::Template { single, pair, .. } => {
                 let t = if encs.len() == 2 { pair } else { single };
                 let mut out = Vec::with_capacity(t.len());
-                for piece in t {
+                for (k, piece) in t.iter().enumerate() {
                     match piece {
                         Piece::Seq { b, type_id } => {
                             let i = usize::from(*b);
+                            // Moved out at its last use in the template, copied before.
+                            let again = t[k + 1..].iter().any(|p| matches!(p, Piece::Seq { b: x, .. } if x == b));
                             if let Some(e) = encs.get_mut(i) {
                                 e.set_type_ids(*type_id);
                                 for o in e.overflowing.iter_mut() {
                                     o.set_type_ids(*type_id);
                                 }
-                                out.push(e.clone());
+                                out.push(if again { e.clone() } else { std::mem::take(e) });
                             }
                         }
                         Piece::Special { ids, type_id, .. } if add_special => out.push(Encoding::specials(ids, *type_id)),

@@ -19,17 +19,11 @@ use std::collections::BinaryHeap;
 
 use super::proto::PieceType;
 use super::SentencePiece;
+use crate::tokenize::packed::{pack, PACK_MAX};
 use crate::tokenize::pipeline::unigram::one_char_len;
 
 /// Words cached per thread before the cache is cleared.
 pub(crate) const CACHE_MAX: usize = 1 << 17;
-/// Bumped by [`clear_caches`]: every thread drops its word caches at its next use.
-pub(crate) static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Drop every thread's word caches at their next use (cold-cache benchmarks).
-pub fn clear_caches() {
-    EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-}
 
 /// Longer words are not cached.
 pub(crate) const CACHE_WORD_MAX: usize = 64;
@@ -47,25 +41,17 @@ impl<V> Default for WordCache<V> {
     }
 }
 
-#[inline(always)]
-fn pack(w: &[u8]) -> u128 {
-    let mut b = [0u8; 16];
-    b[..w.len()].copy_from_slice(w);
-    b[15] = w.len() as u8;
-    u128::from_le_bytes(b)
-}
-
 impl<V: Copy> WordCache<V> {
     #[inline]
     pub(crate) fn get(&self, w: &[u8]) -> Option<V> {
-        if w.len() <= 15 {
+        if w.len() <= PACK_MAX {
             self.short.get(&pack(w)).copied()
         } else {
             self.long.get(w).copied()
         }
     }
     pub(crate) fn insert(&mut self, w: &[u8], v: V) {
-        if w.len() <= 15 {
+        if w.len() <= PACK_MAX {
             self.short.insert(pack(w), v);
         } else {
             self.long.insert(w.into(), v);
@@ -105,7 +91,7 @@ pub(crate) fn ws_split<'a>(pieces: impl Iterator<Item = &'a str> + Clone) -> WsS
 
 #[derive(Default)]
 pub(crate) struct BpeScratch {
-    /// Uid of the model the cache belongs to, and the `EPOCH` it was filled in.
+    /// Uid of the model the cache belongs to, and the cache epoch it was filled in.
     owner: u64,
     epoch: u64,
     /// Word -> `(start, len)` of its segments (relative to the word) in `arena`.
@@ -201,7 +187,7 @@ impl SentencePiece {
     /// BPE segments of `norm`: word by word through the cache when pieces cannot cross a
     /// U+2581 boundary (see `WsSplit`), else the whole string at once.
     pub(crate) fn bpe_segments(&self, norm: &[u8], s: &mut BpeScratch, seg: &mut Vec<(u32, u32, u32)>) {
-        let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+        let epoch = crate::tokenize::encode::cache_epoch();
         if s.owner != self.uid || s.epoch != epoch || s.cache.len() >= CACHE_MAX {
             s.epoch = epoch;
             s.cache.clear();

@@ -54,30 +54,6 @@ pub(crate) struct Slots {
     live: usize,
 }
 
-/// A word of 1 to 15 bytes as one `u128` (bytes, then the length in the top byte): never 0.
-#[inline(always)]
-pub(crate) fn pack(w: &[u8]) -> u128 {
-    let mut b = [0u8; 16];
-    b[..w.len()].copy_from_slice(w);
-    b[15] = w.len() as u8;
-    u128::from_le_bytes(b)
-}
-
-/// A word of 1 to 15 bytes at `text[a..e]` as [`pack`] gives it, read with one 16-byte load
-/// when the text has 16 bytes from `a` on (the byte-wise copy of `pack` then the wide load
-/// stalls on store forwarding).
-#[inline(always)]
-pub(crate) fn pack_at(text: &[u8], a: usize, e: usize) -> u128 {
-    match text.get(a..a + 16) {
-        Some(b) => {
-            let n = e - a;
-            let v = u128::from_le_bytes(b.try_into().expect("16 bytes"));
-            (v & ((1u128 << (8 * n)) - 1)) | ((n as u128) << 120)
-        }
-        None => pack(&text[a..e]),
-    }
-}
-
 /// Hint the CPU to fetch the line of `x` into L1.
 #[inline(always)]
 pub(crate) fn prefetch<T>(x: &T) {
@@ -184,21 +160,12 @@ pub(crate) fn replay_limit(margin: f64, chars: u32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokenize::packed::pack;
 
     #[test]
     fn slot_is_one_line() {
         assert_eq!(std::mem::size_of::<Slot>(), 64);
         assert_eq!(std::mem::align_of::<Slot>(), 64);
-    }
-
-    #[test]
-    fn pack_at_equals_pack() {
-        let text = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        for a in 0..text.len() {
-            for e in a + 1..(a + 16).min(text.len() + 1) {
-                assert_eq!(pack_at(text, a, e), pack(&text[a..e]), "{a}..{e}");
-            }
-        }
     }
 
     #[test]

@@ -26,11 +26,12 @@
 //! Cost: O(n k) per uncached word; O(tokens) and one cache line per cached word of up to 15
 //! bytes (`slots.rs`, prefetched a few words ahead), a hash lookup for longer ones.
 
-use super::model::{WordCache, WsSplit, CACHE_MAX, CACHE_WORD_MAX, EPOCH};
+use super::model::{WordCache, WsSplit, CACHE_MAX, CACHE_WORD_MAX};
 use super::normalize::SPACE;
 use super::proto::PieceType;
-use super::slots::{self, pack_at, replay_limit, Slot, Slots, INLINE};
+use super::slots::{self, replay_limit, Slot, Slots, INLINE};
 use super::SentencePiece;
+use crate::tokenize::packed::{pack_at, PACK_MAX};
 use crate::tokenize::pipeline::unigram::trie::PieceTrie;
 use crate::tokenize::pipeline::unigram::{one_char_len, viterbi, Best, Scorer, UNSET};
 
@@ -206,7 +207,7 @@ impl SentencePiece {
 
     /// Unigram segments (one per path node; unknown characters one each) of `norm`.
     pub(crate) fn unigram_segments(&self, norm: &[u8], s: &mut UniScratch, seg: &mut Vec<(u32, u32, u32)>) {
-        let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+        let epoch = crate::tokenize::encode::cache_epoch();
         if s.owner != self.uid || s.epoch != epoch || s.cache.len() >= CACHE_MAX || s.slots.len() >= slots::CAPACITY || s.seen.is_empty() {
             s.cache.clear();
             s.slots.clear();
@@ -225,7 +226,7 @@ impl SentencePiece {
         const AHEAD: usize = 8;
         let short_key = |i: usize| {
             let (a, e) = (bounds[i] as usize, bounds[i + 1] as usize);
-            (e - a <= 15).then(|| pack_at(norm, a, e))
+            (e - a <= PACK_MAX).then(|| pack_at(norm, a, e))
         };
         let words = bounds.len() - 1;
         let ask = |s: &UniScratch, i: usize| {
@@ -248,7 +249,7 @@ impl SentencePiece {
     /// Segments of the word `norm[a..e]` entered with score `b`; returns the score after it.
     fn word(&self, norm: &[u8], a: usize, e: usize, b: f32, s: &mut UniScratch, seg: &mut Vec<(u32, u32, u32)>) -> f32 {
         let w = &norm[a..e];
-        if w.len() > 15 {
+        if w.len() > PACK_MAX {
             return self.long_word(norm, a, e, b, s, seg);
         }
         let key = pack_at(norm, a, e);
