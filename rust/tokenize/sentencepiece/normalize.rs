@@ -39,6 +39,9 @@ pub struct Normalizer {
     pair: Vec<u64>,
     /// Lead bytes that start a user-defined symbol.
     user_lead: [bool; 256],
+    /// ASCII bytes copied unchanged whatever follows them: not a space, no user symbol and no
+    /// charsmap key starts with them.
+    always: [bool; 256],
     /// For an ASCII byte that no user symbol starts with and whose charsmap lookup cannot
     /// depend on what follows: its replacement (itself when unmapped). Spaces and newlines
     /// then skip the walk.
@@ -117,6 +120,10 @@ impl Normalizer {
                 }
             })
             .collect();
+        let mut always = [false; 256];
+        for b in 0..128u8 {
+            always[b as usize] = b != b' ' && !user_lead[b as usize] && !charsmap.as_ref().is_some_and(|m| m.may_match(&[b]));
+        }
         let mut ascii_gone = [false; 256];
         for (b, r) in ascii.iter().enumerate() {
             ascii_gone[b] = matches!(r.as_deref(), Some(b" ") | Some(b""));
@@ -133,6 +140,7 @@ impl Normalizer {
             pair,
             ascii,
             user_lead,
+            always,
         }
     }
 
@@ -142,6 +150,10 @@ impl Normalizer {
         let mut i = 0;
         while i < s.len() {
             let b = s[i];
+            if self.always[b as usize] {
+                i += 1;
+                continue;
+            }
             let (cp, n) = if b < 0x80 {
                 if let Some(&c) = s.get(i + 1).filter(|&&c| c < 0x80) {
                     let k = b as usize * 128 + c as usize;
