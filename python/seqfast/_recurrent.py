@@ -13,56 +13,39 @@ from typing import Optional
 
 import numpy as np
 
-from seqfast import _core
+from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
-from seqfast.tokenizer import _backward_threads, _check_threads
 
 _GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_textbook": 3}
 _KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
 
 
-def _dtype_of(x: object, name: str) -> np.dtype:
-    if not isinstance(x, np.ndarray):
-        raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(x).__name__}")
-    if x.dtype not in (np.float32, np.float64):
-        raise ArgumentTypeError(f"{name} has dtype {x.dtype}; use float32 or float64")
-    return x.dtype
-
-
 def _array(a: object, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
-    """`a` as a C-contiguous array of `dtype` and exactly `shape` (errors name `name`)."""
-    if not isinstance(a, np.ndarray):
-        raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(a).__name__}")
-    if a.dtype != dtype:
-        raise ArgumentTypeError(f"{name} has dtype {a.dtype}, but x is {np.dtype(dtype).name}; all arrays must share one dtype")
-    if a.shape != tuple(shape):
-        raise ShapeError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
-    return np.ascontiguousarray(a)
+    return _args.float_array(a, name, dtype, shape, like="x is")
 
 
 class _Net:
     """Sizes of a network, read off its weights."""
 
     def __init__(self, cell: str, weights: dict, dtype: np.dtype):
-        if not isinstance(weights, dict):
-            raise ArgumentTypeError(f"weights must be a dict of arrays in PyTorch state_dict naming, not {type(weights).__name__}")
+        _args.state_dict(weights, None, "a dict of arrays in PyTorch state_dict naming")
         layers, reverse, kinds = set(), False, set()
         for k in weights:
             m = _KEY.match(str(k))
             if not m:
-                raise ShapeError(f"weights has an unexpected key {k!r} (expected names like 'weight_ih_l0', 'bias_hh_l1_reverse')")
+                raise SeqfastError(f"weights has an unexpected key {k!r} (expected names like 'weight_ih_l0', 'bias_hh_l1_reverse')")
             kinds.add(m.group(1))
             layers.add(int(m.group(2)))
             reverse |= m.group(3) is not None
         if "weight_ih" not in kinds or "weight_hh" not in kinds:
-            raise ShapeError("weights must contain 'weight_ih_l0' and 'weight_hh_l0'")
+            raise SeqfastError("weights must contain 'weight_ih_l0' and 'weight_hh_l0'")
         self.cell, self.dtype = cell, dtype
         self.layers = max(layers) + 1
         self.dirs = 2 if reverse else 1
         self.bias = "bias_ih" in kinds or "bias_hh" in kinds
         g = _GATES[cell]
         if "weight_hr" in kinds and cell != "lstm":
-            raise ShapeError(f"weight_hr_* (proj_size) is only valid for an LSTM, not {cell}")
+            raise SeqfastError(f"weight_hr_* (proj_size) is only valid for an LSTM, not {cell}")
         whh = weights.get("weight_hh_l0")
         wih = weights.get("weight_ih_l0")
         for name, a in (("weight_hh_l0", whh), ("weight_ih_l0", wih)):
@@ -88,11 +71,8 @@ class _Net:
                     want["weight_hr"] = (self.proj, self.hidden)
                 arrs = {}
                 for kind, shape in want.items():
-                    key = kind + sfx
-                    if key not in weights:
-                        raise ShapeError(f"weights is missing {key!r} (expected shape {shape})")
-                    arrs[kind] = _array(weights[key], f"weights[{key!r}]", dtype, shape)
-                    self.names.append(key)
+                    arrs[kind] = _args.weight(weights, kind + sfx, shape, dtype, like="x is")
+                    self.names.append(kind + sfx)
                 zero = np.zeros(gh, dtype)
                 empty = np.zeros(0, dtype)
                 self.tuples.append(
@@ -106,7 +86,7 @@ class _Net:
                 )
         extra = set(weights) - set(self.names)
         if extra:
-            raise ShapeError(f"weights has keys that do not fit a {self.layers}-layer network: {sorted(extra)}")
+            raise SeqfastError(f"weights has keys that do not fit a {self.layers}-layer network: {sorted(extra)}")
 
 
 class RecurrentCache:
@@ -129,7 +109,7 @@ class RecurrentCache:
 
 
 def _forward(cell, x, weights, h0, c0, lengths, batch_first, dropout, seed, requires_grad, num_threads):
-    dtype = _dtype_of(x, "x")
+    dtype = _args.float_dtype({"x": x})
     net = _Net(cell, weights, dtype)
     if x.ndim != 3:
         raise ShapeError(f"x has shape {x.shape}; expected 3 dimensions {'(B, T, input_size)' if batch_first else '(T, B, input_size)'}")
@@ -139,25 +119,18 @@ def _forward(cell, x, weights, h0, c0, lengths, batch_first, dropout, seed, requ
     h0 = None if h0 is None else _array(h0, "h0", dtype, (ld, b, net.hout)).ravel()
     if cell == "lstm":
         c0 = None if c0 is None else _array(c0, "c0", dtype, (ld, b, net.hidden)).ravel()
-    if lengths is not None:
-        lengths = np.asarray(lengths)
-        if lengths.ndim != 1 or lengths.shape[0] != b or not np.issubdtype(lengths.dtype, np.integer):
-            raise ShapeError(f"lengths must be a 1-D integer array of {b} entries (one per batch row), got shape {lengths.shape} dtype {lengths.dtype}")
-        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-    if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
-        raise SeqfastError(f"dropout={dropout!r} must be a number in [0, 1)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ArgumentTypeError(f"seed must be a non-negative int, not {seed!r}")
+    lengths = _args.lengths(lengths, b)  # the core checks 1..T
+    dropout, seed, threads = _args.real("dropout", dropout, 0.0, 1.0, hi_open=True), _args.integer("seed", seed, 0) & (2**64 - 1), _args.threads(num_threads)
     y, h_n, c_n, core = _core.rnn_forward(
         cell, x.ravel(), b, t, net.input_size, net.hidden, net.proj, net.layers, net.dirs == 2, net.tuples,
-        h0, c0, lengths, bool(batch_first), float(dropout), int(seed) & (2**64 - 1), bool(requires_grad), _check_threads(num_threads),
+        h0, c0, lengths, bool(batch_first), dropout, seed, bool(requires_grad), threads,
     )
     y = y.reshape(((b, t) if batch_first else (t, b)) + (net.dirs * net.hout,))
     h_n = h_n.reshape(ld, b, net.hout)
     c_n = c_n.reshape(ld, b, net.hidden) if cell == "lstm" else None
     cache = RecurrentCache(core, net, (b, t), bool(batch_first)) if requires_grad else None
     if cache is not None:
-        cache.num_threads = _check_threads(num_threads)  # the backward's default
+        cache.num_threads = threads  # the backward's default
     return y, h_n, c_n, cache
 
 
@@ -174,7 +147,7 @@ def _backward(cell, cache, dy, dh_n, dc_n, num_threads):
     dh_n = None if dh_n is None else _array(dh_n, "dh_n", net.dtype, (ld, b, net.hout)).ravel()
     if cell == "lstm":
         dc_n = None if dc_n is None else _array(dc_n, "dc_n", net.dtype, (ld, b, net.hidden)).ravel()
-    dx, dh0, dc0, dws = _core.rnn_backward(cache._core, net.tuples, dy, dh_n, dc_n, _backward_threads(num_threads, cache))
+    dx, dh0, dc0, dws = _core.rnn_backward(cache._core, net.tuples, dy, dh_n, dc_n, _args.backward_threads(num_threads, cache))
     dx = dx.reshape(((b, t) if cache._batch_first else (t, b)) + (net.input_size,))
     grads = {}
     gh = _GATES[cell] * net.hidden
@@ -214,7 +187,7 @@ def lstm_backward(cache, dy=None, dh_n=None, dc_n=None, *, num_threads=None):
     return _backward("lstm", cache, dy, dh_n, dc_n, num_threads)
 
 
-def gru_forward(x, weights, h0=None, lengths=None, *, variant="pytorch", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+def gru_forward(x, weights, h0=None, lengths=None, *, variant: _args.GRUVariant = "pytorch", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
     """GRU forward pass, gates r, z, n. ``variant="pytorch"`` applies the reset gate after the
     recurrent product (``nn.GRU``, cuDNN); ``"textbook"`` before it (Cho et al. 2014):
     n = tanh(W_in x + b_in + W_hn (r * h) + b_hn). Other arguments as :func:`lstm_forward`.
@@ -237,7 +210,7 @@ def gru_backward(cache, dy=None, dh_n=None, *, num_threads=None):
     return dx, dh0, g
 
 
-def rnn_forward(x, weights, h0=None, lengths=None, *, nonlinearity="tanh", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+def rnn_forward(x, weights, h0=None, lengths=None, *, nonlinearity: _args.Nonlinearity = "tanh", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
     """Elman RNN forward pass, h' = act(W_ih x + b_ih + W_hh h + b_hh) with ``nonlinearity``
     "tanh" or "relu". Other arguments as :func:`lstm_forward`. Returns ``(y, h_n, cache)``."""
     if nonlinearity not in ("tanh", "relu"):

@@ -24,10 +24,9 @@ from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
-from seqfast import _core
+from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError, ShapeError
 from seqfast._lm import NgramLM
-from seqfast.tokenizer import _check_threads
 
 __all__ = ["Hypothesis", "GRUDecoder", "LSTMDecoder", "NgramScorer", "Weighted", "beam_search", "greedy", "sample"]
 
@@ -102,12 +101,13 @@ class LSTMDecoder:
     def __init__(self, embedding, lstm_weights: dict, out_weight, out_bias=None, attention: Optional[dict] = None):
         f32 = lambda a, n: np.ascontiguousarray(a, dtype=np.float32) if isinstance(a, np.ndarray) else _bad(n, a)  # noqa: E731
         emb, ow = f32(embedding, "embedding"), f32(out_weight, "out_weight")
+        _args.state_dict(lstm_weights, what=f"a dict in nn.{self._cell.upper()} state_dict naming", name="lstm_weights")
         if emb.ndim != 2 or ow.ndim != 2:
             raise ShapeError(f"embedding {emb.shape} and out_weight {ow.shape} must be 2-D")
         layers = []
         L = 1 + max((int(k.split("_l")[1]) for k in lstm_weights if k.startswith("weight_ih_l")), default=-1)
         if L == 0 or any(k.endswith("_reverse") or k.startswith("weight_hr") for k in lstm_weights):
-            raise ShapeError(f"the weights must hold a one-direction {self._cell.upper()} without projection (weight_ih_l0, ...)")
+            raise SeqfastError(f"the weights must hold a one-direction {self._cell.upper()} without projection (weight_ih_l0, ...)")
         G = self._gates
         whh = lstm_weights.get("weight_hh_l0")
         if not isinstance(whh, np.ndarray) or whh.ndim != 2:
@@ -122,7 +122,7 @@ class LSTMDecoder:
                     if name.startswith("bias"):
                         arrs.append(np.zeros(G * H, np.float32))
                         continue
-                    raise ShapeError(f"the {self._cell.upper()} weights are missing {key!r}")
+                    raise SeqfastError(f"the {self._cell.upper()} weights lack {key!r}")
                 a = f32(lstm_weights[key], key)
                 if a.shape != shape:
                     raise ShapeError(f"weights[{key!r}] has shape {a.shape}, expected {shape} (hidden size {H})")
@@ -131,9 +131,7 @@ class LSTMDecoder:
         ob = np.zeros(ow.shape[0], np.float32) if out_bias is None else f32(out_bias, "out_bias")
         att, self.memory_size = None, None
         if attention is not None:
-            kind = attention.get("kind", "general")
-            if kind not in ("general", "dot"):
-                raise SeqfastError(f"attention kind={kind!r} must be 'general' or 'dot'")
+            kind = _args.choice("attention['kind']", attention.get("kind", "general"), ("general", "dot"))
             wc = f32(attention["weight_c"], "attention['weight_c']")
             if kind == "general":
                 wa = f32(attention["weight_a"], "attention['weight_a']")
@@ -243,7 +241,7 @@ def _spec(scorer, batch_size: int, vocab_size: Optional[int]):
     if callable(scorer):
         if vocab_size is None:
             raise SeqfastError("a Python callable scorer needs vocab_size=")
-        return ("call", scorer, int(vocab_size))
+        return ("call", scorer, _args.integer("vocab_size", vocab_size, 1))
     raise ArgumentTypeError(f"scorer must be callable, an NgramScorer, an NgramLM or Weighted, not {type(scorer).__name__}")
 
 
@@ -270,10 +268,7 @@ def _ids_and_size(scorer, bos, eos, vocab_size):
         vocab_size = _core.ngram_vocab_size(lm._m) if vocab_size is None else vocab_size  # no list of V words
     if bos is None or eos is None:
         raise SeqfastError("bos= and eos= are required (they default to the LM's <s> and </s> only for n-gram scorers)")
-    for name, v in (("bos", bos), ("eos", eos)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise SeqfastError(f"{name}={v!r} must be a non-negative token id")
-    return int(bos), int(eos), vocab_size
+    return _args.integer("bos", bos, 0, _args.U32_MAX), _args.integer("eos", eos, 0, _args.U32_MAX), vocab_size
 
 
 def _hyps(items) -> list:
@@ -281,14 +276,16 @@ def _hyps(items) -> list:
 
 
 def _count(name: str, v, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise SeqfastError(f"{name}={v!r} must be an int >= {minimum}")
-    return int(v)
+    return _args.integer(name, v, minimum)
+
+
+def _banned(banned) -> list[int]:
+    return _args.integers("banned", banned, 0, _args.U32_MAX)
 
 
 def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: int = 50, bos: Optional[int] = None,
                 eos: Optional[int] = None, vocab_size: Optional[int] = None, min_len: int = 0, n_best: Optional[int] = None,
-                length_penalty: str = "none", alpha: float = 1.0, stopping: str = "exact", no_repeat_ngram_size: int = 0,
+                length_penalty: _args.LengthPenalty = "none", alpha: float = 1.0, stopping: _args.Stopping = "exact", no_repeat_ngram_size: int = 0,
                 banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
     """Batched beam search; returns, per batch item, its ``n_best`` (default ``beam_width``)
     :class:`Hypothesis` list, best first.
@@ -306,9 +303,11 @@ def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: in
     batch_size = _count("batch_size", batch_size, 1)
     spec = _spec(scorer, batch_size, vocab_size)
     items = _core.beam_search(spec, batch_size, _count("beam_width", beam_width, 1), _count("max_len", max_len, 1), bos, eos,
-                              _count("min_len", min_len, 0), n_best, str(length_penalty), float(alpha), str(stopping),
-                              _count("no_repeat_ngram_size", no_repeat_ngram_size, 0), [int(b) for b in banned],
-                              _check_threads(num_threads))
+                              _count("min_len", min_len, 0), _args.optional_integer("n_best", n_best),
+                              _args.text(length_penalty, "length_penalty"), _args.real("alpha", alpha),
+                              _args.text(stopping, "stopping"),
+                              _count("no_repeat_ngram_size", no_repeat_ngram_size, 0), _banned(banned),
+                              _args.threads(num_threads))
     return _hyps(items)
 
 
@@ -319,7 +318,7 @@ def greedy(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int]
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, True,
-                         min_len=_count("min_len", min_len, 0), banned=[int(b) for b in banned], num_threads=_check_threads(num_threads))
+                         min_len=_count("min_len", min_len, 0), banned=_banned(banned), num_threads=_args.threads(num_threads))
     return [h[0] for h in _hyps(items)]
 
 
@@ -330,9 +329,9 @@ def sample(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int]
     reproducible per ``seed``; item i's sequence depends only on the seed, i and the scorer."""
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SeqfastError(f"seed={seed!r} must be a non-negative int")
+    seed = _args.integer("seed", seed, 0)
     items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, False,
-                         int(seed) % 2**64, float(temperature), _count("top_k", top_k, 0), float(top_p),
-                         _count("min_len", min_len, 0), [int(b) for b in banned], _check_threads(num_threads))
+                         seed % 2**64, _args.real("temperature", temperature), _count("top_k", top_k, 0),
+                         _args.real("top_p", top_p),
+                         _count("min_len", min_len, 0), _banned(banned), _args.threads(num_threads))
     return [h[0] for h in _hyps(items)]

@@ -15,10 +15,11 @@ from typing import Optional
 
 import numpy as np
 
-from seqfast import _core
+from seqfast import _args, _arrow, _core
+from seqfast._arrow import where as _where
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError
 from seqfast.ngram import NgramCounts, count, count_words
-from seqfast.tokenizer import _U32_MAX, Tokenizer, _check_text, _check_threads
+from seqfast.tokenizer import Tokenizer, train_args
 
 __all__ = [
     "PieceCounts",
@@ -32,10 +33,6 @@ __all__ = [
     "encode_arrow",
     "read_lines",
 ]
-
-
-def _where(partition: Optional[int], i: int) -> str:
-    return f"partition {partition}, item {i}" if partition is not None else f"item {i}"
 
 
 def _as_texts(texts, partition: Optional[int], what: str = "text") -> list:
@@ -82,12 +79,7 @@ class PieceCounts:
     __slots__ = ("_c",)
 
     def __init__(self, pattern: str = "cl100k", special_tokens: Iterable[str] = ()):
-        if isinstance(special_tokens, str):
-            raise ArgumentTypeError("special_tokens must be a sequence of str, not a single str")
-        specials = list(special_tokens)
-        for s in specials:
-            _check_text(s, "special token")
-        self._c = _core.BpeCounts(_check_text(pattern, "pattern"), specials)
+        self._c = _core.BpeCounts(_args.text(pattern, "pattern"), _args.str_list("special_tokens", special_tokens))
 
     @classmethod
     def _wrap(cls, core) -> "PieceCounts":
@@ -175,7 +167,7 @@ def piece_counts(
     """BPE piece counts of one partition of texts (each text pre-tokenized on its own, special
     tokens cut out, as :func:`seqfast.train_bpe` does)."""
     out = PieceCounts(pattern, special_tokens)
-    threads = _check_threads(num_threads)
+    threads = _args.threads(num_threads)
     texts = _as_texts(texts, partition)
     _checked_call(lambda t: out._c.add_texts(t, threads), texts, partition)
     return out
@@ -189,19 +181,8 @@ def train_bpe_from_counts(
     trained on the texts the counts came from."""
     if not isinstance(counts, PieceCounts):
         raise ArgumentTypeError(f"counts must be PieceCounts, not {type(counts).__name__}")
-    vocab_size, min_frequency = _check_train_args(vocab_size, min_frequency)
-    return Tokenizer(counts._c.train(vocab_size, min_frequency, _check_threads(num_threads)))
-
-
-def _check_train_args(vocab_size, min_frequency) -> tuple:
-    """``train_bpe``'s checks of ``vocab_size`` and ``min_frequency``."""
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
-        raise ArgumentTypeError(f"vocab_size must be an int, not {type(vocab_size).__name__}")
-    if not 0 < vocab_size < _U32_MAX:
-        raise SeqfastError(f"vocab_size={vocab_size} is out of range")
-    if isinstance(min_frequency, bool) or not isinstance(min_frequency, (int, np.integer)) or min_frequency < 0:
-        raise SeqfastError(f"min_frequency={min_frequency!r} must be a non-negative int")
-    return int(vocab_size), int(min_frequency)
+    vocab_size, min_frequency = train_args(vocab_size, min_frequency)
+    return Tokenizer(counts._c.train(vocab_size, min_frequency, _args.threads(num_threads)))
 
 
 # ---- n-gram counts ------------------------------------------------------------------------
@@ -239,7 +220,7 @@ def id_counts(
     *,
     bos: Optional[int] = None,
     eos: Optional[int] = None,
-    special: str = "error",
+    special: _args.Special = "error",
     num_threads: Optional[int] = None,
     partition: Optional[int] = None,
 ) -> NgramCounts:
@@ -260,10 +241,8 @@ def merge_counts(*parts):
     return NgramCounts.merge(aligned(p) for p in parts)
 
 
-def _check_buckets(buckets) -> int:
-    if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 1:
-        raise SeqfastError(f"buckets={buckets!r} must be a positive int")
-    return int(buckets)
+def check_buckets(buckets) -> int:
+    return _args.integer("buckets", buckets, 1)
 
 
 # Odd 64-bit multipliers of the bucket hash: one per position of an n-gram (wrapping products).
@@ -287,7 +266,7 @@ def split_counts(counts: NgramCounts, buckets: int) -> list:
     many partitions can be merged on its own worker, and the merged buckets, added together,
     are the merged counts. Each part keeps the full vocabulary (word ids stay valid, and
     vocabularies merge to the same order in every bucket)."""
-    buckets = _check_buckets(buckets)
+    buckets = check_buckets(buckets)
     counts = aligned(counts)
     if buckets == 1:
         return [counts]
@@ -333,12 +312,7 @@ def read_lines(path, encoding: str = "utf-8") -> list:
     counters see it), read and split in C: the partition of one file. Bad UTF-8 is an error
     naming the file, the line and the byte offset."""
     with open(os.fspath(path), "rb") as f:
-        data = f.read()
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise FormatError(f"{os.fspath(path)}: line {line} (byte offset {e.start}): not valid {encoding} ({e.reason})") from None
+        text = _args.decode_text(f.read(), os.fspath(path), encoding)
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the final newline ends the last line; it does not start an empty one
@@ -368,7 +342,7 @@ def encode_texts(
     tokenizer: Tokenizer,
     texts: Sequence[str],
     *,
-    special: str = "error",
+    special: _args.Special = "error",
     num_threads: Optional[int] = None,
     partition: Optional[int] = None,
 ) -> list:
@@ -378,26 +352,11 @@ def encode_texts(
     return np.split(ids, offsets[1:-1]) if len(offsets) > 1 else []
 
 
-_ENCODERS: list = []  # [(tokenizer, core ArrowEncoder)], most recent last, a few at most
-
-
-def _arrow_encoder(tokenizer: Tokenizer):
-    """The core encoder reading Arrow buffers for ``tokenizer`` (built once and cached: a
-    worker encoding many partitions with one tokenizer builds it once)."""
-    for t, e in _ENCODERS:
-        if t is tokenizer:
-            return e
-    e = _core.ArrowEncoder(tokenizer.to_str())
-    _ENCODERS.append((tokenizer, e))
-    del _ENCODERS[:-4]
-    return e
-
-
 def encode_arrow(
     tokenizer: Tokenizer,
     array,
     *,
-    special: str = "error",
+    special: _args.Special = "error",
     num_threads: Optional[int] = None,
     partition: Optional[int] = None,
 ):
@@ -409,41 +368,6 @@ def encode_arrow(
     offsets (Arrow's buffers seen as NumPy arrays), and the result wraps the core's id and
     offset buffers. A null item is an error naming it.
     """
-    import pyarrow as pa
-
     if not isinstance(tokenizer, Tokenizer):
         raise ArgumentTypeError(f"tokenizer must be a seqfast.Tokenizer, not {type(tokenizer).__name__}")
-    if isinstance(array, pa.ChunkedArray):
-        chunks = [encode_arrow(tokenizer, c, special=special, num_threads=num_threads, partition=partition) for c in array.chunks]
-        return pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_list(pa.uint32()))
-    if not isinstance(array, pa.Array):
-        raise ArgumentTypeError(f"array must be a pyarrow string array, not {type(array).__name__}")
-    t = array.type
-    if getattr(pa.types, "is_string_view", lambda _: False)(t):
-        array, t = array.cast(pa.large_string()), pa.large_string()
-    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        raise ArgumentTypeError(f"array must hold strings, not {t}")
-    if array.null_count:
-        import pyarrow.compute as pc
-
-        i = pc.index(pc.is_null(array), True).as_py()
-        raise SeqfastError(f"{_where(partition, i)}: null where a text str was expected")
-    bufs = array.buffers()
-    width = np.int64 if pa.types.is_large_string(t) else np.int32
-    # Views of Arrow's buffers (a sliced array starts `array.offset` entries in); int32 offsets
-    # are widened, 8 bytes a text: the text itself is never copied.
-    offsets = np.frombuffer(bufs[1], dtype=width)[array.offset : array.offset + len(array) + 1] if len(array) else np.zeros(1, width)
-    if offsets.dtype != np.int64:
-        offsets = offsets.astype(np.int64)
-    buf = bufs[2]
-    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
-    policy = special if isinstance(special, str) else None
-    if policy is None:
-        raise ArgumentTypeError(f"special must be a str, not {type(special).__name__}")
-    try:
-        ids, row_offsets = _arrow_encoder(tokenizer).encode(data, offsets, policy, _check_threads(num_threads))
-    except SeqfastError as e:
-        if partition is None:
-            raise
-        raise type(e)(f"partition {partition}: {e}") from None
-    return pa.LargeListArray.from_arrays(pa.array(row_offsets, type=pa.int64()), pa.array(ids, type=pa.uint32()))
+    return _arrow.encode(tokenizer, array, special, num_threads, partition)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from seqfast import _args
 from seqfast._errors import ArgumentTypeError, SeqfastError
 from seqfast.distributed import _blocks
+from seqfast.tokenizer import Tokenizer, train_args
 
 __all__ = ["read_text", "tokenize", "count_ngrams", "train_bpe", "fit_lm"]
 
@@ -184,14 +186,12 @@ def read_text(paths, *, encoding: str = "utf-8"):
     return db.from_delayed([task(p, encoding) for p in paths])
 
 
-def tokenize(texts, tokenizer, *, column: Optional[str] = None, special: str = "error"):
+def tokenize(texts, tokenizer, *, column: Optional[str] = None, special: _args.Special = "error"):
     """Encode every text; returns a lazy collection in the input's order: for a ``dask.bag``, a
     bag of uint32 id arrays (each partition an :class:`~seqfast.EncodingBatch`, a sequence of
     id arrays stored flat: ``map_partitions`` gets ``batch.ids`` / ``batch.row_offsets``); for a ``dask.dataframe`` column (or ``column=`` of a DataFrame), a
     Series of id arrays with the same index and divisions. Each array equals
     ``tokenizer.encode(text, special=special)``. The tokenizer is shipped once per worker."""
-    from seqfast.tokenizer import Tokenizer
-
     if not isinstance(tokenizer, Tokenizer):
         raise ArgumentTypeError(f"tokenizer must be a seqfast.Tokenizer, not {type(tokenizer).__name__}")
     dask = _dask()
@@ -222,7 +222,7 @@ def count_ngrams(
     tokenizer=None,
     bos: Optional[int] = None,
     eos: Optional[int] = None,
-    special: str = "error",
+    special: _args.Special = "error",
     split_every: int = SPLIT_EVERY,
     buckets: int = 1,
     client=None,
@@ -240,10 +240,8 @@ def count_ngrams(
     equal to ``seqfast.ngram.count(tokenizer.encode_batch(texts), order, bos=bos, eos=eos)``.
     ``compute=False`` returns the Delayed result instead of computing it.
     """
-    from seqfast._lm import _check_order
-
-    order = _check_order(order)
-    buckets = _blocks._check_buckets(buckets)
+    order = _args.integer("order", order, 1)
+    buckets = _blocks.check_buckets(buckets)
     dask = _dask()
     parts, _, _ = _partitions(texts, column)
     if tokenizer is None:
@@ -289,7 +287,7 @@ def train_bpe(
     special_tokens=..., min_frequency=...)``."""
     # Check the settings here, before any work is scheduled.
     specials = _blocks.PieceCounts(pattern, special_tokens).special_tokens
-    vocab_size, min_frequency = _blocks._check_train_args(vocab_size, min_frequency)
+    vocab_size, min_frequency = train_args(vocab_size, min_frequency)
     dask = _dask()
     parts, _, _ = _partitions(texts, column)
     task = dask.delayed(_piece_counts_task, pure=False)
@@ -301,7 +299,7 @@ def train_bpe(
 def fit_lm(
     texts,
     order: int = 3,
-    smoothing: str = "kneser_ney",
+    smoothing: _args.Smoothing = "kneser_ney",
     *,
     column: Optional[str] = None,
     split_every: int = SPLIT_EVERY,
@@ -314,11 +312,11 @@ def fit_lm(
     Equal (same ARPA bytes) to ``NgramLM.fit("\\n".join(texts) + "\\n", order, smoothing,
     **options)`` (``buckets``: see :func:`count_ngrams`); ``options`` are :meth:`NgramLM.fit_counts`'s (``discount_fallback``,
     ``prune``, ``k``, ``alpha``)."""
-    from seqfast._lm import _check_order, _options
+    from seqfast._lm import fit_options
 
     dask = _dask()
     o = options
-    _options(_check_order(order), smoothing, o.get("k", 1.0), o.get("alpha", 0.4), o.get("discount_fallback"), o.get("prune"), None)
+    fit_options(_args.integer("order", order, 1), smoothing, o.get("k", 1.0), o.get("alpha", 0.4), o.get("discount_fallback"), o.get("prune"), None)
     counts = count_ngrams(texts, order, column=column, split_every=split_every, buckets=buckets, compute=False)
     opts = dict(options, smoothing=smoothing)
     return _compute(dask.delayed(_fit_task, pure=False)(counts, opts), client, compute)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import pickle
 from typing import Optional
 
+from seqfast import _args
 from seqfast.distributed import _blocks
+from seqfast.tokenizer import train_args
 
 
 def _ray():
@@ -37,7 +39,7 @@ def _texts(batch, column: str):
     return batch.column(column)
 
 
-def ray_tokenize(ds, tokenizer, *, column: str = "text", output: str = "ids", special: str = "error"):
+def ray_tokenize(ds, tokenizer, *, column: str = "text", output: str = "ids", special: _args.Special = "error"):
     """``ds`` with a ``large_list<uint32>`` column ``output`` of each text's ids."""
     import pyarrow as pa
 
@@ -77,7 +79,7 @@ def ray_count_ngrams(ds, order: int = 3, *, column: str = "text", batch_size: Op
     return _blocks.merge_counts(*parts)
 
 
-def ray_fit_lm(ds, order: int = 3, smoothing: str = "kneser_ney", *, column: str = "text", **options):
+def ray_fit_lm(ds, order: int = 3, smoothing: _args.Smoothing = "kneser_ney", *, column: str = "text", **options):
     """``NgramLM.fit("\\n".join(texts) + "\\n", order, smoothing, **options)`` via counts."""
     from seqfast.ngram import NgramLM
 
@@ -91,7 +93,7 @@ def ray_train_bpe(
     import pyarrow as pa
 
     specials = list(special_tokens)
-    vocab_size, min_frequency = _blocks._check_train_args(vocab_size, min_frequency)
+    vocab_size, min_frequency = train_args(vocab_size, min_frequency)
 
     def count(batch: pa.Table) -> pa.Table:
         c = _blocks.piece_counts(_texts(batch, column).to_pylist(), pattern=pattern, special_tokens=specials, num_threads=1)

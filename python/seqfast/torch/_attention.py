@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqfast import _args
 from seqfast import _attention as A
 from seqfast import _attention_rnn as R
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
@@ -218,7 +219,7 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
             raise SeqfastError("seqfast.torch.MultiheadAttention does not support add_bias_kv or add_zero_attn")
         super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, kdim=kdim, vdim=vdim, batch_first=batch_first, device=device,
                          dtype=dtype)
-        self.num_threads = num_threads
+        self.num_threads = _args.threads(num_threads)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True,
                 is_causal=False):
@@ -366,7 +367,7 @@ class AdditiveAttention(_RNNAttention):
             self.bias = torch.nn.Parameter(torch.empty(attn_size, **fk))
         else:
             self.register_parameter("bias", None)
-        self.num_threads = num_threads
+        self.num_threads = _args.threads(num_threads)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -388,7 +389,7 @@ class LuongAttention(_RNNAttention):
     (``kind="general"``, parameter ``weight`` (query_size, key_size)); ``scale`` defaults to 1
     (Luong et al. do not scale). ``forward`` as :class:`AdditiveAttention`."""
 
-    def __init__(self, query_size: int, key_size=None, kind: str = "dot", scale: float = 1.0, device=None, dtype=None, *, num_threads=None):
+    def __init__(self, query_size: int, key_size=None, kind: _args.LuongKind = "dot", scale: float = 1.0, device=None, dtype=None, *, num_threads=None):
         super().__init__()
         if kind not in ("dot", "general"):
             raise SeqfastError(f"kind must be 'dot' or 'general', not {kind!r}")
@@ -401,7 +402,7 @@ class LuongAttention(_RNNAttention):
             self.weight = torch.nn.Parameter(torch.empty(query_size, key_size, device=device, dtype=dtype))
             with torch.no_grad():
                 self.weight.uniform_(-1 / math.sqrt(key_size), 1 / math.sqrt(key_size))
-        self.num_threads = num_threads
+        self.num_threads = _args.threads(num_threads)
 
     def forward(self, query, keys, values=None, lengths=None, mask=None):
         return self._attend(query, keys, values, lengths, mask, (self.kind, self.scale))
