@@ -68,7 +68,14 @@ class AttentionCache:
 
     It keeps references to q, k and v (contiguous copies when they were not): do not modify them
     in place before the backward. It keeps its own copy of the output, so the returned array may
-    be changed freely."""
+    be changed freely.
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = (rng.standard_normal((2, 4, 5, 8)).astype(np.float32) for _ in range(3))  # (B, H, T, d)
+    >>> out, cache = attention_forward(q, k, v)
+    >>> cache
+    AttentionCache(batch=2, heads=4, tq=5, tk=5, d=8, dv=8, dtype=float32)
+    """
 
     def __init__(self, arrays, dims, layouts, shapes, masks, opts):
         self._arrays, self._dims, self._layouts, self._shapes, self._masks, self._opts = arrays, dims, layouts, shapes, masks, opts
@@ -122,6 +129,12 @@ def attention_forward(q, k, v, *, scale=None, causal=False, lengths=None, mask=N
     ``scale`` defaults to 1/sqrt(d). Masks, dropout and fully masked rows: see the module
     docstring. Returns ``(out, cache)``, ``out`` shaped like q with dv features; ``cache`` is None
     when ``requires_grad=False``. Extra memory is O(B H Tq): the probabilities are never stored.
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = (rng.standard_normal((2, 4, 5, 8)).astype(np.float32) for _ in range(3))  # (B, H, T, d)
+    >>> out, cache = attention_forward(q, k, v, causal=True)
+    >>> out.shape, bool(np.allclose(out[:, :, 0], v[:, :, 0], atol=1e-6))  # query 0 sees key 0 only
+    ((2, 4, 5, 8), True)
     """
     _args.float_dtype({"q": q, "k": k, "v": v})
     if q.ndim not in (3, 4) or k.ndim != q.ndim or v.ndim != q.ndim:
@@ -160,7 +173,15 @@ def attention_backward(cache, dout, *, num_threads=None):
     """Gradients ``(dq, dk, dv)`` of :func:`attention_forward` given ``dout`` (shaped like out).
 
     The probabilities are recomputed block by block from the saved row log-sum-exp, and the
-    dropout mask is regenerated from the seed."""
+    dropout mask is regenerated from the seed.
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = (rng.standard_normal((2, 4, 5, 8)).astype(np.float32) for _ in range(3))  # (B, H, T, d)
+    >>> out, cache = attention_forward(q, k, v)
+    >>> dq, dk, dv = attention_backward(cache, np.ones_like(out))
+    >>> dq.shape, dv.shape
+    ((2, 4, 5, 8), (2, 4, 5, 8))
+    """
     if not isinstance(cache, AttentionCache):
         raise ArgumentTypeError(f"cache must come from attention_forward(requires_grad=True), not {type(cache).__name__}")
     _args.float_dtype({"dout": dout})
@@ -188,7 +209,13 @@ def _mha_weights(weights, e: int, dtype) -> dict:
 
 
 class MHACache:
-    """Opaque result of :func:`mha_forward`, consumed by :func:`mha_backward`."""
+    """Opaque result of :func:`mha_forward`, consumed by :func:`mha_backward`.
+
+    >>> x = np.zeros((1, 3, 4), np.float32)
+    >>> w = {"in_proj_weight": np.eye(12, 4, dtype=np.float32), "out_proj.weight": np.eye(4, dtype=np.float32)}
+    >>> mha_forward(x, x, x, w, 2)[1]
+    MHACache(shape=(1, 3, 3, 4), batch_first=True)
+    """
 
     def __init__(self, x2, w, sdpa, attn, shape, batch_first):
         self._x2, self._w, self._sdpa, self._attn, self._shape, self._batch_first = x2, w, sdpa, attn, shape, batch_first
@@ -212,6 +239,13 @@ def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=
     the opposite of torch MHA's boolean masks) is (Tq, Tk), (B|1, Tq, Tk) or (B|1, H|1, Tq, Tk); ``lengths``
     (B,) replaces ``key_padding_mask``. Self-attention: pass the same array three times and add
     the three input gradients. Returns ``(out, cache)``; the attention weights are not formed.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 3, 4)).astype(np.float32)  # (B, T, E)
+    >>> w = {"in_proj_weight": rng.standard_normal((12, 4)).astype(np.float32), "out_proj.weight": np.eye(4, dtype=np.float32)}
+    >>> out, cache = mha_forward(x, x, x, w, num_heads=2, causal=True)
+    >>> out.shape
+    (2, 3, 4)
     """
     dtype = _args.float_dtype({"query": query, "key": key, "value": value})
     for name, x in (("query", query), ("key", key), ("value", value)):
@@ -260,7 +294,16 @@ def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=
 
 def mha_backward(cache, dout, *, num_threads=None):
     """Gradients ``(dquery, dkey, dvalue, dweights)`` of :func:`mha_forward` given ``dout``
-    (shaped like its output); ``dweights`` has the keys of the weights dict."""
+    (shaped like its output); ``dweights`` has the keys of the weights dict.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 3, 4))  # float64 works too
+    >>> w = {"in_proj_weight": rng.standard_normal((12, 4)), "out_proj.weight": np.eye(4)}
+    >>> out, cache = mha_forward(x, x, x, w, num_heads=2)
+    >>> dq, dk, dv, dw = mha_backward(cache, np.ones_like(out))
+    >>> (dq + dk + dv).shape, sorted(dw)  # self-attention: add the three input gradients
+    ((2, 3, 4), ['in_proj_weight', 'out_proj.weight'])
+    """
     if not isinstance(cache, MHACache):
         raise ArgumentTypeError(f"cache must come from mha_forward(requires_grad=True), not {type(cache).__name__}")
     b, tq, tk, e = cache._shape

@@ -50,7 +50,14 @@ def _rnn_mask(mask, step: bool, b: int, tq: int, tk: int):
 
 
 class RNNAttentionCache:
-    """Opaque result of the additive / Luong forward, consumed by the matching backward."""
+    """Opaque result of the additive / Luong forward, consumed by the matching backward.
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> w = {"w_q": rng.standard_normal((7, 4)), "w_k": rng.standard_normal((7, 5)), "v": rng.standard_normal(7)}
+    >>> additive_attention_forward(query, keys, w)[1]
+    RNNAttentionCache(kind='additive', query=(2, 3, 4), dtype=float64)
+    """
 
     def __init__(self, kind, inputs, step, has_values, extra):
         self._kind, self._inputs, self._step, self._has_values, self._extra = kind, inputs, step, has_values, extra
@@ -82,7 +89,15 @@ def _finish(cache, dq, dk, dv):
 
 
 def additive_attention_forward(query, keys, weights, values=None, *, lengths=None, mask=None, requires_grad=True, num_threads=None):
-    """Additive (Bahdanau) attention; returns ``(context, cache)`` (see the module docstring)."""
+    """Additive (Bahdanau) attention; returns ``(context, cache)`` (see the module docstring).
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> w = {"w_q": rng.standard_normal((7, 4)), "w_k": rng.standard_normal((7, 5)), "v": rng.standard_normal(7)}
+    >>> context, cache = additive_attention_forward(query, keys, w, lengths=[6, 2])
+    >>> context.shape
+    (2, 3, 5)
+    """
     dtype, step, q, k, v = _inputs(query, keys, values)
     _args.state_dict(weights, ("w_q", "w_k", "v", "bias"))
     b, tq, dq = q.shape
@@ -114,7 +129,16 @@ def additive_attention_forward(query, keys, weights, values=None, *, lengths=Non
 
 def additive_attention_backward(cache, dcontext, *, num_threads=None):
     """Gradients ``(dquery, dkeys, dvalues, dweights)`` of :func:`additive_attention_forward`;
-    ``dweights`` has the keys of the weights dict, ``dvalues`` is None without ``values``."""
+    ``dweights`` has the keys of the weights dict, ``dvalues`` is None without ``values``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> w = {"w_q": rng.standard_normal((7, 4)), "w_k": rng.standard_normal((7, 5)), "v": rng.standard_normal(7)}
+    >>> context, cache = additive_attention_forward(query, keys, w)
+    >>> dquery, dkeys, dvalues, dw = additive_attention_backward(cache, np.ones_like(context))
+    >>> dquery.shape, dkeys.shape, dvalues, sorted(dw)
+    ((2, 3, 4), (2, 6, 5), None, ['v', 'w_k', 'w_q'])
+    """
     dc = _check_dctx(cache, dcontext, "additive")
     arrays, bias, saved, dims, lens, (m, ms) = cache._extra
     g = _core.additive_backward(arrays, None if bias is None else bias.ravel(), saved + [dc.ravel()], dims, lengths=lens, mask=m,
@@ -130,7 +154,16 @@ def additive_attention_backward(cache, dcontext, *, num_threads=None):
 
 def luong_attention_forward(query, keys, values=None, weights=None, *, kind: _args.LuongKind = "dot", scale=1.0, lengths=None, mask=None, requires_grad=True,
                             num_threads=None):
-    """Luong attention (``kind="dot"`` or ``"general"``); returns ``(context, cache)``."""
+    """Luong attention (``kind="dot"`` or ``"general"``); returns ``(context, cache)``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> context, cache = luong_attention_forward(query, keys, weights={"weight": rng.standard_normal((4, 5))}, kind="general")
+    >>> context.shape
+    (2, 3, 5)
+    >>> luong_attention_forward(query[:, 0], keys[..., :4], kind="dot")[0].shape  # one decoder step
+    (2, 4)
+    """
     dtype, step, q, k, v = _inputs(query, keys, values)
     b, tq, dq = q.shape
     tk, dk, dv = k.shape[1], k.shape[2], v.shape[2]
@@ -167,7 +200,15 @@ def luong_attention_forward(query, keys, values=None, weights=None, *, kind: _ar
 
 def luong_attention_backward(cache, dcontext, *, num_threads=None):
     """Gradients ``(dquery, dkeys, dvalues, dweights)`` of :func:`luong_attention_forward`;
-    ``dweights`` is ``{"weight": ...}`` for ``kind="general"`` and ``{}`` for ``"dot"``."""
+    ``dweights`` is ``{"weight": ...}`` for ``kind="general"`` and ``{}`` for ``"dot"``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> context, cache = luong_attention_forward(query, keys[..., :4])
+    >>> dquery, dkeys, dvalues, dw = luong_attention_backward(cache, np.ones_like(context))
+    >>> dquery.shape, dkeys.shape, dw
+    ((2, 3, 4), (2, 6, 4), {})
+    """
     dc = _check_dctx(cache, dcontext, "luong")
     sdpa, wmat = cache._extra
     q, k, v = cache._inputs

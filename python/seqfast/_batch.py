@@ -32,6 +32,13 @@ class EncodingBatch:
     HF's ``Encoding.offsets``), ``type_ids`` (uint32), ``special_tokens_mask`` and
     ``attention_mask`` (uint8), ``word_ids`` (int64, -1 where HF has None), and with overflowing
     pieces ``overflow_to_sample`` (the text each row came from).
+
+    >>> b = EncodingBatch(np.array([5, 6, 7], np.uint32), np.array([0, 2, 3]))
+    >>> len(b), b[0].tolist(), b.lengths.tolist()
+    (2, [5, 6], [2, 1])
+    >>> ids, mask = b.pad(pad_id=0)
+    >>> ids.tolist(), mask.tolist()
+    ([[5, 6], [7, 0]], [[True, True], [True, False]])
     """
 
     __slots__ = ("ids", "row_offsets", "offsets", "type_ids", "special_tokens_mask", "attention_mask", "word_ids",

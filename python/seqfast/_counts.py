@@ -26,6 +26,10 @@ def words(text: str, vocab: Optional[Sequence[str]] = None) -> tuple[np.ndarray,
     Returns ``(ids uint32, offsets int64, vocab)``: ids are assigned in order of first
     appearance after the words already in ``vocab`` (so ``vocab=["<s>", "</s>"]`` reserves ids
     0 and 1 for sentence framing), and ``vocab[id]`` is the word.
+
+    >>> ids, offsets, vocab = words("a b\\nb c")
+    >>> ids.tolist(), offsets.tolist(), vocab
+    ([0, 1, 1, 2], [0, 2, 4], ['a', 'b', 'c'])
     """
     if not isinstance(text, str):
         raise ArgumentTypeError(f"text must be a str, not {type(text).__name__}")
@@ -236,6 +240,10 @@ def count(
     ``(ids, offsets)`` pair or an :class:`~seqfast.EncodingBatch`. ``bos``/``eos``: ids framing
     every sequence (KenLM's ``<s>``/``</s>``); n-grams never cross sequences. The GIL is released
     and the result is identical for every ``num_threads``.
+
+    >>> c = count(np.array([1, 2, 1, 2], np.uint32), order=2)
+    >>> c[[1, 2]], c.num_ngrams(2), c.total(1)
+    (2, 2, 4)
     """
     order = _args.integer("order", order, 1)
     bos, eos = _args.optional_integer("bos", bos, 0, _args.U32_MAX), _args.optional_integer("eos", eos, 0, _args.U32_MAX)

@@ -53,6 +53,14 @@ class HFTokenizer(Tokenizer, json_loader=True):
     Byte-level BPE files also keep the byte-level methods (``encode_large``, ``encode_file``,
     ``special=`` policies, ...), which run on seqfast's byte-level core without the
     post-processor, as before.
+
+    >>> bpe = seqfast.train_bpe(texts=["hello world"] * 10, vocab_size=262)
+    >>> tok = seqfast.Tokenizer.from_str(bpe.to_str())  # what from_file gives for a tokenizer.json
+    >>> type(tok).__name__, tok.decode(tok.encode("hello world"))
+    ('HFTokenizer', 'hello world')
+    >>> ids, offsets = tok.encode("hello", return_offsets=True)
+    >>> offsets.shape == (len(ids), 2)
+    True
     """
 
     __slots__ = ("_p",)

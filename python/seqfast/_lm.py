@@ -64,6 +64,10 @@ class NgramLM:
     - ``"add_k"`` (``k=``) and ``"laplace"`` (k = 1): ``(c(h w) + k) / (C(h) + k V)`` with the same
       context rule, ``V`` = vocabulary size without ``<s>``.
     - ``"stupid_backoff"`` (``alpha=0.4``): Brants et al. (2007); scores, not probabilities.
+
+    >>> lm = NgramLM.fit(["the cat sat", "the dog sat"], order=2, smoothing="mle")
+    >>> lm.order, round(lm.logprob("cat", "the"), 3), [w for w, _ in lm.top_k("the", k=2)]
+    (2, -0.301, ['cat', 'dog'])
     """
 
     __slots__ = ("_m", "quantization_error")

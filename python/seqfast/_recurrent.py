@@ -94,6 +94,13 @@ class RecurrentCache:
 
     It keeps the (contiguous) weights of the forward pass: do not modify them in place before
     the backward.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> w = seqfast.nn.LSTM(3, 4).parameters()
+    >>> y, h_n, c_n, cache = lstm_forward(x, w)
+    >>> cache
+    RecurrentCache(cell='lstm', batch=2, steps=5, layers=1, dirs=1)
     """
 
     def __init__(self, core, net: _Net, dims: tuple, batch_first: bool):
@@ -176,6 +183,13 @@ def lstm_forward(x, weights, h0=None, c0=None, lengths=None, *, batch_first=True
     ``dropout`` applies to every layer's output but the last, with a mask drawn from ``seed``.
     NaN or inf in the input propagate to the outputs. Returns ``(y, h_n, c_n, cache)``; ``cache``
     is None when ``requires_grad=False`` (then nothing is kept for the backward).
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> w = seqfast.nn.LSTM(3, 4).parameters()  # PyTorch state_dict naming: weight_ih_l0, ...
+    >>> y, h_n, c_n, cache = lstm_forward(x, w, lengths=[5, 3])
+    >>> y.shape, h_n.shape, c_n.shape
+    ((2, 5, 4), (1, 2, 4), (1, 2, 4))
     """
     return _forward("lstm", x, weights, h0, c0, lengths, batch_first, dropout, seed, requires_grad, num_threads)
 
@@ -183,7 +197,15 @@ def lstm_forward(x, weights, h0=None, c0=None, lengths=None, *, batch_first=True
 def lstm_backward(cache, dy=None, dh_n=None, dc_n=None, *, num_threads=None):
     """Gradients ``(dx, dh0, dc0, dweights)`` of an LSTM forward pass, given the gradients of
     ``y``, ``h_n`` and ``c_n`` (None = zero). ``dweights`` has the keys of the weights dict.
-    Gradients in ``dy`` at padding positions are ignored."""
+    Gradients in ``dy`` at padding positions are ignored.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, c_n, cache = lstm_forward(x, seqfast.nn.LSTM(3, 4).parameters())
+    >>> dx, dh0, dc0, dw = lstm_backward(cache, np.ones_like(y))
+    >>> dx.shape, sorted(dw)
+    ((2, 5, 3), ['bias_hh_l0', 'bias_ih_l0', 'weight_hh_l0', 'weight_ih_l0'])
+    """
     return _backward("lstm", cache, dy, dh_n, dc_n, num_threads)
 
 
@@ -191,7 +213,14 @@ def gru_forward(x, weights, h0=None, lengths=None, *, variant: _args.GRUVariant 
     """GRU forward pass, gates r, z, n. ``variant="pytorch"`` applies the reset gate after the
     recurrent product (``nn.GRU``, cuDNN); ``"textbook"`` before it (Cho et al. 2014):
     n = tanh(W_in x + b_in + W_hn (r * h) + b_hn). Other arguments as :func:`lstm_forward`.
-    Returns ``(y, h_n, cache)``."""
+    Returns ``(y, h_n, cache)``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, cache = gru_forward(x, seqfast.nn.GRU(3, 4).parameters(), variant="textbook")
+    >>> y.shape, h_n.shape
+    ((2, 5, 4), (1, 2, 4))
+    """
     cell = _gru_cell(variant)
     y, h_n, _, cache = _forward(cell, x, weights, h0, None, lengths, batch_first, dropout, seed, requires_grad, num_threads)
     return y, h_n, cache
@@ -204,7 +233,15 @@ def _gru_cell(variant: str) -> str:
 
 
 def gru_backward(cache, dy=None, dh_n=None, *, num_threads=None):
-    """Gradients ``(dx, dh0, dweights)`` of a GRU forward pass."""
+    """Gradients ``(dx, dh0, dweights)`` of a GRU forward pass.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, cache = gru_forward(x, seqfast.nn.GRU(3, 4).parameters())
+    >>> dx, dh0, dw = gru_backward(cache, np.ones_like(y))
+    >>> dx.shape, dh0.shape
+    ((2, 5, 3), (1, 2, 4))
+    """
     cell = cache.cell if isinstance(cache, RecurrentCache) and cache.cell.startswith("gru") else "gru"
     dx, dh0, _, g = _backward(cell, cache, dy, dh_n, None, num_threads)
     return dx, dh0, g
@@ -212,7 +249,14 @@ def gru_backward(cache, dy=None, dh_n=None, *, num_threads=None):
 
 def rnn_forward(x, weights, h0=None, lengths=None, *, nonlinearity: _args.Nonlinearity = "tanh", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
     """Elman RNN forward pass, h' = act(W_ih x + b_ih + W_hh h + b_hh) with ``nonlinearity``
-    "tanh" or "relu". Other arguments as :func:`lstm_forward`. Returns ``(y, h_n, cache)``."""
+    "tanh" or "relu". Other arguments as :func:`lstm_forward`. Returns ``(y, h_n, cache)``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, cache = rnn_forward(x, seqfast.nn.RNN(3, 4).parameters(), nonlinearity="relu")
+    >>> bool((y >= 0).all()), h_n.shape
+    (True, (1, 2, 4))
+    """
     if nonlinearity not in ("tanh", "relu"):
         raise SeqfastError(f"nonlinearity={nonlinearity!r} must be 'tanh' or 'relu'")
     y, h_n, _, cache = _forward("rnn_" + nonlinearity, x, weights, h0, None, lengths, batch_first, dropout, seed, requires_grad, num_threads)
@@ -220,7 +264,15 @@ def rnn_forward(x, weights, h0=None, lengths=None, *, nonlinearity: _args.Nonlin
 
 
 def rnn_backward(cache, dy=None, dh_n=None, *, num_threads=None):
-    """Gradients ``(dx, dh0, dweights)`` of an RNN forward pass."""
+    """Gradients ``(dx, dh0, dweights)`` of an RNN forward pass.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, cache = rnn_forward(x, seqfast.nn.RNN(3, 4).parameters())
+    >>> dx, dh0, dw = rnn_backward(cache, dh_n=np.ones_like(h_n))
+    >>> dx.shape, dw["weight_hh_l0"].shape
+    ((2, 5, 3), (4, 4))
+    """
     cell = cache.cell if isinstance(cache, RecurrentCache) and cache.cell.startswith("rnn") else "rnn_tanh"
     dx, dh0, _, g = _backward(cell, cache, dy, dh_n, None, num_threads)
     return dx, dh0, g
@@ -229,5 +281,9 @@ def rnn_backward(cache, dy=None, dh_n=None, *, num_threads=None):
 def simd_level(force: Optional[str] = None) -> str:
     """The SIMD level of the nn kernels ("avx512", "avx2" or "scalar"); ``force`` sets it (for
     tests; a level the CPU lacks falls back to the best it has). The environment variable
-    ``SEQFAST_SIMD=scalar|avx2|avx512`` forces a level at start-up."""
+    ``SEQFAST_SIMD=scalar|avx2|avx512`` forces a level at start-up.
+
+    >>> simd_level() in ("scalar", "avx2", "avx512")
+    True
+    """
     return _core.simd_level(force)

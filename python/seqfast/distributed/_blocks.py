@@ -74,6 +74,11 @@ class PieceCounts:
     grouping and order; :func:`train_bpe_from_counts` of the sum of the partitions' counts gives
     the tokenizer :func:`seqfast.train_bpe` gives on all their texts. Pickles as its canonical
     bytes (sorted, front-coded pieces), so equal counts pickle equally.
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> a, b = piece_counts(texts[:2]), piece_counts(texts[2:])
+    >>> (a + b) == piece_counts(texts), len(a + b)
+    (True, 6)
     """
 
     __slots__ = ("_c",)
@@ -165,7 +170,13 @@ def piece_counts(
     partition: Optional[int] = None,
 ) -> PieceCounts:
     """BPE piece counts of one partition of texts (each text pre-tokenized on its own, special
-    tokens cut out, as :func:`seqfast.train_bpe` does)."""
+    tokens cut out, as :func:`seqfast.train_bpe` does).
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> c = piece_counts(texts, pattern="cl100k")
+    >>> c.total, c.pattern
+    (9, 'cl100k')
+    """
     out = PieceCounts(pattern, special_tokens)
     threads = _args.threads(num_threads)
     texts = _as_texts(texts, partition)
@@ -178,7 +189,14 @@ def train_bpe_from_counts(
 ) -> Tokenizer:
     """Learn a byte-level BPE tokenizer from piece counts: the same merges, tie-break (smallest
     ``(left id, right id)``), special tokens and stopping rule as :func:`seqfast.train_bpe`
-    trained on the texts the counts came from."""
+    trained on the texts the counts came from.
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> parts = [piece_counts(texts[:1]), piece_counts(texts[1:])]  # one per partition, anywhere
+    >>> tok = train_bpe_from_counts(merge_counts(*parts), vocab_size=262)
+    >>> tok.to_str() == seqfast.train_bpe(texts=texts, vocab_size=262).to_str()
+    True
+    """
     if not isinstance(counts, PieceCounts):
         raise ArgumentTypeError(f"counts must be PieceCounts, not {type(counts).__name__}")
     vocab_size, min_frequency = train_args(vocab_size, min_frequency)
@@ -203,7 +221,12 @@ def word_counts(
 ) -> NgramCounts:
     """Word-level n-gram counts of one partition (each text is one or more sentences, one per
     line), framed as ``NgramLM.fit`` frames text. Summing the partitions' counts in text order
-    gives ``count_words("\\n".join(all texts) + "\\n")``."""
+    gives ``count_words("\\n".join(all texts) + "\\n")``.
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> merge_counts(word_counts(texts[:2], 2), word_counts(texts[2:], 2)) == seqfast.ngram.count_words("\\n".join(texts) + "\\n", 2)
+    True
+    """
     texts = _as_texts(texts, partition)
     text = _lines(texts, partition)
     try:
@@ -225,14 +248,25 @@ def id_counts(
     partition: Optional[int] = None,
 ) -> NgramCounts:
     """Id-level n-gram counts of one partition: each text encoded with ``tokenizer`` is one
-    sequence, framed with ``bos``/``eos`` when given (as :func:`seqfast.ngram.count`)."""
+    sequence, framed with ``bos``/``eos`` when given (as :func:`seqfast.ngram.count`).
+
+    >>> tok = seqfast.train_bpe(texts=["the cat sat on the mat"] * 5, vocab_size=270)
+    >>> c = id_counts(tok, ["the cat", "the mat"], order=2)
+    >>> c == seqfast.ngram.count(tok.encode_batch(["the cat", "the mat"]), order=2)
+    True
+    """
     batch = _encode(tokenizer, texts, special, num_threads, partition)
     return count(batch, order, bos=bos, eos=eos, num_threads=num_threads)
 
 
 def merge_counts(*parts):
     """Sum of n-gram or piece counts in the order given (word vocabularies are remapped; the
-    order of parts must be the order of the text for the vocabulary to come out the same)."""
+    order of parts must be the order of the text for the vocabulary to come out the same).
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> merge_counts(word_counts(texts[:1]), None, word_counts(texts[1:])).vocab[3:6]  # None parts are skipped
+    ['the', 'cat', 'sat']
+    """
     parts = [p for p in parts if p is not None]
     if not parts:
         return None
@@ -265,7 +299,14 @@ def split_counts(counts: NgramCounts, buckets: int) -> list:
     a given n-gram lands in the same bucket in every partition and process, so bucket ``k`` of
     many partitions can be merged on its own worker, and the merged buckets, added together,
     are the merged counts. Each part keeps the full vocabulary (word ids stay valid, and
-    vocabularies merge to the same order in every bucket)."""
+    vocabularies merge to the same order in every bucket).
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> c = seqfast.ngram.count_words("\\n".join(texts) + "\\n", order=2)
+    >>> parts = split_counts(c, 3)
+    >>> len(parts), merge_counts(*parts) == c
+    (3, True)
+    """
     buckets = check_buckets(buckets)
     counts = aligned(counts)
     if buckets == 1:
@@ -310,7 +351,14 @@ def aligned(counts: NgramCounts) -> NgramCounts:
 def read_lines(path, encoding: str = "utf-8") -> list:
     """The lines of a text file without their ``\\n`` (a ``\\r`` before it stays, as the
     counters see it), read and split in C: the partition of one file. Bad UTF-8 is an error
-    naming the file, the line and the byte offset."""
+    naming the file, the line and the byte offset.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "part.txt")
+    >>> _ = open(path, "w").write("first line\\nsecond\\n")
+    >>> read_lines(path)
+    ['first line', 'second']
+    """
     with open(os.fspath(path), "rb") as f:
         text = _args.decode_text(f.read(), os.fspath(path), encoding)
     lines = text.split("\n")
@@ -346,7 +394,12 @@ def encode_texts(
     num_threads: Optional[int] = None,
     partition: Optional[int] = None,
 ) -> list:
-    """Encode one partition: a list of uint32 id arrays (views of one buffer), one per text."""
+    """Encode one partition: a list of uint32 id arrays (views of one buffer), one per text.
+
+    >>> tok = seqfast.train_bpe(texts=["the cat sat on the mat"] * 5, vocab_size=270)
+    >>> [ids.tolist() == tok.encode(t).tolist() for t, ids in zip(["the cat", "a mat"], encode_texts(tok, ["the cat", "a mat"]))]
+    [True, True]
+    """
     batch = _encode(tokenizer, texts, special, num_threads, partition)
     ids, offsets = batch.ids, batch.row_offsets
     return np.split(ids, offsets[1:-1]) if len(offsets) > 1 else []
@@ -367,6 +420,12 @@ def encode_arrow(
     No copy of the text: the core reads it in place from the array's data buffer through its
     offsets (Arrow's buffers seen as NumPy arrays), and the result wraps the core's id and
     offset buffers. A null item is an error naming it.
+
+    >>> tok = seqfast.train_bpe(texts=["the cat sat on the mat"] * 5, vocab_size=270)
+    >>> import pyarrow as pa
+    >>> ids = encode_arrow(tok, pa.array(["the cat", "the mat"]))
+    >>> ids.type, ids[0].as_py() == tok.encode("the cat").tolist()
+    (LargeListType(large_list<item: uint32>), True)
     """
     if not isinstance(tokenizer, Tokenizer):
         raise ArgumentTypeError(f"tokenizer must be a seqfast.Tokenizer, not {type(tokenizer).__name__}")

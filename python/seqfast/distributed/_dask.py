@@ -167,7 +167,15 @@ def read_text(paths, *, encoding: str = "utf-8"):
     file, in the order given (a glob pattern is expanded and sorted). Each file is read and split
     in one task, in C: several times faster than ``dask.bag.read_text(...).map(str.rstrip)``,
     which handles every line in Python. Files are read on the workers, so they must be visible
-    there (a shared file system, or ``s3://`` through ``dask.bag.read_text`` instead)."""
+    there (a shared file system, or ``s3://`` through ``dask.bag.read_text`` instead).
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> for i in range(2):
+    ...     _ = open(os.path.join(d, f"part{i}.txt"), "w").write(f"line {i}\\nmore {i}\\n")
+    >>> read_text(os.path.join(d, "*.txt")).compute(scheduler="sync")
+    ['line 0', 'more 0', 'line 1', 'more 1']
+    """
     import glob
     import os
 
@@ -191,7 +199,15 @@ def tokenize(texts, tokenizer, *, column: Optional[str] = None, special: _args.S
     bag of uint32 id arrays (each partition an :class:`~seqfast.EncodingBatch`, a sequence of
     id arrays stored flat: ``map_partitions`` gets ``batch.ids`` / ``batch.row_offsets``); for a ``dask.dataframe`` column (or ``column=`` of a DataFrame), a
     Series of id arrays with the same index and divisions. Each array equals
-    ``tokenizer.encode(text, special=special)``. The tokenizer is shipped once per worker."""
+    ``tokenizer.encode(text, special=special)``. The tokenizer is shipped once per worker.
+
+    >>> import dask.bag as db
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> bag = db.from_sequence(texts, npartitions=2)
+    >>> tok = seqfast.train_bpe(texts=["the cat sat"] * 5, vocab_size=262)
+    >>> [ids.tolist() == tok.encode(t).tolist() for t, ids in zip(texts, tokenize(bag, tok).compute(scheduler="sync"))]
+    [True, True, True]
+    """
     if not isinstance(tokenizer, Tokenizer):
         raise ArgumentTypeError(f"tokenizer must be a seqfast.Tokenizer, not {type(tokenizer).__name__}")
     dask = _dask()
@@ -239,6 +255,12 @@ def count_ngrams(
     "\\n", order)`` (each text one or more sentences, one per line). With ``tokenizer``: id level,
     equal to ``seqfast.ngram.count(tokenizer.encode_batch(texts), order, bos=bos, eos=eos)``.
     ``compute=False`` returns the Delayed result instead of computing it.
+
+    >>> import dask.bag as db
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> bag = db.from_sequence(texts, npartitions=2)
+    >>> count_ngrams(bag, order=2) == seqfast.ngram.count_words("the cat sat\\nthe dog sat\\na cat ran\\n", order=2)
+    True
     """
     order = _args.integer("order", order, 1)
     buckets = _blocks.check_buckets(buckets)
@@ -284,7 +306,14 @@ def train_bpe(
 ):
     """Train a byte-level BPE tokenizer: piece counts per partition, merged in a tree, trained on
     one worker. Equal to ``seqfast.train_bpe(texts=<all texts>, vocab_size=..., pattern=...,
-    special_tokens=..., min_frequency=...)``."""
+    special_tokens=..., min_frequency=...)``.
+
+    >>> import dask.bag as db
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> bag = db.from_sequence(texts, npartitions=2)
+    >>> train_bpe(bag, vocab_size=262).to_str() == seqfast.train_bpe(texts=texts, vocab_size=262).to_str()
+    True
+    """
     # Check the settings here, before any work is scheduled.
     specials = _blocks.PieceCounts(pattern, special_tokens).special_tokens
     vocab_size, min_frequency = train_args(vocab_size, min_frequency)
@@ -311,7 +340,15 @@ def fit_lm(
     """Fit a word-level n-gram LM: counts per partition, merged in a tree, fitted on one worker.
     Equal (same ARPA bytes) to ``NgramLM.fit("\\n".join(texts) + "\\n", order, smoothing,
     **options)`` (``buckets``: see :func:`count_ngrams`); ``options`` are :meth:`NgramLM.fit_counts`'s (``discount_fallback``,
-    ``prune``, ``k``, ``alpha``)."""
+    ``prune``, ``k``, ``alpha``).
+
+    >>> import dask.bag as db
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> bag = db.from_sequence(texts, npartitions=2)
+    >>> fb = dict(discount_fallback=(0.5, 1.0, 1.5))  # a toy corpus has no n-grams seen 3 times
+    >>> fit_lm(bag, order=2, **fb).to_arpa() == seqfast.ngram.NgramLM.fit("\\n".join(texts) + "\\n", order=2, **fb).to_arpa()
+    True
+    """
     from seqfast._lm import fit_options
 
     dask = _dask()

@@ -40,7 +40,14 @@ def _texts(batch, column: str):
 
 
 def ray_tokenize(ds, tokenizer, *, column: str = "text", output: str = "ids", special: _args.Special = "error"):
-    """``ds`` with a ``large_list<uint32>`` column ``output`` of each text's ids."""
+    """``ds`` with a ``large_list<uint32>`` column ``output`` of each text's ids.
+
+    >>> import ray.data  # doctest: +SKIP
+    >>> ds = ray.data.from_items([{"text": t} for t in ["the cat sat", "the dog sat"]])  # doctest: +SKIP
+    >>> tok = seqfast.train_bpe(texts=["the cat sat"] * 5, vocab_size=262)
+    >>> ray_tokenize(ds, tok).take(1)[0]["ids"].tolist() == tok.encode("the cat sat").tolist()  # doctest: +SKIP
+    True
+    """
     import pyarrow as pa
 
     def enc(batch: pa.Table) -> pa.Table:
@@ -65,7 +72,13 @@ def _take_in_order(ds) -> list:
 
 
 def ray_count_ngrams(ds, order: int = 3, *, column: str = "text", batch_size: Optional[int] = 4096):
-    """Word-level counts of all texts, equal to ``count_words("\\n".join(texts) + "\\n", order)``."""
+    """Word-level counts of all texts, equal to ``count_words("\\n".join(texts) + "\\n", order)``.
+
+    >>> import ray.data  # doctest: +SKIP
+    >>> ds = ray.data.from_items([{"text": t} for t in ["the cat sat", "the dog sat"]])  # doctest: +SKIP
+    >>> ray_count_ngrams(ds, order=2) == seqfast.ngram.count_words("the cat sat\\nthe dog sat\\n", order=2)  # doctest: +SKIP
+    True
+    """
     import pyarrow as pa
 
     def count(batch: pa.Table) -> pa.Table:
@@ -80,7 +93,13 @@ def ray_count_ngrams(ds, order: int = 3, *, column: str = "text", batch_size: Op
 
 
 def ray_fit_lm(ds, order: int = 3, smoothing: _args.Smoothing = "kneser_ney", *, column: str = "text", **options):
-    """``NgramLM.fit("\\n".join(texts) + "\\n", order, smoothing, **options)`` via counts."""
+    """``NgramLM.fit("\\n".join(texts) + "\\n", order, smoothing, **options)`` via counts.
+
+    >>> import ray.data  # doctest: +SKIP
+    >>> ds = ray.data.from_items([{"text": t} for t in ["the cat sat", "the dog sat"]])  # doctest: +SKIP
+    >>> ray_fit_lm(ds, order=2, discount_fallback=(0.5, 1.0, 1.5)).order  # doctest: +SKIP
+    2
+    """
     from seqfast.ngram import NgramLM
 
     return NgramLM.fit_counts(_blocks.aligned(ray_count_ngrams(ds, order, column=column)), smoothing, **options)
@@ -89,7 +108,13 @@ def ray_fit_lm(ds, order: int = 3, smoothing: _args.Smoothing = "kneser_ney", *,
 def ray_train_bpe(
     ds, vocab_size: int = 32000, *, column: str = "text", pattern: str = "cl100k", special_tokens=(), min_frequency: int = 2
 ):
-    """``seqfast.train_bpe(texts=<all texts>, ...)`` from piece counts summed over batches."""
+    """``seqfast.train_bpe(texts=<all texts>, ...)`` from piece counts summed over batches.
+
+    >>> import ray.data  # doctest: +SKIP
+    >>> ds = ray.data.from_items([{"text": t} for t in ["the cat sat", "the dog sat"]])  # doctest: +SKIP
+    >>> ray_train_bpe(ds, vocab_size=262).vocab_size  # doctest: +SKIP
+    262
+    """
     import pyarrow as pa
 
     specials = list(special_tokens)
