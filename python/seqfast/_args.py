@@ -14,7 +14,8 @@ or ``0`` use the global pool (all cores, or ``SEQFAST_NUM_THREADS`` / ``RAYON_NU
 ``1..1024`` exactly that many threads; results never depend on it.
 
 Every function returns the normalised value (Python ``int``/``float``/``str``, contiguous
-arrays) so callers pass it straight to ``_core``. No function here loops over data in Python.
+arrays) so callers pass it straight to ``_core``. Nothing here computes over the data: the
+only loops check the items of a Python sequence passed as an argument.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError, ShapeError
 
 U32_MAX = 2**32 - 1
+MAX_THREADS = 1024
 PathLike = Union[str, "os.PathLike[str]"]
 
 # The option strings of the public API, as types (the tuples below are the runtime checks).
@@ -47,7 +49,6 @@ UTF8_ERRORS: tuple[UTF8Errors, ...] = get_args(UTF8Errors)
 SIDES: tuple[Side, ...] = get_args(Side)
 SMOOTHINGS: tuple[Smoothing, ...] = get_args(Smoothing)
 _Choice = TypeVar("_Choice", bound=str)
-MAX_THREADS = 1024
 
 
 def _is_int(v: object) -> bool:
@@ -171,7 +172,7 @@ def text_list(texts: object, name: str = "texts") -> list:
     return texts if isinstance(texts, list) else list(texts)
 
 
-def fix_surrogates(s: str) -> str:
+def _fix_surrogates(s: str) -> str:
     """Replace lone surrogates (not encodable as UTF-8) with U+FFFD, exactly as tiktoken does."""
     return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
@@ -181,7 +182,7 @@ def retry_surrogates(call: Callable[[str], Any], s: str) -> Any:
     try:
         return call(s)
     except UnicodeEncodeError:
-        return call(fix_surrogates(s))
+        return call(_fix_surrogates(s))
 
 
 def call_texts(call: Callable[[list], Any], texts: list, name: str = "texts") -> Any:
@@ -195,7 +196,7 @@ def call_texts(call: Callable[[list], Any], texts: list, name: str = "texts") ->
             text(t, f"{name}[{i}]")
         raise
     except UnicodeEncodeError:
-        return call([fix_surrogates(t) for t in texts])
+        return call([_fix_surrogates(t) for t in texts])
 
 
 def ids(v: object, name: str = "ids", error: type = SeqfastError) -> np.ndarray:

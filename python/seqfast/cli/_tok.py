@@ -8,8 +8,6 @@ import sys
 import sysconfig
 import time
 
-import numpy as np
-
 import seqfast
 from seqfast._errors import SeqfastError
 from seqfast.cli import _io
@@ -86,15 +84,7 @@ def _encode_in_memory(a: argparse.Namespace) -> int:
         if a.format == "text":
             out = "".join(" ".join(map(str, row.tolist())) + "\n" for row in batch).encode()
         else:
-            ids, mask = batch.pad(pad_id=a.pad_id)
-            if a.format == "raw":
-                out = ids.astype("<u4").tobytes()
-            else:
-                import io
-
-                buf = io.BytesIO()
-                np.save(buf, ids)
-                out = buf.getvalue()
+            out = ids_to_bytes(batch.pad(pad_id=a.pad_id)[0], a.format)  # (lines, L), padded
         write_output(a.output, out)
         return EXIT_OK
     ids = tok.encode_large(text, special=a.special, num_threads=a.threads)
