@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Optional, TypeVar, Union, get_args
 
 import numpy as np
@@ -312,7 +312,7 @@ def state_dict(weights: object, allowed: Optional[Sequence[str]] = None, what: s
     return weights
 
 
-def weight(weights: dict, key: str, shape: tuple, dtype: np.dtype, optional: bool = False, like: str = "the inputs are") -> Optional[np.ndarray]:
+def weight(weights: Mapping[str, Any], key: str, shape: tuple, dtype: np.dtype, optional: bool = False, like: str = "the inputs are") -> Optional[np.ndarray]:
     """``weights[key]`` checked: missing is a value error (None when ``optional``), then
     :func:`float_array`'s dtype and shape rules."""
     if key not in weights:

@@ -24,9 +24,11 @@ Semantics
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Optional
 
 import numpy as np
+import numpy.typing as npt
 
 from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
@@ -121,8 +123,9 @@ def _scale(scale, d: int) -> float:
     return _args.real("scale", scale, finite=True)
 
 
-def attention_forward(q, k, v, *, scale=None, causal=False, lengths=None, mask=None, dropout=0.0, seed=0, requires_grad=True,
-                      num_threads=None):
+def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, scale: Optional[float] = None, causal: bool = False,
+                      lengths: Optional[npt.ArrayLike] = None, mask: Optional[np.ndarray] = None, dropout: float = 0.0, seed: int = 0,
+                      requires_grad: bool = True, num_threads: Optional[int] = None) -> tuple[np.ndarray, Optional[AttentionCache]]:
     """Scaled dot-product attention ``softmax(scale q k^T + mask) v``, fused and tiled.
 
     ``q`` (B, H, Tq, d) or (B, Tq, d); ``k`` (B, H, Tk, d); ``v`` (B, H, Tk, dv) (3-D likewise).
@@ -169,7 +172,8 @@ def attention_forward(q, k, v, *, scale=None, causal=False, lengths=None, mask=N
     return out, cache
 
 
-def attention_backward(cache, dout, *, num_threads=None):
+def attention_backward(cache: AttentionCache, dout: np.ndarray, *, num_threads: Optional[int] = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dq, dk, dv)`` of :func:`attention_forward` given ``dout`` (shaped like out).
 
     The probabilities are recomputed block by block from the saved row log-sum-exp, and the
@@ -228,8 +232,10 @@ def _batch_major(x: np.ndarray, batch_first: bool) -> np.ndarray:
     return np.ascontiguousarray(x if batch_first else x.transpose(1, 0, 2))
 
 
-def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=None, mask=None, dropout=0.0, seed=0, batch_first=True,
-                requires_grad=True, num_threads=None):
+def mha_forward(query: np.ndarray, key: np.ndarray, value: np.ndarray, weights: Mapping[str, np.ndarray], num_heads: int, *,
+                causal: bool = False, lengths: Optional[npt.ArrayLike] = None, mask: Optional[np.ndarray] = None, dropout: float = 0.0,
+                seed: int = 0, batch_first: bool = True, requires_grad: bool = True, num_threads: Optional[int] = None
+                ) -> tuple[np.ndarray, Optional[MHACache]]:
     """Multi-head attention with ``torch.nn.MultiheadAttention``'s weights and semantics.
 
     ``query`` (B, Tq, E), ``key`` / ``value`` (B, Tk, E) ((T, B, E) with ``batch_first=False``);
@@ -292,7 +298,8 @@ def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=
     return out, cache
 
 
-def mha_backward(cache, dout, *, num_threads=None):
+def mha_backward(cache: MHACache, dout: np.ndarray, *, num_threads: Optional[int] = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Gradients ``(dquery, dkey, dvalue, dweights)`` of :func:`mha_forward` given ``dout``
     (shaped like its output); ``dweights`` has the keys of the weights dict.
 

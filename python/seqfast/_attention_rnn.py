@@ -17,7 +17,11 @@ and passes no gradient.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Optional
+
 import numpy as np
+import numpy.typing as npt
 
 from seqfast import _args, _core
 from seqfast._attention import AttentionCache, _contig, _lengths, _mask, _mm, _scale, _sdpa, _sdpa_grad
@@ -88,7 +92,9 @@ def _finish(cache, dq, dk, dv):
     return dq, dk, dv
 
 
-def additive_attention_forward(query, keys, weights, values=None, *, lengths=None, mask=None, requires_grad=True, num_threads=None):
+def additive_attention_forward(query: np.ndarray, keys: np.ndarray, weights: Mapping[str, np.ndarray], values: Optional[np.ndarray] = None,
+                               *, lengths: Optional[npt.ArrayLike] = None, mask: Optional[np.ndarray] = None, requires_grad: bool = True,
+                               num_threads: Optional[int] = None) -> tuple[np.ndarray, Optional[RNNAttentionCache]]:
     """Additive (Bahdanau) attention; returns ``(context, cache)`` (see the module docstring).
 
     >>> rng = np.random.default_rng(0)
@@ -127,7 +133,8 @@ def additive_attention_forward(query, keys, weights, values=None, *, lengths=Non
     return ctx, cache
 
 
-def additive_attention_backward(cache, dcontext, *, num_threads=None):
+def additive_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, *, num_threads: Optional[int] = None
+                                ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray], dict[str, np.ndarray]]:
     """Gradients ``(dquery, dkeys, dvalues, dweights)`` of :func:`additive_attention_forward`;
     ``dweights`` has the keys of the weights dict, ``dvalues`` is None without ``values``.
 
@@ -152,8 +159,10 @@ def additive_attention_backward(cache, dcontext, *, num_threads=None):
     return _finish(cache, dq, dk, dv) + (dweights,)
 
 
-def luong_attention_forward(query, keys, values=None, weights=None, *, kind: _args.LuongKind = "dot", scale=1.0, lengths=None, mask=None, requires_grad=True,
-                            num_threads=None):
+def luong_attention_forward(query: np.ndarray, keys: np.ndarray, values: Optional[np.ndarray] = None,
+                            weights: Optional[Mapping[str, np.ndarray]] = None, *, kind: _args.LuongKind = "dot", scale: float = 1.0,
+                            lengths: Optional[npt.ArrayLike] = None, mask: Optional[np.ndarray] = None, requires_grad: bool = True,
+                            num_threads: Optional[int] = None) -> tuple[np.ndarray, Optional[RNNAttentionCache]]:
     """Luong attention (``kind="dot"`` or ``"general"``); returns ``(context, cache)``.
 
     >>> rng = np.random.default_rng(0)
@@ -198,7 +207,8 @@ def luong_attention_forward(query, keys, values=None, weights=None, *, kind: _ar
     return out, cache
 
 
-def luong_attention_backward(cache, dcontext, *, num_threads=None):
+def luong_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, *, num_threads: Optional[int] = None
+                             ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray], dict[str, np.ndarray]]:
     """Gradients ``(dquery, dkeys, dvalues, dweights)`` of :func:`luong_attention_forward`;
     ``dweights`` is ``{"weight": ...}`` for ``kind="general"`` and ``{}`` for ``"dot"``.
 

@@ -9,9 +9,11 @@ C-contiguous are copied. All arrays of one call share one dtype, float32 (fast p
 from __future__ import annotations
 
 import re
-from typing import Optional
+from collections.abc import Mapping
+from typing import Literal, Optional
 
 import numpy as np
+import numpy.typing as npt
 
 from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
@@ -174,7 +176,10 @@ def _backward(cell, cache, dy, dh_n, dc_n, num_threads):
     return dx, dh0, dc0, grads
 
 
-def lstm_forward(x, weights, h0=None, c0=None, lengths=None, *, batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+def lstm_forward(x: np.ndarray, weights: Mapping[str, np.ndarray], h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None,
+                 lengths: Optional[npt.ArrayLike] = None, *, batch_first: bool = True, dropout: float = 0.0, seed: int = 0,
+                 requires_grad: bool = True, num_threads: Optional[int] = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[RecurrentCache]]:
     """LSTM forward pass (PyTorch ``nn.LSTM`` semantics, gates i, f, g, o; ``weight_hr_l*`` for proj_size).
 
     ``x``: (B, T, input_size) (or (T, B, ...) with ``batch_first=False``); ``h0``:
@@ -194,7 +199,9 @@ def lstm_forward(x, weights, h0=None, c0=None, lengths=None, *, batch_first=True
     return _forward("lstm", x, weights, h0, c0, lengths, batch_first, dropout, seed, requires_grad, num_threads)
 
 
-def lstm_backward(cache, dy=None, dh_n=None, dc_n=None, *, num_threads=None):
+def lstm_backward(cache: RecurrentCache, dy: Optional[np.ndarray] = None, dh_n: Optional[np.ndarray] = None,
+                  dc_n: Optional[np.ndarray] = None, *, num_threads: Optional[int] = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Gradients ``(dx, dh0, dc0, dweights)`` of an LSTM forward pass, given the gradients of
     ``y``, ``h_n`` and ``c_n`` (None = zero). ``dweights`` has the keys of the weights dict.
     Gradients in ``dy`` at padding positions are ignored.
@@ -209,7 +216,9 @@ def lstm_backward(cache, dy=None, dh_n=None, dc_n=None, *, num_threads=None):
     return _backward("lstm", cache, dy, dh_n, dc_n, num_threads)
 
 
-def gru_forward(x, weights, h0=None, lengths=None, *, variant: _args.GRUVariant = "pytorch", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+def gru_forward(x: np.ndarray, weights: Mapping[str, np.ndarray], h0: Optional[np.ndarray] = None, lengths: Optional[npt.ArrayLike] = None,
+                *, variant: _args.GRUVariant = "pytorch", batch_first: bool = True, dropout: float = 0.0, seed: int = 0,
+                requires_grad: bool = True, num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, Optional[RecurrentCache]]:
     """GRU forward pass, gates r, z, n. ``variant="pytorch"`` applies the reset gate after the
     recurrent product (``nn.GRU``, cuDNN); ``"textbook"`` before it (Cho et al. 2014):
     n = tanh(W_in x + b_in + W_hn (r * h) + b_hn). Other arguments as :func:`lstm_forward`.
@@ -232,7 +241,8 @@ def _gru_cell(variant: str) -> str:
     return "gru" if variant == "pytorch" else "gru_textbook"
 
 
-def gru_backward(cache, dy=None, dh_n=None, *, num_threads=None):
+def gru_backward(cache: RecurrentCache, dy: Optional[np.ndarray] = None, dh_n: Optional[np.ndarray] = None, *,
+                 num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Gradients ``(dx, dh0, dweights)`` of a GRU forward pass.
 
     >>> rng = np.random.default_rng(0)
@@ -247,7 +257,9 @@ def gru_backward(cache, dy=None, dh_n=None, *, num_threads=None):
     return dx, dh0, g
 
 
-def rnn_forward(x, weights, h0=None, lengths=None, *, nonlinearity: _args.Nonlinearity = "tanh", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+def rnn_forward(x: np.ndarray, weights: Mapping[str, np.ndarray], h0: Optional[np.ndarray] = None, lengths: Optional[npt.ArrayLike] = None,
+                *, nonlinearity: _args.Nonlinearity = "tanh", batch_first: bool = True, dropout: float = 0.0, seed: int = 0,
+                requires_grad: bool = True, num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, Optional[RecurrentCache]]:
     """Elman RNN forward pass, h' = act(W_ih x + b_ih + W_hh h + b_hh) with ``nonlinearity``
     "tanh" or "relu". Other arguments as :func:`lstm_forward`. Returns ``(y, h_n, cache)``.
 
@@ -263,7 +275,8 @@ def rnn_forward(x, weights, h0=None, lengths=None, *, nonlinearity: _args.Nonlin
     return y, h_n, cache
 
 
-def rnn_backward(cache, dy=None, dh_n=None, *, num_threads=None):
+def rnn_backward(cache: RecurrentCache, dy: Optional[np.ndarray] = None, dh_n: Optional[np.ndarray] = None, *,
+                 num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Gradients ``(dx, dh0, dweights)`` of an RNN forward pass.
 
     >>> rng = np.random.default_rng(0)
@@ -278,7 +291,7 @@ def rnn_backward(cache, dy=None, dh_n=None, *, num_threads=None):
     return dx, dh0, g
 
 
-def simd_level(force: Optional[str] = None) -> str:
+def simd_level(force: Optional[Literal["scalar", "avx2", "avx512"]] = None) -> str:
     """The SIMD level of the nn kernels ("avx512", "avx2" or "scalar"); ``force`` sets it (for
     tests; a level the CPU lacks falls back to the best it has). The environment variable
     ``SEQFAST_SIMD=scalar|avx2|avx512`` forces a level at start-up.

@@ -20,7 +20,7 @@ depend on the batch. The readable specification is ``tests/reference/search.py``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import numpy as np
 
@@ -307,6 +307,11 @@ def _ids_and_size(scorer, bos, eos, vocab_size):
     return _args.integer("bos", bos, 0, _args.U32_MAX), _args.integer("eos", eos, 0, _args.U32_MAX), vocab_size
 
 
+#: What the decoders take: a Python callable ``(tokens, parents) -> logp``, an n-gram LM (or
+#: :class:`NgramScorer`), a native recurrent decoder, or a :class:`Weighted` sum of these.
+Scorer = Union[Callable[[np.ndarray, np.ndarray], np.ndarray], NgramScorer, NgramLM, LSTMDecoder, Weighted]
+
+
 def _hyps(items) -> list:
     return [[Hypothesis(*h) for h in hs] for hs in items]
 
@@ -319,10 +324,10 @@ def _banned(banned) -> list[int]:
     return _args.integers("banned", banned, 0, _args.U32_MAX)
 
 
-def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: int = 50, bos: Optional[int] = None,
+def beam_search(scorer: Scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: int = 50, bos: Optional[int] = None,
                 eos: Optional[int] = None, vocab_size: Optional[int] = None, min_len: int = 0, n_best: Optional[int] = None,
                 length_penalty: _args.LengthPenalty = "none", alpha: float = 1.0, stopping: _args.Stopping = "exact", no_repeat_ngram_size: int = 0,
-                banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
+                banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list[list[Hypothesis]]:
     """Batched beam search; returns, per batch item, its ``n_best`` (default ``beam_width``)
     :class:`Hypothesis` list, best first.
 
@@ -353,8 +358,8 @@ def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: in
     return _hyps(items)
 
 
-def greedy(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
-           vocab_size: Optional[int] = None, min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
+def greedy(scorer: Scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
+           vocab_size: Optional[int] = None, min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list[Hypothesis]:
     """Greedy decoding (the most probable allowed token, ties to the smallest id); one
     :class:`Hypothesis` per item.
 
@@ -369,9 +374,9 @@ def greedy(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int]
     return [h[0] for h in _hyps(items)]
 
 
-def sample(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
+def sample(scorer: Scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
            vocab_size: Optional[int] = None, seed: int = 0, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-           min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
+           min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list[Hypothesis]:
     """Ancestral sampling with ``temperature``, ``top_k`` (0: all) and ``top_p`` (nucleus),
     reproducible per ``seed``; item i's sequence depends only on the seed, i and the scorer.
 
