@@ -144,6 +144,7 @@ def test_search():
     wrong_type(search.beam_search, lm, length_penalty=1)
     wrong_value(search.beam_search, lm, beam_width=0)
     wrong_value(search.sample, lm, seed=-1)
+    wrong_type(search.Weighted, [(lm, "heavy")])
     dec = _decoder()
     wrong_shape(search.greedy, dec.with_state(h0=np.zeros((1, 3, 4))), batch_size=2, bos=0, eos=1)
     wrong_type(search.LSTMDecoder, np.zeros((7, 3)), [("weight_ih_l0", None)], np.zeros((7, 4)))

@@ -256,10 +256,10 @@ class Weighted:
     """
 
     def __init__(self, parts: Sequence[tuple], vocab_size: Optional[int] = None):
-        self.parts = [(s, float(w)) for s, w in parts]
+        self.parts = [(s, _args.real(f"parts[{i}] weight", w)) for i, (s, w) in enumerate(parts)]
         if not self.parts:
             raise SeqfastError("Weighted needs at least one (scorer, weight) pair")
-        self.vocab_size = vocab_size
+        self.vocab_size = _args.optional_integer("vocab_size", vocab_size, 1)
 
     def __repr__(self) -> str:
         return "Weighted([" + ", ".join(f"({s!r}, {w})" for s, w in self.parts) + "])"
