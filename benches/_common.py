@@ -8,7 +8,7 @@ import time
 
 import seqfast
 from _timing import cpu_name  # noqa: F401  (re-exported for the older benches)
-from seqfast.cli import _installed_tiktoken_file
+from seqfast.tokenizer import installed_tiktoken_file as _installed_tiktoken_file
 
 # tiktoken's cl100k_base pattern, verbatim (for building the tiktoken peer).
 CL100K = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""

@@ -381,7 +381,7 @@ def test_bad_input_gets_clear_errors():
         (lambda: snn.attention_forward(q, k, v, lengths=np.array([7, 1])), seqfast.SeqfastError, "lengths[0] = 7"),
         (lambda: snn.attention_forward(q, k, v, lengths=np.array([-1, 1])), seqfast.SeqfastError, "lengths[0] = -1"),
         (lambda: snn.attention_forward(q, k, v, lengths=np.array([1, 2, 3])), seqfast.ShapeError, "lengths has shape"),
-        (lambda: snn.attention_forward(q, k, v, dropout=1.0), seqfast.SeqfastError, "dropout must be in [0, 1)"),
+        (lambda: snn.attention_forward(q, k, v, dropout=1.0), seqfast.SeqfastError, "dropout=1.0 must be in [0, 1)"),
         (lambda: snn.attention_forward(q, k, v, dropout=-0.1), seqfast.SeqfastError, "dropout"),
         (lambda: snn.attention_forward(q, k, v, dropout=float("nan")), seqfast.SeqfastError, "dropout"),
         (lambda: snn.attention_forward(q, k, v, scale=float("inf")), seqfast.SeqfastError, "scale"),
@@ -410,8 +410,8 @@ def test_bad_input_gets_clear_errors():
     w = mha_weights(rng, 8, np.float64)
     cases += [
         (lambda: snn.mha_forward(x, x, x, w, 3), seqfast.SeqfastError, "num_heads=3"),
-        (lambda: snn.mha_forward(x, x, x, {**w, "bias_k": w["out_proj.bias"]}, 2), seqfast.ShapeError, "unexpected key 'bias_k'"),
-        (lambda: snn.mha_forward(x, x, x, {"out_proj.weight": w["out_proj.weight"]}, 2), seqfast.ShapeError, "lacks 'in_proj_weight'"),
+        (lambda: snn.mha_forward(x, x, x, {**w, "bias_k": w["out_proj.bias"]}, 2), seqfast.SeqfastError, "unexpected key 'bias_k'"),
+        (lambda: snn.mha_forward(x, x, x, {"out_proj.weight": w["out_proj.weight"]}, 2), seqfast.SeqfastError, "lacks 'in_proj_weight'"),
         (lambda: snn.mha_forward(x, x, x, {**w, "in_proj_weight": w["out_proj.weight"]}, 2), seqfast.ShapeError, "in_proj_weight"),
         (lambda: snn.mha_forward(x, x[:, :, :4], x, w, 2), seqfast.ShapeError, "key and value"),
         (lambda: snn.mha_forward(x[0], x, x, w, 2), seqfast.ShapeError, "query has shape"),
@@ -419,13 +419,13 @@ def test_bad_input_gets_clear_errors():
     aw = {"w_q": rand(rng, (3, 8)), "w_k": rand(rng, (3, 8)), "v": rand(rng, (3,))}
     cases += [
         (lambda: snn.additive_attention_forward(x, x, {**aw, "w_k": rand(rng, (3, 7))}), seqfast.ShapeError, "w_k"),
-        (lambda: snn.additive_attention_forward(x, x, {k2: a for k2, a in aw.items() if k2 != "v"}), seqfast.ShapeError, "'v'"),
-        (lambda: snn.additive_attention_forward(x, x, {**aw, "u": aw["v"]}), seqfast.ShapeError, "unexpected key 'u'"),
+        (lambda: snn.additive_attention_forward(x, x, {k2: a for k2, a in aw.items() if k2 != "v"}), seqfast.SeqfastError, "lacks 'v'"),
+        (lambda: snn.additive_attention_forward(x, x, {**aw, "u": aw["v"]}), seqfast.SeqfastError, "unexpected key 'u'"),
         (lambda: snn.additive_attention_forward(x, x[:1], aw), seqfast.ShapeError, "keys has shape"),
         (lambda: snn.additive_attention_forward(x, x, aw, values=x[:, :3]), seqfast.ShapeError, "values has shape"),
         (lambda: snn.additive_attention_forward(x, x, aw, lengths=np.array([6, 1])), seqfast.SeqfastError, "lengths[0] = 6"),
         (lambda: snn.luong_attention_forward(x, x[:, :, :3]), seqfast.ShapeError, "kind='dot'"),
-        (lambda: snn.luong_attention_forward(x, x, kind="concat"), seqfast.SeqfastError, "kind must be"),
+        (lambda: snn.luong_attention_forward(x, x, kind="concat"), seqfast.SeqfastError, "kind='concat' is not one of"),
         (lambda: snn.luong_attention_forward(x, x, weights={"weight": rand(rng, (8, 3))}, kind="general"), seqfast.ShapeError, "weight"),
     ]
     xn = x.copy()

@@ -364,7 +364,7 @@ def test_default_corpus_is_the_stdlib():
 def test_train_default_corpus_fast(run, tmp_path, monkeypatch, corpus_files):
     """No input files -> the default corpus; invalid UTF-8 files in it are skipped."""
     bad = write(tmp_path / "latin1.py", "caf\xe9 = 1\n".encode("latin-1"))
-    monkeypatch.setattr(cli, "default_corpus", lambda: [*corpus_files[:4], bad])
+    monkeypatch.setattr(cli._io, "default_corpus", lambda: [*corpus_files[:4], bad])
     out = tmp_path / "tok.json"
     r = run("train", "--vocab-size", "300", "-o", out)
     assert r.code == 0, r
@@ -374,7 +374,7 @@ def test_train_default_corpus_fast(run, tmp_path, monkeypatch, corpus_files):
 
 
 def test_train_default_corpus_empty(run, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "default_corpus", lambda: [])
+    monkeypatch.setattr(cli._io, "default_corpus", lambda: [])
     r = run("train", "--vocab-size", "300", "-o", tmp_path / "tok.json")
     assert_one_line_error(r, 1, "default corpus")
     assert not (tmp_path / "tok.json").exists()
@@ -435,7 +435,7 @@ def test_usage_errors_exit_2(run, trained):
     assert_one_line_error(run("encode", "-t", trained, "--format", "xml", stdin="x"), 2, "xml")
     assert_one_line_error(run("decode", "-t", trained, "--errors", "explode", stdin="1"), 2)
     assert_one_line_error(run("encode", "-t", trained, "--special", "maybe", stdin="x"), 2)
-    assert_one_line_error(run("encode", "-t", trained, "--threads", "0", stdin="x"), 2)
+    assert_one_line_error(run("encode", "-t", trained, "--threads", "-1", stdin="x"), 2)  # 0 is all threads, as num_threads=0
     assert_one_line_error(run("encode", "-t", trained, "--threads", "many", stdin="x"), 2)
     assert_one_line_error(run("train", "--vocab-size", "0", "-o", "x.json"), 2)
     assert_one_line_error(run("train", "--vocab-size", "abc", "-o", "x.json"), 2)

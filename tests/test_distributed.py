@@ -315,7 +315,7 @@ def test_read_text_partitions_per_file(client, tmp_path):
     (tmp_path / "crlf.txt").write_bytes(b"a b\r\nc\r\n")
     assert sd.read_text(tmp_path / "crlf.txt").compute() == ["a b\r", "c\r"]
     (tmp_path / "bad.txt").write_bytes(b"good line\nbad \xff here\n")
-    with pytest.raises(seqfast.FormatError, match=r"bad.txt: line 2 \(byte offset 14\)"):
+    with pytest.raises(seqfast.FormatError, match=r"bad.txt: line 2: not valid UTF-8 \(byte 14\)"):
         sd.read_text(tmp_path / "bad.txt").compute()
     with pytest.raises(seqfast.SeqfastError, match="no file matches"):
         sd.read_text(str(tmp_path / "none*.txt"))

@@ -100,8 +100,8 @@ def test_errors():
         ngram.count(np.array([2**31], dtype=np.uint32), order=5)
     with pytest.raises(seqfast.ArgumentTypeError):
         ngram.count("some text", order=2)
-    with pytest.raises(seqfast.DecodeError):
-        ngram.count([np.array([-1])], order=2)
+    with pytest.raises(seqfast.SeqfastError, match=r"tokens\[0\]\[0\] = -1 is not a valid token id"):
+        ngram.count([np.array([-1])], order=2)  # a wrong value: SeqfastError (DecodeError is for decoding)
     with pytest.raises(seqfast.ShapeError):
         ngram.count((np.zeros(3, dtype=np.uint32), np.array([0, 5], dtype=np.int64)), order=2)
     with pytest.raises(seqfast.SeqfastError):

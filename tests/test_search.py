@@ -444,7 +444,7 @@ def test_lstm_decoder_bad_input():
     emb, w, ow, ob = _decoder(L=1)
     with pytest.raises(seqfast.ShapeError, match="weight_hh_l0"):
         search.LSTMDecoder(emb, dict(w, weight_hh_l0=w["weight_hh_l0"][:40]), ow, ob)
-    with pytest.raises(seqfast.ShapeError, match="missing 'weight_ih_l0'|one-direction"):
+    with pytest.raises(seqfast.SeqfastError, match="lacks 'weight_ih_l0'|one-direction"):
         search.LSTMDecoder(emb, {k: v for k, v in w.items() if k != "weight_ih_l0"}, ow, ob)
     dec = search.LSTMDecoder(emb, w, ow, ob)
     with pytest.raises(seqfast.ShapeError, match=r"h0 has shape \(1, 2, 16\), expected \(1, 3, 16\)"):

@@ -24,28 +24,14 @@ Semantics
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Optional
 
 import numpy as np
+import numpy.typing as npt
 
-from seqfast import _core
+from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
-from seqfast.tokenizer import _backward_threads, _check_threads
-
-
-def _float_dtype(arrays: dict) -> np.dtype:
-    dtype = None
-    for name, a in arrays.items():
-        if not isinstance(a, np.ndarray):
-            raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(a).__name__}")
-        if a.dtype not in (np.float32, np.float64):
-            raise ArgumentTypeError(f"{name} has dtype {a.dtype}; use float32 or float64")
-        if dtype is None:
-            dtype = a.dtype
-        elif a.dtype != dtype:
-            first = next(iter(arrays))
-            raise ArgumentTypeError(f"{name} has dtype {a.dtype}, but {first} is {dtype}; all arrays must share one dtype")
-    return dtype
 
 
 def _contig(a: np.ndarray) -> np.ndarray:
@@ -53,27 +39,12 @@ def _contig(a: np.ndarray) -> np.ndarray:
 
 
 def _options(dropout, seed, num_threads) -> tuple:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating, np.integer)):
-        raise ArgumentTypeError(f"dropout must be a float, not {type(dropout).__name__}")
-    if not 0.0 <= float(dropout) < 1.0:
-        raise SeqfastError(f"dropout must be in [0, 1), got {dropout}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
-        raise SeqfastError(f"seed must be an int in [0, 2**64), got {seed!r}")
-    return float(dropout), int(seed), _check_threads(num_threads)
+    return _args.real("dropout", dropout, 0.0, 1.0, hi_open=True), _args.seed(seed), _args.threads(num_threads)
 
 
 def _lengths(lengths, b: int, tk: int) -> Optional[list]:
-    if lengths is None:
-        return None
-    arr = np.asarray(lengths)
-    if arr.shape != (b,):
-        raise ShapeError(f"lengths has shape {arr.shape}, expected ({b},) (one per batch row)")
-    if arr.dtype.kind not in "iu":
-        raise ArgumentTypeError(f"lengths must be integers, not {arr.dtype}")
-    bad = np.flatnonzero((arr < 0) | (arr > tk))
-    if bad.size:
-        raise SeqfastError(f"lengths[{bad[0]}] = {arr[bad[0]]} is outside 0..{tk} (the number of keys)")
-    return [int(x) for x in arr]
+    arr = _args.lengths(lengths, b, tk)  # at most the number of keys
+    return None if arr is None else arr.tolist()
 
 
 def _mask(mask, lead: tuple, tq: int, tk: int):
@@ -99,7 +70,14 @@ class AttentionCache:
 
     It keeps references to q, k and v (contiguous copies when they were not): do not modify them
     in place before the backward. It keeps its own copy of the output, so the returned array may
-    be changed freely."""
+    be changed freely.
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = (rng.standard_normal((2, 4, 5, 8)).astype(np.float32) for _ in range(3))  # (B, H, T, d)
+    >>> out, cache = attention_forward(q, k, v)
+    >>> cache
+    AttentionCache(batch=2, heads=4, tq=5, tk=5, d=8, dv=8, dtype=float32)
+    """
 
     def __init__(self, arrays, dims, layouts, shapes, masks, opts):
         self._arrays, self._dims, self._layouts, self._shapes, self._masks, self._opts = arrays, dims, layouts, shapes, masks, opts
@@ -142,21 +120,26 @@ def _mm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, nt=Non
 def _scale(scale, d: int) -> float:
     if scale is None:
         return 1.0 / math.sqrt(d)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)) or not math.isfinite(float(scale)):
-        raise SeqfastError(f"scale must be a finite number, got {scale!r}")
-    return float(scale)
+    return _args.real("scale", scale, finite=True)
 
 
-def attention_forward(q, k, v, *, scale=None, causal=False, lengths=None, mask=None, dropout=0.0, seed=0, requires_grad=True,
-                      num_threads=None):
+def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, scale: Optional[float] = None, causal: bool = False,
+                      lengths: Optional[npt.ArrayLike] = None, mask: Optional[np.ndarray] = None, dropout: float = 0.0, seed: int = 0,
+                      requires_grad: bool = True, num_threads: Optional[int] = None) -> tuple[np.ndarray, Optional[AttentionCache]]:
     """Scaled dot-product attention ``softmax(scale q k^T + mask) v``, fused and tiled.
 
     ``q`` (B, H, Tq, d) or (B, Tq, d); ``k`` (B, H, Tk, d); ``v`` (B, H, Tk, dv) (3-D likewise).
     ``scale`` defaults to 1/sqrt(d). Masks, dropout and fully masked rows: see the module
     docstring. Returns ``(out, cache)``, ``out`` shaped like q with dv features; ``cache`` is None
     when ``requires_grad=False``. Extra memory is O(B H Tq): the probabilities are never stored.
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = (rng.standard_normal((2, 4, 5, 8)).astype(np.float32) for _ in range(3))  # (B, H, T, d)
+    >>> out, cache = attention_forward(q, k, v, causal=True)
+    >>> out.shape, bool(np.allclose(out[:, :, 0], v[:, :, 0], atol=1e-6))  # query 0 sees key 0 only
+    ((2, 4, 5, 8), True)
     """
-    dtype = _float_dtype({"q": q, "k": k, "v": v})
+    _args.float_dtype({"q": q, "k": k, "v": v})
     if q.ndim not in (3, 4) or k.ndim != q.ndim or v.ndim != q.ndim:
         raise ShapeError(f"q, k, v must all be (B, H, T, d) or all (B, T, d); got shapes {q.shape}, {k.shape}, {v.shape}")
     lead = q.shape[:-2]
@@ -189,14 +172,23 @@ def attention_forward(q, k, v, *, scale=None, causal=False, lengths=None, mask=N
     return out, cache
 
 
-def attention_backward(cache, dout, *, num_threads=None):
+def attention_backward(cache: AttentionCache, dout: np.ndarray, *, num_threads: Optional[int] = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dq, dk, dv)`` of :func:`attention_forward` given ``dout`` (shaped like out).
 
     The probabilities are recomputed block by block from the saved row log-sum-exp, and the
-    dropout mask is regenerated from the seed."""
+    dropout mask is regenerated from the seed.
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = (rng.standard_normal((2, 4, 5, 8)).astype(np.float32) for _ in range(3))  # (B, H, T, d)
+    >>> out, cache = attention_forward(q, k, v)
+    >>> dq, dk, dv = attention_backward(cache, np.ones_like(out))
+    >>> dq.shape, dv.shape
+    ((2, 4, 5, 8), (2, 4, 5, 8))
+    """
     if not isinstance(cache, AttentionCache):
         raise ArgumentTypeError(f"cache must come from attention_forward(requires_grad=True), not {type(cache).__name__}")
-    _float_dtype({"dout": dout})
+    _args.float_dtype({"dout": dout})
     qs, ks, vs = cache._shapes
     want = qs[:-1] + (vs[-1],)
     if dout.shape != want:
@@ -205,7 +197,7 @@ def attention_backward(cache, dout, *, num_threads=None):
         raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache.dtype}")
     lay = cache._layouts
     sizes = (int(np.prod(qs)), int(np.prod(ks)), int(np.prod(vs)))
-    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], sizes, _backward_threads(num_threads, cache))
+    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], sizes, _args.backward_threads(num_threads, cache))
     return dq.reshape(qs), dk.reshape(ks), dv.reshape(vs)
 
 
@@ -213,29 +205,21 @@ _MHA_KEYS = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias
 
 
 def _mha_weights(weights, e: int, dtype) -> dict:
-    if not isinstance(weights, dict):
-        raise ArgumentTypeError(f"weights must be a dict in nn.MultiheadAttention state_dict naming, not {type(weights).__name__}")
-    for k in weights:
-        if k not in _MHA_KEYS:
-            raise ShapeError(f"weights has an unexpected key {k!r}; expected {', '.join(_MHA_KEYS)} (kdim/vdim != embed_dim is not supported)")
+    """The weights dict checked (kdim/vdim != embed_dim is not supported)."""
+    _args.state_dict(weights, _MHA_KEYS, "a dict in nn.MultiheadAttention state_dict naming")
     shapes = {"in_proj_weight": (3 * e, e), "in_proj_bias": (3 * e,), "out_proj.weight": (e, e), "out_proj.bias": (e,)}
-    out = {}
-    for k, shape in shapes.items():
-        if k not in weights:
-            if k.endswith("weight"):
-                raise ShapeError(f"weights lacks {k!r}")
-            continue
-        a = weights[k]
-        if not isinstance(a, np.ndarray) or a.dtype != dtype:
-            raise ArgumentTypeError(f"weights[{k!r}] must be a {np.dtype(dtype).name} NumPy array like the inputs")
-        if a.shape != shape:
-            raise ShapeError(f"weights[{k!r}] has shape {a.shape}, expected {shape} for embed_dim {e}")
-        out[k] = np.ascontiguousarray(a)
-    return out
+    out = {k: _args.weight(weights, k, shape, dtype, optional=k.endswith("bias")) for k, shape in shapes.items()}
+    return {k: a for k, a in out.items() if a is not None}
 
 
 class MHACache:
-    """Opaque result of :func:`mha_forward`, consumed by :func:`mha_backward`."""
+    """Opaque result of :func:`mha_forward`, consumed by :func:`mha_backward`.
+
+    >>> x = np.zeros((1, 3, 4), np.float32)
+    >>> w = {"in_proj_weight": np.eye(12, 4, dtype=np.float32), "out_proj.weight": np.eye(4, dtype=np.float32)}
+    >>> mha_forward(x, x, x, w, 2)[1]
+    MHACache(shape=(1, 3, 3, 4), batch_first=True)
+    """
 
     def __init__(self, x2, w, sdpa, attn, shape, batch_first):
         self._x2, self._w, self._sdpa, self._attn, self._shape, self._batch_first = x2, w, sdpa, attn, shape, batch_first
@@ -248,8 +232,10 @@ def _batch_major(x: np.ndarray, batch_first: bool) -> np.ndarray:
     return np.ascontiguousarray(x if batch_first else x.transpose(1, 0, 2))
 
 
-def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=None, mask=None, dropout=0.0, seed=0, batch_first=True,
-                requires_grad=True, num_threads=None):
+def mha_forward(query: np.ndarray, key: np.ndarray, value: np.ndarray, weights: Mapping[str, np.ndarray], num_heads: int, *,
+                causal: bool = False, lengths: Optional[npt.ArrayLike] = None, mask: Optional[np.ndarray] = None, dropout: float = 0.0,
+                seed: int = 0, batch_first: bool = True, requires_grad: bool = True, num_threads: Optional[int] = None
+                ) -> tuple[np.ndarray, Optional[MHACache]]:
     """Multi-head attention with ``torch.nn.MultiheadAttention``'s weights and semantics.
 
     ``query`` (B, Tq, E), ``key`` / ``value`` (B, Tk, E) ((T, B, E) with ``batch_first=False``);
@@ -259,8 +245,15 @@ def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=
     the opposite of torch MHA's boolean masks) is (Tq, Tk), (B|1, Tq, Tk) or (B|1, H|1, Tq, Tk); ``lengths``
     (B,) replaces ``key_padding_mask``. Self-attention: pass the same array three times and add
     the three input gradients. Returns ``(out, cache)``; the attention weights are not formed.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 3, 4)).astype(np.float32)  # (B, T, E)
+    >>> w = {"in_proj_weight": rng.standard_normal((12, 4)).astype(np.float32), "out_proj.weight": np.eye(4, dtype=np.float32)}
+    >>> out, cache = mha_forward(x, x, x, w, num_heads=2, causal=True)
+    >>> out.shape
+    (2, 3, 4)
     """
-    dtype = _float_dtype({"query": query, "key": key, "value": value})
+    dtype = _args.float_dtype({"query": query, "key": key, "value": value})
     for name, x in (("query", query), ("key", key), ("value", value)):
         if x.ndim != 3:
             raise ShapeError(f"{name} has shape {x.shape}; expected {'(B, T, E)' if batch_first else '(T, B, E)'}")
@@ -269,8 +262,8 @@ def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=
     tk = k.shape[1]
     if k.shape != (b, tk, e) or v.shape != (b, tk, e):
         raise ShapeError(f"key and value must be {(b, tk, e) if batch_first else (tk, b, e)} to match query; got {key.shape}, {value.shape}")
-    if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)) or num_heads < 1 or e % num_heads:
-        raise SeqfastError(f"num_heads={num_heads!r} must be a positive int dividing embed_dim {e}")
+    if _args.integer("num_heads", num_heads, 1) and e % num_heads:
+        raise SeqfastError(f"num_heads={num_heads!r} must divide embed_dim {e}")
     w = _mha_weights(weights, e, dtype)
     dropout, seed, nt = _options(dropout, seed, num_threads)
     h, dh = int(num_heads), e // int(num_heads)
@@ -305,20 +298,30 @@ def mha_forward(query, key, value, weights, num_heads, *, causal=False, lengths=
     return out, cache
 
 
-def mha_backward(cache, dout, *, num_threads=None):
+def mha_backward(cache: MHACache, dout: np.ndarray, *, num_threads: Optional[int] = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Gradients ``(dquery, dkey, dvalue, dweights)`` of :func:`mha_forward` given ``dout``
-    (shaped like its output); ``dweights`` has the keys of the weights dict."""
+    (shaped like its output); ``dweights`` has the keys of the weights dict.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 3, 4))  # float64 works too
+    >>> w = {"in_proj_weight": rng.standard_normal((12, 4)), "out_proj.weight": np.eye(4)}
+    >>> out, cache = mha_forward(x, x, x, w, num_heads=2)
+    >>> dq, dk, dv, dw = mha_backward(cache, np.ones_like(out))
+    >>> (dq + dk + dv).shape, sorted(dw)  # self-attention: add the three input gradients
+    ((2, 3, 4), ['in_proj_weight', 'out_proj.weight'])
+    """
     if not isinstance(cache, MHACache):
         raise ArgumentTypeError(f"cache must come from mha_forward(requires_grad=True), not {type(cache).__name__}")
     b, tq, tk, e = cache._shape
     w = cache._w
-    _float_dtype({"dout": dout})
+    _args.float_dtype({"dout": dout})
     want = (b, tq, e) if cache._batch_first else (tq, b, e)
     if dout.shape != want:
         raise ShapeError(f"dout has shape {dout.shape}, expected {want} (the output's shape)")
     if dout.dtype != cache._attn.dtype:
         raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache._attn.dtype}")
-    nt = _backward_threads(num_threads, cache)
+    nt = _args.backward_threads(num_threads, cache)
     dy = _batch_major(dout, cache._batch_first).reshape(-1, e)
     dw = {"out_proj.weight": _mm(dy, cache._attn, ta=True, nt=nt)}
     if "out_proj.bias" in w:

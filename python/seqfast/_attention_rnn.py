@@ -17,19 +17,22 @@ and passes no gradient.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping
+from typing import Optional
 
-from seqfast import _core
-from seqfast._attention import AttentionCache, _contig, _mm, _float_dtype, _lengths, _mask, _scale, _sdpa, _sdpa_grad
+import numpy as np
+import numpy.typing as npt
+
+from seqfast import _args, _core
+from seqfast._attention import AttentionCache, _contig, _lengths, _mask, _mm, _scale, _sdpa, _sdpa_grad
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
-from seqfast.tokenizer import _backward_threads, _check_threads
 
 
 def _inputs(query, keys, values):
     arrays = {"query": query, "keys": keys}
     if values is not None:
         arrays["values"] = values
-    dtype = _float_dtype(arrays)
+    dtype = _args.float_dtype(arrays)
     if query.ndim not in (2, 3):
         raise ShapeError(f"query has shape {query.shape}; expected (B, Tq, dq) or (B, dq)")
     step = query.ndim == 2
@@ -50,29 +53,15 @@ def _rnn_mask(mask, step: bool, b: int, tq: int, tk: int):
     return _mask(mask, (b,), tq, tk)
 
 
-def _weight(weights, name, shape, dtype, optional=False):
-    if name not in weights:
-        if optional:
-            return None
-        raise ShapeError(f"weights lacks {name!r}")
-    a = weights[name]
-    if not isinstance(a, np.ndarray) or a.dtype != dtype:
-        raise ArgumentTypeError(f"weights[{name!r}] must be a {np.dtype(dtype).name} NumPy array like the inputs")
-    if a.shape != shape:
-        raise ShapeError(f"weights[{name!r}] has shape {a.shape}, expected {shape}")
-    return np.ascontiguousarray(a)
-
-
-def _check_keys(weights, allowed):
-    if not isinstance(weights, dict):
-        raise ArgumentTypeError(f"weights must be a dict of arrays, not {type(weights).__name__}")
-    for k in weights:
-        if k not in allowed:
-            raise ShapeError(f"weights has an unexpected key {k!r}; expected {', '.join(allowed)}")
-
-
 class RNNAttentionCache:
-    """Opaque result of the additive / Luong forward, consumed by the matching backward."""
+    """Opaque result of the additive / Luong forward, consumed by the matching backward.
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> w = {"w_q": rng.standard_normal((7, 4)), "w_k": rng.standard_normal((7, 5)), "v": rng.standard_normal(7)}
+    >>> additive_attention_forward(query, keys, w)[1]
+    RNNAttentionCache(kind='additive', query=(2, 3, 4), dtype=float64)
+    """
 
     def __init__(self, kind, inputs, step, has_values, extra):
         self._kind, self._inputs, self._step, self._has_values, self._extra = kind, inputs, step, has_values, extra
@@ -87,7 +76,7 @@ def _check_dctx(cache, dcontext, kind):
         raise ArgumentTypeError(f"cache must come from {kind}_attention_forward(requires_grad=True)")
     q, _, v = cache._inputs
     want = (q.shape[0], v.shape[2]) if cache._step else (q.shape[0], q.shape[1], v.shape[2])
-    _float_dtype({"dcontext": dcontext})
+    _args.float_dtype({"dcontext": dcontext})
     if dcontext.shape != want:
         raise ShapeError(f"dcontext has shape {dcontext.shape}, expected {want} (the context's shape)")
     if dcontext.dtype != q.dtype:
@@ -103,20 +92,34 @@ def _finish(cache, dq, dk, dv):
     return dq, dk, dv
 
 
-def additive_attention_forward(query, keys, weights, values=None, *, lengths=None, mask=None, requires_grad=True, num_threads=None):
-    """Additive (Bahdanau) attention; returns ``(context, cache)`` (see the module docstring)."""
+def additive_attention_forward(query: np.ndarray, keys: np.ndarray, weights: Mapping[str, np.ndarray], values: Optional[np.ndarray] = None,
+                               *, lengths: Optional[npt.ArrayLike] = None, mask: Optional[np.ndarray] = None, requires_grad: bool = True,
+                               num_threads: Optional[int] = None) -> tuple[np.ndarray, Optional[RNNAttentionCache]]:
+    """Additive (Bahdanau) attention; returns ``(context, cache)`` (see the module docstring).
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> w = {"w_q": rng.standard_normal((7, 4)), "w_k": rng.standard_normal((7, 5)), "v": rng.standard_normal(7)}
+    >>> context, cache = additive_attention_forward(query, keys, w, lengths=[6, 2])
+    >>> context.shape
+    (2, 3, 5)
+    """
     dtype, step, q, k, v = _inputs(query, keys, values)
-    _check_keys(weights, ("w_q", "w_k", "v", "bias"))
+    _args.state_dict(weights, ("w_q", "w_k", "v", "bias"))
     b, tq, dq = q.shape
     tk, dk, dv = k.shape[1], k.shape[2], v.shape[2]
-    if "v" not in weights or not isinstance(weights["v"], np.ndarray) or weights["v"].ndim != 1 or weights["v"].shape[0] == 0:
+    if "v" not in weights:
+        raise SeqfastError("weights lacks 'v' (expected shape (da,))")
+    if not isinstance(weights["v"], np.ndarray):
+        raise ArgumentTypeError(f"weights['v'] must be a NumPy array, not {type(weights['v']).__name__}")
+    if weights["v"].ndim != 1 or weights["v"].shape[0] == 0:
         raise ShapeError("weights['v'] must be a non-empty 1-D array (da,)")
     da = weights["v"].shape[0]
-    w = [_weight(weights, "w_q", (da, dq), dtype), _weight(weights, "w_k", (da, dk), dtype), _weight(weights, "v", (da,), dtype)]
-    bias = _weight(weights, "bias", (da,), dtype, optional=True)
+    w = [_args.weight(weights, "w_q", (da, dq), dtype), _args.weight(weights, "w_k", (da, dk), dtype), _args.weight(weights, "v", (da,), dtype)]
+    bias = _args.weight(weights, "bias", (da,), dtype, optional=True)
     lens = _lengths(lengths, b, tk)
     m, ms = _rnn_mask(mask, step, b, tq, tk)
-    nt = _check_threads(num_threads)
+    nt = _args.threads(num_threads)
     dims = (b, tq, tk, dq, dk, dv, da)
     arrays = [_contig(q), _contig(k), _contig(v)] + [x.ravel() for x in w]
     ctx, pq, pk, attn = _core.additive_forward(arrays, None if bias is None else bias.ravel(), dims, lengths=lens, mask=m, mask_strides=ms,
@@ -130,13 +133,23 @@ def additive_attention_forward(query, keys, weights, values=None, *, lengths=Non
     return ctx, cache
 
 
-def additive_attention_backward(cache, dcontext, *, num_threads=None):
+def additive_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, *, num_threads: Optional[int] = None
+                                ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray], dict[str, np.ndarray]]:
     """Gradients ``(dquery, dkeys, dvalues, dweights)`` of :func:`additive_attention_forward`;
-    ``dweights`` has the keys of the weights dict, ``dvalues`` is None without ``values``."""
+    ``dweights`` has the keys of the weights dict, ``dvalues`` is None without ``values``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> w = {"w_q": rng.standard_normal((7, 4)), "w_k": rng.standard_normal((7, 5)), "v": rng.standard_normal(7)}
+    >>> context, cache = additive_attention_forward(query, keys, w)
+    >>> dquery, dkeys, dvalues, dw = additive_attention_backward(cache, np.ones_like(context))
+    >>> dquery.shape, dkeys.shape, dvalues, sorted(dw)
+    ((2, 3, 4), (2, 6, 5), None, ['v', 'w_k', 'w_q'])
+    """
     dc = _check_dctx(cache, dcontext, "additive")
     arrays, bias, saved, dims, lens, (m, ms) = cache._extra
     g = _core.additive_backward(arrays, None if bias is None else bias.ravel(), saved + [dc.ravel()], dims, lengths=lens, mask=m,
-                                mask_strides=ms, num_threads=_backward_threads(num_threads, cache))
+                                mask_strides=ms, num_threads=_args.backward_threads(num_threads, cache))
     q, k, v = cache._inputs
     dq, dk, dv = g[0].reshape(q.shape), g[1].reshape(k.shape), g[2].reshape(v.shape)
     b, tq, tk, dqn, dkn, dvn, da = dims
@@ -146,9 +159,20 @@ def additive_attention_backward(cache, dcontext, *, num_threads=None):
     return _finish(cache, dq, dk, dv) + (dweights,)
 
 
-def luong_attention_forward(query, keys, values=None, weights=None, *, kind="dot", scale=1.0, lengths=None, mask=None, requires_grad=True,
-                            num_threads=None):
-    """Luong attention (``kind="dot"`` or ``"general"``); returns ``(context, cache)``."""
+def luong_attention_forward(query: np.ndarray, keys: np.ndarray, values: Optional[np.ndarray] = None,
+                            weights: Optional[Mapping[str, np.ndarray]] = None, *, kind: _args.LuongKind = "dot", scale: float = 1.0,
+                            lengths: Optional[npt.ArrayLike] = None, mask: Optional[np.ndarray] = None, requires_grad: bool = True,
+                            num_threads: Optional[int] = None) -> tuple[np.ndarray, Optional[RNNAttentionCache]]:
+    """Luong attention (``kind="dot"`` or ``"general"``); returns ``(context, cache)``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> context, cache = luong_attention_forward(query, keys, weights={"weight": rng.standard_normal((4, 5))}, kind="general")
+    >>> context.shape
+    (2, 3, 5)
+    >>> luong_attention_forward(query[:, 0], keys[..., :4], kind="dot")[0].shape  # one decoder step
+    (2, 4)
+    """
     dtype, step, q, k, v = _inputs(query, keys, values)
     b, tq, dq = q.shape
     tk, dk, dv = k.shape[1], k.shape[2], v.shape[2]
@@ -159,17 +183,17 @@ def luong_attention_forward(query, keys, values=None, weights=None, *, kind="dot
             raise ShapeError(f"kind='dot' needs the feature sizes of query ({dq}) and keys ({dk}) to match")
         wmat, kp = None, k
     elif kind == "general":
-        _check_keys(weights, ("weight",))
-        wmat = _weight(weights, "weight", (dq, dk), dtype)
-        kp = _mm(k.reshape(-1, dk), wmat, tb=True, nt=_check_threads(num_threads)).reshape(b, tk, dq)
+        _args.state_dict(weights, ("weight",))
+        wmat = _args.weight(weights, "weight", (dq, dk), dtype)
+        kp = _mm(k.reshape(-1, dk), wmat, tb=True, nt=_args.threads(num_threads)).reshape(b, tk, dq)
     else:
-        raise SeqfastError(f"kind must be 'dot' or 'general', not {kind!r}")
+        _args.choice("kind", kind, ("dot", "general"))
     if dq == 0:
         raise ShapeError("query has feature size 0")
     sc = _scale(scale, dq)
     lens = _lengths(lengths, b, tk)
     mk = _rnn_mask(mask, step, b, tq, tk)
-    nt = _check_threads(num_threads)
+    nt = _args.threads(num_threads)
     dims = (b, 1, tq, tk, dq, dv)
     lay = [(tq * dq, 0, dq), (tk * dq, 0, dq), (tk * dv, 0, dv), (tq * dv, 0, dv)]
     qf, kf, vf = _contig(q), _contig(kp), _contig(v)
@@ -183,14 +207,23 @@ def luong_attention_forward(query, keys, values=None, weights=None, *, kind="dot
     return out, cache
 
 
-def luong_attention_backward(cache, dcontext, *, num_threads=None):
+def luong_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, *, num_threads: Optional[int] = None
+                             ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray], dict[str, np.ndarray]]:
     """Gradients ``(dquery, dkeys, dvalues, dweights)`` of :func:`luong_attention_forward`;
-    ``dweights`` is ``{"weight": ...}`` for ``kind="general"`` and ``{}`` for ``"dot"``."""
+    ``dweights`` is ``{"weight": ...}`` for ``kind="general"`` and ``{}`` for ``"dot"``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> query, keys = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5))  # (B, Tq, dq), (B, Tk, dk)
+    >>> context, cache = luong_attention_forward(query, keys[..., :4])
+    >>> dquery, dkeys, dvalues, dw = luong_attention_backward(cache, np.ones_like(context))
+    >>> dquery.shape, dkeys.shape, dw
+    ((2, 3, 4), (2, 6, 4), {})
+    """
     dc = _check_dctx(cache, dcontext, "luong")
     sdpa, wmat = cache._extra
     q, k, v = cache._inputs
     lay = sdpa._layouts
-    nt = _backward_threads(num_threads, cache)
+    nt = _args.backward_threads(num_threads, cache)
     dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], (q.size, q.shape[0] * k.shape[1] * q.shape[2], v.size), nt)
     dq, dv = dq.reshape(q.shape), dv.reshape(v.shape)
     dkp = dkp.reshape(-1, q.shape[2])

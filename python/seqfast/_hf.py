@@ -13,17 +13,10 @@ from typing import Optional, Union
 
 import numpy as np
 
-from seqfast import _core
-from seqfast._errors import ArgumentTypeError, SeqfastError
-from seqfast.tokenizer import (
-    EncodingBatch,
-    Tokenizer,
-    _check_choice,
-    _check_text,
-    _check_threads,
-    _fix_surrogates,
-    as_ids,
-)
+from seqfast import _args, _core
+from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError
+from seqfast._batch import EncodingBatch, as_ids
+from seqfast.tokenizer import Tokenizer
 
 _WANT = (
     ("return_offsets", "offsets"),
@@ -38,29 +31,21 @@ _WANT = (
 _BYTE_LEVEL_ONLY = ("encode_large", "encode_file", "count", "decode_bytes", "save_tiktoken")
 
 
-def _bool(name: str, v: object) -> bool:
-    if not isinstance(v, (bool, np.bool_)):
-        raise ArgumentTypeError(f"{name} must be a bool, not {type(v).__name__}")
-    return bool(v)
-
-
 def _uint(name: str, v: object, lo: int = 0) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise ArgumentTypeError(f"{name} must be an int, not {type(v).__name__}")
-    if not lo <= v <= 2**32 - 1:
-        raise SeqfastError(f"{name}={v} must be between {lo} and {2**32 - 1}")
-    return int(v)
+    return _args.integer(name, v, lo, _args.U32_MAX)
 
 
-def _utf8(text: str) -> str:
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return _fix_surrogates(text)
+def _utf8(v: object, name: str = "text") -> str:
+    """A str argument, lone surrogates replaced (checked per text: the pipeline takes a list)."""
+    return _args.retry_surrogates(_encodable, _args.text(v, name))
 
 
-class HFTokenizer(Tokenizer):
+def _encodable(t: str) -> str:
+    t.encode("utf-8")  # raises UnicodeEncodeError on lone surrogates
+    return t
+
+
+class HFTokenizer(Tokenizer, json_loader=True):
     """A Hugging Face ``tokenizer.json`` of any kind (BPE, WordPiece, WordLevel, Unigram).
 
     ``encode(text)`` returns exactly ``tokenizers.Tokenizer.from_file(path).encode(text).ids``:
@@ -68,6 +53,14 @@ class HFTokenizer(Tokenizer):
     Byte-level BPE files also keep the byte-level methods (``encode_large``, ``encode_file``,
     ``special=`` policies, ...), which run on seqfast's byte-level core without the
     post-processor, as before.
+
+    >>> bpe = seqfast.train_bpe(texts=["hello world"] * 10, vocab_size=262)
+    >>> tok = seqfast.Tokenizer.from_str(bpe.to_str())  # what from_file gives for a tokenizer.json
+    >>> type(tok).__name__, tok.decode(tok.encode("hello world"))
+    ('HFTokenizer', 'hello world')
+    >>> ids, offsets = tok.encode("hello", return_offsets=True)
+    >>> offsets.shape == (len(ids), 2)
+    True
     """
 
     __slots__ = ("_p",)
@@ -88,14 +81,7 @@ class HFTokenizer(Tokenizer):
         """Load a Hugging Face ``tokenizer.json``."""
         p = os.fspath(path)
         with open(p, "rb") as f:
-            data = f.read()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            from seqfast._errors import FormatError
-
-            line = data[: e.start].count(b"\n") + 1
-            raise FormatError(f"{p}: line {line}: byte {e.start}: not UTF-8") from None
+            text = _args.decode_text(f.read(), p)
         try:
             return cls._build(text)
         except SeqfastError as e:
@@ -104,7 +90,7 @@ class HFTokenizer(Tokenizer):
     @classmethod
     def from_str(cls, json_text: str) -> "HFTokenizer":
         """Parse a ``tokenizer.json`` document held in a string."""
-        return cls._build(_check_text(json_text, "json_text"))
+        return cls._build(_args.text(json_text, "json_text"))
 
     def _byte_level(self, what: str):
         if self._t is None:
@@ -119,7 +105,7 @@ class HFTokenizer(Tokenizer):
         add_special_tokens: bool = True,
         return_offsets: bool = False,
         *,
-        special: Optional[str] = None,
+        special: Optional[_args.Special] = None,
         seed: Optional[int] = None,
     ):
         """Token ids of ``text`` (and ``pair``) as HF gives them: a uint32 array, or
@@ -130,15 +116,15 @@ class HFTokenizer(Tokenizer):
         core's special-token policies instead, without the post-processor. ``seed`` seeds BPE
         dropout when the model has it.
         """
-        text = _utf8(_check_text(text))
+        text = _utf8(text)
         if special is not None:
             if pair is not None or return_offsets:
                 raise SeqfastError("special= applies to plain byte-level encoding, without pair or offsets")
             return Tokenizer.encode(self._as_byte_level(), text, special=special)
         if pair is not None:
-            pair = _utf8(_check_text(pair, "pair"))
-        want = "offsets" if _bool("return_offsets", return_offsets) else ""
-        d = self._p.encode(text, pair, _bool("add_special_tokens", add_special_tokens), want,
+            pair = _utf8(pair, "pair")
+        want = "offsets" if _args.boolean("return_offsets", return_offsets) else ""
+        d = self._p.encode(text, pair, _args.boolean("add_special_tokens", add_special_tokens), want,
                            None if seed is None else _uint("seed", seed))
         ids = d["ids"][: d["row_offsets"][1]]
         if return_offsets:
@@ -160,7 +146,7 @@ class HFTokenizer(Tokenizer):
         return_attention_mask: bool = False,
         return_overflowing: bool = False,
         *,
-        special: Optional[str] = None,
+        special: Optional[_args.Special] = None,
         num_threads: Optional[int] = None,
     ) -> EncodingBatch:
         """Encode many texts (and pairs) in parallel, the GIL released.
@@ -169,32 +155,28 @@ class HFTokenizer(Tokenizer):
         arrays asked for. With ``return_overflowing=True`` the pieces truncation cut off become
         extra rows after their text's row, and ``overflow_to_sample`` names each row's text.
         """
-        if isinstance(texts, str):
-            raise ArgumentTypeError("texts must be a sequence of str, not a single str (use encode)")
-        texts = [_utf8(_check_text(t, f"texts[{i}]")) for i, t in enumerate(texts)]
+        texts = [_utf8(t, f"texts[{i}]") for i, t in enumerate(_args.text_list(texts))]
         if special is not None:
             return Tokenizer.encode_batch(self._as_byte_level(), texts, special=special, num_threads=num_threads)
         if pair is not None:
-            if isinstance(pair, str):
-                raise ArgumentTypeError("pair must be a sequence of str, one per text")
-            pair = [_utf8(_check_text(t, f"pair[{i}]")) for i, t in enumerate(pair)]
+            pair = [_utf8(t, f"pair[{i}]") for i, t in enumerate(_args.text_list(pair, "pair"))]
         args = dict(return_offsets=return_offsets, return_type_ids=return_type_ids,
                     return_special_tokens_mask=return_special_tokens_mask, return_word_ids=return_word_ids,
                     return_attention_mask=return_attention_mask, return_overflowing=return_overflowing)
-        want = ",".join(name for key, name in _WANT if _bool(key, args[key]))
-        d = self._p.encode_batch(texts, pair, _bool("add_special_tokens", add_special_tokens), want, _check_threads(num_threads))
+        want = ",".join(name for key, name in _WANT if _args.boolean(key, args[key]))
+        d = self._p.encode_batch(texts, pair, _args.boolean("add_special_tokens", add_special_tokens), want, _args.threads(num_threads))
         ids, rows = d.pop("ids"), d.pop("row_offsets")
         return EncodingBatch(ids, rows, **d)
 
     # ---- decoding -----------------------------------------------------------------------
-    def decode(self, ids, skip_special_tokens: bool = False, *, errors: Optional[str] = None) -> str:
+    def decode(self, ids, skip_special_tokens: bool = False, *, errors: Optional[_args.UTF8Errors] = None) -> str:
         """Text of ``ids`` as HF's ``decode`` gives it (unknown ids are skipped, as HF does).
 
         ``errors=`` (byte-level BPE files only) decodes the raw bytes with that UTF-8 policy.
         """
         if errors is not None:
             return Tokenizer(self._byte_level("errors=")).decode(ids, errors=errors)
-        return self._p.decode(as_ids(ids), _bool("skip_special_tokens", skip_special_tokens))
+        return self._p.decode(as_ids(ids), _args.boolean("skip_special_tokens", skip_special_tokens))
 
     def decode_batch(self, batch, skip_special_tokens: bool = False, *, num_threads: Optional[int] = None) -> list[str]:
         """Decode every row of an :class:`EncodingBatch` (or a list of id sequences)."""
@@ -205,9 +187,9 @@ class HFTokenizer(Tokenizer):
             ids = np.concatenate(seqs) if seqs else np.zeros(0, np.uint32)
             rows = np.zeros(len(seqs) + 1, np.int64)
             np.cumsum([len(s) for s in seqs], out=rows[1:])
-        return self._p.decode_batch(ids, rows, _bool("skip_special_tokens", skip_special_tokens), _check_threads(num_threads))
+        return self._p.decode_batch(ids, rows, _args.boolean("skip_special_tokens", skip_special_tokens), _args.threads(num_threads))
 
-    def decoder(self, skip_special_tokens: bool = False, *, errors: Optional[str] = None):
+    def decoder(self, skip_special_tokens: bool = False, *, errors: Optional[_args.UTF8Errors] = None):
         """A streaming decoder for any model (HF's ``DecodeStream``): ``step(ids)`` returns the
         text those ids complete, never half a character; the pieces add up to ``decode`` of all
         the ids whenever the decoder only appends (every HF decoder but a Strip from the right).
@@ -216,26 +198,26 @@ class HFTokenizer(Tokenizer):
         """
         if errors is not None:
             return Tokenizer.decoder(Tokenizer(self._byte_level("errors=")), errors=errors)
-        return HFStreamDecoder(self, _bool("skip_special_tokens", skip_special_tokens))
+        return HFStreamDecoder(self, _args.boolean("skip_special_tokens", skip_special_tokens))
 
     # ---- truncation and padding (HF's names) ----------------------------------------------
-    def enable_truncation(self, max_length: int, stride: int = 0, strategy: str = "longest_first",
-                          direction: str = "right") -> None:
+    def enable_truncation(self, max_length: int, stride: int = 0, strategy: _args.Truncation = "longest_first",
+                          direction: _args.Side = "right") -> None:
         """Truncate encodings to ``max_length`` tokens (special tokens included), as HF does."""
-        _check_choice("strategy", strategy, ("longest_first", "only_first", "only_second"))
-        _check_choice("direction", direction, ("right", "left"))
+        _args.choice("strategy", strategy, ("longest_first", "only_first", "only_second"))
+        _args.choice("direction", direction, ("right", "left"))
         self._p = self._p.with_options((_uint("max_length", max_length), _uint("stride", stride), strategy, direction), None, True, False)
 
     def no_truncation(self) -> None:
         self._p = self._p.with_options(None, None, True, False)
 
-    def enable_padding(self, direction: str = "right", pad_id: int = 0, pad_type_id: int = 0, pad_token: str = "[PAD]",
+    def enable_padding(self, direction: _args.Side = "right", pad_id: int = 0, pad_type_id: int = 0, pad_token: str = "[PAD]",
                        length: Optional[int] = None, pad_to_multiple_of: Optional[int] = None) -> None:
         """Pad encodings (to ``length``, or to the longest of a batch), as HF does."""
-        _check_choice("direction", direction, ("right", "left"))
+        _args.choice("direction", direction, ("right", "left"))
         length = None if length is None else _uint("length", length)
         multiple = None if pad_to_multiple_of is None else _uint("pad_to_multiple_of", pad_to_multiple_of, 1)
-        pad = (length, direction, multiple, _uint("pad_id", pad_id), _uint("pad_type_id", pad_type_id), _check_text(pad_token, "pad_token"))
+        pad = (length, direction, multiple, _uint("pad_id", pad_id), _uint("pad_type_id", pad_type_id), _args.text(pad_token, "pad_token"))
         self._p = self._p.with_options(None, pad, False, True)
 
     def no_padding(self) -> None:
@@ -267,12 +249,12 @@ class HFTokenizer(Tokenizer):
 
     def get_vocab_size(self, with_added_tokens: bool = True) -> int:
         """HF's ``get_vocab_size``: the number of distinct tokens (with or without added ones)."""
-        return self._p.vocab_size() if _bool("with_added_tokens", with_added_tokens) else self._p.model_vocab_size()
+        return self._p.vocab_size() if _args.boolean("with_added_tokens", with_added_tokens) else self._p.model_vocab_size()
 
     def token_to_id(self, token: Union[str, bytes]) -> Optional[int]:
         if isinstance(token, bytes):
             return self._byte_level("token_to_id(bytes)").token_to_id(token)
-        return self._p.token_to_id(_check_text(token, "token"))
+        return self._p.token_to_id(_args.text(token, "token"))
 
     def id_to_token(self, id: int) -> Optional[str]:
         """The token string (HF's ``id_to_token``), or None."""
@@ -320,8 +302,6 @@ class HFStreamDecoder:
 
 def _restore_stream(tok, skip, state) -> HFStreamDecoder:
     if not isinstance(tok, HFTokenizer) or not isinstance(skip, bool):
-        from seqfast._errors import FormatError
-
         raise FormatError("HFStreamDecoder pickle: expected (HFTokenizer, skip flag, state)")
     return HFStreamDecoder(tok, skip, state)
 

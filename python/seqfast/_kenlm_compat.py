@@ -23,10 +23,9 @@ from typing import Iterator, NamedTuple, Union
 
 import numpy as np
 
-from seqfast import _core
+from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError
 from seqfast._lm import NgramLM
-from seqfast.tokenizer import as_ids
 
 State = _core.LmState
 """The context of the next word (kenlm's ``State``): ``==``, ``hash`` and ``copy.copy`` work."""
@@ -80,8 +79,7 @@ class Model:
 
     def BaseFullScore(self, in_state: State, word: str, out_state: State) -> FullScoreReturn:
         """Like :meth:`BaseScore`, with the n-gram length and the oov flag."""
-        if not isinstance(word, str):
-            raise ArgumentTypeError(f"word must be a str, not {type(word).__name__}")
+        _args.text(word, "word")
         wid = self._m.word_id(word)
         p, n = self._m.base_full_score(in_state, wid, out_state)
         return FullScoreReturn(p, n, wid == self._unk)
@@ -106,7 +104,7 @@ class Model:
         if not all(isinstance(s, State) for s in states):
             raise ArgumentTypeError("states must be a sequence of State")
         if isinstance(words, np.ndarray):
-            ids = as_ids(words, "words")
+            ids = _args.ids(words, "words")
         else:
             words = list(words)
             if not all(isinstance(w, str) for w in words):
@@ -158,9 +156,7 @@ def _restore_model(lm: NgramLM, path) -> Model:
 
 
 def _words(sentence) -> list:
-    if not isinstance(sentence, str):
-        raise ArgumentTypeError(f"sentence must be a str, not {type(sentence).__name__}")
-    return sentence.split()
+    return _args.text(sentence, "sentence").split()
 
 
 def _is_binary(path: str) -> bool:

@@ -8,64 +8,47 @@ the GIL released; this module only normalises arguments.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Optional, Union
 
 import numpy as np
 
-from seqfast import _core
+from seqfast import _args, _core
+from seqfast._counts import NgramCounts
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError
-from seqfast.tokenizer import _check_threads, as_ids
 
 __all__ = ["NgramLM"]
 
-SMOOTHINGS = ("kneser_ney", "mle", "add_k", "laplace", "stupid_backoff")
+SMOOTHINGS = _args.SMOOTHINGS
 
 
-def _check_order(order) -> int:
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise SeqfastError(f"order={order!r} must be an integer >= 1")
-    return int(order)
-
-
-def _check_real(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
-        raise ArgumentTypeError(f"{name} must be a number, not {type(v).__name__}")
-    v = float(v)
-    if v != v:
-        raise SeqfastError(f"{name} is NaN")
-    return v
-
-
-def _check_prune(prune, order: int):
-    """lmplz-style thresholds as a list of ints (or None); errors name the bad value."""
+def check_prune(prune, order: int) -> Optional[list[int]]:
+    """lmplz-style thresholds (one int or a sequence, 1 to ``order`` of them) as a list, or None."""
     if prune is None:
         return None
-    if isinstance(prune, (int, np.integer)) and not isinstance(prune, bool):
-        prune = [prune]
-    try:
-        vals = list(prune)
-    except TypeError:
-        raise SeqfastError(f"prune must be a sequence of count thresholds, not {type(prune).__name__}") from None
+    vals = _args.integers("prune", prune, 0)
     if not vals or len(vals) > order:
         raise SeqfastError(f"prune needs 1 to {order} thresholds (one per order), got {len(vals)}")
-    for i, v in enumerate(vals):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise SeqfastError(f"prune[{i}] = {v!r} must be a non-negative integer count threshold")
-    return [int(v) for v in vals]
+    return vals
 
 
-def _options(order: int, smoothing, k, alpha, discount_fallback, prune, num_threads):
+def discount_fallback(fb) -> Optional[tuple[float, float, float]]:
+    """lmplz's ``--discount_fallback``: three discounts (d1, d2, d3+), or None."""
+    if fb is None:
+        return None
+    if isinstance(fb, (str, bytes)) or not isinstance(fb, Iterable):
+        raise ArgumentTypeError(f"discount_fallback must be three numbers, not {type(fb).__name__}")
+    out = tuple(_args.real(f"discount_fallback[{i}]", x) for i, x in enumerate(fb))
+    if len(out) != 3:
+        raise SeqfastError(f"discount_fallback needs three discounts (d1, d2, d3+), got {len(out)}")
+    return out
+
+
+def fit_options(order: int, smoothing, k, alpha, fb, prune, num_threads) -> tuple:
     """The estimation options of :meth:`NgramLM.fit` and :meth:`NgramLM.fit_counts`, checked."""
-    if smoothing not in SMOOTHINGS:
-        raise SeqfastError(f"smoothing={smoothing!r} is not one of {', '.join(map(repr, SMOOTHINGS))}")
-    k, alpha = _check_real("k", k), _check_real("alpha", alpha)
-    fb = None
-    if discount_fallback is not None:
-        fb = tuple(_check_real("discount_fallback", x) for x in discount_fallback)
-        if len(fb) != 3:
-            raise SeqfastError(f"discount_fallback needs three discounts (d1, d2, d3+), got {len(fb)}")
-    return smoothing, k, alpha, fb, _check_threads(num_threads), _check_prune(prune, order)
+    smoothing = _args.choice("smoothing", smoothing, SMOOTHINGS)
+    k, alpha = _args.real("k", k), _args.real("alpha", alpha)
+    return smoothing, k, alpha, discount_fallback(fb), _args.threads(num_threads), check_prune(prune, order)
 
 
 class NgramLM:
@@ -81,6 +64,10 @@ class NgramLM:
     - ``"add_k"`` (``k=``) and ``"laplace"`` (k = 1): ``(c(h w) + k) / (C(h) + k V)`` with the same
       context rule, ``V`` = vocabulary size without ``<s>``.
     - ``"stupid_backoff"`` (``alpha=0.4``): Brants et al. (2007); scores, not probabilities.
+
+    >>> lm = NgramLM.fit(["the cat sat", "the dog sat"], order=2, smoothing="mle")
+    >>> lm.order, round(lm.logprob("cat", "the"), 3), [w for w, _ in lm.top_k("the", k=2)]
+    (2, -0.301, ['cat', 'dog'])
     """
 
     __slots__ = ("_m", "quantization_error")
@@ -99,7 +86,7 @@ class NgramLM:
         cls,
         sentences,
         order: int = 3,
-        smoothing: str = "kneser_ney",
+        smoothing: _args.Smoothing = "kneser_ney",
         *,
         k: float = 1.0,
         alpha: float = 0.4,
@@ -123,8 +110,8 @@ class NgramLM:
         is at or below their order's threshold are dropped and their mass goes to the backoff,
         with the same numbers as ``lmplz --prune``.
         """
-        order = _check_order(order)
-        smoothing, k, alpha, fb, threads, pr = _options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
+        order = _args.integer("order", order, 1)
+        smoothing, k, alpha, fb, threads, pr = fit_options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
         if isinstance(sentences, str):
             return cls(_core.NgramModel.fit_text(sentences, order, smoothing, k, alpha, fb, threads, pr))
         if isinstance(sentences, os.PathLike):
@@ -139,18 +126,15 @@ class NgramLM:
             # one line per sentence; the final newline keeps a trailing empty sentence
             joined = "\n".join(sentences) + "\n"
             return cls(_core.NgramModel.fit_text(joined, order, smoothing, k, alpha, fb, threads, pr))
-        from seqfast.ngram import _as_csr
-
-        ids, offsets = _as_csr(sentences)
-        if vocab_size is not None and (isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1):
-            raise SeqfastError(f"vocab_size={vocab_size!r} must be a positive integer")
+        ids, offsets = _args.csr(sentences, "sentences")
+        vocab_size = _args.optional_integer("vocab_size", vocab_size, 1)
         return cls(_core.NgramModel.fit_ids(ids, offsets, order, smoothing, vocab_size, k, alpha, fb, threads, pr))
 
     @classmethod
     def fit_counts(
         cls,
         counts,
-        smoothing: str = "kneser_ney",
+        smoothing: _args.Smoothing = "kneser_ney",
         *,
         k: float = 1.0,
         alpha: float = 0.4,
@@ -173,14 +157,11 @@ class NgramLM:
         >>> NgramLM.fit_counts(shards, **fb).to_arpa() == NgramLM.fit(text, **fb).to_arpa()
         True
         """
-        from seqfast.ngram import NgramCounts
-
         if not isinstance(counts, NgramCounts):
             raise ArgumentTypeError(f"counts must be NgramCounts (from count_words or count), not {type(counts).__name__}")
         order = counts.order
-        sm, k, alpha, fb, threads, pr = _options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
-        if vocab_size is not None and (isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1):
-            raise SeqfastError(f"vocab_size={vocab_size!r} must be a positive integer")
+        sm, k, alpha, fb, threads, pr = fit_options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
+        vocab_size = _args.optional_integer("vocab_size", vocab_size, 1)
         tables = [counts.ngrams(n) for n in range(1, order + 1)]
         m = _core.NgramModel.fit_counts(tables, counts.vocab, counts.bos, counts.eos, sm, vocab_size, k, alpha, fb, threads, pr)
         return cls(m)
@@ -199,7 +180,7 @@ class NgramLM:
         Only back-off models (Kneser-Ney, or read from ARPA) have an ARPA form."""
         if path is None:
             return self._m.to_arpa_str()
-        self._m.to_arpa(os.fspath(path), _check_threads(num_threads))
+        self._m.to_arpa(os.fspath(path), _args.threads(num_threads))
         return None
 
     def save(self, path, *, quantize: bool = False) -> None:
@@ -288,9 +269,7 @@ class NgramLM:
             return self._m.word_ids([sentences])
         if isinstance(sentences, (list, tuple)) and sentences and all(isinstance(s, str) for s in sentences):
             return self._m.word_ids(list(sentences))
-        from seqfast.ngram import _as_csr
-
-        return _as_csr(sentences)
+        return _args.csr(sentences, "sentences")
 
     def score_batch(self, sentences, *, bos: bool = True, eos: bool = True, num_threads: Optional[int] = None):
         """Score many sentences in one call (GIL released, threaded).
@@ -301,20 +280,20 @@ class NgramLM:
         (tokens scored as ``<unk>`` per sentence).
         """
         ids, offsets = self._csr(sentences)
-        tok, off, nlen, total, oov = self._m.score_batch(ids, offsets, bool(bos), bool(eos), _check_threads(num_threads))
+        tok, off, nlen, total, oov = self._m.score_batch(ids, offsets, bool(bos), bool(eos), _args.threads(num_threads))
         return {"total": total, "tokens": tok, "offsets": off, "ngram_length": nlen, "oov": oov}
 
     def score(self, sentence, *, bos: bool = True, eos: bool = True) -> float:
         """log10 probability of one sentence (a string of words or an id array), like
         ``kenlm.Model.score``."""
         if not isinstance(sentence, str):
-            sentence = [as_ids(sentence, "sentence")]
+            sentence = [_args.ids(sentence, "sentence")]
         return float(self.score_batch(sentence, bos=bos, eos=eos)["total"][0])
 
     def token_scores(self, sentence, *, bos: bool = True, eos: bool = True) -> np.ndarray:
         """log10 probability of each token (and ``</s>``), like ``kenlm.Model.full_scores``."""
         if not isinstance(sentence, str):
-            sentence = [as_ids(sentence, "sentence")]
+            sentence = [_args.ids(sentence, "sentence")]
         return self.score_batch(sentence, bos=bos, eos=eos)["tokens"]
 
     def perplexity(self, sentences, *, bos: bool = True, eos: bool = True, num_threads: Optional[int] = None) -> float:
@@ -332,7 +311,7 @@ class NgramLM:
             return self.ids(context)
         if isinstance(context, (list, tuple)) and all(isinstance(w, str) for w in context):
             return self.ids(list(context)) if context else np.zeros(0, np.uint32)
-        return as_ids(context, "context")
+        return _args.ids(context, "context")
 
     def logprob(self, word, context=(), *, bos: bool = False) -> float:
         """log10 p(word | context); ``bos=True`` puts ``<s>`` before the context."""
@@ -351,9 +330,7 @@ class NgramLM:
     def top_k(self, context=(), k: int = 10, *, bos: bool = True) -> list[tuple[str, float]]:
         """The ``k`` most likely next words after ``context`` as ``(word, log10 p)``, best
         first (ties: lower id first)."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise SeqfastError(f"k={k!r} must be a non-negative integer")
-        ids, lp = self._m.top_k(self._context(context), int(k), bool(bos))
+        ids, lp = self._m.top_k(self._context(context), _args.integer("k", k, 0), bool(bos))
         vocab = self.vocab
         return [(vocab[i], float(p)) for i, p in zip(ids.tolist(), lp.tolist())]
 
@@ -369,11 +346,10 @@ class NgramLM:
     ) -> list[str]:
         """Sample a continuation word by word until ``</s>`` (included) or ``max_len`` words.
         Reproducible for a given ``seed``; ``top_k`` > 0 samples among the most likely only."""
-        for name, v in (("max_len", max_len), ("seed", seed), ("top_k", top_k)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise SeqfastError(f"{name}={v!r} must be a non-negative integer")
-        t = _check_real("temperature", temperature)
-        out = self._m.generate(self._context(context), int(max_len), int(seed) % 2**64, t, int(top_k), bool(bos))
+        max_len, top_k = _args.integer("max_len", max_len, 0), _args.integer("top_k", top_k, 0)
+        seed = _args.integer("seed", seed, 0) % 2**64
+        t = _args.real("temperature", temperature)
+        out = self._m.generate(self._context(context), max_len, seed, t, top_k, bool(bos))
         vocab = self.vocab
         return [vocab[i] for i in out.tolist()]
 

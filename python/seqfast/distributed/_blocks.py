@@ -15,10 +15,11 @@ from typing import Optional
 
 import numpy as np
 
-from seqfast import _core
+from seqfast import _args, _arrow, _core
+from seqfast._arrow import where as _where
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError
 from seqfast.ngram import NgramCounts, count, count_words
-from seqfast.tokenizer import _U32_MAX, Tokenizer, _check_text, _check_threads
+from seqfast.tokenizer import Tokenizer, train_args
 
 __all__ = [
     "PieceCounts",
@@ -32,10 +33,6 @@ __all__ = [
     "encode_arrow",
     "read_lines",
 ]
-
-
-def _where(partition: Optional[int], i: int) -> str:
-    return f"partition {partition}, item {i}" if partition is not None else f"item {i}"
 
 
 def _as_texts(texts, partition: Optional[int], what: str = "text") -> list:
@@ -77,17 +74,17 @@ class PieceCounts:
     grouping and order; :func:`train_bpe_from_counts` of the sum of the partitions' counts gives
     the tokenizer :func:`seqfast.train_bpe` gives on all their texts. Pickles as its canonical
     bytes (sorted, front-coded pieces), so equal counts pickle equally.
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> a, b = piece_counts(texts[:2]), piece_counts(texts[2:])
+    >>> (a + b) == piece_counts(texts), len(a + b)
+    (True, 6)
     """
 
     __slots__ = ("_c",)
 
     def __init__(self, pattern: str = "cl100k", special_tokens: Iterable[str] = ()):
-        if isinstance(special_tokens, str):
-            raise ArgumentTypeError("special_tokens must be a sequence of str, not a single str")
-        specials = list(special_tokens)
-        for s in specials:
-            _check_text(s, "special token")
-        self._c = _core.BpeCounts(_check_text(pattern, "pattern"), specials)
+        self._c = _core.BpeCounts(_args.text(pattern, "pattern"), _args.str_list("special_tokens", special_tokens))
 
     @classmethod
     def _wrap(cls, core) -> "PieceCounts":
@@ -173,9 +170,15 @@ def piece_counts(
     partition: Optional[int] = None,
 ) -> PieceCounts:
     """BPE piece counts of one partition of texts (each text pre-tokenized on its own, special
-    tokens cut out, as :func:`seqfast.train_bpe` does)."""
+    tokens cut out, as :func:`seqfast.train_bpe` does).
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> c = piece_counts(texts, pattern="cl100k")
+    >>> c.total, c.pattern
+    (9, 'cl100k')
+    """
     out = PieceCounts(pattern, special_tokens)
-    threads = _check_threads(num_threads)
+    threads = _args.threads(num_threads)
     texts = _as_texts(texts, partition)
     _checked_call(lambda t: out._c.add_texts(t, threads), texts, partition)
     return out
@@ -186,22 +189,18 @@ def train_bpe_from_counts(
 ) -> Tokenizer:
     """Learn a byte-level BPE tokenizer from piece counts: the same merges, tie-break (smallest
     ``(left id, right id)``), special tokens and stopping rule as :func:`seqfast.train_bpe`
-    trained on the texts the counts came from."""
+    trained on the texts the counts came from.
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> parts = [piece_counts(texts[:1]), piece_counts(texts[1:])]  # one per partition, anywhere
+    >>> tok = train_bpe_from_counts(merge_counts(*parts), vocab_size=262)
+    >>> tok.to_str() == seqfast.train_bpe(texts=texts, vocab_size=262).to_str()
+    True
+    """
     if not isinstance(counts, PieceCounts):
         raise ArgumentTypeError(f"counts must be PieceCounts, not {type(counts).__name__}")
-    vocab_size, min_frequency = _check_train_args(vocab_size, min_frequency)
-    return Tokenizer(counts._c.train(vocab_size, min_frequency, _check_threads(num_threads)))
-
-
-def _check_train_args(vocab_size, min_frequency) -> tuple:
-    """``train_bpe``'s checks of ``vocab_size`` and ``min_frequency``."""
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
-        raise ArgumentTypeError(f"vocab_size must be an int, not {type(vocab_size).__name__}")
-    if not 0 < vocab_size < _U32_MAX:
-        raise SeqfastError(f"vocab_size={vocab_size} is out of range")
-    if isinstance(min_frequency, bool) or not isinstance(min_frequency, (int, np.integer)) or min_frequency < 0:
-        raise SeqfastError(f"min_frequency={min_frequency!r} must be a non-negative int")
-    return int(vocab_size), int(min_frequency)
+    vocab_size, min_frequency = train_args(vocab_size, min_frequency)
+    return Tokenizer(counts._c.train(vocab_size, min_frequency, _args.threads(num_threads)))
 
 
 # ---- n-gram counts ------------------------------------------------------------------------
@@ -222,7 +221,12 @@ def word_counts(
 ) -> NgramCounts:
     """Word-level n-gram counts of one partition (each text is one or more sentences, one per
     line), framed as ``NgramLM.fit`` frames text. Summing the partitions' counts in text order
-    gives ``count_words("\\n".join(all texts) + "\\n")``."""
+    gives ``count_words("\\n".join(all texts) + "\\n")``.
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> merge_counts(word_counts(texts[:2], 2), word_counts(texts[2:], 2)) == seqfast.ngram.count_words("\\n".join(texts) + "\\n", 2)
+    True
+    """
     texts = _as_texts(texts, partition)
     text = _lines(texts, partition)
     try:
@@ -239,19 +243,30 @@ def id_counts(
     *,
     bos: Optional[int] = None,
     eos: Optional[int] = None,
-    special: str = "error",
+    special: _args.Special = "error",
     num_threads: Optional[int] = None,
     partition: Optional[int] = None,
 ) -> NgramCounts:
     """Id-level n-gram counts of one partition: each text encoded with ``tokenizer`` is one
-    sequence, framed with ``bos``/``eos`` when given (as :func:`seqfast.ngram.count`)."""
+    sequence, framed with ``bos``/``eos`` when given (as :func:`seqfast.ngram.count`).
+
+    >>> tok = seqfast.train_bpe(texts=["the cat sat on the mat"] * 5, vocab_size=270)
+    >>> c = id_counts(tok, ["the cat", "the mat"], order=2)
+    >>> c == seqfast.ngram.count(tok.encode_batch(["the cat", "the mat"]), order=2)
+    True
+    """
     batch = _encode(tokenizer, texts, special, num_threads, partition)
     return count(batch, order, bos=bos, eos=eos, num_threads=num_threads)
 
 
 def merge_counts(*parts):
     """Sum of n-gram or piece counts in the order given (word vocabularies are remapped; the
-    order of parts must be the order of the text for the vocabulary to come out the same)."""
+    order of parts must be the order of the text for the vocabulary to come out the same).
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> merge_counts(word_counts(texts[:1]), None, word_counts(texts[1:])).vocab[3:6]  # None parts are skipped
+    ['the', 'cat', 'sat']
+    """
     parts = [p for p in parts if p is not None]
     if not parts:
         return None
@@ -260,10 +275,8 @@ def merge_counts(*parts):
     return NgramCounts.merge(aligned(p) for p in parts)
 
 
-def _check_buckets(buckets) -> int:
-    if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 1:
-        raise SeqfastError(f"buckets={buckets!r} must be a positive int")
-    return int(buckets)
+def check_buckets(buckets) -> int:
+    return _args.integer("buckets", buckets, 1)
 
 
 # Odd 64-bit multipliers of the bucket hash: one per position of an n-gram (wrapping products).
@@ -286,8 +299,15 @@ def split_counts(counts: NgramCounts, buckets: int) -> list:
     a given n-gram lands in the same bucket in every partition and process, so bucket ``k`` of
     many partitions can be merged on its own worker, and the merged buckets, added together,
     are the merged counts. Each part keeps the full vocabulary (word ids stay valid, and
-    vocabularies merge to the same order in every bucket)."""
-    buckets = _check_buckets(buckets)
+    vocabularies merge to the same order in every bucket).
+
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> c = seqfast.ngram.count_words("\\n".join(texts) + "\\n", order=2)
+    >>> parts = split_counts(c, 3)
+    >>> len(parts), merge_counts(*parts) == c
+    (3, True)
+    """
+    buckets = check_buckets(buckets)
     counts = aligned(counts)
     if buckets == 1:
         return [counts]
@@ -331,14 +351,16 @@ def aligned(counts: NgramCounts) -> NgramCounts:
 def read_lines(path, encoding: str = "utf-8") -> list:
     """The lines of a text file without their ``\\n`` (a ``\\r`` before it stays, as the
     counters see it), read and split in C: the partition of one file. Bad UTF-8 is an error
-    naming the file, the line and the byte offset."""
+    naming the file, the line and the byte offset.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "part.txt")
+    >>> _ = open(path, "w").write("first line\\nsecond\\n")
+    >>> read_lines(path)
+    ['first line', 'second']
+    """
     with open(os.fspath(path), "rb") as f:
-        data = f.read()
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise FormatError(f"{os.fspath(path)}: line {line} (byte offset {e.start}): not valid {encoding} ({e.reason})") from None
+        text = _args.decode_text(f.read(), os.fspath(path), encoding)
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the final newline ends the last line; it does not start an empty one
@@ -368,36 +390,26 @@ def encode_texts(
     tokenizer: Tokenizer,
     texts: Sequence[str],
     *,
-    special: str = "error",
+    special: _args.Special = "error",
     num_threads: Optional[int] = None,
     partition: Optional[int] = None,
 ) -> list:
-    """Encode one partition: a list of uint32 id arrays (views of one buffer), one per text."""
+    """Encode one partition: a list of uint32 id arrays (views of one buffer), one per text.
+
+    >>> tok = seqfast.train_bpe(texts=["the cat sat on the mat"] * 5, vocab_size=270)
+    >>> [ids.tolist() == tok.encode(t).tolist() for t, ids in zip(["the cat", "a mat"], encode_texts(tok, ["the cat", "a mat"]))]
+    [True, True]
+    """
     batch = _encode(tokenizer, texts, special, num_threads, partition)
     ids, offsets = batch.ids, batch.row_offsets
     return np.split(ids, offsets[1:-1]) if len(offsets) > 1 else []
-
-
-_ENCODERS: list = []  # [(tokenizer, core ArrowEncoder)], most recent last, a few at most
-
-
-def _arrow_encoder(tokenizer: Tokenizer):
-    """The core encoder reading Arrow buffers for ``tokenizer`` (built once and cached: a
-    worker encoding many partitions with one tokenizer builds it once)."""
-    for t, e in _ENCODERS:
-        if t is tokenizer:
-            return e
-    e = _core.ArrowEncoder(tokenizer.to_str())
-    _ENCODERS.append((tokenizer, e))
-    del _ENCODERS[:-4]
-    return e
 
 
 def encode_arrow(
     tokenizer: Tokenizer,
     array,
     *,
-    special: str = "error",
+    special: _args.Special = "error",
     num_threads: Optional[int] = None,
     partition: Optional[int] = None,
 ):
@@ -408,42 +420,13 @@ def encode_arrow(
     No copy of the text: the core reads it in place from the array's data buffer through its
     offsets (Arrow's buffers seen as NumPy arrays), and the result wraps the core's id and
     offset buffers. A null item is an error naming it.
-    """
-    import pyarrow as pa
 
+    >>> tok = seqfast.train_bpe(texts=["the cat sat on the mat"] * 5, vocab_size=270)
+    >>> import pyarrow as pa
+    >>> ids = encode_arrow(tok, pa.array(["the cat", "the mat"]))
+    >>> ids.type, ids[0].as_py() == tok.encode("the cat").tolist()
+    (LargeListType(large_list<item: uint32>), True)
+    """
     if not isinstance(tokenizer, Tokenizer):
         raise ArgumentTypeError(f"tokenizer must be a seqfast.Tokenizer, not {type(tokenizer).__name__}")
-    if isinstance(array, pa.ChunkedArray):
-        chunks = [encode_arrow(tokenizer, c, special=special, num_threads=num_threads, partition=partition) for c in array.chunks]
-        return pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_list(pa.uint32()))
-    if not isinstance(array, pa.Array):
-        raise ArgumentTypeError(f"array must be a pyarrow string array, not {type(array).__name__}")
-    t = array.type
-    if getattr(pa.types, "is_string_view", lambda _: False)(t):
-        array, t = array.cast(pa.large_string()), pa.large_string()
-    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        raise ArgumentTypeError(f"array must hold strings, not {t}")
-    if array.null_count:
-        import pyarrow.compute as pc
-
-        i = pc.index(pc.is_null(array), True).as_py()
-        raise SeqfastError(f"{_where(partition, i)}: null where a text str was expected")
-    bufs = array.buffers()
-    width = np.int64 if pa.types.is_large_string(t) else np.int32
-    # Views of Arrow's buffers (a sliced array starts `array.offset` entries in); int32 offsets
-    # are widened, 8 bytes a text: the text itself is never copied.
-    offsets = np.frombuffer(bufs[1], dtype=width)[array.offset : array.offset + len(array) + 1] if len(array) else np.zeros(1, width)
-    if offsets.dtype != np.int64:
-        offsets = offsets.astype(np.int64)
-    buf = bufs[2]
-    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
-    policy = special if isinstance(special, str) else None
-    if policy is None:
-        raise ArgumentTypeError(f"special must be a str, not {type(special).__name__}")
-    try:
-        ids, row_offsets = _arrow_encoder(tokenizer).encode(data, offsets, policy, _check_threads(num_threads))
-    except SeqfastError as e:
-        if partition is None:
-            raise
-        raise type(e)(f"partition {partition}: {e}") from None
-    return pa.LargeListArray.from_arrays(pa.array(row_offsets, type=pa.int64()), pa.array(ids, type=pa.uint32()))
+    return _arrow.encode(tokenizer, array, special, num_threads, partition)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from seqfast import _args
 from seqfast._errors import ArgumentTypeError, SeqfastError
 from seqfast.distributed import _blocks
+from seqfast.tokenizer import Tokenizer, train_args
 
 __all__ = ["read_text", "tokenize", "count_ngrams", "train_bpe", "fit_lm"]
 
@@ -165,7 +167,15 @@ def read_text(paths, *, encoding: str = "utf-8"):
     file, in the order given (a glob pattern is expanded and sorted). Each file is read and split
     in one task, in C: several times faster than ``dask.bag.read_text(...).map(str.rstrip)``,
     which handles every line in Python. Files are read on the workers, so they must be visible
-    there (a shared file system, or ``s3://`` through ``dask.bag.read_text`` instead)."""
+    there (a shared file system, or ``s3://`` through ``dask.bag.read_text`` instead).
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> for i in range(2):
+    ...     _ = open(os.path.join(d, f"part{i}.txt"), "w").write(f"line {i}\\nmore {i}\\n")
+    >>> read_text(os.path.join(d, "*.txt")).compute(scheduler="sync")
+    ['line 0', 'more 0', 'line 1', 'more 1']
+    """
     import glob
     import os
 
@@ -184,14 +194,20 @@ def read_text(paths, *, encoding: str = "utf-8"):
     return db.from_delayed([task(p, encoding) for p in paths])
 
 
-def tokenize(texts, tokenizer, *, column: Optional[str] = None, special: str = "error"):
+def tokenize(texts, tokenizer, *, column: Optional[str] = None, special: _args.Special = "error"):
     """Encode every text; returns a lazy collection in the input's order: for a ``dask.bag``, a
     bag of uint32 id arrays (each partition an :class:`~seqfast.EncodingBatch`, a sequence of
     id arrays stored flat: ``map_partitions`` gets ``batch.ids`` / ``batch.row_offsets``); for a ``dask.dataframe`` column (or ``column=`` of a DataFrame), a
     Series of id arrays with the same index and divisions. Each array equals
-    ``tokenizer.encode(text, special=special)``. The tokenizer is shipped once per worker."""
-    from seqfast.tokenizer import Tokenizer
+    ``tokenizer.encode(text, special=special)``. The tokenizer is shipped once per worker.
 
+    >>> import dask.bag as db
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> bag = db.from_sequence(texts, npartitions=2)
+    >>> tok = seqfast.train_bpe(texts=["the cat sat"] * 5, vocab_size=262)
+    >>> [ids.tolist() == tok.encode(t).tolist() for t, ids in zip(texts, tokenize(bag, tok).compute(scheduler="sync"))]
+    [True, True, True]
+    """
     if not isinstance(tokenizer, Tokenizer):
         raise ArgumentTypeError(f"tokenizer must be a seqfast.Tokenizer, not {type(tokenizer).__name__}")
     dask = _dask()
@@ -222,7 +238,7 @@ def count_ngrams(
     tokenizer=None,
     bos: Optional[int] = None,
     eos: Optional[int] = None,
-    special: str = "error",
+    special: _args.Special = "error",
     split_every: int = SPLIT_EVERY,
     buckets: int = 1,
     client=None,
@@ -239,11 +255,15 @@ def count_ngrams(
     "\\n", order)`` (each text one or more sentences, one per line). With ``tokenizer``: id level,
     equal to ``seqfast.ngram.count(tokenizer.encode_batch(texts), order, bos=bos, eos=eos)``.
     ``compute=False`` returns the Delayed result instead of computing it.
-    """
-    from seqfast._lm import _check_order
 
-    order = _check_order(order)
-    buckets = _blocks._check_buckets(buckets)
+    >>> import dask.bag as db
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> bag = db.from_sequence(texts, npartitions=2)
+    >>> count_ngrams(bag, order=2) == seqfast.ngram.count_words("the cat sat\\nthe dog sat\\na cat ran\\n", order=2)
+    True
+    """
+    order = _args.integer("order", order, 1)
+    buckets = _blocks.check_buckets(buckets)
     dask = _dask()
     parts, _, _ = _partitions(texts, column)
     if tokenizer is None:
@@ -286,10 +306,17 @@ def train_bpe(
 ):
     """Train a byte-level BPE tokenizer: piece counts per partition, merged in a tree, trained on
     one worker. Equal to ``seqfast.train_bpe(texts=<all texts>, vocab_size=..., pattern=...,
-    special_tokens=..., min_frequency=...)``."""
+    special_tokens=..., min_frequency=...)``.
+
+    >>> import dask.bag as db
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> bag = db.from_sequence(texts, npartitions=2)
+    >>> train_bpe(bag, vocab_size=262).to_str() == seqfast.train_bpe(texts=texts, vocab_size=262).to_str()
+    True
+    """
     # Check the settings here, before any work is scheduled.
     specials = _blocks.PieceCounts(pattern, special_tokens).special_tokens
-    vocab_size, min_frequency = _blocks._check_train_args(vocab_size, min_frequency)
+    vocab_size, min_frequency = train_args(vocab_size, min_frequency)
     dask = _dask()
     parts, _, _ = _partitions(texts, column)
     task = dask.delayed(_piece_counts_task, pure=False)
@@ -301,7 +328,7 @@ def train_bpe(
 def fit_lm(
     texts,
     order: int = 3,
-    smoothing: str = "kneser_ney",
+    smoothing: _args.Smoothing = "kneser_ney",
     *,
     column: Optional[str] = None,
     split_every: int = SPLIT_EVERY,
@@ -313,12 +340,20 @@ def fit_lm(
     """Fit a word-level n-gram LM: counts per partition, merged in a tree, fitted on one worker.
     Equal (same ARPA bytes) to ``NgramLM.fit("\\n".join(texts) + "\\n", order, smoothing,
     **options)`` (``buckets``: see :func:`count_ngrams`); ``options`` are :meth:`NgramLM.fit_counts`'s (``discount_fallback``,
-    ``prune``, ``k``, ``alpha``)."""
-    from seqfast._lm import _check_order, _options
+    ``prune``, ``k``, ``alpha``).
+
+    >>> import dask.bag as db
+    >>> texts = ["the cat sat", "the dog sat", "a cat ran"]
+    >>> bag = db.from_sequence(texts, npartitions=2)
+    >>> fb = dict(discount_fallback=(0.5, 1.0, 1.5))  # a toy corpus has no n-grams seen 3 times
+    >>> fit_lm(bag, order=2, **fb).to_arpa() == seqfast.ngram.NgramLM.fit("\\n".join(texts) + "\\n", order=2, **fb).to_arpa()
+    True
+    """
+    from seqfast._lm import fit_options
 
     dask = _dask()
     o = options
-    _options(_check_order(order), smoothing, o.get("k", 1.0), o.get("alpha", 0.4), o.get("discount_fallback"), o.get("prune"), None)
+    fit_options(_args.integer("order", order, 1), smoothing, o.get("k", 1.0), o.get("alpha", 0.4), o.get("discount_fallback"), o.get("prune"), None)
     counts = count_ngrams(texts, order, column=column, split_every=split_every, buckets=buckets, compute=False)
     opts = dict(options, smoothing=smoothing)
     return _compute(dask.delayed(_fit_task, pure=False)(counts, opts), client, compute)

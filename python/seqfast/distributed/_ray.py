@@ -21,7 +21,9 @@ from __future__ import annotations
 import pickle
 from typing import Optional
 
+from seqfast import _args
 from seqfast.distributed import _blocks
+from seqfast.tokenizer import train_args
 
 
 def _ray():
@@ -37,8 +39,15 @@ def _texts(batch, column: str):
     return batch.column(column)
 
 
-def ray_tokenize(ds, tokenizer, *, column: str = "text", output: str = "ids", special: str = "error"):
-    """``ds`` with a ``large_list<uint32>`` column ``output`` of each text's ids."""
+def ray_tokenize(ds, tokenizer, *, column: str = "text", output: str = "ids", special: _args.Special = "error"):
+    """``ds`` with a ``large_list<uint32>`` column ``output`` of each text's ids.
+
+    >>> import ray.data  # doctest: +SKIP
+    >>> ds = ray.data.from_items([{"text": t} for t in ["the cat sat", "the dog sat"]])  # doctest: +SKIP
+    >>> tok = seqfast.train_bpe(texts=["the cat sat"] * 5, vocab_size=262)
+    >>> ray_tokenize(ds, tok).take(1)[0]["ids"].tolist() == tok.encode("the cat sat").tolist()  # doctest: +SKIP
+    True
+    """
     import pyarrow as pa
 
     def enc(batch: pa.Table) -> pa.Table:
@@ -63,7 +72,13 @@ def _take_in_order(ds) -> list:
 
 
 def ray_count_ngrams(ds, order: int = 3, *, column: str = "text", batch_size: Optional[int] = 4096):
-    """Word-level counts of all texts, equal to ``count_words("\\n".join(texts) + "\\n", order)``."""
+    """Word-level counts of all texts, equal to ``count_words("\\n".join(texts) + "\\n", order)``.
+
+    >>> import ray.data  # doctest: +SKIP
+    >>> ds = ray.data.from_items([{"text": t} for t in ["the cat sat", "the dog sat"]])  # doctest: +SKIP
+    >>> ray_count_ngrams(ds, order=2) == seqfast.ngram.count_words("the cat sat\\nthe dog sat\\n", order=2)  # doctest: +SKIP
+    True
+    """
     import pyarrow as pa
 
     def count(batch: pa.Table) -> pa.Table:
@@ -77,8 +92,14 @@ def ray_count_ngrams(ds, order: int = 3, *, column: str = "text", batch_size: Op
     return _blocks.merge_counts(*parts)
 
 
-def ray_fit_lm(ds, order: int = 3, smoothing: str = "kneser_ney", *, column: str = "text", **options):
-    """``NgramLM.fit("\\n".join(texts) + "\\n", order, smoothing, **options)`` via counts."""
+def ray_fit_lm(ds, order: int = 3, smoothing: _args.Smoothing = "kneser_ney", *, column: str = "text", **options):
+    """``NgramLM.fit("\\n".join(texts) + "\\n", order, smoothing, **options)`` via counts.
+
+    >>> import ray.data  # doctest: +SKIP
+    >>> ds = ray.data.from_items([{"text": t} for t in ["the cat sat", "the dog sat"]])  # doctest: +SKIP
+    >>> ray_fit_lm(ds, order=2, discount_fallback=(0.5, 1.0, 1.5)).order  # doctest: +SKIP
+    2
+    """
     from seqfast.ngram import NgramLM
 
     return NgramLM.fit_counts(_blocks.aligned(ray_count_ngrams(ds, order, column=column)), smoothing, **options)
@@ -87,11 +108,17 @@ def ray_fit_lm(ds, order: int = 3, smoothing: str = "kneser_ney", *, column: str
 def ray_train_bpe(
     ds, vocab_size: int = 32000, *, column: str = "text", pattern: str = "cl100k", special_tokens=(), min_frequency: int = 2
 ):
-    """``seqfast.train_bpe(texts=<all texts>, ...)`` from piece counts summed over batches."""
+    """``seqfast.train_bpe(texts=<all texts>, ...)`` from piece counts summed over batches.
+
+    >>> import ray.data  # doctest: +SKIP
+    >>> ds = ray.data.from_items([{"text": t} for t in ["the cat sat", "the dog sat"]])  # doctest: +SKIP
+    >>> ray_train_bpe(ds, vocab_size=262).vocab_size  # doctest: +SKIP
+    262
+    """
     import pyarrow as pa
 
     specials = list(special_tokens)
-    vocab_size, min_frequency = _blocks._check_train_args(vocab_size, min_frequency)
+    vocab_size, min_frequency = train_args(vocab_size, min_frequency)
 
     def count(batch: pa.Table) -> pa.Table:
         c = _blocks.piece_counts(_texts(batch, column).to_pylist(), pattern=pattern, special_tokens=specials, num_threads=1)

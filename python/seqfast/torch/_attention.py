@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqfast import _args
 from seqfast import _attention as A
 from seqfast import _attention_rnn as R
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
@@ -93,6 +94,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     to (..., L, S); ``is_causal`` masks key j > query i (top-left aligned, like torch).
     Extra keywords: ``seed`` for the dropout mask (default: drawn from torch's generator) and
     ``num_threads`` (default ``torch.get_num_threads()``). ``enable_gqa`` is not supported.
+
+    >>> import torch
+    >>> q, k, v = (torch.randn(2, 4, 5, 8, requires_grad=True) for _ in range(3))
+    >>> out = scaled_dot_product_attention(q, k, v, is_causal=True)
+    >>> torch.allclose(out, torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-5)
+    True
+    >>> out.sum().backward()
     """
     q = check_tensor(query, "query")
     k = check_tensor(key, "key", q.dtype, "query")
@@ -210,7 +218,15 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
     needs ``need_weights=False`` (what ``torch.nn.TransformerEncoderLayer`` passes) and returns
     ``(output, None)``. The projections are torch's (``F.linear``), the attention between them
     seqfast's fused kernel. Not supported: ``add_bias_kv``, ``add_zero_attn``. Extra argument:
-    ``num_threads``."""
+    ``num_threads``.
+
+    >>> import torch
+    >>> m = MultiheadAttention(8, 2, batch_first=True)
+    >>> x = torch.randn(2, 5, 8)
+    >>> out, weights = m(x, x, x, need_weights=False)
+    >>> out.shape, weights
+    (torch.Size([2, 5, 8]), None)
+    """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None,
                  batch_first=False, device=None, dtype=None, *, num_threads=None):
@@ -218,7 +234,7 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
             raise SeqfastError("seqfast.torch.MultiheadAttention does not support add_bias_kv or add_zero_attn")
         super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, kdim=kdim, vdim=vdim, batch_first=batch_first, device=device,
                          dtype=dtype)
-        self.num_threads = num_threads
+        self.num_threads = _args.threads(num_threads)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True,
                 is_causal=False):
@@ -351,7 +367,14 @@ class AdditiveAttention(_RNNAttention):
     lengths=None, mask=None)``: ``query`` (B, Tq, query_size) or (B, query_size) for one decoder
     step; ``keys`` (B, Tk, key_size); ``values`` (B, Tk, dv), default the keys; ``lengths`` (B,)
     and bool ``mask`` (True = may attend). Batch-first always. Returns the context,
-    (B, Tq, dv) or (B, dv)."""
+    (B, Tq, dv) or (B, dv).
+
+    >>> import torch
+    >>> m = AdditiveAttention(query_size=4, key_size=6, attn_size=5)
+    >>> context = m(torch.randn(2, 3, 4), torch.randn(2, 7, 6), lengths=torch.tensor([7, 3]))
+    >>> context.shape
+    torch.Size([2, 3, 6])
+    """
 
     _names = ("w_q", "w_k", "v", "bias")
 
@@ -366,7 +389,7 @@ class AdditiveAttention(_RNNAttention):
             self.bias = torch.nn.Parameter(torch.empty(attn_size, **fk))
         else:
             self.register_parameter("bias", None)
-        self.num_threads = num_threads
+        self.num_threads = _args.threads(num_threads)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -386,9 +409,15 @@ class AdditiveAttention(_RNNAttention):
 class LuongAttention(_RNNAttention):
     """Luong attention: ``score = scale q . k`` (``kind="dot"``) or ``scale q^T W k``
     (``kind="general"``, parameter ``weight`` (query_size, key_size)); ``scale`` defaults to 1
-    (Luong et al. do not scale). ``forward`` as :class:`AdditiveAttention`."""
+    (Luong et al. do not scale). ``forward`` as :class:`AdditiveAttention`.
 
-    def __init__(self, query_size: int, key_size=None, kind: str = "dot", scale: float = 1.0, device=None, dtype=None, *, num_threads=None):
+    >>> import torch
+    >>> m = LuongAttention(query_size=4, key_size=6, kind="general")
+    >>> m(torch.randn(2, 4), torch.randn(2, 7, 6)).shape  # one decoder step
+    torch.Size([2, 6])
+    """
+
+    def __init__(self, query_size: int, key_size=None, kind: _args.LuongKind = "dot", scale: float = 1.0, device=None, dtype=None, *, num_threads=None):
         super().__init__()
         if kind not in ("dot", "general"):
             raise SeqfastError(f"kind must be 'dot' or 'general', not {kind!r}")
@@ -401,7 +430,7 @@ class LuongAttention(_RNNAttention):
             self.weight = torch.nn.Parameter(torch.empty(query_size, key_size, device=device, dtype=dtype))
             with torch.no_grad():
                 self.weight.uniform_(-1 / math.sqrt(key_size), 1 / math.sqrt(key_size))
-        self.num_threads = num_threads
+        self.num_threads = _args.threads(num_threads)
 
     def forward(self, query, keys, values=None, lengths=None, mask=None):
         return self._attend(query, keys, values, lengths, mask, (self.kind, self.scale))

@@ -20,6 +20,7 @@ import weakref
 
 import torch
 
+from seqfast import _args
 from seqfast._errors import ArgumentTypeError
 
 FLOATS = (torch.float32, torch.float64)
@@ -51,7 +52,7 @@ def from_np(a):
 
 def threads(num_threads):
     """The kernel's thread count: as given, else torch's (``torch.get_num_threads()``)."""
-    return torch.get_num_threads() if num_threads is None else num_threads
+    return torch.get_num_threads() if num_threads is None else _args.threads(num_threads)
 
 
 def draw_seed() -> int:

@@ -18,10 +18,10 @@ mask differs from ``torch.nn.LSTM``'s.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from seqfast import _args
 from seqfast import _recurrent as K
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 from seqfast.torch._autograd import (
@@ -85,15 +85,7 @@ def _lengths(lengths, b: int, t: int):
         if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
             raise ArgumentTypeError(f"lengths must hold integers, not {lengths.dtype}")
         lengths = lengths.detach().cpu().numpy()
-    arr = np.asarray(lengths)
-    if arr.dtype.kind not in "iu":
-        raise ArgumentTypeError(f"lengths must hold integers, not {arr.dtype}")
-    if arr.shape != (b,):
-        raise ShapeError(f"lengths has shape {arr.shape}, expected ({b},) (one per batch row)")
-    bad = np.flatnonzero((arr < 1) | (arr > t))
-    if bad.size:
-        raise SeqfastError(f"lengths[{bad[0]}] = {arr[bad[0]]} is outside 1..{t} (the number of time steps)")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return _args.lengths(lengths, b, t, lo=1)  # 1..T, the number of time steps
 
 
 class _SeqfastRecurrent:
@@ -102,9 +94,7 @@ class _SeqfastRecurrent:
     _cell = "lstm"
 
     def _sf_init(self, num_threads):
-        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0):
-            raise ArgumentTypeError(f"num_threads must be a non-negative int or None, not {num_threads!r}")
-        self.num_threads = num_threads
+        self.num_threads = _args.threads(num_threads)
 
     def _sf_forward(self, input, hx, lengths):
         name = type(self).__name__
@@ -182,7 +172,15 @@ def _pack_like(y, packed: PackedSequence, lens, batch_first: bool) -> PackedSequ
 class LSTM(_SeqfastRecurrent, torch.nn.LSTM):
     """``torch.nn.LSTM`` (same arguments, parameters and state_dict; ``proj_size`` supported)
     computed by seqfast. Extra: ``num_threads`` (default: ``torch.get_num_threads()`` at each
-    call) and ``forward(input, hx=None, lengths=None)`` with per-row lengths for padded input."""
+    call) and ``forward(input, hx=None, lengths=None)`` with per-row lengths for padded input.
+
+    >>> import torch
+    >>> m = LSTM(3, 4, batch_first=True)  # a torch.nn.LSTM: same parameters, same state_dict
+    >>> y, (h_n, c_n) = m(torch.zeros(2, 5, 3), lengths=torch.tensor([5, 2]))
+    >>> y.shape, bool(y[1, 2:].eq(0).all())  # outputs past a row's length are 0
+    (torch.Size([2, 5, 4]), True)
+    >>> y.sum().backward()
+    """
 
     def __init__(self, *args, num_threads=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -199,9 +197,16 @@ class LSTM(_SeqfastRecurrent, torch.nn.LSTM):
 class GRU(_SeqfastRecurrent, torch.nn.GRU):
     """``torch.nn.GRU`` computed by seqfast. ``variant="textbook"`` applies the reset gate before
     the recurrent product (Cho et al. 2014: n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)) with
-    the same parameters; the default ``"pytorch"`` is torch's (and cuDNN's) form."""
+    the same parameters; the default ``"pytorch"`` is torch's (and cuDNN's) form.
 
-    def __init__(self, *args, variant: str = "pytorch", num_threads=None, **kwargs):
+    >>> import torch
+    >>> m = GRU(3, 4, num_layers=2, variant="textbook")
+    >>> y, h_n = m(torch.zeros(5, 2, 3))  # (T, B, D): batch_first=False, as torch
+    >>> y.shape, h_n.shape
+    (torch.Size([5, 2, 4]), torch.Size([2, 2, 4]))
+    """
+
+    def __init__(self, *args, variant: _args.GRUVariant = "pytorch", num_threads=None, **kwargs):
         K._gru_cell(variant)
         super().__init__(*args, **kwargs)
         self.variant = variant
@@ -220,7 +225,16 @@ class GRU(_SeqfastRecurrent, torch.nn.GRU):
 
 
 class RNN(_SeqfastRecurrent, torch.nn.RNN):
-    """``torch.nn.RNN`` (``nonlinearity="tanh"`` or ``"relu"``) computed by seqfast."""
+    """``torch.nn.RNN`` (``nonlinearity="tanh"`` or ``"relu"``) computed by seqfast.
+
+    >>> import torch
+    >>> ref = torch.nn.RNN(3, 4, nonlinearity="relu", batch_first=True)
+    >>> m = RNN(3, 4, nonlinearity="relu", batch_first=True)
+    >>> _ = m.load_state_dict(ref.state_dict())
+    >>> x = torch.randn(2, 5, 3)
+    >>> torch.allclose(m(x)[0], ref(x)[0], atol=1e-5)
+    True
+    """
 
     def __init__(self, *args, num_threads=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,7 +10,11 @@ import argparse
 import sys
 import time
 
+from seqfast import _core
+from seqfast._lm import check_prune, discount_fallback
+from seqfast.cli._io import EXIT_OK, add_common, as_text, positive_int, read_input, stream_inputs, to_fd1
 from seqfast.ngram import NgramLM
+from seqfast.search import NgramScorer, beam_search, greedy, sample
 
 
 def _stage(a: argparse.Namespace, msg: str, t0: float) -> None:
@@ -19,58 +23,26 @@ def _stage(a: argparse.Namespace, msg: str, t0: float) -> None:
 
 
 def _text(a: argparse.Namespace) -> str:
-    from seqfast.cli import _as_text, _read_input
-
     inputs = a.inputs or ["-"]
-    parts = [_as_text(_read_input(p), "<stdin>" if p == "-" else p) for p in inputs]
+    parts = [as_text(read_input(p), "<stdin>" if p == "-" else p) for p in inputs]
     # each file ends its last sentence, so files never run into each other
     return "".join(p if p.endswith("\n") or not p else p + "\n" for p in parts)
-
-
-def stream_inputs(inputs) -> list:
-    """The command's inputs for the Rust readers (``rust/stdio.rs``): ``None`` for the process's
-    own stdin (fd 0, read in Rust), the bytes of a replaced ``sys.stdin`` (an embedding, the
-    in-process tests), else the path."""
-    from seqfast.cli import _is_fd
-
-    out = []
-    for p in inputs or ["-"]:
-        if p == "-":
-            out.append(None if _is_fd(sys.stdin, 0) else sys.stdin.buffer.read())
-        else:
-            out.append(p)
-    return out
-
-
-def _to_fd1() -> bool:
-    """Whether output goes to the process's own stdout (fd 1), which Rust then writes directly."""
-    from seqfast.cli import _is_fd
-
-    if not _is_fd(sys.stdout, 1):
-        return False
-    sys.stdout.flush()  # anything Python buffered goes first
-    return True
 
 
 def cmd_lm_build(a: argparse.Namespace) -> int:
     """Text (files or stdin) is read and the ARPA written to stdout or a file by the core, in
     bounded buffers: no Python strings of the corpus or of the model."""
-    from seqfast import _core
-    from seqfast._lm import _check_prune, _check_real
-    from seqfast.cli import EXIT_OK
-    from seqfast.tokenizer import _check_threads
-
     t0 = time.perf_counter()
     names = ", ".join(a.inputs) if a.inputs else "<stdin>"
     _stage(a, f"estimating order {a.order} ({a.smoothing}) from {names}", t0)
-    fb = tuple(_check_real("discount_fallback", x) for x in a.discount_fallback) if a.discount_fallback else None
-    threads = _check_threads(a.threads)
-    m = _core.lm_fit_inputs(stream_inputs(a.inputs), a.order, a.smoothing, fb, _check_prune(a.prune, a.order), threads)
+    threads = a.threads
+    m = _core.lm_fit_inputs(stream_inputs(a.inputs), a.order, a.smoothing, discount_fallback(a.discount_fallback),
+                            check_prune(a.prune, a.order), threads)
     lm = NgramLM(m)
     _stage(a, f"estimated {lm.num_ngrams()} n-grams; writing ARPA", t0)
     if a.arpa not in (None, "-"):
         lm.to_arpa(a.arpa, num_threads=threads)
-    elif _to_fd1():
+    elif to_fd1():
         _core.lm_write_arpa_stdout(m, threads)
     else:
         sys.stdout.write(lm.to_arpa())
@@ -92,8 +64,6 @@ def load_model(path: str) -> NgramLM:
 
 
 def cmd_lm_binary(a: argparse.Namespace) -> int:
-    from seqfast.cli import EXIT_OK
-
     t0 = time.perf_counter()
     lm = load_model(a.model)
     _stage(a, f"read {lm.num_ngrams()} n-grams; writing {a.output}", t0)
@@ -104,13 +74,9 @@ def cmd_lm_binary(a: argparse.Namespace) -> int:
 
 def cmd_lm_score(a: argparse.Namespace) -> int:
     """Lines are read, scored and printed by the core in blocks (memory: the model plus a block)."""
-    from seqfast import _core
-    from seqfast.cli import EXIT_OK
-    from seqfast.tokenizer import _check_threads
-
     lm = load_model(a.model)
-    inputs, threads = stream_inputs(a.inputs), _check_threads(a.threads)
-    fd1 = _to_fd1()
+    inputs, threads = stream_inputs(a.inputs), a.threads
+    fd1 = to_fd1()
     out = _core.lm_score_inputs(lm._m, inputs, a.per_token, not a.no_bos, not a.no_eos, threads, fd1)
     if not fd1:
         sys.stdout.buffer.write(out)
@@ -119,12 +85,8 @@ def cmd_lm_score(a: argparse.Namespace) -> int:
 
 
 def cmd_lm_ppl(a: argparse.Namespace) -> int:
-    from seqfast import _core
-    from seqfast.cli import EXIT_OK
-    from seqfast.tokenizer import _check_threads
-
     lm = load_model(a.model)
-    sentences, n, oov, total = _core.lm_ppl_inputs(lm._m, stream_inputs(a.inputs), not a.no_bos, not a.no_eos, _check_threads(a.threads))
+    sentences, n, oov, total = _core.lm_ppl_inputs(lm._m, stream_inputs(a.inputs), not a.no_bos, not a.no_eos, a.threads)
     ppl = 10.0 ** (-total / n) if n else float("nan")
     print(f"sentences: {sentences}\ttokens: {n}\toov: {oov}\tlog10: {total:.4f}\tperplexity: {ppl:.4f}")
     return EXIT_OK
@@ -132,9 +94,6 @@ def cmd_lm_ppl(a: argparse.Namespace) -> int:
 
 def cmd_generate(a: argparse.Namespace) -> int:
     """Continue each prompt line of the input (empty line: from the sentence start)."""
-    from seqfast.cli import EXIT_OK
-    from seqfast.search import NgramScorer, beam_search, greedy, sample
-
     lm = NgramLM.from_arpa(a.lm)
     text = _text(a)
     prompts = text.split("\n")
@@ -162,7 +121,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_parsers(sub, positive_int) -> None:
+def add_parsers(sub) -> None:
+    """``generate`` and ``lm build | score | ppl | binary``."""
     g = sub.add_parser("generate", help="continue prompts (one per line of stdin/files) with an n-gram LM")
     g.add_argument("inputs", nargs="*", help="prompt files, one prompt per line (default stdin)")
     g.add_argument("--lm", required=True, help="ARPA model file")
@@ -214,5 +174,4 @@ def add_parsers(sub, positive_int) -> None:
     bn.set_defaults(func=cmd_lm_binary)
 
     for sp in (b, bn, *[lsub.choices[n] for n in ("score", "ppl")]):
-        sp.add_argument("--threads", type=positive_int, default=None)
-        sp.add_argument("-q", "--quiet", action="store_true")
+        add_common(sp, tokenizer=False)
