@@ -117,14 +117,8 @@ def _write_output(path: Optional[str], data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with seqfast._core.AtomicFile(path) as f:  # temp file + fsync + rename, removed on error
+        f.write(data)
 
 
 def _is_fd(stream, fd: int) -> bool:
