@@ -24,9 +24,9 @@
 //! otherwise linear passes over the sorted tables.
 
 use super::count::OrderCounts;
-use super::estimate::{Tables, Vocab};
 use super::index::{OrderIndex, Trie};
-use super::model::{Mode, Model};
+use super::model::{Mode, Model, Vocab};
+use super::tables::Tables;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 

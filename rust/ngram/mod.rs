@@ -24,6 +24,7 @@ pub mod quantize;
 pub mod query;
 pub mod shards;
 pub mod stream;
+pub mod tables;
 pub mod text;
 pub mod words;
 
