@@ -15,6 +15,8 @@ pub mod count;
 pub mod dist;
 pub mod estimate;
 pub mod floatfmt;
+#[cfg(test)]
+mod golden;
 pub mod index;
 pub mod kenlm_binary;
 pub mod kn;
