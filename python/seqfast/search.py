@@ -78,7 +78,8 @@ class NgramScorer:
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
         if self.prompts is not None and len(self.prompts) != batch_size:
             raise SeqfastError(f"NgramScorer has {len(self.prompts)} prompts for batch_size={batch_size}")
-        return ("ngram", self.lm._m, self.prompts or [], self.allow_unk, bool(getattr(self, "_per_word", False)))
+        prompts = [np.array(p, dtype=np.uint32) for p in self.prompts or []]
+        return _core.NgramScorerSpec(self.lm._m, prompts, self.allow_unk, bool(getattr(self, "_per_word", False)))
 
 
 class LSTMDecoder:
@@ -141,15 +142,15 @@ class LSTMDecoder:
                     raise ShapeError(f"attention['weight_a'] has shape {wa.shape}, expected ({H}, memory size)")
                 he = wa.shape[1]
             else:
-                wa, he = np.zeros(0, np.float32), H
+                wa, he = None, H
             if wc.ndim != 2 or wc.shape[1] != he + H:
                 raise ShapeError(f"attention['weight_c'] has shape {wc.shape}, expected (Hc, {he + H})")
             bc = np.zeros(wc.shape[0], np.float32) if attention.get("bias_c") is None else f32(attention["bias_c"], "attention['bias_c']")
-            att, self.memory_size = (wa.ravel(), he, wc, bc), he
-        hout = att[2].shape[0] if att else H
+            att, self.memory_size = (wa, wc, bc), he
+        hout = wc.shape[0] if att else H
         if ow.shape[1] != hout:
             raise ShapeError(f"out_weight has shape {ow.shape}, expected (V, {hout})")
-        self._w = _core.LstmDecoderWeights(self._cell, emb, layers, H, ow, ob, att)
+        self._w = _core.LstmDecoderWeights(self._cell, emb, layers, ow, ob, att)
         # What pickling needs to rebuild the packed weights (references, not copies).
         self._init = (emb, {k: v for k, v in lstm_weights.items()}, ow, out_bias, attention)
         self.vocab_size, self.num_layers, self.hidden_size = ow.shape[0], L, H
@@ -178,21 +179,19 @@ class LSTMDecoder:
         d.memory = None if memory is None else np.ascontiguousarray(memory, np.float32)
         if d.memory is not None and (d.memory.ndim != 3 or d.memory.shape[2] != self.memory_size):
             raise ShapeError(f"memory has shape {d.memory.shape}, expected (batch, S, {self.memory_size})")
-        d.memory_lengths = None if memory_lengths is None else [int(x) for x in np.asarray(memory_lengths).ravel()]
+        d.memory_lengths = None if memory_lengths is None else np.asarray(memory_lengths).astype(np.int64).ravel()
         return d
 
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
         for name, a in (("h0", self.h0), ("c0", self.c0)):
             if a is not None and a.shape != (self.num_layers, batch_size, self.hidden_size):
                 raise ShapeError(f"{name} has shape {a.shape}, expected {(self.num_layers, batch_size, self.hidden_size)}")
-        flat = lambda a: [] if a is None else a.ravel().tolist()  # noqa: E731
         if self.memory_size is not None:
             if self.memory is None:
                 raise SeqfastError("this decoder has attention: give the encoder outputs with with_state(memory=...)")
             if self.memory.shape[0] != batch_size:
                 raise ShapeError(f"memory has {self.memory.shape[0]} items, expected batch_size={batch_size}")
-        s = 0 if self.memory is None else self.memory.shape[1]
-        return ("lstm", self._w, flat(self.h0), flat(self.c0), flat(self.memory), s, self.memory_lengths or [])
+        return _core.DecoderSpec(self._w, self.h0, self.c0, self.memory, self.memory_lengths)
 
 
 class GRUDecoder(LSTMDecoder):
@@ -232,7 +231,7 @@ class Weighted:
 
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
         v = self.vocab_size if self.vocab_size is not None else vocab_size
-        return ("sum", [(_spec(s, batch_size, v), w) for s, w in self.parts])
+        return _core.WeightedSpec([(_spec(s, batch_size, v), w) for s, w in self.parts])
 
 
 def _spec(scorer, batch_size: int, vocab_size: Optional[int]):
@@ -243,7 +242,7 @@ def _spec(scorer, batch_size: int, vocab_size: Optional[int]):
     if callable(scorer):
         if vocab_size is None:
             raise SeqfastError("a Python callable scorer needs vocab_size=")
-        return ("call", scorer, int(vocab_size))
+        return _core.CallScorerSpec(scorer, int(vocab_size))
     raise ArgumentTypeError(f"scorer must be callable, an NgramScorer, an NgramLM or Weighted, not {type(scorer).__name__}")
 
 
@@ -305,10 +304,11 @@ def beam_search(scorer, *, batch_size: int = 1, beam_width: int = 5, max_len: in
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     spec = _spec(scorer, batch_size, vocab_size)
-    items = _core.beam_search(spec, batch_size, _count("beam_width", beam_width, 1), _count("max_len", max_len, 1), bos, eos,
-                              _count("min_len", min_len, 0), n_best, str(length_penalty), float(alpha), str(stopping),
-                              _count("no_repeat_ngram_size", no_repeat_ngram_size, 0), [int(b) for b in banned],
-                              _check_threads(num_threads))
+    options = dict(beam_width=_count("beam_width", beam_width, 1), max_len=_count("max_len", max_len, 1), bos=bos, eos=eos,
+                   min_len=_count("min_len", min_len, 0), n_best=n_best, length_penalty=str(length_penalty), alpha=float(alpha),
+                   stopping=str(stopping), no_repeat_ngram_size=_count("no_repeat_ngram_size", no_repeat_ngram_size, 0),
+                   banned=[int(b) for b in banned])
+    items = _core.beam_search(spec, batch_size, options, _check_threads(num_threads))
     return _hyps(items)
 
 
@@ -318,8 +318,9 @@ def greedy(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int]
     :class:`Hypothesis` per item."""
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
-    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, True,
-                         min_len=_count("min_len", min_len, 0), banned=[int(b) for b in banned], num_threads=_check_threads(num_threads))
+    options = dict(max_len=_count("max_len", max_len, 1), min_len=_count("min_len", min_len, 0), bos=bos, eos=eos,
+                   banned=[int(b) for b in banned], seed=0, temperature=1.0, top_k=0, top_p=1.0)
+    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, options, True, _check_threads(num_threads))
     return [h[0] for h in _hyps(items)]
 
 
@@ -332,7 +333,8 @@ def sample(scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optional[int]
     batch_size = _count("batch_size", batch_size, 1)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SeqfastError(f"seed={seed!r} must be a non-negative int")
-    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, False,
-                         int(seed) % 2**64, float(temperature), _count("top_k", top_k, 0), float(top_p),
-                         _count("min_len", min_len, 0), [int(b) for b in banned], _check_threads(num_threads))
+    options = dict(max_len=_count("max_len", max_len, 1), min_len=_count("min_len", min_len, 0), bos=bos, eos=eos,
+                   banned=[int(b) for b in banned], seed=int(seed) % 2**64, temperature=float(temperature),
+                   top_k=_count("top_k", top_k, 0), top_p=float(top_p))
+    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, options, False, _check_threads(num_threads))
     return [h[0] for h in _hyps(items)]
