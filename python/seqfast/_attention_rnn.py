@@ -173,7 +173,7 @@ def luong_attention_forward(query, keys, values=None, weights=None, *, kind="dot
     dims = (b, 1, tq, tk, dq, dv)
     lay = [(tq * dq, 0, dq), (tk * dq, 0, dq), (tk * dv, 0, dv), (tq * dv, 0, dv)]
     qf, kf, vf = _contig(q), _contig(kp), _contig(v)
-    ctx, lse = _sdpa(qf, kf, vf, dims, lay, b * tq * dv, lens, mk, sc, False, 0.0, 0, nt)
+    ctx, lse = _sdpa(qf, kf, vf, dims, lay, lens, mk, sc, False, 0.0, 0, nt)
     out = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
     if not requires_grad:
         return out, None
@@ -191,7 +191,7 @@ def luong_attention_backward(cache, dcontext, *, num_threads=None):
     q, k, v = cache._inputs
     lay = sdpa._layouts
     nt = _backward_threads(num_threads, cache)
-    dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], (q.size, q.shape[0] * k.shape[1] * q.shape[2], v.size), nt)
+    dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], nt)
     dq, dv = dq.reshape(q.shape), dv.reshape(v.shape)
     dkp = dkp.reshape(-1, q.shape[2])
     if wmat is None:
