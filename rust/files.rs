@@ -264,11 +264,17 @@ mod tests {
         v
     }
 
+    /// A scratch directory holding `name` with the content "old".
+    fn with_old_file(test: &str, name: &str) -> (PathBuf, PathBuf) {
+        let dir = scratch(test);
+        let p = dir.join(name);
+        write_atomic(&p, b"old").unwrap();
+        (dir, p)
+    }
+
     #[test]
     fn writes_and_replaces() {
-        let dir = scratch("replace");
-        let p = dir.join("out.txt");
-        write_atomic(&p, b"old").unwrap();
+        let (dir, p) = with_old_file("replace", "out.txt");
         write_atomic(&p, b"new content").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"new content");
         assert_eq!(names(&dir), ["out.txt"]);
@@ -277,9 +283,7 @@ mod tests {
 
     #[test]
     fn failed_write_keeps_old_file_and_leaves_no_temp() {
-        let dir = scratch("fail");
-        let p = dir.join("m.arpa");
-        write_atomic(&p, b"old").unwrap();
+        let (dir, p) = with_old_file("fail", "m.arpa");
         // An error in the middle of the content: the writer is dropped without a commit.
         let res = (|| -> Result<()> {
             let mut f = AtomicFile::create(&p)?;
@@ -303,9 +307,7 @@ mod tests {
 
     #[test]
     fn interrupted_commit_keeps_old_file() {
-        let dir = scratch("cancel");
-        let p = dir.join("t.json");
-        write_atomic(&p, b"old").unwrap();
+        let (dir, p) = with_old_file("cancel", "t.json");
         let token = crate::parallel::CancelToken::new();
         token.cancel();
         let err = crate::parallel::with_token(token, || write_atomic(&p, b"new")).unwrap_err();
