@@ -22,6 +22,7 @@
 pub mod model;
 pub mod normalize;
 pub mod proto;
+mod slots;
 pub mod unigram;
 
 use std::cell::RefCell;

@@ -21,11 +21,15 @@
 //! computation. Either way the ids are sentencepiece's, bit for bit. A word enters the cache
 //! on its second sighting (a hash-bit filter remembers the first).
 //!
-//! Cost: O(n k) per uncached word, a hash lookup and O(tokens) per cached one.
+//! The rule is stored per entry as a bound on `|B|` (`slots::replay_limit`).
+//!
+//! Cost: O(n k) per uncached word; O(tokens) and one cache line per cached word of up to 15
+//! bytes (`slots.rs`, prefetched a few words ahead), a hash lookup for longer ones.
 
 use super::model::{WordCache, WsSplit, CACHE_MAX, CACHE_WORD_MAX, EPOCH};
 use super::normalize::SPACE;
 use super::proto::PieceType;
+use super::slots::{self, pack_at, replay_limit, Slot, Slots, INLINE};
 use super::SentencePiece;
 use crate::tokenize::pipeline::unigram::trie::PieceTrie;
 use crate::tokenize::pipeline::unigram::{one_char_len, viterbi, Best, Scorer, UNSET};
@@ -112,14 +116,15 @@ impl Scorer for SpmScorer<'_> {
     }
 }
 
-/// A cached word: its path in `arena[at..at + n]` and what decides whether it may be used.
+/// A cached word: its path in `arena[at..at + n]` and what decides whether it may be used
+/// from score `b`: `(|b| + magnitude) as f32 < limit` (`magnitude` rounded up; see
+/// [`replay_limit`]).
 #[derive(Clone, Copy)]
 struct Entry {
     at: u32,
     n: u32,
-    margin: f64,
-    magnitude: f64,
-    chars: u32,
+    magnitude: f32,
+    limit: f32,
 }
 
 /// One position of the exact table: best and runner-up candidate.
@@ -138,7 +143,12 @@ pub(crate) struct UniScratch {
     exact: Vec<Exact>,
     owner: u64,
     epoch: u64,
+    /// Words of up to 15 bytes.
+    slots: Slots,
+    /// Longer words.
     cache: WordCache<Entry>,
+    /// Word starts of the string being encoded, then its end.
+    bounds: Vec<u32>,
     /// Hash bits of words seen once (cached from their second sighting on).
     seen: Vec<u64>,
     arena: Vec<(u32, u32, u32)>,
@@ -147,15 +157,46 @@ pub(crate) struct UniScratch {
 /// Bits of the seen-once filter (128 KB).
 const SEEN_BITS: usize = 1 << 20;
 
-/// An upper bound of the f32 ulp at magnitudes up to `m`: the ulp of the binade above `m`'s.
+/// Whether the word of hash `h` is seen for the first time (by its hash bit), marking it seen.
+///
+/// A word seen for the first time is only remembered: most words of a text are either
+/// frequent or seen once, and the exact pass a cache entry needs costs more than encoding a
+/// word that never comes back.
 #[inline]
-fn ulp_f32(m: f64) -> f64 {
-    let x = (m as f32).max(f32::MIN_POSITIVE);
-    if !x.is_finite() {
-        return f64::INFINITY;
+fn first_sighting(seen: &mut [u64], h: u64) -> bool {
+    let (w, bit) = (seen_word(h), 1 << (h % 64));
+    let first = seen[w] & bit == 0;
+    seen[w] |= bit;
+    first
+}
+
+/// The word of the seen-once filter that holds the bit of hash `h`.
+#[inline(always)]
+fn seen_word(h: u64) -> usize {
+    (h as usize % SEEN_BITS) / 64
+}
+
+/// The word starts of `norm` split at U+2581 as `split` says (not `WsSplit::None`), then
+/// `norm.len()`, into `out`.
+fn word_bounds(norm: &[u8], split: WsSplit, out: &mut Vec<u32>) {
+    let ws = SPACE.as_bytes();
+    out.clear();
+    out.push(0);
+    let from = usize::from(split == WsSplit::Before);
+    let mut next = from;
+    for p in memchr::memchr_iter(ws[0], norm.get(from..).unwrap_or_default()).map(|p| p + from) {
+        if p >= next && norm[p..].starts_with(ws) {
+            let cut = if split == WsSplit::Before { p } else { p + ws.len() };
+            if cut < norm.len() {
+                out.push(cut as u32);
+            }
+            next = p + ws.len();
+        }
     }
-    let e = ((x.to_bits() >> 23) & 0xff) as u64; // x < 2^(e - 126)
-    f64::from_bits((e + 1023 - 126 - 23) << 52)
+    if norm.is_empty() {
+        out.clear();
+    }
+    out.push(norm.len() as u32);
 }
 
 impl SentencePiece {
@@ -166,53 +207,102 @@ impl SentencePiece {
     /// Unigram segments (one per path node; unknown characters one each) of `norm`.
     pub(crate) fn unigram_segments(&self, norm: &[u8], s: &mut UniScratch, seg: &mut Vec<(u32, u32, u32)>) {
         let epoch = EPOCH.load(std::sync::atomic::Ordering::Relaxed);
-        if s.owner != self.uid || s.epoch != epoch || s.cache.len() >= CACHE_MAX || s.seen.is_empty() {
+        if s.owner != self.uid || s.epoch != epoch || s.cache.len() >= CACHE_MAX || s.slots.len() >= slots::CAPACITY || s.seen.is_empty() {
             s.cache.clear();
+            s.slots.clear();
             s.arena.clear();
             s.seen.clear();
             s.seen.resize(SEEN_BITS / 64, 0);
             (s.owner, s.epoch) = (self.uid, epoch);
         }
-        let ws = SPACE.as_bytes();
+        if self.uni_split == WsSplit::None {
+            self.viterbi_word(norm, 0, 0.0, s, seg);
+            return;
+        }
+        let mut bounds = std::mem::take(&mut s.bounds);
+        word_bounds(norm, self.uni_split, &mut bounds);
+        // Cached words are one cache line each: ask for the line a few words ahead.
+        const AHEAD: usize = 8;
+        let short_key = |i: usize| {
+            let (a, e) = (bounds[i] as usize, bounds[i + 1] as usize);
+            (e - a <= 15).then(|| pack_at(norm, a, e))
+        };
+        let words = bounds.len() - 1;
+        let ask = |s: &UniScratch, i: usize| {
+            if let Some(k) = short_key(i) {
+                s.slots.prefetch(k);
+                slots::prefetch(&s.seen[seen_word(slots::hash(k))]);
+            }
+        };
+        (0..words.min(AHEAD)).for_each(|i| ask(s, i));
         let mut b = 0f32;
-        let (mut start, mut p) = (0, 0);
-        match self.uni_split {
-            WsSplit::None => {
-                self.viterbi_word(norm, 0, b, s, seg);
+        for i in 0..words {
+            if i + AHEAD < words {
+                ask(s, i + AHEAD);
             }
-            WsSplit::Before => {
-                p = 1;
-                while p < norm.len() {
-                    if norm[p] == ws[0] && norm[p..].starts_with(ws) {
-                        b = self.word(norm, start, p, b, s, seg);
-                        start = p;
-                        p += ws.len();
-                    } else {
-                        p += 1;
-                    }
-                }
-            }
-            WsSplit::After => {
-                while p < norm.len() {
-                    if norm[p] == ws[0] && norm[p..].starts_with(ws) {
-                        p += ws.len();
-                        b = self.word(norm, start, p, b, s, seg);
-                        start = p;
-                    } else {
-                        p += 1;
-                    }
-                }
-            }
+            b = self.word(norm, bounds[i] as usize, bounds[i + 1] as usize, b, s, seg);
         }
-        if self.uni_split != WsSplit::None && start < norm.len() {
-            self.word(norm, start, norm.len(), b, s, seg);
-        }
+        s.bounds = bounds;
     }
 
     /// Segments of the word `norm[a..e]` entered with score `b`; returns the score after it.
-    // `!(x > y)` on purpose: a NaN margin must take the exact path.
-    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn word(&self, norm: &[u8], a: usize, e: usize, b: f32, s: &mut UniScratch, seg: &mut Vec<(u32, u32, u32)>) -> f32 {
+        let w = &norm[a..e];
+        if w.len() > 15 {
+            return self.long_word(norm, a, e, b, s, seg);
+        }
+        let key = pack_at(norm, a, e);
+        // A word not seen since the last clear cannot be cached: skip the lookup.
+        if first_sighting(&mut s.seen, slots::hash(key)) {
+            return self.viterbi_word(w, a, b, s, seg);
+        }
+        let slot = match s.slots.get(key) {
+            Some(x) => *x,
+            None => {
+                let x = self.exact_word(w, s);
+                // A word of at most 15 bytes has at most 15 tokens.
+                let mut slot = Slot::new(x.magnitude, x.limit, x.n as u8);
+                if x.n as usize <= INLINE {
+                    for (i, &(_, y, id)) in s.arena[x.at as usize..].iter().enumerate() {
+                        (slot.ids[i], slot.ends[i]) = (id, y as u8);
+                    }
+                    s.arena.truncate(x.at as usize);
+                } else {
+                    slot.ids[0] = x.at;
+                }
+                s.slots.insert(key, slot);
+                slot
+            }
+        };
+        let usable = b.abs() + slot.magnitude < slot.limit;
+        if !usable {
+            return self.viterbi_word(w, a, b, s, seg);
+        }
+        let sc = self.spm_scorer();
+        let mut b = b;
+        let mut x = 0u32;
+        let mut replay = |b: &mut f32, y: u32, id: u32| {
+            let cand = if id == self.unk_id { sc.unk(*b) } else { sc.step(*b, id, (y - x) as usize) };
+            *b = SpmScorer::store(cand);
+            seg.push((x + a as u32, y + a as u32, id));
+            x = y;
+        };
+        if slot.n as usize <= INLINE {
+            for i in 0..slot.n as usize {
+                replay(&mut b, slot.ends[i] as u32, slot.ids[i]);
+            }
+        } else {
+            let at = slot.ids[0] as usize;
+            for &(_, y, id) in &s.arena[at..at + slot.n as usize] {
+                replay(&mut b, y, id);
+            }
+        }
+        b
+    }
+
+    /// [`word`](Self::word) for words of 16 to `CACHE_WORD_MAX` bytes (a hash map over the
+    /// bytes) and longer ones (never cached).
+    fn long_word(&self, norm: &[u8], a: usize, e: usize, b: f32, s: &mut UniScratch, seg: &mut Vec<(u32, u32, u32)>) -> f32 {
         let w = &norm[a..e];
         if w.len() > CACHE_WORD_MAX {
             return self.viterbi_word(w, a, b, s, seg);
@@ -220,15 +310,11 @@ impl SentencePiece {
         let entry = match s.cache.get(w) {
             Some(x) => x,
             None => {
-                // A word seen for the first time is only remembered (a hash bit): most words
-                // of a text are either frequent or seen once, and the exact pass a cache entry
-                // needs costs more than encoding a word that never comes back.
                 let h = {
                     use std::hash::{BuildHasher, BuildHasherDefault};
-                    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(w) as usize % SEEN_BITS
+                    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(w)
                 };
-                if s.seen[h / 64] >> (h % 64) & 1 == 0 {
-                    s.seen[h / 64] |= 1 << (h % 64);
+                if first_sighting(&mut s.seen, h) {
                     return self.viterbi_word(w, a, b, s, seg);
                 }
                 let x = self.exact_word(w, s);
@@ -236,7 +322,8 @@ impl SentencePiece {
                 x
             }
         };
-        if !(entry.margin > (entry.chars + 1) as f64 * ulp_f32(b.abs() as f64 + entry.magnitude)) {
+        let usable = b.abs() + entry.magnitude < entry.limit;
+        if !usable {
             return self.viterbi_word(w, a, b, s, seg);
         }
         let sc = self.spm_scorer();
@@ -315,25 +402,11 @@ impl SentencePiece {
             end = x.start as usize;
         }
         s.arena[at..].reverse();
-        Entry { at: at as u32, n: (s.arena.len() - at) as u32, margin, magnitude, chars }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ulp_bounds() {
-        // 1.0 is in [1, 2): the bound is the ulp of [2, 4).
-        assert_eq!(ulp_f32(1.0), 2f64.powi(-22));
-        assert_eq!(ulp_f32(1000.0), 2f64.powi(-13));
-        assert!(ulp_f32(0.0) > 0.0);
-        assert_eq!(ulp_f32(f64::INFINITY), f64::INFINITY);
-        for m in [0.3, 7.9, 123.4, 5e4, 3e7] {
-            let x = m as f32;
-            let real = (x.next_up() - x) as f64;
-            assert!(ulp_f32(m) >= real && ulp_f32(m) <= 4.0 * real, "{m}");
+        let mut m = magnitude as f32;
+        if (m as f64) < magnitude {
+            // The next f32 up (m >= 0 and finite here).
+            m = f32::from_bits(m.to_bits() + 1);
         }
+        Entry { at: at as u32, n: (s.arena.len() - at) as u32, magnitude: m, limit: replay_limit(margin, chars) }
     }
 }
