@@ -118,9 +118,8 @@ def additive_attention_forward(query, keys, weights, values=None, *, lengths=Non
     m, ms = _rnn_mask(mask, step, b, tq, tk)
     nt = _check_threads(num_threads)
     dims = (b, tq, tk, dq, dk, dv, da)
-    arrays = [_contig(q), _contig(k), _contig(v)] + [x.ravel() for x in w]
-    ctx, pq, pk, attn = _core.additive_forward(arrays, None if bias is None else bias.ravel(), dims, lengths=lens, mask=m, mask_strides=ms,
-                                               num_threads=nt)
+    arrays = [q, k, v] + w  # contiguous; the core reads the sizes from their shapes
+    ctx, pq, pk, attn = _core.additive_forward(arrays, bias, lengths=lens, mask=m, mask_strides=ms, num_threads=nt)
     ctx = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
     if not requires_grad:
         return ctx, None
@@ -135,8 +134,8 @@ def additive_attention_backward(cache, dcontext, *, num_threads=None):
     ``dweights`` has the keys of the weights dict, ``dvalues`` is None without ``values``."""
     dc = _check_dctx(cache, dcontext, "additive")
     arrays, bias, saved, dims, lens, (m, ms) = cache._extra
-    g = _core.additive_backward(arrays, None if bias is None else bias.ravel(), saved + [dc.ravel()], dims, lengths=lens, mask=m,
-                                mask_strides=ms, num_threads=_backward_threads(num_threads, cache))
+    g = _core.additive_backward(arrays, bias, saved + [dc.ravel()], lengths=lens, mask=m, mask_strides=ms,
+                                num_threads=_backward_threads(num_threads, cache))
     q, k, v = cache._inputs
     dq, dk, dv = g[0].reshape(q.shape), g[1].reshape(k.shape), g[2].reshape(v.shape)
     b, tq, tk, dqn, dkn, dvn, da = dims

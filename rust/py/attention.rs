@@ -5,7 +5,7 @@
 //! without transposing; it checks shapes and names the offending argument. float32 and float64
 //! share one generic path.
 
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::errors::{IntoPyResult, ShapeError};
@@ -21,7 +21,7 @@ fn lay(l: L3) -> Layout {
     Layout { sb: l.0, sh: l.1, st: l.2 }
 }
 
-fn sl<'a, T: Kern + numpy::Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+fn sl<'a, T: Kern + numpy::Element, D: numpy::ndarray::Dimension>(a: &'a numpy::PyReadonlyArray<'_, T, D>) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| ShapeError::new_err("arrays passed to the core must be contiguous"))
 }
 
@@ -188,14 +188,28 @@ fn opt_sl<'a, T: Kern + numpy::Element>(a: &'a Option<PyReadonlyArray1<'_, T>>) 
     a.as_ref().map(sl).transpose()
 }
 
-type AddArrays<'py, T> = (Vec<PyReadonlyArray1<'py, T>>, Option<PyReadonlyArray1<'py, T>>);
+/// query (B, Tq, dq), keys (B, Tk, dk), values (B, Tk, dv), w_q (da, dq), w_k (da, dk), v (da,);
+/// and the bias (da,).
+type AddArrays<'py, T> = (Vec<PyReadonlyArrayDyn<'py, T>>, Option<PyReadonlyArray1<'py, T>>);
 
 fn add_arrays<'py, T: Kern + numpy::Element>(
     arrays: &[Bound<'py, PyAny>],
     bias: &Option<Bound<'py, PyAny>>,
 ) -> PyResult<AddArrays<'py, T>> {
-    let a = arrays.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
+    let a = arrays.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArrayDyn<T>>>>()?;
+    let ndims: Vec<usize> = a.iter().map(|x| x.ndim()).collect();
+    if ndims != [3, 3, 3, 2, 2, 1] {
+        return Err(ShapeError::new_err(format!(
+            "additive attention takes query, keys, values (3-D), w_q, w_k (2-D) and v (1-D); got {ndims:?} dimensions"
+        )));
+    }
     Ok((a, bias.as_ref().map(|b| b.extract()).transpose()?))
+}
+
+/// The sizes, read from the arrays' shapes (the core checks that they agree).
+fn add_dims<T: Kern + numpy::Element>(a: &AddArrays<'_, T>) -> additive::Dims {
+    let (q, k, v) = (a.0[0].shape(), a.0[1].shape(), a.0[2].shape());
+    additive::Dims { b: q[0], tq: q[1], tk: k[1], dq: q[2], dk: k[2], dv: v[2], da: a.0[5].shape()[0] }
 }
 
 fn add_args<'a, T: Kern + numpy::Element>(a: &'a AddArrays<'_, T>, m: &'a MaskArgs) -> PyResult<additive::Args<'a, T>> {
@@ -222,21 +236,17 @@ fn additive_flops(dm: &additive::Dims) -> f64 {
     2.0 * (nq * dm.dq as f64 + nk * dm.dk as f64) * dm.da as f64 + 4.0 * nq * dm.tk as f64 * dm.da as f64
 }
 
-fn add_dims(d: (usize, usize, usize, usize, usize, usize, usize)) -> additive::Dims {
-    additive::Dims { b: d.0, tq: d.1, tk: d.2, dq: d.3, dk: d.4, dv: d.5, da: d.6 }
-}
-
 type AddFwd<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 fn add_fwd<'py, T: Kern + numpy::Element>(
     py: Python<'py>,
     arrays: &[Bound<'py, PyAny>],
     bias: &Option<Bound<'py, PyAny>>,
-    dm: additive::Dims,
     m: &MaskArgs,
     nt: Option<usize>,
 ) -> PyResult<AddFwd<'py>> {
     let arr = add_arrays::<T>(arrays, bias)?;
+    let dm = add_dims(&arr);
     let args = add_args(&arr, m)?;
     let f = interrupt::run(py, nt, interrupt::long_work(additive_flops(&dm)), || additive::forward(&dm, &args, nt))?;
     Ok((
@@ -249,13 +259,11 @@ fn add_fwd<'py, T: Kern + numpy::Element>(
 
 /// Additive attention forward: (context, pq, pk, attn), flat (see `seqfast.nn.additive_attention_forward`).
 #[pyfunction]
-#[pyo3(signature = (arrays, bias, dims, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (arrays, bias, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
 fn additive_forward<'py>(
     py: Python<'py>,
     arrays: Vec<Bound<'py, PyAny>>,
     bias: Option<Bound<'py, PyAny>>,
-    dims: (usize, usize, usize, usize, usize, usize, usize),
     lengths: Option<PyReadonlyArray1<'py, i64>>,
     mask: Option<PyReadonlyArray1<'py, bool>>,
     mask_strides: L3,
@@ -265,10 +273,10 @@ fn additive_forward<'py>(
     if arrays.len() != 6 {
         return Err(ShapeError::new_err("additive_forward takes [query, keys, values, w_q, w_k, v]"));
     }
-    if arrays[0].extract::<PyReadonlyArray1<f32>>().is_ok() {
-        add_fwd::<f32>(py, &arrays, &bias, add_dims(dims), &m, num_threads)
+    if arrays[0].extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
+        add_fwd::<f32>(py, &arrays, &bias, &m, num_threads)
     } else {
-        add_fwd::<f64>(py, &arrays, &bias, add_dims(dims), &m, num_threads)
+        add_fwd::<f64>(py, &arrays, &bias, &m, num_threads)
     }
 }
 
@@ -277,11 +285,11 @@ fn add_bwd<'py, T: Kern + numpy::Element>(
     arrays: &[Bound<'py, PyAny>],
     bias: &Option<Bound<'py, PyAny>>,
     saved: &[Bound<'py, PyAny>],
-    dm: additive::Dims,
     m: &MaskArgs,
     nt: Option<usize>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let arr = add_arrays::<T>(arrays, bias)?;
+    let dm = add_dims(&arr);
     let args = add_args(&arr, m)?;
     let sv = saved.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
     let f = additive::Saved { pq: sl(&sv[0])?, pk: sl(&sv[1])?, attn: sl(&sv[2])? };
@@ -292,14 +300,13 @@ fn add_bwd<'py, T: Kern + numpy::Element>(
 
 /// Additive attention backward: [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias], flat.
 #[pyfunction]
-#[pyo3(signature = (arrays, bias, saved, dims, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
+#[pyo3(signature = (arrays, bias, saved, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn additive_backward<'py>(
     py: Python<'py>,
     arrays: Vec<Bound<'py, PyAny>>,
     bias: Option<Bound<'py, PyAny>>,
     saved: Vec<Bound<'py, PyAny>>,
-    dims: (usize, usize, usize, usize, usize, usize, usize),
     lengths: Option<PyReadonlyArray1<'py, i64>>,
     mask: Option<PyReadonlyArray1<'py, bool>>,
     mask_strides: L3,
@@ -309,10 +316,10 @@ fn additive_backward<'py>(
     if arrays.len() != 6 || saved.len() != 4 {
         return Err(ShapeError::new_err("additive_backward takes [query, keys, values, w_q, w_k, v] and [pq, pk, attn, dcontext]"));
     }
-    if arrays[0].extract::<PyReadonlyArray1<f32>>().is_ok() {
-        add_bwd::<f32>(py, &arrays, &bias, &saved, add_dims(dims), &m, num_threads)
+    if arrays[0].extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
+        add_bwd::<f32>(py, &arrays, &bias, &saved, &m, num_threads)
     } else {
-        add_bwd::<f64>(py, &arrays, &bias, &saved, add_dims(dims), &m, num_threads)
+        add_bwd::<f64>(py, &arrays, &bias, &saved, &m, num_threads)
     }
 }
 
