@@ -1,9 +1,11 @@
 //! Bindings for the attention kernels (`rust/nn/attention.rs`, `rust/nn/additive.rs`).
 //!
-//! Arrays arrive flat and C-contiguous with explicit (batch, head, row) element strides, so the
-//! Python layer (`seqfast/_attention.py`) can pass head-interleaved (B, T, H d) projections
-//! without transposing; it checks shapes and names the offending argument. float32 and float64
-//! share one generic path.
+//! Scaled dot-product attention takes its operands flat with explicit (batch, head, row)
+//! element strides, so the Python layer (`seqfast/_attention.py`, `seqfast/torch`) can pass
+//! head-interleaved (B, T, H d) projections, even columns of one packed q|k|v buffer, without
+//! transposing; the output and gradient sizes follow from the dims. Additive attention and the
+//! matrix product take n-d arrays and read their sizes from the shapes. Lengths are int64
+//! arrays. float32 and float64 share one generic path.
 
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
