@@ -126,12 +126,17 @@ impl Normalizer {
                     ns.lowercase();
                 }
             }
-            Normalizer::Precompiled(map) => {
-                let mut d = Vec::with_capacity(ns.norm.len());
-                if map.transform(&ns.norm, &mut d) {
-                    ns.transform(d, 0);
+            Normalizer::Precompiled(map) => match map.ascii_rewrite(&ns.norm) {
+                Some(None) => {}
+                // One ASCII byte for another: every alignment stays.
+                Some(Some(t)) => ns.norm = t,
+                None => {
+                    let mut d = Vec::with_capacity(ns.norm.len());
+                    if map.transform(&ns.norm, &mut d) {
+                        ns.transform(d, 0);
+                    }
                 }
-            }
+            },
             Normalizer::ByteLevel => ns.byte_level(byte_chars()),
             Normalizer::Nmt => {
                 ns.filter(|c| !matches!(c as u32, 0x0001..=0x0008 | 0x000B | 0x000E..=0x001F | 0x007F | 0x008F | 0x009F));

@@ -33,6 +33,8 @@ use crate::format_err;
 pub struct Charsmap {
     units: Vec<u32>,
     normalized: String,
+    /// HF's lookup of each one-byte chunk (an ASCII character), computed at load.
+    ascii: Box<[Option<Box<str>>]>,
     /// Offset of the replacement blob in the input bytes (for messages).
     blob_at: usize,
 }
@@ -70,7 +72,9 @@ impl Charsmap {
         let normalized = std::str::from_utf8(&data[end..])
             .map_err(|e| format_err!("precompiled_charsmap: the replacement strings are not UTF-8 (at byte {})", end + e.valid_up_to()))?
             .to_owned();
-        Ok(Charsmap { units, normalized, blob_at: end })
+        let mut map = Charsmap { units, normalized, blob_at: end, ascii: Box::default() };
+        map.ascii = (0..128u8).map(|c| map.hf_lookup(std::str::from_utf8(&[c]).expect("ASCII")).map(Box::from)).collect();
+        Ok(map)
     }
 
     /// Number of trie units.
@@ -180,37 +184,112 @@ impl Charsmap {
 
     /// HF's `Precompiled::normalize` as the `(char, change)` list it gives
     /// `NormalizedString::transform` (with initial offset 0), written to `out` (cleared
-    /// first). Returns whether anything was replaced; HF applies the list only then.
+    /// first). Returns whether anything was replaced; HF applies the list only then, so the
+    /// list is only written from the first replacement on (with the unchanged text before it).
+    ///
+    /// Clusters: between two ASCII characters other than CR LF there is always a boundary
+    /// (every rule that joins involves a non-ASCII class: Extend, ZWJ, SpacingMark, Prepend,
+    /// regional indicators, pictographs), and none of the rules looks back across an ASCII
+    /// character, so such a character is a cluster of its own (looked up in a table) and the
+    /// text between such boundaries is segmented on its own.
     pub fn transform(&self, s: &str, out: &mut Vec<(char, isize)>) -> bool {
         out.clear();
-        out.reserve(s.len());
         let mut modified = false;
-        for g in s.graphemes(true) {
-            if g.len() < 6 {
-                if let Some(norm) = self.hf_lookup(g) {
-                    modified = true;
-                    replace(out, g, norm);
-                    continue;
-                }
+        self.chunks(s, |at, len, rep| {
+            match rep {
+                Some(norm) => self.replaced(s, at, len, norm, out, &mut modified),
+                None if modified => out.extend(s[at..at + len].chars().map(|c| (c, 0))),
+                None => {}
             }
-            for (i, c) in g.char_indices() {
-                let part = &g[i..i + c.len_utf8()];
-                match self.hf_lookup(part) {
-                    Some(norm) => {
-                        modified = true;
-                        replace(out, part, norm);
-                    }
-                    None => out.push((c, 0)),
-                }
-            }
-        }
+            true
+        });
         modified
+    }
+
+    /// When every replacement HF's normalizer makes in `s` is of one ASCII character by
+    /// another, the rewritten text (`Some(None)` when nothing is replaced): HF's list would
+    /// then keep every alignment, so a caller can swap the bytes in place. `None` otherwise
+    /// (use [`transform`](Self::transform)).
+    pub fn ascii_rewrite(&self, s: &str) -> Option<Option<String>> {
+        let mut swaps: Vec<(usize, u8)> = Vec::new();
+        let mut simple = true;
+        self.chunks(s, |at, len, rep| {
+            if let Some(norm) = rep {
+                simple = len == 1 && norm.len() == 1 && s.as_bytes()[at] < 0x80 && norm.as_bytes()[0] < 0x80;
+                if simple {
+                    swaps.push((at, norm.as_bytes()[0]));
+                }
+            }
+            simple
+        });
+        if !simple {
+            return None;
+        }
+        if swaps.is_empty() {
+            return Some(None);
+        }
+        let mut b = s.as_bytes().to_vec();
+        swaps.iter().for_each(|&(at, c)| b[at] = c);
+        Some(Some(String::from_utf8(b).expect("ASCII bytes swapped for ASCII bytes")))
+    }
+
+    /// HF's chunks of `s` in order: `f(at, len, replacement)` for every cluster or character
+    /// HF looks up (`None`: left as it is; such a chunk may cover several characters). Stops
+    /// when `f` returns false.
+    fn chunks(&self, s: &str, mut f: impl FnMut(usize, usize, Option<&str>) -> bool) {
+        let b = s.as_bytes();
+        let plain_pair = |x: u8, y: u8| x < 0x80 && y < 0x80 && !(x == b'\r' && y == b'\n');
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] < 0x80 && b.get(i + 1).is_none_or(|&c| plain_pair(b[i], c)) {
+                if !f(i, 1, self.ascii[b[i] as usize].as_deref()) {
+                    return;
+                }
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            while j < b.len() && !plain_pair(b[j - 1], b[j]) {
+                j += 1;
+            }
+            for (k, g) in s[i..j].grapheme_indices(true) {
+                let at = i + k;
+                if g.len() < 6 {
+                    if let Some(norm) = self.hf_lookup(g) {
+                        if !f(at, g.len(), Some(norm)) {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+                for (k, c) in g.char_indices() {
+                    if !f(at + k, c.len_utf8(), self.hf_lookup(&g[k..k + c.len_utf8()])) {
+                        return;
+                    }
+                }
+            }
+            i = j;
+        }
+    }
+
+    /// `s[at..at + len]` is replaced by `norm`: write the unchanged text before it first if
+    /// this is the first replacement.
+    #[inline]
+    fn replaced(&self, s: &str, at: usize, len: usize, norm: &str, out: &mut Vec<(char, isize)>, modified: &mut bool) {
+        if !*modified {
+            *modified = true;
+            out.reserve(s.len());
+            out.extend(s[..at].chars().map(|c| (c, 0)));
+        }
+        replace(out, &s[at..at + len], norm);
     }
 
     /// HF's `normalize_str`: the text with every replacement applied.
     pub fn normalize_str(&self, s: &str) -> String {
         let mut v = Vec::new();
-        self.transform(s, &mut v);
+        if !self.transform(s, &mut v) {
+            return s.to_owned();
+        }
         v.into_iter().map(|x| x.0).collect()
     }
 }
@@ -263,6 +342,31 @@ mod tests {
         }
     }
 
+    /// HF's `Precompiled::normalize` written plainly: every cluster of the whole text.
+    fn cluster_loop(m: &Charsmap, s: &str, out: &mut Vec<(char, isize)>) -> bool {
+        let mut modified = false;
+        for g in s.graphemes(true) {
+            if g.len() < 6 {
+                if let Some(norm) = m.hf_lookup(g) {
+                    modified = true;
+                    replace(out, g, norm);
+                    continue;
+                }
+            }
+            for (i, c) in g.char_indices() {
+                let part = &g[i..i + c.len_utf8()];
+                match m.hf_lookup(part) {
+                    Some(norm) => {
+                        modified = true;
+                        replace(out, part, norm);
+                    }
+                    None => out.push((c, 0)),
+                }
+            }
+        }
+        modified
+    }
+
     #[test]
     fn change_lists() {
         let m = Charsmap::from_bytes(RULES).unwrap();
@@ -277,8 +381,9 @@ mod tests {
         assert_eq!(v, vec![('a', -1), ('b', 0)]);
         m.transform("\x1eb", &mut v);
         assert_eq!(v, vec![('b', 0)]);
+        // Nothing replaced: no list.
         assert!(!m.transform("abc", &mut v));
-        assert_eq!(v, vec![('a', 0), ('b', 0), ('c', 0)]);
+        assert!(v.is_empty());
         // sentencepiece's longest match.
         assert_eq!(m.longest_prefix("ｘｙz".as_bytes()), Some((6, "Z")));
         assert_eq!(m.longest_prefix("e\u{301}".as_bytes()), Some((3, "é")));
@@ -317,13 +422,37 @@ mod tests {
         }
 
         #[test]
-        fn unchanged_text_maps_one_to_one(s in "[a-d \u{301}]{0,20}") {
+        fn unchanged_text_is_not_modified(s in "[a-d \u{301}]{0,20}") {
             let m = Charsmap::from_bytes(RULES).unwrap();
             let mut v = Vec::new();
-            let modified = m.transform(&s, &mut v);
-            let out: String = v.iter().map(|x| x.0).collect();
-            prop_assert!(!modified);
-            prop_assert_eq!(out, s);
+            prop_assert!(!m.transform(&s, &mut v));
+            prop_assert!(v.is_empty());
+            prop_assert_eq!(m.normalize_str(&s), s);
+        }
+
+        /// The ASCII shortcut and the lazily written list against HF's loop over every
+        /// cluster, on text mixing ASCII with what joins clusters (CR LF, combining marks,
+        /// ZWJ emoji sequences, regional indicators, Hangul jamo, Indic conjuncts, prepend).
+        #[test]
+        fn transform_equals_the_cluster_loop(s in "[a-c\r\n \x1e™ｘｙe\u{301}\u{200d}\u{1f468}\u{1f469}\u{1f1e6}\u{1f1e8}\u{1100}\u{1161}\u{11a8}\u{0915}\u{094d}\u{0937}\u{0600}\u{3000}①ﬁ]{0,24}") {
+            let m = Charsmap::from_bytes(RULES).unwrap();
+            let mut got = Vec::new();
+            let modified = m.transform(&s, &mut got);
+            let mut want = Vec::new();
+            let want_modified = cluster_loop(&m, &s, &mut want);
+            prop_assert_eq!(modified, want_modified);
+            if modified {
+                prop_assert_eq!(&got, &want);
+            }
+            // The in-place rewrite, where it applies, is what the list gives.
+            match m.ascii_rewrite(&s) {
+                Some(None) => prop_assert!(!modified),
+                Some(Some(t)) => {
+                    prop_assert!(want.iter().all(|x| x.1 == 0) && want.len() == s.chars().count());
+                    prop_assert_eq!(t, want.iter().map(|x| x.0).collect::<String>());
+                }
+                None => prop_assert!(modified),
+            }
         }
     }
 }
