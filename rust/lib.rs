@@ -12,6 +12,7 @@ pub mod ngram;
 pub mod nn;
 pub mod parallel;
 pub mod rng;
+pub mod sampling;
 pub mod search;
 pub mod stdio;
 pub mod tokenize;

@@ -7,6 +7,9 @@
 //! into chunks whose boundaries depend only on the input, and combine the per-chunk results in
 //! chunk order.
 //!
+//! **Chunks.** [`line_blocks`] is the one place that cuts text into parallel blocks at line
+//! ends (n-gram word numbering, ARPA parsing); fixed-size slices use `par_chunks(BLOCK)`.
+//!
 //! **Fork.** A forked child has only the thread that called `fork()`: the pools' workers are
 //! gone, and a job sent to them would wait forever. A `pthread_atfork` child handler bumps a
 //! generation counter (and frees the pool-table lock, which a parent thread may have held at the
@@ -173,6 +176,24 @@ pub fn install_here<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+// ---- deterministic chunks ------------------------------------------------------------------
+
+/// Cut offsets of `text` into blocks of about `block` bytes that end at line ends: `[0, c1, ...,
+/// len]`, each cut just after the first `\n` at or after `block` bytes past the previous cut
+/// (the last block takes the rest). The cuts depend only on the text, never on the thread
+/// count, so per-block results joined in block order are the same for any pool; use
+/// `cuts.par_windows(2)` to run the blocks.
+pub fn line_blocks(text: &[u8], block: usize) -> Vec<usize> {
+    let mut cuts = vec![0usize];
+    let mut last = 0;
+    while last < text.len() {
+        let at = (last + block.max(1)).min(text.len());
+        last = text[at..].iter().position(|&b| b == b'\n').map_or(text.len(), |p| at + p + 1);
+        cuts.push(last);
+    }
+    cuts
+}
+
 // ---- cancellation --------------------------------------------------------------------------
 
 /// Shared flag of one interruptible call; cheap to clone and to check.
@@ -287,6 +308,14 @@ pub fn run_interruptible<R: Send>(num_threads: Option<usize>, mut poll: impl FnM
 mod tests {
     use super::*;
     use rayon::prelude::*;
+
+    #[test]
+    fn line_blocks_cut_after_line_ends() {
+        assert_eq!(line_blocks(b"", 4), [0]);
+        assert_eq!(line_blocks(b"ab\ncd\nef", 1), [0, 3, 6, 8]);
+        assert_eq!(line_blocks(b"abcdef\ngh\n", 2), [0, 7, 10]);
+        assert_eq!(line_blocks(b"abc\nd", 100), [0, 5]);
+    }
 
     #[test]
     fn sized_pools_and_threads() {

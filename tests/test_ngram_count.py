@@ -84,6 +84,7 @@ def test_threads_inputs_pickle_save(tmp_path):
     one.save(tmp_path / "c.npz")
     back = ngram.NgramCounts.load(tmp_path / "c.npz")
     assert np.array_equal(back.ngrams(3)[1], one.ngrams(3)[1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]  # no temp file left
     assert one.total(1) == len(flat)
     # a 2-D batch is B sequences of length L; an EncodingBatch works directly
     box = rng.integers(0, 9, size=(4, 6), dtype=np.uint32)
@@ -91,6 +92,35 @@ def test_threads_inputs_pickle_save(tmp_path):
     tok = seqfast.train_bpe(texts=["a b c a b"] * 10, vocab_size=260, pattern="gpt2")
     batch = tok.encode_batch(["a b c", "b c a"])
     assert as_counter(ngram.count(batch, order=2), 1) == reference(batch.to_list(), 1)[0]
+
+
+def test_atomic_file(tmp_path):
+    """Python's saves go through seqfast._core.AtomicFile: a failed write keeps the old file and
+    leaves no temp file behind; a committed one replaces it."""
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with seqfast._core.AtomicFile(target) as f:
+            f.write(b"x" * (3 << 20))  # past the write buffer: the temp file holds bytes
+            assert len(list(tmp_path.iterdir())) == 2
+            raise RuntimeError("failed half-way")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+    with seqfast._core.AtomicFile(str(target)) as f:
+        assert f.write(bytearray(b"abcd")) == 4 and f.write(memoryview(b"ef")) == 2
+        f.seek(1)
+        f.write(b"B")
+        assert f.tell() == 2 and f.seek(0, 2) == 6
+    assert target.read_bytes() == b"aBcdef" and f.closed
+    with pytest.raises(seqfast.SeqfastError, match="closed"):
+        f.write(b"more")
+    g = seqfast._core.AtomicFile(target)
+    g.write(b"dropped")
+    g.discard()
+    del g
+    assert target.read_bytes() == b"aBcdef" and [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+    with pytest.raises(IsADirectoryError):
+        seqfast._core.AtomicFile(tmp_path).commit()  # renaming a file over a directory fails
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
 def test_errors():

@@ -42,9 +42,8 @@ def _options(dropout, seed, num_threads) -> tuple:
     return _args.real("dropout", dropout, 0.0, 1.0, hi_open=True), _args.seed(seed), _args.threads(num_threads)
 
 
-def _lengths(lengths, b: int, tk: int) -> Optional[list]:
-    arr = _args.lengths(lengths, b, tk)  # at most the number of keys
-    return None if arr is None else arr.tolist()
+def _lengths(lengths, b: int, tk: int) -> Optional[np.ndarray]:
+    return _args.lengths(lengths, b, tk)  # at most the number of keys; int64 as everywhere
 
 
 def _mask(mask, lead: tuple, tq: int, tk: int):
@@ -91,19 +90,19 @@ class AttentionCache:
         return f"AttentionCache(batch={b}, heads={h}, tq={tq}, tk={tk}, d={d}, dv={dv}, dtype={self.dtype.name})"
 
 
-def _sdpa(q, k, v, dims, layouts, out_size, lengths, mask, scale, causal, dropout, seed, num_threads):
+def _sdpa(q, k, v, dims, layouts, lengths, mask, scale, causal, dropout, seed, num_threads):
     m, ms = mask
-    return _core.sdpa_forward(q, k, v, dims, layouts, out_size, lengths=lengths, mask=m, mask_strides=ms, scale=scale,
+    return _core.sdpa_forward(q, k, v, dims, layouts, lengths=lengths, mask=m, mask_strides=ms, scale=scale,
                               causal=bool(causal), dropout=dropout, seed=seed, num_threads=num_threads)
 
 
-def _sdpa_grad(cache: AttentionCache, dout_flat, dout_layout, grad_layouts, grad_sizes, num_threads):
+def _sdpa_grad(cache: AttentionCache, dout_flat, dout_layout, grad_layouts, num_threads):
     q, k, v, out, lse = cache._arrays
     lay = cache._layouts
     lengths, (m, ms) = cache._masks
     scale, causal, dropout, seed = cache._opts
     return _core.sdpa_backward(q, k, v, out, lse, dout_flat, cache._dims, [lay[0], lay[1], lay[2], lay[3], dout_layout] + list(grad_layouts),
-                               grad_sizes, lengths=lengths, mask=m, mask_strides=ms, scale=scale, causal=causal, dropout=dropout,
+                               lengths=lengths, mask=m, mask_strides=ms, scale=scale, causal=causal, dropout=dropout,
                                seed=seed, num_threads=num_threads)
 
 
@@ -111,10 +110,7 @@ def _mm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, nt=Non
     """op(a) @ op(b) for 2-D arrays (op transposes when asked) on seqfast's threads: NumPy's BLAS
     would ignore ``num_threads`` (and on a busy machine its idle spinning threads cost more than
     the product)."""
-    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-    m, k = (a.shape[1], a.shape[0]) if ta else a.shape
-    n = b.shape[0] if tb else b.shape[1]
-    return _core.nn_matmul(a.ravel(), b.ravel(), (m, k, n), ta, tb, nt).reshape(m, n)
+    return _core.nn_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), ta, tb, nt)
 
 
 def _scale(scale, d: int) -> float:
@@ -160,7 +156,7 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, scale: Opt
     dims = (b, h, tq, tk, d, dv)
     lq, lk, lv, lo = [(h * t * f, t * f, f) for t, f in ((tq, d), (tk, d), (tk, dv), (tq, dv))]
     qf, kf, vf = _contig(q), _contig(k), _contig(v)
-    out, lse = _sdpa(qf, kf, vf, dims, [lq, lk, lv, lo], b * h * tq * dv, lens, mk, sc, causal, dropout, seed, nt)
+    out, lse = _sdpa(qf, kf, vf, dims, [lq, lk, lv, lo], lens, mk, sc, causal, dropout, seed, nt)
     out = out.reshape(lead + (tq, dv))
     if not requires_grad:
         return out, None
@@ -196,8 +192,7 @@ def attention_backward(cache: AttentionCache, dout: np.ndarray, *, num_threads: 
     if dout.dtype != cache.dtype:
         raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache.dtype}")
     lay = cache._layouts
-    sizes = (int(np.prod(qs)), int(np.prod(ks)), int(np.prod(vs)))
-    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], sizes, _args.backward_threads(num_threads, cache))
+    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], _args.backward_threads(num_threads, cache))
     return dq.reshape(qs), dk.reshape(ks), dv.reshape(vs)
 
 
@@ -282,7 +277,7 @@ def mha_forward(query: np.ndarray, key: np.ndarray, value: np.ndarray, weights: 
     dims = (b, h, tq, tk, dh, dh)
     lq, lk = (tq * e, dh, e), (tk * e, dh, e)
     sc = 1.0 / math.sqrt(dh)
-    attn, lse = _sdpa(proj[0], proj[1], proj[2], dims, [lq, lk, lk, lq], b * tq * e, lens, mk, sc, causal, dropout, seed, nt)
+    attn, lse = _sdpa(proj[0], proj[1], proj[2], dims, [lq, lk, lk, lq], lens, mk, sc, causal, dropout, seed, nt)
     attn2 = attn.reshape(-1, e)
     out = _mm(attn2, w["out_proj.weight"], tb=True, nt=nt)
     if "out_proj.bias" in w:
@@ -328,7 +323,7 @@ def mha_backward(cache: MHACache, dout: np.ndarray, *, num_threads: Optional[int
         dw["out_proj.bias"] = dy.sum(axis=0)
     dattn = _mm(dy, w["out_proj.weight"], nt=nt).ravel()
     lay = cache._sdpa._layouts
-    grads = _sdpa_grad(cache._sdpa, dattn, lay[3], lay[:3], (b * tq * e, b * tk * e, b * tk * e), nt)
+    grads = _sdpa_grad(cache._sdpa, dattn, lay[3], lay[:3], nt)
     wi = w["in_proj_weight"]
     dx, dwi, dbi = [], [], []
     for i, (g, x) in enumerate(zip(grads, cache._x2)):

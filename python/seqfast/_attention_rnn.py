@@ -121,9 +121,8 @@ def additive_attention_forward(query: np.ndarray, keys: np.ndarray, weights: Map
     m, ms = _rnn_mask(mask, step, b, tq, tk)
     nt = _args.threads(num_threads)
     dims = (b, tq, tk, dq, dk, dv, da)
-    arrays = [_contig(q), _contig(k), _contig(v)] + [x.ravel() for x in w]
-    ctx, pq, pk, attn = _core.additive_forward(arrays, None if bias is None else bias.ravel(), dims, lengths=lens, mask=m, mask_strides=ms,
-                                               num_threads=nt)
+    arrays = [q, k, v] + w  # contiguous; the core reads the sizes from their shapes
+    ctx, pq, pk, attn = _core.additive_forward(arrays, bias, lengths=lens, mask=m, mask_strides=ms, num_threads=nt)
     ctx = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
     if not requires_grad:
         return ctx, None
@@ -148,8 +147,8 @@ def additive_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, 
     """
     dc = _check_dctx(cache, dcontext, "additive")
     arrays, bias, saved, dims, lens, (m, ms) = cache._extra
-    g = _core.additive_backward(arrays, None if bias is None else bias.ravel(), saved + [dc.ravel()], dims, lengths=lens, mask=m,
-                                mask_strides=ms, num_threads=_args.backward_threads(num_threads, cache))
+    g = _core.additive_backward(arrays, bias, saved + [dc.ravel()], lengths=lens, mask=m, mask_strides=ms,
+                                num_threads=_args.backward_threads(num_threads, cache))
     q, k, v = cache._inputs
     dq, dk, dv = g[0].reshape(q.shape), g[1].reshape(k.shape), g[2].reshape(v.shape)
     b, tq, tk, dqn, dkn, dvn, da = dims
@@ -197,7 +196,7 @@ def luong_attention_forward(query: np.ndarray, keys: np.ndarray, values: Optiona
     dims = (b, 1, tq, tk, dq, dv)
     lay = [(tq * dq, 0, dq), (tk * dq, 0, dq), (tk * dv, 0, dv), (tq * dv, 0, dv)]
     qf, kf, vf = _contig(q), _contig(kp), _contig(v)
-    ctx, lse = _sdpa(qf, kf, vf, dims, lay, b * tq * dv, lens, mk, sc, False, 0.0, 0, nt)
+    ctx, lse = _sdpa(qf, kf, vf, dims, lay, lens, mk, sc, False, 0.0, 0, nt)
     out = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
     if not requires_grad:
         return out, None
@@ -224,7 +223,7 @@ def luong_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, *, 
     q, k, v = cache._inputs
     lay = sdpa._layouts
     nt = _args.backward_threads(num_threads, cache)
-    dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], (q.size, q.shape[0] * k.shape[1] * q.shape[2], v.size), nt)
+    dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], nt)
     dq, dv = dq.reshape(q.shape), dv.reshape(v.shape)
     dkp = dkp.reshape(-1, q.shape[2])
     if wmat is None:

@@ -170,16 +170,8 @@ class NgramCounts:
             arrays["framing"] = np.array([self.bos, self.eos], dtype=np.int64)
         for n, (g, c) in enumerate(self._tables, 1):
             arrays[f"grams{n}"], arrays[f"counts{n}"] = g, c
-        tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with _core.AtomicFile(path) as f:  # temp file + fsync + rename, removed on error
+            np.savez(f, **arrays)
 
     @staticmethod
     def load(path) -> "NgramCounts":

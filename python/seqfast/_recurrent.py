@@ -79,11 +79,11 @@ class _Net:
                 empty = np.zeros(0, dtype)
                 self.tuples.append(
                     (
-                        arrs["weight_ih"].ravel(),
-                        arrs["weight_hh"].ravel(),
+                        arrs["weight_ih"],
+                        arrs["weight_hh"],
                         arrs["bias_ih"] if self.bias else zero,
                         arrs["bias_hh"] if self.bias else zero,
-                        arrs["weight_hr"].ravel() if self.proj else empty,
+                        arrs["weight_hr"] if self.proj else empty,
                     )
                 )
         extra = set(weights) - set(self.names)
@@ -125,18 +125,16 @@ def _forward(cell, x, weights, h0, c0, lengths, batch_first, dropout, seed, requ
     b, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
     x = _array(x, "x", dtype, ((b, t) if batch_first else (t, b)) + (net.input_size,))
     ld = net.layers * net.dirs
-    h0 = None if h0 is None else _array(h0, "h0", dtype, (ld, b, net.hout)).ravel()
+    h0 = None if h0 is None else _array(h0, "h0", dtype, (ld, b, net.hout))
     if cell == "lstm":
-        c0 = None if c0 is None else _array(c0, "c0", dtype, (ld, b, net.hidden)).ravel()
+        c0 = None if c0 is None else _array(c0, "c0", dtype, (ld, b, net.hidden))
     lengths = _args.lengths(lengths, b)  # the core checks 1..T
     dropout, seed, threads = _args.real("dropout", dropout, 0.0, 1.0, hi_open=True), _args.integer("seed", seed, 0) & (2**64 - 1), _args.threads(num_threads)
+    # The core reads the sizes from x's and the weights' shapes, and returns y, h_n, c_n shaped.
     y, h_n, c_n, core = _core.rnn_forward(
-        cell, x.ravel(), b, t, net.input_size, net.hidden, net.proj, net.layers, net.dirs == 2, net.tuples,
-        h0, c0, lengths, bool(batch_first), dropout, seed, bool(requires_grad), threads,
+        cell, x, net.tuples, net.dirs == 2, h0, c0, lengths, bool(batch_first), dropout, seed, bool(requires_grad), threads,
     )
-    y = y.reshape(((b, t) if batch_first else (t, b)) + (net.dirs * net.hout,))
-    h_n = h_n.reshape(ld, b, net.hout)
-    c_n = c_n.reshape(ld, b, net.hidden) if cell == "lstm" else None
+    c_n = c_n if cell == "lstm" else None
     cache = RecurrentCache(core, net, (b, t), bool(batch_first)) if requires_grad else None
     if cache is not None:
         cache.num_threads = threads  # the backward's default

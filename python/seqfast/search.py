@@ -89,7 +89,8 @@ class NgramScorer:
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
         if self.prompts is not None and len(self.prompts) != batch_size:
             raise SeqfastError(f"NgramScorer has {len(self.prompts)} prompts for batch_size={batch_size}")
-        return ("ngram", self.lm._m, self.prompts or [], self.allow_unk, bool(getattr(self, "_per_word", False)))
+        prompts = [np.array(p, dtype=np.uint32) for p in self.prompts or []]
+        return _core.NgramScorerSpec(self.lm._m, prompts, self.allow_unk, bool(getattr(self, "_per_word", False)))
 
 
 class LSTMDecoder:
@@ -160,15 +161,15 @@ class LSTMDecoder:
                     raise ShapeError(f"attention['weight_a'] has shape {wa.shape}, expected ({H}, memory size)")
                 he = wa.shape[1]
             else:
-                wa, he = np.zeros(0, np.float32), H
+                wa, he = None, H
             if wc.ndim != 2 or wc.shape[1] != he + H:
                 raise ShapeError(f"attention['weight_c'] has shape {wc.shape}, expected (Hc, {he + H})")
             bc = np.zeros(wc.shape[0], np.float32) if attention.get("bias_c") is None else f32(attention["bias_c"], "attention['bias_c']")
-            att, self.memory_size = (wa.ravel(), he, wc, bc), he
-        hout = att[2].shape[0] if att else H
+            att, self.memory_size = (wa, wc, bc), he
+        hout = wc.shape[0] if att else H
         if ow.shape[1] != hout:
             raise ShapeError(f"out_weight has shape {ow.shape}, expected (V, {hout})")
-        self._w = _core.LstmDecoderWeights(self._cell, emb, layers, H, ow, ob, att)
+        self._w = _core.LstmDecoderWeights(self._cell, emb, layers, ow, ob, att)
         # What pickling needs to rebuild the packed weights (references, not copies).
         self._init = (emb, {k: v for k, v in lstm_weights.items()}, ow, out_bias, attention)
         self.vocab_size, self.num_layers, self.hidden_size = ow.shape[0], L, H
@@ -197,21 +198,19 @@ class LSTMDecoder:
         d.memory = None if memory is None else np.ascontiguousarray(memory, np.float32)
         if d.memory is not None and (d.memory.ndim != 3 or d.memory.shape[2] != self.memory_size):
             raise ShapeError(f"memory has shape {d.memory.shape}, expected (batch, S, {self.memory_size})")
-        d.memory_lengths = None if memory_lengths is None else [int(x) for x in np.asarray(memory_lengths).ravel()]
+        d.memory_lengths = None if memory_lengths is None else np.asarray(memory_lengths).astype(np.int64).ravel()
         return d
 
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
         for name, a in (("h0", self.h0), ("c0", self.c0)):
             if a is not None and a.shape != (self.num_layers, batch_size, self.hidden_size):
                 raise ShapeError(f"{name} has shape {a.shape}, expected {(self.num_layers, batch_size, self.hidden_size)}")
-        flat = lambda a: [] if a is None else a.ravel().tolist()  # noqa: E731
         if self.memory_size is not None:
             if self.memory is None:
                 raise SeqfastError("this decoder has attention: give the encoder outputs with with_state(memory=...)")
             if self.memory.shape[0] != batch_size:
                 raise ShapeError(f"memory has {self.memory.shape[0]} items, expected batch_size={batch_size}")
-        s = 0 if self.memory is None else self.memory.shape[1]
-        return ("lstm", self._w, flat(self.h0), flat(self.c0), flat(self.memory), s, self.memory_lengths or [])
+        return _core.DecoderSpec(self._w, self.h0, self.c0, self.memory, self.memory_lengths)
 
 
 class GRUDecoder(LSTMDecoder):
@@ -266,7 +265,7 @@ class Weighted:
 
     def _spec(self, batch_size: int, vocab_size: Optional[int] = None):
         v = self.vocab_size if self.vocab_size is not None else vocab_size
-        return ("sum", [(_spec(s, batch_size, v), w) for s, w in self.parts])
+        return _core.WeightedSpec([(_spec(s, batch_size, v), w) for s, w in self.parts])
 
 
 def _spec(scorer, batch_size: int, vocab_size: Optional[int]):
@@ -277,7 +276,7 @@ def _spec(scorer, batch_size: int, vocab_size: Optional[int]):
     if callable(scorer):
         if vocab_size is None:
             raise SeqfastError("a Python callable scorer needs vocab_size=")
-        return ("call", scorer, _args.integer("vocab_size", vocab_size, 1))
+        return _core.CallScorerSpec(scorer, _args.integer("vocab_size", vocab_size, 1))
     raise ArgumentTypeError(f"scorer must be callable, an NgramScorer, an NgramLM or Weighted, not {type(scorer).__name__}")
 
 
@@ -349,12 +348,12 @@ def beam_search(scorer: Scorer, *, batch_size: int = 1, beam_width: int = 5, max
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     spec = _spec(scorer, batch_size, vocab_size)
-    items = _core.beam_search(spec, batch_size, _count("beam_width", beam_width, 1), _count("max_len", max_len, 1), bos, eos,
-                              _count("min_len", min_len, 0), _args.optional_integer("n_best", n_best),
-                              _args.text(length_penalty, "length_penalty"), _args.real("alpha", alpha),
-                              _args.text(stopping, "stopping"),
-                              _count("no_repeat_ngram_size", no_repeat_ngram_size, 0), _banned(banned),
-                              _args.threads(num_threads))
+    options = dict(beam_width=_count("beam_width", beam_width, 1), max_len=_count("max_len", max_len, 1), bos=bos, eos=eos,
+                   min_len=_count("min_len", min_len, 0), n_best=_args.optional_integer("n_best", n_best),
+                   length_penalty=_args.text(length_penalty, "length_penalty"), alpha=_args.real("alpha", alpha),
+                   stopping=_args.text(stopping, "stopping"),
+                   no_repeat_ngram_size=_count("no_repeat_ngram_size", no_repeat_ngram_size, 0), banned=_banned(banned))
+    items = _core.beam_search(spec, batch_size, options, _args.threads(num_threads))
     return _hyps(items)
 
 
@@ -369,8 +368,9 @@ def greedy(scorer: Scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optio
     """
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
-    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, True,
-                         min_len=_count("min_len", min_len, 0), banned=_banned(banned), num_threads=_args.threads(num_threads))
+    options = dict(max_len=_count("max_len", max_len, 1), min_len=_count("min_len", min_len, 0), bos=bos, eos=eos,
+                   banned=_banned(banned), seed=0, temperature=1.0, top_k=0, top_p=1.0)
+    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, options, True, _args.threads(num_threads))
     return [h[0] for h in _hyps(items)]
 
 
@@ -388,8 +388,8 @@ def sample(scorer: Scorer, *, batch_size: int = 1, max_len: int = 50, bos: Optio
     bos, eos, vocab_size = _ids_and_size(scorer, bos, eos, vocab_size)
     batch_size = _count("batch_size", batch_size, 1)
     seed = _args.integer("seed", seed, 0)
-    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, _count("max_len", max_len, 1), bos, eos, False,
-                         seed % 2**64, _args.real("temperature", temperature), _count("top_k", top_k, 0),
-                         _args.real("top_p", top_p),
-                         _count("min_len", min_len, 0), _banned(banned), _args.threads(num_threads))
+    options = dict(max_len=_count("max_len", max_len, 1), min_len=_count("min_len", min_len, 0), bos=bos, eos=eos,
+                   banned=_banned(banned), seed=seed % 2**64, temperature=_args.real("temperature", temperature),
+                   top_k=_count("top_k", top_k, 0), top_p=_args.real("top_p", top_p))
+    items = _core.sample(_spec(scorer, batch_size, vocab_size), batch_size, options, False, _args.threads(num_threads))
     return [h[0] for h in _hyps(items)]

@@ -582,7 +582,11 @@ fn format_rows(model: &Model, words: &Words, n: usize, rows: std::ops::Range<usi
 
 /// Write `model` to `path` atomically.
 pub fn write(model: &Model, path: &Path, threads: Option<usize>) -> Result<()> {
-    crate::parallel::install(threads, || files::write_atomic_stream(path, |w| write_to(model, w)))?
+    crate::parallel::install(threads, || {
+        let mut f = files::AtomicFile::create(path)?;
+        write_to(model, &mut f)?;
+        f.commit()
+    })?
 }
 
 /// Read an ARPA file.

@@ -61,12 +61,7 @@ pub fn parse(
     cancel: &CancelToken,
 ) -> Result<Option<Section>> {
     const BLOCK: usize = 1 << 20;
-    let mut cuts = vec![0usize];
-    while *cuts.last().expect("non-empty") < body.len() {
-        let at = (cuts.last().expect("non-empty") + BLOCK).min(body.len());
-        let end = body.as_bytes()[at..].iter().position(|&b| b == b'\n').map_or(body.len(), |p| at + p + 1);
-        cuts.push(end);
-    }
+    let cuts = crate::parallel::line_blocks(body.as_bytes(), BLOCK);
     let blocks: Vec<Option<Section>> =
         cuts.par_windows(2).map(|c| if cancel.is_cancelled() { None } else { block(&body[c[0]..c[1]], n, bo_allowed, ids) }).collect();
     cancel.check()?;

@@ -217,7 +217,9 @@ pub fn to_bytes(m: &Model) -> Vec<u8> {
 
 /// Write `m` to `path` atomically.
 pub fn save(m: &Model, path: &Path, opts: Options) -> Result<()> {
-    crate::files::write_atomic_stream(path, |w| write_to(m, w, opts))
+    let mut f = crate::files::AtomicFile::create(path)?;
+    write_to(m, &mut f, opts)?;
+    f.commit()
 }
 
 /// Where the sections are read from.

@@ -24,9 +24,9 @@
 //! otherwise linear passes over the sorted tables.
 
 use super::count::OrderCounts;
-use super::estimate::{Tables, Vocab};
 use super::index::{OrderIndex, Trie};
-use super::model::{Mode, Model};
+use super::model::{Mode, Model, Vocab};
+use super::tables::Tables;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -292,4 +292,53 @@ fn to_log10(p: &mut [f32], present: Option<&[bool]>) {
     p.par_iter_mut().with_min_len(1 << 14).enumerate().for_each(|(r, x)| {
         *x = if present.is_some_and(|m| !m[r]) { f32::NEG_INFINITY } else { 0f32.min(x.log10()) };
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discounts_by_hand() {
+        // t1..t4 = 10, 4, 2, 1: Y = 10 / (10 + 2*4) = 5/9; D1 = 1 - 2 Y 4/10 = 5/9,
+        // D2 = 2 - 3 Y 2/4 = 7/6, D3+ = 3 - 4 Y 1/2 = 17/9.
+        let d = discounts(&[0, 10, 4, 2, 1], 2, None).unwrap();
+        let want = [0.0, 5.0 / 9.0, 7.0 / 6.0, 17.0 / 9.0];
+        for (g, w) in d.iter().zip(want) {
+            assert!((*g as f64 - w).abs() < 1e-6, "{d:?}");
+        }
+        // No n-gram with adjusted count 2: an error naming it, or the fallback.
+        let e = discounts(&[0, 3, 0, 1, 1], 3, None).unwrap_err().to_string();
+        assert!(e.contains("3-grams") && e.contains("adjusted count 2"), "{e}");
+        assert_eq!(discounts(&[0, 3, 0, 1, 1], 3, Some([0.5, 1.0, 1.5])).unwrap(), [0.0, 0.5, 1.0, 1.5]);
+        // t = 1, 1, 5, 1: D2 = 2 - 3 (1/3) 5 = -3 is out of range.
+        assert!(discounts(&[0, 1, 1, 5, 1], 1, None).unwrap_err().to_string().contains("out of range"));
+        assert_eq!(count_of_counts([1, 1, 2, 3, 4, 7, 9].into_iter()), [0, 2, 1, 1, 1]);
+    }
+
+    /// KenLM's toy corpus "a a b a / b a a b", unigrams by hand with the fallback discounts
+    /// (0.5, 1, 1.5): adjusted counts are the distinct left neighbours, a(a) = |{<s>, a, b}| = 3,
+    /// a(b) = |{<s>, a}| = 2, a(</s>) = |{a, b}| = 2, so denom = 7 and
+    /// gamma = (1 * #{count 2} + 1.5 * #{count 3}) / 7 = 3.5 / 7 = 1/2, spread over V = 4
+    /// (every unigram but <s>): p(a) = 1.5/7 + 1/8, p(b) = p(</s>) = 1/7 + 1/8, p(<unk>) = 1/8.
+    #[test]
+    fn toy_unigrams_by_hand() {
+        let sm =
+            crate::ngram::Smoothing::KneserNey { discount_fallback: Some([0.5, 1.0, 1.5]), prune: [0; crate::ngram::model::MAX_ORDER] };
+        let m = crate::ngram::fit_text("a a b a\nb a a b\n", 3, sm, Some(1)).unwrap();
+        let p = m.distribution(&m.state_after(&[], false));
+        let id = |w: &str| m.vocab.iter().position(|v| v == w).unwrap();
+        for (w, want) in [("a", 1.5 / 7.0 + 0.125), ("b", 1.0 / 7.0 + 0.125), ("</s>", 1.0 / 7.0 + 0.125), ("<unk>", 0.125)] {
+            let got = 10f64.powf(p[id(w)] as f64);
+            assert!((got - want).abs() < 1e-6, "p({w}) = {got}, by hand {want}");
+        }
+        // Bigrams after "a": a(a a) = |{<s>, b}| = 2, a(a b) = |{a}| = 1, a(a </s>) = |{b}| = 1,
+        // denom 4; bigram counts of counts t1 = 5, t2 = 2, t3 = 0 so the fallback holds again:
+        // u(a a) = (2 - 1) / 4, gamma(a) = (0.5 * 2 + 1 * 1) / 4 = 1/2, so
+        // p(a | a) = 1/4 + p(a) / 2, which lmplz prints as -0.37712017 (toy0.arpa).
+        let st = m.state_after(&[id("a") as u32], false);
+        let lp = m.step(&st, id("a") as u32).0;
+        assert!((10f64.powf(lp as f64) - (0.25 + 0.5 * (1.5 / 7.0 + 0.125))).abs() < 1e-6);
+        assert_eq!(lp, -0.37712017);
+    }
 }

@@ -15,6 +15,8 @@ pub mod count;
 pub mod dist;
 pub mod estimate;
 pub mod floatfmt;
+#[cfg(test)]
+mod golden;
 pub mod index;
 pub mod kenlm_binary;
 pub mod kn;
@@ -24,6 +26,7 @@ pub mod quantize;
 pub mod query;
 pub mod shards;
 pub mod stream;
+pub mod tables;
 pub mod text;
 pub mod words;
 

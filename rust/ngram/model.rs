@@ -29,6 +29,7 @@ use super::words::WordIndex;
 use crate::error::{Error, Result};
 use crate::mapped::Buf;
 use crate::parallel;
+use crate::sampling::{uniform, Sampler};
 
 /// Longest order supported by the query state.
 pub const MAX_ORDER: usize = 16;
@@ -603,43 +604,24 @@ impl Model {
     }
 
     /// Sample a continuation of `context` until `</s>` or `max_len` tokens, reproducibly from
-    /// `seed`. `temperature` scales log-probabilities; `top_k` (0 = all) keeps the most likely.
-    pub fn generate(&self, context: &[u32], bos: bool, max_len: usize, seed: u64, temperature: f64, top_k: usize) -> Result<Vec<u32>> {
+    /// `seed`, with [`crate::sampling`]'s one rule (temperature, then top-k, then top-p) on the
+    /// model's distribution in natural logs, and its draws for item 0: the same tokens as
+    /// `search::sample` with the n-gram scorer for one sequence.
+    pub fn generate(&self, context: &[u32], bos: bool, max_len: usize, seed: u64, sampler: &mut Sampler) -> Result<Vec<u32>> {
         self.check_ids(context, "context")?;
-        if !(temperature > 0.0 && temperature.is_finite()) {
-            return Err(Error::Value(format!("temperature must be a positive finite number, got {temperature}")));
-        }
         if let Mode::Stupid { .. } = self.mode {
             return Err(Error::Value("sampling needs a normalised model (not stupid backoff)".into()));
         }
-        let mut rng = SplitMix64(seed);
         let mut st = self.state_after(context, bos);
         let mut out = Vec::new();
-        let mut weights = Vec::with_capacity(self.vocab.len());
+        let mut row = Vec::with_capacity(self.vocab.len());
         while out.len() < max_len {
-            let d = self.distribution(&st);
-            let mut order: Vec<u32> = (0..d.len() as u32).filter(|&w| d[w as usize] > f32::NEG_INFINITY).collect();
-            if order.is_empty() {
-                return Err(Error::Value("the model gives no token a positive probability here".into()));
-            }
-            if top_k > 0 && top_k < order.len() {
-                order.sort_by(|a, b| d[*b as usize].total_cmp(&d[*a as usize]).then(a.cmp(b)));
-                order.truncate(top_k);
-            }
-            let mx = order.iter().map(|&w| d[w as usize]).fold(f32::NEG_INFINITY, f32::max) as f64;
-            weights.clear();
-            let ln10 = std::f64::consts::LN_10;
-            weights.extend(order.iter().map(|&w| ((d[w as usize] as f64 - mx) * ln10 / temperature).exp()));
-            let sum: f64 = weights.iter().sum();
-            let mut u = rng.next_f64() * sum;
-            let mut pick = *order.last().unwrap();
-            for (i, &wt) in weights.iter().enumerate() {
-                if u < wt {
-                    pick = order[i];
-                    break;
-                }
-                u -= wt;
-            }
+            // log10 -> ln in float32, as the search scorer's rows (`Dist::fill` with ln 10).
+            row.clear();
+            row.extend(self.distribution(&st).iter().map(|&x| x * std::f32::consts::LN_10));
+            let pick = sampler
+                .pick(&row, None, uniform(seed, 0, out.len() + 1))
+                .ok_or_else(|| Error::Value("the model gives no token a positive probability here".into()))?;
             out.push(pick);
             if pick == self.eos {
                 break;
@@ -647,19 +629,5 @@ impl Model {
             st = self.step(&st, pick).2;
         }
         Ok(out)
-    }
-}
-
-/// SplitMix64: a small, seedable generator (reproducible across platforms).
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(crate::rng::GOLDEN);
-        crate::rng::mix64(self.0)
-    }
-    /// Uniform in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        crate::rng::unit_f64(self.next_u64())
     }
 }

@@ -21,12 +21,7 @@ pub fn words(text: &str, vocab: &mut Vec<String>) -> (Vec<u32>, Vec<i64>) {
 pub fn words_with(text: &str, vocab: &mut Vec<String>, keep_empty: bool) -> (Vec<u32>, Vec<i64>) {
     use rayon::prelude::*;
     const BLOCK: usize = 1 << 20;
-    let mut cuts = vec![0usize];
-    while *cuts.last().unwrap() < text.len() {
-        let at = (cuts.last().unwrap() + BLOCK).min(text.len());
-        let end = text.as_bytes()[at..].iter().position(|&b| b == b'\n').map_or(text.len(), |p| at + p + 1);
-        cuts.push(end);
-    }
+    let cuts = crate::parallel::line_blocks(text.as_bytes(), BLOCK);
     struct Block<'a> {
         words: Vec<&'a str>,
         ids: Vec<u32>,

@@ -1,11 +1,13 @@
 //! Bindings for the attention kernels (`rust/nn/attention.rs`, `rust/nn/additive.rs`).
 //!
-//! Arrays arrive flat and C-contiguous with explicit (batch, head, row) element strides, so the
-//! Python layer (`seqfast/_attention.py`) can pass head-interleaved (B, T, H d) projections
-//! without transposing; it checks shapes and names the offending argument. float32 and float64
-//! share one generic path.
+//! Scaled dot-product attention takes its operands flat with explicit (batch, head, row)
+//! element strides, so the Python layer (`seqfast/_attention.py`, `seqfast/torch`) can pass
+//! head-interleaved (B, T, H d) projections, even columns of one packed q|k|v buffer, without
+//! transposing; the output and gradient sizes follow from the dims. Additive attention and the
+//! matrix product take n-d arrays and read their sizes from the shapes. Lengths are int64
+//! arrays. float32 and float64 share one generic path.
 
-use numpy::{IntoPyArray, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::errors::{IntoPyResult, ShapeError};
@@ -21,7 +23,7 @@ fn lay(l: L3) -> Layout {
     Layout { sb: l.0, sh: l.1, st: l.2 }
 }
 
-fn sl<'a, T: Kern + numpy::Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+fn sl<'a, T: Kern + numpy::Element, D: numpy::ndarray::Dimension>(a: &'a numpy::PyReadonlyArray<'_, T, D>) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| ShapeError::new_err("arrays passed to the core must be contiguous"))
 }
 
@@ -46,8 +48,22 @@ impl MaskArgs<'_> {
     }
 }
 
-fn mask_args<'py>(lengths: Option<Vec<usize>>, mask: Option<PyReadonlyArray1<'py, bool>>, mask_strides: L3) -> MaskArgs<'py> {
-    MaskArgs { lengths, mask: mask.map(|m| (m, mask_strides)) }
+/// `lengths` cross as int64 arrays (as everywhere in seqfast: nn, attention, search).
+fn mask_args<'py>(
+    lengths: Option<PyReadonlyArray1<'py, i64>>,
+    mask: Option<PyReadonlyArray1<'py, bool>>,
+    mask_strides: L3,
+) -> PyResult<MaskArgs<'py>> {
+    let lengths = match lengths {
+        None => None,
+        Some(l) => Some(
+            l.as_array()
+                .iter()
+                .map(|&x| usize::try_from(x).map_err(|_| super::errors::SeqfastError::new_err(format!("lengths holds {x}, below 0"))))
+                .collect::<PyResult<Vec<usize>>>()?,
+        ),
+    };
+    Ok(MaskArgs { lengths, mask: mask.map(|m| (m, mask_strides)) })
 }
 
 type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
@@ -60,14 +76,13 @@ fn sdpa_fwd<'py, T: Kern + numpy::Element>(
     v: &Bound<'py, PyAny>,
     layouts: [L3; 4],
     dm: Dims,
-    out_size: usize,
     m: &MaskArgs,
     opts: Options,
 ) -> PyResult<FwdOut<'py>> {
     let (q, k, v): (PyReadonlyArray1<T>, PyReadonlyArray1<T>, PyReadonlyArray1<T>) = (q.extract()?, k.extract()?, v.extract()?);
     let x = Inputs { q: sl(&q)?, lq: lay(layouts[0]), k: sl(&k)?, lk: lay(layouts[1]), v: sl(&v)?, lv: lay(layouts[2]) };
     let masks = m.view()?;
-    let mut out = vec![T::ZERO; out_size];
+    let mut out = vec![T::ZERO; dm.b * dm.h * dm.tq * dm.dv];
     let mut lse = vec![T::ZERO; dm.b * dm.h * dm.tq];
     let long = interrupt::long_work(sdpa_flops(&dm));
     interrupt::run(py, opts.num_threads, long, || {
@@ -76,9 +91,10 @@ fn sdpa_fwd<'py, T: Kern + numpy::Element>(
     Ok((out.into_pyarray(py).into_any(), lse.into_pyarray(py).into_any()))
 }
 
-/// Scaled dot-product attention forward: (out, lse), flat (see `seqfast.nn.attention_forward`).
+/// Scaled dot-product attention forward: (out, lse), flat (see `seqfast.nn.attention_forward`);
+/// `out` holds B H Tq dv values in the layout `layouts[3]`.
 #[pyfunction]
-#[pyo3(signature = (q, k, v, dims, layouts, out_size, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
+#[pyo3(signature = (q, k, v, dims, layouts, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn sdpa_forward<'py>(
     py: Python<'py>,
@@ -87,8 +103,7 @@ fn sdpa_forward<'py>(
     v: &Bound<'py, PyAny>,
     dims: (usize, usize, usize, usize, usize, usize),
     layouts: [L3; 4],
-    out_size: usize,
-    lengths: Option<Vec<usize>>,
+    lengths: Option<PyReadonlyArray1<'py, i64>>,
     mask: Option<PyReadonlyArray1<'py, bool>>,
     mask_strides: L3,
     scale: f64,
@@ -98,12 +113,12 @@ fn sdpa_forward<'py>(
     num_threads: Option<usize>,
 ) -> PyResult<FwdOut<'py>> {
     let dm = Dims { b: dims.0, h: dims.1, tq: dims.2, tk: dims.3, d: dims.4, dv: dims.5 };
-    let m = mask_args(lengths, mask, mask_strides);
+    let m = mask_args(lengths, mask, mask_strides)?;
     let opts = Options { scale, causal, dropout, seed, num_threads };
     if q.extract::<PyReadonlyArray1<f32>>().is_ok() {
-        sdpa_fwd::<f32>(py, q, k, v, layouts, dm, out_size, &m, opts)
+        sdpa_fwd::<f32>(py, q, k, v, layouts, dm, &m, opts)
     } else {
-        sdpa_fwd::<f64>(py, q, k, v, layouts, dm, out_size, &m, opts)
+        sdpa_fwd::<f64>(py, q, k, v, layouts, dm, &m, opts)
     }
 }
 
@@ -115,7 +130,6 @@ fn sdpa_bwd<'py, T: Kern + numpy::Element>(
     arrays: [&Bound<'py, PyAny>; 6],
     layouts: [L3; 8],
     dm: Dims,
-    sizes: (usize, usize, usize),
     m: &MaskArgs,
     opts: Options,
 ) -> PyResult<BwdOut<'py>> {
@@ -123,7 +137,8 @@ fn sdpa_bwd<'py, T: Kern + numpy::Element>(
     let x = Inputs { q: sl(&a[0])?, lq: lay(layouts[0]), k: sl(&a[1])?, lk: lay(layouts[1]), v: sl(&a[2])?, lv: lay(layouts[2]) };
     let sv = Saved { out: sl(&a[3])?, lo: lay(layouts[3]), lse: sl(&a[4])?, dout: sl(&a[5])?, ldo: lay(layouts[4]) };
     let masks = m.view()?;
-    let (mut dq, mut dk, mut dv) = (vec![T::ZERO; sizes.0], vec![T::ZERO; sizes.1], vec![T::ZERO; sizes.2]);
+    let (bh, Dims { tq, tk, d, dv, .. }) = (dm.b * dm.h, dm);
+    let (mut dq, mut dk, mut dv) = (vec![T::ZERO; bh * tq * d], vec![T::ZERO; bh * tk * d], vec![T::ZERO; bh * tk * dv]);
     let long = interrupt::long_work(2.5 * sdpa_flops(&dm));
     interrupt::run(py, opts.num_threads, long, || {
         let g = GradsOut {
@@ -136,9 +151,10 @@ fn sdpa_bwd<'py, T: Kern + numpy::Element>(
     Ok((dq.into_pyarray(py).into_any(), dk.into_pyarray(py).into_any(), dv.into_pyarray(py).into_any()))
 }
 
-/// Scaled dot-product attention backward: (dq, dk, dv), flat, in the gradient layouts given.
+/// Scaled dot-product attention backward: (dq, dk, dv), flat, in the gradient layouts given
+/// (`layouts[5..8]`; B H Tq d, B H Tk d and B H Tk dv values).
 #[pyfunction]
-#[pyo3(signature = (q, k, v, out, lse, dout, dims, layouts, grad_sizes, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
+#[pyo3(signature = (q, k, v, out, lse, dout, dims, layouts, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn sdpa_backward<'py>(
     py: Python<'py>,
@@ -150,8 +166,7 @@ fn sdpa_backward<'py>(
     dout: &Bound<'py, PyAny>,
     dims: (usize, usize, usize, usize, usize, usize),
     layouts: [L3; 8],
-    grad_sizes: (usize, usize, usize),
-    lengths: Option<Vec<usize>>,
+    lengths: Option<PyReadonlyArray1<'py, i64>>,
     mask: Option<PyReadonlyArray1<'py, bool>>,
     mask_strides: L3,
     scale: f64,
@@ -161,13 +176,13 @@ fn sdpa_backward<'py>(
     num_threads: Option<usize>,
 ) -> PyResult<BwdOut<'py>> {
     let dm = Dims { b: dims.0, h: dims.1, tq: dims.2, tk: dims.3, d: dims.4, dv: dims.5 };
-    let m = mask_args(lengths, mask, mask_strides);
+    let m = mask_args(lengths, mask, mask_strides)?;
     let opts = Options { scale, causal, dropout, seed, num_threads };
     let arrays = [q, k, v, out, lse, dout];
     if q.extract::<PyReadonlyArray1<f32>>().is_ok() {
-        sdpa_bwd::<f32>(py, arrays, layouts, dm, grad_sizes, &m, opts)
+        sdpa_bwd::<f32>(py, arrays, layouts, dm, &m, opts)
     } else {
-        sdpa_bwd::<f64>(py, arrays, layouts, dm, grad_sizes, &m, opts)
+        sdpa_bwd::<f64>(py, arrays, layouts, dm, &m, opts)
     }
 }
 
@@ -175,14 +190,28 @@ fn opt_sl<'a, T: Kern + numpy::Element>(a: &'a Option<PyReadonlyArray1<'_, T>>) 
     a.as_ref().map(sl).transpose()
 }
 
-type AddArrays<'py, T> = (Vec<PyReadonlyArray1<'py, T>>, Option<PyReadonlyArray1<'py, T>>);
+/// query (B, Tq, dq), keys (B, Tk, dk), values (B, Tk, dv), w_q (da, dq), w_k (da, dk), v (da,);
+/// and the bias (da,).
+type AddArrays<'py, T> = (Vec<PyReadonlyArrayDyn<'py, T>>, Option<PyReadonlyArray1<'py, T>>);
 
 fn add_arrays<'py, T: Kern + numpy::Element>(
     arrays: &[Bound<'py, PyAny>],
     bias: &Option<Bound<'py, PyAny>>,
 ) -> PyResult<AddArrays<'py, T>> {
-    let a = arrays.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
+    let a = arrays.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArrayDyn<T>>>>()?;
+    let ndims: Vec<usize> = a.iter().map(|x| x.ndim()).collect();
+    if ndims != [3, 3, 3, 2, 2, 1] {
+        return Err(ShapeError::new_err(format!(
+            "additive attention takes query, keys, values (3-D), w_q, w_k (2-D) and v (1-D); got {ndims:?} dimensions"
+        )));
+    }
     Ok((a, bias.as_ref().map(|b| b.extract()).transpose()?))
+}
+
+/// The sizes, read from the arrays' shapes (the core checks that they agree).
+fn add_dims<T: Kern + numpy::Element>(a: &AddArrays<'_, T>) -> additive::Dims {
+    let (q, k, v) = (a.0[0].shape(), a.0[1].shape(), a.0[2].shape());
+    additive::Dims { b: q[0], tq: q[1], tk: k[1], dq: q[2], dk: k[2], dv: v[2], da: a.0[5].shape()[0] }
 }
 
 fn add_args<'a, T: Kern + numpy::Element>(a: &'a AddArrays<'_, T>, m: &'a MaskArgs) -> PyResult<additive::Args<'a, T>> {
@@ -209,21 +238,17 @@ fn additive_flops(dm: &additive::Dims) -> f64 {
     2.0 * (nq * dm.dq as f64 + nk * dm.dk as f64) * dm.da as f64 + 4.0 * nq * dm.tk as f64 * dm.da as f64
 }
 
-fn add_dims(d: (usize, usize, usize, usize, usize, usize, usize)) -> additive::Dims {
-    additive::Dims { b: d.0, tq: d.1, tk: d.2, dq: d.3, dk: d.4, dv: d.5, da: d.6 }
-}
-
 type AddFwd<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 fn add_fwd<'py, T: Kern + numpy::Element>(
     py: Python<'py>,
     arrays: &[Bound<'py, PyAny>],
     bias: &Option<Bound<'py, PyAny>>,
-    dm: additive::Dims,
     m: &MaskArgs,
     nt: Option<usize>,
 ) -> PyResult<AddFwd<'py>> {
     let arr = add_arrays::<T>(arrays, bias)?;
+    let dm = add_dims(&arr);
     let args = add_args(&arr, m)?;
     let f = interrupt::run(py, nt, interrupt::long_work(additive_flops(&dm)), || additive::forward(&dm, &args, nt))?;
     Ok((
@@ -236,26 +261,24 @@ fn add_fwd<'py, T: Kern + numpy::Element>(
 
 /// Additive attention forward: (context, pq, pk, attn), flat (see `seqfast.nn.additive_attention_forward`).
 #[pyfunction]
-#[pyo3(signature = (arrays, bias, dims, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (arrays, bias, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
 fn additive_forward<'py>(
     py: Python<'py>,
     arrays: Vec<Bound<'py, PyAny>>,
     bias: Option<Bound<'py, PyAny>>,
-    dims: (usize, usize, usize, usize, usize, usize, usize),
-    lengths: Option<Vec<usize>>,
+    lengths: Option<PyReadonlyArray1<'py, i64>>,
     mask: Option<PyReadonlyArray1<'py, bool>>,
     mask_strides: L3,
     num_threads: Option<usize>,
 ) -> PyResult<AddFwd<'py>> {
-    let m = mask_args(lengths, mask, mask_strides);
+    let m = mask_args(lengths, mask, mask_strides)?;
     if arrays.len() != 6 {
         return Err(ShapeError::new_err("additive_forward takes [query, keys, values, w_q, w_k, v]"));
     }
-    if arrays[0].extract::<PyReadonlyArray1<f32>>().is_ok() {
-        add_fwd::<f32>(py, &arrays, &bias, add_dims(dims), &m, num_threads)
+    if arrays[0].extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
+        add_fwd::<f32>(py, &arrays, &bias, &m, num_threads)
     } else {
-        add_fwd::<f64>(py, &arrays, &bias, add_dims(dims), &m, num_threads)
+        add_fwd::<f64>(py, &arrays, &bias, &m, num_threads)
     }
 }
 
@@ -264,11 +287,11 @@ fn add_bwd<'py, T: Kern + numpy::Element>(
     arrays: &[Bound<'py, PyAny>],
     bias: &Option<Bound<'py, PyAny>>,
     saved: &[Bound<'py, PyAny>],
-    dm: additive::Dims,
     m: &MaskArgs,
     nt: Option<usize>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let arr = add_arrays::<T>(arrays, bias)?;
+    let dm = add_dims(&arr);
     let args = add_args(&arr, m)?;
     let sv = saved.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
     let f = additive::Saved { pq: sl(&sv[0])?, pk: sl(&sv[1])?, attn: sl(&sv[2])? };
@@ -279,27 +302,26 @@ fn add_bwd<'py, T: Kern + numpy::Element>(
 
 /// Additive attention backward: [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias], flat.
 #[pyfunction]
-#[pyo3(signature = (arrays, bias, saved, dims, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
+#[pyo3(signature = (arrays, bias, saved, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn additive_backward<'py>(
     py: Python<'py>,
     arrays: Vec<Bound<'py, PyAny>>,
     bias: Option<Bound<'py, PyAny>>,
     saved: Vec<Bound<'py, PyAny>>,
-    dims: (usize, usize, usize, usize, usize, usize, usize),
-    lengths: Option<Vec<usize>>,
+    lengths: Option<PyReadonlyArray1<'py, i64>>,
     mask: Option<PyReadonlyArray1<'py, bool>>,
     mask_strides: L3,
     num_threads: Option<usize>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    let m = mask_args(lengths, mask, mask_strides);
+    let m = mask_args(lengths, mask, mask_strides)?;
     if arrays.len() != 6 || saved.len() != 4 {
         return Err(ShapeError::new_err("additive_backward takes [query, keys, values, w_q, w_k, v] and [pq, pk, attn, dcontext]"));
     }
-    if arrays[0].extract::<PyReadonlyArray1<f32>>().is_ok() {
-        add_bwd::<f32>(py, &arrays, &bias, &saved, add_dims(dims), &m, num_threads)
+    if arrays[0].extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
+        add_bwd::<f32>(py, &arrays, &bias, &saved, &m, num_threads)
     } else {
-        add_bwd::<f64>(py, &arrays, &bias, &saved, add_dims(dims), &m, num_threads)
+        add_bwd::<f64>(py, &arrays, &bias, &saved, &m, num_threads)
     }
 }
 
@@ -307,33 +329,42 @@ fn mm<'py, T: Kern + numpy::Element>(
     py: Python<'py>,
     a: &Bound<'py, PyAny>,
     b: &Bound<'py, PyAny>,
-    dims: (usize, usize, usize),
     ta: bool,
     tb: bool,
     nt: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (a, b): (PyReadonlyArray1<T>, PyReadonlyArray1<T>) = (a.extract()?, b.extract()?);
-    let (a, b) = (sl(&a)?, sl(&b)?);
-    let c = py.detach(|| gemm::matmul(a, b, dims.0, dims.1, dims.2, ta, tb, nt)).py()?;
+    let (a, b): (PyReadonlyArray2<T>, PyReadonlyArray2<T>) = (a.extract()?, b.extract()?);
+    let ((ar, ac), (br, bc)) = ((a.shape()[0], a.shape()[1]), (b.shape()[0], b.shape()[1]));
+    let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+    let (k2, n) = if tb { (bc, br) } else { (br, bc) };
+    if k != k2 {
+        return Err(ShapeError::new_err(format!("matmul: op(a) is ({m}, {k}) but op(b) is ({k2}, {n})")));
+    }
+    let (a, b) = (
+        a.as_slice().map_err(|_| ShapeError::new_err("matmul: a must be C-contiguous"))?,
+        b.as_slice().map_err(|_| ShapeError::new_err("matmul: b must be C-contiguous"))?,
+    );
+    let c = py.detach(|| gemm::matmul(a, b, m, k, n, ta, tb, nt)).py()?;
+    let c = numpy::ndarray::Array2::from_shape_vec((m, n), c).map_err(|e| ShapeError::new_err(e.to_string()))?;
     Ok(c.into_pyarray(py).into_any())
 }
 
-/// op(A) op(B) (m x n, flat) on `num_threads` threads, for the attention layers' projections.
+/// op(A) op(B) of two C-contiguous 2-D arrays (op transposes when asked; the sizes come from
+/// the shapes) on `num_threads` threads, for the attention layers' projections.
 #[pyfunction]
-#[pyo3(signature = (a, b, dims, ta=false, tb=false, num_threads=None))]
+#[pyo3(signature = (a, b, ta=false, tb=false, num_threads=None))]
 fn nn_matmul<'py>(
     py: Python<'py>,
     a: &Bound<'py, PyAny>,
     b: &Bound<'py, PyAny>,
-    dims: (usize, usize, usize),
     ta: bool,
     tb: bool,
     num_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if a.extract::<PyReadonlyArray1<f32>>().is_ok() {
-        mm::<f32>(py, a, b, dims, ta, tb, num_threads)
+    if a.extract::<PyReadonlyArray2<f32>>().is_ok() {
+        mm::<f32>(py, a, b, ta, tb, num_threads)
     } else {
-        mm::<f64>(py, a, b, dims, ta, tb, num_threads)
+        mm::<f64>(py, a, b, ta, tb, num_threads)
     }
 }
 

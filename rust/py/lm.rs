@@ -348,7 +348,11 @@ impl NgramModel {
         bos: bool,
     ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let c = slice(&context, "context")?;
-        let out = py.detach(|| self.m.generate(c, bos, max_len, seed, temperature, top_k)).py()?;
+        let out = py
+            .detach(|| {
+                crate::sampling::Sampler::new(temperature, top_k, 1.0).and_then(|mut s| self.m.generate(c, bos, max_len, seed, &mut s))
+            })
+            .py()?;
         Ok(out.into_pyarray(py))
     }
 }

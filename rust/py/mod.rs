@@ -7,6 +7,7 @@ mod arrow_encode;
 mod attention;
 mod bpe_counts;
 mod errors;
+mod files;
 mod interrupt;
 mod lm;
 mod lm_state;
@@ -24,6 +25,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    files::register(m)?;
     tokenizer::register(m)?;
     pipeline::register(m)?;
     ngram::register(m)?;

@@ -1,10 +1,14 @@
 //! Bindings for the recurrent kernels (`rust/nn/recurrent.rs`).
 //!
-//! Arrays arrive flat and C-contiguous (the Python layer `seqfast/nn.py` checks shapes, names
-//! the offending argument and copies non-contiguous input); outputs leave flat and are reshaped
-//! there. float32 and float64 share one generic path.
+//! Arrays arrive C-contiguous (the Python layer `seqfast/_recurrent.py` checks shapes, names
+//! the offending argument and copies non-contiguous input). The forward reads the sizes from
+//! the arrays themselves: batch, steps and input size from `x` (with `batch_first`), hidden
+//! size from `weight_hh` (gates x H rows), the projection from `weight_hr` (2-D, or empty),
+//! layers from the number of weight tuples; it returns y, h_n and c_n shaped. float32 and
+//! float64 share one generic path.
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::ndarray::{Array, Dimension, IxDyn};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -69,18 +73,20 @@ fn cell_kind(name: &str) -> PyResult<CellKind> {
     })
 }
 
-type WeightArrays<'py, T> = Vec<[PyReadonlyArray1<'py, T>; 5]>;
+/// Per layer and direction: weight_ih (G H, in), weight_hh (G H, hout), bias_ih, bias_hh (G H),
+/// weight_hr (proj, H) or empty.
+type WeightArrays<'py, T> = Vec<[PyReadonlyArrayDyn<'py, T>; 5]>;
 
 fn arrays<'py, T: Elem>(ws: &[Bound<'py, PyTuple>]) -> PyResult<WeightArrays<'py, T>> {
     ws.iter()
         .map(|t| {
-            let get = |i: usize| -> PyResult<PyReadonlyArray1<'py, T>> { t.get_item(i)?.extract() };
+            let get = |i: usize| -> PyResult<PyReadonlyArrayDyn<'py, T>> { t.get_item(i)?.extract() };
             Ok([get(0)?, get(1)?, get(2)?, get(3)?, get(4)?])
         })
         .collect()
 }
 
-fn sl<'a, T: Elem>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+fn sl<'a, T: Elem, D: Dimension>(a: &'a PyReadonlyArray<'_, T, D>) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| ShapeError::new_err("arrays passed to the core must be contiguous"))
 }
 
@@ -88,32 +94,50 @@ fn views<'a, T: Elem>(ws: &'a WeightArrays<'_, T>) -> PyResult<Vec<Weights<'a, T
     ws.iter().map(|w| Ok(Weights { w_ih: sl(&w[0])?, w_hh: sl(&w[1])?, b_ih: sl(&w[2])?, b_hh: sl(&w[3])?, w_hr: sl(&w[4])? })).collect()
 }
 
-fn opt<'py, T: Elem>(a: &Option<Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArray1<'py, T>>> {
+fn opt<'py, T: Elem>(a: &Option<Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArrayDyn<'py, T>>> {
     a.as_ref().map(|a| a.extract()).transpose()
 }
 
 type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Option<RnnCache>);
 
-#[allow(clippy::too_many_arguments)]
+/// `v` as an n-d array of `shape` (1-D as it is when empty: a GRU's c_n).
+fn shaped<'py, T: Elem>(py: Python<'py>, v: Vec<T>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    if v.is_empty() && shape.iter().product::<usize>() != 0 {
+        return Ok(v.into_pyarray(py).into_any());
+    }
+    let a = Array::from_shape_vec(IxDyn(shape), v).map_err(|e| ShapeError::new_err(format!("recurrent output: {e}")))?;
+    Ok(a.into_pyarray(py).into_any())
+}
+
 fn fwd<'py, T: Elem>(
     py: Python<'py>,
-    spec: Spec,
+    (cell, bidir): (CellKind, bool),
     x: &Bound<'py, PyAny>,
-    dims: (usize, usize),
     weights: &[Bound<'py, PyTuple>],
-    h0: &Option<Bound<'py, PyAny>>,
-    c0: &Option<Bound<'py, PyAny>>,
+    states: [&Option<Bound<'py, PyAny>>; 2],
     lengths: Option<PyReadonlyArray1<'py, i64>>,
     opts: Options,
 ) -> PyResult<FwdOut<'py>> {
-    let x: PyReadonlyArray1<T> = x.extract()?;
+    let x: numpy::PyReadonlyArray3<T> = x.extract()?;
     let ws = arrays::<T>(weights)?;
+    let dirs = if bidir { 2 } else { 1 };
+    let (first, shape) = (ws.first().ok_or_else(|| ShapeError::new_err("no weights"))?, x.shape());
+    let (batch, steps) = if opts.batch_first { (shape[0], shape[1]) } else { (shape[1], shape[0]) };
+    let w_hr = first[4].shape();
+    let spec = Spec {
+        cell,
+        input_size: shape[2],
+        hidden: first[1].shape()[0] / cell.gates(),
+        proj: if w_hr.len() == 2 { w_hr[0] } else { 0 },
+        layers: ws.len() / dirs,
+        bidir,
+    };
     let wv = views(&ws)?;
-    let (h0, c0) = (opt::<T>(h0)?, opt::<T>(c0)?);
+    let (h0, c0) = (opt::<T>(states[0])?, opt::<T>(states[1])?);
     let st = State {
         x: sl(&x)?,
-        batch: dims.0,
-        steps: dims.1,
+        batch,
+        steps,
         h0: h0.as_ref().map(sl).transpose()?,
         c0: c0.as_ref().map(sl).transpose()?,
         lengths: match &lengths {
@@ -121,32 +145,29 @@ fn fwd<'py, T: Elem>(
             None => None,
         },
     };
-    let long = interrupt::long_work(rnn_flops(&spec, dims.0 * dims.1));
+    let long = interrupt::long_work(rnn_flops(&spec, batch * steps));
     let f = interrupt::run(py, opts.num_threads, long, || recurrent::forward(&spec, &wv, &st, &opts))?;
+    let (ld, yw) = (spec.layers * dirs, dirs * spec.hout());
+    let bt = if opts.batch_first { [batch, steps] } else { [steps, batch] };
     Ok((
-        f.y.into_pyarray(py).into_any(),
-        f.h_n.into_pyarray(py).into_any(),
-        f.c_n.into_pyarray(py).into_any(),
+        shaped(py, f.y, &[bt[0], bt[1], yw])?,
+        shaped(py, f.h_n, &[ld, batch, spec.hout()])?,
+        shaped(py, f.c_n, &[ld, batch, spec.hidden])?,
         f.cache.map(|c| RnnCache { inner: T::wrap(c) }),
     ))
 }
 
-/// Forward pass of an RNN / LSTM / GRU (see `seqfast.nn`).
+/// Forward pass of an RNN / LSTM / GRU (see `seqfast.nn`): `x` (B, T, in) or (T, B, in),
+/// `weights` one tuple per layer and direction, `h0` / `c0` (layers * dirs, B, hout / H).
 #[pyfunction]
-#[pyo3(signature = (cell, x, batch, steps, input_size, hidden, proj, layers, bidirectional, weights, h0=None, c0=None, lengths=None, batch_first=true, dropout=0.0, seed=0, keep_cache=true, num_threads=None))]
+#[pyo3(signature = (cell, x, weights, bidirectional, h0=None, c0=None, lengths=None, batch_first=true, dropout=0.0, seed=0, keep_cache=true, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn rnn_forward<'py>(
     py: Python<'py>,
     cell: &str,
     x: &Bound<'py, PyAny>,
-    batch: usize,
-    steps: usize,
-    input_size: usize,
-    hidden: usize,
-    proj: usize,
-    layers: usize,
-    bidirectional: bool,
     weights: Vec<Bound<'py, PyTuple>>,
+    bidirectional: bool,
     h0: Option<Bound<'py, PyAny>>,
     c0: Option<Bound<'py, PyAny>>,
     lengths: Option<PyReadonlyArray1<'py, i64>>,
@@ -156,12 +177,12 @@ fn rnn_forward<'py>(
     keep_cache: bool,
     num_threads: Option<usize>,
 ) -> PyResult<FwdOut<'py>> {
-    let spec = Spec { cell: cell_kind(cell)?, input_size, hidden, proj, layers, bidir: bidirectional };
+    let cell = cell_kind(cell)?;
     let opts = Options { batch_first, dropout, seed, keep_cache, num_threads };
-    if x.extract::<PyReadonlyArray1<f32>>().is_ok() {
-        fwd::<f32>(py, spec, x, (batch, steps), &weights, &h0, &c0, lengths, opts)
+    if x.extract::<numpy::PyReadonlyArray3<f32>>().is_ok() {
+        fwd::<f32>(py, (cell, bidirectional), x, &weights, [&h0, &c0], lengths, opts)
     } else {
-        fwd::<f64>(py, spec, x, (batch, steps), &weights, &h0, &c0, lengths, opts)
+        fwd::<f64>(py, (cell, bidirectional), x, &weights, [&h0, &c0], lengths, opts)
     }
 }
 

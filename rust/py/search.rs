@@ -1,19 +1,22 @@
 //! Bindings for decoding (`rust/search/`): scorers from Python objects, beam search, greedy,
 //! sampling.
 //!
-//! A scorer spec from `seqfast/search.py` is a tuple tree: ("call", fn, V) for a Python
-//! callable, ("ngram", NgramModel, prompts, allow_unk[, per_word]), ("sum", [(spec, weight), ...]). Trees
-//! without a Python callable run with the GIL released. An exception raised by a Python scorer
-//! is re-raised as is (with its traceback).
+//! A scorer crosses as a tree of small `#[pyclass]`es that `seqfast/search.py` builds per
+//! search: [`NgramScorerSpec`] (an n-gram model and its prompts), [`DecoderSpec`] (packed
+//! decoder weights and the per-search arrays: h0, c0, encoder memory, memory lengths; shapes
+//! read here from the arrays), [`CallScorerSpec`] (a Python callable and its vocabulary size)
+//! and [`WeightedSpec`] (weighted parts). Options cross as dicts read by name
+//! ([`BeamIn`], [`SampleIn`]). Trees without a Python callable run with the GIL released. An
+//! exception raised by a Python scorer is re-raised as is (with its traceback).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use numpy::{IntoPyArray, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::PyList;
 
-use super::errors::IntoPyResult;
+use super::errors::{IntoPyResult, ShapeError};
 use super::lm::NgramModel;
 use crate::error::{Error, Result};
 use crate::ngram::Model;
@@ -21,37 +24,114 @@ use crate::search::decoder::{AttnArrays, DecoderWeights, LayerArrays, LstmDecode
 use crate::search::scorers::{NgramScorer, Weighted};
 use crate::search::{self, BeamOptions, Hyp, LengthPenalty, SampleOptions, Scorer, Stopping};
 
+/// An n-gram model as a native scorer; `prompts`: one id array per batch item (empty list:
+/// every item starts at `<s>`).
+#[pyclass(module = "seqfast._core", frozen)]
+pub struct NgramScorerSpec {
+    model: Py<NgramModel>,
+    prompts: Vec<Vec<u32>>,
+    allow_unk: bool,
+    per_word: bool,
+}
+
+#[pymethods]
+impl NgramScorerSpec {
+    #[new]
+    #[pyo3(signature = (model, prompts, allow_unk = false, per_word = false))]
+    fn new(model: Py<NgramModel>, prompts: Vec<PyReadonlyArray1<'_, u32>>, allow_unk: bool, per_word: bool) -> Self {
+        let prompts = prompts.iter().map(|p| p.as_array().to_vec()).collect();
+        NgramScorerSpec { model, prompts, allow_unk, per_word }
+    }
+}
+
+/// A native recurrent decoder for one search: its packed weights, `h0` / `c0` (layers, batch,
+/// H), the encoder `memory` (batch, S, He) and `memory_lengths` (batch,) int64.
+#[pyclass(module = "seqfast._core", frozen)]
+pub struct DecoderSpec {
+    weights: Py<LstmDecoderWeights>,
+    h0: Vec<f32>,
+    c0: Vec<f32>,
+    memory: Vec<f32>,
+    s: usize,
+    memory_lengths: Vec<i64>,
+}
+
+#[pymethods]
+impl DecoderSpec {
+    #[new]
+    #[pyo3(signature = (weights, h0 = None, c0 = None, memory = None, memory_lengths = None))]
+    fn new(
+        weights: Py<LstmDecoderWeights>,
+        h0: Option<PyReadonlyArray3<'_, f32>>,
+        c0: Option<PyReadonlyArray3<'_, f32>>,
+        memory: Option<PyReadonlyArray3<'_, f32>>,
+        memory_lengths: Option<PyReadonlyArray1<'_, i64>>,
+    ) -> Self {
+        let flat = |a: &Option<PyReadonlyArray3<'_, f32>>| a.as_ref().map_or_else(Vec::new, |a| a.as_array().iter().copied().collect());
+        DecoderSpec {
+            weights,
+            h0: flat(&h0),
+            c0: flat(&c0),
+            s: memory.as_ref().map_or(0, |m| m.shape()[1]),
+            memory: flat(&memory),
+            memory_lengths: memory_lengths.map_or_else(Vec::new, |l| l.as_array().to_vec()),
+        }
+    }
+}
+
+/// A Python callable scorer and its vocabulary size.
+#[pyclass(module = "seqfast._core", frozen)]
+pub struct CallScorerSpec {
+    f: Py<PyAny>,
+    vocab_size: usize,
+}
+
+#[pymethods]
+impl CallScorerSpec {
+    #[new]
+    fn new(f: Py<PyAny>, vocab_size: usize) -> Self {
+        CallScorerSpec { f, vocab_size }
+    }
+}
+
+/// A weighted sum of scorer specs.
+#[pyclass(module = "seqfast._core", frozen)]
+pub struct WeightedSpec {
+    parts: Vec<(Py<PyAny>, f32)>,
+}
+
+#[pymethods]
+impl WeightedSpec {
+    #[new]
+    fn new(parts: Vec<(Py<PyAny>, f32)>) -> Self {
+        WeightedSpec { parts }
+    }
+}
+
+#[derive(FromPyObject)]
+enum SpecIn<'py> {
+    Ngram(Bound<'py, NgramScorerSpec>),
+    Decoder(Bound<'py, DecoderSpec>),
+    Call(Bound<'py, CallScorerSpec>),
+    Sum(Bound<'py, WeightedSpec>),
+}
+
 enum Spec<'py> {
     Call(Bound<'py, PyAny>, usize),
-    Lstm(Bound<'py, LstmDecoderWeights>, Vec<f32>, Vec<f32>, Vec<f32>, usize, Vec<i64>),
-    Ngram(Bound<'py, NgramModel>, Vec<Vec<u32>>, bool, bool),
+    Lstm(Bound<'py, DecoderSpec>),
+    Ngram(Bound<'py, NgramScorerSpec>),
     Sum(Vec<(Spec<'py>, f32)>),
 }
 
 fn parse<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Spec<'py>> {
-    let t = obj.cast::<PyTuple>()?;
-    let kind: String = t.get_item(0)?.extract()?;
-    Ok(match kind.as_str() {
-        "call" => Spec::Call(t.get_item(1)?, t.get_item(2)?.extract()?),
-        "ngram" => Spec::Ngram(
-            t.get_item(1)?.cast_into::<NgramModel>()?,
-            t.get_item(2)?.extract()?,
-            t.get_item(3)?.extract()?,
-            if t.len() > 4 { t.get_item(4)?.extract()? } else { false },
-        ),
-        "lstm" => Spec::Lstm(
-            t.get_item(1)?.cast_into::<LstmDecoderWeights>()?,
-            t.get_item(2)?.extract()?,
-            t.get_item(3)?.extract()?,
-            t.get_item(4)?.extract()?,
-            t.get_item(5)?.extract()?,
-            t.get_item(6)?.extract()?,
-        ),
-        "sum" => {
-            let parts: Vec<(Bound<'py, PyAny>, f32)> = t.get_item(1)?.extract()?;
-            Spec::Sum(parts.iter().map(|(s, w)| Ok((parse(s)?, *w))).collect::<PyResult<_>>()?)
+    Ok(match obj.extract::<SpecIn<'py>>()? {
+        SpecIn::Ngram(n) => Spec::Ngram(n),
+        SpecIn::Decoder(d) => Spec::Lstm(d),
+        SpecIn::Call(c) => {
+            let c = c.get();
+            Spec::Call(c.f.bind(obj.py()).clone(), c.vocab_size)
         }
-        _ => return Err(Error::Value(format!("unknown scorer kind {kind:?}"))).py(),
+        SpecIn::Sum(w) => Spec::Sum(w.get().parts.iter().map(|(s, w)| Ok((parse(s.bind(obj.py()))?, *w))).collect::<PyResult<_>>()?),
     })
 }
 
@@ -65,8 +145,14 @@ enum Native<'a> {
 fn native<'a>(s: &'a Spec<'_>) -> Option<Native<'a>> {
     match s {
         Spec::Call(..) => None,
-        Spec::Ngram(m, p, u, pw) => Some(Native::Ngram(&m.get().m, p, *u, *pw)),
-        Spec::Lstm(w, h0, c0, mem, s, ml) => Some(Native::Lstm(&w.get().w, [h0, c0, mem], *s, ml)),
+        Spec::Ngram(n) => {
+            let n = n.get();
+            Some(Native::Ngram(&n.model.get().m, &n.prompts, n.allow_unk, n.per_word))
+        }
+        Spec::Lstm(d) => {
+            let d = d.get();
+            Some(Native::Lstm(&d.weights.get().w, [&d.h0, &d.c0, &d.memory], d.s, &d.memory_lengths))
+        }
         Spec::Sum(parts) => Some(Native::Sum(parts.iter().map(|(s, w)| Some((native(s)?, *w))).collect::<Option<_>>()?)),
     }
 }
@@ -119,7 +205,7 @@ impl Scorer for PyScorer<'_> {
                 ))
             })?;
             if a.shape() != [tokens.len(), self.v] {
-                return Err(super::errors::ShapeError::new_err(format!(
+                return Err(ShapeError::new_err(format!(
                     "the scorer returned shape ({}) at step {}; expected ({}, {}) (live hypotheses x vocabulary)",
                     a.shape().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
                     self.step,
@@ -155,7 +241,7 @@ fn build_any<'a, 'py>(s: &'a Spec<'py>, batch: usize, err: &Rc<RefCell<Option<Py
         Spec::Sum(parts) => {
             Box::new(Weighted::new(parts.iter().map(|(p, w)| Ok((build_any(p, batch, err)?, *w))).collect::<Result<_>>()?)?)
         }
-        Spec::Ngram(..) | Spec::Lstm(..) => unreachable!("n-gram and decoder specs are native"),
+        Spec::Ngram(_) | Spec::Lstm(_) => unreachable!("n-gram and decoder specs are native"),
     })
 }
 
@@ -191,99 +277,103 @@ fn hyps_to_py<'py>(py: Python<'py>, items: Vec<Vec<Hyp>>) -> PyResult<Bound<'py,
     Ok(out)
 }
 
-fn penalty(name: &str, alpha: f64) -> PyResult<LengthPenalty> {
-    Ok(match name {
-        "none" => LengthPenalty::None,
-        "length" => LengthPenalty::Length(alpha),
-        "gnmt" => LengthPenalty::Gnmt(alpha),
-        _ => return Err(Error::Value(format!("length_penalty={name:?} is not one of 'none', 'length', 'gnmt'"))).py(),
-    })
-}
-
-#[pyfunction]
-#[pyo3(signature = (spec, batch_size, beam_width, max_len, bos, eos, min_len=0, n_best=None, length_penalty="none", alpha=1.0, stopping="exact", no_repeat_ngram_size=0, banned=vec![], num_threads=None))]
-#[allow(clippy::too_many_arguments)]
-fn beam_search<'py>(
-    py: Python<'py>,
-    spec: &Bound<'py, PyAny>,
-    batch_size: usize,
+/// Beam search options, read by name from a dict (`seqfast.search.beam_search`'s keywords).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct BeamIn {
     beam_width: usize,
     max_len: usize,
     bos: u32,
     eos: u32,
     min_len: usize,
     n_best: Option<usize>,
-    length_penalty: &str,
+    length_penalty: String,
     alpha: f64,
-    stopping: &str,
+    stopping: String,
     no_repeat_ngram_size: usize,
     banned: Vec<u32>,
-    num_threads: Option<usize>,
-) -> PyResult<Bound<'py, PyList>> {
-    let stopping = match stopping {
-        "early" => Stopping::Early,
-        "exact" => Stopping::Exact,
-        _ => return Err(Error::Value(format!("stopping={stopping:?} is not 'early' or 'exact'"))).py(),
-    };
-    let o = BeamOptions {
-        beam_width,
-        max_len,
-        min_len,
-        bos,
-        eos,
-        n_best: n_best.unwrap_or(beam_width),
-        penalty: penalty(length_penalty, alpha)?,
-        stopping,
-        no_repeat_ngram: no_repeat_ngram_size,
-        banned,
-    };
-    let res = run(py, spec, batch_size, num_threads, |s| search::beam_search(s, batch_size, &o))?;
-    hyps_to_py(py, res)
 }
 
-#[pyfunction]
-#[pyo3(signature = (spec, batch_size, max_len, bos, eos, greedy, seed=0, temperature=1.0, top_k=0, top_p=1.0, min_len=0, banned=vec![], num_threads=None))]
-#[allow(clippy::too_many_arguments)]
-fn sample<'py>(
-    py: Python<'py>,
-    spec: &Bound<'py, PyAny>,
-    batch_size: usize,
+impl BeamIn {
+    fn options(self) -> PyResult<BeamOptions> {
+        let penalty = match self.length_penalty.as_str() {
+            "none" => LengthPenalty::None,
+            "length" => LengthPenalty::Length(self.alpha),
+            "gnmt" => LengthPenalty::Gnmt(self.alpha),
+            other => return Err(Error::Value(format!("length_penalty={other:?} is not one of 'none', 'length', 'gnmt'"))).py(),
+        };
+        let stopping = match self.stopping.as_str() {
+            "early" => Stopping::Early,
+            "exact" => Stopping::Exact,
+            other => return Err(Error::Value(format!("stopping={other:?} is not 'early' or 'exact'"))).py(),
+        };
+        Ok(BeamOptions {
+            beam_width: self.beam_width,
+            max_len: self.max_len,
+            min_len: self.min_len,
+            bos: self.bos,
+            eos: self.eos,
+            n_best: self.n_best.unwrap_or(self.beam_width),
+            penalty,
+            stopping,
+            no_repeat_ngram: self.no_repeat_ngram_size,
+            banned: self.banned,
+        })
+    }
+}
+
+/// Greedy / sampling options, read by name from a dict (`seqfast.search.sample`'s keywords;
+/// greedy ignores the last four).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct SampleIn {
     max_len: usize,
+    min_len: usize,
     bos: u32,
     eos: u32,
-    greedy: bool,
+    banned: Vec<u32>,
     seed: u64,
     temperature: f64,
     top_k: usize,
     top_p: f64,
-    min_len: usize,
-    banned: Vec<u32>,
+}
+
+#[pyfunction]
+#[pyo3(signature = (scorer, batch_size, options, num_threads=None))]
+fn beam_search<'py>(
+    py: Python<'py>,
+    scorer: &Bound<'py, PyAny>,
+    batch_size: usize,
+    options: BeamIn,
     num_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
+    let o = options.options()?;
+    let res = run(py, scorer, batch_size, num_threads, |s| search::beam_search(s, batch_size, &o))?;
+    hyps_to_py(py, res)
+}
+
+#[pyfunction]
+#[pyo3(signature = (scorer, batch_size, options, greedy, num_threads=None))]
+fn sample<'py>(
+    py: Python<'py>,
+    scorer: &Bound<'py, PyAny>,
+    batch_size: usize,
+    options: SampleIn,
+    greedy: bool,
+    num_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
+    let SampleIn { max_len, min_len, bos, eos, banned, seed, temperature, top_k, top_p } = options;
     let o = SampleOptions { max_len, min_len, bos, eos, banned, seed, temperature, top_k, top_p };
-    let res =
-        run(
-            py,
-            spec,
-            batch_size,
-            num_threads,
-            |s| {
-                if greedy {
-                    search::greedy(s, batch_size, &o)
-                } else {
-                    search::sample(s, batch_size, &o)
-                }
-            },
-        )?;
+    let pick = if greedy { search::greedy } else { search::sample };
+    let res = run(py, scorer, batch_size, num_threads, |s| pick(s, batch_size, &o))?;
     hyps_to_py(py, res.into_iter().map(|h| vec![h]).collect())
 }
 
-/// One LSTM layer from Python: weight_ih, weight_hh, bias_ih, bias_hh.
-type LayerIn<'py> =
-    (PyReadonlyArray2<'py, f32>, PyReadonlyArray2<'py, f32>, numpy::PyReadonlyArray1<'py, f32>, numpy::PyReadonlyArray1<'py, f32>);
+/// One recurrent layer from Python: weight_ih, weight_hh (G H, H), bias_ih, bias_hh.
+type LayerIn<'py> = (PyReadonlyArray2<'py, f32>, PyReadonlyArray2<'py, f32>, PyReadonlyArray1<'py, f32>, PyReadonlyArray1<'py, f32>);
 
-/// Attention from Python: weight_a (flat; empty for "dot"), He, weight_c (Hc, He + H), bias_c.
-type AttIn<'py> = (numpy::PyReadonlyArray1<'py, f32>, usize, PyReadonlyArray2<'py, f32>, numpy::PyReadonlyArray1<'py, f32>);
+/// Attention from Python: weight_a (H, He) (None for "dot": He = H), weight_c (Hc, He + H), bias_c.
+type AttIn<'py> = (Option<PyReadonlyArray2<'py, f32>>, PyReadonlyArray2<'py, f32>, PyReadonlyArray1<'py, f32>);
 
 /// Pre-packed weights of a native LSTM decoder (see `seqfast.search.LSTMDecoder`).
 #[pyclass(module = "seqfast._core", frozen)]
@@ -293,23 +383,22 @@ pub struct LstmDecoderWeights {
 
 #[pymethods]
 impl LstmDecoderWeights {
+    /// The hidden size H comes from the first layer's weight_hh, He from weight_a.
     #[new]
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (cell, emb, layers, hidden, out_w, out_b, attention=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (cell, emb, layers, out_w, out_b, attention=None))]
     fn new(
         py: Python<'_>,
         cell: &str,
         emb: PyReadonlyArray2<'_, f32>,
         layers: Vec<LayerIn<'_>>,
-        hidden: usize,
         out_w: PyReadonlyArray2<'_, f32>,
-        out_b: numpy::PyReadonlyArray1<'_, f32>,
+        out_b: PyReadonlyArray1<'_, f32>,
         attention: Option<AttIn<'_>>,
     ) -> PyResult<Self> {
-        let cont = |e: numpy::AsSliceError| super::errors::ShapeError::new_err(format!("decoder arrays must be contiguous: {e}"));
+        let cont = |e: numpy::AsSliceError| ShapeError::new_err(format!("decoder arrays must be contiguous: {e}"));
         let (vin, e) = (emb.shape()[0], emb.shape()[1]);
-        let (v, h) = (out_w.shape()[0], hidden);
+        let h = layers.first().ok_or_else(|| ShapeError::new_err("a decoder needs at least one layer"))?.1.shape()[1];
+        let v = out_w.shape()[0];
         let arrays: Vec<LayerArrays> = layers
             .iter()
             .map(|(a, b, c, d)| {
@@ -329,9 +418,9 @@ impl LstmDecoderWeights {
         };
         let att = match &attention {
             None => None,
-            Some((wa, he, wc, bc)) => Some(AttnArrays {
-                wa: wa.as_slice().map_err(cont)?,
-                he: *he,
+            Some((wa, wc, bc)) => Some(AttnArrays {
+                wa: wa.as_ref().map_or(Ok(&[][..]), |a| a.as_slice()).map_err(cont)?,
+                he: wa.as_ref().map_or(h, |a| a.shape()[1]),
                 wc: wc.as_slice().map_err(cont)?,
                 hc: wc.shape()[0],
                 bc: bc.as_slice().map_err(cont)?,
@@ -356,6 +445,10 @@ fn ngram_vocab_size(model: &Bound<'_, NgramModel>) -> usize {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_vocab_size, m)?)?;
     m.add_class::<LstmDecoderWeights>()?;
+    m.add_class::<NgramScorerSpec>()?;
+    m.add_class::<DecoderSpec>()?;
+    m.add_class::<CallScorerSpec>()?;
+    m.add_class::<WeightedSpec>()?;
     m.add_function(wrap_pyfunction!(beam_search, m)?)?;
     m.add_function(wrap_pyfunction!(sample, m)?)?;
     Ok(())

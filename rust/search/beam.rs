@@ -315,3 +315,154 @@ fn done(mut scores: Vec<f64>, live: &[(Live, usize)], o: &BeamOptions) -> bool {
         .fold(f64::NEG_INFINITY, f64::max);
     best_live <= worst_kept
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{mix64, unit_f64};
+
+    /// Log-probabilities that depend only on the batch item and the prefix: a log-softmax of
+    /// pseudo-random logits, with some tokens impossible (-inf).
+    fn row(v: usize, item: usize, prefix: &[u32]) -> Vec<f32> {
+        let mut h = mix64(item as u64 + 17);
+        for &t in prefix {
+            h = mix64(h ^ (t as u64 + 1));
+        }
+        let x: Vec<f64> = (0..v).map(|j| unit_f64(mix64(h.wrapping_add(j as u64))) * 5.0).collect();
+        let z = x.iter().map(|a| a.exp()).sum::<f64>().ln();
+        (0..v).map(|j| if unit_f64(mix64(h ^ (0xABCD + j as u64))) < 0.12 { f32::NEG_INFINITY } else { (x[j] - z) as f32 }).collect()
+    }
+
+    /// A scorer over [`row`] that follows the protocol: it re-indexes its prefixes by `parents`.
+    struct Table {
+        v: usize,
+        live: Option<Vec<(usize, Vec<u32>)>>,
+    }
+
+    impl Scorer for Table {
+        fn vocab_size(&self) -> usize {
+            self.v
+        }
+        fn score(&mut self, tokens: &[u32], parents: &[usize], out: &mut [f32]) -> Result<()> {
+            let next: Vec<(usize, Vec<u32>)> = match &self.live {
+                None => parents.iter().map(|&item| (item, Vec::new())).collect(),
+                Some(prev) => parents
+                    .iter()
+                    .zip(tokens)
+                    .map(|(&p, &t)| {
+                        let (item, mut s) = prev[p].clone();
+                        s.push(t);
+                        (item, s)
+                    })
+                    .collect(),
+            };
+            for (o, (item, s)) in out.chunks_mut(self.v).zip(&next) {
+                o.copy_from_slice(&row(self.v, *item, s));
+            }
+            self.live = Some(next);
+            Ok(())
+        }
+    }
+
+    /// Every sequence beam search may return for `item`: (tokens, normalised score, finished).
+    /// Finished: ends with its only eos, longer than min_len; unfinished: no eos, max_len long;
+    /// neither holds a banned token or an impossible step.
+    fn brute_force(v: usize, item: usize, o: &BeamOptions) -> Vec<(Vec<u32>, f64, bool)> {
+        let mut out = Vec::new();
+        for len in 1..=o.max_len {
+            for code in 0..v.pow(len as u32) {
+                let y: Vec<u32> = (0..len).map(|i| (code / v.pow(i as u32) % v) as u32).collect();
+                let fin = y[len - 1] == o.eos;
+                if y[..len - 1].contains(&o.eos) || (!fin && len != o.max_len) || (fin && len <= o.min_len) {
+                    continue;
+                }
+                if y.iter().any(|t| o.banned.contains(t)) {
+                    continue;
+                }
+                let s: f64 = (0..len).map(|i| row(v, item, &y[..i])[y[i] as usize] as f64).sum();
+                if s > f64::NEG_INFINITY {
+                    out.push((y, o.penalty.norm(s, len), fin));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn wide_beam_equals_brute_force() {
+        for (v, t) in [(2usize, 4usize), (3, 3), (4, 3), (5, 2)] {
+            for penalty in [LengthPenalty::None, LengthPenalty::Length(0.8), LengthPenalty::Gnmt(1.2)] {
+                for (min_len, banned) in [(0, vec![]), (1, vec![3u32.min(v as u32 - 1)])] {
+                    let bw = v.pow(t as u32);
+                    let o = BeamOptions {
+                        beam_width: bw,
+                        max_len: t,
+                        min_len,
+                        bos: 0,
+                        eos: 1,
+                        n_best: bw,
+                        penalty,
+                        stopping: Stopping::Exact,
+                        no_repeat_ngram: 0,
+                        banned: if v > 3 { banned } else { vec![] },
+                    };
+                    let got = beam_search(&mut Table { v, live: None }, 2, &o).unwrap();
+                    for (item, hyps) in got.iter().enumerate() {
+                        let mut want = brute_force(v, item, &o);
+                        let case = format!("V={v} T={t} {penalty:?} min_len={min_len} item {item}");
+                        assert!(!want.is_empty(), "{case}: nothing to find");
+                        assert_eq!(hyps.len(), want.len(), "{case}");
+                        for h in hyps {
+                            let w =
+                                want.iter().find(|w| w.0 == h.tokens).unwrap_or_else(|| panic!("{case}: {:?} is not possible", h.tokens));
+                            assert!((w.1 - h.score).abs() < 1e-9 && w.2 == h.finished, "{case}: {h:?} vs {w:?}");
+                        }
+                        want.sort_by(|a, b| b.1.total_cmp(&a.1));
+                        for (h, w) in hyps.iter().zip(&want) {
+                            assert!((h.score - w.1).abs() < 1e-9, "{case}: ranked {h:?}, want score {}", w.1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_beam_never_beats_brute_force_and_width_1_is_greedy() {
+        let (v, t) = (4usize, 4usize);
+        let o = |beam_width| BeamOptions {
+            beam_width,
+            max_len: t,
+            min_len: 0,
+            bos: 0,
+            eos: 1,
+            n_best: 1,
+            penalty: LengthPenalty::None,
+            stopping: Stopping::Exact,
+            no_repeat_ngram: 0,
+            banned: vec![],
+        };
+        let best = brute_force(v, 0, &o(1)).iter().map(|w| w.1).fold(f64::NEG_INFINITY, f64::max);
+        let mut prev = f64::NEG_INFINITY;
+        for bw in [1, 2, 4, 256] {
+            let h = &beam_search(&mut Table { v, live: None }, 1, &o(bw)).unwrap()[0][0];
+            assert!(h.score <= best + 1e-9, "beam {bw}");
+            prev = prev.max(h.score);
+        }
+        assert!((prev - best).abs() < 1e-9, "the widest beam finds the optimum");
+        let so = crate::search::SampleOptions {
+            max_len: t,
+            min_len: 0,
+            bos: 0,
+            eos: 1,
+            banned: vec![],
+            seed: 0,
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+        };
+        let g = crate::search::greedy(&mut Table { v, live: None }, 1, &so).unwrap();
+        let b1 = &beam_search(&mut Table { v, live: None }, 1, &o(1)).unwrap()[0][0];
+        assert_eq!(g[0].tokens, b1.tokens);
+    }
+}

@@ -1,16 +1,14 @@
 //! Greedy decoding and ancestral sampling (temperature, top-k, top-p), one sequence per item.
 //!
-//! Sampling draws item i's token at step t from the counter-based uniform
-//! u = (mix64((mix64(seed) ^ i * 0x9E3779B97F4A7C15) + t) >> 11) * 2^-53 (xor first, then add), so an item's sequence
-//! depends only on the seed, its index and the scorer, never on the batch or thread count.
-//! At each step: softmax of logp / temperature over the allowed tokens (float64, summed in id
-//! order), tokens ordered by probability (ties: smaller id first), top-k then renormalised, then
-//! the shortest prefix whose running sum reaches top-p, renormalised; the first token whose
-//! running probability exceeds u is drawn (the reference's `sampling_distribution`).
+//! Sampling draws item i's token at step t with [`crate::sampling`]'s one rule (temperature,
+//! then top-k, then top-p, then the draw) and its counter-based uniform `uniform(seed, i, t)`,
+//! so an item's sequence depends only on the seed, its index and the scorer, never on the batch
+//! or thread count (the reference's `sampling_distribution`). `ngram::Model::generate` uses the
+//! same rule and draws: its continuation is what this gives for item 0 with the n-gram scorer.
 
 use super::{check_common, check_scores, Hyp, Scorer};
-use crate::error::{Error, Result};
-use crate::rng::{mix64, unit_f64, GOLDEN};
+use crate::error::Result;
+use crate::sampling::{uniform, Sampler};
 
 /// Options shared by [`greedy`] and [`sample`].
 #[derive(Clone, Debug)]
@@ -82,14 +80,6 @@ fn run(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions, pick: &mut Pick
     Ok(hyps)
 }
 
-/// Divide by the sum (accumulated left to right).
-fn renormalise(d: &mut [(f64, u32)]) {
-    let total: f64 = d.iter().fold(0.0, |a, p| a + p.0);
-    for p in d.iter_mut() {
-        p.0 /= total;
-    }
-}
-
 /// Greedy decoding: the most probable allowed token (ties: smallest id) at each step.
 pub fn greedy(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions) -> Result<Vec<Hyp>> {
     run(scorer, batch, o, &mut |_, _, lp, mask| argmax_allowed(lp, mask))
@@ -130,61 +120,10 @@ fn argmax_allowed(lp: &[f32], mask: &[bool]) -> Option<u32> {
     None
 }
 
-/// Ancestral sampling with temperature, top-k and top-p, seeded per item.
+/// Ancestral sampling with temperature, top-k and top-p ([`crate::sampling`]), seeded per item.
 pub fn sample(scorer: &mut dyn Scorer, batch: usize, o: &SampleOptions) -> Result<Vec<Hyp>> {
-    if !(o.temperature > 0.0 && o.temperature.is_finite()) {
-        return Err(Error::Value(format!("temperature={} must be finite and > 0 (use greedy for the argmax)", o.temperature)));
-    }
-    if !(o.top_p > 0.0 && o.top_p <= 1.0) {
-        return Err(Error::Value(format!("top_p={} must be in (0, 1]", o.top_p)));
-    }
-    let key = mix64(o.seed);
-    let mut order: Vec<(f64, u32)> = Vec::new();
-    run(scorer, batch, o, &mut |item, t, lp, mask| {
-        order.clear();
-        for (tok, &x) in lp.iter().enumerate() {
-            if mask[tok] && x != f32::NEG_INFINITY {
-                order.push((x as f64 / o.temperature, tok as u32));
-            }
-        }
-        if order.is_empty() {
-            return None;
-        }
-        let mx = order.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-        let mut z = 0.0;
-        for p in order.iter_mut() {
-            p.0 = (p.0 - mx).exp();
-            z += p.0;
-        }
-        for p in order.iter_mut() {
-            p.0 /= z;
-        }
-        order.retain(|p| p.0 > 0.0);
-        order.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal).then(a.1.cmp(&b.1)));
-        if o.top_k > 0 && order.len() > o.top_k {
-            order.truncate(o.top_k);
-            renormalise(&mut order);
-        }
-        if o.top_p < 1.0 {
-            let mut cum = 0.0;
-            if let Some(n) = order.iter().position(|p| {
-                cum += p.0;
-                cum >= o.top_p
-            }) {
-                order.truncate(n + 1);
-                renormalise(&mut order);
-            }
-        }
-        let u = unit_f64(mix64((key ^ (item as u64).wrapping_mul(GOLDEN)).wrapping_add(t as u64)));
-        let mut cum = 0.0;
-        for p in order.iter() {
-            cum += p.0;
-            if cum > u {
-                return Some(p.1);
-            }
-        }
-        Some(order.last().expect("non-empty").1)
-    })
+    let mut sampler = Sampler::new(o.temperature, o.top_k, o.top_p)?;
+    run(scorer, batch, o, &mut |item, t, lp, mask| sampler.pick(lp, Some(mask), uniform(o.seed, item, t)))
 }
 
 #[cfg(test)]
@@ -200,6 +139,35 @@ mod tests {
             }
         }
         best.map(|b| b.1)
+    }
+
+    /// `ngram::Model::generate` and `sample` with the n-gram scorer share the rule and the draws:
+    /// one sequence from `<s>` is the same tokens, for any seed and options.
+    #[test]
+    fn ngram_generate_is_sample_item_0() {
+        use crate::ngram::{fit_text, Smoothing};
+        use crate::sampling::Sampler;
+        let text = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\nthe end\n";
+        let sm = Smoothing::KneserNey { discount_fallback: Some([0.5, 1.0, 1.5]), prune: [0; crate::ngram::model::MAX_ORDER] };
+        let lm = fit_text(text, 3, sm, Some(1)).unwrap();
+        for (seed, temperature, top_k) in [(0u64, 1.0, 0usize), (3, 0.7, 0), (9, 1.5, 3), (12345, 1.0, 2)] {
+            let mut s = Sampler::new(temperature, top_k, 1.0).unwrap();
+            let want = lm.generate(&[], true, 12, seed, &mut s).unwrap();
+            let mut scorer = super::super::scorers::NgramScorer::new(&lm, &[&[]], true).unwrap();
+            let o = super::SampleOptions {
+                max_len: 12,
+                min_len: 0,
+                bos: lm.bos,
+                eos: lm.eos,
+                banned: vec![],
+                seed,
+                temperature,
+                top_k,
+                top_p: 1.0,
+            };
+            let got = super::sample(&mut scorer, 1, &o).unwrap();
+            assert_eq!(got[0].tokens, want, "seed {seed}");
+        }
     }
 
     proptest! {

@@ -9,7 +9,14 @@
 
 use rustc_hash::FxHashMap;
 
-use super::vocab::NONE;
+/// Sentinel for "no token" in dense tables.
+pub const NONE: u32 = u32::MAX;
+
+/// A pair of ids as one key (left in the high half).
+#[inline]
+pub(crate) fn pair_key(a: u32, b: u32) -> u64 {
+    ((a as u64) << 32) | b as u64
+}
 
 const EMPTY: u64 = u64::MAX;
 const RANK_BITS: u32 = 22;
@@ -41,7 +48,7 @@ pub struct PairTable {
 
 #[inline(always)]
 fn slot_of(a: u32, b: u32, shift: u32) -> usize {
-    ((((a as u64) << 32) | b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+    (pair_key(a, b).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
 }
 
 impl PairTable {
@@ -127,7 +134,7 @@ impl PairTable {
                     i = (i + 1) & mask;
                 }
             }
-            Big::General(m) => m.get(&(((a as u64) << 32) | b as u64)).copied().unwrap_or((NONE, NONE)),
+            Big::General(m) => m.get(&pair_key(a, b)).copied().unwrap_or((NONE, NONE)),
         }
     }
 }

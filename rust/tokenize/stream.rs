@@ -144,7 +144,7 @@ pub fn encode_stream<R: Read, W: Write>(
 }
 
 /// [`encode_stream`] between files: `None` input is stdin, `None` output is stdout. A file
-/// output is written to a temporary file beside it and renamed into place when complete.
+/// output is written atomically ([`crate::files::AtomicFile`]).
 pub fn encode_path(
     tok: &Tokenizer,
     input: Option<&std::path::Path>,
@@ -165,20 +165,10 @@ pub fn encode_path(
             encode_stream(tok, reader, out, fmt, policy, num_threads, &what)
         }
         Some(path) => {
-            let tmp = super::formats::temp_path(path)?;
-            let res = (|| {
-                let f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-                let n = encode_stream(tok, reader, std::io::BufWriter::with_capacity(1 << 20, &f), fmt, policy, num_threads, &what)?;
-                let cancel = crate::parallel::cancel_token();
-                crate::files::sync_interruptible(&f, path, &cancel)?;
-                cancel.check()?; // interrupted during the fsync: keep the old file
-                std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))?;
-                Ok(n)
-            })();
-            if res.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            res
+            let mut f = crate::files::AtomicFile::create(path)?;
+            let n = encode_stream(tok, reader, &mut f, fmt, policy, num_threads, &what)?;
+            f.commit()?;
+            Ok(n)
         }
     }
 }

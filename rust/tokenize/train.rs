@@ -23,8 +23,8 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::formats::read_text;
+use super::pairs::pair_key;
 use super::pattern::safe_chunks;
-use super::vocab::pair_key;
 use super::{Pretokenizer, Specials, Tokenizer, Vocab};
 use crate::error::{Error, Result};
 use crate::parallel;

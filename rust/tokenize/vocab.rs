@@ -13,7 +13,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::pairs::PairTable;
+pub use super::pairs::NONE;
+use super::pairs::{pair_key, PairTable};
 
 use crate::error::Result;
 use crate::vocab_err;
@@ -25,14 +26,6 @@ pub enum MergeKind {
     Ranks,
     /// Explicit merge list: rank = index in the list.
     List,
-}
-
-/// Sentinel for "no token" in dense tables.
-pub const NONE: u32 = u32::MAX;
-
-#[inline]
-pub(crate) fn pair_key(a: u32, b: u32) -> u64 {
-    ((a as u64) << 32) | b as u64
 }
 
 /// An immutable byte-level BPE vocabulary with its merge table.

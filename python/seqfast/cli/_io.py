@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 import seqfast
-from seqfast import _args
+from seqfast import _args, _core
 from seqfast._errors import FormatError
 from seqfast._batch import as_ids
 from seqfast.tokenizer import ENCODINGS, installed_tiktoken_file
@@ -109,14 +109,8 @@ def write_output(path: Optional[str], data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with _core.AtomicFile(path) as f:  # temp file + fsync + rename, removed on error
+        f.write(data)
 
 
 def is_fd(stream, fd: int) -> bool:

@@ -186,7 +186,7 @@ class _HeadsAttnFn(torch.autograd.Function):
         b, _, L, S, d, _ = cache._dims
         df, sdb, sdr, _, _ = _heads(dout, bf, 0, e)
         lq, lk = ((L * e, d, e), (S * e, d, e)) if bf else ((e, d, b * e), (e, d, b * e))
-        g = A._sdpa_grad(cache, df, (sdb, d, sdr), [lq, lk, lk], (b * L * e, b * S * e, b * S * e), nt)
+        g = A._sdpa_grad(cache, df, (sdb, d, sdr), [lq, lk, lk], nt)
         shape = lambda n: (b, n, e) if bf else (n, b, e)  # noqa: E731
         dq, dk, dv = (from_np(x.reshape(shape(n))) for x, n in zip(g, (L, S, S)))
         if len(need) == 2:
@@ -207,7 +207,7 @@ def _heads_forward(spec, srcs):
     lens, mk = A._lengths(lengths, b, S), A._mask(mask, (b, heads), L, S)
     sc = 1.0 / math.sqrt(d)
     dims = (b, heads, L, S, d, d)
-    out, lse = A._sdpa(qf, kf, vf, dims, list(lay), b * L * e, lens, mk, sc, causal, dropout, seed, nt)
+    out, lse = A._sdpa(qf, kf, vf, dims, list(lay), lens, mk, sc, causal, dropout, seed, nt)
     cache = A.AttentionCache((qf, kf, vf, out, lse), dims, lay, None, (lens, mk), (sc, causal, dropout, seed))
     return from_np(out.reshape((b, L, e) if bf else (L, b, e))), cache
 

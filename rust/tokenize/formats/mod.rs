@@ -9,4 +9,4 @@ pub mod hf;
 pub mod merges_txt;
 pub mod tiktoken;
 
-pub use crate::files::{read_file, read_text, temp_path, write_atomic};
+pub use crate::files::{read_file, read_text, write_atomic};
