@@ -6,10 +6,12 @@ against the built module with ``python -m mypy.stubtest seqfast._core`` (``.ci/r
 """
 
 from os import PathLike
-from typing import Any, Callable, Literal, Optional, Sequence, Union, final
+from types import TracebackType
+from typing import Any, Callable, Literal, Mapping, NoReturn, Optional, Sequence, Union, final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Buffer
 
 _Path = Union[str, PathLike[str]]
 _Progress = Optional[Callable[[str, int, int], object]]
@@ -28,11 +30,12 @@ _L3 = tuple[int, int, int]
 __version__: str
 __all__ = [  # the runtime's list, which stubtest compares
     "__version__", "SeqfastError", "ShapeError", "VocabError", "FormatError", "SpecialTokenError", "DecodeError",
-    "clear_caches", "Tokenizer", "StreamDecoder", "BpeTrainer", "pad", "Pipeline", "PipelineStream", "ngram_words",
+    "AtomicFile", "clear_caches", "Tokenizer", "StreamDecoder", "BpeTrainer", "pad", "Pipeline", "PipelineStream", "ngram_words",
     "ngram_lookup", "ngram_count", "ngram_merge", "ngram_count_text", "ngram_merge_words", "ngram_strictly_sorted",
     "NgramModel", "lm_fit_inputs", "lm_write_arpa_stdout", "lm_score_inputs", "lm_ppl_inputs", "ngram_words_inputs",
     "LmState", "RnnCache", "rnn_forward", "rnn_backward", "simd_level", "sdpa_forward", "sdpa_backward", "additive_forward",
-    "additive_backward", "nn_matmul", "ngram_vocab_size", "LstmDecoderWeights", "beam_search", "sample", "SentencePiece",
+    "additive_backward", "nn_matmul", "ngram_vocab_size", "LstmDecoderWeights", "NgramScorerSpec", "DecoderSpec",
+    "CallScorerSpec", "WeightedSpec", "beam_search", "sample", "SentencePiece",
     "BpeCounts", "ArrowEncoder"
 ]
 
@@ -42,6 +45,29 @@ class VocabError(SeqfastError): ...
 class FormatError(SeqfastError): ...
 class SpecialTokenError(SeqfastError): ...
 class DecodeError(SeqfastError): ...
+
+@final
+class AtomicFile:
+    """A binary, seekable, write-only file (``rust/py/files.rs``) that replaces ``path`` only on
+    ``commit()`` or on leaving a ``with`` block without an exception; otherwise the temp file is
+    removed and the target untouched."""
+
+    def __new__(cls, path: _Path) -> AtomicFile: ...
+    def write(self, data: Buffer) -> int: ...
+    def seek(self, offset: int, whence: int = 0) -> int: ...
+    def tell(self) -> int: ...
+    def read(self, _size: int = ...) -> NoReturn: ...  # raises io.UnsupportedOperation (write-only; default -1)
+    def readable(self) -> bool: ...
+    def seekable(self) -> bool: ...
+    def writable(self) -> bool: ...
+    def flush(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def commit(self) -> None: ...
+    def discard(self) -> None: ...
+    def __enter__(self) -> AtomicFile: ...
+    def __exit__(self, exc_type: Optional[type[BaseException]], _exc: Optional[BaseException],
+                 _tb: Optional[TracebackType]) -> Literal[False]: ...
 
 # ---- byte-level BPE ---------------------------------------------------------------------------
 
@@ -288,19 +314,42 @@ def lm_write_arpa_stdout(model: NgramModel, num_threads: Optional[int] = None) -
 
 @final
 class LstmDecoderWeights:
-    def __new__(cls, cell: Literal["lstm", "gru"], emb: _F32, layers: Sequence[tuple[_F32, _F32, _F32, _F32]], hidden: int,
-                out_w: _F32, out_b: _F32, attention: Optional[tuple[_F32, int, _F32, _F32]] = None) -> LstmDecoderWeights: ...
+    """Packed weights of a native decoder; H comes from the first layer's weight_hh, He from
+    ``attention``'s weight_a (None for "dot": He = H)."""
+
+    def __new__(cls, cell: Literal["lstm", "gru"], emb: _F32, layers: Sequence[tuple[_F32, _F32, _F32, _F32]], out_w: _F32,
+                out_b: _F32, attention: Optional[tuple[Optional[_F32], _F32, _F32]] = None) -> LstmDecoderWeights: ...
     @property
     def vocab_size(self) -> int: ...
 
-_Hyp = tuple[_U32, float, float, bool]
+@final
+class NgramScorerSpec:
+    def __new__(cls, model: NgramModel, prompts: Sequence[_U32], allow_unk: bool = False, per_word: bool = False) -> NgramScorerSpec: ...
 
-def beam_search(spec: Any, batch_size: int, beam_width: int, max_len: int, bos: int, eos: int, min_len: int = 0,
-                n_best: Optional[int] = None, length_penalty: str = "none", alpha: float = 1.0, stopping: str = "exact",
-                no_repeat_ngram_size: int = 0, banned: Sequence[int] = ..., num_threads: Optional[int] = None) -> list[list[_Hyp]]: ...
-def sample(spec: Any, batch_size: int, max_len: int, bos: int, eos: int, greedy: bool, seed: int = 0, temperature: float = 1.0,
-           top_k: int = 0, top_p: float = 1.0, min_len: int = 0, banned: Sequence[int] = ...,
-           num_threads: Optional[int] = None) -> list[list[_Hyp]]: ...
+@final
+class DecoderSpec:
+    def __new__(cls, weights: LstmDecoderWeights, h0: Optional[_F32] = None, c0: Optional[_F32] = None, memory: Optional[_F32] = None,
+                memory_lengths: Optional[_I64] = None) -> DecoderSpec: ...
+
+@final
+class CallScorerSpec:
+    def __new__(cls, f: Callable[[_U32, _I64], _F32], vocab_size: int) -> CallScorerSpec: ...
+
+@final
+class WeightedSpec:
+    def __new__(cls, parts: Sequence[tuple[_ScorerSpec, float]]) -> WeightedSpec: ...
+
+_ScorerSpec = Union[NgramScorerSpec, DecoderSpec, CallScorerSpec, WeightedSpec]
+_Hyp = tuple[_U32, float, float, bool]  # tokens, score, logprob, finished
+
+# The options cross as a dict read by name (search.py builds it with dict(...), hence no TypedDict):
+# beam_search: beam_width, max_len, bos, eos, min_len, n_best (int or None), length_penalty ("none",
+# "length", "gnmt"), alpha, stopping ("early", "exact"), no_repeat_ngram_size, banned (list of ids);
+# sample: max_len, min_len, bos, eos, banned, seed, temperature, top_k, top_p (greedy ignores the last four).
+def beam_search(scorer: _ScorerSpec, batch_size: int, options: Mapping[str, object],
+                num_threads: Optional[int] = None) -> list[list[_Hyp]]: ...
+def sample(scorer: _ScorerSpec, batch_size: int, options: Mapping[str, object], greedy: bool,
+           num_threads: Optional[int] = None) -> list[list[_Hyp]]: ...  # one hypothesis per item
 
 # ---- nn kernels (wire formats private to _recurrent.py and _attention*.py) ---------------------------
 
@@ -309,27 +358,32 @@ class RnnCache:
     @property
     def dtype(self) -> str: ...
 
-def rnn_forward(cell: str, x: _Float, batch: int, steps: int, input_size: int, hidden: int, proj: int, layers: int, bidirectional: bool,
-                weights: Sequence[tuple[_Float, _Float, _Float, _Float, _Float]], h0: Optional[_Float] = None, c0: Optional[_Float] = None,
-                lengths: Optional[_I64] = None, batch_first: bool = True, dropout: float = 0.0, seed: int = 0, keep_cache: bool = True,
+def rnn_forward(cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "gru_textbook"], x: _Float,
+                weights: Sequence[tuple[_Float, _Float, _Float, _Float, _Float]], bidirectional: bool, h0: Optional[_Float] = None,
+                c0: Optional[_Float] = None, lengths: Optional[_I64] = None, batch_first: bool = True, dropout: float = 0.0,
+                seed: int = 0, keep_cache: bool = True,
                 num_threads: Optional[int] = None) -> tuple[_Float, _Float, _Float, Optional[RnnCache]]: ...
 def rnn_backward(cache: RnnCache, weights: Sequence[tuple[_Float, _Float, _Float, _Float, _Float]], dy: Optional[_Float] = None,
                  dh_n: Optional[_Float] = None, dc_n: Optional[_Float] = None,
                  num_threads: Optional[int] = None) -> tuple[_Float, _Float, Optional[_Float], list[tuple[_Float, ...]]]: ...
-def sdpa_forward(q: _Float, k: _Float, v: _Float, dims: tuple[int, int, int, int, int, int], layouts: Sequence[_L3], out_size: int,
-                 lengths: Optional[list[int]] = None, mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ...,
+# Scaled dot-product attention: q, k, v, out, lse, dout flat (1-D), dims (B, H, Tq, Tk, d, dv), one
+# (batch, head, row) stride layout per operand (forward: q, k, v, out; backward: q, k, v, out, dout, dq, dk, dv),
+# the mask flat with its (batch, head, query) strides.
+def sdpa_forward(q: _Float, k: _Float, v: _Float, dims: tuple[int, int, int, int, int, int], layouts: Sequence[_L3],
+                 lengths: Optional[_I64] = None, mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ...,
                  scale: float = 1.0, causal: bool = False, dropout: float = 0.0, seed: int = 0,
-                 num_threads: Optional[int] = None) -> tuple[_Float, _F32]: ...
-def sdpa_backward(q: _Float, k: _Float, v: _Float, out: _Float, lse: _F32, dout: _Float, dims: tuple[int, int, int, int, int, int],
-                  layouts: Sequence[_L3], grad_sizes: tuple[int, int, int], lengths: Optional[list[int]] = None,
-                  mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ..., scale: float = 1.0, causal: bool = False,
-                  dropout: float = 0.0, seed: int = 0, num_threads: Optional[int] = None) -> tuple[_Float, _Float, _Float]: ...
-def additive_forward(arrays: Sequence[_Float], bias: Optional[_Float], dims: tuple[int, int, int, int, int, int, int],
-                     lengths: Optional[list[int]] = None, mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ...,
+                 num_threads: Optional[int] = None) -> tuple[_Float, _Float]: ...
+def sdpa_backward(q: _Float, k: _Float, v: _Float, out: _Float, lse: _Float, dout: _Float, dims: tuple[int, int, int, int, int, int],
+                  layouts: Sequence[_L3], lengths: Optional[_I64] = None, mask: Optional[npt.NDArray[np.bool_]] = None,
+                  mask_strides: _L3 = ..., scale: float = 1.0, causal: bool = False, dropout: float = 0.0, seed: int = 0,
+                  num_threads: Optional[int] = None) -> tuple[_Float, _Float, _Float]: ...
+# Additive attention: arrays = [query (B, Tq, dq), keys (B, Tk, dk), values (B, Tk, dv), w_q (da, dq), w_k (da, dk), v (da,)];
+# forward -> (context, pq, pk, attn); backward: saved = [pq, pk, attn, dcontext] -> [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias].
+def additive_forward(arrays: Sequence[_Float], bias: Optional[_Float], lengths: Optional[_I64] = None,
+                     mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ...,
                      num_threads: Optional[int] = None) -> tuple[_Float, _Float, _Float, _Float]: ...
-def additive_backward(arrays: Sequence[_Float], bias: Optional[_Float], saved: Sequence[_Float], dims: tuple[int, int, int, int, int, int, int],
-                      lengths: Optional[list[int]] = None, mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ...,
+def additive_backward(arrays: Sequence[_Float], bias: Optional[_Float], saved: Sequence[_Float], lengths: Optional[_I64] = None,
+                      mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ...,
                       num_threads: Optional[int] = None) -> list[_Float]: ...
-def nn_matmul(a: _Float, b: _Float, dims: tuple[int, int, int], ta: bool = False, tb: bool = False,
-              num_threads: Optional[int] = None) -> _Float: ...
+def nn_matmul(a: _Float, b: _Float, ta: bool = False, tb: bool = False, num_threads: Optional[int] = None) -> _Float: ...
 def simd_level(force: Optional[Literal["scalar", "avx2", "avx512"]] = None) -> Literal["scalar", "avx2", "avx512"]: ...
