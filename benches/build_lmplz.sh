@@ -17,7 +17,7 @@
 #
 # Idempotent: if PREFIX/bin/lmplz and PREFIX/bin/build_binary already exist and run, nothing is
 # done. Used by tests/data/ngram/make_golden.sh (LMPLZ=PREFIX/bin/lmplz), by
-# tests/test_kenlm_binary.py (SEQFAST_BUILD_BINARY, else ./.lmplz/bin/build_binary) and by n-gram
+# tests/ngram/test_ngram_parity_kenlm_binary.py (SEQFAST_BUILD_BINARY, else ./.lmplz/bin/build_binary) and by n-gram
 # benchmarks.
 # Environment: PYTHON (default python3), JOBS (default: number of CPUs).
 set -euo pipefail

@@ -1,6 +1,7 @@
-"""Shared helpers for test_errors.py, test_cli.py and test_api.py (not a conftest: plain imports).
+"""Shared helpers for test_tokenize_errors.py, test_cli.py and test_tokenize_api.py (not a conftest:
+plain imports).
 
-Import with ``from _helpers import ...`` after putting this directory on ``sys.path``.
+Import with ``from _helpers import ...`` (tests/ is on ``sys.path``: ``pythonpath`` in pyproject.toml).
 """
 
 from __future__ import annotations

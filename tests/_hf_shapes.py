@@ -1,6 +1,6 @@
 """Hugging Face ``tokenizer.json`` pipelines in the shapes of real checkpoints, built at run time.
 
-Used by ``tests/test_hf_pipelines.py`` (small vocabularies, a second or less each) and by
+Used by ``tests/tokenize/test_tokenize_parity_hf_pipelines.py`` (small vocabularies, a second or less each) and by
 ``benches/bench_hf.py`` (larger vocabularies, trained on the benchmark corpus). Nothing here
 imports seqfast: every builder makes a ``tokenizers.Tokenizer`` the way the real checkpoint's
 file was made (trained by ``tokenizers`` trainers, or a sentencepiece model trained with

@@ -1,7 +1,7 @@
 """SplitMix64's finaliser on Python ints, independent of NumPy: the oracle the tests hold the
 references' (and so the kernels') counter-based dropout generators to.
 
-Import with ``from _int_rng import M64, mix64_int`` after putting this directory on ``sys.path``.
+Import with ``from _int_rng import M64, mix64_int`` (tests/ is on ``sys.path``: ``pythonpath`` in pyproject.toml).
 """
 
 M64 = (1 << 64) - 1

@@ -1,7 +1,7 @@
 """The n-gram golden files in tests/data/ngram (corpora and the ARPA files KenLM's lmplz made
 of them; see make_golden.sh), shared by test_reference_lm.py and test_ngram_lm.py.
 
-Import with ``from _ngram_data import ...`` after putting this directory on ``sys.path``.
+Import with ``from _ngram_data import ...`` (tests/ is on ``sys.path``: ``pythonpath`` in pyproject.toml).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 in a few seconds and, per family, its heaviest parallel call on inputs large enough to run in
 parallel. Module-level functions so ``multiprocessing`` (fork and spawn) can call them by name.
 
-Import with ``import _pipeline_work`` (pytest puts this directory on ``sys.path``; spawned
-children inherit ``sys.path``).
+Import with ``import _pipeline_work`` (``pythonpath = ["tests"]`` in pyproject.toml puts this
+directory on ``sys.path``; spawned children inherit ``sys.path``).
 """
 
 from __future__ import annotations

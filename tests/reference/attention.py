@@ -4,7 +4,7 @@ This is what seqfast's Rust attention kernels are checked against, so it favours
 right over being fast: full (.., Tq, Tk) score matrices, no tiling, no online softmax, and backward
 passes derived by hand, checked in turn by central finite differences and, where torch is
 installed, against ``torch.nn.functional.scaled_dot_product_attention`` and
-``torch.nn.MultiheadAttention`` (``tests/test_reference_attention.py``).
+``torch.nn.MultiheadAttention`` (``tests/nn/test_reference_attention.py``).
 
 Every ``*_forward`` has a ``*_backward`` taking the same inputs and options plus the gradient of a
 scalar loss with respect to the output; it recomputes the forward and returns the gradients of

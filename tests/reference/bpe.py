@@ -4,7 +4,7 @@ This module is the *semantic specification* that seqfast's Rust tokenizer is
 tested against.  Everything here favours obviousness over speed: every loop
 recomputes from scratch instead of maintaining clever incremental state.
 Do not optimise it; if the fast code and this file disagree, this file is the
-one that says what the answer should be (and ``tests/test_reference_bpe.py``
+one that says what the answer should be (and ``tests/tokenize/test_reference_bpe.py``
 checks this file itself against tiktoken).
 
 Vocabulary of terms used below

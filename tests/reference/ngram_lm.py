@@ -3,7 +3,7 @@
 Everything here is float64 and plain dictionaries: it is what seqfast's Rust
 n-gram core is checked against, so it favours being obviously right over being
 fast.  Its Kneser-Ney estimator is in turn checked against KenLM's ``lmplz``
-(golden ARPA files in ``tests/data/ngram``, see ``tests/test_reference_lm.py``).
+(golden ARPA files in ``tests/data/ngram``, see ``tests/ngram/test_reference_lm.py``).
 
 Conventions used throughout
 ---------------------------

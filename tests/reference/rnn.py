@@ -4,7 +4,7 @@ This is what seqfast's Rust recurrent kernels are checked against, so it favours
 right over being fast: plain loops over layers, directions and time steps, and a backward pass
 derived by hand (explicit back-propagation through time), checked in turn by central finite
 differences and, where torch is installed, against ``torch.nn.RNN/LSTM/GRU``
-(``tests/test_reference_rnn.py``).
+(``tests/nn/test_reference_rnn.py``).
 
 Semantics are PyTorch's in training mode.
 

@@ -3,7 +3,7 @@
 This is what seqfast's Rust decoders are checked against, so it favours being obviously right
 over being fast: plain loops over batch items, hypotheses and tokens, Python floats (float64)
 for every score.  It is checked in turn by brute-force enumeration and statistical tests
-(``tests/test_reference_search.py``).
+(``tests/search/test_reference_search.py``).
 
 Scorer protocol
 ---------------

@@ -1,5 +1,5 @@
 //! Tests on small KenLM binaries made by `build_binary` from KenLM's own test model
-//! (tests/data/ngram/kenlm_test*.arpa; see tests/test_kenlm_binary.py for the commands): they
+//! (tests/data/ngram/kenlm_test*.arpa; see tests/ngram/test_ngram_parity_kenlm_binary.py for the commands): they
 //! must score like the ARPA they came from, and no truncation or bit flip may panic.
 
 use std::path::PathBuf;

@@ -18,9 +18,11 @@ import seqfast
 from seqfast import ngram
 from seqfast.ngram import kenlm_compat
 
+from _paths import DATA as TESTS_DATA
+
 kenlm = pytest.importorskip("kenlm")
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ngram")
+DATA = str(TESTS_DATA / "ngram")
 # lmplz's models, and KenLM's own test models (kenlm_test*.arpa), which have n-grams whose suffix
 # is missing ("<unk> however <unk>" without "however <unk>"). kenlm needs order >= 2.
 ARPAS = sorted(p for p in glob.glob(os.path.join(DATA, "*.arpa")) if not os.path.basename(p).startswith("students.o1"))

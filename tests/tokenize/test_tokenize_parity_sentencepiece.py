@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _paths import DATA
 from conftest import TEXT_STRATEGIES
 
 import seqfast
@@ -29,8 +30,6 @@ spm = pytest.importorskip("sentencepiece")
 
 CHECK = settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-
-HERE = os.path.dirname(__file__)
 
 _WORDS = ["hello", "world", "the", "quick", "brown", "fox", "naïve", "café", "日本語", "テキスト", "中文", "한국어",
           "12345", "2024", "3.14", "emoji😀", "👍🏽", "straße", "ｆｕｌｌ", "ﬁne", "Ωμέγα", "привет", "e\u0301t\u0301e",
@@ -49,7 +48,7 @@ CONFIGS = {
                          split_digits=True, control_symbols=["<ctl>"]),
     "unigram_nfkc_cf": dict(model_type="unigram", vocab_size=500, normalization_rule_name="nmt_nfkc_cf"),
     "unigram_rules": dict(model_type="unigram", vocab_size=500,
-                          normalization_rule_tsv=os.path.join(HERE, "data", "charsmap_rules.tsv")),
+                          normalization_rule_tsv=str(DATA / "charsmap_rules.tsv")),
     "unigram_raw_spaces": dict(model_type="unigram", vocab_size=500, add_dummy_prefix=False,
                                remove_extra_whitespaces=False),
     "bpe_suffix": dict(model_type="bpe", vocab_size=500, treat_whitespace_as_suffix=True),

@@ -17,9 +17,7 @@ HF always splits added (special) tokens out of the text, so seqfast is called wi
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import sys
 
 import numpy as np
 import pytest
@@ -29,8 +27,7 @@ from hypothesis import strategies as st
 import seqfast
 from conftest import TEXT_STRATEGIES, mixed_text, stdlib_sample
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import bpe  # noqa: E402
+from reference import bpe
 
 DEFAULT = settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 SMALL = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))

@@ -22,9 +22,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import seqfast  # noqa: E402
-from _helpers import (  # noqa: E402
+import seqfast
+from _helpers import (
     FUZZ,
     QUICK,
     SPECIAL,
@@ -34,7 +33,7 @@ from _helpers import (  # noqa: E402
     small_tokenizer,
     write,
 )
-from seqfast import (  # noqa: E402
+from seqfast import (
     ArgumentTypeError,
     DecodeError,
     FormatError,

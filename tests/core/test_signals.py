@@ -17,9 +17,8 @@ import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import _pipeline_work as work  # noqa: E402
+import _pipeline_work as work
+from _paths import TESTS
 
 LIMIT = 0.2  # seconds from the signal to the KeyboardInterrupt
 CLI_LIMIT = 0.5
@@ -33,7 +32,7 @@ def _report(capsys, lines):
 
 
 def test_long_calls_raise_keyboard_interrupt_promptly(tmp_path, capsys):
-    p = subprocess.run([sys.executable, os.path.join(HERE, "_signal_calls.py"), str(tmp_path)], capture_output=True, text=True, timeout=600)
+    p = subprocess.run([sys.executable, str(TESTS / "_signal_calls.py"), str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     rows = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
     assert len(rows) >= 12, p.stdout

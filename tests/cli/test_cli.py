@@ -19,10 +19,9 @@ import types
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import seqfast  # noqa: E402
-import seqfast.cli as cli  # noqa: E402
-from _helpers import CORPUS, SPECIAL, cl100k_path, need_cl100k, write  # noqa: E402
+import seqfast
+import seqfast.cli as cli
+from _helpers import CORPUS, SPECIAL, cl100k_path, need_cl100k, write
 
 SAMPLE = "hello world, the quick brown fox\nhéllo wörld 🎉 日本語\n\ndef add(x, y):\n    return x + y\n"
 

@@ -7,16 +7,14 @@ import base64
 import copy
 import os
 import pickle
-import sys
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import seqfast  # noqa: E402
-from _helpers import CORPUS, FUZZ, QUICK, SPECIAL, cl100k_tokenizer, need_cl100k, small_tokenizer, write  # noqa: E402
+import seqfast
+from _helpers import CORPUS, FUZZ, QUICK, SPECIAL, cl100k_tokenizer, need_cl100k, small_tokenizer, write
 
 TEXTS = st.text(
     alphabet=st.characters(codec="utf-8") | st.sampled_from(list(" \n\t\r'.,!?aeiouhello🎉é日本")),

@@ -11,7 +11,9 @@ on each other in both directions.
 import ast
 import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent / "python" / "seqfast"
+from _paths import ROOT as _REPO
+
+ROOT = _REPO / "python" / "seqfast"
 
 
 def modules() -> dict:

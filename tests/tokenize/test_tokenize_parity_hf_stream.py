@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,10 +11,9 @@ from hypothesis import strategies as st
 tokenizers = pytest.importorskip("tokenizers")
 DecodeStream = getattr(tokenizers.decoders, "DecodeStream", None)
 
-import seqfast  # noqa: E402
+import seqfast
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _hf_shapes as shapes  # noqa: E402
+import _hf_shapes as shapes
 
 NAMES = ("gpt2", "bert_uncased", "llama3", "qwen2", "whisper", "wordlevel", "openai_gpt", "metaspace_always",
          "metaspace_first", "llama2", "t5")

@@ -22,11 +22,10 @@ import types
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import seqfast.cli as cli  # noqa: E402
-from _ngram_data import DATA  # noqa: E402
-from _pipeline_work import zipf_text  # noqa: E402
-from seqfast.ngram import NgramLM  # noqa: E402
+import seqfast.cli as cli
+from _ngram_data import DATA
+from _pipeline_work import zipf_text
+from seqfast.ngram import NgramLM
 
 ZIPF = open(os.path.join(DATA, "zipf.txt"), "rb").read()
 EXTRA = "héllo wörld 日本語 w1 w2\n\n  w3\tw1  \n".encode()

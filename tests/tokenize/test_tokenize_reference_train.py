@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,8 +18,7 @@ from hypothesis import strategies as st
 import seqfast
 from conftest import stdlib_py_texts, stdlib_sample
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import bpe  # noqa: E402
+from reference import bpe
 
 HYPO = settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 

@@ -21,7 +21,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -29,13 +28,10 @@ import pytest
 from seqfast import FormatError
 from seqfast.ngram import NgramLM
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ngram_data import DATA, FALLBACK, arpa_path, sentences  # noqa: E402
+from _ngram_data import DATA, FALLBACK, arpa_path, sentences
+from _paths import ROOT
 
 kenlm = pytest.importorskip("kenlm")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def _find_build_binary():
     env = os.environ.get("SEQFAST_BUILD_BINARY")

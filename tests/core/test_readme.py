@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 
 import _pipeline_work as work
+from _paths import ROOT
 import seqfast
 from seqfast import ngram
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
 

@@ -8,7 +8,6 @@ import os
 import pickle
 import random
 import re
-import sys
 
 import numpy as np
 import pytest
@@ -18,9 +17,8 @@ from hypothesis import strategies as st
 import seqfast
 from seqfast.ngram import NgramLM
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ngram_data import DATA, FALLBACK, GOLDEN, PRUNED, arpa_path, arpa_text, sentences, text  # noqa: E402
-from reference import ngram_lm as L  # noqa: E402
+from _ngram_data import DATA, FALLBACK, GOLDEN, PRUNED, arpa_path, arpa_text, sentences, text
+from reference import ngram_lm as L
 
 
 def arpa_lines(s: str) -> dict:

@@ -10,9 +10,6 @@ and its 6-row micro-kernel groups.
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,8 +18,7 @@ from hypothesis import strategies as st
 import seqfast
 import seqfast.nn as snn
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import attention as R  # noqa: E402
+from reference import attention as R
 
 TOL = {np.float64: 1e-11, np.float32: 3e-5}
 

@@ -17,17 +17,13 @@ its own:
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _int_rng import M64, mix64_int  # noqa: E402
-from reference import rnn as R  # noqa: E402
+from _int_rng import M64, mix64_int
+from reference import rnn as R
 
 # (mode, gru_variant) pairs: every cell the reference implements.
 CELLS = [("rnn_tanh", "pytorch"), ("rnn_relu", "pytorch"), ("lstm", "pytorch"), ("gru", "pytorch"),

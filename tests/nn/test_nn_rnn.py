@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,8 +19,7 @@ from hypothesis import strategies as st
 import seqfast
 import seqfast.nn as snn
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import rnn as R  # noqa: E402
+from reference import rnn as R
 
 CELLS = [("rnn_tanh", "pytorch", 0), ("rnn_relu", "pytorch", 0), ("lstm", "pytorch", 0), ("lstm", "pytorch", 2),
          ("gru", "pytorch", 0), ("gru", "textbook", 0)]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,10 +18,9 @@ from hypothesis import strategies as st
 
 pytest.importorskip("tokenizers")
 
-import seqfast  # noqa: E402
+import seqfast
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _hf_shapes as shapes  # noqa: E402
+import _hf_shapes as shapes
 
 FUZZ = settings(max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 # One shape per model kind and per component family (no converters needed).

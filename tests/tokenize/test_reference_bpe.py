@@ -10,17 +10,14 @@ from __future__ import annotations
 import ast
 import importlib.util
 import itertools
-import os
-import sys
 from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import TRICKY_TEXTS, find_cl100k_path
-from reference import bpe  # noqa: E402
+from reference import bpe
 
 # No example database: keep the checkout clean; keep every run fast.
 FAST = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

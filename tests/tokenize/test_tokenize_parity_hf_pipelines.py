@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -38,11 +37,11 @@ from hypothesis import strategies as st
 
 tokenizers = pytest.importorskip("tokenizers")
 
-import seqfast  # noqa: E402
-from conftest import TEXT_STRATEGIES, mixed_text  # noqa: E402
+import seqfast
+from conftest import TEXT_STRATEGIES, mixed_text
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _hf_shapes as shapes  # noqa: E402
+import _hf_shapes as shapes
+from _paths import ROOT
 
 pytestmark = pytest.mark.peer
 
@@ -422,7 +421,7 @@ def test_batch_metadata_corpus(built, sf):
     compare_rows(built.name, texts, sf_rows(batch, len(texts)), hf_rows(built.hf, texts))
 
 
-BENCH_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench-data")
+BENCH_DATA = str(ROOT / "bench-data")
 
 
 @pytest.mark.slow

@@ -12,14 +12,12 @@ import functools
 import math
 import os
 import random
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ngram_data import DATA, FALLBACK, GOLDEN, PRUNED, arpa_text, sentences  # noqa: E402
-from _ngram_data import sentences as corpus  # noqa: E402
-from reference import ngram_lm as L  # noqa: E402
+from _ngram_data import DATA, FALLBACK, GOLDEN, PRUNED, arpa_text, sentences
+from _ngram_data import sentences as corpus
+from reference import ngram_lm as L
 
 @functools.lru_cache(maxsize=None)
 def golden(name: str, order: int) -> dict:

@@ -19,8 +19,6 @@ its own:
 from __future__ import annotations
 
 import math
-import os
-import sys
 from fractions import Fraction
 
 import numpy as np
@@ -28,9 +26,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _int_rng import M64, mix64_int  # noqa: E402
-from reference import attention as A  # noqa: E402
+from _int_rng import M64, mix64_int
+from reference import attention as A
 
 MHA_WEIGHTS = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
 

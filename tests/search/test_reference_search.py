@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import sys
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import rnn as R  # noqa: E402  (independent NumPy SplitMix64 finaliser)
-from reference import search as S  # noqa: E402
+from reference import search as S
 
 PENALTIES = [("none", 1.0), ("length", 1.0), ("length", 0.6), ("gnmt", 1.0), ("gnmt", 2.5), ("length", 0.0)]
 PENALTY_IDS = ["none", "length1", "length0.6", "gnmt1", "gnmt2.5", "length0"]

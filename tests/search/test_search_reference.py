@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import subprocess
 import sys
 
@@ -26,8 +25,7 @@ import seqfast
 from seqfast import search
 from seqfast.ngram import NgramLM
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import search as R  # noqa: E402
+from reference import search as R
 
 
 def as_tuples(items):
