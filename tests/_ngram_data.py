@@ -56,3 +56,9 @@ def arpa_path(name: str) -> str:
 def arpa_text(name: str) -> str:
     with open(arpa_path(name), encoding="utf-8") as f:
         return f.read()
+
+
+def heldout(vocab, rng, n=200):
+    """n random sentences over the model's words plus two unknown ones (rng: random.Random)."""
+    words = [w for w in vocab if w not in ("<s>", "</s>", "<unk>")] + ["zzz-unknown", "qqq"]
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(n)]

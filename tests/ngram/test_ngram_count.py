@@ -123,28 +123,6 @@ def test_atomic_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
-def test_errors():
-    with pytest.raises(seqfast.SeqfastError, match="order"):
-        ngram.count(np.zeros(3, dtype=np.uint32), order=0)
-    with pytest.raises(seqfast.SeqfastError, match="128-bit"):
-        ngram.count(np.array([2**31], dtype=np.uint32), order=5)
-    with pytest.raises(seqfast.ArgumentTypeError):
-        ngram.count("some text", order=2)
-    with pytest.raises(seqfast.SeqfastError, match=r"tokens\[0\]\[0\] = -1 is not a valid token id"):
-        ngram.count([np.array([-1])], order=2)  # a wrong value: SeqfastError (DecodeError is for decoding)
-    with pytest.raises(seqfast.ShapeError):
-        ngram.count((np.zeros(3, dtype=np.uint32), np.array([0, 5], dtype=np.int64)), order=2)
-    with pytest.raises(seqfast.SeqfastError):
-        ngram.count(np.zeros(3, dtype=np.uint32), order=2, bos=-1)
-    c = ngram.count(np.zeros(3, dtype=np.uint32), order=2)
-    with pytest.raises(seqfast.SeqfastError):
-        c[[0, 0, 0]]
-    with pytest.raises(seqfast.ShapeError):
-        c + ngram.count(np.zeros(3, dtype=np.uint32), order=3)
-    empty = ngram.count([], order=3)
-    assert [empty.num_ngrams(n) for n in (1, 2, 3)] == [0, 0, 0]
-
-
 def test_words_and_cli(tmp_path):
     ids, offsets, vocab = ngram.words("a the b\n\n  the a \n", ["<s>", "</s>"])
     assert vocab == ["<s>", "</s>", "a", "the", "b"]

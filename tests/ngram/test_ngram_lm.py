@@ -1,5 +1,6 @@
 """seqfast.ngram.NgramLM against KenLM's lmplz (golden ARPA files), the readable reference
-(tests/reference/ngram_lm.py), the `kenlm` module (peer), and itself (threads, round trips)."""
+(tests/reference/ngram_lm.py), and itself (threads, round trips, pickle, CLI). Bad input is in
+test_ngram_errors.py, the `kenlm` module as a peer in test_ngram_parity_kenlm.py."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 import seqfast
 from seqfast.ngram import NgramLM
 
-from _ngram_data import DATA, FALLBACK, GOLDEN, PRUNED, arpa_path, arpa_text, sentences, text
+from _ngram_data import DATA, FALLBACK, GOLDEN, PRUNED, arpa_path, arpa_text, heldout, sentences, text
 from reference import ngram_lm as L
 
 
@@ -99,16 +100,6 @@ def test_pruning_semantics_and_errors():
             NgramLM.fit(text("zipf"), order=3, **kw)
 
 
-@pytest.mark.peer
-def test_kenlm_on_pruned_model(tmp_path):
-    kenlm = pytest.importorskip("kenlm")
-    lm = NgramLM.fit(text("zipf"), order=4, prune=[0, 1, 2])
-    lm.to_arpa(tmp_path / "m.arpa")
-    k = kenlm.Model(str(tmp_path / "m.arpa"))
-    for s in heldout(lm.vocab, random.Random(8), 200):
-        assert lm.score(s) == pytest.approx(k.score(s), abs=1e-4)
-
-
 REFERENCE_CASES = [(n, o, fb, None) for n, o, fb in GOLDEN[4:]] + [("zipf", 3, None, (0, 1)), ("zipf", 5, None, (0, 1, 1, 2))]
 
 
@@ -150,13 +141,8 @@ def test_discount_errors_and_fallback():
 
 
 # ---------------------------------------------------------------------------------------
-# queries: reference, kenlm, sums, threads
+# queries: reference, sums, threads
 # ---------------------------------------------------------------------------------------
-
-
-def heldout(vocab, rng, n=200):
-    words = [w for w in vocab if w not in ("<s>", "</s>", "<unk>")] + ["zzz-unknown", "qqq"]
-    return [" ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(n)]
 
 
 @pytest.mark.parametrize("arpa", ["zipf.o5", "students.o3", "kenlm_test", "kenlm_test_nounk"])
@@ -171,36 +157,6 @@ def test_scores_match_reference(arpa):
                 got = lm.token_scores(s, bos=bos, eos=eos)
                 assert np.allclose(got, per, atol=1e-4), (s, bos, eos)
                 assert lm.score(s, bos=bos, eos=eos) == pytest.approx(total, abs=1e-4)
-
-
-@pytest.mark.peer
-@pytest.mark.parametrize("arpa", ["zipf.o5", "kenlm_test", "kenlm_test_nounk"])
-def test_kenlm_reads_and_agrees(arpa, tmp_path):
-    kenlm = pytest.importorskip("kenlm")
-    lm = NgramLM.from_arpa(arpa_path(arpa))
-    out = tmp_path / "rt.arpa"
-    lm.to_arpa(out)  # kenlm loads what seqfast writes
-    k = kenlm.Model(str(out))
-    rng = random.Random(2)
-    sents = heldout(lm.vocab, rng, 200)
-    batch = lm.score_batch(sents)
-    for i, s in enumerate(sents):
-        assert batch["total"][i] == pytest.approx(k.score(s, bos=True, eos=True), abs=1e-4)
-        full = [x[0] for x in k.full_scores(s, bos=True, eos=True)]
-        got = batch["tokens"][batch["offsets"][i] : batch["offsets"][i + 1]]
-        assert np.allclose(got, full, atol=1e-4)
-        assert batch["oov"][i] == sum(x[2] for x in k.full_scores(s))
-
-
-@pytest.mark.peer
-def test_kenlm_on_fitted_model(tmp_path):
-    kenlm = pytest.importorskip("kenlm")
-    lm = NgramLM.fit(text("zipf"), order=4)
-    lm.to_arpa(tmp_path / "m.arpa")
-    k = kenlm.Model(str(tmp_path / "m.arpa"))
-    for s in heldout(lm.vocab, random.Random(3), 200):
-        for bos, eos in ((True, True), (False, False), (True, False)):
-            assert lm.score(s, bos=bos, eos=eos) == pytest.approx(k.score(s, bos=bos, eos=eos), abs=1e-4)
 
 
 SMOOTHINGS = [("kneser_ney", {}), ("mle", {}), ("add_k", {"k": 0.5}), ("laplace", {})]
@@ -371,63 +327,8 @@ def test_hypothesis_sums_and_reference(sents, order, smoothing):
 
 
 # ---------------------------------------------------------------------------------------
-# bad input
+# atomic writes: a failed save keeps the old file
 # ---------------------------------------------------------------------------------------
-
-GOOD = arpa_text("students.o3")
-
-
-@pytest.mark.parametrize(
-    "mutate,match",
-    [
-        (lambda s: s.replace("ngram 2=", "ngram 2=1", 1), "declares"),
-        # a header claiming a billion n-grams: a clear error, not a billion-row allocation
-        (lambda s: s.replace("ngram 3=", "ngram 3=1000000000", 1), "declares"),
-        (lambda s: s.replace("ngram 3=", "ngram 4=", 1), "expected 'ngram 3"),
-        (lambda s: s[: s.rindex("\n", 0, len(s) // 2) + 1], "ends"),
-        (lambda s: s.replace("\\end\\", ""), "end"),
-        (lambda s: s.replace("\\2-grams:", "\\9-grams:"), "2-grams"),
-        (lambda s: s.replace("2-grams:\n-", "2-grams:\nx", 1), "not a number"),
-        (lambda s: s.replace("\\data\\", "data"), "data"),
-        (lambda s: s.replace("\t<s>\t", "\t<s>\tnan\t", 1), "fields|number"),
-        (lambda s: "\n".join(ln.replace("\t", "\tnan\t", 1) if ln.startswith("-") and ln.count("\t") == 1 else ln for ln in s.split("\n")), "fields|number|finite"),
-    ],
-)
-def test_malformed_arpa(mutate, match):
-    bad = mutate(GOOD)
-    with pytest.raises(seqfast.FormatError, match=match) as e:
-        NgramLM.from_arpa_str(bad)
-    assert "line" in str(e.value)
-
-
-def test_bad_arguments(tmp_path):
-    with pytest.raises(seqfast.SeqfastError, match="order"):
-        NgramLM.fit("a b", order=0)
-    with pytest.raises(seqfast.SeqfastError, match="empty"):
-        NgramLM.fit("", order=2)
-    with pytest.raises(seqfast.SeqfastError, match="empty"):
-        NgramLM.fit([np.zeros(0, np.uint32)], order=2)
-    with pytest.raises(seqfast.SeqfastError, match="line 2"):
-        NgramLM.fit("a b\nc <s> d\n", order=2)
-    with pytest.raises(seqfast.SeqfastError, match="NaN"):
-        NgramLM.fit("a b", order=2, smoothing="add_k", k=float("nan"))
-    with pytest.raises(seqfast.SeqfastError, match="alpha"):
-        NgramLM.fit("a b", order=2, smoothing="stupid_backoff", alpha=2.0)
-    with pytest.raises(seqfast.SeqfastError, match="smoothing"):
-        NgramLM.fit("a b", order=2, smoothing="witten_bell")
-    with pytest.raises(seqfast.SeqfastError, match="outside"):
-        NgramLM.fit([np.array([1, 9], np.uint32)], order=2, vocab_size=5)
-    lm = NgramLM.fit(text("zipf"), order=2, smoothing="mle")
-    with pytest.raises(seqfast.SeqfastError, match="ARPA"):
-        lm.to_arpa()
-    with pytest.raises(seqfast.SeqfastError, match="temperature"):
-        lm.generate(temperature=float("nan"))
-    with pytest.raises(seqfast.SeqfastError, match="perplexity"):
-        lm.perplexity([np.zeros(0, np.uint32)], eos=False)
-    with pytest.raises(FileNotFoundError):
-        NgramLM.from_arpa(tmp_path / "nope.arpa")
-    with pytest.raises(seqfast.ShapeError):
-        lm.score_batch((np.array([3], np.uint32), np.array([0, 5], np.int64)))
 
 
 def test_atomic_write_keeps_old_file(tmp_path):

@@ -2,7 +2,7 @@
 
 * outputs and gradients (input, states, every parameter) equal torch.nn.LSTM / GRU / RNN /
   MultiheadAttention / F.scaled_dot_product_attention in float64 and float32, with the
-  tolerances of tests/nn/test_nn_rnn.py and tests/nn/test_nn_attention.py;
+  tolerances of tests/nn/test_nn_reference_rnn.py and tests/nn/test_nn_reference_attention.py;
 * ``torch.autograd.gradcheck`` in float64 for every module and option (layers, directions,
   proj_size, dropout with a fixed seed, lengths, PackedSequence, masks, causal, textbook GRU,
   additive and Luong attention);
@@ -26,7 +26,7 @@ import seqfast.torch as st  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 F = torch.nn.functional
-TOL32, TOL64 = 2e-5, 1e-10  # tests/nn/test_nn_rnn.py: outputs and dx; parameters get 10x
+TOL32, TOL64 = 2e-5, 1e-10  # tests/nn/test_nn_reference_rnn.py: outputs and dx; parameters get 10x
 
 
 @pytest.fixture(autouse=True)
@@ -254,7 +254,7 @@ def test_sdpa_matches_torch(opt, dtype, shape):
         m = kw["attn_mask"]
         kw["attn_mask"] = (m if m.dim() <= len(shape) else m[0]).to(dtype if m.is_floating_point() else torch.bool)
     (a, *ga), (b, *gb) = _sdpa_pair(dtype, shape, **kw)
-    tol = 1e-12 if dtype == torch.float64 else 1e-5  # tests/nn/test_nn_attention.py TOL
+    tol = 1e-12 if dtype == torch.float64 else 1e-5  # tests/_nn_cases.py TOL (attention)
     for name, x, y in zip(("out", "dq", "dk", "dv"), [a, *ga], [b, *gb]):
         close(name, x, y, tol)
 

@@ -6,7 +6,9 @@
 * sampling is reproducible, respects top-k / top-p, matches the reference draw for draw and the
   scorer's distribution (chi-square); greedy picks the mode;
 * the native n-gram scorer equals a Python scorer built from the same LM;
-* bad scorers and arguments give clear errors; a scorer's exception propagates unchanged.
+* the native LSTM / GRU / attention decoders equal NumPy decoders written as Python scorers.
+
+Bad input is in test_search_errors.py.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import seqfast
 from seqfast import search
 from seqfast.ngram import NgramLM
 
+from _search_cases import decoder_weights
 from reference import search as R
 
 
@@ -197,52 +200,6 @@ def test_ngram_scorer_equals_python_scorer():
     assert len(prompted) == 2 and all(h.tokens.size for h in prompted)
 
 
-def test_bad_input():
-    ok = lambda t, p: np.zeros((len(t), 3), np.float32) - 1.0  # noqa: E731
-    kw = dict(bos=0, eos=1, vocab_size=3)
-    with pytest.raises(seqfast.SeqfastError, match="beam_width=0"):
-        search.beam_search(ok, beam_width=0, **kw)
-    with pytest.raises(seqfast.SeqfastError, match="eos=3 is outside the vocabulary of 3"):
-        search.beam_search(ok, bos=0, eos=3, vocab_size=3)
-    with pytest.raises(seqfast.SeqfastError, match="needs vocab_size"):
-        search.beam_search(ok, bos=0, eos=1)
-    with pytest.raises(seqfast.ShapeError, match=r"shape \(1, 4\) at step 1; expected \(1, 3\)"):
-        search.beam_search(lambda t, p: np.zeros((len(t), 4), np.float32), **kw)
-    with pytest.raises(TypeError, match="dtype float64"):
-        search.beam_search(lambda t, p: np.zeros((len(t), 3)), **kw)
-    with pytest.raises(seqfast.SeqfastError, match="returned NaN at step 1"):
-        search.beam_search(lambda t, p: np.full((len(t), 3), np.nan, np.float32), **kw)
-    calls = []
-
-    def inf_at_2(t, p):
-        calls.append(1)
-        return np.full((len(t), 3), np.inf if len(calls) == 2 else -1.0, np.float32)
-
-    with pytest.raises(seqfast.SeqfastError, match="returned inf at step 2"):
-        search.greedy(inf_at_2, bos=0, eos=1, vocab_size=3)
-
-    def boom(t, p):
-        raise KeyError("from the scorer")
-
-    with pytest.raises(KeyError, match="from the scorer") as e:
-        search.beam_search(boom, **kw)
-    assert any("boom" in str(tb.name) for tb in e.traceback)
-    with pytest.raises(seqfast.SeqfastError, match="min_len=5 is larger than max_len=2"):
-        search.beam_search(ok, min_len=5, max_len=2, **kw)
-    with pytest.raises(seqfast.SeqfastError, match="n_best=3 must be between 1 and beam_width=2"):
-        search.beam_search(ok, beam_width=2, n_best=3, **kw)
-    with pytest.raises(seqfast.SeqfastError, match="temperature=0 must be finite and > 0"):
-        search.sample(ok, temperature=0.0, **kw)
-    with pytest.raises(seqfast.SeqfastError, match="top_p=1.5"):
-        search.sample(ok, top_p=1.5, **kw)
-    with pytest.raises(seqfast.SeqfastError, match='length_penalty="cubic" is not one of'):
-        search.beam_search(ok, length_penalty="cubic", **kw)
-    with pytest.raises(seqfast.SeqfastError, match="banned token 7"):
-        search.beam_search(ok, banned=[7], **kw)
-    with pytest.raises(seqfast.ArgumentTypeError, match="scorer must be callable"):
-        search.beam_search(42, **kw)
-
-
 def test_cli_generate(tmp_path):
     text = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n"
     lm = NgramLM.fit(text, order=3, discount_fallback=(0.5, 1.0, 1.5))
@@ -262,23 +219,6 @@ def test_cli_generate(tmp_path):
     assert r.returncode == 0  # unknown prompt words map to <unk>
     r = subprocess.run([sys.executable, "-m", "seqfast", "generate", "--lm", str(tmp_path / "missing.arpa")], input="", capture_output=True, text=True)
     assert r.returncode == 1 and "missing.arpa" in r.stderr
-
-
-def _decoder(V=50, E=12, H=16, L=2, seed=0, gates=4):
-    """Random decoder weights: embedding, LSTM (gates=4) or GRU (gates=3) layers, output layer."""
-    rng = np.random.default_rng(seed)
-    k = 1 / np.sqrt(H)
-    G = gates
-    w = {}
-    for l in range(L):
-        din = E if l == 0 else H
-        w.update({f"weight_ih_l{l}": rng.uniform(-k, k, (G * H, din)), f"weight_hh_l{l}": rng.uniform(-k, k, (G * H, H)),
-                  f"bias_ih_l{l}": rng.uniform(-k, k, G * H), f"bias_hh_l{l}": rng.uniform(-k, k, G * H)})
-    w = {a: b.astype(np.float32) for a, b in w.items()}
-    emb = rng.standard_normal((V, E)).astype(np.float32)
-    ow = (rng.standard_normal((V, H)) * 2).astype(np.float32)
-    ob = rng.standard_normal(V).astype(np.float32)
-    return emb, w, ow, ob
 
 
 class NumpyLSTMDecoder:
@@ -316,7 +256,7 @@ class NumpyLSTMDecoder:
 
 @pytest.mark.parametrize("with_state", [False, True])
 def test_native_lstm_decoder_equals_numpy_decoder(with_state):
-    emb, w, ow, ob = _decoder()
+    emb, w, ow, ob = decoder_weights()
     B = 3
     rng = np.random.default_rng(1)
     h0 = rng.standard_normal((2, B, 16)).astype(np.float32) if with_state else None
@@ -373,7 +313,7 @@ class NumpyAttentionDecoder(NumpyLSTMDecoder):
 
 @pytest.mark.parametrize("kind", ["general", "dot"])
 def test_native_attention_decoder_equals_numpy(kind):
-    emb, w, _, _ = _decoder(V=50, E=12, H=16, L=2, seed=4)
+    emb, w, _, _ = decoder_weights(V=50, E=12, H=16, L=2, seed=4)
     rng = np.random.default_rng(5)
     B, S, He, Hc = 3, 7, (10 if kind == "general" else 16), 14
     att = {"kind": kind, "weight_c": rng.standard_normal((Hc, He + 16)).astype(np.float32) * 0.3,
@@ -427,7 +367,7 @@ class NumpyGRUDecoder(NumpyLSTMDecoder):
 
 def test_native_gru_decoder_equals_numpy_decoder():
     V = 40
-    emb, w, ow, ob = _decoder(V=V, E=10, H=12, L=2, seed=3, gates=3)
+    emb, w, ow, ob = decoder_weights(V=V, E=10, H=12, L=2, seed=3, gates=3)
     kw = dict(batch_size=3, beam_width=4, max_len=10, bos=0, eos=1)
     nat = search.beam_search(search.GRUDecoder(emb, w, ow, ob), **kw)
     ref = search.beam_search(NumpyGRUDecoder(emb, w, ow, ob), vocab_size=V, **kw)
@@ -436,19 +376,6 @@ def test_native_gru_decoder_equals_numpy_decoder():
         np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=2e-4)
     with pytest.raises(seqfast.SeqfastError, match="c0 is only used by an LSTM"):
         search.GRUDecoder(emb, w, ow, ob).with_state(None, np.zeros((2, 3, 12)))
-
-
-def test_lstm_decoder_bad_input():
-    emb, w, ow, ob = _decoder(L=1)
-    with pytest.raises(seqfast.ShapeError, match="weight_hh_l0"):
-        search.LSTMDecoder(emb, dict(w, weight_hh_l0=w["weight_hh_l0"][:40]), ow, ob)
-    with pytest.raises(seqfast.SeqfastError, match="lacks 'weight_ih_l0'|one-direction"):
-        search.LSTMDecoder(emb, {k: v for k, v in w.items() if k != "weight_ih_l0"}, ow, ob)
-    dec = search.LSTMDecoder(emb, w, ow, ob)
-    with pytest.raises(seqfast.ShapeError, match=r"h0 has shape \(1, 2, 16\), expected \(1, 3, 16\)"):
-        search.beam_search(dec.with_state(np.zeros((1, 2, 16))), batch_size=3, bos=0, eos=1)
-    with pytest.raises(seqfast.SeqfastError, match="bos=60 is outside the vocabulary of 50"):
-        search.beam_search(dec, bos=60, eos=1)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

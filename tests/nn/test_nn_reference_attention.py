@@ -1,7 +1,7 @@
 """seqfast.nn attention (scaled dot-product, multi-head, additive, Luong) against the float64 NumPy
 reference in tests/reference/attention.py (itself checked by finite differences and against torch
-in test_reference_attention.py), plus thread-count and SIMD-level invariance, fully masked rows,
-bad input, and optional direct parity with torch.
+in test_reference_attention.py), plus thread-count and SIMD-level invariance and fully masked rows (bad input:
+test_nn_errors.py; torch directly: test_nn_parity_torch.py).
 
 float64 must agree with the reference to ~1e-11 and float32 to ~2e-5 (relative to the largest
 value of each array). Shapes are chosen to cross the kernel's block edges (60 queries x 128 keys)
@@ -15,24 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import seqfast
 import seqfast.nn as snn
 
+from _nn_cases import close, mha_weights, rand
 from reference import attention as R
-
-TOL = {np.float64: 1e-11, np.float32: 3e-5}
-
-
-def close(name, got, want, dtype):
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    assert got.shape == want.shape, f"{name}: shape {got.shape} vs {want.shape}"
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    err = float(np.abs(got - want).max(initial=0.0))
-    assert err <= TOL[dtype] * scale, f"{name}: max error {err:.3g} (scale {scale:.3g})"
-
-
-def rand(rng, shape, dtype=np.float64, s=1.0):
-    return (rng.standard_normal(shape) * s).astype(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -198,15 +184,6 @@ def test_dropout_depends_on_seed_and_keeps_expectation():
 # ---------------------------------------------------------------------------
 
 
-def mha_weights(rng, e, dtype, in_bias=True, out_bias=True):
-    w = {"in_proj_weight": rand(rng, (3 * e, e), dtype, 0.3), "out_proj.weight": rand(rng, (e, e), dtype, 0.3)}
-    if in_bias:
-        w["in_proj_bias"] = rand(rng, (3 * e,), dtype, 0.1)
-    if out_bias:
-        w["out_proj.bias"] = rand(rng, (e,), dtype, 0.1)
-    return w
-
-
 MHA_CASES = {
     "self": dict(),
     "cross_causal": dict(tk=9, causal=True),
@@ -359,120 +336,3 @@ def test_additive_identical_for_any_thread_count():
         runs.append([ctx, dq, dk] + [dw[n] for n in sorted(dw)])
     for a, b in zip(*runs):
         assert np.array_equal(a, b)
-
-
-# ---------------------------------------------------------------------------
-# Bad input
-# ---------------------------------------------------------------------------
-
-
-def test_bad_input_gets_clear_errors():
-    rng = np.random.default_rng(9)
-    q, k, v = rand(rng, (2, 2, 5, 4)), rand(rng, (2, 2, 6, 4)), rand(rng, (2, 2, 6, 3))
-    cases = [
-        (lambda: snn.attention_forward(q, k[..., :3], v[..., :3]), seqfast.ShapeError, "feature size d of q"),
-        (lambda: snn.attention_forward(q, k, v[:, :, :5]), seqfast.ShapeError, "6 keys but v has 5"),
-        (lambda: snn.attention_forward(q, k[:1], v[:1]), seqfast.ShapeError, "leading"),
-        (lambda: snn.attention_forward(q[0], k, v), seqfast.ShapeError, "all be"),
-        (lambda: snn.attention_forward(q, k, v, lengths=np.array([7, 1])), seqfast.SeqfastError, "lengths[0] = 7"),
-        (lambda: snn.attention_forward(q, k, v, lengths=np.array([-1, 1])), seqfast.SeqfastError, "lengths[0] = -1"),
-        (lambda: snn.attention_forward(q, k, v, lengths=np.array([1, 2, 3])), seqfast.ShapeError, "lengths has shape"),
-        (lambda: snn.attention_forward(q, k, v, dropout=1.0), seqfast.SeqfastError, "dropout=1.0 must be in [0, 1)"),
-        (lambda: snn.attention_forward(q, k, v, dropout=-0.1), seqfast.SeqfastError, "dropout"),
-        (lambda: snn.attention_forward(q, k, v, dropout=float("nan")), seqfast.SeqfastError, "dropout"),
-        (lambda: snn.attention_forward(q, k, v, scale=float("inf")), seqfast.SeqfastError, "scale"),
-        (lambda: snn.attention_forward(q, k, v, mask=np.ones((5, 6))), TypeError, "bool"),
-        (lambda: snn.attention_forward(q, k, v, mask=np.ones((3, 2, 5, 6), bool)), seqfast.ShapeError, "mask has shape"),
-        (lambda: snn.attention_forward(q, k, v, mask=np.ones((6, 5), bool)), seqfast.ShapeError, "mask has shape"),
-        (lambda: snn.attention_forward(q, k.astype(np.float32), v), TypeError, "dtype"),
-        (lambda: snn.attention_forward(q.astype(np.int64), k, v), TypeError, "dtype"),
-        (lambda: snn.attention_forward([1.0], k, v), TypeError, "NumPy array"),
-        (lambda: snn.attention_forward(q, k, v, num_threads=-1), seqfast.SeqfastError, "num_threads"),
-    ]
-    qn = q.copy()
-    qn[1, 0, 2, 3] = np.nan
-    cases.append((lambda: snn.attention_forward(qn, k, v), seqfast.SeqfastError, "q has a non-finite value NaN at [1, 0, 2, 3]"))
-    vi = v.copy()
-    vi[0, 1, 0, 0] = np.inf
-    cases.append((lambda: snn.attention_forward(q, k, vi), seqfast.SeqfastError, "v has a non-finite value inf at [0, 1, 0, 0]"))
-    out, cache = snn.attention_forward(q, k, v)
-    cases += [
-        (lambda: snn.attention_backward(cache, out[..., :2]), seqfast.ShapeError, "dout has shape"),
-        (lambda: snn.attention_backward(cache, out.astype(np.float32)), TypeError, "dtype"),
-        (lambda: snn.attention_backward(None, out), TypeError, "cache"),
-        (lambda: snn.attention_backward(cache, np.full_like(out, np.nan)), seqfast.SeqfastError, "dout has a non-finite"),
-    ]
-    x = rand(rng, (2, 5, 8))
-    w = mha_weights(rng, 8, np.float64)
-    cases += [
-        (lambda: snn.mha_forward(x, x, x, w, 3), seqfast.SeqfastError, "num_heads=3"),
-        (lambda: snn.mha_forward(x, x, x, {**w, "bias_k": w["out_proj.bias"]}, 2), seqfast.SeqfastError, "unexpected key 'bias_k'"),
-        (lambda: snn.mha_forward(x, x, x, {"out_proj.weight": w["out_proj.weight"]}, 2), seqfast.SeqfastError, "lacks 'in_proj_weight'"),
-        (lambda: snn.mha_forward(x, x, x, {**w, "in_proj_weight": w["out_proj.weight"]}, 2), seqfast.ShapeError, "in_proj_weight"),
-        (lambda: snn.mha_forward(x, x[:, :, :4], x, w, 2), seqfast.ShapeError, "key and value"),
-        (lambda: snn.mha_forward(x[0], x, x, w, 2), seqfast.ShapeError, "query has shape"),
-    ]
-    aw = {"w_q": rand(rng, (3, 8)), "w_k": rand(rng, (3, 8)), "v": rand(rng, (3,))}
-    cases += [
-        (lambda: snn.additive_attention_forward(x, x, {**aw, "w_k": rand(rng, (3, 7))}), seqfast.ShapeError, "w_k"),
-        (lambda: snn.additive_attention_forward(x, x, {k2: a for k2, a in aw.items() if k2 != "v"}), seqfast.SeqfastError, "lacks 'v'"),
-        (lambda: snn.additive_attention_forward(x, x, {**aw, "u": aw["v"]}), seqfast.SeqfastError, "unexpected key 'u'"),
-        (lambda: snn.additive_attention_forward(x, x[:1], aw), seqfast.ShapeError, "keys has shape"),
-        (lambda: snn.additive_attention_forward(x, x, aw, values=x[:, :3]), seqfast.ShapeError, "values has shape"),
-        (lambda: snn.additive_attention_forward(x, x, aw, lengths=np.array([6, 1])), seqfast.SeqfastError, "lengths[0] = 6"),
-        (lambda: snn.luong_attention_forward(x, x[:, :, :3]), seqfast.ShapeError, "kind='dot'"),
-        (lambda: snn.luong_attention_forward(x, x, kind="concat"), seqfast.SeqfastError, "kind='concat' is not one of"),
-        (lambda: snn.luong_attention_forward(x, x, weights={"weight": rand(rng, (8, 3))}, kind="general"), seqfast.ShapeError, "weight"),
-    ]
-    xn = x.copy()
-    xn[0, 0, 0] = np.nan
-    cases.append((lambda: snn.additive_attention_forward(xn, x, aw), seqfast.SeqfastError, "query has a non-finite value"))
-    ctx, acache = snn.additive_attention_forward(x, x, aw)
-    cases += [
-        (lambda: snn.additive_attention_backward(acache, ctx[:, :2]), seqfast.ShapeError, "dcontext has shape"),
-        (lambda: snn.luong_attention_backward(acache, ctx), TypeError, "luong_attention_forward"),
-    ]
-    for fn, exc, msg in cases:
-        with pytest.raises(exc) as ei:
-            fn()
-        assert msg in str(ei.value), f"{msg!r} not in {ei.value!r}"
-
-
-# ---------------------------------------------------------------------------
-# Optional direct parity with torch (skips without it)
-# ---------------------------------------------------------------------------
-
-
-@pytest.mark.peer
-@pytest.mark.parametrize("causal", [False, True])
-def test_sdpa_matches_torch(causal):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(10)
-    q, k, v = rand(rng, (2, 3, 70, 16), np.float32), rand(rng, (2, 3, 70, 16), np.float32), rand(rng, (2, 3, 70, 8), np.float32)
-    dout = rand(rng, (2, 3, 70, 8), np.float32)
-    out, cache = snn.attention_forward(q, k, v, causal=causal)
-    dq, dk, dv = snn.attention_backward(cache, dout)
-    tq, tk, tv = (torch.tensor(x, requires_grad=True) for x in (q, k, v))
-    to = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
-    to.backward(torch.tensor(dout))
-    for name, a, b in (("out", out, to), ("dq", dq, tq.grad), ("dk", dk, tk.grad), ("dv", dv, tv.grad)):
-        close(name, a, b.detach().numpy(), np.float32)
-
-
-@pytest.mark.peer
-def test_mha_matches_torch():
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    m = torch.nn.MultiheadAttention(16, 4, batch_first=True).double()
-    w = {n: p.detach().numpy().copy() for n, p in m.state_dict().items()}
-    x = torch.randn(2, 9, 16, dtype=torch.float64, requires_grad=True)
-    y, _ = m(x, x, x, need_weights=False)
-    g = torch.randn_like(y)
-    y.backward(g)
-    xn = x.detach().numpy()
-    out, cache = snn.mha_forward(xn, xn, xn, w, 4)
-    dq, dk, dv, dw = snn.mha_backward(cache, g.numpy())
-    close("out", out, y.detach().numpy(), np.float64)
-    close("dx", dq + dk + dv, x.grad.numpy(), np.float64)
-    for n, p in m.named_parameters():
-        close(n, dw[n], p.grad.numpy(), np.float64)

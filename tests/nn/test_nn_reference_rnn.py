@@ -1,12 +1,13 @@
-"""seqfast.nn recurrent kernels (RNN, LSTM, GRU) against the float64 reference and torch.
+"""seqfast.nn recurrent kernels (RNN, LSTM, GRU) against the float64 reference.
 
 * every cell and option agrees with tests/reference/rnn.py (itself checked by finite
   differences in test_reference_rnn.py): float64 to 1e-11, float32 to a few 1e-5;
 * float64 central finite differences on seqfast itself for every gradient;
 * results are bit-identical for 1 and 2 threads, and the scalar SIMD path agrees too;
 * variable lengths: padding is zero and gets no gradient, unsorted lengths are fine;
-* bad input gives ShapeError / ArgumentTypeError / SeqfastError naming the argument;
-* the classes load and save PyTorch state dicts; torch parity where torch is installed.
+* the classes load and save PyTorch state dicts.
+
+Bad input is in test_nn_errors.py, direct parity with torch in test_nn_parity_torch.py.
 """
 
 from __future__ import annotations
@@ -19,48 +20,8 @@ from hypothesis import strategies as st
 import seqfast
 import seqfast.nn as snn
 
+from _nn_cases import CELLS, IDS, make_case, run_seqfast
 from reference import rnn as R
-
-CELLS = [("rnn_tanh", "pytorch", 0), ("rnn_relu", "pytorch", 0), ("lstm", "pytorch", 0), ("lstm", "pytorch", 2),
-         ("gru", "pytorch", 0), ("gru", "textbook", 0)]
-IDS = ["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru", "gru_textbook"]
-
-
-def run_seqfast(mode, variant, x, w, h0, c0, lengths, dy, dhn, dcn, *, batch_first=True, dropout=0.0, seed=0, num_threads=None):
-    """Forward + backward through seqfast's functional API; returns (y, h_n, c_n, grads dict)."""
-    kw = dict(batch_first=batch_first, dropout=dropout, seed=seed, num_threads=num_threads)
-    if mode == "lstm":
-        y, hn, cn, cache = snn.lstm_forward(x, w, h0, c0, lengths, **kw)
-        dx, dh0, dc0, dw = snn.lstm_backward(cache, dy, dhn, dcn, num_threads=num_threads)
-    elif mode == "gru":
-        y, hn, cache = snn.gru_forward(x, w, h0, lengths, variant=variant, **kw)
-        dx, dh0, dw = snn.gru_backward(cache, dy, dhn, num_threads=num_threads)
-        cn = dc0 = None
-    else:
-        y, hn, cache = snn.rnn_forward(x, w, h0, lengths, nonlinearity=mode[4:], **kw)
-        dx, dh0, dw = snn.rnn_backward(cache, dy, dhn, num_threads=num_threads)
-        cn = dc0 = None
-    g = dict(dw, x=dx, h0=dh0)
-    if dc0 is not None:
-        g["c0"] = dc0
-    return y, hn, cn, g
-
-
-def make_case(mode, proj, *, B=3, T=5, D=4, H=6, L=2, bidir=True, lengths=True, batch_first=True, seed=0):
-    rng = np.random.default_rng(seed)
-    w = R.init_weights(mode, D, H, L, bidir, proj_size=proj, rng=rng)
-    x = rng.standard_normal((B, T, D) if batch_first else (T, B, D))
-    ln = rng.integers(1, T + 1, size=B) if lengths else None
-    if lengths:
-        ln[rng.integers(B)] = T
-    dirs, hout = (2 if bidir else 1), (proj or H)
-    h0 = rng.standard_normal((L * dirs, B, hout))
-    c0 = rng.standard_normal((L * dirs, B, H)) if mode == "lstm" else None
-    ybox = ((B, T) if batch_first else (T, B)) + (dirs * hout,)
-    dy = rng.standard_normal(ybox)
-    dhn = rng.standard_normal(h0.shape)
-    dcn = rng.standard_normal(c0.shape) if c0 is not None else None
-    return dict(x=x, w=w, h0=h0, c0=c0, lengths=ln, dy=dy, dhn=dhn, dcn=dcn, L=L, bidir=bidir, batch_first=batch_first)
 
 
 def reference(mode, variant, case, dropout=0.0, seed=0):
@@ -302,60 +263,6 @@ def test_non_contiguous_inputs_are_accepted():
     assert np.array_equal(a, b) and np.array_equal(a, c)
 
 
-def test_bad_input_errors():
-    case = make_case("lstm", 0, B=2, T=3, L=1, bidir=False, lengths=False)
-    x, w = case["x"], case["w"]
-    with pytest.raises(seqfast.ShapeError, match=r"x has shape \(3, 4\); expected 3 dimensions"):
-        snn.lstm_forward(x[0], w)
-    with pytest.raises(seqfast.ShapeError, match="x has shape .* expected"):
-        snn.lstm_forward(x[:, :, :3], w)
-    with pytest.raises(seqfast.ArgumentTypeError, match="x has dtype int64"):
-        snn.lstm_forward(x.astype(np.int64), w)
-    with pytest.raises(seqfast.ArgumentTypeError, match="weight_ih_l0.*float64, but x is float32"):
-        snn.lstm_forward(x.astype(np.float32), w)
-    with pytest.raises(seqfast.ShapeError, match="weight_hh_l0'\\] has shape"):
-        snn.lstm_forward(x, dict(w, weight_hh_l0=w["weight_hh_l0"][:, :5]))
-    with pytest.raises(seqfast.SeqfastError, match="lacks 'bias_hh_l0'"):
-        snn.lstm_forward(x, {k: v for k, v in w.items() if k != "bias_hh_l0"})
-    with pytest.raises(seqfast.SeqfastError, match="unexpected key 'weight_xx_l0'"):
-        snn.lstm_forward(x, dict(w, weight_xx_l0=w["bias_ih_l0"]))
-    with pytest.raises(seqfast.SeqfastError, match="lacks 'weight_ih_l1'"):
-        snn.lstm_forward(x, dict(w, weight_hh_l1=w["weight_hh_l0"]))
-    with pytest.raises(seqfast.ShapeError, match="multiple of the 4 gates"):
-        snn.lstm_forward(x, dict(w, weight_hh_l0=w["weight_hh_l0"][:5]))
-    with pytest.raises(seqfast.ShapeError, match=r"h0 has shape \(1, 2, 5\), expected \(1, 2, 6\)"):
-        snn.lstm_forward(x, w, np.zeros((1, 2, 5)))
-    with pytest.raises(seqfast.ShapeError, match="c0 has shape"):
-        snn.lstm_forward(x, w, None, np.zeros((2, 2, 6)))
-    with pytest.raises(seqfast.SeqfastError, match=r"lengths\[1\] = 4 is outside 1..=3"):
-        snn.lstm_forward(x, w, lengths=np.array([1, 4]))
-    with pytest.raises(seqfast.SeqfastError, match=r"lengths\[0\] = 0"):
-        snn.lstm_forward(x, w, lengths=[0, 2])
-    with pytest.raises(seqfast.ShapeError, match=r"lengths has shape \(3,\), expected \(2,\)"):
-        snn.lstm_forward(x, w, lengths=[1, 2, 3])
-    with pytest.raises(seqfast.SeqfastError, match="dropout=1.0"):
-        snn.lstm_forward(x, w, dropout=1.0)
-    with pytest.raises(seqfast.SeqfastError, match="dropout=-0.1"):
-        snn.lstm_forward(x, w, dropout=-0.1)
-    with pytest.raises(seqfast.ShapeError, match="x has 0 batch rows"):
-        snn.lstm_forward(x[:0], w)
-    with pytest.raises(seqfast.SeqfastError, match="weight_hr"):
-        snn.gru_forward(x, dict(w, weight_hr_l0=np.zeros((2, 6))))
-    with pytest.raises(seqfast.SeqfastError, match="variant='cho'"):
-        snn.gru_forward(x, w, variant="cho")
-    with pytest.raises(seqfast.SeqfastError, match="num_threads=-1"):
-        snn.lstm_forward(x, w, num_threads=-1)
-    y, hn, cn, cache = snn.lstm_forward(x, w)
-    with pytest.raises(seqfast.ShapeError, match=r"dy has shape \(2, 3, 5\), expected \(2, 3, 6\)"):
-        snn.lstm_backward(cache, y[..., :5])
-    with pytest.raises(seqfast.ArgumentTypeError, match="dy has dtype float32"):
-        snn.lstm_backward(cache, y.astype(np.float32))
-    with pytest.raises(seqfast.SeqfastError, match="comes from a lstm forward pass, not gru"):
-        snn.gru_backward(cache, y)
-    with pytest.raises(seqfast.ArgumentTypeError, match="cache must be"):
-        snn.lstm_backward("cache", y)
-
-
 def test_lengths_unsorted_and_equal_to_sorted_permutation():
     case = make_case("rnn_tanh", 0, B=4, T=5, L=1, bidir=True, lengths=True, seed=12)
     case["lengths"] = np.array([3, 5, 1, 4])
@@ -382,43 +289,3 @@ def test_classes_roundtrip_state_dict_and_match_functional():
         snn.RNN(3, 4).backward(np.zeros((1, 1, 4), np.float32))
     with pytest.raises(seqfast.SeqfastError, match="proj_size"):
         snn.GRU(3, 4, proj_size=2)
-
-
-# ----------------------------------------------------------------------------------- torch
-def _torch_case(torch, mode, variant_ok, dtype, proj=0, lengths=None):
-    B, T, D, H = 3, 6, 5, 7
-    kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(mode, torch.nn.RNN)
-    kw = {"nonlinearity": mode[4:]} if mode.startswith("rnn") else {}
-    if proj:
-        kw["proj_size"] = proj
-    torch.manual_seed(0)
-    m = kind(D, H, num_layers=2, bidirectional=True, batch_first=True, **kw).to(dtype)
-    return m, B, T, D
-
-
-@pytest.mark.peer
-@pytest.mark.parametrize("mode,variant,proj", [c for c in CELLS if c[1] == "pytorch"], ids=[i for i, c in zip(IDS, CELLS) if c[1] == "pytorch"])
-@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
-def test_torch_parity(mode, variant, proj, dtype_name):
-    torch = pytest.importorskip("torch")
-    tdtype = getattr(torch, dtype_name)
-    m, B, T, D = _torch_case(torch, mode, True, tdtype, proj)
-    lengths = np.array([4, 6, 2])
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((B, T, D)).astype(dtype_name)
-    xt = torch.from_numpy(x).requires_grad_()
-    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.from_numpy(lengths), batch_first=True, enforce_sorted=False)
-    out, hid = m(packed)
-    yt, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
-    ht = hid[0] if mode == "lstm" else hid
-    gy = torch.from_numpy(rng.standard_normal(yt.shape).astype(dtype_name))
-    gh = torch.from_numpy(rng.standard_normal(ht.shape).astype(dtype_name))
-    ((yt * gy).sum() + (ht * gh).sum()).backward()
-    w = {k: v.detach().numpy() for k, v in m.state_dict().items()}
-    y, hn, cn, g = run_seqfast(mode, variant, x, w, None, None, lengths, gy.numpy(), gh.numpy(), None)
-    tol = 1e-10 if dtype_name == "float64" else 2e-5
-    np.testing.assert_allclose(y, yt.detach().numpy(), atol=tol, rtol=tol)
-    np.testing.assert_allclose(hn, ht.detach().numpy(), atol=tol, rtol=tol)
-    np.testing.assert_allclose(g["x"], xt.grad.numpy(), atol=tol, rtol=tol)
-    for k, p in m.named_parameters():
-        np.testing.assert_allclose(g[k], p.grad.numpy(), atol=tol * 10, rtol=tol * 10, err_msg=k)
