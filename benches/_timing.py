@@ -1,5 +1,6 @@
 """Timing and table helpers shared by the peer benchmarks (bench_rnn.py, bench_search.py,
-bench_attention.py).
+bench_attention.py, ...), and the ``--json PATH`` recorder every benchmark uses so that
+benches/report.py reads their tables instead of scraping text.
 
 Imports nothing of seqfast, so a benchmark can still run its torch-only parts without it.
 `timed_pair` alternates the functions (order flipped every round) after a short pause each, so
@@ -9,9 +10,11 @@ meanwhile (from /proc/stat), which is what marks a row as untrustworthy on a sha
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 PAUSE = 0.01  # seconds of idle before each timed run
@@ -89,7 +92,63 @@ def fmt(x, spec=".1f", none="-"):
     return none if x is None else format(x, spec)
 
 
-def print_table(headers: list[str], rows: list[list[str]], right_from: int = 0) -> None:
+# -- tables as JSON (``--json PATH``; benches/report.py collects them into BENCHMARKS.md) --------------
+
+_JSON: dict = {"path": None, "doc": None}
+
+
+def json_option(ap) -> None:
+    """Add ``--json PATH`` to a benchmark's argument parser (call :func:`json_start` after parsing)."""
+    ap.add_argument("--json", metavar="PATH", default=None,
+                    help="also write every table printed (and which columns are seqfast-vs-peer ratios) as JSON "
+                         "to PATH; benches/report.py reads it")
+
+
+def json_start(path: str | None, **meta) -> None:
+    """Start recording tables into `path` (no-op for None); `meta` (sizes, threads, ...) is stored too."""
+    _JSON["path"] = path
+    _JSON["doc"] = {"bench": os.path.basename(sys.argv[0]), "argv": sys.argv[1:], "meta": meta, "tables": []}
+    _json_flush()
+
+
+def record_table(headers, rows, *, title: str = "", label: int | list[int] = 1, ratios: dict | None = None) -> None:
+    """Record one table for ``--json``: `rows` as printed (strings), `label` the index (or indices) of
+    the columns that name a row, `ratios` ``{column header: peer name}`` for the columns holding
+    seqfast's speed-up over that peer (peer time / seqfast time, > 1 = seqfast faster). Written
+    at once, so a benchmark that stops later still leaves the tables it printed."""
+    if _JSON["path"] is None:
+        return
+    headers = [str(h) for h in headers]
+    missing = [c for c in (ratios or {}) if c not in headers]
+    if missing:
+        raise ValueError(f"record_table: ratio columns {missing} not in {headers}")
+    _JSON["doc"]["tables"].append({
+        "title": title,
+        "headers": headers,
+        "rows": [[str(c) for c in r] for r in rows],
+        "label": [label] if isinstance(label, int) else list(label),
+        "ratios": dict(ratios or {}),
+    })
+    _json_flush()
+
+
+def _json_flush() -> None:
+    path = _JSON["path"]
+    if path is None:
+        return
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(_JSON["doc"], f, indent=1)
+    os.replace(tmp, path)
+
+
+def print_table(headers: list[str], rows: list[list[str]], right_from: int = 0, *, title: str = "",
+                label: int | list[int] | None = None, ratios: dict | None = None) -> None:
+    """Print a Markdown table; with ``--json`` also record it (see :func:`record_table`; `label`
+    defaults to the columns left of `right_from`)."""
+    if label is None:
+        label = list(range(max(1, right_from)))
+    record_table(headers, rows, title=title, label=label, ratios=ratios)
     w = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = lambda cells: "| " + " | ".join(  # noqa: E731
         c.rjust(w[i]) if i >= right_from else c.ljust(w[i]) for i, c in enumerate(cells)) + " |"

@@ -96,7 +96,7 @@ import numpy as np  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.append(os.path.join(os.path.dirname(HERE), "tests"))  # reference.attention.dropout_keep
-from _timing import NOISY, PEAK_SHAPE, cpu_name, fmt, gemm_peaks, numpy_blas, print_table, timed_pair, wait_quiet  # noqa: E402
+from _timing import NOISY, PEAK_SHAPE, cpu_name, fmt, gemm_peaks, numpy_blas, print_table, timed_pair, wait_quiet, json_option, json_start  # noqa: E402
 
 SDPA_SIZES = (4, 8, 1024, 64)  # B, H, T, d
 MHA_SIZES = (4, 1024, 512, 8)  # B, T, E, heads
@@ -433,7 +433,9 @@ def main() -> int:
                          f"use < {NOISY} CPUs (default 0: don't wait)")
     ap.add_argument("--seed", type=int, default=0, help="inputs, weights and seqfast's dropout seed (default 0)")
     ap.add_argument("--rtol", type=float, default=1e-4)
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     args.sdpa = sizes(args.sdpa, 4, "--sdpa")
     args.mha = sizes(args.mha, 4, "--mha")
     args.additive = sizes(args.additive, 4, "--additive")
@@ -583,7 +585,7 @@ def main() -> int:
                     fmt(t_gf, ".1f"), fmt(sf_gf, ".1f"), "-" if sf_gf is None else f"{100 * sf_gf / peak:.0f}%",
                     tgt, met, fmt(r.spread, ".0%"),
                     fmt(r.other, ".2f", "?") + (" !" if r.other is not None and r.other > NOISY else "")])
-    print_table(hdr, out, right_from=2)
+    print_table(hdr, out, right_from=2, label=[0, 2, 3], title="attention vs PyTorch", ratios={"torch/seqfast": "PyTorch"})
 
     # -- thread scaling
     by = {(r.case.name, r.threads): r for r in rows}
@@ -606,7 +608,7 @@ def main() -> int:
         print()
         print(f"thread scaling, {t1} -> {t2} threads:")
         print_table(["case", "mode", "torch speed-up", f"seqfast {t1}t ms", f"seqfast {t2}t ms", "seqfast speed-up",
-                     "target", "met", "other CPUs"], sc, right_from=2)
+                     "target", "met", "other CPUs"], sc, title=f"attention thread scaling, {t1} -> {t2} threads", right_from=2)
     print()
     print("shape: sdpa BxHxTxd; mha BxTxE and heads; additive BxTqxTk dq=dk/da")
     print("GF/s: sdpa forward 4*B*H*Tq*Tk*d, backward 2.5x forward, both halved for causal; mha adds the "

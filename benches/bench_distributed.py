@@ -29,6 +29,9 @@ import numpy as np
 import seqfast
 from seqfast.ngram import count_words
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import json_option, json_start, record_table  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -142,7 +145,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-hf", action="store_true", help="skip the datasets.map peer")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--memory", default="", help="only measure each task's memory, on these MB of the corpus (e.g. 8,32)")
+    json_option(ap)
     args = ap.parse_args(argv)
+    json_start(args.json)
     if args.memory:
         memory(args.corpus, [float(x) for x in args.memory.split(",")], args.order)
         return 0
@@ -230,6 +235,13 @@ def main(argv=None) -> int:
     print(f"\n{'engine':32} {'job':10} {'seconds':>8} {'MB/s':>8}")
     for (eng, job), t in rows.items():
         print(f"{eng:32} {job:10} {t:8.2f} {size_mb / t:8.2f}")
+    record_table(["engine", "job", "seconds", "MB/s"], [[e, j, f"{t:.2f}", f"{size_mb / t:.2f}"] for (e, j), t in rows.items()],
+                 title=f"seqfast.distributed, {size_mb:.1f} MB, {args.shards} shards (best of {args.repeat})", label=[0, 1])
+    vs = [[f"{n} worker(s) / num_proc={n}", f"{rows[(f'HF datasets.map num_proc={n}', 'tokenize')] / rows[(f'dask {n} worker(s)', 'tokenize')]:.2f}x"]
+          for n in (1, 2) if (f"HF datasets.map num_proc={n}", "tokenize") in rows and (f"dask {n} worker(s)", "tokenize") in rows]
+    if vs:
+        record_table(["workers", "vs HF datasets.map"], vs, title="tokenize: seqfast.distributed on Dask vs HF datasets.map (HF s / seqfast s)",
+                     label=0, ratios={"vs HF datasets.map": "HF datasets.map + tokenizers"})
     print()
     for job in single:
         one, two = rows.get(("dask 1 worker(s)", job)), rows.get(("dask 2 worker(s)", job))

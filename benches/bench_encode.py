@@ -24,7 +24,7 @@ import seqfast
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import CL100K, cpu_name, ranks_path, timed  # noqa: E402
-from _timing import docs_of  # noqa: E402
+from _timing import docs_of, json_option, json_start, record_table  # noqa: E402
 
 
 def median_time(fn, repeat: int) -> float:
@@ -69,7 +69,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--no-hf", action="store_true", help="skip Hugging Face tokenizers")
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     if args.smoke:
         args.repeat = 1
 
@@ -175,6 +177,9 @@ def main() -> int:
     print(" | ".join(f"{k:>17}" for k in keys))
     for r in rows:
         print(" | ".join(f"{r[k]:>17.2f}" if isinstance(r.get(k), float) else f"{str(r.get(k, '-')):>17}" for k in keys))
+    record_table(keys, [[f"{r[k]:.2f}" if isinstance(r.get(k), float) else str(r.get(k, "-")) for k in keys] for r in rows],
+                 title=f"cl100k encode/decode, MB/s (median of {args.repeat})", label=0,
+                 ratios={"ratio 1t": "tiktoken", "vs bpe-openai": "bpe-openai"})
     return 0
 
 

@@ -45,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-from _timing import NOISY, PAUSE, _cpu_snapshot, cpu_name, docs_of, other_load, print_table, wait_quiet  # noqa: E402
+from _timing import NOISY, PAUSE, _cpu_snapshot, cpu_name, docs_of, other_load, print_table, wait_quiet, json_option, json_start  # noqa: E402
 
 TARGET = {1: 5.0, 2: 3.0}
 
@@ -237,7 +237,9 @@ def main() -> int:
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--docs", help=argparse.SUPPRESS)
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     if args.worker:
         args.threads = int(args.threads)
         return worker(args)
@@ -306,7 +308,9 @@ def main() -> int:
         os.unlink(docs_path)
     print()
     print_table(["family", "threads", "MB", "HF MB/s", "HF pool", "HF cpu/wall", "seqfast MB/s", "ratio", "+offsets MB/s",
-                 "ratio", "target", "met", "other CPUs", "note"], rows, right_from=1)
+                 "ratio +offsets", "target", "met", "other CPUs", "note"], rows, right_from=1, label=[0, 1],
+                title="tokenizer.json pipelines: encode_batch vs Hugging Face tokenizers",
+                ratios={"ratio": "HF tokenizers", "ratio +offsets": "HF tokenizers (with offsets)"})
     if verdicts:
         print(f"\ntargets met in {sum(verdicts)} of {len(verdicts)} rows")
     noisy = [r[0] + " t=" + r[1] for r in rows if r[-2] != "-" and float(r[-2]) > NOISY]

@@ -64,6 +64,7 @@ from seqfast.ngram import NgramLM
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import cpu_name  # noqa: E402
+from _timing import json_option, json_start, record_table  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIME = "/usr/bin/time"  # GNU time (Debian package `time`), for each run's peak RSS
@@ -306,11 +307,17 @@ def bench_estimation(args, data, lmplz: str, work: str) -> str:
           f"({os.path.getsize(out['lmplz0']) / 1e6:,.0f} MB); whole process wall time, median of {args.repeat}; "
           f"peak RSS = max over runs")
     print(f"{'':40} {'seconds':>8} {'min':>7} {'tok/s':>8} {'peak RSS MB':>11} {'speed-up':>8} {'RSS/lmplz':>9}")
+    table = []
     for k in keys:
         t = statistics.median(x[0] for x in res[k])
         m = max(x[1] for x in res[k])
         print(f"{names[k]:40} {t:8.2f} {min(x[0] for x in res[k]):7.2f} {fmt_rate(n / t):>8} {m:11.0f} "
               f"{ref_t / t:7.2f}x {m / ref_m:8.2f}x")
+        table.append([names[k], f"{t:.2f}", f"{min(x[0] for x in res[k]):.2f}", fmt_rate(n / t), f"{m:.0f}", f"{ref_t / t:.2f}x",
+                      f"{m / ref_m:.2f}x"])
+    record_table(["estimator", "seconds", "min", "tok/s", "peak RSS MB", "vs lmplz", "RSS/lmplz"], table, label=0,
+                 title=f"n-gram LM estimation, order {order}, {n:,} tokens -> ARPA (vs {names['lmplz0']})",
+                 ratios={"vs lmplz": "KenLM lmplz"})
     for k in ("sf1", "sf2", "sf2s"):
         parts = {p: statistics.median(x[2][p] for x in res[k]) for p in ("import", "read", "fit", "write")}
         print(f"  {names[k]}: " + ", ".join(f"{p} {v:.2f} s" for p, v in parts.items()))
@@ -373,6 +380,9 @@ def bench_scoring(args, data, arpa: str, label: str) -> None:
     print(f"   {'':42} {'seconds':>8} {'tokens/s':>9} {'vs kenlm':>8}   (median of {rep}, interleaved)")
     for k, t in times.items():
         print(f"   {k:42} {t:8.4f} {fmt_rate(n_tok / t):>9} {base / t:7.2f}x")
+    record_table(["scorer", "seconds", "tokens/s", "vs kenlm"], [[k, f"{t:.4f}", fmt_rate(n_tok / t), f"{base / t:.2f}x"] for k, t in times.items()],
+                 title=f"n-gram LM scoring, {label}, {n_tok:,} tokens (vs the kenlm module's Model.score loop)", label=0,
+                 ratios={"vs kenlm": "kenlm (Python module)"})
     del ken, lm
 
 
@@ -445,6 +455,9 @@ def bench_deploy(args, data, arpa: str, work: str) -> None:
     for name, (t, rss, total, size) in res.items():
         d = abs(total - ref) if ref is not None else float("nan")
         print(f"   {name:36} {t:16.3f} {rss:11.0f} {size / 1e6:8.0f} {d:30.3g}")
+    record_table(["model file", "load + 1st query s", "peak RSS MB", "file MB", "total vs kenlm"],
+                 [[name, f"{t:.3f}", f"{rss:.0f}", f"{size / 1e6:.0f}", f"{abs(total - ref) if ref is not None else float('nan'):.3g}"]
+                  for name, (t, rss, total, size) in res.items()], label=0, title="n-gram LM deployment: a fresh process loads and scores")
     print("   (quantized files differ by design: the bound is printed below; every other row must be ~0)")
     q = NgramLM.load(sfbq)
     print(f"   quantization error bound {q.quantization_error:.4g} log10 per stored number (<= order x that per token)")
@@ -531,6 +544,11 @@ def bench_nltk(args, data) -> None:
     print(f"   {'':26} {'NLTK s':>9} {'seqfast s':>10} {'NLTK/seqfast':>12}")
     print(f"   {'fit':26} {t_fit_nltk:9.3f} {fit_sf:10.5f} {t_fit_nltk / fit_sf:11.0f}x")
     print(f"   {'score (NLTK logscore)':26} {t_score_nltk:9.3f} {score_sf:10.5f} {t_score_nltk / score_sf:11.0f}x")
+    record_table(["task", "NLTK s", "seqfast s", "NLTK/seqfast"],
+                 [["fit", f"{t_fit_nltk:.3f}", f"{fit_sf:.5f}", f"{t_fit_nltk / fit_sf:.0f}x"],
+                  ["score", f"{t_score_nltk:.3f}", f"{score_sf:.5f}", f"{t_score_nltk / score_sf:.0f}x"]], label=0,
+                 title=f"NLTK KneserNeyInterpolated vs seqfast kneser_ney, order {order} (different smoothing: not compared number for number)",
+                 ratios={"NLTK/seqfast": "NLTK"})
     print(f"   different smoothing (NLTK's KN is not KenLM's), so not compared number for number: finite scores "
           f"NLTK {fin_n.sum()}/{len(nl)}, seqfast {fin_s.sum()}/{len(toks)}; NLTK's non-finite ones "
           f"{'are exactly' if np.array_equal(~fin_n, unk) else 'are NOT exactly'} its {unk.sum()} <UNK> words "
@@ -566,7 +584,9 @@ def main() -> int:
     ap.add_argument("--workdir", default=None, help="where the text and ARPA files go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     ap.add_argument("--parts", default="estimate,score,deploy,nltk", help="comma-separated subset of estimate,score,deploy,nltk")
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     parts = set(args.parts.split(","))
     if parts - {"estimate", "score", "deploy", "nltk"}:
         sys.exit(f"--parts: unknown {sorted(parts - {'estimate', 'score', 'deploy', 'nltk'})}")

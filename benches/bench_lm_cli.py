@@ -40,6 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import cpu_name  # noqa: E402
+from _timing import json_option, json_start, record_table  # noqa: E402
 from bench_lm import ROOT, compare_arpa, find_lmplz, make_data  # noqa: E402
 
 import seqfast  # noqa: E402
@@ -70,7 +71,9 @@ def main() -> int:
     ap.add_argument("--lmplz-mem", default="4G", help="lmplz -S")
     ap.add_argument("--corpus", default=os.path.join(ROOT, "bench-data", "en.txt"))
     ap.add_argument("--workdir", default=None)
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     lmplz = find_lmplz(args.lmplz)
     if not lmplz:
         sys.exit("lmplz not found: bash benches/build_lmplz.sh (or --lmplz PATH)")
@@ -128,10 +131,15 @@ def main() -> int:
     print(f"\nwall time of the command line (best and median of {args.repeat}), peak RSS of the estimator (max); "
           f"load average now {os.getloadavg()[0]:.2f}")
     print(f"{'':58} {'best s':>7} {'median':>7} {'RSS MB':>7} {'x lmplz':>8} {'RSS/lmplz':>9}")
+    table = []
     for k, (name, _, _) in rows.items():
         ts = [x[0] for x in res[k]]
         m = max(x[1] for x in res[k])
         print(f"{name:58} {min(ts):7.2f} {statistics.median(ts):7.2f} {m:7.0f} {ref_t / min(ts):7.2f}x {m / ref_m:9.2f}")
+        table.append([name, f"{min(ts):.2f}", f"{statistics.median(ts):.2f}", f"{m:.0f}", f"{ref_t / min(ts):.2f}x", f"{m / ref_m:.2f}"])
+    record_table(["command", "best s", "median s", "RSS MB", "x lmplz", "RSS/lmplz"], table, label=0,
+                 title=f"lm build from the command line, order {args.order}, {data['train_tokens']:,} tokens (vs lmplz < train > out.arpa)",
+                 ratios={"x lmplz": "lmplz (pipe)"})
     print("  (x lmplz: lmplz < train > out.arpa's best time / this row's best; RSS/lmplz likewise; "
           f"lmplz's memory follows -S {args.lmplz_mem})")
     if not args.workdir:

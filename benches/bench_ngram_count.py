@@ -23,6 +23,7 @@ from seqfast import ngram
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import timed  # noqa: E402
+from _timing import json_option, json_start, record_table  # noqa: E402
 
 
 def tokens(n: int) -> tuple[np.ndarray, str]:
@@ -56,7 +57,9 @@ def main() -> int:
     ap.add_argument("--peer-tokens", type=int, default=1_000_000)
     ap.add_argument("--order", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     ids, what = tokens(args.tokens)
     small = ids[: args.peer_tokens]
     small_list = small.tolist()
@@ -86,6 +89,12 @@ def main() -> int:
     for name, rate in rows:
         print(f"{name:>45}: {rate / 1e6:8.2f} M tokens/s")
     print(f"seqfast / Counter: {dt_counter / dt_sf_small:.0f}x" + (f"; seqfast / NLTK: {dt_nltk / dt_sf_small:.0f}x" if dt_nltk else ""))
+    record_table(["counter", "M tokens/s"], [[name, f"{rate / 1e6:.2f}"] for name, rate in rows],
+                 title=f"n-gram counting, order {args.order} ({what})", label=0)
+    record_table(["tokens", "vs collections.Counter", "vs NLTK"],
+                 [[f"{len(small):,}", f"{dt_counter / dt_sf_small:.1f}x", f"{dt_nltk / dt_sf_small:.1f}x" if dt_nltk else "-"]],
+                 title="n-gram counting: seqfast 1 thread speed-up (peer s / seqfast s)", label=0,
+                 ratios={"vs collections.Counter": "collections.Counter", "vs NLTK": "NLTK"})
     return 0
 
 

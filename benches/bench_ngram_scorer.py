@@ -47,7 +47,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _timing import NOISY, cpu_name, fmt, other_load, print_table, wait_quiet, _cpu_snapshot  # noqa: E402
+from _timing import NOISY, cpu_name, fmt, other_load, print_table, wait_quiet, _cpu_snapshot, json_option, json_start  # noqa: E402
 
 TARGET = 100.0
 CASES = {  # name: (mode, prompts, beam, max_len, has target)
@@ -101,7 +101,9 @@ def main() -> int:
     ap.add_argument("--order", type=int, default=3)
     ap.add_argument("--quick", "--smoke", action="store_true", help="20k lines, max length 5: a smoke run")
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS")
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     if args.quick:
         args.lines, args.reps = args.lines or 20000, min(args.reps, 3)
     import seqfast
@@ -171,7 +173,8 @@ def main() -> int:
                   f"({nrows / ma:9.0f} rows/s)  {ratio:6.0f}x  (other processes {fmt(other, '.2f', '?')} CPUs)", flush=True)
     print()
     print_table(["case", "prompts", "beam", "thr", "rows", "before rows/s", "after rows/s", "before ms", "after ms", "after/before",
-                 "target", "met", "other CPUs"], rows, right_from=1)
+                 "target", "met", "other CPUs"], rows, right_from=1, label=[0, 3],
+                title="NgramScorer full distribution: after vs before (seqfast's old per-word rule; no peer)")
     print()
     print("before: NgramScorer._per_word = True (the old rule: one query per word per row); after: the default; the same "
           "hypotheses were checked first")

@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import seqfast  # noqa: E402
-from _timing import cpu_name  # noqa: E402
+from _timing import cpu_name, json_option, json_start, record_table  # noqa: E402
 from seqfast import ngram  # noqa: E402
 
 
@@ -62,7 +62,9 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=3_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--smoke", action="store_true")
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; seqfast {seqfast.__version__}")
     text = corpus(args)
     lm = ngram.NgramLM.fit(text, order=args.order)
@@ -89,6 +91,11 @@ def main() -> None:
     print(f"{'pickle.dumps (protocol 5)':28} {t_d:8.3f} {len(blob) / 1e6:8.1f}")
     print(f"{'pickle.loads':28} {t_l:8.3f}")
     ratio = (t_w + t_r) / (t_d + t_l)
+    record_table(["operation", "seconds", "size MB"],
+                 [["to_arpa (file)", f"{t_w:.3f}", f"{size_arpa / 1e6:.1f}"], ["from_arpa", f"{t_r:.3f}", ""],
+                  ["pickle.dumps (protocol 5)", f"{t_d:.3f}", f"{len(blob) / 1e6:.1f}"], ["pickle.loads", f"{t_l:.3f}", ""],
+                  ["round trip: pickle vs ARPA", f"{ratio:.1f}x", ""]],
+                 title=f"NgramLM pickling, order {args.order}, {n:,} n-grams (seqfast's own formats; no peer)", label=0)
     print(f"\npickle round trip {t_d + t_l:.3f} s vs ARPA round trip {t_w + t_r:.3f} s: {ratio:.1f}x faster "
           f"(target >= 4x: {'met' if ratio >= 4 else 'NOT met'})")
 

@@ -72,7 +72,7 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _timing import NOISY, PEAK_SHAPE, cpu_name, fmt, gemm_peaks, numpy_blas, print_table, timed_pair, wait_quiet  # noqa: E402
+from _timing import NOISY, PEAK_SHAPE, cpu_name, fmt, gemm_peaks, numpy_blas, print_table, timed_pair, wait_quiet, json_option, json_start  # noqa: E402
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
@@ -344,7 +344,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rtol32", type=float, default=1e-4)
     ap.add_argument("--rtol64", type=float, default=1e-10)
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     if args.quick:
         args.batch, args.seq, args.hidden = 4, 12, 64
         args.input = None
@@ -475,7 +477,7 @@ def main() -> int:
                     f"{r.flops / (r.torch_ms * 1e-3) / 1e9:.1f}", fmt(sf_gf, ".1f"),
                     "-" if sf_gf is None else f"{100 * sf_gf / peak:.0f}%", tgt, met, fmt(r.spread, ".0%"),
                     fmt(r.other, ".2f", "?") + (" !" if r.other is not None and r.other > NOISY else "")])
-    print_table(hdr, out, right_from=3)
+    print_table(hdr, out, right_from=3, label=[0, 1, 3, 4], title="RNN/LSTM/GRU vs PyTorch", ratios={"torch/seqfast": "PyTorch"})
 
     # -- thread scaling
     by = {(r.case.name, r.mode, r.threads): r for r in rows}
@@ -498,7 +500,7 @@ def main() -> int:
         print()
         print(f"thread scaling, {t1} -> {t2} threads:")
         print_table(["case", "mode", "torch speed-up", f"seqfast {t1}t ms", f"seqfast {t2}t ms", "seqfast speed-up",
-                     "target", "met", "other CPUs"], sc, right_from=2)
+                     "target", "met", "other CPUs"], sc, title=f"RNN/LSTM/GRU thread scaling, {t1} -> {t2} threads", right_from=2)
     print()
     print("GF/s: matrix-product FLOPs only (forward 2*N*G*H*(I+H), backward twice that; N = sum of lengths for "
           "varlen); %peak: of threads x numpy's 1-thread GEMM rate (sgemm or dgemm as the row's dtype)")

@@ -91,7 +91,7 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _timing import NOISY, cpu_name, fmt, print_table, timed_pair, wait_quiet  # noqa: E402
+from _timing import NOISY, cpu_name, fmt, print_table, timed_pair, wait_quiet, json_option, json_start  # noqa: E402
 SCALING_TARGET = 1.7
 BOS, EOS = 0, 1  # token ids of the LSTM and bookkeeping cases
 
@@ -541,7 +541,9 @@ def main() -> int:
                     help="before each measurement wait up to SECONDS for a 1 s window in which other processes "
                          f"use < {NOISY} CPUs (default 0: don't wait)")
     ap.add_argument("--seed", type=int, default=0)
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     if args.quick:
         args.vocab, args.embed, args.hidden, args.batch, args.max_len = 200, 64, 64, 4, 20
         args.book_vocabs = "500,4000"
@@ -748,7 +750,7 @@ def main() -> int:
                     "-" if r.sf_ms is None or r.torch_ms is None else f"{r.torch_ms / r.sf_ms:.2f}x", tgt, met, detail,
                     fmt(r.spread, ".0%"),
                     fmt(r.other, ".2f", "?") + (" !" if r.other is not None and r.other > NOISY else "")])
-    print_table(hdr, out, right_from=1)
+    print_table(hdr, out, right_from=1, label=[0, 2], title="decoding vs a PyTorch beam search", ratios={"torch/seqfast": "PyTorch"})
 
     # -- thread scaling
     by = {(r.case.name, r.threads): r for r in rows}
@@ -772,7 +774,8 @@ def main() -> int:
         print()
         print(f"thread scaling, {t1} -> {t2} threads:")
         print_table(["case", "torch speed-up", f"seqfast {t1}t ms", f"seqfast {t2}t ms", "seqfast speed-up", "target",
-                     "met", "other CPUs"], sc, right_from=1)
+                     "met", "other CPUs"], sc, right_from=1,
+                    title=f"decoding thread scaling, {t1} -> {t2} threads")
     print()
     print("lstm rows: the whole search (torch: torch_beam_search in this file on nn.Embedding/nn.LSTM/nn.Linear; "
           "seqfast: search.beam_search(LSTMDecoder)); the same best hypotheses were checked first")

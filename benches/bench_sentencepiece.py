@@ -24,7 +24,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from _timing import cpu_name, docs_of, fmt, print_table, timed_pair  # noqa: E402
+from _timing import cpu_name, docs_of, fmt, print_table, timed_pair, json_option, json_start  # noqa: E402
 
 import seqfast  # noqa: E402
 from seqfast._sentencepiece import from_sentencepiece  # noqa: E402
@@ -106,7 +106,9 @@ def main() -> int:
     ap.add_argument("--max-mb", type=int, default=4, help="MiB of each corpus to use")
     ap.add_argument("--smoke", action="store_true", help="tiny run (CI)")
     ap.add_argument("--warm", action="store_true", help="keep seqfast's word caches between runs")
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     if args.smoke:
         args.repeat = 1
     corpora = load_corpora(args)
@@ -151,7 +153,8 @@ def main() -> int:
                     worst = ratio if worst is None else min(worst, ratio)
                     rows.append([mname, cname, f"{mb:.1f}", case, f"{mb / med['sp'] * 1e3:.1f}",
                                  f"{mb / med['sf'] * 1e3:.1f}", f"{ratio:.2f}x", fmt(other, ".2f")])
-    print_table(["model", "corpus", "MB", "call", "spm MB/s", "seqfast MB/s", "speedup", "other CPUs"], rows, 2)
+    print_table(["model", "corpus", "MB", "call", "spm MB/s", "seqfast MB/s", "speedup", "other CPUs"], rows, 2, label=[0, 1, 3],
+                title="sentencepiece .model files vs SentencePieceProcessor", ratios={"speedup": "sentencepiece"})
     print(f"\nmedians of {args.repeat} runs; ids checked equal on every document first. worst speedup {worst:.2f}x "
           f"(target >= 3x)")
     return 0

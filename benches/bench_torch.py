@@ -59,7 +59,7 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _timing import NOISY, cpu_name, fmt, print_table, timed_pair, wait_quiet  # noqa: E402
+from _timing import NOISY, cpu_name, fmt, print_table, timed_pair, wait_quiet, json_option, json_start  # noqa: E402
 
 
 def _import_seqfast_torch():
@@ -256,7 +256,9 @@ def main() -> int:
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS", help="before each row, wait up to SECONDS for idle CPUs")
     ap.add_argument("--rtol", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
     cases = [c for c in args.cases.split(",") if c]
     bad = [c for c in cases if c not in CASES]
     if bad:
@@ -303,7 +305,8 @@ def main() -> int:
             print(f"  {case:<11} t={t} torch {med['torch']:9.1f} ms  seqfast {med['seqfast']:9.1f} ms  x{ratio:.2f}  "
                   f"{'ok' if ok else 'MISMATCH'} ({err:.1e})  other {oth}", flush=True)
     print()
-    print_table(["case", "model", "threads", "torch ms", "seqfast ms", "torch/seqfast", "check (rel err)", "other CPUs"], rows, right_from=2)
+    print_table(["case", "model", "threads", "torch ms", "seqfast ms", "torch/seqfast", "check (rel err)", "other CPUs"], rows, right_from=2,
+                label=[0, 1, 2], title="seqfast.torch training steps vs torch.nn", ratios={"torch/seqfast": "PyTorch"})
     if not args.no_overhead:
         orows = []
         for t in thread_counts:
@@ -313,7 +316,8 @@ def main() -> int:
                               fmt(other, ".2f") + ("!" if other is not None and other > NOISY else "")])
         print()
         print("autograd wrapper cost: seqfast.torch module forward + backward vs seqfast.nn kernels on the same arrays")
-        print_table(["layer", "threads", "seqfast.torch ms", "seqfast.nn ms", "overhead", "other CPUs"], orows, right_from=1)
+        print_table(["layer", "threads", "seqfast.torch ms", "seqfast.nn ms", "overhead", "other CPUs"], orows, right_from=1,
+                    label=[0, 1], title="seqfast.torch wrapper overhead over seqfast.nn")
     torch.set_num_threads(old_threads)
     print()
     print(f"load average at the end {os.getloadavg()[0]:.2f}")

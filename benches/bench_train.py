@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 
+from _timing import json_option, json_start, record_table
+
 CL100K_PORTABLE = (
     r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+\z|\s*[\r\n]|\s+(?!\S)|\s"
 )
@@ -83,7 +85,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--no-spm", action="store_true")
+    json_option(ap)
     args = ap.parse_args()
+    json_start(args.json)
 
     tmp = tempfile.mkdtemp(prefix="seqfast-bench-")
     if args.smoke or not os.path.isfile(args.corpus):
@@ -134,11 +138,19 @@ def main() -> int:
     same = all(merges[t] == merges[args.threads[0]] for t in merges)
     print(f"seqfast merges identical across threads {sorted(merges)}: {same}")
     print(f"{'trainer':>10} {'threads':>7} {'seconds':>8} {'MB/s':>6} {'peak MB':>8} {'bytes/tok':>9} {'HF/this':>8}")
+    table = []
     for (kind, t), r in results.items():
         hf = results.get(("hf", t))
         ratio = hf["seconds"] / r["seconds"] if hf else float("nan")
         print(f"{kind:>10} {t:>7} {r['seconds']:>8.2f} {mb / r['seconds']:>6.1f} {r['maxrss_mb']:>8.0f} "
               f"{r['bytes/token']:>9.3f} {ratio:>8.2f}")
+        table.append([kind, t, f"{r['seconds']:.2f}", f"{mb / r['seconds']:.1f}", f"{r['maxrss_mb']:.0f}", f"{r['bytes/token']:.3f}"])
+    record_table(["trainer", "threads", "seconds", "MB/s", "peak MB", "bytes/token (held-out)"], table,
+                 title=f"BPE training, vocab {args.vocab_size}, {mb:.1f} MB", label=[0, 1])
+    vs = [[t, *(f"{results[(k, t)]['seconds'] / results[('seqfast', t)]['seconds']:.2f}x" if (k, t) in results else "-"
+                for k in ("hf", "spm"))] for t in args.threads]
+    record_table(["threads", "vs HF BpeTrainer", "vs sentencepiece"], vs, title="BPE training: seqfast speed-up (peer seconds / seqfast seconds)",
+                 label=0, ratios={"vs HF BpeTrainer": "HF tokenizers", "vs sentencepiece": "sentencepiece"})
     return 0 if same else 1
 
 
