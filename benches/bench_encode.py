@@ -177,9 +177,10 @@ def main() -> int:
     print(" | ".join(f"{k:>17}" for k in keys))
     for r in rows:
         print(" | ".join(f"{r[k]:>17.2f}" if isinstance(r.get(k), float) else f"{str(r.get(k, '-')):>17}" for k in keys))
-    record_table(keys, [[f"{r[k]:.2f}" if isinstance(r.get(k), float) else str(r.get(k, "-")) for k in keys] for r in rows],
-                 title=f"cl100k encode/decode, MB/s (median of {args.repeat})", label=0,
-                 ratios={"ratio 1t": "tiktoken", "vs bpe-openai": "bpe-openai"})
+    if rows:
+        record_table(keys, [[f"{r[k]:.2f}" if isinstance(r.get(k), float) else str(r.get(k, "-")) for k in keys] for r in rows],
+                     title=f"cl100k encode/decode, MB/s (median of {args.repeat})", label=0,
+                     ratios={"ratio 1t": "tiktoken", "vs bpe-openai": "bpe-openai"})
     return 0
 
 
