@@ -245,7 +245,8 @@ def write_report(out: str, results: list, quick: bool, started: str, mach: dict,
             md += [f"### {r['name']}", "", f"`{cmd}`: exit {r['rc']}, {r['seconds']:.0f} s, load average "
                    f"{r['load'][0]:.2f} before, {r['load'][1]:.2f} after.", ""]
             if r["rc"] != 0:
-                md += ["**Did not complete** (its tables below, if any, are partial). End of its output:", "", "```",
+                md += [f"**Exit code {r['rc']}**: a prerequisite, an agreement check or one of its targets failed (its "
+                       "tables below, if any, may be partial). End of its output:", "", "```",
                        r["tail"].strip()[-1200:], "```", ""]
             for i, t in enumerate(r["tables"]):
                 if t.get("title"):
@@ -284,7 +285,7 @@ def main(argv=None) -> int:
             results.append((fam, run_bench(script, quick if args.quick else full, work, timeout)))
     write_report(out, results, args.quick, started, machine(), versions())
     failed = [r["name"] for _, r in results if r["rc"] != 0]
-    print(f"\nwrote {out}" + (f"; did not complete: {', '.join(failed)}" if failed else ""))
+    print(f"\nwrote {out}" + (f"; non-zero exit: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 
