@@ -124,9 +124,7 @@ fn to_dims(d: (usize, usize, usize, usize, usize, usize)) -> Dims {
 /// Scaled dot-product attention forward: (out, lse), flat (see `seqfast.nn.attention_forward`);
 /// `out` holds B H Tq dv values in the layout `layouts[3]`.
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
 fn sdpa_forward<'py>(
-    py: Python<'py>,
     q: &Bound<'py, PyAny>,
     k: &Bound<'py, PyAny>,
     v: &Bound<'py, PyAny>,
@@ -135,7 +133,7 @@ fn sdpa_forward<'py>(
     masks: MaskIn<'py>,
     options: SdpaIn,
 ) -> PyResult<FwdOut<'py>> {
-    let (m, opts) = (masks.args()?, Options::from(options));
+    let (py, m, opts) = (q.py(), masks.args()?, Options::from(options));
     if q.extract::<PyReadonlyArray1<f32>>().is_ok() {
         sdpa_fwd::<f32>(py, q, k, v, layouts, to_dims(dims), &m, opts)
     } else {

@@ -127,10 +127,7 @@ fn ngram_strictly_sorted(py: Python<'_>, grams: PyReadonlyArray2<'_, u32>) -> Py
 
 /// Sum of word-level counts in text order: `[(tables, vocab), ...]` -> `(tables, vocab)`.
 #[pyfunction]
-fn ngram_merge_words<'py>(
-    py: Python<'py>,
-    parts: Vec<(Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>, Vec<String>)>,
-) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
+fn ngram_merge_words<'py>(py: Python<'py>, parts: Vec<(Vec<TableIn<'_>>, Vec<String>)>) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
     let parts = parts.into_iter().map(|(t, v)| Ok((tables_from_py(&t)?, v))).collect::<PyResult<Vec<_>>>()?;
     // Through seqfast's pools (never rayon's global one, which a forked child could not use).
     let (tables, vocab) = interrupt::run(py, None, false, || ngram::shards::merge_words(parts))?;
