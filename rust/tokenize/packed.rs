@@ -28,6 +28,20 @@ pub(crate) fn pack_at(text: &[u8], a: usize, e: usize) -> u128 {
     }
 }
 
+/// Longest word [`pack2`] takes.
+pub(crate) const PACK2_MAX: usize = 31;
+
+/// A word of up to 31 bytes as two `u128`s: bytes 0..16, then bytes 16..31 with the total
+/// length in the top byte (so different words give different keys).
+#[inline(always)]
+pub(crate) fn pack2(w: &[u8]) -> (u128, u128) {
+    let mut b = [0u8; 32];
+    b[..w.len()].copy_from_slice(w);
+    b[31] = w.len() as u8;
+    let (lo, hi) = b.split_at(16);
+    (u128::from_le_bytes(lo.try_into().expect("16 bytes")), u128::from_le_bytes(hi.try_into().expect("16 bytes")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +55,8 @@ mod tests {
             }
         }
         assert_ne!(pack(b"a"), pack(b"a\0"));
+        assert_ne!(pack2(b"ab"), pack2(&[0u8; 18]));
+        assert_ne!(pack2(b"ab"), pack2(b"ab\0"));
+        assert_ne!(pack2(&[1u8; 31]), pack2(&[1u8; 30]));
     }
 }

@@ -46,6 +46,13 @@ pub struct PairTable {
     len: usize,
 }
 
+impl Default for PairTable {
+    /// No merges.
+    fn default() -> Self {
+        PairTable::new(&FxHashMap::default())
+    }
+}
+
 #[inline(always)]
 fn slot_of(a: u32, b: u32, shift: u32) -> usize {
     (pair_key(a, b).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize

@@ -46,7 +46,7 @@ use self::post::Post;
 use self::pretok::PreTok;
 use crate::error::Result;
 use crate::tokenize::encode;
-use crate::tokenize::packed::{pack, PACK_MAX};
+use crate::tokenize::packed::{pack2, PACK2_MAX};
 
 /// Which sequence of a pair gives up tokens first (HF's `TruncationStrategy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub struct Pipeline {
 /// identical; the cache is dropped when it grows past `CACHE_MAX` entries or another model
 /// uses the thread.
 ///
-/// Layout: pieces of up to 15 bytes under a packed `u128` key (the key is compared inside the
+/// Layout: pieces of up to 31 bytes under a packed key of two `u128`s (compared inside the
 /// table, no pointer to follow), longer ones under their text; the tokens of every entry in
 /// one arena (no allocation per entry).
 const CACHE_MAX: usize = 1 << 16;
@@ -116,14 +116,14 @@ struct PieceCache {
     uid: u64,
     /// The cache epoch it was filled in (`Tokenizer.clear_caches` starts a new one).
     epoch: u64,
-    short: rustc_hash::FxHashMap<u128, (u32, u32)>,
+    short: rustc_hash::FxHashMap<(u128, u128), (u32, u32)>,
     long: rustc_hash::FxHashMap<Box<str>, (u32, u32)>,
     toks: Vec<Tok>,
 }
 
 impl PieceCache {
     fn get(&self, key: &str) -> Option<&[Tok]> {
-        let &(at, n) = if key.len() <= PACK_MAX { self.short.get(&pack(key.as_bytes())) } else { self.long.get(key) }?;
+        let &(at, n) = if key.len() <= PACK2_MAX { self.short.get(&pack2(key.as_bytes())) } else { self.long.get(key) }?;
         Some(&self.toks[at as usize..(at + n) as usize])
     }
 }
@@ -137,7 +137,8 @@ thread_local! {
 fn cache_get(uid: u64, key: &str, out: &mut Vec<Tok>) -> bool {
     CACHE.with(|c| {
         let c = c.borrow();
-        c.uid == uid && c.epoch == encode::cache_epoch() && c.get(key).map(|t| out.extend_from_slice(t)).is_some()
+        // Pushed one by one: most pieces are 1-3 tokens, below what a memcpy call pays for.
+        c.uid == uid && c.epoch == encode::cache_epoch() && c.get(key).map(|t| t.iter().for_each(|&x| out.push(x))).is_some()
     })
 }
 
@@ -155,8 +156,8 @@ fn cache_put(uid: u64, key: &str, toks: &[Tok]) {
         }
         let v = (c.toks.len() as u32, toks.len() as u32);
         c.toks.extend_from_slice(toks);
-        if key.len() <= PACK_MAX {
-            c.short.insert(pack(key.as_bytes()), v);
+        if key.len() <= PACK2_MAX {
+            c.short.insert(pack2(key.as_bytes()), v);
         } else {
             c.long.insert(key.into(), v);
         }

@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 use super::unigram::Unigram;
 use super::Tok;
 use crate::error::Result;
+use crate::tokenize::pairs::{pair_key, PairTable};
 use crate::vocab_err;
 
 /// Tokens as strings, both ways. Ids may be sparse.
@@ -67,8 +68,8 @@ impl StrVocab {
 #[derive(Clone, Debug, Default)]
 pub struct Bpe {
     pub vocab: StrVocab,
-    /// `(left, right)` → `(rank, merged id)`.
-    merges: FxHashMap<(u32, u32), (u32, u32)>,
+    /// `(left, right)` → `(rank, merged id)`, laid out for one cache miss per lookup.
+    merges: PairTable,
     /// The merges as read, in rank order (for saving).
     pub merge_list: Vec<(String, String)>,
     pub unk_token: Option<String>,
@@ -79,6 +80,9 @@ pub struct Bpe {
     pub ignore_merges: bool,
     pub dropout: Option<f32>,
     byte_ids: Vec<Option<u32>>,
+    /// Id of every one-character token (the first symbols of a word, looked up by the char
+    /// instead of hashing a string).
+    chars: FxHashMap<char, u32>,
     /// Merges never cross into a `▁` that follows another char (sentencepiece-converted
     /// vocabularies): a token holding `▁` after its first char is all `▁`, `▁` itself is a token, every char becomes some token
     /// (unk or all 256 byte tokens), and no prefix or suffix depends on the position. Then a
@@ -96,6 +100,9 @@ struct Sym {
 }
 
 const NONE: u32 = u32::MAX;
+
+/// Words of up to this many symbols merge by a flat scan instead of a heap.
+const FLAT_MAX: usize = 64;
 
 /// The random stream of BPE dropout: a counter through `rng::mix64`, seeded per call.
 pub struct DropoutRng(pub u64);
@@ -130,7 +137,7 @@ impl Bpe {
             let new = format!("{a}{tail}");
             let inew =
                 vocab.get(&new).ok_or_else(|| vocab_err!("{what}: model.merges[{i}]: merged token {new:?} is not in the vocabulary"))?;
-            merges.insert((ia, ib), (i as u32, inew));
+            merges.insert(pair_key(ia, ib), (i as u32, inew));
         }
         let byte_ids: Vec<Option<u32>> = (0..256).map(|b| vocab.get(&format!("<0x{b:02X}>"))).collect();
         let no_drop = unk_token.as_ref().is_some_and(|u| vocab.get(u).is_some()) || byte_fallback && byte_ids.iter().all(Option::is_some);
@@ -140,9 +147,18 @@ impl Bpe {
             && no_drop
             && vocab.get("\u{2581}").is_some()
             && vocab.map.keys().all(|t| !t.chars().skip(1).any(|c| c == '\u{2581}') || t.chars().all(|c| c == '\u{2581}'));
+        let chars = vocab
+            .map
+            .iter()
+            .filter_map(|(t, &id)| {
+                let mut it = t.chars();
+                let c = it.next()?;
+                it.next().is_none().then_some((c, id))
+            })
+            .collect();
         Ok(Bpe {
             vocab,
-            merges,
+            merges: PairTable::new(&merges),
             merge_list,
             unk_token,
             prefix,
@@ -152,6 +168,7 @@ impl Bpe {
             ignore_merges,
             dropout,
             byte_ids,
+            chars,
             word_split,
         })
     }
@@ -203,7 +220,8 @@ impl Bpe {
             } else {
                 piece
             };
-            if let Some(id) = self.vocab.get(s) {
+            let id = if decorated { self.vocab.get(s) } else { self.chars.get(&c).copied() };
+            if let Some(id) = id {
                 if let Some((u, ul)) = unk.take() {
                     push(&mut syms, u, ul);
                 }
@@ -239,23 +257,90 @@ impl Bpe {
         Ok(())
     }
 
-    /// Merge lowest rank first, leftmost on ties; merged-away symbols get id NONE.
-    fn merge_all(&self, syms: &mut [Sym], mut rng: Option<&mut DropoutRng>) {
+    /// [`merge_all`](Self::merge_all) for short words without dropout: `rk[i]` holds the
+    /// rank of the pair that symbol `i` starts (none for merged-away symbols, which stay in
+    /// place with id NONE, linked past by `prev`/`next`); each round scans `rk` for the lowest
+    /// rank, leftmost on ties, as the heap would pop it (its positions grow left to right),
+    /// and merges it. O(n^2) in the symbols of the word, but no heap, no moves, and one
+    /// lookup per new pair.
+    fn merge_flat(&self, syms: &mut [Sym]) {
+        let n = syms.len();
+        let mut rk = [(NONE, NONE); FLAT_MAX];
+        for i in 0..n {
+            syms[i].prev = if i == 0 { NONE } else { i as u32 - 1 };
+            syms[i].next = if i + 1 == n { NONE } else { i as u32 + 1 };
+            if i + 1 < n {
+                rk[i] = self.merges.get(syms[i].id, syms[i + 1].id);
+            }
+        }
+        loop {
+            let (mut best, mut at) = (NONE, 0);
+            for (i, r) in rk[..n - 1].iter().enumerate() {
+                if r.0 < best {
+                    (best, at) = (r.0, i);
+                }
+            }
+            if best == NONE {
+                return;
+            }
+            let q = syms[at].next as usize;
+            let right = syms[q];
+            syms[at].id = rk[at].1;
+            syms[at].end = right.end;
+            syms[at].next = right.next;
+            syms[q].id = NONE;
+            rk[q] = (NONE, NONE);
+            rk[at] = match right.next {
+                NONE => (NONE, NONE),
+                r => {
+                    syms[r as usize].prev = at as u32;
+                    self.merges.get(syms[at].id, syms[r as usize].id)
+                }
+            };
+            if let Some(p) = (syms[at].prev != NONE).then_some(syms[at].prev as usize) {
+                rk[p] = self.merges.get(syms[p].id, syms[at].id);
+            }
+        }
+    }
+
+    /// `(rank, merged id)` of the pair, if it merges.
+    #[inline]
+    fn merge(&self, a: u32, b: u32) -> Option<(u32, u32)> {
+        let (rank, id) = self.merges.get(a, b);
+        (rank != NONE).then_some((rank, id))
+    }
+
+    /// Merge lowest rank first, leftmost on ties; merged-away symbols get id NONE (or are
+    /// removed).
+    fn merge_all(&self, syms: &mut [Sym], rng: Option<&mut DropoutRng>) {
         let n = syms.len();
         if n < 2 {
             return;
         }
+        if n <= FLAT_MAX && !(self.dropout.is_some_and(|p| p > 0.0) && rng.is_some()) {
+            return self.merge_flat(syms);
+        }
+        self.merge_heap(syms, rng)
+    }
+
+    /// HF's heap of candidate pairs (with dropout: a popped merge is skipped with
+    /// probability `p` and offered again after the next merge).
+    fn merge_heap(&self, syms: &mut [Sym], mut rng: Option<&mut DropoutRng>) {
+        let n = syms.len();
+        if n < 2 {
+            return;
+        }
+        let dropout = self.dropout.filter(|&p| p > 0.0);
         for (i, s) in syms.iter_mut().enumerate() {
             s.prev = if i == 0 { NONE } else { i as u32 - 1 };
             s.next = if i + 1 == n { NONE } else { i as u32 + 1 };
         }
         let mut heap: BinaryHeap<Reverse<(u32, u32, u32)>> = BinaryHeap::with_capacity(n);
         for i in 0..n - 1 {
-            if let Some(&(rank, new)) = self.merges.get(&(syms[i].id, syms[i + 1].id)) {
+            if let Some((rank, new)) = self.merge(syms[i].id, syms[i + 1].id) {
                 heap.push(Reverse((rank, i as u32, new)));
             }
         }
-        let dropout = self.dropout.filter(|&p| p > 0.0);
         let mut skipped = Vec::new();
         while let Some(Reverse((rank, pos, new))) = heap.pop() {
             if let (Some(p), Some(r)) = (dropout, rng.as_deref_mut()) {
@@ -271,8 +356,8 @@ impl Bpe {
                 continue;
             }
             let q = cur.next as usize;
-            match self.merges.get(&(cur.id, syms[q].id)) {
-                Some(&(_, id)) if id == new => {}
+            match self.merge(cur.id, syms[q].id) {
+                Some((_, id)) if id == new => {}
                 _ => continue,
             }
             let right = syms[q];
@@ -284,12 +369,12 @@ impl Bpe {
                 syms[right.next as usize].prev = pos;
             }
             if cur.prev != NONE {
-                if let Some(&(r, nid)) = self.merges.get(&(syms[cur.prev as usize].id, new)) {
+                if let Some((r, nid)) = self.merge(syms[cur.prev as usize].id, new) {
                     heap.push(Reverse((r, cur.prev, nid)));
                 }
             }
             if right.next != NONE {
-                if let Some(&(r, nid)) = self.merges.get(&(new, syms[right.next as usize].id)) {
+                if let Some((r, nid)) = self.merge(new, syms[right.next as usize].id) {
                     heap.push(Reverse((r, pos, nid)));
                 }
             }
@@ -461,6 +546,37 @@ mod tests {
         let m = Model::WordPiece(WordPiece { vocab: v, unk_token: "[UNK]".into(), prefix: "##".into(), max_chars: 100 });
         assert_eq!(ids(&m, "unaffable"), vec![(1, 0, 2), (2, 2, 5), (3, 5, 9)]);
         assert_eq!(ids(&m, "unx"), vec![(0, 0, 3)]);
+    }
+
+    proptest::proptest! {
+        /// The flat scan of short words merges exactly as the heap does.
+        #[test]
+        fn flat_scan_equals_heap(pairs in proptest::collection::vec((0usize..40, 0usize..40), 0..40), word in "[abcd]{0,64}") {
+            // Tokens: the four letters, then one per merge of two existing tokens (ranks in order).
+            let mut toks: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+            let mut merges = Vec::new();
+            for (x, y) in pairs {
+                let (l, r) = (toks[x % toks.len()].clone(), toks[y % toks.len()].clone());
+                let new = format!("{l}{r}");
+                if !toks.contains(&new) {
+                    toks.push(new);
+                    merges.push((l, r));
+                }
+            }
+            let v = vocab(&toks.iter().map(String::as_str).collect::<Vec<_>>());
+            let m = Bpe::new(v, merges, None, None, None, false, false, false, None, "t").unwrap();
+            let syms: Vec<Sym> = word
+                .char_indices()
+                .map(|(i, c)| Sym { id: m.chars[&c], start: i as u32, end: i as u32 + 1, prev: NONE, next: NONE })
+                .collect();
+            let (mut flat, mut heap) = (syms.clone(), syms);
+            if flat.len() >= 2 {
+                m.merge_flat(&mut flat);
+            }
+            m.merge_heap(&mut heap, None);
+            let key = |v: &[Sym]| v.iter().filter(|s| s.id != NONE).map(|s| (s.id, s.start, s.end)).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(key(&flat), key(&heap));
+        }
     }
 
     #[test]
