@@ -69,6 +69,9 @@ fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> P
 type TopK<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>);
 
 /// An n-gram language model (see `seqfast.ngram.NgramLM` for the documented API).
+/// `(log10 p, n-gram lengths, states after)` of a batch of queries.
+type ScoresOut<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<u8>>, Vec<LmState>);
+
 #[pyclass(module = "seqfast._core", frozen)]
 pub struct NgramModel {
     pub(crate) m: Model,
@@ -229,11 +232,7 @@ impl NgramModel {
 
     /// Word strings (one sentence each) to `(ids, offsets)`.
     /// `sentences`: a list of `str` (read in place, not copied).
-    fn word_ids<'py>(
-        &self,
-        py: Python<'py>,
-        sentences: &Bound<'py, PyList>,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    fn word_ids<'py>(&self, py: Python<'py>, sentences: &Bound<'py, PyList>) -> PyResult<super::convert::CsrOut<'py>> {
         let mut refs: Vec<&str> = Vec::with_capacity(sentences.len());
         let items: Vec<Bound<'py, PyAny>> = sentences.iter().collect();
         for (i, x) in items.iter().enumerate() {
@@ -300,7 +299,7 @@ impl NgramModel {
         py: Python<'py>,
         states: Vec<PyRef<'py, LmState>>,
         ids: PyReadonlyArray1<'_, u32>,
-    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<u8>>, Vec<LmState>)> {
+    ) -> PyResult<ScoresOut<'py>> {
         let ids = slice(&ids, "words")?;
         if ids.len() != states.len() {
             return Err(ShapeError::new_err(format!("{} states but {} words", states.len(), ids.len())));

@@ -69,14 +69,13 @@ fn ngram_lookup<'py>(py: Python<'py>, table: TableIn<'_>, queries: PyReadonlyArr
     Ok(out.into_pyarray(py))
 }
 
+/// `(ids, offsets, vocab)` of [`ngram_words`].
+type WordsOut<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>, Vec<String>);
+
 /// Whitespace words (one sentence per non-empty line) to ids: `(ids, offsets, vocab)`.
 #[pyfunction]
 #[pyo3(signature = (text, vocab=Vec::new()))]
-fn ngram_words<'py>(
-    py: Python<'py>,
-    text: &str,
-    vocab: Vec<String>,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>, Vec<String>)> {
+fn ngram_words<'py>(py: Python<'py>, text: &str, vocab: Vec<String>) -> PyResult<WordsOut<'py>> {
     let mut vocab = vocab;
     let (ids, offsets) = interrupt::run(py, None, text.len() >= LONG, || {
         let r = ngram::text::words(text, &mut vocab);

@@ -130,7 +130,7 @@ impl PyTokenizer {
         texts: Vec<PyBackedStr>,
         special: &str,
         num_threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<super::convert::CsrOut<'py>> {
         let policy = SpecialPolicy::parse(special).py()?;
         let t = &self.inner;
         let long = texts.len() >= 4096 || texts.iter().map(|s| s.len()).sum::<usize>() >= LONG;
@@ -293,6 +293,9 @@ impl PyStreamDecoder {
     }
 }
 
+/// `(rows, length)` ids and their boolean mask.
+type PaddedOut<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<bool>>);
+
 /// Pad flat ids + offsets into `(rows, length)` ids and a boolean mask.
 #[pyfunction]
 #[pyo3(signature = (seqs, pad_id=0, length=None, truncate=false, left=false))]
@@ -303,7 +306,7 @@ fn pad<'py>(
     length: Option<usize>,
     truncate: bool,
     left: bool,
-) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<bool>>)> {
+) -> PyResult<PaddedOut<'py>> {
     let (ids, offsets) = super::convert::csr(&seqs)?;
     let (out, mask, len) = py.detach(|| encode::pad(ids, offsets, pad_id, length, truncate, left)).py()?;
     let rows = offsets.len() - 1;
