@@ -29,15 +29,8 @@ arguments raise under one rule in every family: wrong type ``ArgumentTypeError``
 """
 
 from seqfast._core import __version__
-from seqfast._errors import (
-    ArgumentTypeError,
-    DecodeError,
-    FormatError,
-    SeqfastError,
-    ShapeError,
-    SpecialTokenError,
-    VocabError,
-)
+from seqfast import _errors
+from seqfast._errors import *  # noqa: F403  (the error classes: _errors.__all__)
 from seqfast import ngram, nn, search
 from seqfast.tokenizer import EncodingBatch, StreamDecoder, Tokenizer, get_encoding, train_bpe
 from seqfast._hf import HFTokenizer
@@ -53,11 +46,5 @@ __all__ = [
     "ngram",
     "nn",
     "search",
-    "SeqfastError",
-    "ShapeError",
-    "VocabError",
-    "FormatError",
-    "SpecialTokenError",
-    "DecodeError",
-    "ArgumentTypeError",
 ]
+__all__ += _errors.__all__

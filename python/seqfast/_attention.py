@@ -90,20 +90,27 @@ class AttentionCache:
         return f"AttentionCache(batch={b}, heads={h}, tq={tq}, tk={tk}, d={d}, dv={dv}, dtype={self.dtype.name})"
 
 
-def _sdpa(q, k, v, dims, layouts, lengths, mask, scale, causal, dropout, seed, num_threads):
+def _masks(lengths, mask) -> dict:
+    """The masks dict every attention kernel reads by name: ``lengths`` (int64 or None) and
+    ``mask``, the flat mask and its strides as :func:`_mask` gives them."""
     m, ms = mask
-    return _core.sdpa_forward(q, k, v, dims, layouts, lengths=lengths, mask=m, mask_strides=ms, scale=scale,
-                              causal=bool(causal), dropout=dropout, seed=seed, num_threads=num_threads)
+    return {"lengths": lengths, "mask": m, "mask_strides": ms}
+
+
+def _sdpa_options(scale, causal, dropout, seed, num_threads) -> dict:
+    """The options dict of ``_core.sdpa_forward`` and ``sdpa_backward``."""
+    return {"scale": scale, "causal": bool(causal), "dropout": dropout, "seed": seed, "num_threads": num_threads}
+
+
+def _sdpa(q, k, v, dims, layouts, lengths, mask, scale, causal, dropout, seed, num_threads):
+    return _core.sdpa_forward(q, k, v, dims, layouts, _masks(lengths, mask), _sdpa_options(scale, causal, dropout, seed, num_threads))
 
 
 def _sdpa_grad(cache: AttentionCache, dout_flat, dout_layout, grad_layouts, num_threads):
     q, k, v, out, lse = cache._arrays
     lay = cache._layouts
-    lengths, (m, ms) = cache._masks
-    scale, causal, dropout, seed = cache._opts
-    return _core.sdpa_backward(q, k, v, out, lse, dout_flat, cache._dims, [lay[0], lay[1], lay[2], lay[3], dout_layout] + list(grad_layouts),
-                               lengths=lengths, mask=m, mask_strides=ms, scale=scale, causal=causal, dropout=dropout,
-                               seed=seed, num_threads=num_threads)
+    return _core.sdpa_backward(q, k, v, (out, lse, dout_flat), cache._dims, [lay[0], lay[1], lay[2], lay[3], dout_layout] + list(grad_layouts),
+                               _masks(*cache._masks), _sdpa_options(*cache._opts, num_threads))
 
 
 def _mm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, nt=None) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from seqfast import _args, _core
-from seqfast._attention import AttentionCache, _contig, _lengths, _mask, _mm, _scale, _sdpa, _sdpa_grad
+from seqfast._attention import AttentionCache, _contig, _lengths, _mask, _masks, _mm, _scale, _sdpa, _sdpa_grad
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 
 
@@ -122,7 +122,7 @@ def additive_attention_forward(query: np.ndarray, keys: np.ndarray, weights: Map
     nt = _args.threads(num_threads)
     dims = (b, tq, tk, dq, dk, dv, da)
     arrays = [q, k, v] + w  # contiguous; the core reads the sizes from their shapes
-    ctx, pq, pk, attn = _core.additive_forward(arrays, bias, lengths=lens, mask=m, mask_strides=ms, num_threads=nt)
+    ctx, pq, pk, attn = _core.additive_forward(arrays, bias, _masks(lens, (m, ms)), num_threads=nt)
     ctx = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
     if not requires_grad:
         return ctx, None
@@ -147,7 +147,7 @@ def additive_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, 
     """
     dc = _check_dctx(cache, dcontext, "additive")
     arrays, bias, saved, dims, lens, (m, ms) = cache._extra
-    g = _core.additive_backward(arrays, bias, saved + [dc.ravel()], lengths=lens, mask=m, mask_strides=ms,
+    g = _core.additive_backward(arrays, bias, saved + [dc.ravel()], _masks(lens, (m, ms)),
                                 num_threads=_args.backward_threads(num_threads, cache))
     q, k, v = cache._inputs
     dq, dk, dv = g[0].reshape(q.shape), g[1].reshape(k.shape), g[2].reshape(v.shape)

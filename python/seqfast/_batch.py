@@ -88,7 +88,7 @@ class EncodingBatch:
         _args.choice("side", side, _args.SIDES)
         pad_id = _args.integer("pad_id", pad_id, 0, _args.U32_MAX)
         length = _args.optional_integer("length", length, 0)
-        return _core.pad(self.ids, self.row_offsets, pad_id, length, truncate, side == "left")
+        return _core.pad((self.ids, self.row_offsets), pad_id, length, truncate, side == "left")
 
     def to_list(self) -> list[list[int]]:
         """Python lists of ints (slow for big batches: prefer ``ids``/``row_offsets`` or ``pad``)."""

@@ -7,7 +7,7 @@ against the built module with ``python -m mypy.stubtest seqfast._core`` (``.ci/r
 
 from os import PathLike
 from types import TracebackType
-from typing import Any, Callable, Literal, Mapping, NoReturn, Optional, Sequence, Union, final
+from typing import Any, Callable, Literal, Mapping, NoReturn, Optional, Sequence, TypedDict, Union, final
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ _I64 = npt.NDArray[np.int64]
 _F32 = npt.NDArray[np.float32]
 _Float = npt.NDArray[Any]  # float32 or float64, the dtype of the call's inputs
 _Table = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]
+_Csr = tuple[_U32, _I64]  # token sequences: flat ids and int64 row offsets
 _Special = Literal["error", "special", "text"]
 _Errors = Literal["strict", "replace", "ignore"]
 _Smoothing = Literal["kneser_ney", "mle", "add_k", "laplace", "stupid_backoff"]
@@ -158,7 +159,7 @@ class ArrowEncoder:
     def encode(self, data: npt.NDArray[np.uint8], offsets: _I64, special: _Special, num_threads: Optional[int] = None) -> tuple[_U32, _I64]: ...
 
 def clear_caches() -> None: ...
-def pad(ids: _U32, offsets: _I64, pad_id: int = 0, length: Optional[int] = None, truncate: bool = False,
+def pad(seqs: _Csr, pad_id: int = 0, length: Optional[int] = None, truncate: bool = False,
         left: bool = False) -> tuple[_U32, npt.NDArray[np.bool_]]: ...
 
 # ---- Hugging Face pipelines and sentencepiece ---------------------------------------------------
@@ -231,12 +232,12 @@ class SentencePiece:
 
 # ---- n-grams ------------------------------------------------------------------------------------
 
-def ngram_count(ids: _U32, offsets: _I64, order: int, bos: Optional[int] = None, eos: Optional[int] = None,
+def ngram_count(seqs: _Csr, order: int, bos: Optional[int] = None, eos: Optional[int] = None,
                 num_threads: Optional[int] = None) -> list[_Table]: ...
 def ngram_count_text(text: Union[str, bytes], order: int, num_threads: Optional[int] = None, source: str = "bytes") -> tuple[list[_Table], list[str]]: ...
-def ngram_merge(a_grams: _U32, a_counts: _U64, b_grams: _U32, b_counts: _U64) -> _Table: ...
+def ngram_merge(a: _Table, b: _Table) -> _Table: ...
 def ngram_merge_words(parts: Sequence[tuple[Sequence[_Table], list[str]]]) -> tuple[list[_Table], list[str]]: ...
-def ngram_lookup(grams: _U32, counts: _U64, queries: _U32) -> _U64: ...
+def ngram_lookup(table: _Table, queries: _U32) -> _U64: ...
 def ngram_strictly_sorted(grams: _U32) -> bool: ...
 def ngram_words(text: str, vocab: list[str] = ...) -> tuple[_U32, _I64, list[str]]: ...
 def ngram_words_inputs(inputs: Sequence[_Input], vocab: list[str], num_threads: Optional[int] = None) -> tuple[_U32, _I64, list[str]]: ...
@@ -254,21 +255,24 @@ class LmState:
     @property
     def length(self) -> int: ...
 
+class _FitOptions(TypedDict):  # the estimation options, read by name (_lm.py's fit_options)
+    smoothing: _Smoothing
+    k: float
+    alpha: float
+    discount_fallback: Optional[tuple[float, float, float]]
+    prune: Optional[list[int]]
+
 @final
 class NgramModel:
     @staticmethod
-    def fit_text(text: Union[str, bytes], order: int, smoothing_name: _Smoothing, k: float = 1.0, alpha: float = 0.4,
-                 discount_fallback: Optional[tuple[float, float, float]] = None, num_threads: Optional[int] = None,
-                 prune: Optional[list[int]] = None, source: str = "bytes") -> NgramModel: ...
+    def fit_text(text: Union[str, bytes], order: int, options: _FitOptions, num_threads: Optional[int] = None,
+                 source: str = "bytes") -> NgramModel: ...
     @staticmethod
-    def fit_ids(ids: _U32, offsets: _I64, order: int, smoothing_name: _Smoothing, vocab_size: Optional[int] = None, k: float = 1.0,
-                alpha: float = 0.4, discount_fallback: Optional[tuple[float, float, float]] = None, num_threads: Optional[int] = None,
-                prune: Optional[list[int]] = None) -> NgramModel: ...
+    def fit_ids(seqs: _Csr, order: int, options: _FitOptions, vocab_size: Optional[int] = None,
+                num_threads: Optional[int] = None) -> NgramModel: ...
     @staticmethod
-    def fit_counts(tables: Sequence[_Table], vocab: Optional[list[str]], bos: Optional[int], eos: Optional[int], smoothing_name: _Smoothing,
-                   vocab_size: Optional[int] = None, k: float = 1.0, alpha: float = 0.4,
-                   discount_fallback: Optional[tuple[float, float, float]] = None, num_threads: Optional[int] = None,
-                   prune: Optional[list[int]] = None) -> NgramModel: ...
+    def fit_counts(tables: Sequence[_Table], vocab: Optional[list[str]], bos: Optional[int], eos: Optional[int], options: _FitOptions,
+                   vocab_size: Optional[int] = None, num_threads: Optional[int] = None) -> NgramModel: ...
     @staticmethod
     def from_arpa(path: _Path) -> NgramModel: ...
     @staticmethod
@@ -292,7 +296,7 @@ class NgramModel:
     def num_ngrams(self) -> list[int]: ...
     def word_id(self, word: str) -> int: ...
     def word_ids(self, sentences: list[str]) -> tuple[_U32, _I64]: ...
-    def score_batch(self, ids: _U32, offsets: _I64, bos: bool = True, eos: bool = True,
+    def score_batch(self, seqs: _Csr, bos: bool = True, eos: bool = True,
                     num_threads: Optional[int] = None) -> tuple[_F32, _I64, npt.NDArray[np.uint8], npt.NDArray[np.float64], _I64]: ...
     def state_begin(self, out: LmState, bos: bool) -> None: ...
     def base_full_score(self, in_state: LmState, w: int, out_state: LmState) -> tuple[float, int]: ...
@@ -366,24 +370,29 @@ def rnn_forward(cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "gru_textbo
 def rnn_backward(cache: RnnCache, weights: Sequence[tuple[_Float, _Float, _Float, _Float, _Float]], dy: Optional[_Float] = None,
                  dh_n: Optional[_Float] = None, dc_n: Optional[_Float] = None,
                  num_threads: Optional[int] = None) -> tuple[_Float, _Float, Optional[_Float], list[tuple[_Float, ...]]]: ...
+# The masks of every attention kernel, read by name (_attention.py's _masks): the mask flat, with its
+# (batch, head, query) element strides.
+class _Masks(TypedDict):
+    lengths: Optional[_I64]
+    mask: Optional[npt.NDArray[np.bool_]]
+    mask_strides: _L3
 # Scaled dot-product attention: q, k, v, out, lse, dout flat (1-D), dims (B, H, Tq, Tk, d, dv), one
-# (batch, head, row) stride layout per operand (forward: q, k, v, out; backward: q, k, v, out, dout, dq, dk, dv),
-# the mask flat with its (batch, head, query) strides.
+# (batch, head, row) stride layout per operand (forward: q, k, v, out; backward: q, k, v, out, dout, dq, dk, dv).
+class _SdpaOptions(TypedDict):  # read by name (_attention.py's _sdpa_options)
+    scale: float
+    causal: bool
+    dropout: float
+    seed: int
+    num_threads: Optional[int]
 def sdpa_forward(q: _Float, k: _Float, v: _Float, dims: tuple[int, int, int, int, int, int], layouts: Sequence[_L3],
-                 lengths: Optional[_I64] = None, mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ...,
-                 scale: float = 1.0, causal: bool = False, dropout: float = 0.0, seed: int = 0,
-                 num_threads: Optional[int] = None) -> tuple[_Float, _Float]: ...
-def sdpa_backward(q: _Float, k: _Float, v: _Float, out: _Float, lse: _Float, dout: _Float, dims: tuple[int, int, int, int, int, int],
-                  layouts: Sequence[_L3], lengths: Optional[_I64] = None, mask: Optional[npt.NDArray[np.bool_]] = None,
-                  mask_strides: _L3 = ..., scale: float = 1.0, causal: bool = False, dropout: float = 0.0, seed: int = 0,
-                  num_threads: Optional[int] = None) -> tuple[_Float, _Float, _Float]: ...
+                 masks: _Masks, options: _SdpaOptions) -> tuple[_Float, _Float]: ...
+def sdpa_backward(q: _Float, k: _Float, v: _Float, saved: tuple[_Float, _Float, _Float], dims: tuple[int, int, int, int, int, int],
+                  layouts: Sequence[_L3], masks: _Masks, options: _SdpaOptions) -> tuple[_Float, _Float, _Float]: ...
 # Additive attention: arrays = [query (B, Tq, dq), keys (B, Tk, dk), values (B, Tk, dv), w_q (da, dq), w_k (da, dk), v (da,)];
 # forward -> (context, pq, pk, attn); backward: saved = [pq, pk, attn, dcontext] -> [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias].
-def additive_forward(arrays: Sequence[_Float], bias: Optional[_Float], lengths: Optional[_I64] = None,
-                     mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ...,
+def additive_forward(arrays: Sequence[_Float], bias: Optional[_Float], masks: _Masks,
                      num_threads: Optional[int] = None) -> tuple[_Float, _Float, _Float, _Float]: ...
-def additive_backward(arrays: Sequence[_Float], bias: Optional[_Float], saved: Sequence[_Float], lengths: Optional[_I64] = None,
-                      mask: Optional[npt.NDArray[np.bool_]] = None, mask_strides: _L3 = ...,
+def additive_backward(arrays: Sequence[_Float], bias: Optional[_Float], saved: Sequence[_Float], masks: _Masks,
                       num_threads: Optional[int] = None) -> list[_Float]: ...
 def nn_matmul(a: _Float, b: _Float, ta: bool = False, tb: bool = False, num_threads: Optional[int] = None) -> _Float: ...
 def simd_level(force: Optional[Literal["scalar", "avx2", "avx512"]] = None) -> Literal["scalar", "avx2", "avx512"]: ...

@@ -107,7 +107,7 @@ class NgramCounts:
             raise ShapeError(f"queries must be a (q, n) array with 1 <= n <= {self.order}, got shape {q.shape}")
         q = _args.ids(q.reshape(-1), "ngrams").reshape(q.shape)
         table, counts = self._tables[q.shape[1] - 1]
-        return _core.ngram_lookup(table, counts, q)
+        return _core.ngram_lookup((table, counts), q)
 
     def __add__(self, other: "NgramCounts") -> "NgramCounts":
         if not isinstance(other, NgramCounts):
@@ -143,7 +143,7 @@ class NgramCounts:
         tables = [p._tables for p in parts]
         while len(tables) > 1:
             pairs = [tables[i : i + 2] for i in range(0, len(tables), 2)]
-            tables = [[_core.ngram_merge(a[0], a[1], b[0], b[1]) for a, b in zip(*pr)] if len(pr) == 2 else pr[0] for pr in pairs]
+            tables = [[_core.ngram_merge((a[0], a[1]), (b[0], b[1])) for a, b in zip(*pr)] if len(pr) == 2 else pr[0] for pr in pairs]
         return NgramCounts(tables[0], bos=first.bos, eos=first.eos)
 
     def __eq__(self, other) -> bool:
@@ -240,7 +240,7 @@ def count(
     order = _args.integer("order", order, 1)
     bos, eos = _args.optional_integer("bos", bos, 0, _args.U32_MAX), _args.optional_integer("eos", eos, 0, _args.U32_MAX)
     ids, offsets = _args.csr(tokens)
-    tables = _core.ngram_count(ids, offsets, order, bos, eos, _args.threads(num_threads))
+    tables = _core.ngram_count((ids, offsets), order, bos, eos, _args.threads(num_threads))
     return NgramCounts(tables, bos=bos, eos=eos)
 
 

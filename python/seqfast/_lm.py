@@ -45,10 +45,13 @@ def discount_fallback(fb) -> Optional[tuple[float, float, float]]:
 
 
 def fit_options(order: int, smoothing, k, alpha, fb, prune, num_threads) -> tuple:
-    """The estimation options of :meth:`NgramLM.fit` and :meth:`NgramLM.fit_counts`, checked."""
+    """The estimation options of :meth:`NgramLM.fit` and :meth:`NgramLM.fit_counts`, checked:
+    ``(options, num_threads)``, ``options`` the dict ``_core.NgramModel.fit_*`` read by name."""
     smoothing = _args.choice("smoothing", smoothing, SMOOTHINGS)
     k, alpha = _args.real("k", k), _args.real("alpha", alpha)
-    return smoothing, k, alpha, discount_fallback(fb), _args.threads(num_threads), check_prune(prune, order)
+    options = {"smoothing": smoothing, "k": k, "alpha": alpha, "discount_fallback": discount_fallback(fb),
+               "prune": check_prune(prune, order)}
+    return options, _args.threads(num_threads)
 
 
 class NgramLM:
@@ -111,24 +114,24 @@ class NgramLM:
         with the same numbers as ``lmplz --prune``.
         """
         order = _args.integer("order", order, 1)
-        smoothing, k, alpha, fb, threads, pr = fit_options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
+        opts, threads = fit_options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
         if isinstance(sentences, str):
-            return cls(_core.NgramModel.fit_text(sentences, order, smoothing, k, alpha, fb, threads, pr))
+            return cls(_core.NgramModel.fit_text(sentences, order, opts, threads))
         if isinstance(sentences, os.PathLike):
             with open(sentences, "rb") as f:
                 data = f.read()
-            return cls(_core.NgramModel.fit_text(data, order, smoothing, k, alpha, fb, threads, pr, os.fspath(sentences)))
+            return cls(_core.NgramModel.fit_text(data, order, opts, threads, os.fspath(sentences)))
         if isinstance(sentences, (bytes, bytearray)):
-            return cls(_core.NgramModel.fit_text(bytes(sentences) if isinstance(sentences, bytearray) else sentences, order, smoothing, k, alpha, fb, threads, pr))
+            return cls(_core.NgramModel.fit_text(bytes(sentences) if isinstance(sentences, bytearray) else sentences, order, opts, threads))
         if isinstance(sentences, (list, tuple)) and sentences and all(isinstance(s, str) for s in sentences):
             if any("\n" in s for s in sentences):
                 raise SeqfastError("a sentence string contains a newline; pass one sentence per list item")
             # one line per sentence; the final newline keeps a trailing empty sentence
             joined = "\n".join(sentences) + "\n"
-            return cls(_core.NgramModel.fit_text(joined, order, smoothing, k, alpha, fb, threads, pr))
+            return cls(_core.NgramModel.fit_text(joined, order, opts, threads))
         ids, offsets = _args.csr(sentences, "sentences")
         vocab_size = _args.optional_integer("vocab_size", vocab_size, 1)
-        return cls(_core.NgramModel.fit_ids(ids, offsets, order, smoothing, vocab_size, k, alpha, fb, threads, pr))
+        return cls(_core.NgramModel.fit_ids((ids, offsets), order, opts, vocab_size, threads))
 
     @classmethod
     def fit_counts(
@@ -160,10 +163,10 @@ class NgramLM:
         if not isinstance(counts, NgramCounts):
             raise ArgumentTypeError(f"counts must be NgramCounts (from count_words or count), not {type(counts).__name__}")
         order = counts.order
-        sm, k, alpha, fb, threads, pr = fit_options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
+        opts, threads = fit_options(order, smoothing, k, alpha, discount_fallback, prune, num_threads)
         vocab_size = _args.optional_integer("vocab_size", vocab_size, 1)
         tables = [counts.ngrams(n) for n in range(1, order + 1)]
-        m = _core.NgramModel.fit_counts(tables, counts.vocab, counts.bos, counts.eos, sm, vocab_size, k, alpha, fb, threads, pr)
+        m = _core.NgramModel.fit_counts(tables, counts.vocab, counts.bos, counts.eos, opts, vocab_size, threads)
         return cls(m)
 
     @classmethod
@@ -280,7 +283,7 @@ class NgramLM:
         (tokens scored as ``<unk>`` per sentence).
         """
         ids, offsets = self._csr(sentences)
-        tok, off, nlen, total, oov = self._m.score_batch(ids, offsets, bool(bos), bool(eos), _args.threads(num_threads))
+        tok, off, nlen, total, oov = self._m.score_batch((ids, offsets), bool(bos), bool(eos), _args.threads(num_threads))
         return {"total": total, "tokens": tok, "offsets": off, "ngram_length": nlen, "oov": oov}
 
     def score(self, sentence, *, bos: bool = True, eos: bool = True) -> float:

@@ -32,9 +32,9 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::binary_v1::{checksum, Reader};
+use super::binary_v1::{checksum, put_head, Reader};
 use super::index::{OrderIndex, Trie};
-use super::model::{Mode, Model, Vocab, MAX_ORDER};
+use super::model::{Model, Vocab, MAX_ORDER};
 use super::query::{Slot, Table};
 use super::words::WordIndex;
 use crate::error::{Error, Result};
@@ -165,20 +165,7 @@ pub fn write_to<W: Write + ?Sized>(m: &Model, out: &mut W, opts: Options) -> Res
     let ext = tables && m.vocab.len() < super::query::EXTENDS as usize;
     h.extend_from_slice(&(((tables as u32) * TABLES) | ((opts.quantize as u32) * QUANTIZED) | ((ext as u32) * EXT_BITS)).to_le_bytes());
     h.extend_from_slice(&0u64.to_le_bytes()); // header length, filled in below
-    h.extend_from_slice(&(n as u32).to_le_bytes());
-    let (mode, alpha) = match m.mode {
-        Mode::Backoff => (0u8, 0f32),
-        Mode::Floor => (1, 0.0),
-        Mode::Stupid { log_alpha } => (2, log_alpha),
-    };
-    h.push(mode);
-    h.extend_from_slice(&alpha.to_le_bytes());
-    for x in [m.unk, m.bos, m.eos] {
-        h.extend_from_slice(&x.to_le_bytes());
-    }
-    h.extend_from_slice(&(m.vocab.len() as u64).to_le_bytes());
-    h.extend_from_slice(&(m.smoothing.len() as u64).to_le_bytes());
-    h.extend_from_slice(m.smoothing.as_bytes());
+    put_head(&mut h, m);
     h.extend_from_slice(&quant_error.to_le_bytes());
     h.extend_from_slice(&(secs.len() as u32).to_le_bytes());
     let hlen = h.len() + 32 * secs.len() + 8;
@@ -298,17 +285,7 @@ fn read(src: Source<'_>, verify: bool) -> Result<Loaded> {
         return Err(fmt(hlen - 8, "header checksum mismatch: the file is corrupt".into()));
     }
     let mut r = Reader { data: &data[..hlen - 8], at: 24 };
-    let n = r.u32("order")? as usize;
-    if n == 0 || n > MAX_ORDER {
-        return Err(r.err(&format!("order {n} is outside 1..={MAX_ORDER}")));
-    }
-    let mode = match (r.u8("mode")?, r.f32("alpha")?) {
-        (0, _) => Mode::Backoff,
-        (1, _) => Mode::Floor,
-        (2, a) if a.is_finite() && a <= 0.0 => Mode::Stupid { log_alpha: a },
-        (m, a) => return Err(r.err(&format!("unknown mode {m} (alpha {a})"))),
-    };
-    let (unk, bos, eos) = (r.u32("unk")?, r.u32("bos")?, r.u32("eos")?);
+    let (n, mode, [unk, bos, eos]) = r.head()?;
     let v = r.u64("vocabulary size")? as usize;
     if v >= u32::MAX as usize || [unk, bos, eos].iter().any(|&x| x as usize >= v) {
         return Err(r.err(&format!("special ids ({unk}, {bos}, {eos}) or vocabulary size {v} are invalid")));
@@ -445,7 +422,7 @@ fn read(src: Source<'_>, verify: bool) -> Result<Loaded> {
         }
         orders.push(OrderIndex::from_bufs(get(&src, &pe)?, get(&src, &wo)?).map_err(|e| fmt(pe.offset, e.to_string()))?);
     }
-    let model = Model::from_bufs(Vocab { words: vocab, unk, bos, eos }, present, Trie { orders }, prob, backoff, mode, smoothing);
+    let model = Model::new(Vocab { words: vocab, unk, bos, eos }, present, Trie { orders }, prob, backoff, mode, smoothing).unverified();
     let has_tables = flags & TABLES != 0 && !quantized;
     if has_tables {
         let ue = need(Kind::Unigrams, 1)?;

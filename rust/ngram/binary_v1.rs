@@ -64,25 +64,10 @@ impl Word4 for f32 {
     }
 }
 
-/// A length-prefixed array of 4-byte values.
-#[cfg(test)]
-fn put<T: Word4>(out: &mut Vec<u8>, v: &[T]) {
-    out.extend_from_slice(&(v.len() as u64).to_le_bytes());
-    out.reserve(4 * v.len());
-    for &x in v {
-        out.extend_from_slice(&x.to_le());
-    }
-}
-
-/// The model as bytes (see the module doc).
-#[cfg(test)]
-pub fn to_bytes(m: &Model) -> Vec<u8> {
-    let n = m.order();
-    let rows: usize = m.prob.iter().map(|p| p.len()).sum();
-    let mut out = Vec::with_capacity(64 + m.vocab.iter().map(|w| w.len() + 5).sum::<usize>() + 16 * rows);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(n as u32).to_le_bytes());
+/// What both format versions write alike after their preamble (see `Reader::head`):
+/// order u32 | mode u8 | alpha f32 | unk, bos, eos u32 | vocab u64 | smoothing (len u64, UTF-8).
+pub(super) fn put_head(out: &mut Vec<u8>, m: &Model) {
+    out.extend_from_slice(&(m.order() as u32).to_le_bytes());
     let (mode, alpha) = match m.mode {
         Mode::Backoff => (0u8, 0f32),
         Mode::Floor => (1, 0.0),
@@ -96,6 +81,26 @@ pub fn to_bytes(m: &Model) -> Vec<u8> {
     out.extend_from_slice(&(m.vocab.len() as u64).to_le_bytes());
     out.extend_from_slice(&(m.smoothing.len() as u64).to_le_bytes());
     out.extend_from_slice(m.smoothing.as_bytes());
+}
+
+/// A length-prefixed array of 4-byte values.
+#[cfg(test)]
+fn put<T: Word4>(out: &mut Vec<u8>, v: &[T]) {
+    out.extend_from_slice(&(v.len() as u64).to_le_bytes());
+    out.reserve(4 * v.len());
+    for &x in v {
+        out.extend_from_slice(&x.to_le());
+    }
+}
+
+/// The model as bytes (see the module doc).
+#[cfg(test)]
+pub fn to_bytes(m: &Model) -> Vec<u8> {
+    let rows: usize = m.prob.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(64 + m.vocab.iter().map(|w| w.len() + 5).sum::<usize>() + 16 * rows);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    put_head(&mut out, m);
     let word_bytes: usize = m.vocab.iter().map(|w| 4 + w.len()).sum();
     out.extend_from_slice(&(word_bytes as u64).to_le_bytes());
     for w in &m.vocab {
@@ -156,6 +161,20 @@ impl<'a> Reader<'a> {
         }
         Ok(n as usize)
     }
+    /// The order, the mode and the special ids (unk, bos, eos) of `put_head`, checked.
+    pub(super) fn head(&mut self) -> Result<(usize, Mode, [u32; 3])> {
+        let n = self.u32("order")? as usize;
+        if n == 0 || n > MAX_ORDER {
+            return Err(self.err(&format!("order {n} is outside 1..={MAX_ORDER}")));
+        }
+        let mode = match (self.u8("mode")?, self.f32("alpha")?) {
+            (0, _) => Mode::Backoff,
+            (1, _) => Mode::Floor,
+            (2, a) if a.is_finite() && a <= 0.0 => Mode::Stupid { log_alpha: a },
+            (m, a) => return Err(self.err(&format!("unknown mode {m} (alpha {a})"))),
+        };
+        Ok((n, mode, [self.u32("unk")?, self.u32("bos")?, self.u32("eos")?]))
+    }
     /// A length-prefixed array of 4-byte values (see `put`).
     fn array<T: Word4>(&mut self, what: &str) -> Result<Vec<T>> {
         let n = self.len(4, what)?;
@@ -182,17 +201,7 @@ pub fn from_bytes(data: &[u8]) -> Result<Model> {
         return Err(Error::Format(format!("n-gram model bytes: checksum mismatch (offset {}): the data is corrupt", body.len())));
     }
     let mut r = Reader { data: body, at: r.at };
-    let n = r.u32("order")? as usize;
-    if n == 0 || n > MAX_ORDER {
-        return Err(r.err(&format!("order {n} is outside 1..={MAX_ORDER}")));
-    }
-    let mode = match (r.u8("mode")?, r.f32("alpha")?) {
-        (0, _) => Mode::Backoff,
-        (1, _) => Mode::Floor,
-        (2, a) if a.is_finite() && a <= 0.0 => Mode::Stupid { log_alpha: a },
-        (m, a) => return Err(r.err(&format!("unknown mode {m} (alpha {a})"))),
-    };
-    let (unk, bos, eos) = (r.u32("unk")?, r.u32("bos")?, r.u32("eos")?);
+    let (n, mode, [unk, bos, eos]) = r.head()?;
     let v = r.len(1, "vocabulary size")?;
     if v >= u32::MAX as usize {
         return Err(r.err("vocabulary too large"));

@@ -113,21 +113,44 @@ pub struct Scores {
 }
 
 impl Model {
-    /// Assemble a model from its parts (the estimators and the ARPA reader build them).
-    pub fn new(
+    /// Assemble a model from its parts (the estimators and the readers build them; `prob` and
+    /// `backoff` are owned vectors or views of a mapped file). Its builder vouches for the
+    /// trie's invariants; a reader that has not checked them yet calls [`Model::unverified`].
+    pub fn new<A: Into<Buf<f32>>>(
         voc: Vocab,
         present: Vec<bool>,
         trie: Trie,
-        prob: Vec<Vec<f32>>,
-        backoff: Vec<Vec<f32>>,
+        prob: Vec<A>,
+        backoff: Vec<A>,
         mode: Mode,
         smoothing: String,
     ) -> Model {
         let Vocab { words: vocab, unk, bos, eos } = voc;
-        let (prob, backoff) = (prob.into_iter().map(Buf::from).collect(), backoff.into_iter().map(Buf::from).collect());
-        let m = Model::from_bufs(Vocab { words: vocab, unk, bos, eos }, present, trie, prob, backoff, mode, smoothing);
+        let m = Model {
+            vocab,
+            unk,
+            bos,
+            eos,
+            present,
+            trie,
+            prob: prob.into_iter().map(Into::into).collect(),
+            backoff: backoff.into_iter().map(Into::into).collect(),
+            mode,
+            smoothing,
+            lookup: Default::default(),
+            query: Default::default(),
+            extends: Default::default(),
+            verified: Default::default(),
+            dist: Default::default(),
+        };
         m.mark_verified();
         m
+    }
+
+    /// The model with its trie's invariants not yet checked ([`Model::check_structure`] will).
+    pub fn unverified(mut self) -> Model {
+        self.verified = Default::default();
+        self
     }
 
     /// Record that the trie's invariants hold (its builder or a full check made sure).
@@ -156,36 +179,6 @@ impl Model {
         }
         self.mark_verified();
         Ok(())
-    }
-
-    /// [`Model::new`] from arrays that may be views of a mapped file.
-    pub fn from_bufs(
-        voc: Vocab,
-        present: Vec<bool>,
-        trie: Trie,
-        prob: Vec<Buf<f32>>,
-        backoff: Vec<Buf<f32>>,
-        mode: Mode,
-        smoothing: String,
-    ) -> Model {
-        let Vocab { words: vocab, unk, bos, eos } = voc;
-        Model {
-            vocab,
-            unk,
-            bos,
-            eos,
-            present,
-            trie,
-            prob,
-            backoff,
-            mode,
-            smoothing,
-            lookup: Default::default(),
-            query: Default::default(),
-            extends: Default::default(),
-            verified: Default::default(),
-            dist: Default::default(),
-        }
     }
 
     /// Give the model its query tables (read from a file) instead of building them on the

@@ -48,22 +48,30 @@ impl MaskArgs<'_> {
     }
 }
 
-/// `lengths` cross as int64 arrays (as everywhere in seqfast: nn, attention, search).
-fn mask_args<'py>(
+/// The masks of every attention binding, read by name from a dict (`seqfast/_attention.py`'s
+/// `_masks`): `lengths` cross as int64 arrays (as everywhere in seqfast: nn, attention,
+/// search), the boolean mask flat with its (batch, head, query) element strides.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct MaskIn<'py> {
     lengths: Option<PyReadonlyArray1<'py, i64>>,
     mask: Option<PyReadonlyArray1<'py, bool>>,
     mask_strides: L3,
-) -> PyResult<MaskArgs<'py>> {
-    let lengths = match lengths {
-        None => None,
-        Some(l) => Some(
-            l.as_array()
-                .iter()
-                .map(|&x| usize::try_from(x).map_err(|_| super::errors::SeqfastError::new_err(format!("lengths holds {x}, below 0"))))
-                .collect::<PyResult<Vec<usize>>>()?,
-        ),
-    };
-    Ok(MaskArgs { lengths, mask: mask.map(|m| (m, mask_strides)) })
+}
+
+impl<'py> MaskIn<'py> {
+    fn args(self) -> PyResult<MaskArgs<'py>> {
+        let lengths = match self.lengths {
+            None => None,
+            Some(l) => Some(
+                l.as_array()
+                    .iter()
+                    .map(|&x| usize::try_from(x).map_err(|_| super::errors::SeqfastError::new_err(format!("lengths holds {x}, below 0"))))
+                    .collect::<PyResult<Vec<usize>>>()?,
+            ),
+        };
+        Ok(MaskArgs { lengths, mask: self.mask.map(|m| (m, self.mask_strides)) })
+    }
 }
 
 type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
@@ -91,34 +99,45 @@ fn sdpa_fwd<'py, T: Kern + numpy::Element>(
     Ok((out.into_pyarray(py).into_any(), lse.into_pyarray(py).into_any()))
 }
 
-/// Scaled dot-product attention forward: (out, lse), flat (see `seqfast.nn.attention_forward`);
-/// `out` holds B H Tq dv values in the layout `layouts[3]`.
-#[pyfunction]
-#[pyo3(signature = (q, k, v, dims, layouts, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
-#[allow(clippy::too_many_arguments)]
-fn sdpa_forward<'py>(
-    py: Python<'py>,
-    q: &Bound<'py, PyAny>,
-    k: &Bound<'py, PyAny>,
-    v: &Bound<'py, PyAny>,
-    dims: (usize, usize, usize, usize, usize, usize),
-    layouts: [L3; 4],
-    lengths: Option<PyReadonlyArray1<'py, i64>>,
-    mask: Option<PyReadonlyArray1<'py, bool>>,
-    mask_strides: L3,
+/// The options of both directions of scaled dot-product attention, read by name from a dict
+/// (`seqfast/_attention.py`'s `_sdpa_options`).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct SdpaIn {
     scale: f64,
     causal: bool,
     dropout: f64,
     seed: u64,
     num_threads: Option<usize>,
+}
+
+impl From<SdpaIn> for Options {
+    fn from(o: SdpaIn) -> Options {
+        Options { scale: o.scale, causal: o.causal, dropout: o.dropout, seed: o.seed, num_threads: o.num_threads }
+    }
+}
+
+fn to_dims(d: (usize, usize, usize, usize, usize, usize)) -> Dims {
+    Dims { b: d.0, h: d.1, tq: d.2, tk: d.3, d: d.4, dv: d.5 }
+}
+
+/// Scaled dot-product attention forward: (out, lse), flat (see `seqfast.nn.attention_forward`);
+/// `out` holds B H Tq dv values in the layout `layouts[3]`.
+#[pyfunction]
+fn sdpa_forward<'py>(
+    q: &Bound<'py, PyAny>,
+    k: &Bound<'py, PyAny>,
+    v: &Bound<'py, PyAny>,
+    dims: (usize, usize, usize, usize, usize, usize),
+    layouts: [L3; 4],
+    masks: MaskIn<'py>,
+    options: SdpaIn,
 ) -> PyResult<FwdOut<'py>> {
-    let dm = Dims { b: dims.0, h: dims.1, tq: dims.2, tk: dims.3, d: dims.4, dv: dims.5 };
-    let m = mask_args(lengths, mask, mask_strides)?;
-    let opts = Options { scale, causal, dropout, seed, num_threads };
+    let (py, m, opts) = (q.py(), masks.args()?, Options::from(options));
     if q.extract::<PyReadonlyArray1<f32>>().is_ok() {
-        sdpa_fwd::<f32>(py, q, k, v, layouts, dm, &m, opts)
+        sdpa_fwd::<f32>(py, q, k, v, layouts, to_dims(dims), &m, opts)
     } else {
-        sdpa_fwd::<f64>(py, q, k, v, layouts, dm, &m, opts)
+        sdpa_fwd::<f64>(py, q, k, v, layouts, to_dims(dims), &m, opts)
     }
 }
 
@@ -152,37 +171,28 @@ fn sdpa_bwd<'py, T: Kern + numpy::Element>(
 }
 
 /// Scaled dot-product attention backward: (dq, dk, dv), flat, in the gradient layouts given
-/// (`layouts[5..8]`; B H Tq d, B H Tk d and B H Tk dv values).
+/// (`layouts[5..8]`; B H Tq d, B H Tk d and B H Tk dv values); `saved` is the forward's out
+/// and lse, and dout.
 #[pyfunction]
-#[pyo3(signature = (q, k, v, out, lse, dout, dims, layouts, lengths=None, mask=None, mask_strides=(0, 0, 0), scale=1.0, causal=false, dropout=0.0, seed=0, num_threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn sdpa_backward<'py>(
     py: Python<'py>,
     q: &Bound<'py, PyAny>,
     k: &Bound<'py, PyAny>,
     v: &Bound<'py, PyAny>,
-    out: &Bound<'py, PyAny>,
-    lse: &Bound<'py, PyAny>,
-    dout: &Bound<'py, PyAny>,
+    saved: [Bound<'py, PyAny>; 3],
     dims: (usize, usize, usize, usize, usize, usize),
     layouts: [L3; 8],
-    lengths: Option<PyReadonlyArray1<'py, i64>>,
-    mask: Option<PyReadonlyArray1<'py, bool>>,
-    mask_strides: L3,
-    scale: f64,
-    causal: bool,
-    dropout: f64,
-    seed: u64,
-    num_threads: Option<usize>,
+    masks: MaskIn<'py>,
+    options: SdpaIn,
 ) -> PyResult<BwdOut<'py>> {
-    let dm = Dims { b: dims.0, h: dims.1, tq: dims.2, tk: dims.3, d: dims.4, dv: dims.5 };
-    let m = mask_args(lengths, mask, mask_strides)?;
-    let opts = Options { scale, causal, dropout, seed, num_threads };
+    let [out, lse, dout] = &saved;
     let arrays = [q, k, v, out, lse, dout];
+    let (m, opts) = (masks.args()?, Options::from(options));
     if q.extract::<PyReadonlyArray1<f32>>().is_ok() {
-        sdpa_bwd::<f32>(py, arrays, layouts, dm, &m, opts)
+        sdpa_bwd::<f32>(py, arrays, layouts, to_dims(dims), &m, opts)
     } else {
-        sdpa_bwd::<f64>(py, arrays, layouts, dm, &m, opts)
+        sdpa_bwd::<f64>(py, arrays, layouts, to_dims(dims), &m, opts)
     }
 }
 
@@ -261,17 +271,15 @@ fn add_fwd<'py, T: Kern + numpy::Element>(
 
 /// Additive attention forward: (context, pq, pk, attn), flat (see `seqfast.nn.additive_attention_forward`).
 #[pyfunction]
-#[pyo3(signature = (arrays, bias, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
+#[pyo3(signature = (arrays, bias, masks, num_threads=None))]
 fn additive_forward<'py>(
     py: Python<'py>,
     arrays: Vec<Bound<'py, PyAny>>,
     bias: Option<Bound<'py, PyAny>>,
-    lengths: Option<PyReadonlyArray1<'py, i64>>,
-    mask: Option<PyReadonlyArray1<'py, bool>>,
-    mask_strides: L3,
+    masks: MaskIn<'py>,
     num_threads: Option<usize>,
 ) -> PyResult<AddFwd<'py>> {
-    let m = mask_args(lengths, mask, mask_strides)?;
+    let m = masks.args()?;
     if arrays.len() != 6 {
         return Err(ShapeError::new_err("additive_forward takes [query, keys, values, w_q, w_k, v]"));
     }
@@ -302,19 +310,16 @@ fn add_bwd<'py, T: Kern + numpy::Element>(
 
 /// Additive attention backward: [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias], flat.
 #[pyfunction]
-#[pyo3(signature = (arrays, bias, saved, lengths=None, mask=None, mask_strides=(0, 0, 0), num_threads=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (arrays, bias, saved, masks, num_threads=None))]
 fn additive_backward<'py>(
     py: Python<'py>,
     arrays: Vec<Bound<'py, PyAny>>,
     bias: Option<Bound<'py, PyAny>>,
     saved: Vec<Bound<'py, PyAny>>,
-    lengths: Option<PyReadonlyArray1<'py, i64>>,
-    mask: Option<PyReadonlyArray1<'py, bool>>,
-    mask_strides: L3,
+    masks: MaskIn<'py>,
     num_threads: Option<usize>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    let m = mask_args(lengths, mask, mask_strides)?;
+    let m = masks.args()?;
     if arrays.len() != 6 || saved.len() != 4 {
         return Err(ShapeError::new_err("additive_backward takes [query, keys, values, w_q, w_k, v] and [pq, pk, attn, dcontext]"));
     }
@@ -325,28 +330,18 @@ fn additive_backward<'py>(
     }
 }
 
-fn mm<'py, T: Kern + numpy::Element>(
-    py: Python<'py>,
-    a: &Bound<'py, PyAny>,
-    b: &Bound<'py, PyAny>,
-    ta: bool,
-    tb: bool,
-    nt: Option<usize>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let (a, b): (PyReadonlyArray2<T>, PyReadonlyArray2<T>) = (a.extract()?, b.extract()?);
-    let ((ar, ac), (br, bc)) = ((a.shape()[0], a.shape()[1]), (b.shape()[0], b.shape()[1]));
-    let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
-    let (k2, n) = if tb { (bc, br) } else { (br, bc) };
-    if k != k2 {
-        return Err(ShapeError::new_err(format!("matmul: op(a) is ({m}, {k}) but op(b) is ({k2}, {n})")));
-    }
-    let (a, b) = (
-        a.as_slice().map_err(|_| ShapeError::new_err("matmul: a must be C-contiguous"))?,
-        b.as_slice().map_err(|_| ShapeError::new_err("matmul: b must be C-contiguous"))?,
-    );
-    let c = py.detach(|| gemm::matmul(a, b, m, k, n, ta, tb, nt)).py()?;
-    let c = numpy::ndarray::Array2::from_shape_vec((m, n), c).map_err(|e| ShapeError::new_err(e.to_string()))?;
-    Ok(c.into_pyarray(py).into_any())
+/// `$body` with `$T` the float type of `$x`: f32 if it extracts as `$arr<f32>`, else f64 (the
+/// extraction in `$body` then reports any other dtype).
+macro_rules! with_float {
+    ($x:expr, $arr:ident, |$T:ident| $body:expr) => {
+        if $x.extract::<$arr<f32>>().is_ok() {
+            type $T = f32;
+            $body
+        } else {
+            type $T = f64;
+            $body
+        }
+    };
 }
 
 /// op(A) op(B) of two C-contiguous 2-D arrays (op transposes when asked; the sizes come from
@@ -361,11 +356,22 @@ fn nn_matmul<'py>(
     tb: bool,
     num_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if a.extract::<PyReadonlyArray2<f32>>().is_ok() {
-        mm::<f32>(py, a, b, ta, tb, num_threads)
-    } else {
-        mm::<f64>(py, a, b, ta, tb, num_threads)
-    }
+    with_float!(a, PyReadonlyArray2, |T| {
+        let (a, b): (PyReadonlyArray2<T>, PyReadonlyArray2<T>) = (a.extract()?, b.extract()?);
+        let ((ar, ac), (br, bc)) = ((a.shape()[0], a.shape()[1]), (b.shape()[0], b.shape()[1]));
+        let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+        let (k2, n) = if tb { (bc, br) } else { (br, bc) };
+        if k != k2 {
+            return Err(ShapeError::new_err(format!("matmul: op(a) is ({m}, {k}) but op(b) is ({k2}, {n})")));
+        }
+        let (a, b) = (
+            a.as_slice().map_err(|_| ShapeError::new_err("matmul: a must be C-contiguous"))?,
+            b.as_slice().map_err(|_| ShapeError::new_err("matmul: b must be C-contiguous"))?,
+        );
+        let c = py.detach(|| gemm::matmul(a, b, m, k, n, ta, tb, num_threads)).py()?;
+        let c = numpy::ndarray::Array2::from_shape_vec((m, n), c).map_err(|e| ShapeError::new_err(e.to_string()))?;
+        Ok(c.into_pyarray(py).into_any())
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
+use super::convert::{csr, CsrIn};
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt::{self, LONG};
 use super::lm_state::LmState;
+use super::ngram::TableIn;
 use crate::error::Error;
 use crate::ngram::model::MAX_ORDER;
 use crate::ngram::shards::Labels;
@@ -41,11 +43,35 @@ pub(super) fn smoothing(name: &str, k: f64, alpha: f64, fallback: Option<(f32, f
     })
 }
 
+/// The estimation options of `fit_text`, `fit_ids` and `fit_counts`, read by name from a dict
+/// (`seqfast/_lm.py`'s `fit_options` builds it).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct SmoothingIn {
+    smoothing: String,
+    k: f64,
+    alpha: f64,
+    discount_fallback: Option<(f32, f32, f32)>,
+    prune: Option<Vec<u64>>,
+}
+
+impl SmoothingIn {
+    fn get(self) -> PyResult<Smoothing> {
+        smoothing(&self.smoothing, self.k, self.alpha, self.discount_fallback, self.prune)
+    }
+}
+
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| ShapeError::new_err(format!("{what} must be a contiguous 1-D array")))
 }
 
+/// `top_k`'s ids and their probabilities.
+type TopK<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>);
+
 /// An n-gram language model (see `seqfast.ngram.NgramLM` for the documented API).
+/// `(log10 p, n-gram lengths, states after)` of a batch of queries.
+type ScoresOut<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<u8>>, Vec<LmState>);
+
 #[pyclass(module = "seqfast._core", frozen)]
 pub struct NgramModel {
     pub(crate) m: Model,
@@ -59,21 +85,16 @@ impl NgramModel {
     /// Fit on text: a `str`, or UTF-8 `bytes` used in place (no copy of a large corpus into a
     /// Python str; invalid UTF-8 is an error naming `source` and the line).
     #[staticmethod]
-    #[pyo3(signature = (text, order, smoothing_name, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None, source="bytes"))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (text, order, options, num_threads=None, source="bytes"))]
     fn fit_text(
         py: Python<'_>,
         text: &Bound<'_, PyAny>,
         order: usize,
-        smoothing_name: &str,
-        k: f64,
-        alpha: f64,
-        discount_fallback: Option<(f32, f32, f32)>,
+        options: SmoothingIn,
         num_threads: Option<usize>,
-        prune: Option<Vec<u64>>,
         source: &str,
     ) -> PyResult<Self> {
-        let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
+        let sm = options.get()?;
         let m = if let Ok(b) = text.cast::<PyBytes>() {
             let data = b.as_bytes();
             interrupt::run(py, num_threads, data.len() >= LONG, || {
@@ -87,23 +108,17 @@ impl NgramModel {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (ids, offsets, order, smoothing_name, vocab_size=None, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (seqs, order, options, vocab_size=None, num_threads=None))]
     fn fit_ids(
         py: Python<'_>,
-        ids: PyReadonlyArray1<'_, u32>,
-        offsets: PyReadonlyArray1<'_, i64>,
+        seqs: CsrIn<'_>,
         order: usize,
-        smoothing_name: &str,
+        options: SmoothingIn,
         vocab_size: Option<usize>,
-        k: f64,
-        alpha: f64,
-        discount_fallback: Option<(f32, f32, f32)>,
         num_threads: Option<usize>,
-        prune: Option<Vec<u64>>,
     ) -> PyResult<Self> {
-        let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
-        let (ids, offsets) = (slice(&ids, "ids")?, slice(&offsets, "offsets")?);
+        let sm = options.get()?;
+        let (ids, offsets) = csr(&seqs)?;
         let m = interrupt::run(py, num_threads, ids.len() >= LONG, || ngram::fit_ids(ids, offsets, vocab_size, order, sm, num_threads))?;
         Ok(NgramModel { m })
     }
@@ -111,23 +126,19 @@ impl NgramModel {
     /// Fit from count tables: word-level (`vocab` given; `<unk> <s> </s>` are ids 0-2) or
     /// id-level (framed with `bos`/`eos`; ids below `vocab_size` are the words).
     #[staticmethod]
-    #[pyo3(signature = (tables, vocab, bos, eos, smoothing_name, vocab_size=None, k=1.0, alpha=0.4, discount_fallback=None, num_threads=None, prune=None))]
+    #[pyo3(signature = (tables, vocab, bos, eos, options, vocab_size=None, num_threads=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit_counts(
         py: Python<'_>,
-        tables: Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>,
+        tables: Vec<TableIn<'_>>,
         vocab: Option<Vec<String>>,
         bos: Option<u32>,
         eos: Option<u32>,
-        smoothing_name: &str,
+        options: SmoothingIn,
         vocab_size: Option<usize>,
-        k: f64,
-        alpha: f64,
-        discount_fallback: Option<(f32, f32, f32)>,
         num_threads: Option<usize>,
-        prune: Option<Vec<u64>>,
     ) -> PyResult<Self> {
-        let sm = smoothing(smoothing_name, k, alpha, discount_fallback, prune)?;
+        let sm = options.get()?;
         let tables = super::ngram::tables_from_py(&tables)?;
         let labels = match (vocab, bos, eos) {
             (Some(words), _, _) => Labels::Words(words),
@@ -221,11 +232,7 @@ impl NgramModel {
 
     /// Word strings (one sentence each) to `(ids, offsets)`.
     /// `sentences`: a list of `str` (read in place, not copied).
-    fn word_ids<'py>(
-        &self,
-        py: Python<'py>,
-        sentences: &Bound<'py, PyList>,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    fn word_ids<'py>(&self, py: Python<'py>, sentences: &Bound<'py, PyList>) -> PyResult<super::convert::CsrOut<'py>> {
         let mut refs: Vec<&str> = Vec::with_capacity(sentences.len());
         let items: Vec<Bound<'py, PyAny>> = sentences.iter().collect();
         for (i, x) in items.iter().enumerate() {
@@ -245,17 +252,16 @@ impl NgramModel {
         Ok((ids.into_pyarray(py), off.into_pyarray(py)))
     }
 
-    #[pyo3(signature = (ids, offsets, bos=true, eos=true, num_threads=None))]
+    #[pyo3(signature = (seqs, bos=true, eos=true, num_threads=None))]
     fn score_batch<'py>(
         &self,
         py: Python<'py>,
-        ids: PyReadonlyArray1<'_, u32>,
-        offsets: PyReadonlyArray1<'_, i64>,
+        seqs: CsrIn<'_>,
         bos: bool,
         eos: bool,
         num_threads: Option<usize>,
     ) -> PyResult<ScoreArrays<'py>> {
-        let (ids, offsets) = (slice(&ids, "ids")?, slice(&offsets, "offsets")?);
+        let (ids, offsets) = csr(&seqs)?;
         let s = interrupt::run(py, num_threads, ids.len() >= LONG, || self.m.score_batch(ids, offsets, bos, eos, num_threads))?;
         Ok((
             s.token.into_pyarray(py),
@@ -293,7 +299,7 @@ impl NgramModel {
         py: Python<'py>,
         states: Vec<PyRef<'py, LmState>>,
         ids: PyReadonlyArray1<'_, u32>,
-    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<u8>>, Vec<LmState>)> {
+    ) -> PyResult<ScoresOut<'py>> {
         let ids = slice(&ids, "words")?;
         if ids.len() != states.len() {
             return Err(ShapeError::new_err(format!("{} states but {} words", states.len(), ids.len())));
@@ -323,13 +329,7 @@ impl NgramModel {
     }
 
     #[pyo3(signature = (context, k, bos=true))]
-    fn top_k<'py>(
-        &self,
-        py: Python<'py>,
-        context: PyReadonlyArray1<'_, u32>,
-        k: usize,
-        bos: bool,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>)> {
+    fn top_k<'py>(&self, py: Python<'py>, context: PyReadonlyArray1<'_, u32>, k: usize, bos: bool) -> PyResult<TopK<'py>> {
         let c = slice(&context, "context")?;
         let (ids, p) = py.detach(|| self.m.top_k(c, bos, k)).py()?;
         Ok((ids.into_pyarray(py), p.into_pyarray(py)))

@@ -6,6 +6,7 @@
 mod arrow_encode;
 mod attention;
 mod bpe_counts;
+mod convert;
 mod errors;
 mod files;
 mod interrupt;

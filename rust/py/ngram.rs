@@ -5,11 +5,14 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2,
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use super::convert::{csr, CsrIn};
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt::{self, LONG};
 use crate::ngram::{self, OrderCounts};
 
 pub(crate) type Table<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u64>>);
+/// A table as it crosses from Python: `(grams (k, n) uint32, counts (k,) uint64)`.
+pub(crate) type TableIn<'py> = (PyReadonlyArray2<'py, u32>, PyReadonlyArray1<'py, u64>);
 
 pub(crate) fn to_py<'py>(py: Python<'py>, t: OrderCounts) -> PyResult<Table<'py>> {
     let rows = t.counts.len();
@@ -29,44 +32,32 @@ pub(crate) fn from_py(grams: &PyReadonlyArray2<'_, u32>, counts: &PyReadonlyArra
 
 /// Count n-grams of orders 1..=order over CSR token sequences.
 #[pyfunction]
-#[pyo3(signature = (ids, offsets, order, bos=None, eos=None, num_threads=None))]
+#[pyo3(signature = (seqs, order, bos=None, eos=None, num_threads=None))]
 fn ngram_count<'py>(
     py: Python<'py>,
-    ids: PyReadonlyArray1<'_, u32>,
-    offsets: PyReadonlyArray1<'_, i64>,
+    seqs: CsrIn<'_>,
     order: usize,
     bos: Option<u32>,
     eos: Option<u32>,
     num_threads: Option<usize>,
 ) -> PyResult<Vec<Table<'py>>> {
-    let ids = ids.as_slice().map_err(|_| ShapeError::new_err("ids must be a contiguous 1-D uint32 array"))?;
-    let offsets = offsets.as_slice().map_err(|_| ShapeError::new_err("offsets must be a contiguous 1-D int64 array"))?;
+    let (ids, offsets) = csr(&seqs)?;
     let tables = interrupt::run(py, num_threads, ids.len() >= LONG, || ngram::count(ids, offsets, order, bos, eos, num_threads))?;
     tables.into_iter().map(|t| to_py(py, t)).collect()
 }
 
 /// Merge two sorted tables of one order (counts add).
 #[pyfunction]
-fn ngram_merge<'py>(
-    py: Python<'py>,
-    a_grams: PyReadonlyArray2<'_, u32>,
-    a_counts: PyReadonlyArray1<'_, u64>,
-    b_grams: PyReadonlyArray2<'_, u32>,
-    b_counts: PyReadonlyArray1<'_, u64>,
-) -> PyResult<Table<'py>> {
-    let (a, b) = (from_py(&a_grams, &a_counts)?, from_py(&b_grams, &b_counts)?);
+fn ngram_merge<'py>(py: Python<'py>, a: TableIn<'_>, b: TableIn<'_>) -> PyResult<Table<'py>> {
+    let (a, b) = (from_py(&a.0, &a.1)?, from_py(&b.0, &b.1)?);
     let m = py.detach(|| ngram::merge(&a, &b)).py()?;
     to_py(py, m)
 }
 
 /// Counts of query rows `(q, n)` in a sorted table `(k, n)`, without copying the table.
 #[pyfunction]
-fn ngram_lookup<'py>(
-    py: Python<'py>,
-    grams: PyReadonlyArray2<'_, u32>,
-    counts: PyReadonlyArray1<'_, u64>,
-    queries: PyReadonlyArray2<'_, u32>,
-) -> PyResult<Bound<'py, PyArray1<u64>>> {
+fn ngram_lookup<'py>(py: Python<'py>, table: TableIn<'_>, queries: PyReadonlyArray2<'_, u32>) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let (grams, counts) = table;
     let n = grams.shape()[1];
     if queries.shape()[1] != n {
         return Err(ShapeError::new_err(format!("queries have {} ids per row, the table {n}", queries.shape()[1])));
@@ -78,14 +69,13 @@ fn ngram_lookup<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// `(ids, offsets, vocab)` of [`ngram_words`].
+type WordsOut<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>, Vec<String>);
+
 /// Whitespace words (one sentence per non-empty line) to ids: `(ids, offsets, vocab)`.
 #[pyfunction]
 #[pyo3(signature = (text, vocab=Vec::new()))]
-fn ngram_words<'py>(
-    py: Python<'py>,
-    text: &str,
-    vocab: Vec<String>,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>, Vec<String>)> {
+fn ngram_words<'py>(py: Python<'py>, text: &str, vocab: Vec<String>) -> PyResult<WordsOut<'py>> {
     let mut vocab = vocab;
     let (ids, offsets) = interrupt::run(py, None, text.len() >= LONG, || {
         let r = ngram::text::words(text, &mut vocab);
@@ -96,7 +86,7 @@ fn ngram_words<'py>(
 }
 
 /// Python count tables (a list of `(grams, counts)` pairs) as Rust tables.
-pub(crate) fn tables_from_py(tables: &[(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)]) -> PyResult<Vec<OrderCounts>> {
+pub(crate) fn tables_from_py(tables: &[TableIn<'_>]) -> PyResult<Vec<OrderCounts>> {
     tables.iter().map(|(g, c)| from_py(g, c)).collect()
 }
 
@@ -136,10 +126,7 @@ fn ngram_strictly_sorted(py: Python<'_>, grams: PyReadonlyArray2<'_, u32>) -> Py
 
 /// Sum of word-level counts in text order: `[(tables, vocab), ...]` -> `(tables, vocab)`.
 #[pyfunction]
-fn ngram_merge_words<'py>(
-    py: Python<'py>,
-    parts: Vec<(Vec<(PyReadonlyArray2<'_, u32>, PyReadonlyArray1<'_, u64>)>, Vec<String>)>,
-) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
+fn ngram_merge_words<'py>(py: Python<'py>, parts: Vec<(Vec<TableIn<'_>>, Vec<String>)>) -> PyResult<(Vec<Table<'py>>, Vec<String>)> {
     let parts = parts.into_iter().map(|(t, v)| Ok((tables_from_py(&t)?, v))).collect::<PyResult<Vec<_>>>()?;
     // Through seqfast's pools (never rayon's global one, which a forked child could not use).
     let (tables, vocab) = interrupt::run(py, None, false, || ngram::shards::merge_words(parts))?;

@@ -17,6 +17,9 @@ use crate::tokenize::pipeline::encoding::{Flat, Want};
 use crate::tokenize::pipeline::stream::PipelineStream;
 use crate::tokenize::pipeline::Pipeline;
 
+/// `(length or None, direction, pad_to_multiple_of, pad_id, pad_type_id, pad_token)`.
+type PaddingView = (Option<usize>, &'static str, Option<usize>, u32, u32, String);
+
 #[pyclass(name = "Pipeline", module = "seqfast._core", frozen)]
 pub struct PyPipeline {
     inner: Arc<Pipeline>,
@@ -226,7 +229,7 @@ impl PyPipeline {
     }
 
     /// `(length or None, direction, pad_to_multiple_of, pad_id, pad_type_id, pad_token)` or None.
-    fn padding(&self) -> Option<(Option<usize>, &'static str, Option<usize>, u32, u32, String)> {
+    fn padding(&self) -> Option<PaddingView> {
         self.inner.padding.as_ref().map(|p| (p.fixed, side_name(p.side), p.multiple, p.pad_id, p.pad_type, p.pad_token.clone()))
     }
 

@@ -56,7 +56,7 @@ impl PySentencePiece {
         py: Python<'py>,
         texts: Vec<PyBackedStr>,
         num_threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<super::convert::CsrOut<'py>> {
         let sp = &self.inner;
         let long = texts.len() >= 4096 || texts.iter().map(|s| s.len()).sum::<usize>() >= LONG;
         let (ids, offsets) = interrupt::run(py, num_threads, long, || sp.encode_batch(&texts, num_threads))?;

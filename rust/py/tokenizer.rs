@@ -130,7 +130,7 @@ impl PyTokenizer {
         texts: Vec<PyBackedStr>,
         special: &str,
         num_threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<super::convert::CsrOut<'py>> {
         let policy = SpecialPolicy::parse(special).py()?;
         let t = &self.inner;
         let long = texts.len() >= 4096 || texts.iter().map(|s| s.len()).sum::<usize>() >= LONG;
@@ -293,20 +293,21 @@ impl PyStreamDecoder {
     }
 }
 
+/// `(rows, length)` ids and their boolean mask.
+type PaddedOut<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<bool>>);
+
 /// Pad flat ids + offsets into `(rows, length)` ids and a boolean mask.
 #[pyfunction]
-#[pyo3(signature = (ids, offsets, pad_id=0, length=None, truncate=false, left=false))]
+#[pyo3(signature = (seqs, pad_id=0, length=None, truncate=false, left=false))]
 fn pad<'py>(
     py: Python<'py>,
-    ids: PyReadonlyArray1<'_, u32>,
-    offsets: PyReadonlyArray1<'_, i64>,
+    seqs: super::convert::CsrIn<'_>,
     pad_id: u32,
     length: Option<usize>,
     truncate: bool,
     left: bool,
-) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<bool>>)> {
-    let ids = ids_slice(&ids)?;
-    let offsets = offsets.as_slice().map_err(|_| super::errors::ShapeError::new_err("offsets must be a contiguous 1-D int64 array"))?;
+) -> PyResult<PaddedOut<'py>> {
+    let (ids, offsets) = super::convert::csr(&seqs)?;
     let (out, mask, len) = py.detach(|| encode::pad(ids, offsets, pad_id, length, truncate, left)).py()?;
     let rows = offsets.len() - 1;
     let shape_err = |e: numpy::ndarray::ShapeError| super::errors::ShapeError::new_err(e.to_string());

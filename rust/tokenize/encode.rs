@@ -138,20 +138,10 @@ impl Tokenizer {
         policy: SpecialPolicy,
         num_threads: Option<usize>,
     ) -> Result<(Vec<u32>, Vec<i64>)> {
-        let cancel = parallel::cancel_token();
-        let parts: Vec<Result<Vec<u32>>> = parallel::install(num_threads, || {
-            texts
-                .par_iter()
-                .with_min_len(8)
-                .map(|t| {
-                    cancel.check()?;
-                    let t = t.as_ref();
-                    let mut v = Vec::with_capacity(t.len() / 3 + 4);
-                    with_scratch(self.uid(), |s| self.encode_into(t, policy, &mut v, s, &cancel)).map(|_| v)
-                })
-                .collect()
-        })?;
-        flatten_rows(parts)
+        encode_rows(texts, num_threads, |t, cancel| {
+            let mut v = Vec::with_capacity(t.len() / 3 + 4);
+            with_scratch(self.uid(), |s| self.encode_into(t, policy, &mut v, s, cancel)).map(|_| v)
+        })
     }
 
     /// Encode one large text using all threads: it is cut at line boundaries that provably do
@@ -177,10 +167,25 @@ impl Tokenizer {
     }
 }
 
-/// Prefix an error message with the index of the text it concerns.
-/// Per-text results of a batch as flat ids and row offsets (len = texts + 1); the first error
-/// is returned naming its text's index.
-pub(crate) fn flatten_rows(parts: Vec<Result<Vec<u32>>>) -> Result<(Vec<u32>, Vec<i64>)> {
+/// `encode` (one text to its ids; it polls the token in long work) over `texts` in parallel,
+/// as flat ids and row offsets (len = texts + 1). The result does not depend on the thread
+/// count; the first error is returned naming its text's index.
+pub(crate) fn encode_rows<S: AsRef<str> + Sync>(
+    texts: &[S],
+    num_threads: Option<usize>,
+    encode: impl Fn(&str, &CancelToken) -> Result<Vec<u32>> + Sync,
+) -> Result<(Vec<u32>, Vec<i64>)> {
+    let cancel = parallel::cancel_token();
+    let parts: Vec<Result<Vec<u32>>> = parallel::install(num_threads, || {
+        texts
+            .par_iter()
+            .with_min_len(8)
+            .map(|t| {
+                cancel.check()?;
+                encode(t.as_ref(), &cancel)
+            })
+            .collect()
+    })?;
     let total: usize = parts.iter().map(|p| p.as_ref().map_or(0, |v| v.len())).sum();
     let mut ids = Vec::with_capacity(total);
     let mut offsets = Vec::with_capacity(parts.len() + 1);
@@ -192,6 +197,7 @@ pub(crate) fn flatten_rows(parts: Vec<Result<Vec<u32>>>) -> Result<(Vec<u32>, Ve
     Ok((ids, offsets))
 }
 
+/// Prefix an error message with the index of the text it concerns.
 pub(crate) fn with_index(e: Error, i: usize) -> Error {
     let f = |m: String| format!("text {i}: {m}");
     match e {

@@ -20,30 +20,12 @@ Two layers:
 True
 """
 
-from seqfast.distributed._blocks import (
-    PieceCounts,
-    encode_arrow,
-    encode_texts,
-    id_counts,
-    merge_counts,
-    piece_counts,
-    read_lines,
-    split_counts,
-    train_bpe_from_counts,
-    word_counts,
-)
+from seqfast.distributed import _blocks
+from seqfast.distributed._blocks import *  # noqa: F403  (the building blocks: _blocks.__all__)
 
-__all__ = [
-    "PieceCounts",
-    "piece_counts",
-    "train_bpe_from_counts",
-    "word_counts",
-    "id_counts",
-    "merge_counts",
-    "split_counts",
-    "encode_texts",
-    "encode_arrow",
-    "read_lines",
+__all__: list[str] = []
+__all__ += _blocks.__all__
+__all__ += [
     "read_text",
     "tokenize",
     "count_ngrams",

@@ -24,18 +24,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from seqfast import _args
 from seqfast import _recurrent as K
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
-from seqfast.torch._autograd import (
-    apply,
-    check_tensor,
-    draw_seed,
-    from_np,
-    needs_graph,
-    np_view,
-    once_differentiable,
-    stash,
-    threads,
-    unstash,
-)
+from seqfast.torch import _autograd as G
 
 
 class _Spec:
@@ -49,8 +38,8 @@ class _Spec:
 
 
 def _run(spec: _Spec, x, h0, c0, weights, requires_grad: bool):
-    wd = {n: np_view(w) for n, w in zip(spec.names, weights)}
-    return K._forward(spec.cell, np_view(x), wd, np_view(h0), np_view(c0), spec.lengths, spec.batch_first, spec.dropout, spec.seed,
+    wd = {n: G.np_view(w) for n, w in zip(spec.names, weights)}
+    return K._forward(spec.cell, G.np_view(x), wd, G.np_view(h0), G.np_view(c0), spec.lengths, spec.batch_first, spec.dropout, spec.seed,
                       requires_grad, spec.num_threads)
 
 
@@ -61,21 +50,21 @@ class _RecurrentFn(torch.autograd.Function):
     def forward(ctx, spec, x, h0, c0, *weights):
         y, h_n, c_n, cache = _run(spec, x, h0, c0, weights, True)
         ctx.spec = spec
-        stash(ctx, cache, [x, h0, c0, *weights])
-        outs = (from_np(y), from_np(h_n))
-        return outs + (from_np(c_n),) if spec.cell == "lstm" else outs
+        G.stash(ctx, cache, [x, h0, c0, *weights])
+        outs = (G.from_np(y), G.from_np(h_n))
+        return outs + (G.from_np(c_n),) if spec.cell == "lstm" else outs
 
     @staticmethod
-    @once_differentiable("seqfast.torch recurrent layer")
+    @G.once_differentiable("seqfast.torch recurrent layer")
     def backward(ctx, dy, dh_n, dc_n=None):
         spec = ctx.spec
-        cache = unstash(ctx, spec.what)
+        cache = G.unstash(ctx, spec.what)
         need = ctx.needs_input_grad
         if dy is None and dh_n is None and dc_n is None:
             return (None,) * len(need)
-        dx, dh0, dc0, dw = K._backward(spec.cell, cache, np_view(dy), np_view(dh_n), np_view(dc_n), spec.num_threads)
+        dx, dh0, dc0, dw = K._backward(spec.cell, cache, G.np_view(dy), G.np_view(dh_n), G.np_view(dc_n), spec.num_threads)
         grads = [None, dx, dh0, dc0] + [dw[n] for n in spec.names]
-        return tuple(from_np(g) if want and g is not None else None for g, want in zip(grads, need))
+        return tuple(G.from_np(g) if want and g is not None else None for g, want in zip(grads, need))
 
 
 def _lengths(lengths, b: int, t: int):
@@ -105,11 +94,11 @@ class _SeqfastRecurrent:
         if packed:
             if lengths is not None:
                 raise SeqfastError("lengths must be None for a PackedSequence input (it carries its own)")
-            check_tensor(input.data, "input.data")
+            G.check_tensor(input.data, "input.data")
             x, lens = pad_packed_sequence(input, batch_first=bf)
             unbatched = False
         else:
-            x = check_tensor(input, "input")
+            x = G.check_tensor(input, "input")
             if x.dim() not in (2, 3):
                 raise ShapeError(f"{name}: input has shape {tuple(x.shape)}; expected 3 dimensions "
                                  f"{'(B, T, input_size)' if bf else '(T, B, input_size)'} or 2 (T, input_size) for an unbatched sequence")
@@ -131,19 +120,19 @@ class _SeqfastRecurrent:
             else:
                 h0 = hx
             fix = (lambda h: h.unsqueeze(1)) if unbatched else (lambda h: h)
-            h0 = fix(check_tensor(h0, "hx[0]" if lstm else "hx", dtype))
+            h0 = fix(G.check_tensor(h0, "hx[0]" if lstm else "hx", dtype))
             if lstm:
-                c0 = fix(check_tensor(c0, "hx[1]", dtype))
+                c0 = fix(G.check_tensor(c0, "hx[1]", dtype))
         names = list(self._flat_weights_names)
-        weights = [check_tensor(getattr(self, n), n, dtype) for n in names]
+        weights = [G.check_tensor(getattr(self, n), n, dtype) for n in names]
         dropout = float(self.dropout) if self.training and self.num_layers > 1 else 0.0
-        seed = draw_seed() if dropout > 0 else 0
-        spec = _Spec(cell, names, lens, bf, dropout, seed, threads(self.num_threads), f"seqfast.torch.{name}")
-        if needs_graph(x, h0, c0, *weights):
-            outs = apply(_RecurrentFn, spec, x, h0, c0, *weights)
+        seed = G.draw_seed() if dropout > 0 else 0
+        spec = _Spec(cell, names, lens, bf, dropout, seed, G.threads(self.num_threads), f"seqfast.torch.{name}")
+        if G.needs_graph(x, h0, c0, *weights):
+            outs = G.apply(_RecurrentFn, spec, x, h0, c0, *weights)
         else:
             y, h_n, c_n, _ = _run(spec, x, h0, c0, weights, False)
-            outs = (from_np(y), from_np(h_n)) + ((from_np(c_n),) if lstm else ())
+            outs = (G.from_np(y), G.from_np(h_n)) + ((G.from_np(c_n),) if lstm else ())
         y, hid = outs[0], outs[1:]
         if packed:
             y = _pack_like(y, input, torch.from_numpy(lens), bf)

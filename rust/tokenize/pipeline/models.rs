@@ -257,19 +257,25 @@ impl Bpe {
         Ok(())
     }
 
-    /// [`merge_all`](Self::merge_all) for short words without dropout: each round scans the
-    /// adjacent pairs' ranks (kept in a stack array) for the lowest, leftmost on ties, as the
-    /// heap would pop it (its positions grow left to right), merges it and removes the right
-    /// symbol. O(n^2) in the symbols of the word, but no heap and one lookup per new pair.
-    fn merge_flat(&self, syms: &mut Vec<Sym>) {
+    /// [`merge_all`](Self::merge_all) for short words without dropout: `rk[i]` holds the
+    /// rank of the pair that symbol `i` starts (none for merged-away symbols, which stay in
+    /// place with id NONE, linked past by `prev`/`next`); each round scans `rk` for the lowest
+    /// rank, leftmost on ties, as the heap would pop it (its positions grow left to right),
+    /// and merges it. O(n^2) in the symbols of the word, but no heap, no moves, and one
+    /// lookup per new pair.
+    fn merge_flat(&self, syms: &mut [Sym]) {
+        let n = syms.len();
         let mut rk = [(NONE, NONE); FLAT_MAX];
-        for i in 0..syms.len() - 1 {
-            rk[i] = self.merges.get(syms[i].id, syms[i + 1].id);
+        for i in 0..n {
+            syms[i].prev = if i == 0 { NONE } else { i as u32 - 1 };
+            syms[i].next = if i + 1 == n { NONE } else { i as u32 + 1 };
+            if i + 1 < n {
+                rk[i] = self.merges.get(syms[i].id, syms[i + 1].id);
+            }
         }
         loop {
-            let len = syms.len();
             let (mut best, mut at) = (NONE, 0);
-            for (i, r) in rk[..len - 1].iter().enumerate() {
+            for (i, r) in rk[..n - 1].iter().enumerate() {
                 if r.0 < best {
                     (best, at) = (r.0, i);
                 }
@@ -277,17 +283,22 @@ impl Bpe {
             if best == NONE {
                 return;
             }
+            let q = syms[at].next as usize;
+            let right = syms[q];
             syms[at].id = rk[at].1;
-            syms[at].end = syms[at + 1].end;
-            syms.remove(at + 1);
-            if at + 2 < len {
-                rk.copy_within(at + 2..len - 1, at + 1);
-            }
-            if at + 1 < len - 1 {
-                rk[at] = self.merges.get(syms[at].id, syms[at + 1].id);
-            }
-            if at > 0 {
-                rk[at - 1] = self.merges.get(syms[at - 1].id, syms[at].id);
+            syms[at].end = right.end;
+            syms[at].next = right.next;
+            syms[q].id = NONE;
+            rk[q] = (NONE, NONE);
+            rk[at] = match right.next {
+                NONE => (NONE, NONE),
+                r => {
+                    syms[r as usize].prev = at as u32;
+                    self.merges.get(syms[at].id, syms[r as usize].id)
+                }
+            };
+            if let Some(p) = (syms[at].prev != NONE).then_some(syms[at].prev as usize) {
+                rk[p] = self.merges.get(syms[p].id, syms[at].id);
             }
         }
     }
@@ -301,7 +312,7 @@ impl Bpe {
 
     /// Merge lowest rank first, leftmost on ties; merged-away symbols get id NONE (or are
     /// removed).
-    fn merge_all(&self, syms: &mut Vec<Sym>, rng: Option<&mut DropoutRng>) {
+    fn merge_all(&self, syms: &mut [Sym], rng: Option<&mut DropoutRng>) {
         let n = syms.len();
         if n < 2 {
             return;

@@ -225,42 +225,45 @@ fn split_chars(s: &str, f: impl Fn(char) -> bool, behavior: Behavior, out: &mut 
     }
 }
 
-/// Replace every untouched piece by the sub-ranges `f` cuts its text into.
-fn each(p: &mut Pieces, mut f: impl FnMut(&str, &mut Vec<(usize, usize)>) -> Result<()>) -> Result<()> {
+/// Run `f` on every untouched piece (taken out of `p.splits`: `f` pushes what replaces it);
+/// pieces already mapped to tokens are kept as they are.
+fn each_untouched(p: &mut Pieces, mut f: impl FnMut(&mut Pieces, Split) -> Result<()>) -> Result<()> {
     p.materialize();
     let old = std::mem::take(&mut p.splits);
-    let mut buf = Vec::new();
     for sp in old {
         if sp.toks.is_some() {
             p.splits.push(sp);
             continue;
         }
+        f(p, sp)?;
+    }
+    Ok(())
+}
+
+/// Replace every untouched piece by the sub-ranges `f` cuts its text into.
+fn each(p: &mut Pieces, mut f: impl FnMut(&str, &mut Vec<(usize, usize)>) -> Result<()>) -> Result<()> {
+    let mut buf = Vec::new();
+    each_untouched(p, |p, sp| {
         buf.clear();
         f(p.text(&sp), &mut buf)?;
         for &(a, b) in buf.iter().filter(|r| r.0 < r.1) {
             p.splits.push(Split { base: sp.base, start: sp.start + a as u32, end: sp.start + b as u32, toks: None, bytes: false });
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Replace every untouched piece by the texts `f` makes of a copy of it.
 fn each_owned(p: &mut Pieces, mut f: impl FnMut(NormStr, &mut Vec<NormStr>) -> Result<()>) -> Result<()> {
-    p.materialize();
-    let old = std::mem::take(&mut p.splits);
     let mut buf = Vec::new();
-    for sp in old {
-        if sp.toks.is_some() {
-            p.splits.push(sp);
-            continue;
-        }
+    each_untouched(p, |p, sp| {
         buf.clear();
         f(p.owned(&sp), &mut buf)?;
         for ns in buf.drain(..) {
             p.push_owned(ns, None);
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Whether `c` is in the regex class `\w` (Unicode; the tables the regex engines use).

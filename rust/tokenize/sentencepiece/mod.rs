@@ -28,15 +28,12 @@ pub mod unigram;
 use std::cell::RefCell;
 use std::path::Path;
 
-use rayon::prelude::*;
-
 use self::model::BpeScratch;
 use self::normalize::{valid_char_len, Normalizer, SPACE};
 use self::proto::{ModelType, PieceType};
 use self::unigram::UniScratch;
 use crate::error::{Error, Result};
-use crate::parallel::{self, CancelToken};
-use crate::tokenize::encode::flatten_rows;
+use crate::tokenize::encode::encode_rows;
 use crate::tokenize::pipeline::precompiled::Charsmap;
 use crate::tokenize::pipeline::unigram::trie::PieceTrie;
 
@@ -343,18 +340,7 @@ impl SentencePiece {
     /// Encode many texts in parallel: flat ids and row offsets (len = texts + 1). Results do
     /// not depend on the thread count; errors name the failing text's index.
     pub fn encode_batch<S: AsRef<str> + Sync>(&self, texts: &[S], num_threads: Option<usize>) -> Result<(Vec<u32>, Vec<i64>)> {
-        let cancel: CancelToken = parallel::cancel_token();
-        let parts: Vec<Result<Vec<u32>>> = parallel::install(num_threads, || {
-            texts
-                .par_iter()
-                .with_min_len(8)
-                .map(|t| {
-                    cancel.check()?;
-                    self.encode(t.as_ref())
-                })
-                .collect()
-        })?;
-        flatten_rows(parts)
+        encode_rows(texts, num_threads, |t, _| self.encode(t))
     }
 
     /// Decode ids to text as `SentencePieceProcessor.decode` does.

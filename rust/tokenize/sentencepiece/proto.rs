@@ -16,25 +16,36 @@
 
 use crate::error::{Error, Result};
 
-/// `ModelProto.SentencePiece.Type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PieceType {
-    Normal = 1,
-    Unknown = 2,
-    Control = 3,
-    UserDefined = 4,
-    Unused = 5,
-    Byte = 6,
+/// A proto2 enum: the variants with their wire numbers, and `from_wire` (None for a number
+/// outside the enum, which the parser leaves unset).
+macro_rules! proto_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $n:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($variant = $n),+
+        }
+
+        impl $name {
+            fn from_wire(x: i32) -> Option<Self> {
+                match x {
+                    $($n => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-/// `TrainerSpec.ModelType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModelType {
-    Unigram = 1,
-    Bpe = 2,
-    Word = 3,
-    Char = 4,
-}
+proto_enum!(
+    /// `ModelProto.SentencePiece.Type`.
+    PieceType { Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 }
+);
+
+proto_enum!(
+    /// `TrainerSpec.ModelType`.
+    ModelType { Unigram = 1, Bpe = 2, Word = 3, Char = 4 }
+);
 
 #[derive(Clone, Debug)]
 pub struct Piece {
@@ -251,15 +262,7 @@ fn piece(r: &mut Reader<'_>) -> Result<Piece> {
                 p.score = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
             (3, 0) => {
-                p.kind = match r.varint()? as i32 {
-                    1 => PieceType::Normal,
-                    2 => PieceType::Unknown,
-                    3 => PieceType::Control,
-                    4 => PieceType::UserDefined,
-                    5 => PieceType::Unused,
-                    6 => PieceType::Byte,
-                    _ => p.kind,
-                }
+                p.kind = PieceType::from_wire(r.varint()? as i32).unwrap_or(p.kind);
             }
             _ => r.skip(w, f, 0)?,
         }
@@ -272,13 +275,7 @@ fn trainer(r: &mut Reader<'_>, t: &mut TrainerSpec) -> Result<()> {
         let (f, w) = r.key()?;
         match (f, w) {
             (3, 0) => {
-                t.model_type = match r.varint()? as i32 {
-                    1 => ModelType::Unigram,
-                    2 => ModelType::Bpe,
-                    3 => ModelType::Word,
-                    4 => ModelType::Char,
-                    _ => t.model_type,
-                }
+                t.model_type = ModelType::from_wire(r.varint()? as i32).unwrap_or(t.model_type);
             }
             (4, 0) => t.vocab_size = r.varint()? as i32,
             (35, 0) => t.byte_fallback = r.varint()? != 0,

@@ -124,23 +124,9 @@ impl<P: Copy + Default> PieceTrie<P> {
         best
     }
 
-    /// Whether some key starts with `p`.
-    pub(crate) fn has_prefix(&self, p: &[u8]) -> bool {
-        let u = &self.units;
-        let mut node = 0usize;
-        for &c in p {
-            let t = (u[node].base & !LEAF) as usize + c as usize;
-            if u[t].check != node as u32 {
-                return false;
-            }
-            node = t;
-        }
-        true
-    }
-
-    /// The value of exactly `key`.
+    /// The node `key` leads to from the root, if every byte of it has an edge.
     #[inline]
-    pub(crate) fn get(&self, key: &[u8]) -> Option<P> {
+    fn walk(&self, key: &[u8]) -> Option<usize> {
         let u = &self.units;
         let mut node = 0usize;
         for &c in key {
@@ -150,7 +136,19 @@ impl<P: Copy + Default> PieceTrie<P> {
             }
             node = t;
         }
-        (u[node].base & LEAF != 0 && !key.is_empty()).then(|| self.values[node])
+        Some(node)
+    }
+
+    /// Whether some key starts with `p`.
+    pub(crate) fn has_prefix(&self, p: &[u8]) -> bool {
+        self.walk(p).is_some()
+    }
+
+    /// The value of exactly `key`.
+    #[inline]
+    pub(crate) fn get(&self, key: &[u8]) -> Option<P> {
+        let node = self.walk(key)?;
+        (self.units[node].base & LEAF != 0 && !key.is_empty()).then(|| self.values[node])
     }
 }
 
