@@ -128,7 +128,7 @@ impl Slots {
     }
 }
 
-/// The smallest `limit` for [`Slot::limit`]: the path, whose every node beat its runner-up by
+/// The `limit` for [`Slot::limit`]: the path, whose every node beat its runner-up by
 /// at least `margin` over `chars` characters, may be replayed from a score whose magnitude
 /// `m` (entry score plus the path's largest candidate) has `margin > (chars + 1) ulp(m)`,
 /// `ulp(m)` being the f32 ulp of the binade above `m`'s (see `unigram.rs`). That holds
