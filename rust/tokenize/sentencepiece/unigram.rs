@@ -279,24 +279,25 @@ impl SentencePiece {
         if !usable {
             return self.viterbi_word(w, a, b, s, seg);
         }
-        let sc = self.spm_scorer();
-        let mut b = b;
-        let mut x = 0u32;
-        let mut replay = |b: &mut f32, y: u32, id: u32| {
-            let cand = if id == self.unk_id { sc.unk(*b) } else { sc.step(*b, id, (y - x) as usize) };
-            *b = SpmScorer::store(cand);
-            seg.push((x + a as u32, y + a as u32, id));
-            x = y;
-        };
-        if slot.n as usize <= INLINE {
-            for i in 0..slot.n as usize {
-                replay(&mut b, slot.ends[i] as u32, slot.ids[i]);
-            }
+        let n = slot.n as usize;
+        if n <= INLINE {
+            self.replay((0..n).map(|i| (slot.ends[i] as u32, slot.ids[i])), a, b, seg)
         } else {
             let at = slot.ids[0] as usize;
-            for &(_, y, id) in &s.arena[at..at + slot.n as usize] {
-                replay(&mut b, y, id);
-            }
+            self.replay(s.arena[at..at + n].iter().map(|&(_, y, id)| (y, id)), a, b, seg)
+        }
+    }
+
+    /// Push a cached path (`(end, id)` per token, ends relative to the word at byte `a`) and
+    /// return the score after it, replayed from `b` with sentencepiece's f32 additions.
+    fn replay(&self, path: impl Iterator<Item = (u32, u32)>, a: usize, mut b: f32, seg: &mut Vec<(u32, u32, u32)>) -> f32 {
+        let sc = self.spm_scorer();
+        let mut x = 0u32;
+        for (y, id) in path {
+            let cand = if id == self.unk_id { sc.unk(b) } else { sc.step(b, id, (y - x) as usize) };
+            b = SpmScorer::store(cand);
+            seg.push((x + a as u32, y + a as u32, id));
+            x = y;
         }
         b
     }
@@ -327,14 +328,8 @@ impl SentencePiece {
         if !usable {
             return self.viterbi_word(w, a, b, s, seg);
         }
-        let sc = self.spm_scorer();
-        let mut b = b;
-        for &(x, y, id) in &s.arena[entry.at as usize..(entry.at + entry.n) as usize] {
-            let cand = if id == self.unk_id { sc.unk(b) } else { sc.step(b, id, (y - x) as usize) };
-            b = SpmScorer::store(cand);
-            seg.push((x + a as u32, y + a as u32, id));
-        }
-        b
+        let path = &s.arena[entry.at as usize..(entry.at + entry.n) as usize];
+        self.replay(path.iter().map(|&(_, y, id)| (y, id)), a, b, seg)
     }
 
     /// sentencepiece's own f32 Viterbi over `w` (at byte `a` of the string) from score `b`.
