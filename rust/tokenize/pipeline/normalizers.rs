@@ -10,7 +10,7 @@ use unicode_categories::UnicodeCategories;
 use unicode_normalization_alignments::{IsNormalized, UnicodeNormalization};
 
 use super::normalized::NormStr;
-use super::precompiled::{Charsmap, Rewrite};
+use super::precompiled::Charsmap;
 use super::pretok::{byte_chars, Pat};
 use crate::error::Result;
 
@@ -126,11 +126,16 @@ impl Normalizer {
                     ns.lowercase();
                 }
             }
-            Normalizer::Precompiled(map) => match map.rewrite(&ns.norm) {
-                Rewrite::Unchanged => {}
+            Normalizer::Precompiled(map) => match map.ascii_rewrite(&ns.norm) {
+                Some(None) => {}
                 // One ASCII byte for another: every alignment stays.
-                Rewrite::Bytes(t) => ns.norm = t,
-                Rewrite::List(d) => ns.transform(d, 0),
+                Some(Some(t)) => ns.norm = t,
+                None => {
+                    let mut d = Vec::with_capacity(ns.norm.len());
+                    if map.transform(&ns.norm, &mut d) {
+                        ns.transform(d, 0);
+                    }
+                }
             },
             Normalizer::ByteLevel => ns.byte_level(byte_chars()),
             Normalizer::Nmt => {

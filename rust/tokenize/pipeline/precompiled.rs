@@ -28,17 +28,6 @@ use unicode_segmentation::UnicodeSegmentation;
 use crate::error::Result;
 use crate::format_err;
 
-/// What [`Charsmap::rewrite`] found.
-#[derive(Debug, PartialEq)]
-pub enum Rewrite {
-    /// Nothing replaced.
-    Unchanged,
-    /// Only ASCII bytes swapped for ASCII bytes: the new text, every alignment unchanged.
-    Bytes(String),
-    /// HF's `(char, change)` list for `NormalizedString::transform`.
-    List(Vec<(char, isize)>),
-}
-
 /// A parsed precompiled charsmap.
 #[derive(Clone, Debug)]
 pub struct Charsmap {
@@ -205,61 +194,57 @@ impl Charsmap {
     /// text between such boundaries is segmented on its own.
     pub fn transform(&self, s: &str, out: &mut Vec<(char, isize)>) -> bool {
         out.clear();
-        match self.rewrite(s) {
-            Rewrite::Unchanged => return false,
-            Rewrite::Bytes(t) => out.extend(t.chars().map(|c| (c, 0))),
-            Rewrite::List(v) => *out = v,
-        }
-        true
+        let mut modified = false;
+        self.chunks(s, |at, len, rep| {
+            match rep {
+                Some(norm) => self.replaced(s, at, len, norm, out, &mut modified),
+                None if modified => out.extend(s[at..at + len].chars().map(|c| (c, 0))),
+                None => {}
+            }
+            true
+        });
+        modified
     }
 
-    /// What HF's normalizer does to `s`, in one pass: while every replacement is one ASCII
-    /// byte for another, only the swaps are noted (HF's list would keep every alignment, so a
-    /// caller can swap the bytes in place); at the first other replacement the list is
-    /// written from the start (a swap is a `(char, 0)` entry there) and continued.
-    pub fn rewrite(&self, s: &str) -> Rewrite {
+    /// When every replacement HF's normalizer makes in `s` is of one ASCII character by
+    /// another, the rewritten text (`Some(None)` when nothing is replaced): HF's list would
+    /// then keep every alignment, so a caller can swap the bytes in place. `None` otherwise
+    /// (use [`transform`](Self::transform)).
+    pub fn ascii_rewrite(&self, s: &str) -> Option<Option<String>> {
         let mut swaps: Vec<(usize, u8)> = Vec::new();
-        let mut list: Option<Vec<(char, isize)>> = None;
-        self.chunks(s, |at, len, rep| match (&mut list, rep) {
-            (Some(out), Some(norm)) => replace(out, &s[at..at + len], norm),
-            (Some(out), None) => out.extend(s[at..at + len].chars().map(|c| (c, 0))),
-            (None, Some(norm)) if len == 1 && norm.len() == 1 && s.as_bytes()[at] < 0x80 && norm.as_bytes()[0] < 0x80 => {
-                swaps.push((at, norm.as_bytes()[0]))
-            }
-            (None, Some(norm)) => {
-                let mut out = Vec::with_capacity(s.len());
-                let mut next = swaps.iter().peekable();
-                for (i, c) in s[..at].char_indices() {
-                    match next.next_if(|x| x.0 == i) {
-                        Some(&(_, b)) => out.push((b as char, 0)),
-                        None => out.push((c, 0)),
-                    }
+        let mut simple = true;
+        self.chunks(s, |at, len, rep| {
+            if let Some(norm) = rep {
+                simple = len == 1 && norm.len() == 1 && s.as_bytes()[at] < 0x80 && norm.as_bytes()[0] < 0x80;
+                if simple {
+                    swaps.push((at, norm.as_bytes()[0]));
                 }
-                replace(&mut out, &s[at..at + len], norm);
-                list = Some(out);
             }
-            (None, None) => {}
+            simple
         });
-        match list {
-            Some(v) => Rewrite::List(v),
-            None if swaps.is_empty() => Rewrite::Unchanged,
-            None => {
-                let mut b = s.as_bytes().to_vec();
-                swaps.iter().for_each(|&(at, c)| b[at] = c);
-                Rewrite::Bytes(String::from_utf8(b).expect("ASCII bytes swapped for ASCII bytes"))
-            }
+        if !simple {
+            return None;
         }
+        if swaps.is_empty() {
+            return Some(None);
+        }
+        let mut b = s.as_bytes().to_vec();
+        swaps.iter().for_each(|&(at, c)| b[at] = c);
+        Some(Some(String::from_utf8(b).expect("ASCII bytes swapped for ASCII bytes")))
     }
 
     /// HF's chunks of `s` in order: `f(at, len, replacement)` for every cluster or character
-    /// HF looks up (`None`: left as it is).
-    fn chunks(&self, s: &str, mut f: impl FnMut(usize, usize, Option<&str>)) {
+    /// HF looks up (`None`: left as it is; such a chunk may cover several characters). Stops
+    /// when `f` returns false.
+    fn chunks(&self, s: &str, mut f: impl FnMut(usize, usize, Option<&str>) -> bool) {
         let b = s.as_bytes();
         let plain_pair = |x: u8, y: u8| x < 0x80 && y < 0x80 && !(x == b'\r' && y == b'\n');
         let mut i = 0;
         while i < b.len() {
             if b[i] < 0x80 && b.get(i + 1).is_none_or(|&c| plain_pair(b[i], c)) {
-                f(i, 1, self.ascii[b[i] as usize].as_deref());
+                if !f(i, 1, self.ascii[b[i] as usize].as_deref()) {
+                    return;
+                }
                 i += 1;
                 continue;
             }
@@ -271,16 +256,32 @@ impl Charsmap {
                 let at = i + k;
                 if g.len() < 6 {
                     if let Some(norm) = self.hf_lookup(g) {
-                        f(at, g.len(), Some(norm));
+                        if !f(at, g.len(), Some(norm)) {
+                            return;
+                        }
                         continue;
                     }
                 }
                 for (k, c) in g.char_indices() {
-                    f(at + k, c.len_utf8(), self.hf_lookup(&g[k..k + c.len_utf8()]));
+                    if !f(at + k, c.len_utf8(), self.hf_lookup(&g[k..k + c.len_utf8()])) {
+                        return;
+                    }
                 }
             }
             i = j;
         }
+    }
+
+    /// `s[at..at + len]` is replaced by `norm`: write the unchanged text before it first if
+    /// this is the first replacement.
+    #[inline]
+    fn replaced(&self, s: &str, at: usize, len: usize, norm: &str, out: &mut Vec<(char, isize)>, modified: &mut bool) {
+        if !*modified {
+            *modified = true;
+            out.reserve(s.len());
+            out.extend(s[..at].chars().map(|c| (c, 0)));
+        }
+        replace(out, &s[at..at + len], norm);
     }
 
     /// HF's `normalize_str`: the text with every replacement applied.
@@ -444,17 +445,13 @@ mod tests {
                 prop_assert_eq!(&got, &want);
             }
             // The in-place rewrite, where it applies, is what the list gives.
-            match m.rewrite(&s) {
-                Rewrite::Unchanged => prop_assert!(!modified),
-                Rewrite::Bytes(t) => {
-                    prop_assert!(modified);
+            match m.ascii_rewrite(&s) {
+                Some(None) => prop_assert!(!modified),
+                Some(Some(t)) => {
                     prop_assert!(want.iter().all(|x| x.1 == 0) && want.len() == s.chars().count());
                     prop_assert_eq!(t, want.iter().map(|x| x.0).collect::<String>());
                 }
-                Rewrite::List(v) => {
-                    prop_assert!(modified);
-                    prop_assert_eq!(v, want);
-                }
+                None => prop_assert!(modified),
             }
         }
     }
