@@ -4,7 +4,7 @@ n-grams, nn, search, distributed, torch) with each benchmark's tables and PNG ch
 speed-up over each peer, plus the machine, the package versions and the date.
 
     python benches/report.py                       # everything: about an hour on 2 cores -> ./BENCHMARKS.md
-    python benches/report.py --only bench_rnn,bench_attention
+    python benches/report.py --only bench_rnn,bench_attention   # re-measure two; the others keep their last results
     python benches/report.py --quick               # each bench's own smoke mode (CI): a few minutes,
                                                    # written to a temp dir and marked "not measurements"
 
@@ -15,6 +15,10 @@ benchmark itself. A benchmark checks that seqfast and its peer agree before it t
 that fails (a mismatch, a missing peer or corpus) is reported with its exit code and the end of
 its output, and the report's exit code is 1. Charts need matplotlib (``pip install matplotlib``);
 without it the tables are still written.
+
+Each benchmark's result is kept in ``benchmarks/results/NAME.json`` beside the report, so a run with
+``--only`` re-measures those benchmarks and rebuilds the report with the others' last results (each
+section says when it was measured and on which commit).
 
 Run it on a quiet machine: every benchmark prints how many CPUs other processes took while it
 measured, and the report records the load average around each one.
@@ -123,7 +127,37 @@ def run_bench(script: str, args: list, work: str, timeout: float) -> dict:
             doc = json.load(f)
     print(f"   exit {rc}, {secs:.0f} s, {len(doc['tables'])} table(s)", flush=True)
     return {"name": name, "args": args, "rc": rc, "seconds": secs, "tables": doc["tables"], "tail": text[-1500:],
-            "load": (load0, os.getloadavg()[0])}
+            "load": (load0, os.getloadavg()[0]), "when": now(), "commit": commit()}
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT,
+                             timeout=10)
+        return out.stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def kept(results_dir: str, name: str) -> dict | None:
+    """The last full-run result of benchmark ``name``, if one was kept."""
+    path = os.path.join(results_dir, name + ".json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def keep(results_dir: str, result: dict) -> None:
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, result["name"] + ".json")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 # -- charts ----------------------------------------------------------------------------------------
@@ -242,7 +276,8 @@ def write_report(out: str, results: list, quick: bool, started: str, mach: dict,
             if f2 != fam:
                 continue
             cmd = " ".join(["python", f"benches/{r['name']}.py", *r["args"]])
-            md += [f"### {r['name']}", "", f"`{cmd}`: exit {r['rc']}, {r['seconds']:.0f} s, load average "
+            when = f" on {r['when']} UTC, commit {r['commit']}" if "when" in r else ""
+            md += [f"### {r['name']}", "", f"`{cmd}`: exit {r['rc']}, {r['seconds']:.0f} s{when}, load average "
                    f"{r['load'][0]:.2f} before, {r['load'][1]:.2f} after.", ""]
             if r["rc"] != 0:
                 md += [f"**Exit code {r['rc']}**: a prerequisite, an agreement check or one of its targets failed (its "
@@ -276,15 +311,22 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"--only: unknown {sorted(unknown)}")
     timeout = args.timeout or (900 if args.quick else 3600)
-    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    started = now()
+    results_dir = os.path.join(os.path.dirname(os.path.abspath(out)), "benchmarks", "results")
     results = []
     with tempfile.TemporaryDirectory(prefix="seqfast-report-") as work:
         for fam, script, full, quick in BENCHES:
             if only and script[:-3] not in only:
+                old = None if args.quick else kept(results_dir, script[:-3])
+                if old is not None:
+                    results.append((fam, old))
                 continue
-            results.append((fam, run_bench(script, quick if args.quick else full, work, timeout)))
+            r = run_bench(script, quick if args.quick else full, work, timeout)
+            if not args.quick:
+                keep(results_dir, r)
+            results.append((fam, r))
     write_report(out, results, args.quick, started, machine(), versions())
-    failed = [r["name"] for _, r in results if r["rc"] != 0]
+    failed = [r["name"] for _, r in results if r["rc"] != 0 and r.get("when", started) >= started]
     print(f"\nwrote {out}" + (f"; non-zero exit: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
