@@ -1,7 +1,7 @@
 //! Rust-only timing of scaled dot-product attention (for profiling without Python).
 //! `cargo run --release --example attn_bench -- [B H T d threads causal dropout]`; prints the
 //! best forward and forward + backward times in ms and their GFLOP/s.
-use seqfast::nn::attention::{backward, forward, Dims, GradsOut, Inputs, Layout, Masks, Options, OutView, Saved};
+use seqfast::nn::attention::{backward, forward, GradsOut, Inputs, Masks, Options, Saved, View4, ViewMut4};
 use std::time::Instant;
 
 /// The fastest run: on a shared machine noise only ever adds time.
@@ -17,9 +17,11 @@ fn main() {
     let n = b * h * t * d;
     let fill = |s: usize| (0..n).map(|i| (((i * 7919 + s * 104729) % 1000) as f32 / 1000.0 - 0.5) * 2.0).collect::<Vec<f32>>();
     let (q, k, v, dout) = (fill(1), fill(2), fill(3), fill(4));
-    let dm = Dims { b, h, tq: t, tk: t, d, dv: d };
-    let l = Layout::contiguous(h, t, d);
-    let x = Inputs { q: &q, lq: l, k: &k, lk: l, v: &v, lv: l };
+    let shape = [b, h, t, d];
+    fn view(a: &[f32], shape: [usize; 4]) -> View4<'_, f32> {
+        View4::contiguous("input", a, shape).unwrap()
+    }
+    let x = Inputs { q: view(&q, shape), k: view(&k, shape), v: view(&v, shape) };
     let masks = Masks::default();
     let opts = Options { scale: 0.125, causal, dropout, seed: 1, num_threads: Some(threads) };
     let mut out = vec![0f32; n];
@@ -27,13 +29,14 @@ fn main() {
     let (mut tf, mut tb) = (Vec::new(), Vec::new());
     for _ in 0..9 {
         let t0 = Instant::now();
-        forward(&dm, &x, &masks, &opts, OutView { data: &mut out, l }, &mut lse).unwrap();
+        forward(&x, &masks, &opts, ViewMut4::contiguous("out", &mut out, shape).unwrap(), &mut lse).unwrap();
         tf.push(t0.elapsed().as_secs_f64() * 1e3);
         let (mut dq, mut dk, mut dv) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
-        let sv = Saved { out: &out, lo: l, lse: &lse, dout: &dout, ldo: l };
+        let sv = Saved { out: view(&out, shape), lse: &lse, dout: view(&dout, shape) };
         let t1 = Instant::now();
-        let g = GradsOut { dq: OutView { data: &mut dq, l }, dk: OutView { data: &mut dk, l }, dv: OutView { data: &mut dv, l } };
-        backward(&dm, &x, &masks, &opts, &sv, g).unwrap();
+        let grad = |a| ViewMut4::contiguous("grad", a, shape).unwrap();
+        let g = GradsOut { dq: grad(&mut dq), dk: grad(&mut dk), dv: grad(&mut dv) };
+        backward(&x, &masks, &opts, &sv, g).unwrap();
         tb.push(t1.elapsed().as_secs_f64() * 1e3);
     }
     let (f, bw) = (best(tf), best(tb));

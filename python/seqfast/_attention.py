@@ -1,10 +1,11 @@
 """Attention from NumPy: scaled dot-product, multi-head (PyTorch layout), Luong and additive.
 
-The core kernels (``rust/nn/attention.rs``, ``rust/nn/additive.rs``) take flat arrays with
-explicit (batch, head, row) strides; this module checks shapes and dtypes, names the offending
-argument, broadcasts masks by giving them zero strides, and keeps what the backward needs.
+The core kernels (``rust/nn/attention.rs``, ``rust/nn/additive.rs``) read (B, H, T, d) or
+(B, T, d) NumPy arrays of any strides; this module checks shapes and dtypes, names the offending
+argument, broadcasts masks (``np.broadcast_to``) and keeps what the backward needs.
 Multi-head and Luong attention put their projections (the core's threaded matrix products, so
-``num_threads`` holds for the whole call) around the same fused kernel: the heads of a (B, T, E) projection are read in place, never transposed.
+``num_threads`` holds for the whole call) around the same fused kernel: the heads of a (B, T, E)
+projection are NumPy views (reshape + transpose) that the kernel reads and writes in place.
 
 Semantics
 ---------
@@ -34,10 +35,6 @@ from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 
 
-def _contig(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a).ravel()
-
-
 def _options(dropout, seed, num_threads) -> tuple:
     return _args.real("dropout", dropout, 0.0, 1.0, hi_open=True), _args.seed(seed), _args.threads(num_threads)
 
@@ -46,10 +43,10 @@ def _lengths(lengths, b: int, tk: int) -> Optional[np.ndarray]:
     return _args.lengths(lengths, b, tk)  # at most the number of keys; int64 as everywhere
 
 
-def _mask(mask, lead: tuple, tq: int, tk: int):
-    """(flat bool array, (sb, sh, sq) element strides) for the core, or (None, zeros)."""
+def _mask(mask, lead: tuple, tq: int, tk: int) -> Optional[np.ndarray]:
+    """The mask broadcast to the scores' shape ``lead + (tq, tk)`` (a view), or None."""
     if mask is None:
-        return None, (0, 0, 0)
+        return None
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
         raise ArgumentTypeError("mask must be a bool NumPy array (True = may attend)")
     full = lead + (tq, tk)
@@ -57,11 +54,14 @@ def _mask(mask, lead: tuple, tq: int, tk: int):
         mask = mask.reshape((1,) * len(lead) + mask.shape)
     if mask.ndim != len(full) or mask.shape[-2:] != (tq, tk) or any(m not in (1, f) for m, f in zip(mask.shape[:-2], lead)):
         raise ShapeError(f"mask has shape {mask.shape}; expected (Tq, Tk) = ({tq}, {tk}) or {full} with leading dimensions full or 1")
-    m = np.ascontiguousarray(mask)
-    st = [s // m.itemsize if n > 1 else 0 for s, n in zip(m.strides, m.shape)]
-    if len(lead) == 1:  # (B, Tq, Tk): no head axis
-        return m.ravel(), (st[0], 0, st[1])
-    return m.ravel(), (st[0], st[1], st[2])
+    return np.broadcast_to(mask, full)
+
+
+def _heads(x: np.ndarray, h: int) -> np.ndarray:
+    """A (B, T, H d) array's heads as a (B, H, T, d) view (a copy only if its last axis is
+    strided)."""
+    b, t, e = x.shape
+    return x.reshape(b, t, h, e // h).transpose(0, 2, 1, 3)
 
 
 class AttentionCache:
@@ -78,8 +78,8 @@ class AttentionCache:
     AttentionCache(batch=2, heads=4, tq=5, tk=5, d=8, dv=8, dtype=float32)
     """
 
-    def __init__(self, arrays, dims, layouts, shapes, masks, opts):
-        self._arrays, self._dims, self._layouts, self._shapes, self._masks, self._opts = arrays, dims, layouts, shapes, masks, opts
+    def __init__(self, arrays, dims, masks, opts):
+        self._arrays, self._dims, self._masks, self._opts = arrays, dims, masks, opts
 
     @property
     def dtype(self) -> np.dtype:
@@ -92,9 +92,8 @@ class AttentionCache:
 
 def _masks(lengths, mask) -> dict:
     """The masks dict every attention kernel reads by name: ``lengths`` (int64 or None) and
-    ``mask``, the flat mask and its strides as :func:`_mask` gives them."""
-    m, ms = mask
-    return {"lengths": lengths, "mask": m, "mask_strides": ms}
+    ``mask`` as :func:`_mask` gives it."""
+    return {"lengths": lengths, "mask": mask}
 
 
 def _sdpa_options(scale, causal, dropout, seed, num_threads) -> dict:
@@ -102,15 +101,21 @@ def _sdpa_options(scale, causal, dropout, seed, num_threads) -> dict:
     return {"scale": scale, "causal": bool(causal), "dropout": dropout, "seed": seed, "num_threads": num_threads}
 
 
-def _sdpa(q, k, v, dims, layouts, lengths, mask, scale, causal, dropout, seed, num_threads):
-    return _core.sdpa_forward(q, k, v, dims, layouts, _masks(lengths, mask), _sdpa_options(scale, causal, dropout, seed, num_threads))
+def _sdpa(q, k, v, lengths, mask, scale, causal, dropout, seed, num_threads, out=None):
+    """(out, lse) of the fused kernel; ``out`` (a view the kernel writes) when given."""
+    return _core.sdpa_forward(q, k, v, _masks(lengths, mask), _sdpa_options(scale, causal, dropout, seed, num_threads), out)
 
 
-def _sdpa_grad(cache: AttentionCache, dout_flat, dout_layout, grad_layouts, num_threads):
+def _sdpa_cache(q, k, v, out, lse, lengths, mask, scale, causal, dropout, seed) -> AttentionCache:
+    b, h, tq, d = q.shape if q.ndim == 4 else (q.shape[0], 1) + q.shape[1:]
+    dims = (b, h, tq, k.shape[-2], d, v.shape[-1])
+    return AttentionCache((q, k, v, out, lse), dims, (lengths, mask), (scale, bool(causal), dropout, seed))
+
+
+def _sdpa_grad(cache: AttentionCache, dout, num_threads, grads=None):
+    """(dq, dk, dv) shaped like q, k, v (or written into ``grads``, three views)."""
     q, k, v, out, lse = cache._arrays
-    lay = cache._layouts
-    return _core.sdpa_backward(q, k, v, (out, lse, dout_flat), cache._dims, [lay[0], lay[1], lay[2], lay[3], dout_layout] + list(grad_layouts),
-                               _masks(*cache._masks), _sdpa_options(*cache._opts, num_threads))
+    return _core.sdpa_backward(q, k, v, (out, lse, dout), _masks(*cache._masks), _sdpa_options(*cache._opts, num_threads), grads)
 
 
 def _mm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, nt=None) -> np.ndarray:
@@ -160,17 +165,12 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, scale: Opt
     sc = _scale(scale, d)
     lens = _lengths(lengths, b, tk)
     mk = _mask(mask, lead, tq, tk)
-    dims = (b, h, tq, tk, d, dv)
-    lq, lk, lv, lo = [(h * t * f, t * f, f) for t, f in ((tq, d), (tk, d), (tk, dv), (tq, dv))]
-    qf, kf, vf = _contig(q), _contig(k), _contig(v)
-    out, lse = _sdpa(qf, kf, vf, dims, [lq, lk, lv, lo], lens, mk, sc, causal, dropout, seed, nt)
-    out = out.reshape(lead + (tq, dv))
+    out, lse = _sdpa(q, k, v, lens, mk, sc, causal, dropout, seed, nt)
     if not requires_grad:
         return out, None
-    shapes = (q.shape, k.shape, v.shape)
     # The backward needs the output (D = rowsum(dO * O)): keep a copy, since callers often
     # update the returned array in place (out += residual).
-    cache = AttentionCache((qf, kf, vf, out.ravel().copy(), lse), dims, (lq, lk, lv, lo), shapes, (lens, mk), (sc, bool(causal), dropout, seed))
+    cache = _sdpa_cache(q, k, v, out.copy(), lse, lens, mk, sc, causal, dropout, seed)
     cache.num_threads = nt  # the backward's default
     return out, cache
 
@@ -192,15 +192,12 @@ def attention_backward(cache: AttentionCache, dout: np.ndarray, *, num_threads: 
     if not isinstance(cache, AttentionCache):
         raise ArgumentTypeError(f"cache must come from attention_forward(requires_grad=True), not {type(cache).__name__}")
     _args.float_dtype({"dout": dout})
-    qs, ks, vs = cache._shapes
-    want = qs[:-1] + (vs[-1],)
+    want = cache._arrays[3].shape
     if dout.shape != want:
         raise ShapeError(f"dout has shape {dout.shape}, expected {want} (the output's shape)")
     if dout.dtype != cache.dtype:
         raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache.dtype}")
-    lay = cache._layouts
-    dq, dk, dv = _sdpa_grad(cache, _contig(dout), lay[3], lay[:3], _args.backward_threads(num_threads, cache))
-    return dq.reshape(qs), dk.reshape(ks), dv.reshape(vs)
+    return _sdpa_grad(cache, dout, _args.backward_threads(num_threads, cache))
 
 
 _MHA_KEYS = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
@@ -276,15 +273,14 @@ def mha_forward(query: np.ndarray, key: np.ndarray, value: np.ndarray, weights: 
     wi, bi = w["in_proj_weight"], w.get("in_proj_bias")
     x2 = [x.reshape(-1, e) for x in (q, k, v)]
     proj = []
-    for i, x in enumerate(x2):
+    for i, (x, t) in enumerate(zip(x2, (tq, tk, tk))):
         p = _mm(x, wi[i * e:(i + 1) * e], tb=True, nt=nt)
         if bi is not None:
             p += bi[i * e:(i + 1) * e]
-        proj.append(np.ascontiguousarray(p).ravel())
-    dims = (b, h, tq, tk, dh, dh)
-    lq, lk = (tq * e, dh, e), (tk * e, dh, e)
+        proj.append(_heads(p.reshape(b, t, e), h))
     sc = 1.0 / math.sqrt(dh)
-    attn, lse = _sdpa(proj[0], proj[1], proj[2], dims, [lq, lk, lk, lq], lens, mk, sc, causal, dropout, seed, nt)
+    attn = np.empty((b, tq, e), dtype)
+    _, lse = _sdpa(proj[0], proj[1], proj[2], lens, mk, sc, causal, dropout, seed, nt, out=_heads(attn, h))
     attn2 = attn.reshape(-1, e)
     out = _mm(attn2, w["out_proj.weight"], tb=True, nt=nt)
     if "out_proj.bias" in w:
@@ -294,7 +290,7 @@ def mha_forward(query: np.ndarray, key: np.ndarray, value: np.ndarray, weights: 
         out = np.ascontiguousarray(out.transpose(1, 0, 2))
     if not requires_grad:
         return out, None
-    sdpa = AttentionCache((proj[0], proj[1], proj[2], attn, lse), dims, (lq, lk, lk, lq), None, (lens, mk), (sc, bool(causal), dropout, seed))
+    sdpa = _sdpa_cache(proj[0], proj[1], proj[2], _heads(attn, h), lse, lens, mk, sc, causal, dropout, seed)
     cache = MHACache(x2, w, sdpa, attn2, (b, tq, tk, e), batch_first)
     cache.num_threads = nt  # the backward's default
     return out, cache
@@ -328,9 +324,10 @@ def mha_backward(cache: MHACache, dout: np.ndarray, *, num_threads: Optional[int
     dw = {"out_proj.weight": _mm(dy, cache._attn, ta=True, nt=nt)}
     if "out_proj.bias" in w:
         dw["out_proj.bias"] = dy.sum(axis=0)
-    dattn = _mm(dy, w["out_proj.weight"], nt=nt).ravel()
-    lay = cache._sdpa._layouts
-    grads = _sdpa_grad(cache._sdpa, dattn, lay[3], lay[:3], nt)
+    h = cache._sdpa._dims[1]
+    dattn = _heads(_mm(dy, w["out_proj.weight"], nt=nt).reshape(b, tq, e), h)
+    grads = [np.empty((b, t, e), dy.dtype) for t in (tq, tk, tk)]
+    _sdpa_grad(cache._sdpa, dattn, nt, tuple(_heads(g, h) for g in grads))
     wi = w["in_proj_weight"]
     dx, dwi, dbi = [], [], []
     for i, (g, x) in enumerate(zip(grads, cache._x2)):

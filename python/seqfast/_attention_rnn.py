@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from seqfast import _args, _core
-from seqfast._attention import AttentionCache, _contig, _lengths, _mask, _masks, _mm, _scale, _sdpa, _sdpa_grad
+from seqfast._attention import _lengths, _mask, _masks, _mm, _scale, _sdpa, _sdpa_cache, _sdpa_grad
 from seqfast._errors import ArgumentTypeError, SeqfastError, ShapeError
 
 
@@ -118,15 +118,15 @@ def additive_attention_forward(query: np.ndarray, keys: np.ndarray, weights: Map
     w = [_args.weight(weights, "w_q", (da, dq), dtype), _args.weight(weights, "w_k", (da, dk), dtype), _args.weight(weights, "v", (da,), dtype)]
     bias = _args.weight(weights, "bias", (da,), dtype, optional=True)
     lens = _lengths(lengths, b, tk)
-    m, ms = _rnn_mask(mask, step, b, tq, tk)
+    m = _rnn_mask(mask, step, b, tq, tk)
     nt = _args.threads(num_threads)
     dims = (b, tq, tk, dq, dk, dv, da)
     arrays = [q, k, v] + w  # contiguous; the core reads the sizes from their shapes
-    ctx, pq, pk, attn = _core.additive_forward(arrays, bias, _masks(lens, (m, ms)), num_threads=nt)
+    ctx, pq, pk, attn = _core.additive_forward(arrays, bias, _masks(lens, m), num_threads=nt)
     ctx = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
     if not requires_grad:
         return ctx, None
-    extra = (arrays, bias, [pq, pk, attn], dims, lens, (m, ms))
+    extra = (arrays, bias, [pq, pk, attn], dims, lens, m)
     cache = RNNAttentionCache(("additive",), (q, k, v), step, values is not None, extra)
     cache.num_threads = nt  # the backward's default
     return ctx, cache
@@ -146,8 +146,8 @@ def additive_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, 
     ((2, 3, 4), (2, 6, 5), None, ['v', 'w_k', 'w_q'])
     """
     dc = _check_dctx(cache, dcontext, "additive")
-    arrays, bias, saved, dims, lens, (m, ms) = cache._extra
-    g = _core.additive_backward(arrays, bias, saved + [dc.ravel()], _masks(lens, (m, ms)),
+    arrays, bias, saved, dims, lens, m = cache._extra
+    g = _core.additive_backward(arrays, bias, saved + [dc.ravel()], _masks(lens, m),
                                 num_threads=_args.backward_threads(num_threads, cache))
     q, k, v = cache._inputs
     dq, dk, dv = g[0].reshape(q.shape), g[1].reshape(k.shape), g[2].reshape(v.shape)
@@ -193,14 +193,11 @@ def luong_attention_forward(query: np.ndarray, keys: np.ndarray, values: Optiona
     lens = _lengths(lengths, b, tk)
     mk = _rnn_mask(mask, step, b, tq, tk)
     nt = _args.threads(num_threads)
-    dims = (b, 1, tq, tk, dq, dv)
-    lay = [(tq * dq, 0, dq), (tk * dq, 0, dq), (tk * dv, 0, dv), (tq * dv, 0, dv)]
-    qf, kf, vf = _contig(q), _contig(kp), _contig(v)
-    ctx, lse = _sdpa(qf, kf, vf, dims, lay, lens, mk, sc, False, 0.0, 0, nt)
-    out = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
+    ctx, lse = _sdpa(q, kp, v, lens, mk, sc, False, 0.0, 0, nt)  # (B, Tq, dv): one head
+    out = ctx.reshape(b, dv) if step else ctx
     if not requires_grad:
         return out, None
-    sdpa = AttentionCache((qf, kf, vf, ctx.copy(), lse), dims, tuple(lay), None, (lens, mk), (sc, False, 0.0, 0))
+    sdpa = _sdpa_cache(q, kp, v, ctx.copy(), lse, lens, mk, sc, False, 0.0, 0)
     cache = RNNAttentionCache(("luong",), (q, k, v), step, values is not None, (sdpa, wmat))
     cache.num_threads = nt  # the backward's default
     return out, cache
@@ -221,10 +218,8 @@ def luong_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, *, 
     dc = _check_dctx(cache, dcontext, "luong")
     sdpa, wmat = cache._extra
     q, k, v = cache._inputs
-    lay = sdpa._layouts
     nt = _args.backward_threads(num_threads, cache)
-    dq, dkp, dv = _sdpa_grad(sdpa, _contig(dc), lay[3], lay[:3], nt)
-    dq, dv = dq.reshape(q.shape), dv.reshape(v.shape)
+    dq, dkp, dv = _sdpa_grad(sdpa, dc.reshape(sdpa._arrays[3].shape), nt)
     dkp = dkp.reshape(-1, q.shape[2])
     if wmat is None:
         return _finish(cache, dq, dkp.reshape(k.shape), dv) + ({},)

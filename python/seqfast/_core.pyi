@@ -26,7 +26,6 @@ _Special = Literal["error", "special", "text"]
 _Errors = Literal["strict", "replace", "ignore"]
 _Smoothing = Literal["kneser_ney", "mle", "add_k", "laplace", "stupid_backoff"]
 _Input = Union[None, bytes, str]  # the CLI readers: None = fd 0, bytes = the data, str = a path
-_L3 = tuple[int, int, int]
 
 __version__: str
 __all__ = [  # the runtime's list, which stubtest compares
@@ -370,24 +369,23 @@ def rnn_forward(cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "gru_textbo
 def rnn_backward(cache: RnnCache, weights: Sequence[tuple[_Float, _Float, _Float, _Float, _Float]], dy: Optional[_Float] = None,
                  dh_n: Optional[_Float] = None, dc_n: Optional[_Float] = None,
                  num_threads: Optional[int] = None) -> tuple[_Float, _Float, Optional[_Float], list[tuple[_Float, ...]]]: ...
-# The masks of every attention kernel, read by name (_attention.py's _masks): the mask flat, with its
-# (batch, head, query) element strides.
+# The masks of every attention kernel, read by name (_attention.py's _masks): the boolean mask broadcast to the
+# scores' shape, (B, Tq, Tk) or (B, H, Tq, Tk), any strides.
 class _Masks(TypedDict):
     lengths: Optional[_I64]
     mask: Optional[npt.NDArray[np.bool_]]
-    mask_strides: _L3
-# Scaled dot-product attention: q, k, v, out, lse, dout flat (1-D), dims (B, H, Tq, Tk, d, dv), one
-# (batch, head, row) stride layout per operand (forward: q, k, v, out; backward: q, k, v, out, dout, dq, dk, dv).
+# Scaled dot-product attention: q, k, v, out, dout (B, T, F) or (B, H, T, F) arrays of any strides (the sizes come from
+# the shapes), lse flat (B H Tq); out / grads, when given, are written in place and returned.
 class _SdpaOptions(TypedDict):  # read by name (_attention.py's _sdpa_options)
     scale: float
     causal: bool
     dropout: float
     seed: int
     num_threads: Optional[int]
-def sdpa_forward(q: _Float, k: _Float, v: _Float, dims: tuple[int, int, int, int, int, int], layouts: Sequence[_L3],
-                 masks: _Masks, options: _SdpaOptions) -> tuple[_Float, _Float]: ...
-def sdpa_backward(q: _Float, k: _Float, v: _Float, saved: tuple[_Float, _Float, _Float], dims: tuple[int, int, int, int, int, int],
-                  layouts: Sequence[_L3], masks: _Masks, options: _SdpaOptions) -> tuple[_Float, _Float, _Float]: ...
+def sdpa_forward(q: _Float, k: _Float, v: _Float, masks: _Masks, options: _SdpaOptions,
+                 out: Optional[_Float] = None) -> tuple[_Float, _Float]: ...
+def sdpa_backward(q: _Float, k: _Float, v: _Float, saved: tuple[_Float, _Float, _Float], masks: _Masks, options: _SdpaOptions,
+                  grads: Optional[tuple[_Float, _Float, _Float]] = None) -> tuple[_Float, _Float, _Float]: ...
 # Additive attention: arrays = [query (B, Tq, dq), keys (B, Tk, dk), values (B, Tk, dv), w_q (da, dq), w_k (da, dk), v (da,)];
 # forward -> (context, pq, pk, attn); backward: saved = [pq, pk, attn, dcontext] -> [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias].
 def additive_forward(arrays: Sequence[_Float], bias: Optional[_Float], masks: _Masks,

@@ -44,7 +44,7 @@ pub struct Args<'a, T> {
     pub bias: Option<&'a [T]>,
     /// Valid keys per batch row.
     pub lengths: Option<&'a [usize]>,
-    /// (B or broadcast, Tq, Tk) with true = may attend (`sh` unused).
+    /// (B, 1, Tq, Tk), true = may attend; zero strides broadcast.
     pub mask: Option<BoolMask<'a>>,
 }
 
@@ -99,9 +99,8 @@ fn check<T: Real>(dm: &Dims, a: &Args<T>) -> Result<()> {
         }
     }
     if let Some(m) = a.mask {
-        let need = if dm.b * dm.tq * dm.tk == 0 { 0 } else { (dm.b - 1) * m.sb + (dm.tq - 1) * m.sq + dm.tk };
-        if need > m.data.len() {
-            return Err(Error::Shape(format!("additive attention: mask needs {need} elements, has {}", m.data.len())));
+        if m.shape() != [dm.b, 1, dm.tq, dm.tk] {
+            return Err(Error::Shape(format!("additive attention: mask has shape {:?}, needs {:?}", m.shape(), [dm.b, 1, dm.tq, dm.tk])));
         }
     }
     for (name, x) in [("query", a.query), ("keys", a.keys), ("values", a.values), ("w_q", a.w_q), ("w_k", a.w_k), ("v", a.v)] {
@@ -172,7 +171,7 @@ fn allowed(a: &Args<impl Real>, dm: &Dims, b: usize, i: usize, ok: &mut [bool]) 
         *o = j < n;
     }
     if let Some(m) = a.mask {
-        let row = &m.data[b * m.sb + i * m.sq..][..dm.tk];
+        let row = m.row(b, 0, i);
         ok.iter_mut().zip(row).for_each(|(o, &r)| *o &= r);
     }
 }

@@ -40,30 +40,7 @@ pub(super) const BC: usize = 128;
 /// Rows per micro-kernel call; row groups of this size get their own causal column limit.
 pub(super) const MR: usize = 6;
 
-/// Element strides of a (B, H, T, features) array whose feature axis is contiguous.
-#[derive(Clone, Copy, Debug)]
-pub struct Layout {
-    pub sb: usize,
-    pub sh: usize,
-    pub st: usize,
-}
-
-impl Layout {
-    /// A contiguous (B, H, T, f) array.
-    pub fn contiguous(h: usize, t: usize, f: usize) -> Layout {
-        Layout { sb: h * t * f, sh: t * f, st: f }
-    }
-    pub(super) fn at(&self, b: usize, h: usize) -> usize {
-        b * self.sb + h * self.sh
-    }
-    /// One past the largest offset used by a (b, h, t, f) array.
-    fn extent(&self, b: usize, h: usize, t: usize, f: usize) -> usize {
-        if b == 0 || h == 0 || t == 0 || f == 0 {
-            return 0;
-        }
-        (b - 1) * self.sb + (h - 1) * self.sh + (t - 1) * self.st + f
-    }
-}
+pub use super::kernels::view::{Layout, View4, ViewMut4};
 
 /// Sizes: batch, heads, query and key lengths, query/key and value features.
 #[derive(Clone, Copy, Debug)]
@@ -76,15 +53,8 @@ pub struct Dims {
     pub dv: usize,
 }
 
-/// A boolean mask (true = may attend) over (B, H, Tq, Tk) by element strides; a stride of 0
-/// broadcasts. Keys are contiguous.
-#[derive(Clone, Copy)]
-pub struct BoolMask<'a> {
-    pub data: &'a [bool],
-    pub sb: usize,
-    pub sh: usize,
-    pub sq: usize,
-}
+/// A boolean mask (true = may attend) over (B, H, Tq, Tk); zero strides broadcast.
+pub type BoolMask<'a> = View4<'a, bool>;
 
 /// What each query may see besides the causal rule.
 #[derive(Clone, Copy, Default)]
@@ -105,27 +75,40 @@ pub struct Options {
     pub num_threads: Option<usize>,
 }
 
-/// Input arrays with their layouts.
+/// The inputs: q (B, H, Tq, d), k (B, H, Tk, d), v (B, H, Tk, dv).
 #[derive(Clone, Copy)]
 pub struct Inputs<'a, T> {
-    pub q: &'a [T],
-    pub lq: Layout,
-    pub k: &'a [T],
-    pub lk: Layout,
-    pub v: &'a [T],
-    pub lv: Layout,
+    pub q: View4<'a, T>,
+    pub k: View4<'a, T>,
+    pub v: View4<'a, T>,
 }
 
-/// An output array with its layout.
-pub struct OutView<'a, T> {
-    pub data: &'a mut [T],
-    pub l: Layout,
+impl<T> Inputs<'_, T> {
+    /// The sizes, read from the shapes, which must agree.
+    pub fn dims(&self) -> Result<Dims> {
+        let ([b, h, tq, d], [kb, kh, tk, kd], [vb, vh, vt, dv]) = (self.q.shape(), self.k.shape(), self.v.shape());
+        if (kb, kh) != (b, h) || (vb, vh) != (b, h) {
+            return Err(Error::Shape(format!(
+                "attention: q, k, v must share their (batch, head) sizes; got {:?}, {:?}, {:?}",
+                self.q.shape(),
+                self.k.shape(),
+                self.v.shape()
+            )));
+        }
+        if vt != tk {
+            return Err(Error::Shape(format!("attention: k has {tk} keys but v has {vt} values")));
+        }
+        if kd != d {
+            return Err(Error::Shape(format!("attention: the feature sizes of q ({d}) and k ({kd}) differ")));
+        }
+        Ok(Dims { b, h, tq, tk, d, dv })
+    }
 }
 
-pub(super) fn check_view(name: &str, len: usize, l: &Layout, b: usize, h: usize, t: usize, f: usize) -> Result<()> {
-    let need = l.extent(b, h, t, f);
-    if need > len {
-        return Err(Error::Shape(format!("attention: {name} needs {need} elements for its layout, has {len}")));
+/// An error unless `shape` is `want`.
+pub(super) fn check_shape(name: &str, shape: [usize; 4], want: [usize; 4]) -> Result<()> {
+    if shape != want {
+        return Err(Error::Shape(format!("attention: {name} has shape {shape:?}, needs {want:?}")));
     }
     Ok(())
 }
@@ -145,16 +128,17 @@ pub(crate) fn all_finite<T: Real>(x: &[T]) -> bool {
 }
 
 /// Inputs must be finite: one inf or NaN would silently turn whole rows into NaN or zeros.
-pub(super) fn check_finite<T: Real>(name: &str, data: &[T], l: &Layout, b: usize, h: usize, t: usize, f: usize) -> Result<()> {
+pub(super) fn check_finite<T: Real>(name: &str, x: &View4<T>) -> Result<()> {
+    let [b, h, t, _] = x.shape();
     for bi in 0..b {
         for hi in 0..h {
             for ti in 0..t {
-                let o = l.at(bi, hi) + ti * l.st;
-                if all_finite(&data[o..o + f]) {
+                let row = x.row(bi, hi, ti);
+                if all_finite(row) {
                     continue;
                 }
-                if let Some(j) = data[o..o + f].iter().position(|v| !v.is_finite_()) {
-                    let v = data[o + j];
+                if let Some(j) = row.iter().position(|v| !v.is_finite_()) {
+                    let v = row[j];
                     return Err(Error::Value(format!("attention: {name} has a non-finite value {v:?} at [{bi}, {hi}, {ti}, {j}]")));
                 }
             }
@@ -163,13 +147,12 @@ pub(super) fn check_finite<T: Real>(name: &str, data: &[T], l: &Layout, b: usize
     Ok(())
 }
 
-pub(super) fn check<T: Real>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options) -> Result<()> {
-    check_view("q", x.q.len(), &x.lq, dm.b, dm.h, dm.tq, dm.d)?;
-    check_view("k", x.k.len(), &x.lk, dm.b, dm.h, dm.tk, dm.d)?;
-    check_view("v", x.v.len(), &x.lv, dm.b, dm.h, dm.tk, dm.dv)?;
-    check_finite("q", x.q, &x.lq, dm.b, dm.h, dm.tq, dm.d)?;
-    check_finite("k", x.k, &x.lk, dm.b, dm.h, dm.tk, dm.d)?;
-    check_finite("v", x.v, &x.lv, dm.b, dm.h, dm.tk, dm.dv)?;
+/// The inputs' sizes, after checking the inputs are finite and the masks and options valid.
+pub(super) fn check<T: Real>(x: &Inputs<T>, masks: &Masks, opts: &Options) -> Result<Dims> {
+    let dm = x.dims()?;
+    check_finite("q", &x.q)?;
+    check_finite("k", &x.k)?;
+    check_finite("v", &x.v)?;
     if let Some(len) = masks.lengths {
         if len.len() != dm.b {
             return Err(Error::Shape(format!("attention: lengths has {} entries for batch {}", len.len(), dm.b)));
@@ -179,10 +162,7 @@ pub(super) fn check<T: Real>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Opt
         }
     }
     if let Some(m) = masks.mask {
-        let need = if dm.b * dm.h * dm.tq * dm.tk == 0 { 0 } else { (dm.b - 1) * m.sb + (dm.h - 1) * m.sh + (dm.tq - 1) * m.sq + dm.tk };
-        if need > m.data.len() {
-            return Err(Error::Shape(format!("attention: mask needs {need} elements, has {}", m.data.len())));
-        }
+        check_shape("mask", m.shape(), [dm.b, dm.h, dm.tq, dm.tk])?;
     }
     if !(0.0..1.0).contains(&opts.dropout) {
         return Err(Error::Value(format!("attention: dropout must be in [0, 1), got {}", opts.dropout)));
@@ -190,7 +170,7 @@ pub(super) fn check<T: Real>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Opt
     if !opts.scale.is_finite() {
         return Err(Error::Value(format!("attention: scale must be finite, got {}", opts.scale)));
     }
-    Ok(())
+    Ok(dm)
 }
 
 /// The dropout threshold on 32-bit hashes, or None without dropout.
@@ -389,10 +369,7 @@ impl<T: Kern> Ctx<'_, T> {
         self.masks.lengths.map_or(self.dm.tk, |l| l[b])
     }
     pub(super) fn mask_row(&self, b: usize, h: usize, i: usize, j0: usize, n: usize) -> Option<&[bool]> {
-        self.masks.mask.map(|m| {
-            let o = b * m.sb + h * m.sh + i * m.sq + j0;
-            &m.data[o..o + n]
-        })
+        self.masks.mask.map(|m| &m.row(b, h, i)[j0..j0 + n])
     }
     pub(super) fn drop(&self, bh: usize, i: usize, j0: usize) -> Option<Drop<T>> {
         let thr = self.thr?;
@@ -402,9 +379,11 @@ impl<T: Kern> Ctx<'_, T> {
     /// K^T (d x Tk) and V (Tk x dv) of one head, packed.
     fn pack_kv(&self, b: usize, h: usize) -> (PackedB<T>, PackedB<T>) {
         let (dm, x) = (&self.dm, &self.x);
+        let (lk, lv) = (x.k.layout(), x.v.layout());
+        // SAFETY: the views hold Tk rows of d (k) and dv (v) features at their row strides.
         unsafe {
-            let kt = PackedB::new(dm.d, dm.tk, x.k.as_ptr().add(x.lk.at(b, h)), 1, x.lk.st);
-            let v = PackedB::new(dm.tk, dm.dv, x.v.as_ptr().add(x.lv.at(b, h)), x.lv.st, 1);
+            let kt = PackedB::new(dm.d, dm.tk, x.k.head_ptr(b, h), 1, lk.st);
+            let v = PackedB::new(dm.tk, dm.dv, x.v.head_ptr(b, h), lv.st, 1);
             (kt, v)
         }
     }
@@ -412,9 +391,9 @@ impl<T: Kern> Ctx<'_, T> {
 
 /// Forward: writes `out` (B, H, Tq, dv) and the row log-sum-exp `lse` (B H Tq, +inf for rows
 /// that see no key).
-pub fn forward<T: Kern>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options, out: OutView<T>, lse: &mut [T]) -> Result<()> {
-    check(dm, x, masks, opts)?;
-    check_view("out", out.data.len(), &out.l, dm.b, dm.h, dm.tq, dm.dv)?;
+pub fn forward<T: Kern>(x: &Inputs<T>, masks: &Masks, opts: &Options, out: ViewMut4<T>, lse: &mut [T]) -> Result<()> {
+    let dm = &check(x, masks, opts)?;
+    check_shape("out", out.shape(), [dm.b, dm.h, dm.tq, dm.dv])?;
     let rows = dm.b * dm.h * dm.tq;
     if lse.len() != rows {
         return Err(Error::Shape(format!("attention: lse has {} entries, needs {rows}", lse.len())));
@@ -425,20 +404,22 @@ pub fn forward<T: Kern>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options,
     cancel.check()
 }
 
-fn forward_impl<T: Kern>(cx: &Ctx<T>, out: OutView<T>, lse: &mut [T], cancel: &parallel::CancelToken) {
+fn forward_impl<T: Kern>(cx: &Ctx<T>, out: ViewMut4<T>, lse: &mut [T], cancel: &parallel::CancelToken) {
     let dm = &cx.dm;
     let bh_n = dm.b * dm.h;
     let packs: Vec<(PackedB<T>, PackedB<T>)> = (0..bh_n).into_par_iter().map(|bh| cx.pack_kv(bh / dm.h, bh % dm.h)).collect();
     let nqb = dm.tq.div_ceil(BR);
-    let (op, lp) = (SyncPtr(out.data.as_mut_ptr()), SyncPtr(lse.as_mut_ptr()));
-    let lo = out.l;
+    let lp = SyncPtr(lse.as_mut_ptr());
+    let out = &out;
     for_each(bh_n * nqb, true, |task| {
         if cancel.is_cancelled() {
             return;
         }
         let (bh, qb) = (task / nqb, task % nqb);
         let (kt, vp) = &packs[bh];
-        unsafe { fwd_block(cx, bh, qb * BR, kt, vp, op.at(lo.at(bh / dm.h, bh % dm.h)), lo.st, lp.at(bh * dm.tq)) };
+        // SAFETY: each task writes the rows of its own query block of head bh: disjoint rows of
+        // `out` (a checked view of disjoint rows) and of `lse`.
+        unsafe { fwd_block(cx, bh, qb * BR, kt, vp, out.head_ptr(bh / dm.h, bh % dm.h), out.layout().st, lp.at(bh * dm.tq)) };
     });
 }
 
@@ -449,8 +430,8 @@ unsafe fn fwd_block<T: Kern>(cx: &Ctx<T>, bh: usize, i0: usize, kt: &PackedB<T>,
     let (b, h) = (bh / dm.h, bh % dm.h);
     let rows = BR.min(dm.tq - i0);
     let nkeys = cx.nkeys(b);
-    let q = cx.x.q.as_ptr().add(cx.x.lq.at(b, h) + i0 * cx.x.lq.st);
-    let ldq = cx.x.lq.st;
+    let ldq = cx.x.q.layout().st;
+    let q = cx.x.q.head_ptr(b, h).add(i0 * ldq);
     let ninf = T::from_f64(f64::NEG_INFINITY);
     let mut s = vec![T::ZERO; BR * BC];
     let mut o = vec![T::ZERO; BR * dm.dv];
@@ -578,24 +559,25 @@ mod tests {
         let want = naive(dm, &q, &k, &v, &dout, &allow, &opts);
         let cv = |x: &[f64]| x.iter().map(|&a| T::from_f64(a)).collect::<Vec<T>>();
         let (qt, kt, vt, dot) = (cv(&q), cv(&k), cv(&v), cv(&dout));
-        let (lq, lk, lv) = (Layout::contiguous(dm.h, tq, dm.d), Layout::contiguous(dm.h, tk, dm.d), Layout::contiguous(dm.h, tk, dm.dv));
-        let lo = Layout::contiguous(dm.h, tq, dm.dv);
-        let x = Inputs { q: &qt, lq, k: &kt, lk, v: &vt, lv };
-        let masks = Masks { lengths, mask: mask.map(|m| BoolMask { data: m, sb: dm.h * tq * tk, sh: tq * tk, sq: tk }) };
+        let (b, h) = (dm.b, dm.h);
+        let x = Inputs {
+            q: View4::contiguous("q", &qt, [b, h, tq, dm.d]).unwrap(),
+            k: View4::contiguous("k", &kt, [b, h, tk, dm.d]).unwrap(),
+            v: View4::contiguous("v", &vt, [b, h, tk, dm.dv]).unwrap(),
+        };
+        let masks = Masks { lengths, mask: mask.map(|m| View4::contiguous("mask", m, [b, h, tq, tk]).unwrap()) };
         let mut out = vec![T::ZERO; bh_n * tq * dm.dv];
         let mut lse = vec![T::ZERO; bh_n * tq];
-        forward(dm, &x, &masks, &opts, OutView { data: &mut out, l: lo }, &mut lse).unwrap();
+        forward(&x, &masks, &opts, ViewMut4::contiguous("out", &mut out, [b, h, tq, dm.dv]).unwrap(), &mut lse).unwrap();
         let (mut dq, mut dk, mut dv) = (vec![T::ZERO; bh_n * tq * dm.d], vec![T::ZERO; bh_n * tk * dm.d], vec![T::ZERO; bh_n * tk * dm.dv]);
-        let sv = Saved { out: &out, lo, lse: &lse, dout: &dot, ldo: lo };
-        backward(
-            dm,
-            &x,
-            &masks,
-            &opts,
-            &sv,
-            GradsOut { dq: OutView { data: &mut dq, l: lq }, dk: OutView { data: &mut dk, l: lk }, dv: OutView { data: &mut dv, l: lv } },
-        )
-        .unwrap();
+        let o4 = View4::contiguous("out", &out, [b, h, tq, dm.dv]).unwrap();
+        let sv = Saved { out: o4, lse: &lse, dout: View4::contiguous("dout", &dot, [b, h, tq, dm.dv]).unwrap() };
+        let g = GradsOut {
+            dq: ViewMut4::contiguous("dq", &mut dq, [b, h, tq, dm.d]).unwrap(),
+            dk: ViewMut4::contiguous("dk", &mut dk, [b, h, tk, dm.d]).unwrap(),
+            dv: ViewMut4::contiguous("dv", &mut dv, [b, h, tk, dm.dv]).unwrap(),
+        };
+        backward(&x, &masks, &opts, &sv, g).unwrap();
         let tol = if T::NAME == "float32" { 2e-5 } else { 1e-12 };
         for (name, got, w) in [("out", &out, &want[0]), ("dq", &dq, &want[1]), ("dk", &dk, &want[2]), ("dv", &dv, &want[3])] {
             for (i, (g, w)) in got.iter().zip(w.iter()).enumerate() {

@@ -6,8 +6,8 @@
 //! dQ parts are summed in chunk order, so results do not depend on the thread count.
 
 use super::attention::{
-    check, check_finite, check_view, drop_threshold, exp_sum_row, mask_row, visible, Ctx, Dims, Drop, Inputs, Layout, Masks, Options,
-    OutView, BC, BR, LANES, MR,
+    check, check_finite, check_shape, drop_threshold, exp_sum_row, mask_row, visible, Ctx, Drop, Inputs, Masks, Options, View4, ViewMut4,
+    BC, BR, LANES, MR,
 };
 use super::gemm::{for_each, SyncPtr};
 use super::packed::{Kern, PackedB};
@@ -42,43 +42,39 @@ simd_kernels! {
         }
     }
 
-    /// d[i] = sum_j a[i j] b[i j] over rows of `w` values (row strides la, lb).
-    fn row_dots<T>(a: &[T], la: usize, b: &[T], lb: usize, w: usize, d: &mut [T]) {
-        for (i, di) in d.iter_mut().enumerate() {
-            let (x, y) = (&a[i * la..i * la + w], &b[i * lb..i * lb + w]);
-            let mut s = [T::ZERO; LANES];
-            let (mut cx, mut cy) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
-            for (u, v) in (&mut cx).zip(&mut cy) {
-                for l in 0..LANES {
-                    s[l] += u[l] * v[l];
-                }
+    /// d = sum_j x[j] y[j] (8 fixed lanes).
+    fn row_dot<T>(x: &[T], y: &[T], d: &mut T) {
+        let mut s = [T::ZERO; LANES];
+        let (mut cx, mut cy) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
+        for (u, v) in (&mut cx).zip(&mut cy) {
+            for l in 0..LANES {
+                s[l] += u[l] * v[l];
             }
-            let mut r = T::ZERO;
-            for v in s {
-                r += v;
-            }
-            for (u, v) in cx.remainder().iter().zip(cy.remainder()) {
-                r += *u * *v;
-            }
-            *di = r;
         }
+        let mut r = T::ZERO;
+        for v in s {
+            r += v;
+        }
+        for (u, v) in cx.remainder().iter().zip(cy.remainder()) {
+            r += *u * *v;
+        }
+        *d = r;
     }
 }
 
-/// The forward's results that the backward needs besides the inputs.
+/// The forward's results that the backward needs besides the inputs, and the output gradient:
+/// out and dout (B, H, Tq, dv), lse (B H Tq).
 pub struct Saved<'a, T> {
-    pub out: &'a [T],
-    pub lo: Layout,
+    pub out: View4<'a, T>,
     pub lse: &'a [T],
-    pub dout: &'a [T],
-    pub ldo: Layout,
+    pub dout: View4<'a, T>,
 }
 
-/// Gradient outputs (overwritten).
+/// Gradient outputs (overwritten), shaped like q, k and v.
 pub struct GradsOut<'a, T> {
-    pub dq: OutView<'a, T>,
-    pub dk: OutView<'a, T>,
-    pub dv: OutView<'a, T>,
+    pub dq: ViewMut4<'a, T>,
+    pub dk: ViewMut4<'a, T>,
+    pub dv: ViewMut4<'a, T>,
 }
 
 /// Key chunks per head in the backward: enough (bh, chunk) tasks to feed a few threads even for
@@ -88,14 +84,15 @@ fn key_chunks(bh_n: usize, nkb: usize) -> usize {
 }
 
 /// Backward: writes dq, dk, dv from the saved forward and the output gradient.
-pub fn backward<T: Kern>(dm: &Dims, x: &Inputs<T>, masks: &Masks, opts: &Options, sv: &Saved<T>, g: GradsOut<T>) -> Result<()> {
-    check(dm, x, masks, opts)?;
-    check_view("out", sv.out.len(), &sv.lo, dm.b, dm.h, dm.tq, dm.dv)?;
-    check_view("dout", sv.dout.len(), &sv.ldo, dm.b, dm.h, dm.tq, dm.dv)?;
-    check_finite("dout", sv.dout, &sv.ldo, dm.b, dm.h, dm.tq, dm.dv)?;
-    check_view("dq", g.dq.data.len(), &g.dq.l, dm.b, dm.h, dm.tq, dm.d)?;
-    check_view("dk", g.dk.data.len(), &g.dk.l, dm.b, dm.h, dm.tk, dm.d)?;
-    check_view("dv", g.dv.data.len(), &g.dv.l, dm.b, dm.h, dm.tk, dm.dv)?;
+pub fn backward<T: Kern>(x: &Inputs<T>, masks: &Masks, opts: &Options, sv: &Saved<T>, g: GradsOut<T>) -> Result<()> {
+    let dm = &check(x, masks, opts)?;
+    let (o_shape, q_shape, k_shape) = ([dm.b, dm.h, dm.tq, dm.dv], [dm.b, dm.h, dm.tq, dm.d], [dm.b, dm.h, dm.tk, dm.d]);
+    check_shape("out", sv.out.shape(), o_shape)?;
+    check_shape("dout", sv.dout.shape(), o_shape)?;
+    check_finite("dout", &sv.dout)?;
+    check_shape("dq", g.dq.shape(), q_shape)?;
+    check_shape("dk", g.dk.shape(), k_shape)?;
+    check_shape("dv", g.dv.shape(), [dm.b, dm.h, dm.tk, dm.dv])?;
     let bh_n = dm.b * dm.h;
     if sv.lse.len() != bh_n * dm.tq {
         return Err(Error::Shape(format!("attention: lse has {} entries, needs {}", sv.lse.len(), bh_n * dm.tq)));
@@ -113,14 +110,14 @@ fn backward_impl<T: Kern>(cx: &Ctx<T>, sv: &Saved<T>, g: GradsOut<T>, cancel: &p
     let mut dsum = vec![T::ZERO; bh_n * dm.tq];
     {
         let dp = SyncPtr(dsum.as_mut_ptr());
-        for_each(bh_n, true, |bh| unsafe {
+        for_each(bh_n, true, |bh| {
             let (b, h) = (bh / dm.h, bh % dm.h);
-            if dm.tq == 0 {
-                return;
+            // SAFETY: each task writes its own head's Tq entries of `dsum`.
+            let dst = unsafe { std::slice::from_raw_parts_mut(dp.at(bh * dm.tq), dm.tq) };
+            for (i, d) in dst.iter_mut().enumerate() {
+                // SAFETY: slices only (row_dot reads them through safe indexing).
+                unsafe { row_dot(sv.out.row(b, h, i), sv.dout.row(b, h, i), d) };
             }
-            let o = &sv.out[sv.lo.at(b, h)..];
-            let d = &sv.dout[sv.ldo.at(b, h)..];
-            row_dots(o, sv.lo.st, d, sv.ldo.st, dm.dv, std::slice::from_raw_parts_mut(dp.at(bh * dm.tq), dm.tq));
         });
     }
     let nkb = dm.tk.div_ceil(BC);
@@ -128,26 +125,33 @@ fn backward_impl<T: Kern>(cx: &Ctx<T>, sv: &Saved<T>, g: GradsOut<T>, cancel: &p
     let per = nkb.div_ceil(nc.max(1)).max(1);
     // With several key chunks per head, each chunk sums its own dQ, added in chunk order.
     let mut partial = if nc > 1 { vec![T::ZERO; bh_n * nc * dm.tq * dm.d] } else { Vec::new() };
-    let (dqp, dkp, dvp, pp) =
-        (SyncPtr(g.dq.data.as_mut_ptr()), SyncPtr(g.dk.data.as_mut_ptr()), SyncPtr(g.dv.data.as_mut_ptr()), SyncPtr(partial.as_mut_ptr()));
-    let (lq, lk, lv) = (g.dq.l, g.dk.l, g.dv.l);
+    let pp = SyncPtr(partial.as_mut_ptr());
+    let (dqv, dkv, dvv) = (&g.dq, &g.dk, &g.dv);
+    let (ldq, ldk, ldv) = (dqv.layout().st, dkv.layout().st, dvv.layout().st);
     let dsum = &dsum;
-    for_each(bh_n * nc, true, |task| unsafe {
+    for_each(bh_n * nc, true, |task| {
         if cancel.is_cancelled() {
             return;
         }
         let (bh, c) = (task / nc, task % nc);
         let (b, h) = (bh / dm.h, bh % dm.h);
-        let (dq, ldq) = if nc > 1 { (pp.at((bh * nc + c) * dm.tq * dm.d), dm.d) } else { (dqp.at(lq.at(b, h)), lq.st) };
+        // SAFETY: chunk c of head bh's dQ part lies inside `partial` (bh_n * nc * Tq * d values).
+        let (dq, ldq) = if nc > 1 { (unsafe { pp.at((bh * nc + c) * dm.tq * dm.d) }, dm.d) } else { (dqv.head_ptr(b, h), ldq) };
         let blocks = (c * per * BC)..((c + 1) * per * BC).min(dm.tk);
-        bwd_head(cx, sv, bh, blocks, &dsum[bh * dm.tq..(bh + 1) * dm.tq], dq, ldq, dkp.at(lk.at(b, h)), lk.st, dvp.at(lv.at(b, h)), lv.st);
+        // SAFETY: task (bh, c) writes its own dQ part (chunk c of head bh, or the head's rows of
+        // dq when there is one chunk) and the rows of dk, dv for its own keys of head bh: no two
+        // tasks write the same row, and the views' rows are disjoint.
+        unsafe {
+            bwd_head(cx, sv, bh, blocks, &dsum[bh * dm.tq..(bh + 1) * dm.tq], dq, ldq, dkv.head_ptr(b, h), ldk, dvv.head_ptr(b, h), ldv)
+        };
     });
     if nc > 1 {
         let pp = &partial;
-        for_each(bh_n, true, |bh| unsafe {
+        for_each(bh_n, true, |bh| {
             let (b, h) = (bh / dm.h, bh % dm.h);
             for i in 0..dm.tq {
-                let dst = std::slice::from_raw_parts_mut(dqp.at(lq.at(b, h) + i * lq.st), dm.d);
+                // SAFETY: each task writes the rows of its own head bh.
+                let dst = unsafe { std::slice::from_raw_parts_mut(dqv.head_ptr(b, h).add(i * ldq), dm.d) };
                 dst.iter_mut().for_each(|v| *v = T::ZERO);
                 for c in 0..nc {
                     let src = &pp[((bh * nc + c) * dm.tq + i) * dm.d..][..dm.d];
@@ -188,10 +192,10 @@ unsafe fn bwd_head<T: Kern>(
     if keys.start >= nkeys || dm.tq == 0 {
         return;
     }
-    let (q, ldqi) = (x.q.as_ptr().add(x.lq.at(b, h)), x.lq.st);
-    let (k, ldki) = (x.k.as_ptr().add(x.lk.at(b, h)), x.lk.st);
-    let (v, ldvi) = (x.v.as_ptr().add(x.lv.at(b, h)), x.lv.st);
-    let (dout, ldd) = (sv.dout.as_ptr().add(sv.ldo.at(b, h)), sv.ldo.st);
+    let (q, ldqi) = (x.q.head_ptr(b, h), x.q.layout().st);
+    let (k, ldki) = (x.k.head_ptr(b, h), x.k.layout().st);
+    let (v, ldvi) = (x.v.head_ptr(b, h), x.v.layout().st);
+    let (dout, ldd) = (sv.dout.head_ptr(b, h), sv.dout.layout().st);
     let lse = &sv.lse[bh * dm.tq..(bh + 1) * dm.tq];
     // Keys of this chunk only; queries whole.
     let (k0, kn) = (keys.start, nkeys - keys.start);

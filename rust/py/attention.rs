@@ -1,67 +1,96 @@
 //! Bindings for the attention kernels (`rust/nn/attention.rs`, `rust/nn/additive.rs`).
 //!
-//! Scaled dot-product attention takes its operands flat with explicit (batch, head, row)
-//! element strides, so the Python layer (`seqfast/_attention.py`, `seqfast/torch`) can pass
-//! head-interleaved (B, T, H d) projections, even columns of one packed q|k|v buffer, without
-//! transposing; the output and gradient sizes follow from the dims. Additive attention and the
-//! matrix product take n-d arrays and read their sizes from the shapes. Lengths are int64
-//! arrays. float32 and float64 share one generic path.
+//! Scaled dot-product attention reads q, k, v, the output, its gradient and the boolean mask
+//! as 3-D (B, T, F: one head) or 4-D (B, H, T, F) NumPy arrays with whatever strides they have,
+//! so the Python layer (`seqfast/_attention.py`, `seqfast/torch`) passes head-interleaved
+//! (B, T, H d) projections, columns of one packed q|k|v buffer or broadcast masks as NumPy views
+//! and never computes a stride; an array whose last axis is not contiguous (or has a negative
+//! stride) is copied to C order first. Outputs are allocated shaped like the inputs, or written
+//! into arrays the caller passes (`out=`, `grads=`), which may be strided views too. Additive
+//! attention and the matrix product take n-d arrays and read their sizes from the shapes.
+//! Lengths are int64 arrays. float32 and float64 share one generic path.
 
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::ndarray::{ArrayD, ArrayView4, ArrayViewD, ArrayViewMut4, ArrayViewMutD, Axis, CowArray, Ix4, IxDyn};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt;
 use crate::nn::additive;
-use crate::nn::attention::{self, BoolMask, Dims, GradsOut, Inputs, Layout, Masks, Options, OutView, Saved};
+use crate::nn::attention::{self, BoolMask, Dims, GradsOut, Inputs, Masks, Options, Saved, View4, ViewMut4};
 use crate::nn::gemm;
 use crate::nn::packed::Kern;
-
-type L3 = (usize, usize, usize);
-
-fn lay(l: L3) -> Layout {
-    Layout { sb: l.0, sh: l.1, st: l.2 }
-}
 
 fn sl<'a, T: Kern + numpy::Element, D: numpy::ndarray::Dimension>(a: &'a numpy::PyReadonlyArray<'_, T, D>) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| ShapeError::new_err("arrays passed to the core must be contiguous"))
 }
 
-/// Lengths and boolean mask as borrowed by the core.
-struct MaskArgs<'py> {
+fn not_3_4(name: &str, n: usize) -> PyErr {
+    ShapeError::new_err(format!("{name} must be 3-D (B, T, F) or 4-D (B, H, T, F), not {n}-D"))
+}
+
+/// A 3-D (B, T, F) array as (B, 1, T, F); a 4-D one as it is.
+fn as4<'a, T>(name: &str, v: ArrayViewD<'a, T>) -> PyResult<ArrayView4<'a, T>> {
+    let v = match v.ndim() {
+        3 => v.insert_axis(Axis(1)),
+        4 => v,
+        n => return Err(not_3_4(name, n)),
+    };
+    Ok(v.into_dimensionality::<Ix4>().expect("4-D"))
+}
+
+/// [`as4`] for a writable view.
+fn as4_mut<'a, T>(name: &str, v: ArrayViewMutD<'a, T>) -> PyResult<ArrayViewMut4<'a, T>> {
+    let v = match v.ndim() {
+        3 => v.insert_axis(Axis(1)),
+        4 => v,
+        n => return Err(not_3_4(name, n)),
+    };
+    Ok(v.into_dimensionality::<Ix4>().expect("4-D"))
+}
+
+/// A 3-D or 4-D array as the kernels read it: in place when its strides allow, else copied to
+/// C order.
+fn heads<'a, T: Clone>(name: &str, a: ArrayViewD<'a, T>) -> PyResult<CowArray<'a, T, Ix4>> {
+    let v = as4(name, a)?;
+    if View4::from_ndarray(v.view()).is_some() {
+        Ok(CowArray::from(v))
+    } else {
+        Ok(CowArray::from(v.as_standard_layout().into_owned()))
+    }
+}
+
+/// The kernel's view of what [`heads`] gave.
+fn view<'a, T>(c: &'a CowArray<'_, T, Ix4>) -> View4<'a, T> {
+    View4::from_ndarray(c.view()).expect("heads() keeps only arrays the view takes")
+}
+
+/// Lengths and boolean mask as borrowed from a [`MaskIn`].
+struct MaskArgs<'a> {
     lengths: Option<Vec<usize>>,
-    mask: Option<(PyReadonlyArray1<'py, bool>, L3)>,
+    mask: Option<CowArray<'a, bool, Ix4>>,
 }
 
 impl MaskArgs<'_> {
-    fn view(&self) -> PyResult<Masks<'_>> {
-        let mask = match &self.mask {
-            None => None,
-            Some((m, s)) => Some(BoolMask {
-                data: m.as_slice().map_err(|_| ShapeError::new_err("mask must be contiguous"))?,
-                sb: s.0,
-                sh: s.1,
-                sq: s.2,
-            }),
-        };
-        Ok(Masks { lengths: self.lengths.as_deref(), mask })
+    fn view(&self) -> Masks<'_> {
+        Masks { lengths: self.lengths.as_deref(), mask: self.mask.as_ref().map(|m| -> BoolMask { view(m) }) }
     }
 }
 
 /// The masks of every attention binding, read by name from a dict (`seqfast/_attention.py`'s
 /// `_masks`): `lengths` cross as int64 arrays (as everywhere in seqfast: nn, attention,
-/// search), the boolean mask flat with its (batch, head, query) element strides.
+/// search), the boolean mask as a 3-D or 4-D array broadcast to the scores' shape (NumPy's
+/// `broadcast_to`: zero strides, no copy).
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
 struct MaskIn<'py> {
     lengths: Option<PyReadonlyArray1<'py, i64>>,
-    mask: Option<PyReadonlyArray1<'py, bool>>,
-    mask_strides: L3,
+    mask: Option<PyReadonlyArrayDyn<'py, bool>>,
 }
 
-impl<'py> MaskIn<'py> {
-    fn args(self) -> PyResult<MaskArgs<'py>> {
-        let lengths = match self.lengths {
+impl MaskIn<'_> {
+    fn args(&self) -> PyResult<MaskArgs<'_>> {
+        let lengths = match &self.lengths {
             None => None,
             Some(l) => Some(
                 l.as_array()
@@ -70,33 +99,9 @@ impl<'py> MaskIn<'py> {
                     .collect::<PyResult<Vec<usize>>>()?,
             ),
         };
-        Ok(MaskArgs { lengths, mask: self.mask.map(|m| (m, self.mask_strides)) })
+        let mask = self.mask.as_ref().map(|m| heads("mask", m.as_array())).transpose()?;
+        Ok(MaskArgs { lengths, mask })
     }
-}
-
-type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
-
-#[allow(clippy::too_many_arguments)]
-fn sdpa_fwd<'py, T: Kern + numpy::Element>(
-    py: Python<'py>,
-    q: &Bound<'py, PyAny>,
-    k: &Bound<'py, PyAny>,
-    v: &Bound<'py, PyAny>,
-    layouts: [L3; 4],
-    dm: Dims,
-    m: &MaskArgs,
-    opts: Options,
-) -> PyResult<FwdOut<'py>> {
-    let (q, k, v): (PyReadonlyArray1<T>, PyReadonlyArray1<T>, PyReadonlyArray1<T>) = (q.extract()?, k.extract()?, v.extract()?);
-    let x = Inputs { q: sl(&q)?, lq: lay(layouts[0]), k: sl(&k)?, lk: lay(layouts[1]), v: sl(&v)?, lv: lay(layouts[2]) };
-    let masks = m.view()?;
-    let mut out = vec![T::ZERO; dm.b * dm.h * dm.tq * dm.dv];
-    let mut lse = vec![T::ZERO; dm.b * dm.h * dm.tq];
-    let long = interrupt::long_work(sdpa_flops(&dm));
-    interrupt::run(py, opts.num_threads, long, || {
-        attention::forward(&dm, &x, &masks, &opts, OutView { data: &mut out, l: lay(layouts[3]) }, &mut lse)
-    })?;
-    Ok((out.into_pyarray(py).into_any(), lse.into_pyarray(py).into_any()))
 }
 
 /// The options of both directions of scaled dot-product attention, read by name from a dict
@@ -117,82 +122,145 @@ impl From<SdpaIn> for Options {
     }
 }
 
-fn to_dims(d: (usize, usize, usize, usize, usize, usize)) -> Dims {
-    Dims { b: d.0, h: d.1, tq: d.2, tk: d.3, d: d.4, dv: d.5 }
+/// A result array: the caller's (written in place) or a new one of `shape` (3-D or 4-D).
+enum Dest<'py, T: numpy::Element> {
+    Given(Bound<'py, PyAny>, PyReadwriteArrayDyn<'py, T>),
+    New(ArrayD<T>),
 }
 
-/// Scaled dot-product attention forward: (out, lse), flat (see `seqfast.nn.attention_forward`);
-/// `out` holds B H Tq dv values in the layout `layouts[3]`.
+impl<'py, T: Kern + numpy::Element> Dest<'py, T> {
+    fn new(given: Option<Bound<'py, PyAny>>, shape: &[usize]) -> PyResult<Self> {
+        Ok(match given {
+            Some(a) => {
+                let w = a.extract()?;
+                Dest::Given(a, w)
+            }
+            None => Dest::New(ArrayD::from_elem(IxDyn(shape), T::ZERO)),
+        })
+    }
+    fn view_mut(&mut self, name: &str) -> PyResult<ViewMut4<'_, T>> {
+        let v = match self {
+            Dest::Given(_, w) => w.as_array_mut(),
+            Dest::New(a) => a.view_mut(),
+        };
+        ViewMut4::from_ndarray(name, as4_mut(name, v)?).py()
+    }
+    fn into_py(self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match self {
+            Dest::Given(a, _) => a,
+            Dest::New(a) => a.into_pyarray(py).into_any(),
+        }
+    }
+}
+
+/// `shape` with its last size replaced.
+fn with_last(shape: &[usize], f: usize) -> Vec<usize> {
+    let mut s = shape.to_vec();
+    *s.last_mut().expect("3-D or 4-D") = f;
+    s
+}
+
+type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+fn sdpa_fwd<'py, T: Kern + numpy::Element>(
+    arrays: [&Bound<'py, PyAny>; 3],
+    m: &MaskArgs,
+    opts: Options,
+    out: Option<Bound<'py, PyAny>>,
+) -> PyResult<FwdOut<'py>> {
+    let py = arrays[0].py();
+    let a: Vec<PyReadonlyArrayDyn<T>> = arrays.iter().map(|x| x.extract()).collect::<PyResult<_>>()?;
+    let (qc, kc, vc) = (heads("q", a[0].as_array())?, heads("k", a[1].as_array())?, heads("v", a[2].as_array())?);
+    let x = Inputs { q: view(&qc), k: view(&kc), v: view(&vc) };
+    let dm = x.dims().py()?;
+    let masks = m.view();
+    let mut dest = Dest::<T>::new(out, &with_last(a[0].shape(), dm.dv))?;
+    let mut lse = vec![T::ZERO; dm.b * dm.h * dm.tq];
+    {
+        let ov = dest.view_mut("out")?;
+        interrupt::run(py, opts.num_threads, interrupt::long_work(sdpa_flops(&dm)), || {
+            attention::forward(&x, &masks, &opts, ov, &mut lse)
+        })?;
+    }
+    Ok((dest.into_py(py), lse.into_pyarray(py).into_any()))
+}
+
+/// Scaled dot-product attention forward: (out, lse) (see `seqfast.nn.attention_forward`); q, k,
+/// v 3-D or 4-D arrays of any strides; `out` written in place when given, else shaped like q
+/// with v's feature size; lse holds B H Tq values.
 #[pyfunction]
+#[pyo3(signature = (q, k, v, masks, options, out=None))]
 fn sdpa_forward<'py>(
     q: &Bound<'py, PyAny>,
     k: &Bound<'py, PyAny>,
     v: &Bound<'py, PyAny>,
-    dims: (usize, usize, usize, usize, usize, usize),
-    layouts: [L3; 4],
     masks: MaskIn<'py>,
     options: SdpaIn,
+    out: Option<Bound<'py, PyAny>>,
 ) -> PyResult<FwdOut<'py>> {
-    let (py, m, opts) = (q.py(), masks.args()?, Options::from(options));
-    if q.extract::<PyReadonlyArray1<f32>>().is_ok() {
-        sdpa_fwd::<f32>(py, q, k, v, layouts, to_dims(dims), &m, opts)
+    let (m, opts) = (masks.args()?, Options::from(options));
+    if q.extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
+        sdpa_fwd::<f32>([q, k, v], &m, opts, out)
     } else {
-        sdpa_fwd::<f64>(py, q, k, v, layouts, to_dims(dims), &m, opts)
+        sdpa_fwd::<f64>([q, k, v], &m, opts, out)
     }
 }
 
 type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+type Grads<'py> = Option<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)>;
 
-#[allow(clippy::too_many_arguments)]
 fn sdpa_bwd<'py, T: Kern + numpy::Element>(
-    py: Python<'py>,
     arrays: [&Bound<'py, PyAny>; 6],
-    layouts: [L3; 8],
-    dm: Dims,
     m: &MaskArgs,
     opts: Options,
+    grads: Grads<'py>,
 ) -> PyResult<BwdOut<'py>> {
-    let a: Vec<PyReadonlyArray1<T>> = arrays.iter().map(|x| x.extract()).collect::<PyResult<_>>()?;
-    let x = Inputs { q: sl(&a[0])?, lq: lay(layouts[0]), k: sl(&a[1])?, lk: lay(layouts[1]), v: sl(&a[2])?, lv: lay(layouts[2]) };
-    let sv = Saved { out: sl(&a[3])?, lo: lay(layouts[3]), lse: sl(&a[4])?, dout: sl(&a[5])?, ldo: lay(layouts[4]) };
-    let masks = m.view()?;
-    let (bh, Dims { tq, tk, d, dv, .. }) = (dm.b * dm.h, dm);
-    let (mut dq, mut dk, mut dv) = (vec![T::ZERO; bh * tq * d], vec![T::ZERO; bh * tk * d], vec![T::ZERO; bh * tk * dv]);
-    let long = interrupt::long_work(2.5 * sdpa_flops(&dm));
-    interrupt::run(py, opts.num_threads, long, || {
-        let g = GradsOut {
-            dq: OutView { data: &mut dq, l: lay(layouts[5]) },
-            dk: OutView { data: &mut dk, l: lay(layouts[6]) },
-            dv: OutView { data: &mut dv, l: lay(layouts[7]) },
-        };
-        attention::backward(&dm, &x, &masks, &opts, &sv, g)
-    })?;
-    Ok((dq.into_pyarray(py).into_any(), dk.into_pyarray(py).into_any(), dv.into_pyarray(py).into_any()))
+    let py = arrays[0].py();
+    let [q, k, v, out, lse, dout] = arrays;
+    let a: Vec<PyReadonlyArrayDyn<T>> = [q, k, v, out, dout].iter().map(|x| x.extract()).collect::<PyResult<_>>()?;
+    let lse: PyReadonlyArray1<T> = lse.extract()?;
+    let cows = [("q", 0), ("k", 1), ("v", 2), ("out", 3), ("dout", 4)].map(|(n, i)| heads(n, a[i].as_array()));
+    let [qc, kc, vc, oc, dc] = cows;
+    let (qc, kc, vc, oc, dc) = (qc?, kc?, vc?, oc?, dc?);
+    let x = Inputs { q: view(&qc), k: view(&kc), v: view(&vc) };
+    let sv = Saved { out: view(&oc), lse: sl(&lse)?, dout: view(&dc) };
+    let dm = x.dims().py()?;
+    let masks = m.view();
+    let (gq, gk, gv) = match grads {
+        Some((q, k, v)) => (Some(q), Some(k), Some(v)),
+        None => (None, None, None),
+    };
+    let mut d = [Dest::<T>::new(gq, a[0].shape())?, Dest::<T>::new(gk, a[1].shape())?, Dest::<T>::new(gv, a[2].shape())?];
+    {
+        let [dq, dk, dv] = &mut d;
+        let g = GradsOut { dq: dq.view_mut("dq")?, dk: dk.view_mut("dk")?, dv: dv.view_mut("dv")? };
+        let long = interrupt::long_work(2.5 * sdpa_flops(&dm));
+        interrupt::run(py, opts.num_threads, long, || attention::backward(&x, &masks, &opts, &sv, g))?;
+    }
+    let [dq, dk, dv] = d;
+    Ok((dq.into_py(py), dk.into_py(py), dv.into_py(py)))
 }
 
-/// Scaled dot-product attention backward: (dq, dk, dv), flat, in the gradient layouts given
-/// (`layouts[5..8]`; B H Tq d, B H Tk d and B H Tk dv values); `saved` is the forward's out
-/// and lse, and dout.
+/// Scaled dot-product attention backward: (dq, dk, dv) shaped like q, k, v, or written into
+/// `grads` when given; `saved` is the forward's out and lse, and dout (shaped like out).
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (q, k, v, saved, masks, options, grads=None))]
 fn sdpa_backward<'py>(
-    py: Python<'py>,
     q: &Bound<'py, PyAny>,
     k: &Bound<'py, PyAny>,
     v: &Bound<'py, PyAny>,
     saved: [Bound<'py, PyAny>; 3],
-    dims: (usize, usize, usize, usize, usize, usize),
-    layouts: [L3; 8],
     masks: MaskIn<'py>,
     options: SdpaIn,
+    grads: Grads<'py>,
 ) -> PyResult<BwdOut<'py>> {
     let [out, lse, dout] = &saved;
     let arrays = [q, k, v, out, lse, dout];
     let (m, opts) = (masks.args()?, Options::from(options));
-    if q.extract::<PyReadonlyArray1<f32>>().is_ok() {
-        sdpa_bwd::<f32>(py, arrays, layouts, to_dims(dims), &m, opts)
+    if q.extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
+        sdpa_bwd::<f32>(arrays, &m, opts, grads)
     } else {
-        sdpa_bwd::<f64>(py, arrays, layouts, to_dims(dims), &m, opts)
+        sdpa_bwd::<f64>(arrays, &m, opts, grads)
     }
 }
 
@@ -225,7 +293,7 @@ fn add_dims<T: Kern + numpy::Element>(a: &AddArrays<'_, T>) -> additive::Dims {
 }
 
 fn add_args<'a, T: Kern + numpy::Element>(a: &'a AddArrays<'_, T>, m: &'a MaskArgs) -> PyResult<additive::Args<'a, T>> {
-    let masks = m.view()?;
+    let masks = m.view();
     Ok(additive::Args {
         query: sl(&a.0[0])?,
         keys: sl(&a.0[1])?,

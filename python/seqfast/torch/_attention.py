@@ -146,18 +146,24 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 # ----------------------------------------------------------------------------------------- MHA
-def _heads(t, bf: bool, col: int, e: int):
-    """A (B, T, C) or (T, B, C) tensor's columns col..col+e as the kernel reads them: a flat
-    NumPy view starting at that column of the first row, the batch and row strides (elements),
-    B and T. The heads (e = heads * d) are read in place, never transposed."""
-    if t.stride(-1) != 1 or 0 in t.stride()[:2]:
+def _heads(t, bf: bool, col: int, e: int, h: int) -> np.ndarray:
+    """A (B, T, C) or (T, B, C) tensor's columns col..col+e as (B, H, T, d) heads: a NumPy view of
+    the tensor's memory, which the kernel reads in place (a tensor whose last axis is strided is
+    made contiguous first)."""
+    if t.stride(-1) != 1:
         t = t.contiguous()
-    a = np_view(t)
-    b, n = (t.shape[0], t.shape[1]) if bf else (t.shape[1], t.shape[0])
-    sb, sr = (t.stride(0), t.stride(1)) if bf else (t.stride(1), t.stride(0))
-    extent = (b - 1) * sb + (n - 1) * sr + col + e
-    flat = np.lib.stride_tricks.as_strided(a, shape=(extent,), strides=(a.itemsize,))[col:]
-    return flat, sb, sr, b, n
+    a = np_view(t)[:, :, col:col + e]
+    return A._heads(a if bf else a.transpose(1, 0, 2), h)
+
+
+def _new_heads(b: int, n: int, e: int, h: int, bf: bool, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """A new (B, n, E) array ((n, B, E) without batch_first) and its (B, H, n, d) heads, a view
+    for the kernel to write."""
+    if bf:
+        a = np.empty((b, n, h, e // h), dtype)
+        return a.reshape(b, n, e), a.transpose(0, 2, 1, 3)
+    a = np.empty((n, b, h, e // h), dtype)
+    return a.reshape(n, b, e), a.transpose(1, 2, 0, 3)
 
 
 class _HeadsAttnFn(torch.autograd.Function):
@@ -183,12 +189,10 @@ class _HeadsAttnFn(torch.autograd.Function):
         if dout is None:
             return (None,) * len(need)
         heads, causal, lengths, mask, dropout, seed, nt, bf, e = ctx.spec
-        b, _, L, S, d, _ = cache._dims
-        df, sdb, sdr, _, _ = _heads(dout, bf, 0, e)
-        lq, lk = ((L * e, d, e), (S * e, d, e)) if bf else ((e, d, b * e), (e, d, b * e))
-        g = A._sdpa_grad(cache, df, (sdb, d, sdr), [lq, lk, lk], nt)
-        shape = lambda n: (b, n, e) if bf else (n, b, e)  # noqa: E731
-        dq, dk, dv = (from_np(x.reshape(shape(n))) for x, n in zip(g, (L, S, S)))
+        b, _, L, S, _, _ = cache._dims
+        grads = [_new_heads(b, n, e, heads, bf, cache.dtype) for n in (L, S, S)]
+        A._sdpa_grad(cache, _heads(dout, bf, 0, e, heads), nt, tuple(g[1] for g in grads))
+        dq, dk, dv = (from_np(g[0]) for g in grads)
         if len(need) == 2:
             return None, torch.cat([dq, dk, dv], -1) if need[1] else None
         return (None,) + tuple(x if want else None for x, want in zip((dq, dk, dv), need[1:]))
@@ -200,16 +204,14 @@ def _heads_forward(spec, srcs):
         srcs, cols = srcs * 3, (0, e, 2 * e)
     else:
         cols = (0, 0, 0)
-    (qf, qb, qr, b, L), (kf, kb, kr, _, S), (vf, vb, vr, _, _) = (_heads(t, bf, c, e) for t, c in zip(srcs, cols))
-    d = e // heads
-    lo = (L * e, d, e) if bf else (e, d, b * e)
-    lay = ((qb, d, qr), (kb, d, kr), (vb, d, vr), lo)
+    qh, kh, vh = (_heads(t, bf, c, e, heads) for t, c in zip(srcs, cols))
+    b, _, L, d = qh.shape
+    S = kh.shape[2]
     lens, mk = A._lengths(lengths, b, S), A._mask(mask, (b, heads), L, S)
     sc = 1.0 / math.sqrt(d)
-    dims = (b, heads, L, S, d, d)
-    out, lse = A._sdpa(qf, kf, vf, dims, list(lay), lens, mk, sc, causal, dropout, seed, nt)
-    cache = A.AttentionCache((qf, kf, vf, out, lse), dims, lay, None, (lens, mk), (sc, causal, dropout, seed))
-    return from_np(out.reshape((b, L, e) if bf else (L, b, e))), cache
+    res, out = _new_heads(b, L, e, heads, bf, qh.dtype)
+    _, lse = A._sdpa(qh, kh, vh, lens, mk, sc, causal, dropout, seed, nt, out=out)
+    return from_np(res), A._sdpa_cache(qh, kh, vh, out, lse, lens, mk, sc, causal, dropout, seed)
 
 
 class MultiheadAttention(torch.nn.MultiheadAttention):
