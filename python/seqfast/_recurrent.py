@@ -150,27 +150,23 @@ def _backward(cell, cache, dy, dh_n, dc_n, num_threads):
     b, t = cache._dims
     ld = net.layers * net.dirs
     ybox = ((b, t) if cache._batch_first else (t, b)) + (net.dirs * net.hout,)
-    dy = None if dy is None else _array(dy, "dy", net.dtype, ybox).ravel()
-    dh_n = None if dh_n is None else _array(dh_n, "dh_n", net.dtype, (ld, b, net.hout)).ravel()
+    dy = None if dy is None else _array(dy, "dy", net.dtype, ybox)
+    dh_n = None if dh_n is None else _array(dh_n, "dh_n", net.dtype, (ld, b, net.hout))
     if cell == "lstm":
-        dc_n = None if dc_n is None else _array(dc_n, "dc_n", net.dtype, (ld, b, net.hidden)).ravel()
+        dc_n = None if dc_n is None else _array(dc_n, "dc_n", net.dtype, (ld, b, net.hidden))
+    # Shaped like x, h0, c0 (None unless an LSTM) and the weight tuples.
     dx, dh0, dc0, dws = _core.rnn_backward(cache._core, net.tuples, dy, dh_n, dc_n, _args.backward_threads(num_threads, cache))
-    dx = dx.reshape(((b, t) if cache._batch_first else (t, b)) + (net.input_size,))
     grads = {}
-    gh = _GATES[cell] * net.hidden
     for i, (wih, whh, bih, bhh, whr) in enumerate(dws):
         l, d = divmod(i, net.dirs)
         sfx = f"_l{l}" + ("_reverse" if d else "")
-        din = net.input_size if l == 0 else net.dirs * net.hout
-        grads["weight_ih" + sfx] = wih.reshape(gh, din)
-        grads["weight_hh" + sfx] = whh.reshape(gh, net.hout)
+        grads["weight_ih" + sfx] = wih
+        grads["weight_hh" + sfx] = whh
         if net.bias:
             grads["bias_ih" + sfx] = bih
             grads["bias_hh" + sfx] = bhh
         if net.proj:
-            grads["weight_hr" + sfx] = whr.reshape(net.proj, net.hidden)
-    dh0 = dh0.reshape(ld, b, net.hout)
-    dc0 = dc0.reshape(ld, b, net.hidden) if cell == "lstm" else None
+            grads["weight_hr" + sfx] = whr
     return dx, dh0, dc0, grads
 
 

@@ -7,8 +7,8 @@
 //! layers from the number of weight tuples; it returns y, h_n and c_n shaped. float32 and
 //! float64 share one generic path.
 
-use numpy::ndarray::{Array, Dimension, IxDyn};
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::ndarray::{Array, CowArray, Dimension, IxDyn};
+use numpy::{IntoPyArray, PyReadonlyArray, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -186,40 +186,56 @@ fn rnn_forward<'py>(
     }
 }
 
-type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<Bound<'py, PyTuple>>);
+type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>, Vec<Bound<'py, PyTuple>>);
+
+/// An optional gradient array of the expected shape, in C order (copied only when it is not).
+fn grad_in<'a, T: Elem>(name: &str, a: &'a Option<PyReadonlyArrayDyn<'_, T>>, want: &[usize]) -> PyResult<Option<CowArray<'a, T, IxDyn>>> {
+    let Some(a) = a else { return Ok(None) };
+    if a.shape() != want {
+        return Err(ShapeError::new_err(format!("{name} has shape {:?}, expected {want:?}", a.shape())));
+    }
+    let v = a.as_array();
+    Ok(Some(if v.is_standard_layout() { CowArray::from(v) } else { CowArray::from(v.as_standard_layout().into_owned()) }))
+}
+
+fn cow_slice<'a, T: Elem>(a: &'a Option<CowArray<'_, T, IxDyn>>) -> Option<&'a [T]> {
+    a.as_ref().map(|a| a.as_slice().expect("standard layout"))
+}
 
 fn bwd<'py, T: Elem>(
     py: Python<'py>,
     cache: &Cache<T>,
     weights: &[Bound<'py, PyTuple>],
-    dy: &Option<Bound<'py, PyAny>>,
-    dh_n: &Option<Bound<'py, PyAny>>,
-    dc_n: &Option<Bound<'py, PyAny>>,
+    grads: [&Option<Bound<'py, PyAny>>; 3],
     num_threads: Option<usize>,
 ) -> PyResult<BwdOut<'py>> {
     let ws = arrays::<T>(weights)?;
     let wv = views(&ws)?;
-    let (dy, dh, dc) = (opt::<T>(dy)?, opt::<T>(dh_n)?, opt::<T>(dc_n)?);
-    let (dy, dh, dc) = (dy.as_ref().map(sl).transpose()?, dh.as_ref().map(sl).transpose()?, dc.as_ref().map(sl).transpose()?);
-    let long = interrupt::long_work(2.0 * rnn_flops(cache.spec(), cache.dims().0 * cache.dims().1));
-    let g = interrupt::run(py, num_threads, long, || recurrent::backward(cache, &wv, dy, dh, dc, num_threads))?;
+    let (spec, (batch, steps)) = (cache.spec(), cache.dims());
+    let ld = spec.layers * spec.dirs();
+    let bt = if cache.batch_first() { [batch, steps] } else { [steps, batch] };
+    let (dy, dh, dc) = (opt::<T>(grads[0])?, opt::<T>(grads[1])?, opt::<T>(grads[2])?);
+    let dy = grad_in("dy", &dy, &[bt[0], bt[1], spec.dirs() * spec.hout()])?;
+    let dh = grad_in("dh_n", &dh, &[ld, batch, spec.hout()])?;
+    let dc = grad_in("dc_n", &dc, &[ld, batch, spec.hidden])?;
+    let long = interrupt::long_work(2.0 * rnn_flops(spec, batch * steps));
+    let g = interrupt::run(py, num_threads, long, || {
+        recurrent::backward(cache, &wv, cow_slice(&dy), cow_slice(&dh), cow_slice(&dc), num_threads)
+    })?;
     let dw =
         g.dw.into_iter()
-            .map(|w| {
-                let items: [Bound<'py, PyArray1<T>>; 5] = [
-                    w.w_ih.into_pyarray(py),
-                    w.w_hh.into_pyarray(py),
-                    w.b_ih.into_pyarray(py),
-                    w.b_hh.into_pyarray(py),
-                    w.w_hr.into_pyarray(py),
-                ];
-                PyTuple::new(py, items)
+            .zip(&ws)
+            .map(|(w, given)| {
+                let items = [w.w_ih, w.w_hh, w.b_ih, w.b_hh, w.w_hr].into_iter().zip(given).map(|(v, a)| shaped(py, v, a.shape()));
+                PyTuple::new(py, items.collect::<PyResult<Vec<_>>>()?)
             })
             .collect::<PyResult<Vec<_>>>()?;
-    Ok((g.dx.into_pyarray(py).into_any(), g.dh0.into_pyarray(py).into_any(), g.dc0.into_pyarray(py).into_any(), dw))
+    let dc0 = if spec.cell == CellKind::Lstm { Some(shaped(py, g.dc0, &[ld, batch, spec.hidden])?) } else { None };
+    Ok((shaped(py, g.dx, &[bt[0], bt[1], spec.input_size])?, shaped(py, g.dh0, &[ld, batch, spec.hout()])?, dc0, dw))
 }
 
-/// Backward pass (see `seqfast.nn`).
+/// Backward pass (see `seqfast.nn`): (dx, dh0, dc0, dweights), shaped like x, h0, c0 (None
+/// unless an LSTM) and the weights; `dy`, `dh_n`, `dc_n` must have the shapes of y, h_n, c_n.
 #[pyfunction]
 #[pyo3(signature = (cache, weights, dy=None, dh_n=None, dc_n=None, num_threads=None))]
 fn rnn_backward<'py>(
@@ -232,8 +248,8 @@ fn rnn_backward<'py>(
     num_threads: Option<usize>,
 ) -> PyResult<BwdOut<'py>> {
     match &cache.inner {
-        AnyCache::F32(c) => bwd::<f32>(py, c, &weights, &dy, &dh_n, &dc_n, num_threads),
-        AnyCache::F64(c) => bwd::<f64>(py, c, &weights, &dy, &dh_n, &dc_n, num_threads),
+        AnyCache::F32(c) => bwd::<f32>(py, c, &weights, [&dy, &dh_n, &dc_n], num_threads),
+        AnyCache::F64(c) => bwd::<f64>(py, c, &weights, [&dy, &dh_n, &dc_n], num_threads),
     }
 }
 
