@@ -30,6 +30,10 @@ from typing import Optional
 import pytest
 from hypothesis import strategies as st
 
+# Fixtures shared by a family's files (pytest_plugins: a conftest.py per folder would shadow this
+# one for the files that do ``from conftest import ...``).
+pytest_plugins = ["_cli_cases"]
+
 # Copied verbatim from tiktoken_ext/openai_public.py (cl100k_base).
 CL100K_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""

