@@ -1,5 +1,5 @@
 """The n-gram golden files in tests/data/ngram (corpora and the ARPA files KenLM's lmplz made
-of them; see make_golden.sh), shared by test_reference_lm.py and test_ngram_lm.py.
+of them; see make_golden.sh), shared by the n-gram tests (reference, golden, API, CLI), with small ARPA helpers.
 
 Import with ``from _ngram_data import ...`` (tests/ is on ``sys.path``: ``pythonpath`` in pyproject.toml).
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import os
+
+import numpy as np
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ngram")
 FALLBACK = (0.5, 1.0, 1.5)
@@ -62,3 +64,27 @@ def heldout(vocab, rng, n=200):
     """n random sentences over the model's words plus two unknown ones (rng: random.Random)."""
     words = [w for w in vocab if w not in ("<s>", "</s>", "<unk>")] + ["zzz-unknown", "qqq"]
     return [" ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(n)]
+
+
+def arpa_lines(s: str) -> dict:
+    """ARPA n-gram lines as {(order, words): (prob, backoff)} with exact float32 values."""
+    out, n = {}, 0
+    for line in s.splitlines():
+        if line.startswith("\\") and line.endswith("-grams:"):
+            n = int(line[1:].split("-")[0])
+            continue
+        if not n or not line.strip() or line.startswith("\\"):
+            continue
+        f = line.split("\t")
+        out[(n, f[1])] = (np.float32(f[0]), np.float32(f[2]) if len(f) > 2 else None)
+    return out
+
+
+def text_lines(s: str) -> list:
+    """The non-blank lines of an ARPA text."""
+    return [line for line in s.splitlines() if line.strip()]
+
+
+def data_counts(s: str) -> list:
+    """The "ngram N=count" lines of an ARPA header."""
+    return [line for line in s.split("\\1-grams:")[0].splitlines() if line.startswith("ngram ")]

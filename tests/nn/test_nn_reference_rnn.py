@@ -4,10 +4,10 @@
   differences in test_reference_rnn.py): float64 to 1e-11, float32 to a few 1e-5;
 * float64 central finite differences on seqfast itself for every gradient;
 * results are bit-identical for 1 and 2 threads, and the scalar SIMD path agrees too;
-* variable lengths: padding is zero and gets no gradient, unsorted lengths are fine;
-* the classes load and save PyTorch state dicts.
+* variable lengths: padding is zero and gets no gradient, unsorted lengths are fine.
 
-Bad input is in test_nn_errors.py, direct parity with torch in test_nn_parity_torch.py.
+The API (caches, defaults, strided inputs, the classes' state dicts) is in test_nn_api.py, bad
+input in test_nn_errors.py, direct parity with torch in test_nn_parity_torch.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import seqfast
 import seqfast.nn as snn
 
 from _nn_cases import CELLS, IDS, make_case, run_seqfast
@@ -225,26 +224,6 @@ def test_dropout_matches_reference_mask_and_is_seeded():
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-def test_no_cache_without_grad_and_defaults():
-    case = make_case("rnn_tanh", 0, L=1, bidir=False, lengths=False)
-    y, hn, cache = snn.rnn_forward(case["x"], case["w"], requires_grad=False)
-    assert cache is None
-    y2, hn2, _ = snn.rnn_forward(case["x"], case["w"], np.zeros_like(case["h0"]))
-    assert np.array_equal(y, y2) and np.array_equal(hn, hn2)
-    dx, dh0, dw = snn.rnn_backward(snn.rnn_forward(case["x"], case["w"])[2], None, case["dhn"])
-    assert dx.shape == case["x"].shape and dh0.shape == case["h0"].shape
-
-
-def test_no_bias_weights():
-    case = make_case("lstm", 0, L=1, bidir=False, lengths=False)
-    w = {k: v for k, v in case["w"].items() if not k.startswith("bias")}
-    zero = dict(w, bias_ih_l0=np.zeros(24), bias_hh_l0=np.zeros(24))
-    y, _, _, cache = snn.lstm_forward(case["x"], w)
-    y0 = snn.lstm_forward(case["x"], zero)[0]
-    assert np.array_equal(y, y0)
-    assert set(snn.lstm_backward(cache, case["dy"][..., :6])[3]) == set(w)
-
-
 def test_nan_propagates():
     case = make_case("gru", 0, L=1, bidir=False, lengths=False)
     x = case["x"].astype(np.float32).copy()
@@ -253,39 +232,7 @@ def test_nan_propagates():
     assert np.isnan(y[0, 2:]).all() and not np.isnan(y[0, :2]).any() and not np.isnan(y[1:]).any()
 
 
-def test_non_contiguous_inputs_are_accepted():
-    case = make_case("lstm", 0, L=1, bidir=False, lengths=False)
-    xf = np.asfortranarray(case["x"])
-    w = {k: np.asfortranarray(v) for k, v in case["w"].items()}
-    a = snn.lstm_forward(case["x"], case["w"])[0]
-    b = snn.lstm_forward(xf, w)[0]
-    c = snn.lstm_forward(np.repeat(case["x"], 2, axis=2)[:, :, ::2], case["w"])[0]
-    assert np.array_equal(a, b) and np.array_equal(a, c)
-
-
 def test_lengths_unsorted_and_equal_to_sorted_permutation():
     case = make_case("rnn_tanh", 0, B=4, T=5, L=1, bidir=True, lengths=True, seed=12)
     case["lengths"] = np.array([3, 5, 1, 4])
     compare("rnn_tanh", "pytorch", case, np.float64, 1e-12)
-
-
-def test_classes_roundtrip_state_dict_and_match_functional():
-    m = snn.LSTM(5, 7, num_layers=2, bidirectional=True, proj_size=3, dtype=np.float64, seed=1)
-    sd = m.to_state_dict()
-    m2 = snn.LSTM.from_torch_state_dict(sd)
-    assert m2.num_layers == 2 and m2.bidirectional and m2.proj_size == 3 and m2.hidden_size == 7
-    x = np.random.default_rng(0).standard_normal((2, 4, 5))
-    y, (hn, cn) = m(x)
-    y2, hn2, cn2, _ = snn.lstm_forward(x, sd)
-    assert np.array_equal(y, y2) and np.array_equal(hn, hn2) and np.array_equal(cn, cn2)
-    dx = m.backward(np.ones_like(y))
-    assert dx.shape == x.shape and set(m.grads) == set(sd)
-    g = snn.GRU(3, 4, variant="textbook", dtype=np.float32)
-    yg, hg = g(np.zeros((1, 2, 3), np.float32))
-    assert yg.shape == (1, 2, 4) and g.backward(np.ones_like(yg)).shape == (1, 2, 3)
-    r = snn.RNN(3, 4, nonlinearity="relu", bias=False)
-    assert sorted(r.parameters()) == ["weight_hh_l0", "weight_ih_l0"]
-    with pytest.raises(seqfast.SeqfastError, match="backward needs a forward pass"):
-        snn.RNN(3, 4).backward(np.zeros((1, 1, 4), np.float32))
-    with pytest.raises(seqfast.SeqfastError, match="proj_size"):
-        snn.GRU(3, 4, proj_size=2)
