@@ -23,9 +23,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, Optional, TypeVar, Union, get_args
+from typing import TYPE_CHECKING, Any, Literal, Optional, TypeVar, Union, get_args, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing import TypeGuard  # Python 3.10+; only read by type checkers
 
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError, ShapeError
 
@@ -51,15 +54,15 @@ SMOOTHINGS: tuple[Smoothing, ...] = get_args(Smoothing)
 _Choice = TypeVar("_Choice", bound=str)
 
 
-def _is_int(v: object) -> bool:
+def _is_int(v: object) -> TypeGuard[Union[int, np.integer]]:
     return not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, np.integer))
 
 
-def _is_real(v: object) -> bool:
+def _is_real(v: object) -> TypeGuard[Union[int, float, np.integer, np.floating]]:
     return not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, float, np.integer, np.floating))
 
 
-def _range(lo, hi) -> str:
+def _range(lo: Optional[float], hi: Optional[float]) -> str:
     if lo is not None and hi is not None:
         return f"between {lo} and {hi}"
     return f">= {lo}" if lo is not None else f"<= {hi}"
@@ -256,19 +259,24 @@ def csr(tokens: object, name: str = "tokens") -> tuple[np.ndarray, np.ndarray]:
     raise ArgumentTypeError(f"{name} must be a uint32 array, a list of arrays or (ids, offsets), not {type(tokens).__name__}")
 
 
-def float_dtype(arrays: dict) -> np.dtype:
+def _float_array_dtype(name: str, a: object) -> np.dtype:
+    """``a``'s dtype, which must be float32 or float64."""
+    if not isinstance(a, np.ndarray):
+        raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(a).__name__}")
+    if a.dtype not in (np.float32, np.float64):
+        raise ArgumentTypeError(f"{name} has dtype {a.dtype}; use float32 or float64")
+    return a.dtype
+
+
+def float_dtype(arrays: Mapping[str, object]) -> np.dtype:
     """The one float dtype (float32 or float64) that all the named arrays share."""
-    dtype = None
-    first = next(iter(arrays))
-    for name, a in arrays.items():
-        if not isinstance(a, np.ndarray):
-            raise ArgumentTypeError(f"{name} must be a NumPy array, not {type(a).__name__}")
-        if a.dtype not in (np.float32, np.float64):
-            raise ArgumentTypeError(f"{name} has dtype {a.dtype}; use float32 or float64")
-        if dtype is None:
-            dtype = a.dtype
-        elif a.dtype != dtype:
-            raise ArgumentTypeError(f"{name} has dtype {a.dtype}, but {first} is {dtype}; all arrays must share one dtype")
+    items = iter(arrays.items())
+    first, a = next(items)
+    dtype = _float_array_dtype(first, a)
+    for name, a in items:
+        other = _float_array_dtype(name, a)
+        if other != dtype:
+            raise ArgumentTypeError(f"{name} has dtype {other}, but {first} is {dtype}; all arrays must share one dtype")
     return dtype
 
 
@@ -301,7 +309,7 @@ def lengths(v: object, batch: int, hi: Optional[int] = None, lo: int = 0, name: 
 
 
 def state_dict(weights: object, allowed: Optional[Sequence[str]] = None, what: str = "a dict of arrays",
-               name: str = "weights") -> dict:
+               name: str = "weights") -> dict[str, Any]:
     """A weights dict: not a dict is a type error; a key outside ``allowed`` a value error."""
     if not isinstance(weights, dict):
         raise ArgumentTypeError(f"{name} must be {what}, not {type(weights).__name__}")
@@ -312,7 +320,14 @@ def state_dict(weights: object, allowed: Optional[Sequence[str]] = None, what: s
     return weights
 
 
-def weight(weights: Mapping[str, Any], key: str, shape: tuple, dtype: np.dtype, optional: bool = False, like: str = "the inputs are") -> Optional[np.ndarray]:
+@overload
+def weight(weights: Mapping[str, Any], key: str, shape: tuple[int, ...], dtype: np.dtype, optional: Literal[False] = False,
+           like: str = "the inputs are") -> np.ndarray: ...
+@overload
+def weight(weights: Mapping[str, Any], key: str, shape: tuple[int, ...], dtype: np.dtype, optional: bool,
+           like: str = "the inputs are") -> Optional[np.ndarray]: ...
+def weight(weights: Mapping[str, Any], key: str, shape: tuple[int, ...], dtype: np.dtype, optional: bool = False,
+           like: str = "the inputs are") -> Optional[np.ndarray]:
     """``weights[key]`` checked: missing is a value error (None when ``optional``), then
     :func:`float_array`'s dtype and shape rules."""
     if key not in weights:

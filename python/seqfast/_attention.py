@@ -78,8 +78,10 @@ class AttentionCache:
     AttentionCache(batch=2, heads=4, tq=5, tk=5, d=8, dv=8, dtype=float32)
     """
 
-    def __init__(self, arrays, dims, masks, opts):
+    def __init__(self, arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], dims: tuple[int, int, int, int, int, int],
+                 masks: tuple[Optional[np.ndarray], Optional[np.ndarray]], opts: tuple[float, bool, float, int]):
         self._arrays, self._dims, self._masks, self._opts = arrays, dims, masks, opts
+        self.num_threads: Optional[int] = None  # the backward's default: the forward's thread count
 
     @property
     def dtype(self) -> np.dtype:
@@ -90,13 +92,13 @@ class AttentionCache:
         return f"AttentionCache(batch={b}, heads={h}, tq={tq}, tk={tk}, d={d}, dv={dv}, dtype={self.dtype.name})"
 
 
-def _masks(lengths, mask) -> dict:
+def _masks(lengths: Optional[np.ndarray], mask: Optional[np.ndarray]) -> _core._Masks:
     """The masks dict every attention kernel reads by name: ``lengths`` (int64 or None) and
     ``mask`` as :func:`_mask` gives it."""
     return {"lengths": lengths, "mask": mask}
 
 
-def _sdpa_options(scale, causal, dropout, seed, num_threads) -> dict:
+def _sdpa_options(scale: float, causal: bool, dropout: float, seed: int, num_threads: Optional[int]) -> _core._SdpaOptions:
     """The options dict of ``_core.sdpa_forward`` and ``sdpa_backward``."""
     return {"scale": scale, "causal": bool(causal), "dropout": dropout, "seed": seed, "num_threads": num_threads}
 
@@ -220,8 +222,10 @@ class MHACache:
     MHACache(shape=(1, 3, 3, 4), batch_first=True)
     """
 
-    def __init__(self, x2, w, sdpa, attn, shape, batch_first):
+    def __init__(self, x2: list[np.ndarray], w: dict[str, np.ndarray], sdpa: AttentionCache, attn: np.ndarray,
+                 shape: tuple[int, int, int, int], batch_first: bool):
         self._x2, self._w, self._sdpa, self._attn, self._shape, self._batch_first = x2, w, sdpa, attn, shape, batch_first
+        self.num_threads: Optional[int] = None  # the backward's default: the forward's thread count
 
     def __repr__(self) -> str:
         return f"MHACache(shape={tuple(self._shape)}, batch_first={self._batch_first})"

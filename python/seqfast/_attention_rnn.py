@@ -63,8 +63,9 @@ class RNNAttentionCache:
     RNNAttentionCache(kind='additive', query=(2, 3, 4), dtype=float64)
     """
 
-    def __init__(self, kind, inputs, step, has_values, extra):
+    def __init__(self, kind: tuple[str], inputs: tuple[np.ndarray, np.ndarray, np.ndarray], step: bool, has_values: bool, extra: tuple):
         self._kind, self._inputs, self._step, self._has_values, self._extra = kind, inputs, step, has_values, extra
+        self.num_threads: Optional[int] = None  # the backward's default: the forward's thread count
 
     def __repr__(self) -> str:
         q = self._inputs[0]
@@ -182,8 +183,7 @@ def luong_attention_forward(query: np.ndarray, keys: np.ndarray, values: Optiona
             raise ShapeError(f"kind='dot' needs the feature sizes of query ({dq}) and keys ({dk}) to match")
         wmat, kp = None, k
     elif kind == "general":
-        _args.state_dict(weights, ("weight",))
-        wmat = _args.weight(weights, "weight", (dq, dk), dtype)
+        wmat = _args.weight(_args.state_dict(weights, ("weight",)), "weight", (dq, dk), dtype)
         kp = _mm(k.reshape(-1, dk), wmat, tb=True, nt=_args.threads(num_threads)).reshape(b, tk, dq)
     else:
         _args.choice("kind", kind, ("dot", "general"))

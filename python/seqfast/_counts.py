@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Optional
+from typing import Any, ClassVar, Optional
 
 import numpy as np
+import numpy.typing as npt
 
 from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError, ShapeError
 
 __all__ = ["NgramCounts", "count", "count_words", "words"]
+
+_Table = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]  # (grams (k, n), counts (k,)) of one order
 
 
 def words(text: str, vocab: Optional[Sequence[str]] = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -57,7 +60,7 @@ class NgramCounts:
 
     def __init__(
         self,
-        tables: Sequence[tuple[np.ndarray, np.ndarray]],
+        tables: Sequence[_Table],
         vocab: Optional[Sequence[str]] = None,
         *,
         bos: Optional[int] = None,
@@ -72,7 +75,7 @@ class NgramCounts:
     def order(self) -> int:
         return len(self._tables)
 
-    def ngrams(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def ngrams(self, n: int) -> _Table:
         """``(grams (k, n) uint32, counts (k,) uint64)`` of order ``n``."""
         return self._tables[_args.integer("n", n, 1, self.order) - 1]
 
@@ -105,9 +108,8 @@ class NgramCounts:
         q = np.ascontiguousarray(grams)
         if q.ndim != 2 or not 1 <= q.shape[1] <= self.order:
             raise ShapeError(f"queries must be a (q, n) array with 1 <= n <= {self.order}, got shape {q.shape}")
-        q = _args.ids(q.reshape(-1), "ngrams").reshape(q.shape)
-        table, counts = self._tables[q.shape[1] - 1]
-        return _core.ngram_lookup((table, counts), q)
+        ids = _args.ids(q.reshape(-1), "ngrams").reshape(q.shape)
+        return _core.ngram_lookup(self._tables[q.shape[1] - 1], ids)
 
     def __add__(self, other: "NgramCounts") -> "NgramCounts":
         if not isinstance(other, NgramCounts):
@@ -138,13 +140,14 @@ class NgramCounts:
         if len(parts) == 1:
             return first
         if first.vocab is not None:
-            tables, vocab = _core.ngram_merge_words([(p._tables, p.vocab) for p in parts])
+            # every part has a vocabulary (checked above), so the filter keeps them all
+            tables, vocab = _core.ngram_merge_words([(p._tables, p.vocab) for p in parts if p.vocab is not None])
             return NgramCounts(tables, vocab)
-        tables = [p._tables for p in parts]
-        while len(tables) > 1:
-            pairs = [tables[i : i + 2] for i in range(0, len(tables), 2)]
-            tables = [[_core.ngram_merge((a[0], a[1]), (b[0], b[1])) for a, b in zip(*pr)] if len(pr) == 2 else pr[0] for pr in pairs]
-        return NgramCounts(tables[0], bos=first.bos, eos=first.eos)
+        level = [p._tables for p in parts]
+        while len(level) > 1:
+            pairs = [level[i : i + 2] for i in range(0, len(level), 2)]
+            level = [[_core.ngram_merge((a[0], a[1]), (b[0], b[1])) for a, b in zip(*pr)] if len(pr) == 2 else pr[0] for pr in pairs]
+        return NgramCounts(level[0], bos=first.bos, eos=first.eos)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, NgramCounts):
@@ -154,7 +157,7 @@ class NgramCounts:
             and all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(self._tables, other._tables))
         )
 
-    __hash__ = None  # mutable tables: not hashable
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable tables: not hashable (typeshed's idiom)
 
     def __reduce__(self):
         return (_restore_counts, ([(g, c) for g, c in self._tables], self.vocab, self.bos, self.eos))
@@ -162,7 +165,7 @@ class NgramCounts:
     def save(self, path, vocab: Optional[Sequence[str]] = None) -> None:
         """Write an ``.npz`` file (atomically), with the counts' vocabulary and framing (``vocab``
         overrides the stored vocabulary)."""
-        arrays = {}
+        arrays: dict[str, Any] = {}  # Any: numpy's savez stub would match **arrays against allow_pickle: bool
         vocab = self.vocab if vocab is None else vocab
         if vocab:
             arrays["vocab"] = np.asarray(list(vocab), dtype=str)
@@ -209,7 +212,7 @@ def _restore_counts(tables, vocab=None, bos=None, eos=None) -> NgramCounts:
             raise FormatError(f"NgramCounts pickle: table {n} has grams {g.dtype}{g.shape} and counts {c.dtype}{c.shape}")
         # Aligned copies only where needed: engines unpickle small arrays from packed frames
         # (Dask's transfers do), at addresses the core cannot read a uint32/uint64 slice from.
-        g, c = np.require(g, requirements="CA"), np.require(c, requirements="CA")
+        g, c = np.require(g, requirements=("C", "A")), np.require(c, requirements=("C", "A"))
         tables[n - 1] = (g, c)
         if len(c) > 1 and not _core.ngram_strictly_sorted(g):
             raise FormatError(f"NgramCounts pickle: table {n} is not strictly sorted")

@@ -69,7 +69,8 @@ class HFTokenizer(Tokenizer, json_loader=True):
         if not isinstance(pipe, _core.Pipeline):
             raise ArgumentTypeError("use Tokenizer.from_file / from_str to build an HFTokenizer")
         self._p = pipe
-        self._t = fast
+        if fast is not None:  # a pipeline that is not byte-level BPE has no byte-level core: ``_t`` stays unset
+            self._t = fast
 
     @classmethod
     def _build(cls, text: str) -> "HFTokenizer":
@@ -92,10 +93,11 @@ class HFTokenizer(Tokenizer, json_loader=True):
         """Parse a ``tokenizer.json`` document held in a string."""
         return cls._build(_args.text(json_text, "json_text"))
 
-    def _byte_level(self, what: str):
-        if self._t is None:
+    def _byte_level(self, what: str) -> "_core.Tokenizer":
+        fast: Optional[_core.Tokenizer] = getattr(self, "_t", None)
+        if fast is None:
             raise SeqfastError(f"{what} needs a byte-level BPE tokenizer; this one is {self._p.describe()}")
-        return self._t
+        return fast
 
     # ---- encoding -----------------------------------------------------------------------
     def encode(
@@ -256,7 +258,7 @@ class HFTokenizer(Tokenizer, json_loader=True):
             return self._byte_level("token_to_id(bytes)").token_to_id(token)
         return self._p.token_to_id(_args.text(token, "token"))
 
-    def id_to_token(self, id: int) -> Optional[str]:
+    def id_to_token(self, id: int) -> Optional[str]:  # type: ignore[override]  # HF's API: str, where Tokenizer's gives bytes
         """The token string (HF's ``id_to_token``), or None."""
         return self._p.id_to_token(_uint("id", id))
 

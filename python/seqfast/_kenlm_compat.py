@@ -19,7 +19,7 @@ same ARPA up to kenlm's own float rounding of the ARPA text (both read the same 
 from __future__ import annotations
 
 import os
-from typing import Iterator, NamedTuple, Union
+from typing import Iterator, NamedTuple, Optional, Union
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class Config:
 class Model:
     """``kenlm.Model(path)`` on seqfast: ``path`` is an ARPA file (or an :class:`NgramLM`)."""
 
-    def __init__(self, path: Union[str, os.PathLike, NgramLM], config: Config = None):
+    def __init__(self, path: Union[str, os.PathLike, NgramLM], config: Optional[Config] = None):
         if isinstance(path, NgramLM):
             self._lm, self.path = path, None
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Optional, Union
+from typing import Optional, Union, overload
 
 import numpy as np
 
@@ -178,7 +178,11 @@ class NgramLM:
     def from_arpa_str(cls, text: str) -> "NgramLM":
         return cls(_core.NgramModel.from_arpa_str(text))
 
-    def to_arpa(self, path=None, *, num_threads: Optional[int] = None) -> Optional[str]:
+    @overload
+    def to_arpa(self, path: None = None, *, num_threads: Optional[int] = None) -> str: ...
+    @overload
+    def to_arpa(self, path: _args.PathLike, *, num_threads: Optional[int] = None) -> None: ...
+    def to_arpa(self, path: Optional[_args.PathLike] = None, *, num_threads: Optional[int] = None) -> Optional[str]:
         """Write ARPA to ``path`` atomically, or return it as a string when ``path`` is None.
         Only back-off models (Kneser-Ney, or read from ARPA) have an ARPA form."""
         if path is None:

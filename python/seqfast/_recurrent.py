@@ -26,12 +26,21 @@ def _array(a: object, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
     return _args.float_array(a, name, dtype, shape, like="x is")
 
 
+def _matrix(weights: Mapping[str, object], name: str) -> np.ndarray:
+    a = weights.get(name)
+    if not isinstance(a, np.ndarray) or a.ndim != 2:
+        raise ShapeError(f"{name} must be a 2-D array")
+    return a
+
+
 class _Net:
     """Sizes of a network, read off its weights."""
 
     def __init__(self, cell: str, weights: dict, dtype: np.dtype):
         _args.state_dict(weights, None, "a dict of arrays in PyTorch state_dict naming")
-        layers, reverse, kinds = set(), False, set()
+        layers: set[int] = set()
+        kinds: set[str] = set()
+        reverse = False
         for k in weights:
             m = _KEY.match(str(k))
             if not m:
@@ -48,25 +57,22 @@ class _Net:
         g = _GATES[cell]
         if "weight_hr" in kinds and cell != "lstm":
             raise SeqfastError(f"weight_hr_* (proj_size) is only valid for an LSTM, not {cell}")
-        whh = weights.get("weight_hh_l0")
-        wih = weights.get("weight_ih_l0")
-        for name, a in (("weight_hh_l0", whh), ("weight_ih_l0", wih)):
-            if not isinstance(a, np.ndarray) or a.ndim != 2:
-                raise ShapeError(f"{name} must be a 2-D array")
+        whh = _matrix(weights, "weight_hh_l0")
+        wih = _matrix(weights, "weight_ih_l0")
         if whh.shape[0] % g:
             raise ShapeError(f"weight_hh_l0 has {whh.shape[0]} rows, not a multiple of the {g} gates of {cell}")
         self.hidden = whh.shape[0] // g
         self.proj = weights["weight_hr_l0"].shape[0] if "weight_hr" in kinds and np.ndim(weights["weight_hr_l0"]) == 2 else 0
         self.hout = self.proj or self.hidden
         self.input_size = wih.shape[1]
-        self.names = []
-        self.tuples = []
+        self.names: list[str] = []
+        self.tuples: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         gh = g * self.hidden
         for l in range(self.layers):
             din = self.input_size if l == 0 else self.dirs * self.hout
             for d in range(self.dirs):
                 sfx = f"_l{l}" + ("_reverse" if d else "")
-                want = {"weight_ih": (gh, din), "weight_hh": (gh, self.hout)}
+                want: dict[str, tuple[int, ...]] = {"weight_ih": (gh, din), "weight_hh": (gh, self.hout)}
                 if self.bias:
                     want.update({"bias_ih": (gh,), "bias_hh": (gh,)})
                 if self.proj:
@@ -105,8 +111,9 @@ class RecurrentCache:
     RecurrentCache(cell='lstm', batch=2, steps=5, layers=1, dirs=1)
     """
 
-    def __init__(self, core, net: _Net, dims: tuple, batch_first: bool):
+    def __init__(self, core: _core.RnnCache, net: _Net, dims: tuple[int, int], batch_first: bool):
         self._core, self._net, self._dims, self._batch_first = core, net, dims, batch_first
+        self.num_threads: Optional[int] = None  # the backward's default: the forward's thread count
 
     @property
     def cell(self) -> str:
@@ -131,12 +138,14 @@ def _forward(cell, x, weights, h0, c0, lengths, batch_first, dropout, seed, requ
     lengths = _args.lengths(lengths, b)  # the core checks 1..T
     dropout, seed, threads = _args.real("dropout", dropout, 0.0, 1.0, hi_open=True), _args.integer("seed", seed, 0) & (2**64 - 1), _args.threads(num_threads)
     # The core reads the sizes from x's and the weights' shapes, and returns y, h_n, c_n shaped.
-    y, h_n, c_n, core = _core.rnn_forward(
+    y, h_n, c_out, core = _core.rnn_forward(
         cell, x, net.tuples, net.dirs == 2, h0, c0, lengths, bool(batch_first), dropout, seed, bool(requires_grad), threads,
     )
-    c_n = c_n if cell == "lstm" else None
-    cache = RecurrentCache(core, net, (b, t), bool(batch_first)) if requires_grad else None
-    if cache is not None:
+    c_n = c_out if cell == "lstm" else None
+    cache = None
+    if requires_grad:
+        assert core is not None  # the core keeps a cache when asked to (keep_cache=True)
+        cache = RecurrentCache(core, net, (b, t), bool(batch_first))
         cache.num_threads = threads  # the backward's default
     return y, h_n, c_n, cache
 

@@ -136,7 +136,8 @@ class SentencePieceTokenizer:
 
     def vocab(self) -> dict[str, int]:
         """Every piece as ``{piece: id}``."""
-        return {self._m.id_to_piece(i): i for i in range(self._m.vocab_size)}
+        # id_to_piece is None only outside 0..vocab_size-1, so the filter keeps every id
+        return {p: i for i in range(self._m.vocab_size) if (p := self._m.id_to_piece(i)) is not None}
 
     def model_bytes(self) -> bytes:
         """The serialized model (what :meth:`from_bytes` reads)."""

@@ -86,7 +86,7 @@ class _Recurrent:
             din = input_size if l == 0 else dirs * hout
             for d in range(dirs):
                 sfx = f"_l{l}" + ("_reverse" if d else "")
-                shapes = {"weight_ih": (gh, din), "weight_hh": (gh, hout)}
+                shapes: dict[str, tuple[int, ...]] = {"weight_ih": (gh, din), "weight_hh": (gh, hout)}
                 if bias:
                     shapes.update({"bias_ih": (gh,), "bias_hh": (gh,)})
                 if proj_size:
@@ -143,10 +143,11 @@ class _Recurrent:
 
     def __repr__(self) -> str:
         extra = []
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            extra.append(f"nonlinearity={self.nonlinearity!r}")
-        if getattr(self, "variant", "pytorch") != "pytorch":
-            extra.append(f"variant={self.variant!r}")
+        nonlinearity, variant = getattr(self, "nonlinearity", "tanh"), getattr(self, "variant", "pytorch")  # RNN's, GRU's
+        if nonlinearity != "tanh":
+            extra.append(f"nonlinearity={nonlinearity!r}")
+        if variant != "pytorch":
+            extra.append(f"variant={variant!r}")
         for name, default in (("bias", True), ("batch_first", True), ("dropout", 0.0), ("bidirectional", False), ("proj_size", 0)):
             if getattr(self, name) != default:
                 extra.append(f"{name}={getattr(self, name)!r}")

@@ -20,9 +20,10 @@ depend on the batch. The readable specification is ``tests/reference/search.py``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, ClassVar, Literal, NamedTuple, Optional, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from seqfast import _args, _core
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError, ShapeError
@@ -118,7 +119,8 @@ class LSTMDecoder:
     2
     """
 
-    _cell, _gates = "lstm", 4
+    _cell: ClassVar[Literal["lstm", "gru"]] = "lstm"
+    _gates: ClassVar[int] = 4
 
     def __init__(self, embedding, lstm_weights: dict, out_weight, out_bias=None, attention: Optional[dict] = None):
         f32 = lambda a, n: np.ascontiguousarray(a, dtype=np.float32) if isinstance(a, np.ndarray) else _bad(n, a)  # noqa: E731
@@ -149,7 +151,8 @@ class LSTMDecoder:
                 if a.shape != shape:
                     raise ShapeError(f"weights[{key!r}] has shape {a.shape}, expected {shape} (hidden size {H})")
                 arrs.append(a)
-            layers.append(tuple(arrs))
+            wih, whh_l, bih, bhh = arrs
+            layers.append((wih, whh_l, bih, bhh))
         ob = np.zeros(ow.shape[0], np.float32) if out_bias is None else f32(out_bias, "out_bias")
         att, self.memory_size = None, None
         if attention is not None:
@@ -173,7 +176,10 @@ class LSTMDecoder:
         # What pickling needs to rebuild the packed weights (references, not copies).
         self._init = (emb, {k: v for k, v in lstm_weights.items()}, ow, out_bias, attention)
         self.vocab_size, self.num_layers, self.hidden_size = ow.shape[0], L, H
-        self.h0 = self.c0 = self.memory = self.memory_lengths = None
+        self.h0: Optional[npt.NDArray[np.float32]] = None
+        self.c0: Optional[npt.NDArray[np.float32]] = None
+        self.memory: Optional[npt.NDArray[np.float32]] = None
+        self.memory_lengths: Optional[npt.NDArray[np.int64]] = None
 
     def __reduce__(self):
         state = {k: self.__dict__[k] for k in ("h0", "c0", "memory", "memory_lengths")}
@@ -225,7 +231,8 @@ class GRUDecoder(LSTMDecoder):
     (dtype('uint32'), True)
     """
 
-    _cell, _gates = "gru", 3
+    _cell = "gru"
+    _gates = 3
 
 
 def _restore_decoder(cls, init, state):

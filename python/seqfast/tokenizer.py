@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Literal, Optional, Union
+from typing import TYPE_CHECKING, Literal, Optional, Union
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from seqfast._args import PathLike, Special, UTF8Errors
 from seqfast._batch import EncodingBatch, _restore_batch, as_ids  # noqa: F401  (_restore_batch: old pickles)
 from seqfast._errors import ArgumentTypeError, FormatError, SeqfastError
 from seqfast._sentencepiece import from_sentencepiece
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # only read by type checkers
 
 
 __all__ = ["Tokenizer", "EncodingBatch", "StreamDecoder", "train_bpe", "get_encoding", "installed_encodings",
@@ -403,7 +406,7 @@ def _special_items(special_tokens: Mapping[str, int]) -> list[tuple[str, int]]:
     return out
 
 
-def _is_path(x: object) -> bool:
+def _is_path(x: object) -> TypeIs[PathLike]:
     return isinstance(x, (str, os.PathLike))
 
 
@@ -439,15 +442,18 @@ def train_bpe(
     specials = _args.str_list("special_tokens", special_tokens)
     threads = _args.threads(num_threads)
     trainer = _core.BpeTrainer(_args.text(pattern, "pattern"), specials)
-    if source is not None and texts is not None:
-        raise SeqfastError("pass either source or texts=, not both")
-    if source is None and texts is None:
+    if texts is not None:
+        if source is not None:
+            raise SeqfastError("pass either source or texts=, not both")
+        _feed_texts(trainer, texts, threads)
+    elif source is None:
         raise SeqfastError("nothing to train on: pass file paths or texts=")
-    if _is_path(source) or (isinstance(source, (list, tuple)) and all(_is_path(p) for p in source)):
-        paths = [os.fspath(source)] if _is_path(source) else [os.fspath(p) for p in source]
-        trainer.add_files(paths, threads, progress, bool(skip_invalid_files))
+    elif _is_path(source):
+        trainer.add_files([os.fspath(source)], threads, progress, bool(skip_invalid_files))
+    elif isinstance(source, (list, tuple)) and all(_is_path(p) for p in source):
+        trainer.add_files([os.fspath(p) for p in source], threads, progress, bool(skip_invalid_files))
     else:
-        _feed_texts(trainer, source if texts is None else texts, threads)
+        _feed_texts(trainer, source, threads)
     return Tokenizer(trainer.train(vocab_size, min_frequency, threads, progress))
 
 
@@ -460,7 +466,7 @@ def train_args(vocab_size: object, min_frequency: object) -> tuple[int, int]:
     return _args.integer("vocab_size", vocab_size, 1, _args.U32_MAX - 1), _args.integer("min_frequency", min_frequency, 0)
 
 
-def _feed_texts(trainer, texts: Iterable[str], threads: Optional[int], batch_bytes: int = 32 << 20) -> None:
+def _feed_texts(trainer: _core.BpeTrainer, texts: Iterable[object], threads: Optional[int], batch_bytes: int = 32 << 20) -> None:
     if isinstance(texts, str):
         raise ArgumentTypeError("texts must be an iterable of str, not a single str")
     batch: list[str] = []

@@ -30,7 +30,7 @@ def default_corpus() -> list[str]:
     """The embedded default training corpus: the ``.py`` files of the running interpreter's
     standard library (found with ``sysconfig``, ``site-packages`` excluded), sorted."""
     root = sysconfig.get_paths()["stdlib"]
-    out = []
+    out: list[str] = []
     for d, dirs, files in os.walk(root):
         dirs[:] = sorted(x for x in dirs if x not in ("site-packages", "dist-packages", "__pycache__"))
         out.extend(os.path.join(d, f) for f in sorted(files) if f.endswith(".py"))

@@ -76,9 +76,8 @@ def cmd_lm_score(a: argparse.Namespace) -> int:
     """Lines are read, scored and printed by the core in blocks (memory: the model plus a block)."""
     lm = load_model(a.model)
     inputs, threads = stream_inputs(a.inputs), a.threads
-    fd1 = to_fd1()
-    out = _core.lm_score_inputs(lm._m, inputs, a.per_token, not a.no_bos, not a.no_eos, threads, fd1)
-    if not fd1:
+    out = _core.lm_score_inputs(lm._m, inputs, a.per_token, not a.no_bos, not a.no_eos, threads, to_fd1())
+    if out is not None:  # None: the core wrote to fd 1 itself
         sys.stdout.buffer.write(out)
         sys.stdout.flush()
     return EXIT_OK

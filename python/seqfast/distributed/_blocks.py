@@ -267,12 +267,12 @@ def merge_counts(*parts):
     >>> merge_counts(word_counts(texts[:1]), None, word_counts(texts[1:])).vocab[3:6]  # None parts are skipped
     ['the', 'cat', 'sat']
     """
-    parts = [p for p in parts if p is not None]
-    if not parts:
+    present = [p for p in parts if p is not None]
+    if not present:
         return None
-    if isinstance(parts[0], PieceCounts):
-        return PieceCounts.merge(parts)
-    return NgramCounts.merge(aligned(p) for p in parts)
+    if isinstance(present[0], PieceCounts):
+        return PieceCounts.merge(present)
+    return NgramCounts.merge(aligned(p) for p in present)
 
 
 def check_buckets(buckets) -> int:
@@ -312,7 +312,7 @@ def split_counts(counts: NgramCounts, buckets: int) -> list:
     if buckets == 1:
         return [counts]
     keys = _word_keys(counts)
-    parts = [[] for _ in range(buckets)]
+    parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(buckets)]
     with np.errstate(over="ignore"):
         for grams, cnt in counts._tables:
             h = np.zeros(len(cnt), dtype=np.uint64)
@@ -341,7 +341,7 @@ def aligned(counts: NgramCounts) -> NgramCounts:
     ok = all(a.flags.c_contiguous and a.flags.aligned for t in counts._tables for a in t)
     if ok:
         return counts
-    tables = [(np.require(g, requirements="CA"), np.require(c, requirements="CA")) for g, c in counts._tables]
+    tables = [(np.require(g, requirements=("C", "A")), np.require(c, requirements=("C", "A"))) for g, c in counts._tables]
     return NgramCounts(tables, counts.vocab, bos=counts.bos, eos=counts.eos)
 
 

@@ -66,15 +66,17 @@ def _partitions(texts, column: Optional[str]):
         return list(texts.to_delayed()), "bag", None
     try:
         import dask.dataframe as dd
+
+        have_dd = True
     except ImportError:  # pragma: no cover
-        dd = None
-    if dd is not None and isinstance(texts, dd.DataFrame):
+        have_dd = False
+    if have_dd and isinstance(texts, dd.DataFrame):
         if column is None:
             raise SeqfastError("a dask DataFrame needs column= (the name of its text column)")
         texts = texts[column]
     elif column is not None:
         raise SeqfastError("column= applies to a dask DataFrame only")
-    if dd is not None and isinstance(texts, dd.Series):
+    if have_dd and isinstance(texts, dd.Series):
         return list(texts.to_delayed()), "series", texts
     del dask
     raise ArgumentTypeError(f"texts must be a dask.bag.Bag or a dask.dataframe text column, not {type(texts).__name__}")

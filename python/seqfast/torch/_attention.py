@@ -291,7 +291,7 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
         # the attention between them by seqfast's fused kernel, reading the heads in place.
         bias = self.in_proj_bias
         if query is key and key is value and self._qkv_same_embed_dim:
-            srcs = (F.linear(q, self.in_proj_weight, bias),)
+            srcs: tuple[torch.Tensor, ...] = (F.linear(q, self.in_proj_weight, bias),)
         else:
             ws = self.in_proj_weight.chunk(3) if self._qkv_same_embed_dim else (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
             bs = (None,) * 3 if bias is None else bias.chunk(3)

@@ -96,7 +96,7 @@ def stash(ctx, cache, tensors) -> None:
     """Keep `cache` for the backward (call from a Function's forward run through :func:`apply`)."""
     saved = _Saved(cache, tensors)
     marker = torch.empty(0)
-    marker._seqfast_saved = saved
+    setattr(marker, "_seqfast_saved", saved)  # a Python attribute on a Tensor (torch's stub declares none); _pack reads it
     ctx.save_for_backward(marker)
     ctx.seqfast_saved = weakref.ref(saved)
     ctx.set_materialize_grads(False)

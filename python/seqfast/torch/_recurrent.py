@@ -18,6 +18,8 @@ mask differs from ``torch.nn.LSTM``'s.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
@@ -77,10 +79,20 @@ def _lengths(lengths, b: int, t: int):
     return _args.lengths(lengths, b, t, lo=1)  # 1..T, the number of time steps
 
 
-class _SeqfastRecurrent:
+if TYPE_CHECKING:
+    from torch.nn import RNNBase as _MixinBase  # what the mixin is always combined with (its attributes, extra_repr)
+else:
+    _MixinBase = object
+
+
+class _SeqfastRecurrent(_MixinBase):
     """The forward shared by LSTM, GRU and RNN (mixed in before the torch class)."""
 
     _cell = "lstm"
+
+    def _cell_name(self) -> str:
+        """The core's cell name (each subclass defines it)."""
+        raise NotImplementedError
 
     def _sf_init(self, num_threads):
         self.num_threads = _args.threads(num_threads)
