@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 # Fixtures shared by a family's files (pytest_plugins: a conftest.py per folder would shadow this
 # one for the files that do ``from conftest import ...``).
-pytest_plugins = ["_cli_cases"]
+pytest_plugins = ["_cli_cases", "_dist_cases"]
 
 # Copied verbatim from tiktoken_ext/openai_public.py (cl100k_base).
 CL100K_PATTERN = (

@@ -4,14 +4,14 @@ and the Dask front ends on a real two-process ``distributed.LocalCluster``.
 Every distributed result is compared with the single-process result on the same texts:
 ``count_words`` / ``NgramLM.fit`` (ARPA bytes) / ``train_bpe`` (the tokenizer's JSON) /
 ``Tokenizer.encode``, for 1, 2 and 7 partitions. Also: a worker killed in the middle of a job,
-bad input in one partition, the tokenizer reaching each worker once.
+the tokenizer reaching each worker once. Bad input is in test_distributed_errors.py, Hugging Face
+``datasets`` and Ray Data in test_distributed_parity.py.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import random
 
 import numpy as np
 import pytest
@@ -20,36 +20,9 @@ from hypothesis import strategies as st
 
 import seqfast
 from seqfast.distributed import PieceCounts, encode_texts, merge_counts, piece_counts, split_counts, train_bpe_from_counts, word_counts
-from seqfast.ngram import NgramCounts, NgramLM, count, count_words
+from seqfast.ngram import NgramLM, count, count_words
 
-FB = (0.5, 1.0, 1.5)
-SPECIALS = ["<|endoftext|>", "<pad>"]
-WORDS = ["the", "cat", "sat", "on", "mat", "héllo", "日本語", "naïve", "x1", "42", "don't", "THE", "😀", "a", "b", "ab", "ba"]
-
-
-def corpus(n: int = 240, seed: int = 0) -> list[str]:
-    """Texts with repeats, Unicode, specials, empty texts and a few multi-line texts."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        t = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 12)))
-        if i % 17 == 3:
-            t += " <|endoftext|> " + rng.choice(WORDS)
-        if i % 23 == 5:
-            t += "\n" + " ".join(rng.choice(WORDS) for _ in range(3))
-        out.append(t)
-    return out
-
-
-def chunks(texts: list, n: int) -> list[list]:
-    """``texts`` cut into ``n`` consecutive parts (some may be empty)."""
-    bounds = [len(texts) * i // n for i in range(n + 1)]
-    return [texts[a:b] for a, b in zip(bounds, bounds[1:])]
-
-
-def whole(texts: list) -> str:
-    return "\n".join(texts) + "\n"
-
+from _dist_cases import FB, SPECIALS, bag, chunks, corpus, whole
 
 # ---- building blocks (no engine) ----------------------------------------------------------
 
@@ -88,24 +61,6 @@ def test_piece_counts_values_and_pickle():
     assert (a + b) + cc == a + (b + cc) == cc + a + b == big
 
 
-def test_piece_counts_errors():
-    a = piece_counts(["x y"], pattern="cl100k")
-    with pytest.raises(seqfast.SeqfastError, match="different settings"):
-        a + piece_counts(["x y"], pattern="gpt2")
-    with pytest.raises(seqfast.SeqfastError, match="different settings"):
-        a + piece_counts(["x y"], pattern="cl100k", special_tokens=["<pad>"])
-    good = a.to_bytes()
-    for bad in (b"", good[:-1], good + b"\0", b"XXXXXXXX" + good[8:]):
-        with pytest.raises(seqfast.FormatError):
-            PieceCounts.from_bytes(bad)
-    with pytest.raises(seqfast.ArgumentTypeError, match="partition 4, item 1"):
-        piece_counts(["ok", 7], partition=4)
-    with pytest.raises(seqfast.SeqfastError, match="partition 2, item 0.*UTF-8"):
-        piece_counts(["\ud800"], partition=2)
-    with pytest.raises(seqfast.SeqfastError, match="vocab_size"):
-        train_bpe_from_counts(a, 10)
-
-
 @pytest.mark.parametrize("n", [1, 2, 7])
 def test_word_counts_blocks(n):
     texts = corpus()
@@ -133,17 +88,6 @@ def test_split_counts_buckets_merge_to_the_whole(n, buckets, order, seed):
         for o in range(1, order + 1):
             keys = [{tuple(merged[k].vocab[i] for i in g) for g in merged[k].ngrams(o)[0]} for k in range(buckets)]
             assert sum(map(len, keys)) == len(set().union(*keys))
-
-
-def test_split_counts_ids_and_errors():
-    texts = [[1, 2, 3, 2, 1], [3, 3, 4]]
-    whole_ids = count(texts, 3, bos=0, eos=5)
-    parts = split_counts(whole_ids, 3)
-    assert len(parts) == 3 and all(p.bos == 0 and p.eos == 5 and p.vocab is None for p in parts)
-    assert merge_counts(*parts) == whole_ids
-    for bad in (0, -1, 1.5, True, "2"):
-        with pytest.raises(seqfast.SeqfastError, match="buckets"):
-            split_counts(whole_ids, bad)
 
 
 def test_blocks_encode_and_id_counts(tok):
@@ -199,31 +143,6 @@ def test_encode_arrow_round_trip(tok, kind, tmp_path):
         encode_arrow(tok, pa.array([1, 2]))
 
 
-def _hf_encode(batch, tok):
-    import pyarrow as pa
-
-    from seqfast.distributed import encode_arrow
-
-    # With the "arrow" format a batch is a pyarrow Table: text in, a Table of id lists out.
-    return pa.table({"ids": encode_arrow(tok, batch["text"], special="special")})
-
-
-def test_hf_datasets_map_num_proc_2(tok):
-    datasets = pytest.importorskip("datasets")
-    texts = corpus(120)
-    ds = datasets.Dataset.from_dict({"text": texts}).with_format("arrow")
-    out = ds.map(_hf_encode, batched=True, batch_size=16, num_proc=2, fn_kwargs={"tok": tok}, load_from_cache_file=False)
-    ids = out.with_format(None)["ids"]
-    assert len(ids) == len(texts)
-    for row, t in zip(ids, texts):
-        assert row == tok.encode(t, special="special").tolist()
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return seqfast.train_bpe(texts=corpus(400), vocab_size=320, special_tokens=SPECIALS)
-
-
 # ---- Dask ---------------------------------------------------------------------------------
 
 dask = pytest.importorskip("dask")
@@ -231,33 +150,6 @@ distributed = pytest.importorskip("distributed")
 import dask.bag as db  # noqa: E402
 
 import seqfast.distributed as sd  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def client():
-    import logging
-
-    with dask.config.set({"distributed.comm.timeouts.connect": "30s", "distributed.scheduler.allowed-failures": 3}):
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        )
-        c = distributed.Client(cluster, timeout=60)
-        try:
-            c.wait_for_workers(2, timeout=60)
-            yield c
-        finally:
-            c.close(timeout=30)
-            cluster.close(timeout=30)
-
-
-def bag(texts, n):
-    """A bag of exactly ``n`` partitions (``from_sequence`` may round the count)."""
-    return db.from_delayed([dask.delayed(list, pure=True)(p) for p in chunks(texts, n)])
 
 
 @pytest.mark.parametrize("n", [1, 2, 7])
@@ -381,58 +273,3 @@ def test_worker_killed_mid_job(client, tmp_path):
     assert os.path.exists(marker2)
     assert lm.to_arpa() == NgramLM.fit(whole(texts), 3, discount_fallback=FB).to_arpa()
     client.wait_for_workers(2, timeout=60)
-
-
-def test_bad_input_names_partition_and_item(client, tok):
-    texts = corpus(70)
-    parts = chunks(texts, 7)
-    parts[3] = parts[3][:2] + [None] + parts[3][2:]
-    b = db.from_delayed([dask.delayed(list)(p) for p in parts])
-    for call in (lambda: sd.count_ngrams(b, 2), lambda: sd.train_bpe(b, 300), lambda: sd.tokenize(b, tok, special="special").compute()):
-        with pytest.raises(seqfast.ArgumentTypeError, match="partition 3, item 2: expected a text str, got NoneType"):
-            call()
-    # A special token's string under special="error": the core names the text, we the partition.
-    with pytest.raises(seqfast.SpecialTokenError, match="partition 0"):
-        sd.tokenize(bag(["a", "<pad>"], 1), tok).compute()
-
-
-def test_front_end_argument_errors(client, tok):
-    b = bag(["a b"], 1)
-    with pytest.raises(seqfast.ArgumentTypeError, match="dask.bag.Bag"):
-        sd.count_ngrams(["a b"], 2)
-    with pytest.raises(seqfast.SeqfastError, match="vocab_size"):
-        sd.train_bpe(b, 10)
-    with pytest.raises(seqfast.SeqfastError, match="smoothing"):
-        sd.fit_lm(b, 2, "nope")
-    with pytest.raises(seqfast.SeqfastError, match="bos="):
-        sd.count_ngrams(b, 2, bos=1)
-    with pytest.raises(seqfast.ArgumentTypeError, match="Tokenizer"):
-        sd.tokenize(b, "tok")
-    with pytest.raises(seqfast.SeqfastError, match="buckets"):
-        sd.count_ngrams(b, 2, buckets=0)
-    lazy = sd.count_ngrams(b, 2, compute=False)
-    assert lazy.compute() == count_words("a b\n", 2)
-
-
-@pytest.mark.slow
-def test_ray_data(tok):
-    """The same building blocks on Ray Data (a local Ray started and stopped here)."""
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("ray.data")
-    pa = pytest.importorskip("pyarrow")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        texts = corpus()
-        ds = ray.data.from_arrow(pa.table({"text": texts})).repartition(7)
-        enc = sd.ray_tokenize(ds, tok, special="special").take_all()
-        # Each row keeps its text next to its ids (Ray orders rows only when asked to).
-        assert sorted(r["text"] for r in enc) == sorted(texts)
-        for r in enc:
-            assert list(r["ids"]) == tok.encode(r["text"], special="special").tolist()
-        assert sd.ray_count_ngrams(ds, 3, batch_size=50) == count_words(whole(texts), 3)
-        lm = sd.ray_fit_lm(ds, 3, discount_fallback=FB)
-        assert lm.to_arpa() == NgramLM.fit(whole(texts), 3, discount_fallback=FB).to_arpa()
-        got = sd.ray_train_bpe(ds, 330, special_tokens=SPECIALS)
-        assert got.to_str() == seqfast.train_bpe(texts=texts, vocab_size=330, special_tokens=SPECIALS).to_str()
-    finally:
-        ray.shutdown()
