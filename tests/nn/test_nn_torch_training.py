@@ -15,21 +15,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-
-
 import seqfast.torch as st  # noqa: E402
 
+from _torch_cases import _one_thread  # noqa: E402,F401  (an autouse fixture)
 
 TEXT = ("the quick brown fox jumps over the lazy dog. pack my box with five dozen liquor jugs. "
         "how vexingly quick daft zebras jump! sphinx of black quartz, judge my vow. ") * 8
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 class CharLM(torch.nn.Module):
