@@ -205,12 +205,12 @@ def attention_backward(cache: AttentionCache, dout: np.ndarray, *, num_threads: 
 _MHA_KEYS = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
 
 
-def _mha_weights(weights, e: int, dtype) -> dict:
-    """The weights dict checked (kdim/vdim != embed_dim is not supported)."""
+def _mha_weights(weights, e: int, dtype) -> dict[str, Optional[np.ndarray]]:
+    """The weights dict checked, every key present (None for an absent bias: the core reads all
+    four by name); kdim/vdim != embed_dim is not supported."""
     _args.state_dict(weights, _MHA_KEYS, "a dict in nn.MultiheadAttention state_dict naming")
     shapes = {"in_proj_weight": (3 * e, e), "in_proj_bias": (3 * e,), "out_proj.weight": (e, e), "out_proj.bias": (e,)}
-    out = {k: _args.weight(weights, k, shape, dtype, optional=k.endswith("bias")) for k, shape in shapes.items()}
-    return {k: a for k, a in out.items() if a is not None}
+    return {k: _args.weight(weights, k, shape, dtype, optional=k.endswith("bias")) for k, shape in shapes.items()}
 
 
 class MHACache:
@@ -222,9 +222,10 @@ class MHACache:
     MHACache(shape=(1, 3, 3, 4), batch_first=True)
     """
 
-    def __init__(self, x2: list[np.ndarray], w: dict[str, np.ndarray], sdpa: AttentionCache, attn: np.ndarray,
-                 shape: tuple[int, int, int, int], batch_first: bool):
-        self._x2, self._w, self._sdpa, self._attn, self._shape, self._batch_first = x2, w, sdpa, attn, shape, batch_first
+    def __init__(self, core: _core.MhaCache, x: tuple[np.ndarray, np.ndarray, np.ndarray], w: dict[str, Optional[np.ndarray]],
+                 masks: _core._Masks, opts: _core._SdpaOptions, shape: tuple[int, int, int, int], batch_first: bool):
+        self._core, self._x, self._w, self._masks, self._opts = core, x, w, masks, opts
+        self._shape, self._batch_first = shape, batch_first
         self.num_threads: Optional[int] = None  # the backward's default: the forward's thread count
 
     def __repr__(self) -> str:
@@ -269,33 +270,19 @@ def mha_forward(query: np.ndarray, key: np.ndarray, value: np.ndarray, weights: 
         raise SeqfastError(f"num_heads={num_heads!r} must divide embed_dim {e}")
     w = _mha_weights(weights, e, dtype)
     dropout, seed, nt = _options(dropout, seed, num_threads)
-    h, dh = int(num_heads), e // int(num_heads)
-    lens = _lengths(lengths, b, tk)
+    h = int(num_heads)
     if isinstance(mask, np.ndarray) and mask.ndim == 3:  # (B|1, Tq, Tk): the same for every head
         mask = mask[:, None]
-    mk = _mask(mask, (b, h), tq, tk)
-    wi, bi = w["in_proj_weight"], w.get("in_proj_bias")
-    x2 = [x.reshape(-1, e) for x in (q, k, v)]
-    proj = []
-    for i, (x, t) in enumerate(zip(x2, (tq, tk, tk))):
-        p = _mm(x, wi[i * e:(i + 1) * e], tb=True, nt=nt)
-        if bi is not None:
-            p += bi[i * e:(i + 1) * e]
-        proj.append(_heads(p.reshape(b, t, e), h))
-    sc = 1.0 / math.sqrt(dh)
-    attn = np.empty((b, tq, e), dtype)
-    _, lse = _sdpa(proj[0], proj[1], proj[2], lens, mk, sc, causal, dropout, seed, nt, out=_heads(attn, h))
-    attn2 = attn.reshape(-1, e)
-    out = _mm(attn2, w["out_proj.weight"], tb=True, nt=nt)
-    if "out_proj.bias" in w:
-        out += w["out_proj.bias"]
-    out = out.reshape(b, tq, e)
+    masks = _masks(_lengths(lengths, b, tk), _mask(mask, (b, h), tq, tk))
+    opts = _sdpa_options(1.0 / math.sqrt(e // h), causal, dropout, seed, nt)
+    # The projections, the fused kernel on their heads (read in place) and the output
+    # projection all run in the core (rust/nn/mha.rs).
+    out, core = _core.mha_forward(q, k, v, w, h, masks, opts, requires_grad)
     if not batch_first:
         out = np.ascontiguousarray(out.transpose(1, 0, 2))
-    if not requires_grad:
+    if core is None:
         return out, None
-    sdpa = _sdpa_cache(proj[0], proj[1], proj[2], _heads(attn, h), lse, lens, mk, sc, causal, dropout, seed)
-    cache = MHACache(x2, w, sdpa, attn2, (b, tq, tk, e), batch_first)
+    cache = MHACache(core, (q, k, v), w, masks, opts, (b, tq, tk, e), batch_first)
     cache.num_threads = nt  # the backward's default
     return out, cache
 
@@ -316,32 +303,17 @@ def mha_backward(cache: MHACache, dout: np.ndarray, *, num_threads: Optional[int
     if not isinstance(cache, MHACache):
         raise ArgumentTypeError(f"cache must come from mha_forward(requires_grad=True), not {type(cache).__name__}")
     b, tq, tk, e = cache._shape
-    w = cache._w
     _args.float_dtype({"dout": dout})
     want = (b, tq, e) if cache._batch_first else (tq, b, e)
     if dout.shape != want:
         raise ShapeError(f"dout has shape {dout.shape}, expected {want} (the output's shape)")
-    if dout.dtype != cache._attn.dtype:
-        raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache._attn.dtype}")
+    if dout.dtype != cache._x[0].dtype:
+        raise ArgumentTypeError(f"dout has dtype {dout.dtype}, but the forward ran in {cache._x[0].dtype}")
     nt = _args.backward_threads(num_threads, cache)
-    dy = _batch_major(dout, cache._batch_first).reshape(-1, e)
-    dw = {"out_proj.weight": _mm(dy, cache._attn, ta=True, nt=nt)}
-    if "out_proj.bias" in w:
-        dw["out_proj.bias"] = dy.sum(axis=0)
-    h = cache._sdpa._dims[1]
-    dattn = _heads(_mm(dy, w["out_proj.weight"], nt=nt).reshape(b, tq, e), h)
-    grads = [np.empty((b, t, e), dy.dtype) for t in (tq, tk, tk)]
-    _sdpa_grad(cache._sdpa, dattn, nt, tuple(_heads(g, h) for g in grads))
-    wi = w["in_proj_weight"]
-    dx, dwi, dbi = [], [], []
-    for i, (g, x) in enumerate(zip(grads, cache._x2)):
-        g = g.reshape(-1, e)
-        dwi.append(_mm(g, x, ta=True, nt=nt))
-        dbi.append(g.sum(axis=0))
-        dx.append(_mm(g, wi[i * e:(i + 1) * e], nt=nt))
-    dw["in_proj_weight"] = np.concatenate(dwi)
-    if "in_proj_bias" in w:
-        dw["in_proj_bias"] = np.concatenate(dbi)
-    shapes = ((b, tq, e), (b, tk, e), (b, tk, e))
-    dx = [d.reshape(s) if cache._batch_first else np.ascontiguousarray(d.reshape(s).transpose(1, 0, 2)) for d, s in zip(dx, shapes)]
-    return dx[0], dx[1], dx[2], {k: dw[k] for k in _MHA_KEYS if k in dw}
+    dy = _batch_major(dout, cache._batch_first)
+    opts = cache._opts.copy()
+    opts["num_threads"] = nt
+    dq, dk, dv, dw = _core.mha_backward(cache._core, *cache._x, cache._w, cache._masks, opts, dy)
+    if not cache._batch_first:
+        dq, dk, dv = (np.ascontiguousarray(d.transpose(1, 0, 2)) for d in (dq, dk, dv))
+    return dq, dk, dv, {k: dw[k] for k in _MHA_KEYS if k in dw}

@@ -33,7 +33,8 @@ __all__ = [  # the runtime's list, which stubtest compares
     "AtomicFile", "clear_caches", "Tokenizer", "StreamDecoder", "BpeTrainer", "pad", "Pipeline", "PipelineStream", "ngram_words",
     "ngram_lookup", "ngram_count", "ngram_merge", "ngram_count_text", "ngram_merge_words", "ngram_strictly_sorted",
     "NgramModel", "lm_fit_inputs", "lm_write_arpa_stdout", "lm_score_inputs", "lm_ppl_inputs", "ngram_words_inputs",
-    "LmState", "RnnCache", "rnn_forward", "rnn_backward", "simd_level", "sdpa_forward", "sdpa_backward", "additive_forward",
+    "LmState", "RnnCache", "rnn_forward", "rnn_backward", "simd_level", "sdpa_forward", "sdpa_backward", "MhaCache", "mha_forward",
+    "mha_backward", "additive_forward",
     "additive_backward", "nn_matmul", "ngram_vocab_size", "LstmDecoderWeights", "NgramScorerSpec", "DecoderSpec",
     "CallScorerSpec", "WeightedSpec", "beam_search", "sample", "SentencePiece",
     "BpeCounts", "ArrowEncoder"
@@ -386,6 +387,16 @@ def sdpa_forward(q: _Float, k: _Float, v: _Float, masks: _Masks, options: _SdpaO
                  out: Optional[_Float] = None) -> tuple[_Float, _Float]: ...
 def sdpa_backward(q: _Float, k: _Float, v: _Float, saved: tuple[_Float, _Float, _Float], masks: _Masks, options: _SdpaOptions,
                   grads: Optional[tuple[_Float, _Float, _Float]] = None) -> tuple[_Float, _Float, _Float]: ...
+# Multi-head attention (rust/nn/mha.rs): query (B, Tq, E), key and value (B, Tk, E); the weights dict has all four keys
+# of nn.MultiheadAttention's state_dict (None for an absent bias); the scale is 1 / sqrt(E / num_heads) whatever options say.
+@final
+class MhaCache:
+    @property
+    def dtype(self) -> str: ...
+def mha_forward(query: _Float, key: _Float, value: _Float, weights: Mapping[str, Optional[_Float]], num_heads: int, masks: _Masks,
+                options: _SdpaOptions, keep_cache: bool = True) -> tuple[_Float, Optional[MhaCache]]: ...
+def mha_backward(cache: MhaCache, query: _Float, key: _Float, value: _Float, weights: Mapping[str, Optional[_Float]], masks: _Masks,
+                 options: _SdpaOptions, dout: _Float) -> tuple[_Float, _Float, _Float, dict[str, _Float]]: ...
 # Additive attention: arrays = [query (B, Tq, dq), keys (B, Tk, dk), values (B, Tk, dv), w_q (da, dq), w_k (da, dk), v (da,)];
 # forward -> (context, pq, pk, attn); backward: saved = [pq, pk, attn, dcontext] -> [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias].
 def additive_forward(arrays: Sequence[_Float], bias: Optional[_Float], masks: _Masks,

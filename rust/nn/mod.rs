@@ -5,7 +5,8 @@
 //! (matrix products), `packed` (the pre-packed AVX2 micro-kernel), `pack` (variable-length
 //! batches as packed sequences), `cells` (the per-step element-wise work of each cell),
 //! `recurrent` and `backward` (layers, directions, the time loop and backpropagation through
-//! time), `attention` (tiled scaled dot-product attention) and `additive` (Bahdanau attention).
+//! time), `attention` (tiled scaled dot-product attention), `mha` (multi-head attention around it) and
+//! `additive` (Bahdanau attention).
 
 pub mod additive;
 pub mod attention;
@@ -16,6 +17,7 @@ pub mod gemm;
 #[cfg(test)]
 mod grad_check;
 pub mod kernels;
+pub mod mha;
 pub mod pack;
 pub mod packed;
 pub mod real;

@@ -66,13 +66,13 @@ fn view<'a, T>(c: &'a CowArray<'_, T, Ix4>) -> View4<'a, T> {
 }
 
 /// Lengths and boolean mask as borrowed from a [`MaskIn`].
-struct MaskArgs<'a> {
+pub(super) struct MaskArgs<'a> {
     lengths: Option<Vec<usize>>,
     mask: Option<CowArray<'a, bool, Ix4>>,
 }
 
 impl MaskArgs<'_> {
-    fn view(&self) -> Masks<'_> {
+    pub(super) fn view(&self) -> Masks<'_> {
         Masks { lengths: self.lengths.as_deref(), mask: self.mask.as_ref().map(|m| -> BoolMask { view(m) }) }
     }
 }
@@ -83,13 +83,13 @@ impl MaskArgs<'_> {
 /// `broadcast_to`: zero strides, no copy).
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
-struct MaskIn<'py> {
+pub(super) struct MaskIn<'py> {
     lengths: Option<PyReadonlyArray1<'py, i64>>,
     mask: Option<PyReadonlyArrayDyn<'py, bool>>,
 }
 
 impl MaskIn<'_> {
-    fn args(&self) -> PyResult<MaskArgs<'_>> {
+    pub(super) fn args(&self) -> PyResult<MaskArgs<'_>> {
         let lengths = match &self.lengths {
             None => None,
             Some(l) => Some(
@@ -108,7 +108,7 @@ impl MaskIn<'_> {
 /// (`seqfast/_attention.py`'s `_sdpa_options`).
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
-struct SdpaIn {
+pub(super) struct SdpaIn {
     scale: f64,
     causal: bool,
     dropout: f64,

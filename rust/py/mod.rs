@@ -13,6 +13,7 @@ mod interrupt;
 mod lm;
 mod lm_state;
 mod lm_stream;
+mod mha;
 mod ngram;
 mod nn;
 mod pipeline;
@@ -35,6 +36,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     lm_state::register(m)?;
     nn::register(m)?;
     attention::register(m)?;
+    mha::register(m)?;
     search::register(m)?;
     sentencepiece::register(m)?;
     bpe_counts::register(m)?;
