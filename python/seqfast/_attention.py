@@ -161,8 +161,7 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, scale: Opt
         raise ShapeError(f"the feature size d of q ({q.shape[-1]}) and k ({k.shape[-1]}) differ")
     if q.shape[-1] == 0:
         raise ShapeError("q and k have feature size 0")
-    b, h = lead[0], (lead[1] if len(lead) == 2 else 1)
-    tq, tk, d, dv = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+    b, tq, tk, d = lead[0], q.shape[-2], k.shape[-2], q.shape[-1]
     dropout, seed, nt = _options(dropout, seed, num_threads)
     sc = _scale(scale, d)
     lens = _lengths(lengths, b, tk)

@@ -108,7 +108,7 @@ def additive_attention_forward(query: np.ndarray, keys: np.ndarray, weights: Map
     dtype, step, q, k, v = _inputs(query, keys, values)
     _args.state_dict(weights, ("w_q", "w_k", "v", "bias"))
     b, tq, dq = q.shape
-    tk, dk, dv = k.shape[1], k.shape[2], v.shape[2]
+    tk, dk = k.shape[1], k.shape[2]
     if "v" not in weights:
         raise SeqfastError("weights lacks 'v' (expected shape (da,))")
     if not isinstance(weights["v"], np.ndarray):
@@ -121,13 +121,12 @@ def additive_attention_forward(query: np.ndarray, keys: np.ndarray, weights: Map
     lens = _lengths(lengths, b, tk)
     m = _rnn_mask(mask, step, b, tq, tk)
     nt = _args.threads(num_threads)
-    dims = (b, tq, tk, dq, dk, dv, da)
     arrays = [q, k, v] + w  # contiguous; the core reads the sizes from their shapes
-    ctx, pq, pk, attn = _core.additive_forward(arrays, bias, _masks(lens, m), num_threads=nt)
-    ctx = ctx.reshape(b, dv) if step else ctx.reshape(b, tq, dv)
+    ctx, pq, pk, attn = _core.additive_forward(arrays, bias, _masks(lens, m), num_threads=nt)  # ctx (B, Tq, dv)
+    ctx = ctx[:, 0] if step else ctx
     if not requires_grad:
         return ctx, None
-    extra = (arrays, bias, [pq, pk, attn], dims, lens, m)
+    extra = (arrays, bias, [pq, pk, attn], lens, m)
     cache = RNNAttentionCache(("additive",), (q, k, v), step, values is not None, extra)
     cache.num_threads = nt  # the backward's default
     return ctx, cache
@@ -147,13 +146,13 @@ def additive_attention_backward(cache: RNNAttentionCache, dcontext: np.ndarray, 
     ((2, 3, 4), (2, 6, 5), None, ['v', 'w_k', 'w_q'])
     """
     dc = _check_dctx(cache, dcontext, "additive")
-    arrays, bias, saved, dims, lens, m = cache._extra
-    g = _core.additive_backward(arrays, bias, saved + [dc.ravel()], _masks(lens, m),
+    arrays, bias, saved, lens, m = cache._extra
+    q = cache._inputs[0]
+    # Shaped like the inputs and weights.
+    g = _core.additive_backward(arrays, bias, saved + [dc.reshape(q.shape[0], q.shape[1], -1)], _masks(lens, m),
                                 num_threads=_args.backward_threads(num_threads, cache))
-    q, k, v = cache._inputs
-    dq, dk, dv = g[0].reshape(q.shape), g[1].reshape(k.shape), g[2].reshape(v.shape)
-    b, tq, tk, dqn, dkn, dvn, da = dims
-    dweights = {"w_q": g[3].reshape(da, dqn), "w_k": g[4].reshape(da, dkn), "v": g[5]}
+    dq, dk, dv = g[0], g[1], g[2]
+    dweights = {"w_q": g[3], "w_k": g[4], "v": g[5]}
     if bias is not None:
         dweights["bias"] = g[6]
     return _finish(cache, dq, dk, dv) + (dweights,)

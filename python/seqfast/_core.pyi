@@ -398,7 +398,8 @@ def mha_forward(query: _Float, key: _Float, value: _Float, weights: Mapping[str,
 def mha_backward(cache: MhaCache, query: _Float, key: _Float, value: _Float, weights: Mapping[str, Optional[_Float]], masks: _Masks,
                  options: _SdpaOptions, dout: _Float) -> tuple[_Float, _Float, _Float, dict[str, _Float]]: ...
 # Additive attention: arrays = [query (B, Tq, dq), keys (B, Tk, dk), values (B, Tk, dv), w_q (da, dq), w_k (da, dk), v (da,)];
-# forward -> (context, pq, pk, attn); backward: saved = [pq, pk, attn, dcontext] -> [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias].
+# forward -> (context (B, Tq, dv), pq, pk, attn); backward: saved = [pq, pk, attn, dcontext (B, Tq, dv)] -> [dquery, dkeys,
+# dvalues, dw_q, dw_k, dv, dbias] shaped like query, keys, values, w_q, w_k, v, v.
 def additive_forward(arrays: Sequence[_Float], bias: Optional[_Float], masks: _Masks,
                      num_threads: Optional[int] = None) -> tuple[_Float, _Float, _Float, _Float]: ...
 def additive_backward(arrays: Sequence[_Float], bias: Optional[_Float], saved: Sequence[_Float], masks: _Masks,

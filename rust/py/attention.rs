@@ -14,6 +14,7 @@ use numpy::ndarray::{ArrayD, ArrayView4, ArrayViewD, ArrayViewMut4, ArrayViewMut
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
+use super::convert::shaped;
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt;
 use crate::nn::additive;
@@ -330,14 +331,15 @@ fn add_fwd<'py, T: Kern + numpy::Element>(
     let args = add_args(&arr, m)?;
     let f = interrupt::run(py, nt, interrupt::long_work(additive_flops(&dm)), || additive::forward(&dm, &args, nt))?;
     Ok((
-        f.context.into_pyarray(py).into_any(),
+        shaped(py, f.context, &[dm.b, dm.tq, dm.dv])?,
         f.pq.into_pyarray(py).into_any(),
         f.pk.into_pyarray(py).into_any(),
         f.attn.into_pyarray(py).into_any(),
     ))
 }
 
-/// Additive attention forward: (context, pq, pk, attn), flat (see `seqfast.nn.additive_attention_forward`).
+/// Additive attention forward: (context (B, Tq, dv), and pq, pk, attn: flat, for the backward)
+/// (see `seqfast.nn.additive_attention_forward`).
 #[pyfunction]
 #[pyo3(signature = (arrays, bias, masks, num_threads=None))]
 fn additive_forward<'py>(
@@ -369,14 +371,24 @@ fn add_bwd<'py, T: Kern + numpy::Element>(
     let arr = add_arrays::<T>(arrays, bias)?;
     let dm = add_dims(&arr);
     let args = add_args(&arr, m)?;
-    let sv = saved.iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
+    let sv = saved[..3].iter().map(|x| x.extract()).collect::<PyResult<Vec<PyReadonlyArray1<T>>>>()?;
     let f = additive::Saved { pq: sl(&sv[0])?, pk: sl(&sv[1])?, attn: sl(&sv[2])? };
-    let dctx = sl(&sv[3])?;
-    let g = interrupt::run(py, nt, interrupt::long_work(2.0 * additive_flops(&dm)), || additive::backward(&dm, &args, &f, dctx, nt))?;
-    Ok([g.query, g.keys, g.values, g.w_q, g.w_k, g.v, g.bias].into_iter().map(|x| x.into_pyarray(py).into_any()).collect())
+    let dctx: PyReadonlyArrayDyn<T> = saved[3].extract()?;
+    if dctx.shape() != [dm.b, dm.tq, dm.dv] {
+        return Err(ShapeError::new_err(format!("dcontext has shape {:?}, expected {:?}", dctx.shape(), [dm.b, dm.tq, dm.dv])));
+    }
+    let dc = dctx.as_array();
+    let dc = if dc.is_standard_layout() { CowArray::from(dc) } else { CowArray::from(dc.as_standard_layout().into_owned()) };
+    let dcs = dc.as_slice().expect("C order");
+    let g = interrupt::run(py, nt, interrupt::long_work(2.0 * additive_flops(&dm)), || additive::backward(&dm, &args, &f, dcs, nt))?;
+    // Shaped like query, keys, values, w_q, w_k, v; the bias gradient like v.
+    let shapes: Vec<&[usize]> = arr.0.iter().map(|a| a.shape()).chain([arr.0[5].shape()]).collect();
+    [g.query, g.keys, g.values, g.w_q, g.w_k, g.v, g.bias].into_iter().zip(shapes).map(|(x, s)| shaped(py, x, s)).collect()
 }
 
-/// Additive attention backward: [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias], flat.
+/// Additive attention backward: [dquery, dkeys, dvalues, dw_q, dw_k, dv, dbias], shaped like
+/// query, keys, values, w_q, w_k, v and v; `saved` is the forward's pq, pk, attn and dcontext
+/// (B, Tq, dv).
 #[pyfunction]
 #[pyo3(signature = (arrays, bias, saved, masks, num_threads=None))]
 fn additive_backward<'py>(

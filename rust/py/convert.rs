@@ -1,6 +1,7 @@
 //! Input forms that several binding families share.
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::ndarray::{Array, IxDyn};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use super::errors::ShapeError;
@@ -17,4 +18,14 @@ pub(super) fn csr<'a>(c: &'a CsrIn<'_>) -> PyResult<(&'a [u32], &'a [i64])> {
     let ids = c.0.as_slice().map_err(|_| ShapeError::new_err("ids must be a contiguous 1-D uint32 array"))?;
     let offsets = c.1.as_slice().map_err(|_| ShapeError::new_err("offsets must be a contiguous 1-D int64 array"))?;
     Ok((ids, offsets))
+}
+
+/// A core result `v` as a new n-d array of `shape` (1-D as it is when it is empty but `shape` is
+/// not: an output the call did not compute, such as a GRU's c_n).
+pub(super) fn shaped<'py, T: numpy::Element>(py: Python<'py>, v: Vec<T>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    if v.is_empty() && shape.iter().product::<usize>() != 0 {
+        return Ok(v.into_pyarray(py).into_any());
+    }
+    let a = Array::from_shape_vec(IxDyn(shape), v).map_err(|e| ShapeError::new_err(format!("core output of shape {shape:?}: {e}")))?;
+    Ok(a.into_pyarray(py).into_any())
 }

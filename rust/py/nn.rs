@@ -7,11 +7,12 @@
 //! layers from the number of weight tuples; it returns y, h_n and c_n shaped. float32 and
 //! float64 share one generic path.
 
-use numpy::ndarray::{Array, CowArray, Dimension, IxDyn};
-use numpy::{IntoPyArray, PyReadonlyArray, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::ndarray::{CowArray, Dimension, IxDyn};
+use numpy::{PyReadonlyArray, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use super::convert::shaped;
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt;
 use crate::error::Error;
@@ -99,15 +100,6 @@ fn opt<'py, T: Elem>(a: &Option<Bound<'py, PyAny>>) -> PyResult<Option<PyReadonl
 }
 
 type FwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Option<RnnCache>);
-
-/// `v` as an n-d array of `shape` (1-D as it is when empty: a GRU's c_n).
-fn shaped<'py, T: Elem>(py: Python<'py>, v: Vec<T>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
-    if v.is_empty() && shape.iter().product::<usize>() != 0 {
-        return Ok(v.into_pyarray(py).into_any());
-    }
-    let a = Array::from_shape_vec(IxDyn(shape), v).map_err(|e| ShapeError::new_err(format!("recurrent output: {e}")))?;
-    Ok(a.into_pyarray(py).into_any())
-}
 
 fn fwd<'py, T: Elem>(
     py: Python<'py>,
