@@ -5,6 +5,7 @@ speed-up over each peer, plus the machine, the package versions and the date.
 
     python benches/report.py                       # everything: about an hour on 2 cores -> ./BENCHMARKS.md
     python benches/report.py --only bench_rnn,bench_attention   # re-measure two; the others keep their last results
+    python benches/report.py --rebuild             # run nothing: the report again from the kept results
     python benches/report.py --quick               # each bench's own smoke mode (CI): a few minutes,
                                                    # written to a temp dir and marked "not measurements"
 
@@ -174,12 +175,19 @@ def ratio_value(cell: str) -> float | None:
 
 
 def ratio_bars(table: dict) -> list[tuple[str, str, float]]:
-    """(row label, peer, seqfast's speed-up) for every ratio cell that holds a number."""
+    """(row label, peer, seqfast's speed-up) for every ratio cell that holds a number. A row that
+    does not name seqfast but names the peer (``lmplz -S 4G`` against ``KenLM lmplz``: the peer
+    against itself or its own variants) is the peer's baseline, not a seqfast result, and is left
+    out of that peer's bars."""
     h = table["headers"]
     out = []
     for row in table["rows"]:
         label = " ".join(row[i] for i in table["label"] if i < len(row) and row[i])
+        low = label.lower()
         for col, peer in table["ratios"].items():
+            words = [w for w in re.split(r"[^a-z0-9]+", peer.lower()) if len(w) >= 4]
+            if "seqfast" not in low and any(w in low for w in words):
+                continue
             v = ratio_value(row[h.index(col)])
             if v is not None:
                 out.append((label, peer, v))
@@ -302,11 +310,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="the Markdown file (default: ./BENCHMARKS.md; with --quick a temp dir); "
                     "charts go to a benchmarks/ folder next to it")
     ap.add_argument("--only", default="", help="comma-separated benchmark names (bench_rnn,...)")
+    ap.add_argument("--rebuild", action="store_true", help="run nothing: rebuild the report from the kept results")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per benchmark (default 3600; 900 with --quick)")
     args = ap.parse_args(argv)
     out = args.out or (os.path.join(tempfile.mkdtemp(prefix="seqfast-report-quick-"), "BENCHMARKS.md") if args.quick
                        else os.path.join(ROOT, "BENCHMARKS.md"))
     only = {x.strip().removesuffix(".py") for x in args.only.split(",") if x.strip()}
+    if args.rebuild and (only or args.quick):
+        ap.error("--rebuild takes neither --only nor --quick")
     unknown = only - {s[:-3] for _, s, _, _ in BENCHES}
     if unknown:
         ap.error(f"--only: unknown {sorted(unknown)}")
@@ -316,7 +327,7 @@ def main(argv=None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="seqfast-report-") as work:
         for fam, script, full, quick in BENCHES:
-            if only and script[:-3] not in only:
+            if args.rebuild or (only and script[:-3] not in only):
                 old = None if args.quick else kept(results_dir, script[:-3])
                 if old is not None:
                     results.append((fam, old))
