@@ -3,13 +3,12 @@
 //! over the heads of the projections read in place ((B, T, E) viewed as (B, H, T, E / H) by
 //! strides, never transposed), and the output projection.
 //!
-//! The products are `gemm::matmul`'s (results independent of the thread count), so the whole
-//! layer is bit-identical for any number of threads. Inputs are batch-major and contiguous
+//! The products run on the packed kernel (`packed::matmul`: each output one sequential sum, so
+//! the whole layer is bit-identical for any number of threads). Inputs are batch-major and contiguous
 //! ((B, Tq, E) query, (B, Tk, E) key and value); the Python layer transposes (T, B, E) inputs.
 
 use super::attention::{self, GradsOut, Inputs, Layout, Masks, Options, Saved, View4, ViewMut4};
-use super::gemm::matmul;
-use super::packed::Kern;
+use super::packed::{matmul, Kern};
 use crate::error::{Error, Result};
 
 /// Sizes: batch, query and key lengths, embedding size, heads.

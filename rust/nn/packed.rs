@@ -246,6 +246,48 @@ impl<T: Kern> PackedB<T> {
     }
 }
 
+/// C (m x n) = op(A) op(B) for contiguous row-major arrays on the packed kernel (op transposes
+/// when asked: A is then stored k x m, B n x k), on `num_threads` threads. B is packed once and
+/// the rows of A are taken in blocks; each output is one sequential sum over k, so the result
+/// does not depend on the thread count. For products with many rows per packing of B (the
+/// projections of attention layers), where it runs near the FMA peak.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul<T: Kern>(
+    a: &[T],
+    b: &[T],
+    m: usize,
+    k: usize,
+    n: usize,
+    ta: bool,
+    tb: bool,
+    num_threads: Option<usize>,
+) -> crate::error::Result<Vec<T>> {
+    if a.len() != m * k || b.len() != k * n {
+        return Err(crate::error::Error::Shape(format!(
+            "matmul: A has {} elements and B {}, expected {} ({m}x{k}) and {} ({k}x{n})",
+            a.len(),
+            b.len(),
+            m * k,
+            k * n
+        )));
+    }
+    let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
+    let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
+    let mut c = vec![T::ZERO; m * n];
+    if m == 0 || n == 0 {
+        return Ok(c);
+    }
+    crate::parallel::install(num_threads, || {
+        // SAFETY: b holds k x n values at strides (rsb, csb) and a m x k at (rsa, csa), both
+        // checked against their lengths above; c is m rows of n.
+        unsafe {
+            let bp = PackedB::new(k, n, b.as_ptr(), rsb, csb);
+            bp.mul_rows_strided(m, a.as_ptr(), rsa, csa, c.as_mut_ptr(), n, true);
+        }
+    })?;
+    Ok(c)
+}
+
 /// B split into blocks of `width` columns, each packed on its own, so that a block of
 /// output columns can be computed (and followed by its element-wise work) independently.
 pub struct ChunkedB<T: Pooled> {
@@ -347,5 +389,24 @@ mod tests {
     fn packed_products_are_exact_on_integers() {
         check::<f32>();
         check::<f64>();
+    }
+
+    #[test]
+    fn matmul_transposes_and_is_thread_independent() {
+        // 300 rows span several row blocks; k = 600 several depth passes.
+        for &(m, k, n) in &[(300, 600, 70), (5, 3, 2), (0, 4, 3), (40, 1, 9)] {
+            let a: Vec<f64> = (0..m * k).map(|i| ((i * 7919) % 13) as f64 - 6.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| ((i * 104729) % 11) as f64 - 5.0).collect();
+            let at: Vec<f64> = (0..m * k).map(|i| a[(i % m) * k + i / m]).collect(); // k x m
+            let bt: Vec<f64> = (0..k * n).map(|i| b[(i % k) * n + i / k]).collect(); // n x k
+            let want: Vec<f64> = (0..m * n).map(|i| (0..k).map(|t| a[(i / n) * k + t] * b[t * n + i % n]).sum()).collect();
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (x, y) = (if ta { &at } else { &a }, if tb { &bt } else { &b });
+                for threads in [1, 2] {
+                    assert_eq!(matmul(x, y, m, k, n, ta, tb, Some(threads)).unwrap(), want, "{m}x{k}x{n} ta={ta} tb={tb} {threads}t");
+                }
+            }
+        }
+        assert!(matmul(&[1.0f64; 5], &[1.0; 6], 2, 3, 2, false, false, None).is_err());
     }
 }
