@@ -136,10 +136,13 @@ def now() -> str:
 
 
 def commit() -> str:
+    """HEAD's short hash, with "-dirty" when tracked files other than the report's own outputs
+    (BENCHMARKS.md, benchmarks/) differ from it."""
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT,
-                             timeout=10)
-        return out.stdout.strip() or "?"
+        run = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT, timeout=10).stdout.strip()  # noqa: E731
+        head = run("rev-parse", "--short", "HEAD") or "?"
+        dirty = run("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks", ":!BENCHMARKS.md")
+        return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "?"
 
