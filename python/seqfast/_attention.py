@@ -67,7 +67,7 @@ def _heads(x: np.ndarray, h: int) -> np.ndarray:
 class AttentionCache:
     """Opaque result of :func:`attention_forward`, consumed by :func:`attention_backward`.
 
-    It keeps references to q, k and v (contiguous copies when they were not): do not modify them
+    It keeps references to q, k and v as given (views are not copied): do not modify them
     in place before the backward. It keeps its own copy of the output, so the returned array may
     be changed freely.
 
