@@ -278,16 +278,35 @@ def _interrupt(p, wait: float = 1.0) -> tuple[int, float, bytes]:
             p.wait()
 
 
+# The exit must follow the signal within CTRL_C_LIMIT; a run slower than that is tried once more,
+# since a busy machine can stall any one process for longer (the other checks hold on every run).
+CTRL_C_LIMIT = 0.5
+
+
+def _twice(run):
+    """``run()`` -> (code, took, err); a second run when the first took longer than the limit."""
+    code, took, err = run()
+    if code == 130 and took >= CTRL_C_LIMIT:
+        code, took, err = run()
+    return code, took, err
+
+
 def test_ctrl_c_while_stdin_is_idle(tmp_path):
     """`seqfast lm build` waiting on a pipe nobody writes to: Ctrl-C ends it (the read polls)."""
-    p = subprocess.Popen([sys.executable, "-m", "seqfast", "lm", "build", "-o", "3"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    p.stdin.write(b"a b c\n")
-    p.stdin.flush()
-    code, took, err = _interrupt(p)
-    p.stdin.close()
+
+    def run():
+        p = subprocess.Popen([sys.executable, "-m", "seqfast", "lm", "build", "-o", "3"], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        p.stdin.write(b"a b c\n")
+        p.stdin.flush()
+        try:
+            return _interrupt(p)
+        finally:
+            p.stdin.close()
+
+    code, took, err = _twice(run)
     assert code == 130, err
-    assert took < 0.5, took
+    assert took < CTRL_C_LIMIT, took
     assert err.strip().splitlines() == [b"seqfast lm: interrupted"], err
 
 
@@ -295,14 +314,18 @@ def test_ctrl_c_while_stdout_is_blocked(tmp_path):
     """ARPA to a pipe whose reader does not read: the write waits in poll and Ctrl-C ends it."""
     text = tmp_path / "in.txt"
     text.write_text(zipf_text(300_000, seed=2))
-    p = subprocess.Popen([sys.executable, "-m", "seqfast", "lm", "build", "-o", "3", str(text)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        code, took, err = _interrupt(p, wait=3.0)
-    finally:
-        p.stdout.close()
+
+    def run():
+        p = subprocess.Popen([sys.executable, "-m", "seqfast", "lm", "build", "-o", "3", str(text)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            return _interrupt(p, wait=3.0)
+        finally:
+            p.stdout.close()
+
+    code, took, err = _twice(run)
     assert code == 130, err
-    assert took < 0.5, took
+    assert took < CTRL_C_LIMIT, took
     assert err.strip().splitlines() == [b"seqfast lm: interrupted"], err
 
 
