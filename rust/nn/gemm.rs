@@ -1,7 +1,8 @@
 //! Matrix products for `nn`: a thin layer over `matrixmultiply` (chosen by measurement: on the
 //! 2-core AVX2 machine it runs a 3200x512x2048 sgemm at about 70 GFLOP/s, as fast as NumPy's
 //! single-threaded OpenBLAS). Products that reuse one right-hand side many times (the
-//! recurrent steps, the input projection) use the pre-packed kernel of `packed.rs` instead.
+//! recurrent steps, the input projection, attention's projections through `packed::matmul`)
+//! use the pre-packed kernel of `packed.rs` instead.
 //!
 //! Shapes are row-major with explicit element strides. Results never depend on the thread count:
 //! the parallel forms split the output into blocks whose boundaries depend only on the shape,
@@ -123,39 +124,6 @@ pub unsafe fn gemm_par<T: Real>(
             });
         }
     }
-}
-
-/// C (m x n) = op(A) op(B) for contiguous row-major arrays, where op transposes when asked
-/// (A is then stored k x m, B n x k); on `num_threads` threads, split into blocks of rows (or
-/// columns when m is small) that depend only on the shape.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul<T: Real>(
-    a: &[T],
-    b: &[T],
-    m: usize,
-    k: usize,
-    n: usize,
-    ta: bool,
-    tb: bool,
-    num_threads: Option<usize>,
-) -> crate::error::Result<Vec<T>> {
-    if a.len() != m * k || b.len() != k * n {
-        return Err(crate::error::Error::Shape(format!(
-            "matmul: A has {} elements and B {}, expected {} ({m}x{k}) and {} ({k}x{n})",
-            a.len(),
-            b.len(),
-            m * k,
-            k * n
-        )));
-    }
-    let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
-    let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
-    let mut c = vec![T::ZERO; m * n];
-    let split = if m >= 128 { Split::Rows(64) } else { Split::Cols(64) };
-    crate::parallel::install(num_threads, || unsafe {
-        gemm_par(m, k, n, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, T::ZERO, c.as_mut_ptr(), n, split)
-    })?;
-    Ok(c)
 }
 
 #[cfg(test)]

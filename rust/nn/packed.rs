@@ -394,7 +394,7 @@ mod tests {
     #[test]
     fn matmul_transposes_and_is_thread_independent() {
         // 300 rows span several row blocks; k = 600 several depth passes.
-        for &(m, k, n) in &[(300, 600, 70), (5, 3, 2), (0, 4, 3), (40, 1, 9)] {
+        for &(m, k, n) in &[(300, 600, 70), (5, 3, 2), (0, 4, 3), (40, 1, 9), (3, 0, 4)] {
             let a: Vec<f64> = (0..m * k).map(|i| ((i * 7919) % 13) as f64 - 6.0).collect();
             let b: Vec<f64> = (0..k * n).map(|i| ((i * 104729) % 11) as f64 - 5.0).collect();
             let at: Vec<f64> = (0..m * k).map(|i| a[(i % m) * k + i / m]).collect(); // k x m

@@ -14,13 +14,12 @@ use numpy::ndarray::{ArrayD, ArrayView4, ArrayViewD, ArrayViewMut4, ArrayViewMut
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
-use super::convert::shaped;
+use super::convert::{c_order, shaped, with_float};
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt;
 use crate::nn::additive;
 use crate::nn::attention::{self, BoolMask, Dims, GradsOut, Inputs, Masks, Options, Saved, View4, ViewMut4};
-use crate::nn::gemm;
-use crate::nn::packed::Kern;
+use crate::nn::packed::{self, Kern};
 
 fn sl<'a, T: Kern + numpy::Element, D: numpy::ndarray::Dimension>(a: &'a numpy::PyReadonlyArray<'_, T, D>) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| ShapeError::new_err("arrays passed to the core must be contiguous"))
@@ -200,11 +199,7 @@ fn sdpa_forward<'py>(
     out: Option<Bound<'py, PyAny>>,
 ) -> PyResult<FwdOut<'py>> {
     let (m, opts) = (masks.args()?, Options::from(options));
-    if q.extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
-        sdpa_fwd::<f32>([q, k, v], &m, opts, out)
-    } else {
-        sdpa_fwd::<f64>([q, k, v], &m, opts, out)
-    }
+    with_float!(q, PyReadonlyArrayDyn, |T| sdpa_fwd::<T>([q, k, v], &m, opts, out))
 }
 
 type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
@@ -258,11 +253,7 @@ fn sdpa_backward<'py>(
     let [out, lse, dout] = &saved;
     let arrays = [q, k, v, out, lse, dout];
     let (m, opts) = (masks.args()?, Options::from(options));
-    if q.extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
-        sdpa_bwd::<f32>(arrays, &m, opts, grads)
-    } else {
-        sdpa_bwd::<f64>(arrays, &m, opts, grads)
-    }
+    with_float!(q, PyReadonlyArrayDyn, |T| sdpa_bwd::<T>(arrays, &m, opts, grads))
 }
 
 fn opt_sl<'a, T: Kern + numpy::Element>(a: &'a Option<PyReadonlyArray1<'_, T>>) -> PyResult<Option<&'a [T]>> {
@@ -353,11 +344,7 @@ fn additive_forward<'py>(
     if arrays.len() != 6 {
         return Err(ShapeError::new_err("additive_forward takes [query, keys, values, w_q, w_k, v]"));
     }
-    if arrays[0].extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
-        add_fwd::<f32>(py, &arrays, &bias, &m, num_threads)
-    } else {
-        add_fwd::<f64>(py, &arrays, &bias, &m, num_threads)
-    }
+    with_float!(arrays[0], PyReadonlyArrayDyn, |T| add_fwd::<T>(py, &arrays, &bias, &m, num_threads))
 }
 
 fn add_bwd<'py, T: Kern + numpy::Element>(
@@ -377,8 +364,7 @@ fn add_bwd<'py, T: Kern + numpy::Element>(
     if dctx.shape() != [dm.b, dm.tq, dm.dv] {
         return Err(ShapeError::new_err(format!("dcontext has shape {:?}, expected {:?}", dctx.shape(), [dm.b, dm.tq, dm.dv])));
     }
-    let dc = dctx.as_array();
-    let dc = if dc.is_standard_layout() { CowArray::from(dc) } else { CowArray::from(dc.as_standard_layout().into_owned()) };
+    let dc = c_order(dctx.as_array());
     let dcs = dc.as_slice().expect("C order");
     let g = interrupt::run(py, nt, interrupt::long_work(2.0 * additive_flops(&dm)), || additive::backward(&dm, &args, &f, dcs, nt))?;
     // Shaped like query, keys, values, w_q, w_k, v; the bias gradient like v.
@@ -403,25 +389,7 @@ fn additive_backward<'py>(
     if arrays.len() != 6 || saved.len() != 4 {
         return Err(ShapeError::new_err("additive_backward takes [query, keys, values, w_q, w_k, v] and [pq, pk, attn, dcontext]"));
     }
-    if arrays[0].extract::<PyReadonlyArrayDyn<f32>>().is_ok() {
-        add_bwd::<f32>(py, &arrays, &bias, &saved, &m, num_threads)
-    } else {
-        add_bwd::<f64>(py, &arrays, &bias, &saved, &m, num_threads)
-    }
-}
-
-/// `$body` with `$T` the float type of `$x`: f32 if it extracts as `$arr<f32>`, else f64 (the
-/// extraction in `$body` then reports any other dtype).
-macro_rules! with_float {
-    ($x:expr, $arr:ident, |$T:ident| $body:expr) => {
-        if $x.extract::<$arr<f32>>().is_ok() {
-            type $T = f32;
-            $body
-        } else {
-            type $T = f64;
-            $body
-        }
-    };
+    with_float!(arrays[0], PyReadonlyArrayDyn, |T| add_bwd::<T>(py, &arrays, &bias, &saved, &m, num_threads))
 }
 
 /// op(A) op(B) of two C-contiguous 2-D arrays (op transposes when asked; the sizes come from
@@ -448,7 +416,7 @@ fn nn_matmul<'py>(
             a.as_slice().map_err(|_| ShapeError::new_err("matmul: a must be C-contiguous"))?,
             b.as_slice().map_err(|_| ShapeError::new_err("matmul: b must be C-contiguous"))?,
         );
-        let c = py.detach(|| gemm::matmul(a, b, m, k, n, ta, tb, num_threads)).py()?;
+        let c = py.detach(|| packed::matmul(a, b, m, k, n, ta, tb, num_threads)).py()?;
         let c = numpy::ndarray::Array2::from_shape_vec((m, n), c).map_err(|e| ShapeError::new_err(e.to_string()))?;
         Ok(c.into_pyarray(py).into_any())
     })

@@ -1,6 +1,6 @@
 //! Input forms that several binding families share.
 
-use numpy::ndarray::{Array, IxDyn};
+use numpy::ndarray::{Array, ArrayView, CowArray, Dimension, IxDyn};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
@@ -29,3 +29,45 @@ pub(super) fn shaped<'py, T: numpy::Element>(py: Python<'py>, v: Vec<T>, shape: 
     let a = Array::from_shape_vec(IxDyn(shape), v).map_err(|e| ShapeError::new_err(format!("core output of shape {shape:?}: {e}")))?;
     Ok(a.into_pyarray(py).into_any())
 }
+
+/// `v` in C order: borrowed when it already is, else copied (so a core that takes slices accepts
+/// arrays of any strides).
+pub(super) fn c_order<'a, T: Clone, D: Dimension>(v: ArrayView<'a, T, D>) -> CowArray<'a, T, D> {
+    if v.is_standard_layout() {
+        CowArray::from(v)
+    } else {
+        CowArray::from(v.as_standard_layout().into_owned())
+    }
+}
+
+/// A value of a float32 or a float64 computation, for the pyclasses that hold either (the caches
+/// of the recurrent and multi-head attention forwards).
+pub(super) enum ByDtype<A, B> {
+    F32(A),
+    F64(B),
+}
+
+impl<A, B> ByDtype<A, B> {
+    /// "float32" or "float64".
+    pub(super) fn dtype(&self) -> &'static str {
+        match self {
+            ByDtype::F32(_) => "float32",
+            ByDtype::F64(_) => "float64",
+        }
+    }
+}
+
+/// `$body` with `$T` the float type of `$x`: f32 if it extracts as `$arr<f32>`, else f64 (the
+/// extraction in `$body` then reports any other dtype).
+macro_rules! with_float {
+    ($x:expr, $arr:ident, |$T:ident| $body:expr) => {
+        if $x.extract::<$arr<f32>>().is_ok() {
+            type $T = f32;
+            $body
+        } else {
+            type $T = f64;
+            $body
+        }
+    };
+}
+pub(super) use with_float;

@@ -4,11 +4,12 @@
 //! scaled dot-product attention. float32 and float64 share one generic path.
 
 use numpy::ndarray::{Array1, Array2, Array3, CowArray, Ix1, Ix2, Ix3};
-use numpy::{IntoPyArray, PyReadonlyArray, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyReadonlyArray, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::attention::{MaskArgs, MaskIn, SdpaIn};
+use super::convert::{c_order, with_float, ByDtype};
 use super::errors::ShapeError;
 use super::interrupt;
 use crate::nn::attention::Options;
@@ -28,10 +29,7 @@ struct WeightsIn<'py> {
     out_b: Option<Bound<'py, PyAny>>,
 }
 
-enum AnyCache {
-    F32(mha::Cache<f32>),
-    F64(mha::Cache<f64>),
-}
+type AnyCache = ByDtype<mha::Cache<f32>, mha::Cache<f64>>;
 
 /// What `mha_backward` needs from a forward pass (opaque).
 #[pyclass(module = "seqfast._core", frozen)]
@@ -44,44 +42,27 @@ impl MhaCache {
     /// "float32" or "float64".
     #[getter]
     fn dtype(&self) -> &'static str {
-        match &self.inner {
-            AnyCache::F32(_) => "float32",
-            AnyCache::F64(_) => "float64",
-        }
+        self.inner.dtype()
     }
 }
 
 trait Elem: Kern + numpy::Element {
     fn wrap(c: mha::Cache<Self>) -> AnyCache;
-    fn unwrap(c: &AnyCache) -> PyResult<&mha::Cache<Self>>;
 }
-
-macro_rules! elem {
-    ($t:ty, $v:ident) => {
-        impl Elem for $t {
-            fn wrap(c: mha::Cache<$t>) -> AnyCache {
-                AnyCache::$v(c)
-            }
-            fn unwrap(c: &AnyCache) -> PyResult<&mha::Cache<$t>> {
-                match c {
-                    AnyCache::$v(c) => Ok(c),
-                    _ => Err(pyo3::exceptions::PyTypeError::new_err("the cache's dtype differs from the arrays'")),
-                }
-            }
-        }
-    };
-}
-elem!(f32, F32);
-elem!(f64, F64);
-
-/// An array as a C-order slice owner (borrowed when it already is).
-fn cow<'a, T: Clone + numpy::Element, D: numpy::ndarray::Dimension>(a: &'a PyReadonlyArray<'_, T, D>) -> CowArray<'a, T, D> {
-    let v = a.as_array();
-    if v.is_standard_layout() {
-        CowArray::from(v)
-    } else {
-        CowArray::from(v.as_standard_layout().into_owned())
+impl Elem for f32 {
+    fn wrap(c: mha::Cache<f32>) -> AnyCache {
+        AnyCache::F32(c)
     }
+}
+impl Elem for f64 {
+    fn wrap(c: mha::Cache<f64>) -> AnyCache {
+        AnyCache::F64(c)
+    }
+}
+
+/// An array in C order (see [`c_order`]).
+fn cow<'a, T: Clone + numpy::Element, D: numpy::ndarray::Dimension>(a: &'a PyReadonlyArray<'_, T, D>) -> CowArray<'a, T, D> {
+    c_order(a.as_array())
 }
 
 fn sl<'a, T, D: numpy::ndarray::Dimension>(c: &'a CowArray<'_, T, D>) -> &'a [T] {
@@ -160,17 +141,13 @@ fn mha_forward<'py>(
     keep_cache: bool,
 ) -> PyResult<FwdOut<'py>> {
     let (py, m, o) = (query.py(), masks.args()?, Options::from(options));
-    if query.extract::<PyReadonlyArray<f32, Ix3>>().is_ok() {
-        fwd::<f32>(py, [query, key, value], &weights, num_heads, &m, o, keep_cache)
-    } else {
-        fwd::<f64>(py, [query, key, value], &weights, num_heads, &m, o, keep_cache)
-    }
+    with_float!(query, PyReadonlyArray3, |T| fwd::<T>(py, [query, key, value], &weights, num_heads, &m, o, keep_cache))
 }
 
 type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyDict>);
 
 fn bwd<'py, T: Elem>(
-    cache: &AnyCache,
+    c: &mha::Cache<T>,
     x: [&Bound<'py, PyAny>; 3],
     w: &WeightsIn<'py>,
     m: &MaskArgs,
@@ -178,7 +155,6 @@ fn bwd<'py, T: Elem>(
     dout: &Bound<'py, PyAny>,
 ) -> PyResult<BwdOut<'py>> {
     let py = dout.py();
-    let c = T::unwrap(cache)?;
     let a = Arrays::<T>::new(x, w)?;
     let dm = a.dims(c.dims.heads)?;
     let (cd, want) = (c.dims, (dm.b, dm.tq, dm.tk, dm.e));
@@ -234,8 +210,8 @@ fn mha_backward<'py>(
 ) -> PyResult<BwdOut<'py>> {
     let (m, o) = (masks.args()?, Options::from(options));
     match &cache.inner {
-        AnyCache::F32(_) => bwd::<f32>(&cache.inner, [query, key, value], &weights, &m, o, dout),
-        AnyCache::F64(_) => bwd::<f64>(&cache.inner, [query, key, value], &weights, &m, o, dout),
+        AnyCache::F32(c) => bwd(c, [query, key, value], &weights, &m, o, dout),
+        AnyCache::F64(c) => bwd(c, [query, key, value], &weights, &m, o, dout),
     }
 }
 

@@ -8,11 +8,11 @@
 //! float64 share one generic path.
 
 use numpy::ndarray::{CowArray, Dimension, IxDyn};
-use numpy::{PyReadonlyArray, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray, PyReadonlyArray1, PyReadonlyArray3, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use super::convert::shaped;
+use super::convert::{c_order, shaped, with_float, ByDtype};
 use super::errors::{IntoPyResult, ShapeError};
 use super::interrupt;
 use crate::error::Error;
@@ -20,10 +20,7 @@ use crate::nn::packed::Kern;
 use crate::nn::recurrent::{self, Cache, CellKind, Options, Spec, State, Weights};
 use crate::nn::simd;
 
-enum AnyCache {
-    F32(Cache<f32>),
-    F64(Cache<f64>),
-}
+type AnyCache = ByDtype<Cache<f32>, Cache<f64>>;
 
 /// What `rnn_backward` needs from a forward pass (opaque).
 #[pyclass(module = "seqfast._core", frozen)]
@@ -36,10 +33,7 @@ impl RnnCache {
     /// "float32" or "float64".
     #[getter]
     fn dtype(&self) -> &'static str {
-        match &self.inner {
-            AnyCache::F32(_) => "float32",
-            AnyCache::F64(_) => "float64",
-        }
+        self.inner.dtype()
     }
 }
 
@@ -171,11 +165,7 @@ fn rnn_forward<'py>(
 ) -> PyResult<FwdOut<'py>> {
     let cell = cell_kind(cell)?;
     let opts = Options { batch_first, dropout, seed, keep_cache, num_threads };
-    if x.extract::<numpy::PyReadonlyArray3<f32>>().is_ok() {
-        fwd::<f32>(py, (cell, bidirectional), x, &weights, [&h0, &c0], lengths, opts)
-    } else {
-        fwd::<f64>(py, (cell, bidirectional), x, &weights, [&h0, &c0], lengths, opts)
-    }
+    with_float!(x, PyReadonlyArray3, |T| fwd::<T>(py, (cell, bidirectional), x, &weights, [&h0, &c0], lengths, opts))
 }
 
 type BwdOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>, Vec<Bound<'py, PyTuple>>);
@@ -186,8 +176,7 @@ fn grad_in<'a, T: Elem>(name: &str, a: &'a Option<PyReadonlyArrayDyn<'_, T>>, wa
     if a.shape() != want {
         return Err(ShapeError::new_err(format!("{name} has shape {:?}, expected {want:?}", a.shape())));
     }
-    let v = a.as_array();
-    Ok(Some(if v.is_standard_layout() { CowArray::from(v) } else { CowArray::from(v.as_standard_layout().into_owned()) }))
+    Ok(Some(c_order(a.as_array())))
 }
 
 fn cow_slice<'a, T: Elem>(a: &'a Option<CowArray<'_, T, IxDyn>>) -> Option<&'a [T]> {
