@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import seqfast.cli as cli
+from _cli_cases import CTRL_C_LIMIT, ctrl_c_twice
 from _ngram_data import DATA
 from _pipeline_work import zipf_text
 from seqfast.ngram import NgramLM
@@ -278,19 +279,6 @@ def _interrupt(p, wait: float = 1.0) -> tuple[int, float, bytes]:
             p.wait()
 
 
-# The exit must follow the signal within CTRL_C_LIMIT; a run slower than that is tried once more,
-# since a busy machine can stall any one process for longer (the other checks hold on every run).
-CTRL_C_LIMIT = 0.5
-
-
-def _twice(run):
-    """``run()`` -> (code, took, err); a second run when the first took longer than the limit."""
-    code, took, err = run()
-    if code == 130 and took >= CTRL_C_LIMIT:
-        code, took, err = run()
-    return code, took, err
-
-
 def test_ctrl_c_while_stdin_is_idle(tmp_path):
     """`seqfast lm build` waiting on a pipe nobody writes to: Ctrl-C ends it (the read polls)."""
 
@@ -304,7 +292,7 @@ def test_ctrl_c_while_stdin_is_idle(tmp_path):
         finally:
             p.stdin.close()
 
-    code, took, err = _twice(run)
+    code, took, err, _ = ctrl_c_twice(run)
     assert code == 130, err
     assert took < CTRL_C_LIMIT, took
     assert err.strip().splitlines() == [b"seqfast lm: interrupted"], err
@@ -323,7 +311,7 @@ def test_ctrl_c_while_stdout_is_blocked(tmp_path):
         finally:
             p.stdout.close()
 
-    code, took, err = _twice(run)
+    code, took, err, _ = ctrl_c_twice(run)
     assert code == 130, err
     assert took < CTRL_C_LIMIT, took
     assert err.strip().splitlines() == [b"seqfast lm: interrupted"], err
